@@ -1,0 +1,35 @@
+/* Checkpoints: everything needed to resume training bit-for-bit.
+ *
+ * File format (little-endian): magic "IFLOWCKP", u32 format version, u32 flags, u64
+ * uncompressed payload length, u64 compressed length, u32 CRC-32 (zlib crc32) of the
+ * uncompressed payload, then the zlib-compressed payload. The payload holds epoch, config hash,
+ * the net's shape (layer count, widths, activation) and parameters, the optimiser's kind, step,
+ * m and v, and the RNG state. Written to PATH.tmp, fsync'ed, then renamed onto PATH. */
+#ifndef IFLOW_CHECKPOINT_H
+#define IFLOW_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "infoflow/error.h"
+#include "infoflow/net.h"
+#include "infoflow/optim.h"
+#include "infoflow/rng.h"
+
+typedef struct iflow_checkpoint_meta {
+    long epoch;           /* epochs completed */
+    uint64_t config_hash; /* hash of the effective config that produced it */
+} iflow_checkpoint_meta;
+
+/* opt may be NULL (a weights-only checkpoint); rng may be NULL. */
+int iflow_checkpoint_save(const char *path, const iflow_checkpoint_meta *meta,
+                          const iflow_net *net, const iflow_optim *opt, const iflow_rng *rng,
+                          iflow_error *err);
+
+/* Loads into an existing net (and opt, rng if not NULL) of the same shape. Every check failing
+ * (missing file, bad magic, unknown version, truncation, CRC mismatch, shape different from net,
+ * optimiser state missing or of another size) returns an error naming the file and what is wrong,
+ * and leaves net, opt and rng unchanged. */
+int iflow_checkpoint_load(const char *path, iflow_checkpoint_meta *meta, iflow_net *net,
+                          iflow_optim *opt, iflow_rng *rng, iflow_error *err);
+
+#endif

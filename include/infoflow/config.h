@@ -1,0 +1,100 @@
+/* Run configuration: one INI file (parsed with inih) describing data, network, training,
+ * information estimation and output. Every key is documented in configs/README.md. */
+#ifndef IFLOW_CONFIG_H
+#define IFLOW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infoflow/error.h"
+#include "infoflow/net.h"
+#include "infoflow/optim.h"
+
+#define IFLOW_PATH_MAX 1024
+#define IFLOW_MAX_BINS 8
+
+typedef struct iflow_config {
+    char path[IFLOW_PATH_MAX]; /* the file it was read from ("" if built in code) */
+
+    /* [data] */
+    char data_file[IFLOW_PATH_MAX];   /* CSV, or IDX images; relative paths are resolved
+                                         against the config file's directory */
+    char data_format[8];              /* "csv" or "idx" (default: "idx" if the name contains
+                                         "idx" or "-ubyte", else "csv") */
+    char data_labels[IFLOW_PATH_MAX]; /* IDX labels file (required for idx) */
+    char test_split[IFLOW_PATH_MAX];  /* file of 0-based test row indices; "" = use fraction */
+    double test_fraction;             /* default 0.2; used when test_split is "" */
+    uint64_t split_seed;              /* default 0 */
+    size_t max_rows;                  /* 0 = all rows (IDX: first max_rows) */
+    /* For IDX: a separate test set (images, labels); "" = split data_file instead. */
+    char test_file[IFLOW_PATH_MAX];
+    char test_labels[IFLOW_PATH_MAX];
+
+    /* [net] */
+    size_t n_widths;                        /* layers = 12,10,7,5,4,3,2 (>= 2 entries) */
+    size_t widths[IFLOW_MAX_LAYERS + 1];
+    iflow_activation activation;            /* default tanh */
+    double leaky_slope;                     /* default 0.01 */
+    double beta;                            /* noise std for every hidden layer, >= 0 */
+    size_t n_beta_layers;                   /* beta_layers = per-hidden-layer override list */
+    double beta_layers[IFLOW_MAX_LAYERS];   /* (n_widths - 2 entries when given) */
+    iflow_init init;                        /* default pytorch */
+
+    /* [train] */
+    iflow_optim_params optim;  /* optimizer = adam|sgd, lr, momentum, weight_decay,
+                                  adam_beta1 (0.9), adam_beta2 (0.999), adam_eps (1e-8) */
+    size_t batch;              /* default 256 */
+    long epochs;               /* required, >= 1 */
+    uint64_t seed;             /* default 1 */
+    double orthonormal;        /* Parseval step size alpha after each update; 0 = off */
+    char checkpoint_keep[64];  /* which checkpoints to keep: "all" (default), "last",
+                                  "every:N", "log:K" (always also the last and MI epochs) */
+
+    /* [estimate] */
+    char mi_epochs[256];   /* epoch spec (see iflow_epochs_expand); "none" = no estimation */
+    size_t replicas;       /* R noisy passes per input, default 100 */
+    size_t mc;             /* k Monte Carlo draws per centre, default 1 */
+    size_t mi_inputs;      /* 0 = all inputs; else a random subset of this many */
+    double tolerance;      /* truncation tolerance of the mixture sums; 0 = exact; default 1e-6 */
+    uint64_t mi_seed;      /* default: seed */
+    size_t n_bins;         /* bins = szt30, 0.07 (default) */
+    double bins[IFLOW_MAX_BINS]; /* 0 stands for "szt30" (30 equal edges on [-1,1]) */
+    int threads;           /* 0 = all cores */
+
+    /* [output] */
+    char out_dir[IFLOW_PATH_MAX]; /* default results/runs/<config name>; relative to cwd */
+    long plot_every;              /* re-plot after every N measured epochs; 0 = only at end */
+    size_t repeats;               /* runs with seeds seed..seed+repeats-1; default 1 */
+} iflow_config;
+
+/* Fills cfg with the defaults above (no data file, no layers, epochs 0). */
+void iflow_config_defaults(iflow_config *cfg);
+
+/* Parses an INI file into cfg (defaults first). Unknown sections or keys, malformed or
+ * out-of-range values and missing required keys ([data] file, [net] layers, [train] epochs)
+ * return IFLOW_EPARSE/IFLOW_EINVAL with "path:line: message" (or "path: missing key
+ * [section] key"). */
+int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err);
+
+/* Checks cross-field consistency (e.g. beta_layers length, idx needs labels). */
+int iflow_config_validate(const iflow_config *cfg, iflow_error *err);
+
+/* Writes the effective config as INI (every key, absolute data paths) to path atomically; the
+ * result loads back to an equal config. */
+int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *err);
+
+/* A 64-bit hash of everything that affects training results (not output paths). */
+uint64_t iflow_config_hash(const iflow_config *cfg);
+
+/* Noise std of hidden layer l (1-based): beta_layers[l-1] if given, else beta. */
+double iflow_config_beta(const iflow_config *cfg, size_t l);
+
+/* Expands an epoch spec into an ascending, duplicate-free list of epochs in [0, last]:
+ *   "none" -> empty; "all" -> 1..last; "every:N" -> N, 2N, ... and last;
+ *   "log:K" -> round(10^(j * log10(last) / (K-1))), j = 0..K-1, deduplicated (so log:100 over
+ *              9999 gives the authors' 84 epochs... over [1, last]);
+ *   "0,1,5,10" -> that list (entries > last dropped).
+ * *epochs is malloc'ed (caller frees). */
+int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, iflow_error *err);
+
+#endif

@@ -1,0 +1,82 @@
+/* Entropy estimators (ESTIMATION.md sections 3-4), all in nats, double precision.
+ *
+ * The central object is the Gaussian mixture with one isotropic component per sample,
+ *     g(t) = sum_j w_j phi_beta(t - s_j) / sum_j w_j,   phi_beta = N(0, beta^2 I_d),
+ * i.e. the empirical distribution of samples s_1..s_n (n x d, row-major) smoothed by the noise.
+ * The SP estimator of h(P * phi_beta) is h(g), computed by Monte Carlo stratified over the
+ * components: k draws t_ij = s_i + z_ij around each centre i, weighted by w_i. */
+#ifndef IFLOW_ENTROPY_H
+#define IFLOW_ENTROPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infoflow/error.h"
+
+/* Differential entropy of N(0, beta^2 I_d): (d/2) ln(2 pi e beta^2). */
+double iflow_gaussian_entropy(size_t d, double beta);
+
+typedef struct iflow_sp_options {
+    double beta;      /* noise std, > 0 */
+    size_t mc;        /* k draws per centre, >= 1 (the SE needs k >= 2 or n >= 2) */
+    uint64_t seed;    /* draws around centre i come from iflow_rng(seed, stream + i) */
+    uint64_t stream;
+    double tolerance; /* 0: exact summation over every centre. > 0: centres farther than a
+                         cut-off radius are skipped, the radius chosen so that every ln g(t) is
+                         within `tolerance` of its exact value (provable bound, see entropy.c) */
+    int threads;      /* 0: OpenMP default; results never depend on it */
+} iflow_sp_options;
+
+/* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, tolerance = 0,
+ * threads = 0. */
+void iflow_sp_options_default(iflow_sp_options *opt);
+
+typedef struct iflow_estimate {
+    double value; /* the estimate (nats) */
+    double se;    /* its Monte Carlo standard error (0 for exact quantities) */
+} iflow_estimate;
+
+/* SP estimate of h(g) with its standard error. weights: n non-negative weights (NULL = equal),
+ * so coincident samples can be merged into one weighted centre. */
+int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
+                     const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err);
+
+/* Kolchinsky-Tracey pairwise bounds on h(g) for equal weights (exact, no sampling), with
+ * D_ij = ||s_i - s_j||^2, H_c = (d/2) ln(2 pi e beta^2):
+ *   upper = H_c - (1/n) sum_i ln((1/n) sum_j exp(-D_ij / (2 beta^2)))
+ *   lower = H_c - (1/n) sum_i ln((1/n) sum_j exp(-D_ij / (8 beta^2)))                       */
+int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int threads,
+                          double *lower, double *upper, iflow_error *err);
+
+/* Kozachenko-Leonenko k-nearest-neighbour estimate of the differential entropy of the
+ * distribution the samples x (n x d) come from (no smoothing):
+ *   h = psi(n) - psi(k) + ln V_d + (d/n) sum_i ln eps_i,
+ * eps_i the distance from x_i to its k-th nearest neighbour, V_d the unit-ball volume. */
+int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads, double *h,
+                      iflow_error *err);
+
+/* Grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g), where T = S + Z with S
+ * drawn from the samples (equal weights) and group[i] in [0, n_groups) tags sample i; p_g is the
+ * fraction of samples in group g. Both terms use the same draws t_ij (common random numbers), so
+ *   I = (1/(nk)) sum_ij [ln g_{group(i)}(t_ij) - ln g(t_ij)]
+ * and its standard error is that of this one average. If every group holds a single sample,
+ * h(T | G) is the exact Gaussian entropy (its se is 0). */
+typedef struct iflow_mi_estimate {
+    iflow_estimate mi;     /* I(G;T) */
+    iflow_estimate h;      /* h(T) */
+    iflow_estimate h_cond; /* sum_g p_g h(T | G = g) */
+    size_t n_groups;       /* groups that hold at least one sample */
+} iflow_mi_estimate;
+
+int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group,
+                        size_t n_groups, const iflow_sp_options *opt, iflow_mi_estimate *out,
+                        iflow_error *err);
+
+/* Two groupings of the same samples at once (e.g. by input for I(X;T) and by label for I(Y;T)),
+ * sharing the draws and the sums over all centres: the cost of one call. */
+int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
+                         size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                         const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                         iflow_mi_estimate *out_b, iflow_error *err);
+
+#endif

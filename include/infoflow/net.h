@@ -1,0 +1,101 @@
+/* Dense networks with injected Gaussian noise (ESTIMATION.md section 1):
+ *   S_l = a(W_l T_{l-1} + b_l),  T_l = S_l + Z_l,  Z_l ~ N(0, beta_l^2 I)   (hidden layers)
+ *   logits = W_L T_{L-1} + b_L                                              (output, no noise)
+ * Layer indices: l = 1..L are weight layers, widths[0] is the input dimension, widths[L] the
+ * number of classes; hidden layers are l = 1..L-1. Batches are row-major n x width. */
+#ifndef IFLOW_NET_H
+#define IFLOW_NET_H
+
+#include <stddef.h>
+
+#include "infoflow/error.h"
+#include "infoflow/rng.h"
+
+#define IFLOW_MAX_LAYERS 32 /* weight layers */
+
+typedef enum {
+    IFLOW_ACT_TANH,
+    IFLOW_ACT_RELU,
+    IFLOW_ACT_LEAKY_RELU,
+    IFLOW_ACT_SIGMOID,
+    IFLOW_ACT_LINEAR
+} iflow_activation;
+
+typedef enum {
+    IFLOW_INIT_PYTORCH,    /* W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    IFLOW_INIT_XAVIER,     /* W ~ U(-sqrt(6/(fan_in+fan_out)), +...), b = 0 */
+    IFLOW_INIT_TRUNCNORMAL /* W ~ N(0, 1/fan_in) truncated at 2 std (SZT), b = 0 */
+} iflow_init;
+
+/* "tanh", "relu", "leaky_relu", "sigmoid", "linear"; parse returns 0 or IFLOW_EINVAL. */
+const char *iflow_activation_name(iflow_activation a);
+int iflow_activation_parse(const char *s, iflow_activation *out);
+/* "pytorch", "xavier", "truncnormal" */
+const char *iflow_init_name(iflow_init k);
+int iflow_init_parse(const char *s, iflow_init *out);
+
+typedef struct iflow_net {
+    size_t n_layers;                    /* L: weight layers (hidden layers = L - 1) */
+    size_t widths[IFLOW_MAX_LAYERS + 1]; /* widths[0] = input dim, widths[L] = classes */
+    iflow_activation act;               /* activation of every hidden layer */
+    double leaky_slope;                 /* for IFLOW_ACT_LEAKY_RELU */
+    double beta[IFLOW_MAX_LAYERS + 1];  /* beta[l]: noise std after hidden layer l (1..L-1) */
+    size_t n_params;
+    double *params;                     /* all parameters, one block (owned) */
+    /* Views into params, for l = 1..L: w[l] is widths[l] x widths[l-1] row-major (y = W x),
+     * b[l] has widths[l] entries. Layer l's block is W then b. Index 0 unused. */
+    double *w[IFLOW_MAX_LAYERS + 1];
+    double *b[IFLOW_MAX_LAYERS + 1];
+} iflow_net;
+
+/* A network with n_widths-1 weight layers. beta: n_widths-2 entries (one per hidden layer), or
+ * NULL for a deterministic net. Parameters are zero until iflow_net_init. */
+int iflow_net_new(size_t n_widths, const size_t *widths, iflow_activation act, double leaky_slope,
+                  const double *beta, iflow_net **out, iflow_error *err);
+void iflow_net_free(iflow_net *net);
+void iflow_net_init(iflow_net *net, iflow_init kind, iflow_rng *rng);
+
+/* Scratch space for batches of up to max_n rows: pre-activations and activations of every layer.
+ * One per thread. */
+typedef struct iflow_workspace iflow_workspace;
+int iflow_workspace_new(const iflow_net *net, size_t max_n, iflow_workspace **out,
+                        iflow_error *err);
+void iflow_workspace_free(iflow_workspace *ws);
+
+/* Forward pass of x (n x widths[0], n <= max_n). Noise is drawn from rng after every hidden
+ * layer with beta[l] > 0; rng == NULL gives the noiseless net. Returns the logits (n x widths[L]),
+ * owned by ws. Hidden outputs T_l stay in ws for iflow_workspace_layer and the backward pass. */
+const double *iflow_net_forward(const iflow_net *net, const double *x, size_t n, iflow_rng *rng,
+                                iflow_workspace *ws);
+
+/* After a forward pass: T_l (noisy hidden output, n x widths[l]) for l = 1..L-1, the logits for
+ * l = L, and S_l, the same layer before its noise, with iflow_workspace_clean. */
+const double *iflow_workspace_layer(const iflow_workspace *ws, size_t l);
+const double *iflow_workspace_clean(const iflow_workspace *ws, size_t l);
+
+/* Mean softmax cross-entropy of logits (n x c) against labels y, computed stably
+ * (log-sum-exp). If dlogits != NULL, writes d(loss)/d(logits) (n x c). If n_correct != NULL,
+ * counts argmax hits. */
+double iflow_softmax_xent(const double *logits, const int *y, size_t n, size_t c,
+                          double *dlogits, size_t *n_correct);
+
+/* Backward pass after iflow_net_forward on the same x, n, ws: returns the mean cross-entropy
+ * and writes its gradient with respect to net->params into grad (n_params; overwritten).
+ * The injected noise is treated as a fixed input (reparameterisation). */
+double iflow_net_backward(const iflow_net *net, const double *x, const int *y, size_t n,
+                          iflow_workspace *ws, double *grad, size_t *n_correct);
+
+/* S_l for every row of x: layers 1..l, with noise from rng after layers 1..l-1 only (none after
+ * layer l); rng == NULL: the noiseless net. out: n x widths[l]. 1 <= l <= L-1. */
+void iflow_net_propagate(const iflow_net *net, const double *x, size_t n, size_t l,
+                         iflow_rng *rng, iflow_workspace *ws, double *out);
+
+/* Index (1..L) of the first layer whose parameters or the given activations hold NaN/Inf;
+ * 0 if all finite. */
+size_t iflow_net_first_nonfinite(const iflow_net *net);
+
+/* Parseval-style orthonormality step W <- (1 + alpha) W - alpha W W^T W for every weight layer
+ * (Cisse et al. 2017), as used by Goldfeld et al. to suppress clustering. */
+void iflow_net_orthonormalize(iflow_net *net, double alpha);
+
+#endif

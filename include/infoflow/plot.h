@@ -1,0 +1,23 @@
+/* Figures from a run directory's CSV logs (formats in docs/FORMATS.md), drawn with cairo and
+ * written as PNG with libpng (a tEXt chunk records the infoflow version and config hash). */
+#ifndef IFLOW_PLOT_H
+#define IFLOW_PLOT_H
+
+#include <stddef.h>
+
+#include "infoflow/error.h"
+
+typedef struct iflow_plot_options {
+    int bits;          /* 1: information axes in bits, 0: nats */
+    int verbose_notes; /* 1: fill `notes` with what was left out and why */
+} iflow_plot_options;
+
+/* Reads run_dir/{metrics,mi,binned,activations,scatter}.csv (whichever exist) and writes
+ * out_dir/{info_plane,mi_epochs,binned_vs_sp,loss_acc,activations,scatter,summary}.png for each
+ * figure the data supports. notes (if not NULL, size notes_size) receives one line per figure
+ * left out, e.g. "info_plane.png: skipped, mi.csv has no SP columns (deterministic run)".
+ * n_written (if not NULL) gets the number of PNGs written. */
+int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_options *opt,
+                   char *notes, size_t notes_size, int *n_written, iflow_error *err);
+
+#endif

@@ -1,0 +1,1 @@
+/* binning: not written yet. */

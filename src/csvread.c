@@ -1,0 +1,1 @@
+/* csvread: not written yet. */

@@ -1,0 +1,74 @@
+/* Atomic file writes and directory helpers. */
+#include "io.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err) {
+    a->f = NULL;
+    if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path ||
+        snprintf(a->tmp, sizeof a->tmp, "%s.tmp", path) >= (int)sizeof a->tmp)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
+    a->f = fopen(a->tmp, "wb");
+    if (!a->f)
+        return iflow_error_set(err, IFLOW_EIO, "%s: cannot write: %s", a->tmp, strerror(errno));
+    return 0;
+}
+
+int iflow_atomic_commit(iflow_atomic *a, iflow_error *err) {
+    int bad = ferror(a->f) || fflush(a->f) != 0 || fsync(fileno(a->f)) != 0;
+    int saved = errno;
+    if (fclose(a->f) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
+    a->f = NULL;
+    if (bad) {
+        remove(a->tmp);
+        return iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", a->path,
+                               strerror(saved ? saved : EIO));
+    }
+    if (rename(a->tmp, a->path) != 0) {
+        saved = errno;
+        remove(a->tmp);
+        return iflow_error_set(err, IFLOW_EIO, "%s: cannot rename from %s: %s", a->path, a->tmp,
+                               strerror(saved));
+    }
+    return 0;
+}
+
+void iflow_atomic_abort(iflow_atomic *a) {
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+    remove(a->tmp);
+}
+
+int iflow_mkdirs(const char *path, iflow_error *err) {
+    char buf[1100];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return iflow_error_set(err, IFLOW_EIO, "%s: cannot create directory: %s", buf,
+                                   strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return iflow_error_set(err, IFLOW_EIO, "%s: cannot create directory: %s", buf,
+                               strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return iflow_error_set(err, IFLOW_EIO, "%s: not a directory", buf);
+    return 0;
+}
+
+int iflow_path_join(char *out, size_t n, const char *dir, const char *name, iflow_error *err) {
+    int len = (dir && *dir) ? snprintf(out, n, "%s/%s", dir, name) : snprintf(out, n, "%s", name);
+    if (len < 0 || (size_t)len >= n)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s/%s: path too long", dir, name);
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* Internal file helpers: atomic writes (temporary name, then rename) and directory creation. */
+#ifndef IFLOW_IO_H
+#define IFLOW_IO_H
+
+#include <stdio.h>
+
+#include "infoflow/error.h"
+
+typedef struct iflow_atomic {
+    FILE *f;
+    char path[1100];
+    char tmp[1110];
+} iflow_atomic;
+
+/* Opens PATH.tmp for writing ("wb"). */
+int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err);
+/* Checks for write errors, flushes, fsyncs, closes and renames PATH.tmp onto PATH. On failure the
+ * temporary file is removed and PATH is left as it was. */
+int iflow_atomic_commit(iflow_atomic *a, iflow_error *err);
+/* Closes and removes the temporary file. */
+void iflow_atomic_abort(iflow_atomic *a);
+
+/* mkdir -p. */
+int iflow_mkdirs(const char *path, iflow_error *err);
+
+/* Joins dir and name into out (size n); error if it does not fit. */
+int iflow_path_join(char *out, size_t n, const char *dir, const char *name, iflow_error *err);
+
+#endif

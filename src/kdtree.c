@@ -1,0 +1,1 @@
+/* kdtree: not written yet. */

@@ -1,0 +1,1 @@
+/* mixture: not written yet. */

@@ -1,0 +1,129 @@
+/* xoshiro256** with splitmix64 seeding, and a ziggurat normal sampler. */
+#include "infoflow/rng.h"
+
+#include <math.h>
+#include <pthread.h>
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void iflow_rng_init(iflow_rng *rng, uint64_t seed, uint64_t stream) {
+    /* Hash seed and stream separately so (seed, stream) and (seed+1, stream-1) do not collide. */
+    uint64_t a = seed;
+    uint64_t h = splitmix64(&a);
+    uint64_t b = stream ^ 0x5851f42d4c957f2dULL;
+    h ^= splitmix64(&b) * 0xd6e8feb86659fd93ULL;
+    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&h);
+    if (!(rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3])) rng->s[0] = 1;
+}
+
+uint64_t iflow_rng_stream3(uint64_t a, uint64_t b, uint64_t c) {
+    uint64_t x = a;
+    uint64_t h = splitmix64(&x);
+    x = h ^ b;
+    h = splitmix64(&x);
+    x = h ^ c;
+    return splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t iflow_rng_u64(iflow_rng *rng) {
+    uint64_t *s = rng->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double iflow_rng_uniform(iflow_rng *rng) {
+    /* 53 random bits, offset by half an ulp: in (0, 1). */
+    return ((double)(iflow_rng_u64(rng) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+uint64_t iflow_rng_below(iflow_rng *rng, uint64_t n) {
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the incomplete last block */
+    uint64_t x;
+    do {
+        x = iflow_rng_u64(rng);
+    } while (x >= limit);
+    return x % n;
+}
+
+/* Ziggurat tables (Doornik 2005, "An improved ziggurat method to generate normal random
+ * samples"): 128 layers, R = start of the tail, V = area of each layer. */
+#define ZIG_C 128
+#define ZIG_R 3.442619855899
+#define ZIG_V 9.91256303526217e-3
+static double zig_x[ZIG_C + 1];
+static double zig_ratio[ZIG_C];
+static pthread_once_t zig_once = PTHREAD_ONCE_INIT;
+
+static void zig_init(void) {
+    double f = exp(-0.5 * ZIG_R * ZIG_R);
+    zig_x[0] = ZIG_V / f; /* the base layer is a box of width V / f(R) plus the tail */
+    zig_x[1] = ZIG_R;
+    zig_x[ZIG_C] = 0;
+    for (int i = 2; i < ZIG_C; i++) {
+        zig_x[i] = sqrt(-2 * log(ZIG_V / zig_x[i - 1] + f));
+        f = exp(-0.5 * zig_x[i] * zig_x[i]);
+    }
+    for (int i = 0; i < ZIG_C; i++) zig_ratio[i] = zig_x[i + 1] / zig_x[i];
+}
+
+static double normal_tail(iflow_rng *rng, int negative) {
+    double x, y;
+    do {
+        x = log(iflow_rng_uniform(rng)) / ZIG_R;
+        y = log(iflow_rng_uniform(rng));
+    } while (-2 * y < x * x);
+    return negative ? x - ZIG_R : ZIG_R - x;
+}
+
+static inline double zig_normal(iflow_rng *rng) {
+    for (;;) {
+        uint64_t r = iflow_rng_u64(rng);
+        unsigned i = (unsigned)(r & 0x7F);
+        /* uniform on (-1, 1) from the top 53 bits */
+        double u = 2.0 * (((double)(r >> 11) + 0.5) * 0x1.0p-53) - 1.0;
+        if (fabs(u) < zig_ratio[i]) return u * zig_x[i];
+        if (i == 0) return normal_tail(rng, u < 0);
+        double x = u * zig_x[i];
+        double f0 = exp(-0.5 * (zig_x[i] * zig_x[i] - x * x));
+        double f1 = exp(-0.5 * (zig_x[i + 1] * zig_x[i + 1] - x * x));
+        if (f1 + iflow_rng_uniform(rng) * (f0 - f1) < 1.0) return x;
+    }
+}
+
+double iflow_rng_normal(iflow_rng *rng) {
+    pthread_once(&zig_once, zig_init);
+    return zig_normal(rng);
+}
+
+void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, double std) {
+    pthread_once(&zig_once, zig_init);
+    for (size_t i = 0; i < n; i++) out[i] = std * zig_normal(rng);
+}
+
+void iflow_rng_add_normal(iflow_rng *rng, double *out, size_t n, double std) {
+    pthread_once(&zig_once, zig_init);
+    for (size_t i = 0; i < n; i++) out[i] += std * zig_normal(rng);
+}
+
+void iflow_rng_shuffle(iflow_rng *rng, size_t *idx, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)iflow_rng_below(rng, i);
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}

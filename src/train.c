@@ -1,0 +1,1 @@
+/* train: not written yet. */
