@@ -1,0 +1,62 @@
+/* Information flow of a noisy net at one epoch (ESTIMATION.md section 2): for every hidden layer
+ * l, I(X;T_l) and I(Y;T_l) with the SP estimator, binned entropies of the noiseless and noisy
+ * activations, and the pairwise bounds on h(T_1). X is uniform on the m inputs given. */
+#ifndef IFLOW_MI_H
+#define IFLOW_MI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infoflow/config.h"
+#include "infoflow/entropy.h"
+#include "infoflow/error.h"
+#include "infoflow/net.h"
+
+typedef struct iflow_mi_options {
+    size_t replicas;   /* R noisy passes per input */
+    size_t mc;         /* k draws per centre */
+    double tolerance;  /* mixture truncation tolerance (0 = exact) */
+    uint64_t seed;     /* all draws come from streams of this seed and the epoch */
+    int threads;       /* 0 = all cores; never changes the numbers */
+    size_t n_bins;
+    double bins[IFLOW_MAX_BINS]; /* widths; 0 = SZT's 30 edges on [-1, 1] */
+    size_t layer_mask_n;         /* 0 = every hidden layer, else only layers listed here */
+    size_t layers[IFLOW_MAX_LAYERS];
+} iflow_mi_options;
+
+/* Options from the config's [estimate] section. */
+void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt);
+
+typedef struct iflow_bin_info {
+    double width;                   /* 0 = szt30 */
+    double h_clean, i_y_clean;      /* H(Bin T_l), I(Y; Bin T_l) of the noiseless net */
+    double h_noisy, i_y_noisy;      /* the same with one noisy pass per input */
+} iflow_bin_info;
+
+typedef struct iflow_layer_info {
+    size_t layer, width;
+    int has_sp;                 /* 0 for a deterministic layer (beta = 0) */
+    iflow_mi_estimate ixt;      /* I(X;T_l), h(T_l), h(T_l|X) */
+    iflow_mi_estimate iyt;      /* I(Y;T_l), h(T_l), h(T_l|Y) */
+    int has_bounds;             /* layer 1 only */
+    double kde_lower, kde_upper;
+    size_t n_bins;
+    iflow_bin_info bins[IFLOW_MAX_BINS];
+    double seconds;
+} iflow_layer_info;
+
+/* Progress: called from the calling thread with a short stage name, e.g. "layer 3/5: SP". */
+typedef void (*iflow_progress_fn)(void *user, const char *stage, double fraction);
+
+/* Measures the hidden layers of net on inputs x (m x widths[0]) with labels y (in
+ * [0, n_classes)). out has net->n_layers - 1 entries (layers not selected get layer = 0). */
+int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t m,
+                     size_t n_classes, long epoch, const iflow_mi_options *opt,
+                     iflow_layer_info *out, iflow_progress_fn progress, void *user,
+                     iflow_error *err);
+
+/* Noiseless activations of hidden layer l for all m inputs: out (m x widths[l]). */
+int iflow_mi_clean_layer(const iflow_net *net, const double *x, size_t m, size_t l, double *out,
+                         iflow_error *err);
+
+#endif

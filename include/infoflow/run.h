@@ -1,0 +1,44 @@
+/* A training run: one config in, a run directory out (docs/FORMATS.md): the effective config,
+ * metrics.csv, a checkpoint per epoch, information measurements at the configured epochs, and
+ * figures. Runs resume exactly from their last good checkpoint. */
+#ifndef IFLOW_RUN_H
+#define IFLOW_RUN_H
+
+#include <stdint.h>
+
+#include "infoflow/config.h"
+#include "infoflow/error.h"
+#include "infoflow/mi.h"
+
+typedef struct iflow_run_options {
+    int resume;              /* continue the run in out_dir from its last good checkpoint */
+    int plot;                /* draw the figures at the end (and every plot_every MI epochs) */
+    long stop_after;         /* > 0: stop after this many epochs of this invocation (tests) */
+    iflow_progress_fn progress; /* may be NULL */
+    void *progress_user;
+    /* Messages for the user (one line each, no newline), e.g. to print on the terminal; they
+     * are also appended to out_dir/log.txt. May be NULL. */
+    void (*message)(void *user, const char *line);
+} iflow_run_options;
+
+/* Trains and measures as cfg says, in cfg->out_dir. A directory holding another run is refused
+ * unless opts->resume; a directory locked by a live run is refused (IFLOW_EBUSY). */
+int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err);
+
+/* Loads the effective config of an existing run directory (dir/config.ini). */
+int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err);
+
+typedef struct iflow_estimate_options {
+    const char *epochs;     /* epoch spec; NULL = the config's MI epochs */
+    const char *out_file;   /* NULL = dir/mi-estimate.csv (and binned-estimate.csv) */
+    int replace;            /* write mi.csv / binned.csv themselves */
+    iflow_mi_options mi;    /* what to measure */
+    iflow_progress_fn progress;
+    void *progress_user;
+} iflow_estimate_options;
+
+/* Measures information at the given epochs from the checkpoints saved in dir. Epochs without a
+ * checkpoint are reported as an error before any work starts. */
+int iflow_run_estimate(const char *dir, const iflow_estimate_options *opts, iflow_error *err);
+
+#endif
