@@ -1,1 +1,585 @@
-/* run */
+/* A training run: config -> run directory with metrics, checkpoints, information measurements
+ * and figures; exact resume from the last good checkpoint. */
+#include "infoflow/run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "infoflow/checkpoint.h"
+#include "infoflow/data.h"
+#include "infoflow/plot.h"
+#include "infoflow/train.h"
+#include "io.h"
+#include "runlog.h"
+
+enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4 };
+#define EVAL_ROWS 1024
+
+typedef struct run_state {
+    iflow_config cfg;
+    const iflow_run_options *o;
+    char dir[IFLOW_PATH_MAX];
+    int lock_fd;
+    FILE *log;
+    iflow_dataset *train, *test; /* the training and test rows */
+    iflow_dataset *inputs;       /* the m inputs X is uniform on (train and test, or a subset) */
+    iflow_net *net;
+    iflow_optim *opt;
+    iflow_trainer *trainer;
+    iflow_workspace *eval_ws;
+    iflow_rng rng; /* training stream: shuffles and noise */
+    long *mi_epochs, *keep_epochs;
+    size_t n_mi, n_keep;
+    FILE *metrics, *mi, *binned, *acts, *scatter;
+    size_t n_measured; /* MI epochs measured in this invocation */
+    iflow_mi_options mi_opts;
+} run_state;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void say(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(run_state *st, const char *fmt, ...) {
+    char line[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (st->log) {
+        time_t t = time(NULL);
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime(&t));
+        fprintf(st->log, "%s %s\n", stamp, line);
+        fflush(st->log);
+    }
+    if (st->o->message) st->o->message(st->o->progress_user, line);
+}
+
+static int contains(const long *v, size_t n, long x) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x) return 1;
+    return 0;
+}
+
+static void checkpoint_path(const run_state *st, long epoch, char *out, size_t n) {
+    snprintf(out, n, "%s/checkpoints/epoch-%06ld.ckpt", st->dir, epoch);
+}
+
+/* The run directory: created, writable, locked against a concurrent run. */
+static int open_dir(run_state *st, iflow_error *err) {
+    int rc = iflow_mkdirs(st->dir, err);
+    char path[1100];
+    if (!rc) rc = iflow_path_join(path, sizeof path, st->dir, "checkpoints", err);
+    if (!rc) rc = iflow_mkdirs(path, err);
+    if (!rc) rc = iflow_path_join(path, sizeof path, st->dir, ".lock", err);
+    if (rc) return rc;
+    st->lock_fd = open(path, O_RDWR | O_CREAT, 0666);
+    if (st->lock_fd < 0)
+        return iflow_error_set(err, IFLOW_EIO, "%s: cannot write in the run directory: %s",
+                               st->dir, strerror(errno));
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return iflow_error_set(err, IFLOW_EBUSY,
+                               "%s: another infoflow run is using this directory", st->dir);
+    if (!rc) rc = iflow_path_join(path, sizeof path, st->dir, "log.txt", err);
+    if (!rc && !(st->log = fopen(path, "a")))
+        rc = iflow_error_set(err, IFLOW_EIO, "%s: cannot write: %s", path, strerror(errno));
+    return rc;
+}
+
+static int load_data(run_state *st, iflow_error *err) {
+    const iflow_config *c = &st->cfg;
+    iflow_dataset *all = NULL;
+    int rc;
+    int idx = !strcmp(c->data_format, "idx");
+    if (idx)
+        rc = iflow_dataset_load_idx(c->data_file, c->data_labels, c->max_rows, &all, err);
+    else
+        rc = iflow_dataset_load_csv(c->data_file, &all, err);
+    if (rc) return rc;
+    if (all->d != c->widths[0]) {
+        rc = iflow_error_set(err, IFLOW_EINVAL,
+                             "%s: data has %zu features but [net] layers starts with %zu",
+                             c->path, all->d, c->widths[0]);
+    } else if (all->n_classes > c->widths[c->n_widths - 1]) {
+        rc = iflow_error_set(err, IFLOW_EINVAL,
+                             "%s: data has labels up to %zu but [net] layers ends with %zu outputs",
+                             c->path, all->n_classes - 1, c->widths[c->n_widths - 1]);
+    }
+    if (!rc && idx && c->test_file[0]) {
+        rc = iflow_dataset_load_idx(c->test_file, c->test_labels, c->max_rows, &st->test, err);
+        st->train = all;
+        all = NULL;
+    } else if (!rc) {
+        iflow_split *sp = NULL;
+        rc = c->test_split[0] ? iflow_split_from_file(c->test_split, all->n, &sp, err)
+                              : iflow_split_fraction(all->n, c->test_fraction, c->split_seed, &sp,
+                                                     err);
+        if (!rc) rc = iflow_dataset_subset(all, sp->train, sp->n_train, &st->train, err);
+        if (!rc) rc = iflow_dataset_subset(all, sp->test, sp->n_test, &st->test, err);
+        iflow_split_free(sp);
+    }
+    if (rc) {
+        iflow_dataset_free(all);
+        return rc;
+    }
+    if (!all) { /* separate test file: X is uniform on train and test together */
+        size_t n = st->train->n + st->test->n, d = st->train->d;
+        size_t *idx_all = malloc(n * sizeof *idx_all);
+        iflow_dataset *both = NULL;
+        if (!idx_all) return iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+        for (size_t i = 0; i < st->train->n; i++) idx_all[i] = i;
+        rc = iflow_dataset_subset(st->train, idx_all, st->train->n, &both, err);
+        free(idx_all);
+        if (rc) return rc;
+        double *x = realloc(both->x, n * d * sizeof *x);
+        int *y = realloc(both->y, n * sizeof *y);
+        if (x) both->x = x;
+        if (y) both->y = y;
+        if (!x || !y) {
+            iflow_dataset_free(both);
+            return iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+        }
+        memcpy(x + st->train->n * d, st->test->x, st->test->n * d * sizeof *x);
+        memcpy(y + st->train->n, st->test->y, st->test->n * sizeof *y);
+        both->n = n;
+        if (st->test->n_classes > both->n_classes) both->n_classes = st->test->n_classes;
+        all = both;
+    }
+    if (c->mi_inputs > 0 && c->mi_inputs < all->n) {
+        size_t *perm = malloc(all->n * sizeof *perm);
+        if (!perm) rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+        if (!rc) {
+            iflow_rng r;
+            iflow_rng_init(&r, c->mi_seed, STREAM_SUBSET);
+            for (size_t i = 0; i < all->n; i++) perm[i] = i;
+            iflow_rng_shuffle(&r, perm, all->n);
+            rc = iflow_dataset_subset(all, perm, c->mi_inputs, &st->inputs, err);
+        }
+        free(perm);
+        iflow_dataset_free(all);
+    } else {
+        st->inputs = all;
+    }
+    return rc;
+}
+
+static int build_model(run_state *st, iflow_error *err) {
+    const iflow_config *c = &st->cfg;
+    double beta[IFLOW_MAX_LAYERS];
+    for (size_t l = 1; l + 1 < c->n_widths; l++) beta[l - 1] = iflow_config_beta(c, l);
+    int rc = iflow_net_new(c->n_widths, c->widths, c->activation, c->leaky_slope, beta, &st->net,
+                           err);
+    if (!rc) rc = iflow_optim_new(&c->optim, st->net->n_params, &st->opt, err);
+    if (!rc) rc = iflow_trainer_new(st->net, st->train->n, c->batch, &st->trainer, err);
+    if (!rc) rc = iflow_workspace_new(st->net, EVAL_ROWS, &st->eval_ws, err);
+    if (rc) return rc;
+    iflow_rng init;
+    iflow_rng_init(&init, c->seed, STREAM_INIT);
+    iflow_net_init(st->net, c->init, &init);
+    iflow_rng_init(&st->rng, c->seed, STREAM_TRAIN);
+    return 0;
+}
+
+static int save_checkpoint(run_state *st, long epoch, iflow_error *err) {
+    char path[1200];
+    checkpoint_path(st, epoch, path, sizeof path);
+    iflow_checkpoint_meta meta = {.epoch = epoch, .config_hash = iflow_config_hash(&st->cfg)};
+    int rc = iflow_checkpoint_save(path, &meta, st->net, st->opt, &st->rng, err);
+    if (rc) return rc;
+    /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it. */
+    long prev = epoch - 1;
+    if (prev >= 0 && !contains(st->keep_epochs, st->n_keep, prev) &&
+        !contains(st->mi_epochs, st->n_mi, prev) && strcmp(st->cfg.checkpoint_keep, "all")) {
+        checkpoint_path(st, prev, path, sizeof path);
+        remove(path);
+    }
+    return 0;
+}
+
+static void evaluate(run_state *st, long epoch, runlog_metrics *m) {
+    iflow_rng r;
+    iflow_rng_init(&r, st->cfg.seed, iflow_rng_stream3(STREAM_EVAL, (uint64_t)epoch, 0));
+    const iflow_dataset *tr = st->train, *te = st->test;
+    iflow_evaluate(st->net, tr->x, tr->y, tr->n, &r, st->eval_ws, EVAL_ROWS, &m->train_loss,
+                   &m->train_acc);
+    iflow_evaluate(st->net, tr->x, tr->y, tr->n, NULL, st->eval_ws, EVAL_ROWS,
+                   &m->train_loss_clean, &m->train_acc_clean);
+    if (te->n) {
+        iflow_evaluate(st->net, te->x, te->y, te->n, &r, st->eval_ws, EVAL_ROWS, &m->test_loss,
+                       &m->test_acc);
+        iflow_evaluate(st->net, te->x, te->y, te->n, NULL, st->eval_ws, EVAL_ROWS,
+                       &m->test_loss_clean, &m->test_acc_clean);
+    } else {
+        m->test_loss = m->test_acc = m->test_loss_clean = m->test_acc_clean = NAN;
+    }
+}
+
+/* Measures information at `epoch` with the net as it is and appends the rows. */
+static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err) {
+    size_t H = net->n_layers - 1;
+    iflow_layer_info info[IFLOW_MAX_LAYERS];
+    const iflow_mi_options mo = st->mi_opts;
+    const iflow_dataset *in = st->inputs;
+    double t0 = now_seconds();
+    int rc = iflow_mi_measure(net, in->x, in->y, in->n, st->net->widths[net->n_layers], epoch,
+                              &mo, info, st->o->progress, st->o->progress_user, err);
+    if (!rc) rc = runlog_write_mi(st->mi, st->binned, epoch, info, H, err);
+    size_t max_w = 0;
+    for (size_t l = 1; l <= H; l++) max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
+    double *t = rc ? NULL : malloc(in->n * max_w * sizeof *t);
+    if (!rc && !t) rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+    for (size_t l = 1; l <= H && !rc; l++) {
+        rc = iflow_mi_clean_layer(net, in->x, in->n, l, t, err);
+        if (!rc)
+            rc = runlog_write_activations(st->acts, st->scatter, epoch, l, net->widths[l],
+                                          net->act, t, in->y, in->n, err);
+    }
+    free(t);
+    if (rc) return rc;
+    char line[1024];
+    int pos = snprintf(line, sizeof line, "epoch %ld: I(X;T) =", epoch);
+    for (size_t l = 0; l < H && pos < (int)sizeof line - 16; l++)
+        pos += info[l].has_sp ? snprintf(line + pos, sizeof line - (size_t)pos, " %.3f",
+                                         info[l].ixt.mi.value)
+                              : snprintf(line + pos, sizeof line - (size_t)pos, " -");
+    say(st, "%s nats (%.1f s)", line, now_seconds() - t0);
+    st->n_measured++;
+    return 0;
+}
+
+static void plot(run_state *st) {
+    iflow_plot_options po = {.bits = 0, .verbose_notes = 1};
+    char notes[2048] = "";
+    int n = 0;
+    iflow_error e = {0};
+    if (iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e))
+        say(st, "plot failed: %s", e.msg);
+    else
+        say(st, "wrote %d figures to %s", n, st->dir);
+}
+
+static int cmp_long_desc(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x < y) - (x > y);
+}
+
+/* Epochs of the checkpoints in dir/checkpoints, newest first. */
+static int list_checkpoints(const char *dir, long **out, size_t *n, iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, dir, "checkpoints", err);
+    if (rc) return rc;
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long epoch;
+        char tail[8];
+        if (sscanf(e->d_name, "epoch-%ld.ck%7s", &epoch, tail) != 2 || strcmp(tail, "pt"))
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            long *grown = realloc(*out, cap * sizeof *grown);
+            if (!grown) {
+                closedir(d);
+                return iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+            }
+            *out = grown;
+        }
+        (*out)[(*n)++] = epoch;
+    }
+    closedir(d);
+    qsort(*out, *n, sizeof **out, cmp_long_desc);
+    return 0;
+}
+
+/* Loads the newest checkpoint that passes every check; *epoch = -1 if none. */
+static int resume_point(run_state *st, long *epoch, iflow_error *err) {
+    long *epochs = NULL;
+    size_t n = 0;
+    int rc = list_checkpoints(st->dir, &epochs, &n, err);
+    *epoch = -1;
+    for (size_t i = 0; i < n && !rc && *epoch < 0; i++) {
+        char path[1200];
+        checkpoint_path(st, epochs[i], path, sizeof path);
+        iflow_checkpoint_meta meta;
+        iflow_error e = {0};
+        if (iflow_checkpoint_load(path, &meta, st->net, st->opt, &st->rng, &e) == 0)
+            *epoch = meta.epoch;
+        else
+            say(st, "skipping checkpoint: %s", e.msg);
+    }
+    free(epochs);
+    return rc;
+}
+
+static int open_logs(run_state *st, iflow_error *err) {
+    int rc = runlog_open(st->dir, "metrics.csv", RUNLOG_METRICS_HEADER, &st->metrics, err);
+    if (!rc) rc = runlog_open(st->dir, "mi.csv", RUNLOG_MI_HEADER, &st->mi, err);
+    if (!rc) rc = runlog_open(st->dir, "binned.csv", RUNLOG_BINNED_HEADER, &st->binned, err);
+    if (!rc)
+        rc = runlog_open(st->dir, "activations.csv", RUNLOG_ACTIVATIONS_HEADER, &st->acts, err);
+    if (!rc) rc = runlog_open(st->dir, "scatter.csv", RUNLOG_SCATTER_HEADER, &st->scatter, err);
+    return rc;
+}
+
+static int trim_logs(run_state *st, long epoch, iflow_error *err) {
+    static const char *const names[] = {"metrics.csv", "mi.csv", "binned.csv", "activations.csv",
+                                        "scatter.csv"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !rc; i++)
+        rc = runlog_trim(st->dir, names[i], epoch, err);
+    return rc;
+}
+
+/* After a resume: measures MI epochs <= epoch whose rows a kill cut off, from their checkpoints. */
+static int catch_up(run_state *st, long epoch, iflow_error *err) {
+    for (size_t i = 0; i < st->n_mi && st->mi_epochs[i] <= epoch; i++) {
+        long e = st->mi_epochs[i];
+        if (runlog_has_epoch(st->dir, "mi.csv", e)) continue;
+        char path[1200];
+        checkpoint_path(st, e, path, sizeof path);
+        iflow_net *copy;
+        const iflow_net *n = st->net;
+        int rc = iflow_net_new(n->n_layers + 1, n->widths, n->act, n->leaky_slope, n->beta + 1,
+                               &copy, err);
+        if (rc) return rc;
+        iflow_checkpoint_meta meta;
+        rc = iflow_checkpoint_load(path, &meta, copy, NULL, NULL, err);
+        if (!rc) {
+            runlog_trim(st->dir, "binned.csv", e - 1, NULL); /* rows of e cut off mid-write */
+            say(st, "measuring epoch %ld, interrupted before", e);
+            rc = measure(st, copy, e, err);
+        }
+        iflow_net_free(copy);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int one_epoch(run_state *st, long epoch, iflow_error *err) {
+    double t0 = now_seconds();
+    runlog_metrics m;
+    if (epoch > 0) {
+        int rc = iflow_train_epoch(st->trainer, st->net, st->opt, st->train->x, st->train->y,
+                                   st->train->n, st->cfg.orthonormal, &st->rng, &m.train_loss,
+                                   &m.train_acc, err);
+        if (rc) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return iflow_error_set(err, rc,
+                                   "training diverged at epoch %ld: %s; the last good "
+                                   "checkpoint is epoch %ld (lower lr?)",
+                                   epoch, msg, epoch - 1);
+        }
+    }
+    evaluate(st, epoch, &m);
+    m.seconds = now_seconds() - t0;
+    if (!isfinite(m.train_loss_clean)) {
+        size_t l = iflow_net_first_nonfinite(st->net);
+        return iflow_error_set(err, IFLOW_ENUMERIC,
+                               "training diverged at epoch %ld: loss is %g (layer %zu); the last "
+                               "good checkpoint is epoch %ld",
+                               epoch, m.train_loss_clean, l, epoch - 1);
+    }
+    int rc = runlog_write_metrics(st->metrics, epoch, &m, err);
+    if (!rc) rc = save_checkpoint(st, epoch, err);
+    if (!rc && contains(st->mi_epochs, st->n_mi, epoch)) {
+        rc = measure(st, st->net, epoch, err);
+        if (!rc && st->o->plot && st->cfg.plot_every > 0 &&
+            st->n_measured % (size_t)st->cfg.plot_every == 0)
+            plot(st);
+    }
+    if (!rc && st->o->progress) {
+        char stage[160];
+        snprintf(stage, sizeof stage, "epoch %ld/%ld  loss %.4f  train %.2f%%  test %.2f%%",
+                 epoch, st->cfg.epochs, m.train_loss_clean, 100 * m.train_acc_clean,
+                 100 * m.test_acc_clean);
+        st->o->progress(st->o->progress_user, stage, (double)epoch / (double)st->cfg.epochs);
+    }
+    return rc;
+}
+
+/* The effective config: a new run writes it; a resumed one must match it (epochs may grow). */
+static int check_config(run_state *st, iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, st->dir, "config.ini", err);
+    if (rc) return rc;
+    if (st->o->resume && access(path, F_OK) == 0) {
+        iflow_config old;
+        if ((rc = iflow_config_load(path, &old, err))) return rc;
+        old.epochs = st->cfg.epochs;
+        if (iflow_config_hash(&old) != iflow_config_hash(&st->cfg))
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "%s: the config differs from the one this run was started "
+                                   "with; resume with that config or use another --out",
+                                   path);
+    } else if (!st->o->resume) {
+        char metrics[1100];
+        iflow_path_join(metrics, sizeof metrics, st->dir, "metrics.csv", NULL);
+        if (access(metrics, F_OK) == 0)
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "%s already holds a run; use --resume to continue it, or "
+                                   "another --out",
+                                   st->dir);
+    }
+    return iflow_config_write(&st->cfg, path, err);
+}
+
+static void release(run_state *st) {
+    FILE *files[] = {st->metrics, st->mi, st->binned, st->acts, st->scatter, st->log};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (files[i]) fclose(files[i]);
+    if (st->lock_fd >= 0) close(st->lock_fd);
+    iflow_dataset_free(st->train);
+    iflow_dataset_free(st->test);
+    iflow_dataset_free(st->inputs);
+    iflow_net_free(st->net);
+    iflow_optim_free(st->opt);
+    iflow_trainer_free(st->trainer);
+    iflow_workspace_free(st->eval_ws);
+    free(st->mi_epochs);
+    free(st->keep_epochs);
+}
+
+static int prepare(run_state *st, iflow_error *err) {
+    const iflow_config *c = &st->cfg;
+    int rc = iflow_config_validate(c, err);
+    if (!rc) rc = iflow_epochs_expand(c->mi_epochs, c->epochs, &st->mi_epochs, &st->n_mi, err);
+    if (!rc) {
+        const char *keep = c->checkpoint_keep;
+        if (!strcmp(keep, "all") || !strcmp(keep, "last")) keep = "none";
+        rc = iflow_epochs_expand(keep, c->epochs, &st->keep_epochs, &st->n_keep, err);
+    }
+    if (!rc) rc = open_dir(st, err);
+    if (!rc) rc = check_config(st, err);
+    if (!rc) rc = load_data(st, err);
+    if (!rc) rc = build_model(st, err);
+    iflow_mi_options_from_config(c, &st->mi_opts);
+    return rc;
+}
+
+int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
+    run_state st = {.cfg = *cfg, .o = opts, .lock_fd = -1};
+    snprintf(st.dir, sizeof st.dir, "%s", cfg->out_dir);
+    int rc = prepare(&st, err);
+    long start = -1;
+    if (!rc && opts->resume) {
+        rc = resume_point(&st, &start, err);
+        if (!rc && start >= 0) say(&st, "resuming after epoch %ld", start);
+        if (!rc && start < 0) say(&st, "no usable checkpoint: starting from scratch");
+        if (!rc) rc = trim_logs(&st, start, err);
+    }
+    if (!rc) rc = open_logs(&st, err);
+    if (!rc && start >= 0) rc = catch_up(&st, start, err);
+    if (!rc && start < 0)
+        say(&st, "training %zu rows (test %zu), MI on %zu inputs at %zu epochs, into %s",
+            st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
+    long done = 0;
+    for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
+        rc = one_epoch(&st, e, err);
+        if (!rc && opts->stop_after > 0 && ++done >= opts->stop_after) break;
+    }
+    if (rc)
+        say(&st, "stopped: %s", err->msg);
+    else if (opts->plot)
+        plot(&st);
+    release(&st);
+    return rc;
+}
+
+int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, dir, "config.ini", err);
+    if (!rc && access(path, R_OK) != 0)
+        return iflow_error_set(err, IFLOW_EIO, "%s: not a run directory (no readable config.ini)",
+                               dir);
+    return rc ? rc : iflow_config_load(path, cfg, err);
+}
+
+/* Output files of `infoflow estimate`: beside the run's own logs, or replacing them. */
+static int open_estimate_logs(run_state *st, const iflow_estimate_options *o, iflow_error *err) {
+    const char *sfx = o->replace ? ".csv.new" : "-estimate.csv";
+    const char *base[] = {"mi", "binned", "activations", "scatter"};
+    const char *hdr[] = {RUNLOG_MI_HEADER, RUNLOG_BINNED_HEADER, RUNLOG_ACTIVATIONS_HEADER,
+                         RUNLOG_SCATTER_HEADER};
+    FILE **files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
+    for (size_t i = 0; i < 4; i++) {
+        char name[64], path[1200];
+        snprintf(name, sizeof name, "%s%s", base[i], sfx);
+        if (i == 0 && o->out_file) snprintf(name, sizeof name, "%s", o->out_file);
+        int rc = iflow_path_join(path, sizeof path, st->dir, name, err);
+        if (!rc && (o->replace || (i == 0 && o->out_file))) remove(path); /* start afresh */
+        if (!rc) rc = runlog_open(st->dir, name, hdr[i], files[i], err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int finish_replace(run_state *st, iflow_error *err) {
+    const char *base[] = {"mi", "binned", "activations", "scatter"};
+    for (size_t i = 0; i < 4; i++) {
+        char from[1200], to[1200];
+        snprintf(from, sizeof from, "%s/%s.csv.new", st->dir, base[i]);
+        snprintf(to, sizeof to, "%s/%s.csv", st->dir, base[i]);
+        if (rename(from, to) != 0)
+            return iflow_error_set(err, IFLOW_EIO, "%s: cannot rename to %s: %s", from, to,
+                                   strerror(errno));
+    }
+    return 0;
+}
+
+int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
+    iflow_run_options ro = {.progress = o->progress, .progress_user = o->progress_user};
+    run_state st = {.o = &ro, .lock_fd = -1};
+    snprintf(st.dir, sizeof st.dir, "%s", dir);
+    int rc = iflow_run_load_config(dir, &st.cfg, err);
+    if (!rc) rc = open_dir(&st, err);
+    if (!rc) rc = load_data(&st, err);
+    if (!rc) rc = build_model(&st, err);
+    long *epochs = NULL;
+    size_t n = 0;
+    if (!rc)
+        rc = iflow_epochs_expand(o->epochs ? o->epochs : st.cfg.mi_epochs, st.cfg.epochs, &epochs,
+                                 &n, err);
+    for (size_t i = 0; i < n && !rc; i++) { /* every checkpoint must exist before work starts */
+        char path[1200];
+        checkpoint_path(&st, epochs[i], path, sizeof path);
+        if (access(path, R_OK) != 0)
+            rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no checkpoint for epoch %ld", path,
+                                 epochs[i]);
+    }
+    if (!rc) rc = open_estimate_logs(&st, o, err);
+    st.mi_opts = o->mi; /* already merged with the run's config by the caller */
+    for (size_t i = 0; i < n && !rc; i++) {
+        char path[1200];
+        checkpoint_path(&st, epochs[i], path, sizeof path);
+        iflow_checkpoint_meta meta;
+        rc = iflow_checkpoint_load(path, &meta, st.net, NULL, NULL, err);
+        if (!rc) rc = measure(&st, st.net, epochs[i], err);
+    }
+    if (!rc && o->replace) {
+        FILE **files[] = {&st.mi, &st.binned, &st.acts, &st.scatter};
+        for (size_t i = 0; i < 4; i++) {
+            fclose(*files[i]);
+            *files[i] = NULL;
+        }
+        rc = finish_replace(&st, err);
+    }
+    free(epochs);
+    release(&st);
+    return rc;
+}

@@ -1,1 +1,188 @@
-/* runlog */
+/* CSV logs of a run directory: append, trim on resume, row formats. */
+#include "runlog.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io.h"
+
+const char *const RUNLOG_METRICS_HEADER =
+    "epoch,train_loss,train_acc,test_loss,test_acc,train_loss_clean,train_acc_clean,"
+    "test_loss_clean,test_acc_clean,seconds";
+const char *const RUNLOG_MI_HEADER = "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,"
+                                     "h_T_given_X,h_T_given_Y,kde_lower_h_T,kde_upper_h_T";
+const char *const RUNLOG_BINNED_HEADER = "epoch,layer,bin,noise,H_bin,I_YT_bin";
+const char *const RUNLOG_ACTIVATIONS_HEADER = "epoch,layer,lo,hi,density";
+const char *const RUNLOG_SCATTER_HEADER = "epoch,layer,input,label,u1,u2,u3";
+
+#define HIST_BINS 50
+
+int runlog_open(const char *dir, const char *name, const char *header, FILE **out,
+                iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, dir, name, err);
+    if (rc) return rc;
+    FILE *f = fopen(path, "a");
+    if (!f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (ftell(f) == 0 && fprintf(f, "%s\n", header) < 0) {
+        fclose(f);
+        return iflow_error_set(err, IFLOW_EIO, "%s: write failed", path);
+    }
+    *out = f;
+    return 0;
+}
+
+static size_t count_fields(const char *line) {
+    size_t n = 1;
+    for (; *line && *line != '\n'; line++) n += *line == ',';
+    return n;
+}
+
+int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, dir, name, err);
+    if (rc) return rc;
+    FILE *in = fopen(path, "r");
+    if (!in) return 0;
+    iflow_atomic out;
+    if ((rc = iflow_atomic_open(&out, path, err))) {
+        fclose(in);
+        return rc;
+    }
+    char *line = NULL;
+    size_t cap = 0, fields = 0;
+    ssize_t len;
+    int first = 1;
+    while ((len = getline(&line, &cap, in)) > 0) {
+        if (line[len - 1] != '\n') break; /* a row cut short by a kill */
+        if (first) {
+            fields = count_fields(line);
+            first = 0;
+        } else {
+            char *end;
+            long epoch = strtol(line, &end, 10);
+            if (end == line || *end != ',' || epoch > max_epoch || count_fields(line) != fields)
+                continue;
+        }
+        fputs(line, out.f);
+    }
+    free(line);
+    fclose(in);
+    return iflow_atomic_commit(&out, err);
+}
+
+int runlog_has_epoch(const char *dir, const char *name, long epoch) {
+    char path[1100];
+    if (iflow_path_join(path, sizeof path, dir, name, NULL)) return 0;
+    FILE *in = fopen(path, "r");
+    if (!in) return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int found = 0, first = 1;
+    while (!found && (len = getline(&line, &cap, in)) > 0) {
+        if (first || line[len - 1] != '\n') {
+            first = 0;
+            continue;
+        }
+        char *end;
+        found = strtol(line, &end, 10) == epoch && *end == ',';
+    }
+    free(line);
+    fclose(in);
+    return found;
+}
+
+int runlog_flush(FILE *f, const char *name, iflow_error *err) {
+    if (fflush(f) != 0 || ferror(f))
+        return iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", name, strerror(errno));
+    return 0;
+}
+
+int runlog_write_metrics(FILE *f, long epoch, const runlog_metrics *m, iflow_error *err) {
+    fprintf(f, "%ld,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.6g\n", epoch, m->train_loss,
+            m->train_acc, m->test_loss, m->test_acc, m->train_loss_clean, m->train_acc_clean,
+            m->test_loss_clean, m->test_acc_clean, m->seconds);
+    return runlog_flush(f, "metrics.csv", err);
+}
+
+static void bin_name(double width, char *buf, size_t n) {
+    if (width == 0)
+        snprintf(buf, n, "szt30");
+    else
+        snprintf(buf, n, "%g", width);
+}
+
+int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *info, size_t n,
+                    iflow_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        const iflow_layer_info *li = &info[i];
+        if (li->layer == 0) continue;
+        fprintf(mi, "%ld,%zu,%zu,", epoch, li->layer, li->width);
+        if (li->has_sp)
+            fprintf(mi, "%.10g,%.6g,%.10g,%.6g,%.10g,%.10g,%.10g,", li->ixt.mi.value,
+                    li->ixt.mi.se, li->iyt.mi.value, li->iyt.mi.se, li->ixt.h.value,
+                    li->ixt.h_cond.value, li->iyt.h_cond.value);
+        else
+            fputs(",,,,,,,", mi);
+        if (li->has_bounds)
+            fprintf(mi, "%.10g,%.10g\n", li->kde_lower, li->kde_upper);
+        else
+            fputs(",\n", mi);
+        for (size_t b = 0; b < li->n_bins; b++) {
+            char name[32];
+            bin_name(li->bins[b].width, name, sizeof name);
+            fprintf(binned, "%ld,%zu,%s,clean,%.10g,%.10g\n", epoch, li->layer, name,
+                    li->bins[b].h_clean, li->bins[b].i_y_clean);
+            if (li->has_sp)
+                fprintf(binned, "%ld,%zu,%s,noisy,%.10g,%.10g\n", epoch, li->layer, name,
+                        li->bins[b].h_noisy, li->bins[b].i_y_noisy);
+        }
+    }
+    int rc = runlog_flush(mi, "mi.csv", err);
+    return rc ? rc : runlog_flush(binned, "binned.csv", err);
+}
+
+int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, size_t width,
+                             iflow_activation act, const double *t, const int *labels, size_t m,
+                             iflow_error *err) {
+    size_t n = m * width;
+    double lo = -1, hi = 1;
+    if (act == IFLOW_ACT_SIGMOID) {
+        lo = 0;
+    } else if (act != IFLOW_ACT_TANH) {
+        lo = INFINITY;
+        hi = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            lo = fmin(lo, t[i]);
+            hi = fmax(hi, t[i]);
+        }
+        if (!(hi > lo)) hi = lo + 1;
+    }
+    size_t counts[HIST_BINS] = {0};
+    double step = (hi - lo) / HIST_BINS;
+    for (size_t i = 0; i < n; i++) {
+        double b = floor((t[i] - lo) / step);
+        size_t k = b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : (size_t)b;
+        counts[k]++;
+    }
+    for (size_t k = 0; k < HIST_BINS; k++)
+        fprintf(acts, "%ld,%zu,%.10g,%.10g,%.10g\n", epoch, l, lo + (double)k * step,
+                lo + (double)(k + 1) * step, (double)counts[k] / ((double)n * step));
+    if (width <= 3) {
+        for (size_t i = 0; i < m; i++) {
+            fprintf(scatter, "%ld,%zu,%zu,%d", epoch, l, i, labels[i]);
+            for (size_t j = 0; j < 3; j++) {
+                if (j < width)
+                    fprintf(scatter, ",%.6g", t[i * width + j]);
+                else
+                    fputc(',', scatter);
+            }
+            fputc('\n', scatter);
+        }
+    }
+    int rc = runlog_flush(acts, "activations.csv", err);
+    return rc ? rc : runlog_flush(scatter, "scatter.csv", err);
+}

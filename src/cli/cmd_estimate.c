@@ -1,11 +1,116 @@
-/* infoflow estimate: not written yet. */
+/* infoflow estimate: measure information flow after the fact from a run's checkpoints. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli_util.h"
 #include "commands.h"
+#include "infoflow/run.h"
+#include "progress.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: infoflow estimate RUN_DIR [options]\n\n"
+            "Measures I(X;T_l), I(Y;T_l) and binned entropies from the checkpoints saved in\n"
+            "RUN_DIR, e.g. with more replicas than during training. Writes RUN_DIR/mi-estimate.csv\n"
+            "(and binned-, activations-, scatter-estimate.csv) unless --replace or --out.\n\n"
+            "Options (defaults: the run's [estimate] section):\n"
+            "  --epochs SPEC     epochs to measure: 1,10,100 | every:N | log:K | all\n"
+            "  --layers LIST     hidden layers to measure, e.g. 1,5 (default: all)\n"
+            "  --replicas R      noisy passes per input\n"
+            "  --mc K            Monte Carlo draws per centre\n"
+            "  --tolerance TOL   truncation tolerance of the mixture sums (0 = exact)\n"
+            "  --seed S          estimator seed\n"
+            "  --threads N       threads (default: all cores; results do not depend on it)\n"
+            "  --out NAME        file name (in RUN_DIR) for the MI rows\n"
+            "  --replace         replace the run's mi.csv, binned.csv, activations.csv, scatter.csv\n"
+            "  --quiet           no progress display\n"
+            "  -h, --help        this help\n");
+}
+
+static int parse_layers(const char *s, iflow_mi_options *mi) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    mi->layer_mask_n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        size_t l;
+        if (cli_parse_size(tok, &l) || l < 1 || mi->layer_mask_n == IFLOW_MAX_LAYERS) return -1;
+        mi->layers[mi->layer_mask_n++] = l;
+    }
+    return mi->layer_mask_n ? 0 : -1;
+}
 
 int cmd_estimate(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "infoflow estimate: not available in this build yet\n");
-    return 1;
+    static const struct option longopts[] = {
+        {"epochs", required_argument, 0, 'e'},  {"layers", required_argument, 0, 'l'},
+        {"replicas", required_argument, 0, 'R'}, {"mc", required_argument, 0, 'k'},
+        {"tolerance", required_argument, 0, 'T'}, {"seed", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
+        {"replace", no_argument, 0, 'r'},       {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *epochs = NULL, *layers = NULL, *outname = NULL;
+    size_t replicas = 0, mc = 0;
+    double tol = -1;
+    uint64_t seed = 0;
+    long threads = -1;
+    int have_seed = 0, replace = 0, quiet = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'e': epochs = optarg; break;
+        case 'l': layers = optarg; break;
+        case 'o': outname = optarg; break;
+        case 'R':
+            if (cli_parse_size(optarg, &replicas) || replicas < 1)
+                return cli_usage_error("estimate", "--replicas must be a positive integer");
+            break;
+        case 'k':
+            if (cli_parse_size(optarg, &mc) || mc < 1)
+                return cli_usage_error("estimate", "--mc must be a positive integer");
+            break;
+        case 'T':
+            if (cli_parse_double(optarg, &tol) || tol < 0)
+                return cli_usage_error("estimate", "--tolerance must be a number >= 0");
+            break;
+        case 's':
+            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("estimate", "bad --seed");
+            have_seed = 1;
+            break;
+        case 't':
+            if (cli_parse_long(optarg, &threads) || threads < 0 || threads > 1024)
+                return cli_usage_error("estimate", "--threads must be an integer >= 0");
+            break;
+        case 'r': replace = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: return cli_usage_error("estimate", "unknown option");
+        }
+    }
+    if (argc - optind != 1) return cli_usage_error("estimate", "expected one RUN_DIR");
+    if (replace && outname) return cli_usage_error("estimate", "--replace and --out exclude each other");
+    const char *dir = argv[optind];
+    iflow_config cfg;
+    iflow_error err = {0};
+    if (iflow_run_load_config(dir, &cfg, &err)) return cli_fail(&err);
+    iflow_estimate_options o = {.epochs = epochs, .out_file = outname, .replace = replace};
+    iflow_mi_options_from_config(&cfg, &o.mi);
+    if (replicas) o.mi.replicas = replicas;
+    if (mc) o.mi.mc = mc;
+    if (tol >= 0) o.mi.tolerance = tol;
+    if (have_seed) o.mi.seed = seed;
+    if (threads >= 0) o.mi.threads = (int)threads;
+    if (layers && parse_layers(layers, &o.mi))
+        return cli_usage_error("estimate", "--layers must be a list of layer numbers >= 1");
+    cli_progress prog;
+    cli_progress_init(&prog, quiet);
+    o.progress = cli_progress_update;
+    o.progress_user = &prog;
+    int rc = iflow_run_estimate(dir, &o, &err);
+    cli_progress_done(&prog);
+    if (rc) return cli_fail(&err);
+    if (!quiet)
+        fprintf(stderr, "wrote %s/%s\n", dir,
+                replace ? "mi.csv" : outname ? outname : "mi-estimate.csv");
+    return 0;
 }

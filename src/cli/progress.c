@@ -1,0 +1,59 @@
+/* Terminal progress line with elapsed time and ETA. */
+#include "progress.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void clear(cli_progress *p) {
+    if (p->drawn) fprintf(stderr, "\r\033[K");
+    p->drawn = 0;
+}
+
+void cli_progress_init(cli_progress *p, int quiet) {
+    p->tty = isatty(STDERR_FILENO) && !quiet;
+    p->quiet = quiet;
+    p->start = now();
+    p->last_draw = 0;
+    p->drawn = 0;
+}
+
+static void format_duration(double s, char *buf, size_t n) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%lds", t);
+}
+
+void cli_progress_update(void *user, const char *stage, double fraction) {
+    cli_progress *p = user;
+    if (!p->tty) return;
+    double t = now();
+    if (t - p->last_draw < 0.1 && fraction < 1) return; /* at most 10 redraws a second */
+    p->last_draw = t;
+    char elapsed[32], eta[32] = "?";
+    format_duration(t - p->start, elapsed, sizeof elapsed);
+    if (fraction > 0.001) format_duration((t - p->start) * (1 - fraction) / fraction, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K%s  [%3.0f%%  %s elapsed, ETA %s]", stage, 100 * fraction, elapsed,
+            eta);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+void cli_progress_message(void *user, const char *line) {
+    cli_progress *p = user;
+    if (p->quiet) return;
+    clear(p);
+    fprintf(stderr, "%s\n", line);
+}
+
+void cli_progress_done(cli_progress *p) { clear(p); }

@@ -1,0 +1,51 @@
+/* Internal: the CSV logs of a run directory (docs/FORMATS.md), appended row by row so a killed
+ * run keeps what it measured, and trimmed on resume so no row is ever duplicated. */
+#ifndef IFLOW_RUNLOG_H
+#define IFLOW_RUNLOG_H
+
+#include <stdio.h>
+
+#include "infoflow/error.h"
+#include "infoflow/mi.h"
+#include "infoflow/net.h"
+
+extern const char *const RUNLOG_METRICS_HEADER;
+extern const char *const RUNLOG_MI_HEADER;
+extern const char *const RUNLOG_BINNED_HEADER;
+extern const char *const RUNLOG_ACTIVATIONS_HEADER;
+extern const char *const RUNLOG_SCATTER_HEADER;
+
+/* Opens dir/name for appending, writing header first if the file is new or empty. */
+int runlog_open(const char *dir, const char *name, const char *header, FILE **out,
+                iflow_error *err);
+
+/* Rewrites dir/name (atomically) keeping the header and every complete row (newline-terminated,
+ * as many fields as the header) whose first field, an epoch, is <= max_epoch. A missing file is
+ * not an error. */
+int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *err);
+
+/* 1 if dir/name has at least one complete row for this epoch. */
+int runlog_has_epoch(const char *dir, const char *name, long epoch);
+
+typedef struct runlog_metrics {
+    double train_loss, train_acc, test_loss, test_acc;
+    double train_loss_clean, train_acc_clean, test_loss_clean, test_acc_clean;
+    double seconds;
+} runlog_metrics;
+
+int runlog_write_metrics(FILE *f, long epoch, const runlog_metrics *m, iflow_error *err);
+
+/* Rows of mi.csv and binned.csv for one epoch (layers with layer == 0 are skipped). */
+int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *info, size_t n,
+                    iflow_error *err);
+
+/* Histogram rows (activations.csv) and, for layers of width <= 3, scatter rows (scatter.csv) of
+ * the noiseless activations t (m x width) of hidden layer l. */
+int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, size_t width,
+                             iflow_activation act, const double *t, const int *labels, size_t m,
+                             iflow_error *err);
+
+/* fflush + error check, naming the file. */
+int runlog_flush(FILE *f, const char *name, iflow_error *err);
+
+#endif
