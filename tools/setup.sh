@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One-command set-up for infoflow on Debian 12 (as root): installs what is missing, builds, then
+#   tools/setup.sh run   trains the default experiment (configs/szt-tanh.ini -> results/szt-tanh)
+#   tools/setup.sh test  runs the test suite
+# Safe to re-run: installs only what is missing, rebuilds incrementally, and `run` resumes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-}
+case "$mode" in
+  run|test) ;;
+  *) echo "usage: tools/setup.sh run|test" >&2; exit 2 ;;
+esac
+
+packages=(gcc meson ninja-build pkg-config libopenblas-dev zlib1g-dev libpng-dev libinih-dev
+          libcairo2-dev check fonts-dejavu-core dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "infoflow setup: missing packages: ${missing[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  echo "infoflow setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f build/build.ninja ]; then
+  meson setup --reconfigure build >/dev/null
+else
+  meson setup build
+fi
+ninja -C build
+
+if [ "$mode" = run ]; then
+  exec build/infoflow run configs/szt-tanh.ini --resume
+else
+  meson test -C build --no-suite slow --print-errorlogs
+fi
