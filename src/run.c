@@ -491,7 +491,7 @@ int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_erro
     long done = 0;
     for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
         rc = one_epoch(&st, e, err);
-        if (!rc && opts->stop_after > 0 && ++done >= opts->stop_after) break;
+        if (!rc && e > 0 && opts->stop_after > 0 && ++done >= opts->stop_after) break;
     }
     if (rc)
         say(&st, "stopped: %s", err->msg);
