@@ -95,7 +95,8 @@ void iflow_net_propagate(const iflow_net *net, const double *x, size_t n, size_t
 size_t iflow_net_first_nonfinite(const iflow_net *net);
 
 /* Parseval-style orthonormality step W <- (1 + alpha) W - alpha W W^T W for every weight layer
- * (Cisse et al. 2017), as used by Goldfeld et al. to suppress clustering. */
-void iflow_net_orthonormalize(iflow_net *net, double alpha);
+ * (Cisse et al. 2017), as used by Goldfeld et al. to suppress clustering. Returns 0, or
+ * IFLOW_ENOMEM if the scratch Gram matrix of a wide layer cannot be allocated. */
+int iflow_net_orthonormalize(iflow_net *net, double alpha);
 
 #endif
