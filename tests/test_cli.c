@@ -1,0 +1,445 @@
+/* Tests of the `infoflow entropy` and `infoflow mi` commands: runs the binary ($IFLOW_BIN) on
+ * files written here and checks the JSON line against closed forms, and every error's exit code
+ * and message. */
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "infoflow/data.h"
+#include "infoflow/rng.h"
+
+static char dir[64];
+
+typedef struct result {
+    int status; /* exit code, or -1 if the process did not exit normally */
+    char out[8192];
+    char err[8192];
+} result;
+
+static void read_file(const char *path, char *buf, size_t size) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t len = fread(buf, 1, size - 1, f);
+    buf[len] = '\0';
+    fclose(f);
+}
+
+/* Runs $IFLOW_BIN with args (NULL-terminated), stdout and stderr captured in files. */
+static void run(result *r, const char *const *args) {
+    const char *bin = getenv("IFLOW_BIN");
+    ck_assert_msg(bin != NULL, "IFLOW_BIN is not set");
+    char out_path[128], err_path[128];
+    snprintf(out_path, sizeof out_path, "%s/stdout", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", dir);
+    char *argv[32];
+    size_t argc = 0;
+    argv[argc++] = (char *)bin;
+    for (; args[argc - 1]; argc++) {
+        ck_assert_uint_lt(argc, 31);
+        argv[argc] = (char *)args[argc - 1];
+    }
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(127);
+        execv(bin, argv);
+        _exit(127);
+    }
+    int ws = 0;
+    ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+    r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    read_file(out_path, r->out, sizeof r->out);
+    read_file(err_path, r->err, sizeof r->err);
+}
+
+#define RUN(r, ...) run(r, (const char *const[]){__VA_ARGS__, NULL})
+
+/* The number after "key": in a one-line JSON object; fails the test if absent. */
+static double json_number(const char *json, const char *key) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *p = strstr(json, pattern);
+    ck_assert_msg(p != NULL, "field %s missing in %s", key, json);
+    char *end;
+    double v = strtod(p + strlen(pattern), &end);
+    ck_assert_msg(end != p + strlen(pattern) && (*end == ',' || *end == '}'),
+                  "field %s is not a number in %s", key, json);
+    return v;
+}
+
+static int json_has(const char *json, const char *key) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    return strstr(json, pattern) != NULL;
+}
+
+/* A successful run printed exactly one line holding one JSON object and nothing on stderr. */
+static void check_json_line(const result *r) {
+    ck_assert_msg(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    size_t len = strlen(r->out);
+    ck_assert_uint_gt(len, 2);
+    ck_assert_int_eq(r->out[0], '{');
+    ck_assert_int_eq(r->out[len - 2], '}');
+    ck_assert_int_eq(r->out[len - 1], '\n');
+    ck_assert_ptr_eq(strchr(r->out, '\n'), r->out + len - 1);
+    ck_assert_str_eq(r->err, "");
+}
+
+/* Writes a CSV matrix into dir; returns its path in a static buffer slot. */
+static const char *write_csv(const char *name, const double *x, size_t n, size_t d) {
+    static char paths[8][160];
+    static int next = 0;
+    char *path = paths[next++ % 8];
+    snprintf(path, 160, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "# written by test_cli\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            fprintf(f, "%.17g%c", x[i * d + j], j + 1 < d ? ',' : '\n');
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static const char *write_text(const char *name, const char *text) {
+    static char paths[8][160];
+    static int next = 0;
+    char *path = paths[next++ % 8];
+    snprintf(path, 160, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static double gaussian_entropy(size_t d, double s) {
+    return 0.5 * (double)d * log(2 * M_PI * M_E * s * s);
+}
+
+/* n copies of one point in d = 3. */
+enum { REP_N = 50, REP_D = 3 };
+static void repeated_point(double *x) {
+    const double p[REP_D] = {0.3, -1.2, 2.0};
+    for (size_t i = 0; i < REP_N; i++)
+        memcpy(x + i * REP_D, p, sizeof p);
+}
+
+START_TEST(test_help) {
+    result r;
+    RUN(&r, "entropy", "--help");
+    ck_assert_int_eq(r.status, 0);
+    const char *opts[] = {"--estimator", "--sigma",   "--mc", "--seed",     "--tolerance",
+                          "--bin-width", "--bins",    "--k",  "--threads",  "--help",
+                          "kde-lower",   "kde-upper", "knn",  "default 16", "default 3"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        ck_assert_msg(strstr(r.out, opts[i]), "entropy --help lacks %s", opts[i]);
+    RUN(&r, "mi", "--help");
+    ck_assert_int_eq(r.status, 0);
+    const char *mi_opts[] = {"--group-col", "--estimator", "--sigma",   "--mc",  "--seed",
+                             "--tolerance", "--bin-width", "--threads", "--bins"};
+    for (size_t i = 0; i < sizeof mi_opts / sizeof mi_opts[0]; i++)
+        ck_assert_msg(strstr(r.out, mi_opts[i]), "mi --help lacks %s", mi_opts[i]);
+}
+END_TEST
+
+/* A mixture of n identical Gaussians is one Gaussian: h = (d/2) ln(2 pi e sigma^2). SP samples
+ * it (-ln g(t) = const + |z|^2 / (2 sigma^2) has variance d/2, so se ~ sqrt(d / (2 n mc))); the
+ * pairwise bounds are exact (all D_ij = 0). */
+START_TEST(test_repeated_point) {
+    double x[REP_N * REP_D];
+    repeated_point(x);
+    const char *path = write_csv("rep.csv", x, REP_N, REP_D);
+    const double sigma = 0.5, exact = gaussian_entropy(REP_D, sigma);
+    result r;
+    RUN(&r, "entropy", "--sigma", "0.5", path);
+    check_json_line(&r);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"estimator\":\"sp\""));
+    double h = json_number(r.out, "h"), se = json_number(r.out, "stderr");
+    double se_expected = sqrt(REP_D / (2.0 * REP_N * 16));
+    ck_assert_double_gt(se, 0.5 * se_expected);
+    ck_assert_double_lt(se, 2 * se_expected);
+    ck_assert_double_eq_tol(h, exact, 5 * se);
+    ck_assert_double_eq(json_number(r.out, "n"), REP_N);
+    ck_assert_double_eq(json_number(r.out, "d"), REP_D);
+    ck_assert_double_eq(json_number(r.out, "sigma"), sigma);
+    ck_assert_double_eq(json_number(r.out, "mc"), 16);
+    ck_assert_double_ge(json_number(r.out, "seconds"), 0);
+    /* More draws: the error shrinks with them. */
+    RUN(&r, "entropy", "--sigma", "0.5", "--mc", "400", "--seed", "7", path);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "mc"), 400);
+    ck_assert_double_lt(json_number(r.out, "stderr"), se / 3);
+    ck_assert_double_eq_tol(json_number(r.out, "h"), exact, 5 * json_number(r.out, "stderr"));
+    const char *kde[] = {"kde-lower", "kde-upper"};
+    for (int i = 0; i < 2; i++) {
+        RUN(&r, "entropy", "--estimator", kde[i], "--sigma", "0.5", path);
+        check_json_line(&r);
+        ck_assert_double_eq_tol(json_number(r.out, "h"), exact, 1e-8);
+        ck_assert(!json_has(r.out, "stderr") && !json_has(r.out, "mc"));
+    }
+}
+END_TEST
+
+START_TEST(test_npy_input) {
+    double x[REP_N * REP_D];
+    repeated_point(x);
+    char npy[160];
+    snprintf(npy, sizeof npy, "%s/rep.npy", dir);
+    iflow_error err = {0};
+    ck_assert_msg(iflow_matrix_save_npy(npy, x, REP_N, REP_D, &err) == 0, "%s", err.msg);
+    const char *csv = write_csv("rep2.csv", x, REP_N, REP_D);
+    result a, b;
+    RUN(&a, "entropy", "--estimator", "kde-upper", "--sigma", "2", npy);
+    check_json_line(&a);
+    ck_assert_double_eq_tol(json_number(a.out, "h"), gaussian_entropy(REP_D, 2), 1e-8);
+    ck_assert_double_eq(json_number(a.out, "n"), REP_N);
+    ck_assert_double_eq(json_number(a.out, "d"), REP_D);
+    /* Same data, same seed: the same estimate whichever format it came in. */
+    RUN(&a, "entropy", "--sigma", "0.3", "--seed", "5", npy);
+    RUN(&b, "entropy", "--sigma", "0.3", "--seed", "5", csv);
+    check_json_line(&a);
+    check_json_line(&b);
+    ck_assert_double_eq(json_number(a.out, "h"), json_number(b.out, "h"));
+}
+END_TEST
+
+START_TEST(test_threads_do_not_change_results) {
+    iflow_rng rng;
+    iflow_rng_init(&rng, 17, 0);
+    double x[200 * 4];
+    for (size_t i = 0; i < 200 * 4; i++)
+        x[i] = iflow_rng_normal(&rng);
+    const char *path = write_csv("gauss.csv", x, 200, 4);
+    result a, b;
+    RUN(&a, "entropy", "--sigma", "0.4", "--threads", "1", path);
+    RUN(&b, "entropy", "--sigma", "0.4", "--threads", "2", path);
+    check_json_line(&a);
+    check_json_line(&b);
+    ck_assert_double_eq(json_number(a.out, "h"), json_number(b.out, "h"));
+    ck_assert_double_eq(json_number(a.out, "stderr"), json_number(b.out, "stderr"));
+}
+END_TEST
+
+START_TEST(test_bin_estimator) {
+    /* Width 1: {0.1, 0.9} and {1.2, 1.99} share bins: H = ln 2. */
+    double x[] = {0.1, 0.9, 1.2, 1.99};
+    const char *path = write_csv("bin.csv", x, 4, 1);
+    result r;
+    RUN(&r, "entropy", "--estimator", "bin", "--bin-width", "1", path);
+    check_json_line(&r);
+    ck_assert_double_eq_tol(json_number(r.out, "h"), log(2.0), 1e-9);
+    ck_assert_double_eq(json_number(r.out, "bin_width"), 1);
+    ck_assert(!json_has(r.out, "sigma") && !json_has(r.out, "stderr") && !json_has(r.out, "mc"));
+    /* Width 0.5: bins 0, 1, 2, 3, all distinct: ln 4. */
+    RUN(&r, "entropy", "--estimator", "bin", "--bin-width", "0.5", path);
+    check_json_line(&r);
+    ck_assert_double_eq_tol(json_number(r.out, "h"), log(4.0), 1e-9);
+    /* SZT: edges every 2/29 on [-1, 1]; -0.99 and -0.98 lie in (edge 0, edge 1), 0.5 and 0.51
+     * both between edges 21 (0.448) and 22 (0.517). */
+    double y[] = {-0.99, -0.98, 0.5, 0.51};
+    const char *p2 = write_csv("szt.csv", y, 4, 1);
+    RUN(&r, "entropy", "--estimator", "bin", "--bins", "szt30", p2);
+    check_json_line(&r);
+    ck_assert_double_eq_tol(json_number(r.out, "h"), log(2.0), 1e-9);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"bins\":\"szt30\""));
+}
+END_TEST
+
+/* Kozachenko-Leonenko on 2000 uniform points of [0, 1]^2, whose entropy is 0. */
+START_TEST(test_knn_estimator) {
+    enum { N = 2000 };
+    static double x[N * 2];
+    iflow_rng rng;
+    iflow_rng_init(&rng, 23, 0);
+    for (size_t i = 0; i < N * 2; i++)
+        x[i] = iflow_rng_uniform(&rng);
+    const char *path = write_csv("unif.csv", x, N, 2);
+    result r;
+    RUN(&r, "entropy", "--estimator", "knn", path);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "k"), 3);
+    ck_assert_double_eq_tol(json_number(r.out, "h"), 0.0, 0.1);
+    RUN(&r, "entropy", "--estimator", "knn", "--k", "5", path);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "k"), 5);
+}
+END_TEST
+
+/* Two groups 100 sigma apart: given T the group is certain, so I(G;T) = H(G) = ln 2. The group
+ * column is the middle one and holds sparse labels (3 and 1000). */
+START_TEST(test_mi_two_groups) {
+    enum { N = 40 };
+    double x[N * 3];
+    for (size_t i = 0; i < N; i++) {
+        int g = i % 2;
+        x[i * 3 + 0] = (g ? 100.0 : 0.0) + 0.05 * (double)i;
+        x[i * 3 + 1] = g ? 1000 : 3;
+        x[i * 3 + 2] = (g ? 200.0 : 0.0) + 0.03 * (double)(i % 7);
+    }
+    const char *path = write_csv("groups.csv", x, N, 3);
+    result r;
+    RUN(&r, "mi", "--group-col", "1", "--sigma", "1", path);
+    check_json_line(&r);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"estimator\":\"sp\""));
+    double mi = json_number(r.out, "mi"), se = json_number(r.out, "stderr");
+    ck_assert_double_eq_tol(mi, log(2.0), 1e-6 + 5 * se);
+    ck_assert_double_eq_tol(json_number(r.out, "h") - json_number(r.out, "h_cond"), mi, 1e-8);
+    ck_assert_double_eq(json_number(r.out, "groups"), 2);
+    ck_assert_double_eq(json_number(r.out, "n"), N);
+    ck_assert_double_eq(json_number(r.out, "d"), 2);
+    ck_assert_double_ge(json_number(r.out, "seconds"), 0);
+    /* Binned, width 10: the groups never share a bin. */
+    RUN(&r, "mi", "--group-col", "1", "--estimator", "bin", "--bin-width", "10", path);
+    check_json_line(&r);
+    ck_assert_double_eq_tol(json_number(r.out, "mi"), log(2.0), 1e-9);
+    ck_assert_double_eq(json_number(r.out, "groups"), 2);
+    ck_assert(!json_has(r.out, "stderr"));
+    /* Width 1000: one bin for everything, so I = 0 and h_cond = 0. */
+    RUN(&r, "mi", "--group-col", "1", "--estimator", "bin", "--bin-width", "1000", path);
+    check_json_line(&r);
+    ck_assert_double_eq_tol(json_number(r.out, "mi"), 0.0, 1e-12);
+}
+END_TEST
+
+/* Exit code, empty stdout, one stderr line starting "infoflow <cmd>: " that names `name`. */
+static void check_error(const result *r, int status, const char *cmd, const char *name) {
+    ck_assert_msg(r->status == status, "exit %d, expected %d; stderr: %s", r->status, status,
+                  r->err);
+    ck_assert_str_eq(r->out, "");
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "infoflow %s: ", cmd);
+    ck_assert_msg(!strncmp(r->err, prefix, strlen(prefix)), "bad message: %s", r->err);
+    if (name) ck_assert_msg(strstr(r->err, name), "message does not name %s: %s", name, r->err);
+    if (status == 1) {
+        const char *nl = strchr(r->err, '\n');
+        ck_assert_msg(nl && nl[1] == '\0', "not one line: %s", r->err);
+    }
+}
+
+START_TEST(test_entropy_errors) {
+    double x[] = {0.1, 0.2, 0.3, 0.4};
+    const char *good = write_csv("good.csv", x, 2, 2);
+    const char *ragged = write_text("ragged.csv", "1,2,3\n4,5\n");
+    const char *nan = write_text("nan.csv", "1,2\n3,nan\n");
+    const char *one = write_text("one.csv", "1,2\n");
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/no-such-file.csv", dir);
+    result r;
+    RUN(&r, "entropy", "--sigma", "1", missing);
+    check_error(&r, 1, "entropy", "no-such-file.csv");
+    RUN(&r, "entropy", "--sigma", "1", ragged);
+    check_error(&r, 1, "entropy", "ragged.csv");
+    RUN(&r, "entropy", "--sigma", "1", nan);
+    check_error(&r, 1, "entropy", "nan.csv");
+    RUN(&r, "entropy", "--sigma", "1", one);
+    check_error(&r, 1, "entropy", "one.csv");
+    RUN(&r, "entropy", "--estimator", "bin", "--bins", "szt30", one);
+    check_error(&r, 1, "entropy", "one.csv");
+    /* Usage errors: exit 2. */
+    const char *const usage_cases[][8] = {
+        {"--sigma", "0", good},
+        {"--sigma", "-1", good},
+        {"--sigma", "1x", good},
+        {"--sigma", "nan", good},
+        {good},
+        {"--estimator", "gauss", "--sigma", "1", good},
+        {"--estimator", "kde-upper", good},
+        {"--estimator", "bin", good},
+        {"--estimator", "bin", "--bin-width", "0", good},
+        {"--estimator", "bin", "--bins", "szt31", good},
+        {"--estimator", "bin", "--bins", "szt30", "--bin-width", "1", good},
+        {"--sigma", "1", "--mc", "0", good},
+        {"--sigma", "1", "--mc", "abc", good},
+        {"--sigma", "1", "--seed", "-1", good},
+        {"--sigma", "1", "--tolerance", "-0.1", good},
+        {"--sigma", "1", "--threads", "two", good},
+        {"--estimator", "knn", "--k", "0", good},
+        {"--sigma", "1", "--frobnicate", good},
+        {"--sigma", "1"},
+        {"--sigma", "1", good, good},
+        {"--sigma"},
+    };
+    for (size_t i = 0; i < sizeof usage_cases / sizeof usage_cases[0]; i++) {
+        const char *args[10] = {"entropy"};
+        for (size_t j = 0; j < 8 && usage_cases[i][j]; j++)
+            args[j + 1] = usage_cases[i][j];
+        run(&r, args);
+        check_error(&r, 2, "entropy", NULL);
+    }
+}
+END_TEST
+
+START_TEST(test_mi_errors) {
+    const char *good = write_text("mi.csv", "0.1,0\n0.2,1\n0.3,1\n");
+    const char *frac = write_text("frac.csv", "0.1,0\n0.2,1.5\n");
+    const char *neg = write_text("neg.csv", "0.1,0\n0.2,-1\n");
+    const char *single = write_text("single.csv", "0\n1\n");
+    result r;
+    RUN(&r, "mi", "--sigma", "1", good);
+    check_error(&r, 2, "mi", NULL);
+    RUN(&r, "mi", "--group-col", "2", "--sigma", "1", good);
+    check_error(&r, 1, "mi", "mi.csv");
+    RUN(&r, "mi", "--group-col", "0", "--sigma", "1", single);
+    check_error(&r, 1, "mi", "single.csv");
+    RUN(&r, "mi", "--group-col", "1", "--sigma", "1", frac);
+    check_error(&r, 1, "mi", "frac.csv");
+    ck_assert_ptr_nonnull(strstr(r.err, "data row 2"));
+    RUN(&r, "mi", "--group-col", "1", "--estimator", "bin", "--bin-width", "1", neg);
+    check_error(&r, 1, "mi", "neg.csv");
+    ck_assert_ptr_nonnull(strstr(r.err, "data row 2"));
+    RUN(&r, "mi", "--group-col", "1", "--estimator", "knn", good);
+    check_error(&r, 2, "mi", NULL);
+    RUN(&r, "mi", "--group-col", "x", "--sigma", "1", good);
+    check_error(&r, 2, "mi", NULL);
+    RUN(&r, "mi", "--group-col", "1", "--estimator", "bin", good);
+    check_error(&r, 2, "mi", NULL);
+    RUN(&r, "mi", "--group-col", "1", good);
+    check_error(&r, 2, "mi", NULL);
+}
+END_TEST
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* One temporary directory for the whole run (tests run one after another), created before the
+ * tests fork and removed at the end even if some failed. */
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/iflow_cli_XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_repeated_point);
+    tcase_add_test(tc, test_npy_input);
+    tcase_add_test(tc, test_threads_do_not_change_results);
+    tcase_add_test(tc, test_bin_estimator);
+    tcase_add_test(tc, test_knn_estimator);
+    tcase_add_test(tc, test_mi_two_groups);
+    tcase_add_test(tc, test_entropy_errors);
+    tcase_add_test(tc, test_mi_errors);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
