@@ -15,6 +15,7 @@
 typedef struct quantiser {
     iflow_bin_kind kind;
     double width, origin;
+    double step; /* SZT: spacing of the edges */
     double edges[SZT_EDGES];
 } quantiser;
 
@@ -26,6 +27,7 @@ static int quantiser_init(quantiser *q, const iflow_binning *bins, iflow_error *
     q->origin = bins->origin;
     if (bins->kind == IFLOW_BIN_SZT30) {
         const double start = -1.0, stop = 1.0, step = (stop - start) / (SZT_EDGES - 1);
+        q->step = step;
         for (int k = 0; k < SZT_EDGES; k++)
             q->edges[k] = (double)k * step + start;
         q->edges[SZT_EDGES - 1] = stop;
@@ -46,15 +48,16 @@ static int quantiser_init(quantiser *q, const iflow_binning *bins, iflow_error *
  * fits an int64. SZT: np.digitize(v, edges) = the number of edges <= v, in 0..30. */
 static int64_t bin_index(const quantiser *q, double v) {
     if (q->kind == IFLOW_BIN_WIDTH) return (int64_t)floor((v - q->origin) / q->width);
-    size_t lo = 0, hi = SZT_EDGES;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (q->edges[mid] <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return (int64_t)lo;
+    if (!(v >= q->edges[0])) return 0;
+    if (v >= q->edges[SZT_EDGES - 1]) return SZT_EDGES;
+    /* Guess the bin from the spacing, then step to the exact edges (rounding may be off by 1). */
+    int j = (int)((v - q->edges[0]) / q->step);
+    if (j > SZT_EDGES - 2) j = SZT_EDGES - 2;
+    while (j > 0 && q->edges[j] > v)
+        j--;
+    while (q->edges[j + 1] <= v)
+        j++;
+    return j + 1;
 }
 
 /* Fills sym[0..d) with the bin indices of row i, rejecting values that have no bin. */

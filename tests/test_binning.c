@@ -149,7 +149,7 @@ START_TEST(test_label_determined) {
         y[i] = i % 2;
     }
     ck_assert_int_eq(iflow_bin_grouped(x, n, 1, &unit_width, y, 2, &h, &hc, &err), 0);
-    ck_assert_double_eq_tol(h, log(n / 2.0), 1e-13);
+    ck_assert_double_eq_tol(h, log((double)n / 2.0), 1e-13);
     ck_assert_double_eq_tol(h - hc, 0.0, 1e-13);
 }
 END_TEST
