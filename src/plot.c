@@ -1,1 +1,798 @@
-/* plot: not written yet. */
+/* The figures of a run directory: reads its CSV logs (docs/FORMATS.md) and draws the information
+ * plane, MI vs epoch, binned vs SP estimates, loss/accuracy, activations and scatter PNGs. */
+#include "infoflow/plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "chart.h"
+#include "csvread.h"
+#include "infoflow/config.h"
+#include "io.h"
+
+#define MAX_LAYERS 64
+
+typedef struct plot_ctx {
+    const char *run_dir, *out_dir;
+    char run_name[256];
+    double unit; /* multiplies nats: 1 or 1 / ln 2 */
+    const char *unit_name;
+    char *notes;
+    size_t notes_size;
+    int verbose, n_written;
+    const char *keys[3], *values[3];
+    size_t n_text;
+    char version[64], hash[32];
+    iflow_csv *metrics, *mi, *binned, *acts, *scatter, *info;
+    double ln_m, h_y; /* from info.csv, NaN if absent (nats) */
+    /* mi.csv columns and its layers */
+    const double *ep, *layer, *width, *ixt, *ixt_se, *iyt, *iyt_se;
+    size_t n_layers;
+    double layers[MAX_LAYERS], widths[MAX_LAYERS];
+    int has_sp; /* some finite I_XT: the net was noisy and SP ran */
+} plot_ctx;
+
+static const iflow_rgb DARK = {0.15, 0.15, 0.15}, REF = {0.35, 0.35, 0.35};
+
+static void note(plot_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(plot_ctx *c, const char *fmt, ...) {
+    if (!c->verbose || !c->notes || !c->notes_size) return;
+    size_t len = strlen(c->notes);
+    if (len + 1 >= c->notes_size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->notes + len, c->notes_size - len, fmt, ap);
+    va_end(ap);
+    len = strlen(c->notes);
+    if (len + 1 < c->notes_size) strcat(c->notes, "\n");
+}
+
+/* ---- loading ---- */
+
+/* Reads run_dir/name if it exists (NULL otherwise) and checks the listed columns are there and
+ * numeric (strings: the names in `text` are only checked for presence). */
+static int load(plot_ctx *c, const char *name, const char *const *cols, const char *const *text,
+                iflow_csv **out, iflow_error *err) {
+    char path[1100];
+    struct stat st;
+    *out = NULL;
+    int rc = iflow_path_join(path, sizeof path, c->run_dir, name, err);
+    if (rc) return rc;
+    if (stat(path, &st) != 0 && errno == ENOENT) return 0;
+    rc = iflow_csv_read(path, out, err);
+    for (size_t i = 0; !rc && cols[i]; i++) {
+        const double *v;
+        rc = iflow_csv_numbers(*out, cols[i], &v, err);
+    }
+    for (size_t i = 0; !rc && text && text[i]; i++) {
+        int col;
+        rc = iflow_csv_column(*out, text[i], &col, err);
+    }
+    if (rc) {
+        iflow_csv_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static double info_value(const iflow_csv *info, const char *key) {
+    int kc = iflow_csv_find(info, "key"), vc = iflow_csv_find(info, "value");
+    for (size_t i = 0; info && kc >= 0 && vc >= 0 && i < info->n_rows; i++) {
+        if (strcmp(iflow_csv_str(info, i, kc), key)) continue;
+        char *end;
+        double v = strtod(iflow_csv_str(info, i, vc), &end);
+        return end != iflow_csv_str(info, i, vc) && *end == '\0' ? v : NAN;
+    }
+    return NAN;
+}
+
+/* Sorted distinct finite values of v[0..n) into out (at most max). */
+static size_t distinct(const double *v, size_t n, double *out, size_t max) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(v[i])) continue;
+        size_t j = 0;
+        while (j < k && out[j] < v[i]) j++;
+        if (j < k && out[j] == v[i]) continue;
+        if (k == max) continue;
+        memmove(out + j + 1, out + j, (k - j) * sizeof *out);
+        out[j] = v[i];
+        k++;
+    }
+    return k;
+}
+
+static int load_all(plot_ctx *c, iflow_error *err) {
+    static const char *const m_cols[] = {"epoch", "train_loss", "train_acc", "test_loss",
+                                         "test_acc", NULL};
+    static const char *const mi_cols[] = {"epoch", "layer", "width", "I_XT", "I_XT_se",
+                                          "I_YT", "I_YT_se", NULL};
+    static const char *const b_cols[] = {"epoch", "layer", "H_bin", "I_YT_bin", NULL};
+    static const char *const b_text[] = {"bin", "noise", NULL};
+    static const char *const a_cols[] = {"epoch", "layer", "lo", "hi", "density", NULL};
+    static const char *const s_cols[] = {"epoch", "layer", "label", "u1", "u2", "u3", NULL};
+    static const char *const i_text[] = {"key", "value", NULL}, *const none[] = {NULL};
+    int rc = load(c, "metrics.csv", m_cols, NULL, &c->metrics, err);
+    if (!rc) rc = load(c, "mi.csv", mi_cols, NULL, &c->mi, err);
+    if (!rc) rc = load(c, "binned.csv", b_cols, b_text, &c->binned, err);
+    if (!rc) rc = load(c, "activations.csv", a_cols, NULL, &c->acts, err);
+    if (!rc) rc = load(c, "scatter.csv", s_cols, NULL, &c->scatter, err);
+    if (!rc) rc = load(c, "info.csv", none, i_text, &c->info, err);
+    if (rc) return rc;
+    c->ln_m = c->info ? info_value(c->info, "ln_m") : NAN;
+    c->h_y = c->info ? info_value(c->info, "H_Y") : NAN;
+    if (!c->mi) return 0;
+    iflow_csv_numbers(c->mi, "epoch", &c->ep, err);
+    iflow_csv_numbers(c->mi, "layer", &c->layer, err);
+    iflow_csv_numbers(c->mi, "width", &c->width, err);
+    iflow_csv_numbers(c->mi, "I_XT", &c->ixt, err);
+    iflow_csv_numbers(c->mi, "I_XT_se", &c->ixt_se, err);
+    iflow_csv_numbers(c->mi, "I_YT", &c->iyt, err);
+    iflow_csv_numbers(c->mi, "I_YT_se", &c->iyt_se, err);
+    c->n_layers = distinct(c->layer, c->mi->n_rows, c->layers, MAX_LAYERS);
+    for (size_t j = 0; j < c->n_layers; j++) {
+        c->widths[j] = NAN;
+        for (size_t i = 0; i < c->mi->n_rows; i++)
+            if (c->layer[i] == c->layers[j]) c->widths[j] = c->width[i];
+    }
+    for (size_t i = 0; i < c->mi->n_rows; i++) c->has_sp |= isfinite(c->ixt[i]) && isfinite(c->iyt[i]);
+    return 0;
+}
+
+/* Config-Hash tEXt: iflow_config_hash of config.ini when it loads, else FNV-1a 64 of its bytes
+ * (the Config-Hash-Of chunk says which). */
+static void config_hash(plot_ctx *c) {
+    char path[1100];
+    if (iflow_path_join(path, sizeof path, c->run_dir, "config.ini", NULL)) return;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    uint64_t h = 14695981039346656037ULL;
+    int ch;
+    while ((ch = getc(f)) != EOF) h = (h ^ (unsigned char)ch) * 1099511628211ULL;
+    fclose(f);
+    static iflow_config cfg; /* large: keep it off the stack */
+    const char *of = "fnv1a64 of config.ini bytes";
+    if (iflow_config_load(path, &cfg, NULL) == 0) {
+        h = iflow_config_hash(&cfg);
+        of = "iflow_config_hash";
+    }
+    snprintf(c->hash, sizeof c->hash, "%016llx", (unsigned long long)h);
+    c->keys[c->n_text] = "Config-Hash";
+    c->values[c->n_text++] = c->hash;
+    c->keys[c->n_text] = "Config-Hash-Of";
+    c->values[c->n_text++] = of;
+}
+
+/* ---- series helpers ---- */
+
+static const double *sort_key;
+static int by_key(const void *a, const void *b) {
+    double x = sort_key[*(const size_t *)a], y = sort_key[*(const size_t *)b];
+    return (x > y) - (x < y);
+}
+
+/* Indices of rows with layer == l, ordered by epoch. */
+static size_t layer_rows(const double *layer, const double *epoch, size_t n, double l,
+                         size_t *idx) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (layer[i] == l) idx[k++] = i;
+    sort_key = epoch;
+    qsort(idx, k, sizeof *idx, by_key);
+    return k;
+}
+
+static void gather(const double *v, const size_t *idx, size_t k, double scale, double *out) {
+    for (size_t i = 0; i < k; i++) out[i] = v ? v[idx[i]] * scale : NAN;
+}
+
+/* Series buffers for one layer of mi.csv. */
+typedef struct series {
+    size_t n;
+    double *e, *x, *xse, *y, *yse, *lo, *hi;
+    size_t *idx;
+} series;
+
+static int mi_series(plot_ctx *c, size_t j, series *s) {
+    size_t n = c->mi->n_rows;
+    s->idx = malloc(n * sizeof *s->idx);
+    s->e = malloc(7 * n * sizeof *s->e);
+    if (!s->idx || !s->e) return -1;
+    s->x = s->e + n, s->xse = s->x + n, s->y = s->xse + n, s->yse = s->y + n;
+    s->lo = s->yse + n, s->hi = s->lo + n;
+    s->n = layer_rows(c->layer, c->ep, n, c->layers[j], s->idx);
+    gather(c->ep, s->idx, s->n, 1, s->e);
+    gather(c->ixt, s->idx, s->n, c->unit, s->x);
+    gather(c->ixt_se, s->idx, s->n, c->unit, s->xse);
+    gather(c->iyt, s->idx, s->n, c->unit, s->y);
+    gather(c->iyt_se, s->idx, s->n, c->unit, s->yse);
+    return 0;
+}
+
+static void series_free(series *s) {
+    free(s->idx);
+    free(s->e);
+}
+
+static void layer_name(const plot_ctx *c, size_t j, char *buf, size_t n) {
+    if (isfinite(c->widths[j]))
+        snprintf(buf, n, "layer %g (%g)", c->layers[j], c->widths[j]);
+    else
+        snprintf(buf, n, "layer %g", c->layers[j]);
+}
+
+static const iflow_marker MARKS[] = {IFLOW_MARK_CIRCLE, IFLOW_MARK_SQUARE, IFLOW_MARK_TRIANGLE,
+                                     IFLOW_MARK_DIAMOND};
+
+/* Positive epochs of a column (for log axes, which cannot show epoch 0). */
+static iflow_range epoch_range(const double *e, size_t n) {
+    iflow_range r;
+    iflow_range_init(&r, 1);
+    iflow_range_add(&r, e, n);
+    return r;
+}
+
+static void ylabel(const plot_ctx *c, const char *what, char *buf, size_t n) {
+    snprintf(buf, n, "%s (%s)", what, c->unit_name);
+}
+
+/* ---- information plane ---- */
+
+/* I(Y;T) against I(X;T), one curve per layer, markers coloured by epoch on a log scale. */
+static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    if (!c->mi || !c->has_sp) return -1;
+    iflow_range rx, ry, re;
+    iflow_range_init(&rx, 0), iflow_range_init(&ry, 0);
+    re = epoch_range(c->ep, c->mi->n_rows);
+    for (size_t i = 0; i < c->mi->n_rows; i++) {
+        double se_x = isfinite(c->ixt_se[i]) ? c->ixt_se[i] : 0;
+        double se_y = isfinite(c->iyt_se[i]) ? c->iyt_se[i] : 0;
+        iflow_range_add1(&rx, (c->ixt[i] - se_x) * c->unit), iflow_range_add1(&rx, (c->ixt[i] + se_x) * c->unit);
+        iflow_range_add1(&ry, (c->iyt[i] - se_y) * c->unit), iflow_range_add1(&ry, (c->iyt[i] + se_y) * c->unit);
+    }
+    double lnm = c->ln_m * c->unit, hy = c->h_y * c->unit;
+    if (lnm <= 1.3 * rx.hi) iflow_range_add1(&rx, lnm); /* the bound, when it is in view */
+    if (hy <= 1.3 * ry.hi) iflow_range_add1(&ry, hy);
+    if (!(re.lo <= re.hi)) re.lo = re.hi = 1;
+    if (re.hi <= re.lo) re.hi = re.lo * 10;
+    char lx[64], ly[64];
+    ylabel(c, "I(X;T)", lx, sizeof lx), ylabel(c, "I(Y;T)", ly, sizeof ly);
+    iflow_panel p;
+    iflow_axis_set(&p.x, rx, 0, 0.05, lx);
+    iflow_axis_set(&p.y, ry, 0, 0.05, ly);
+    iflow_box pb = box;
+    pb.w -= 140;
+    iflow_panel_init(&p, fig, pb, "Information plane");
+    iflow_panel_vline(&p, lnm, REF, c->unit == 1 ? "ln m" : "log2 m");
+    iflow_panel_hline(&p, hy, REF, "H(Y)");
+    iflow_legend_entry leg[MAX_LAYERS];
+    char names[MAX_LAYERS][48];
+    for (size_t j = 0; j < c->n_layers; j++) {
+        series s;
+        if (mi_series(c, j, &s) == 0) {
+            iflow_rgb col = iflow_palette(j);
+            iflow_panel_line(&p, s.x, s.y, s.n, col, 2, 0);
+            for (size_t i = 0; i < s.n; i++)
+                iflow_panel_errorbar(&p, s.x[i], s.y[i], s.xse[i], s.yse[i], col);
+            for (size_t i = 0; i < s.n; i++) {
+                double t = iflow_scale01(fmax(s.e[i], re.lo), re.lo, re.hi, 1);
+                iflow_panel_marker(&p, s.x[i], s.y[i], MARKS[j % 4], 14, iflow_viridis(t), col);
+            }
+        }
+        series_free(&s);
+        layer_name(c, j, names[j], sizeof names[j]);
+        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2, MARKS[j % 4], 0};
+    }
+    iflow_panel_legend(&p, leg, c->n_layers);
+    iflow_colorbar(fig, (iflow_box){pb.x + pb.w + 30, p.area.y, 110, p.area.h}, re.lo, re.hi, 1,
+                   "epoch");
+    iflow_panel_free(&p);
+    return 0;
+}
+
+/* ---- MI against epoch ---- */
+
+/* One panel: I(X;T_l) (which = 0) or I(Y;T_l) (which = 1) against epoch, +-1 se bands. */
+static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, int legend) {
+    const double *v = which ? c->iyt : c->ixt, *se = which ? c->iyt_se : c->ixt_se;
+    double bound = (which ? c->h_y : c->ln_m) * c->unit;
+    iflow_range rx = epoch_range(c->ep, c->mi->n_rows), ry;
+    iflow_range_init(&ry, 0);
+    for (size_t i = 0; i < c->mi->n_rows; i++) {
+        if (!(c->ep[i] > 0)) continue;
+        double s = isfinite(se[i]) ? se[i] : 0;
+        iflow_range_add1(&ry, (v[i] - s) * c->unit), iflow_range_add1(&ry, (v[i] + s) * c->unit);
+    }
+    if (bound <= 1.3 * ry.hi) iflow_range_add1(&ry, bound);
+    char lx[64];
+    ylabel(c, which ? "I(Y;T)" : "I(X;T)", lx, sizeof lx);
+    iflow_panel p;
+    iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
+    iflow_axis_set(&p.y, ry, 0, 0.05, lx);
+    iflow_panel_init(&p, fig, box, which ? "I(Y; T_l) by layer" : "I(X; T_l) by layer");
+    iflow_panel_hline(&p, bound, REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
+    iflow_legend_entry leg[MAX_LAYERS];
+    char names[MAX_LAYERS][48];
+    for (size_t j = 0; j < c->n_layers; j++) {
+        series s;
+        if (mi_series(c, j, &s) == 0) {
+            double *m = which ? s.y : s.x, *sd = which ? s.yse : s.xse;
+            for (size_t i = 0; i < s.n; i++) s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
+            iflow_panel_band(&p, s.e, s.lo, s.hi, s.n, iflow_palette(j), 0.25);
+            iflow_panel_line(&p, s.e, m, s.n, iflow_palette(j), 2.2, 0);
+        }
+        series_free(&s);
+        layer_name(c, j, names[j], sizeof names[j]);
+        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2.2, IFLOW_MARK_NONE, 1};
+    }
+    if (legend) iflow_panel_legend(&p, leg, c->n_layers);
+    iflow_panel_free(&p);
+}
+
+static int draw_mi_epochs(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    if (!c->mi || !c->has_sp) return -1;
+    iflow_range rx = epoch_range(c->ep, c->mi->n_rows);
+    if (!(rx.lo <= rx.hi)) return -1;
+    mi_panel(c, fig, iflow_box_cell(box, 1, 2, 0, 0, 30), 0, 1);
+    mi_panel(c, fig, iflow_box_cell(box, 1, 2, 0, 1, 30), 1, 0);
+    return 0;
+}
+
+/* ---- loss and accuracy ---- */
+
+static int draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    if (!c->metrics || c->metrics->n_rows == 0) return -1;
+    iflow_csv *m = c->metrics;
+    static const char *const cols[2][4] = {
+        {"train_loss", "train_loss_clean", "test_loss", "test_loss_clean"},
+        {"train_acc", "train_acc_clean", "test_acc", "test_acc_clean"}};
+    static const char *const names[4] = {"train (noisy)", "train (clean)", "test (noisy)",
+                                         "test (clean)"};
+    const double *ep;
+    iflow_csv_numbers(m, "epoch", &ep, NULL);
+    iflow_range rx = epoch_range(ep, m->n_rows);
+    int logx = rx.hi >= 20; /* long runs: the early epochs matter, as in the MI plots */
+    if (!logx) iflow_range_init(&rx, 0), iflow_range_add(&rx, ep, m->n_rows);
+    for (int k = 0; k < 2; k++) {
+        const double *v[4];
+        iflow_range ry;
+        iflow_range_init(&ry, 0);
+        for (int s = 0; s < 4; s++) {
+            if (iflow_csv_numbers_opt(m, cols[k][s], &v[s], NULL) != 0) v[s] = NULL;
+            iflow_range_add(&ry, v[s], m->n_rows);
+        }
+        iflow_panel p;
+        iflow_axis_set(&p.x, rx, logx, 0.02, "epoch");
+        iflow_axis_set(&p.y, ry, 0, 0.05, k ? "accuracy" : "cross-entropy loss (nats)");
+        iflow_panel_init(&p, fig, iflow_box_cell(box, 1, 2, 0, k, 30), k ? "Accuracy" : "Loss");
+        iflow_legend_entry leg[4];
+        size_t n_leg = 0;
+        for (int s = 0; s < 4; s++) {
+            int has = 0;
+            for (size_t i = 0; v[s] && i < m->n_rows; i++) has |= isfinite(v[s][i]);
+            if (!has) continue;
+            iflow_rgb col = iflow_palette((size_t)s / 2);
+            iflow_panel_line(&p, ep, v[s], m->n_rows, col, 2.2, s % 2);
+            leg[n_leg++] = (iflow_legend_entry){names[s], col, s % 2, 2.2, IFLOW_MARK_NONE, 0};
+        }
+        iflow_panel_legend(&p, leg, n_leg);
+        iflow_panel_free(&p);
+    }
+    return 0;
+}
+
+/* ---- binned estimates beside SP ---- */
+
+#define MAX_COMBOS 16
+
+typedef struct combo {
+    const char *bin, *noise;
+} combo;
+
+/* Distinct (bin, noise) pairs of binned.csv, in order of appearance. */
+static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, const char **bins) {
+    int bc = iflow_csv_find(b, "bin"), nc = iflow_csv_find(b, "noise");
+    size_t n = 0;
+    *n_bins = 0;
+    for (size_t i = 0; i < b->n_rows; i++) {
+        const char *bin = iflow_csv_str(b, i, bc), *nz = iflow_csv_str(b, i, nc);
+        size_t k = 0;
+        while (k < n && (strcmp(out[k].bin, bin) || strcmp(out[k].noise, nz))) k++;
+        if (k == n && n < MAX_COMBOS) out[n++] = (combo){bin, nz};
+        k = 0;
+        while (k < *n_bins && strcmp(bins[k], bin)) k++;
+        if (k == *n_bins && *n_bins < MAX_COMBOS) bins[(*n_bins)++] = bin;
+    }
+    return n;
+}
+
+static size_t bin_index(const char **bins, size_t n, const char *bin) {
+    size_t k = 0;
+    while (k < n && strcmp(bins[k], bin)) k++;
+    return k;
+}
+
+/* One layer: H(Bin T_l) per (bin, noise) and the SP estimate of I(X;T_l) against epoch. */
+static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb, size_t n_cb,
+                         const char **bins, size_t n_bins, double *buf, size_t *idx) {
+    iflow_csv *b = c->binned;
+    const double *ep, *lay, *h;
+    iflow_csv_numbers(b, "epoch", &ep, NULL);
+    iflow_csv_numbers(b, "layer", &lay, NULL);
+    iflow_csv_numbers(b, "H_bin", &h, NULL);
+    int bc = iflow_csv_find(b, "bin"), nc = iflow_csv_find(b, "noise");
+    size_t k = layer_rows(lay, ep, b->n_rows, l, idx);
+    double *x = buf, *y = buf + b->n_rows;
+    for (size_t q = 0; q < n_cb; q++) {
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++) {
+            size_t r = idx[i];
+            if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) || strcmp(iflow_csv_str(b, r, nc), cb[q].noise))
+                continue;
+            x[m] = ep[r], y[m++] = h[r] * c->unit;
+        }
+        iflow_panel_line(p, x, y, m, iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1), 2.2,
+                         !strcmp(cb[q].noise, "clean"));
+    }
+    for (size_t j = 0; c->has_sp && j < c->n_layers; j++) {
+        if (c->layers[j] != l) continue;
+        series s;
+        if (mi_series(c, j, &s) == 0) {
+            for (size_t i = 0; i < s.n; i++) s.lo[i] = s.x[i] - s.xse[i], s.hi[i] = s.x[i] + s.xse[i];
+            iflow_panel_band(p, s.e, s.lo, s.hi, s.n, DARK, 0.2);
+            iflow_panel_line(p, s.e, s.x, s.n, DARK, 2.6, 0);
+        }
+        series_free(&s);
+    }
+}
+
+static int draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    iflow_csv *b = c->binned;
+    if (!b || b->n_rows == 0) return -1;
+    combo cb[MAX_COMBOS];
+    const char *bins[MAX_COMBOS];
+    size_t n_bins, n_cb = binned_combos(b, cb, &n_bins, bins);
+    const double *ep, *lay, *h;
+    iflow_csv_numbers(b, "epoch", &ep, NULL);
+    iflow_csv_numbers(b, "layer", &lay, NULL);
+    iflow_csv_numbers(b, "H_bin", &h, NULL);
+    double layers[MAX_LAYERS];
+    size_t nl = distinct(lay, b->n_rows, layers, MAX_LAYERS);
+    iflow_range rx = epoch_range(ep, b->n_rows), ry;
+    if (!(rx.lo <= rx.hi) || nl == 0) return -1;
+    iflow_range_init(&ry, 0);
+    for (size_t i = 0; i < b->n_rows; i++) iflow_range_add1(&ry, h[i] * c->unit);
+    for (size_t i = 0; c->has_sp && i < c->mi->n_rows; i++)
+        iflow_range_add1(&ry, c->ixt[i] * c->unit);
+    iflow_range_add1(&ry, 0);
+    size_t cells = nl + 1, rows = cells <= 3 ? 1 : cells <= 8 ? 2 : 3, cols = (cells + rows - 1) / rows;
+    double *buf = malloc(2 * b->n_rows * sizeof *buf);
+    size_t *idx = malloc(b->n_rows * sizeof *idx);
+    if (!buf || !idx) {
+        free(buf), free(idx);
+        return -2;
+    }
+    char yl[64];
+    ylabel(c, "information", yl, sizeof yl);
+    for (size_t j = 0; j < nl; j++) {
+        char title[64];
+        snprintf(title, sizeof title, "layer %g", layers[j]);
+        for (size_t q = 0; q < c->n_layers; q++)
+            if (c->layers[q] == layers[j]) layer_name(c, q, title, sizeof title);
+        iflow_panel p;
+        iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
+        iflow_axis_set(&p.y, ry, 0, 0.05, yl);
+        iflow_panel_init(&p, fig, iflow_box_cell(box, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24), title);
+        binned_panel(c, &p, layers[j], cb, n_cb, bins, n_bins, buf, idx);
+        iflow_panel_free(&p);
+    }
+    free(buf), free(idx);
+    iflow_legend_entry leg[MAX_COMBOS + 1];
+    char names[MAX_COMBOS][64];
+    size_t n_leg = 0;
+    if (c->has_sp) leg[n_leg++] = (iflow_legend_entry){"I(X;T), SP +-1 se", DARK, 0, 2.6, IFLOW_MARK_NONE, 1};
+    for (size_t q = 0; q < n_cb; q++) {
+        snprintf(names[q], sizeof names[q], "H(Bin T), bin %s, %s", cb[q].bin, cb[q].noise);
+        int clean = !strcmp(cb[q].noise, "clean");
+        leg[n_leg++] = (iflow_legend_entry){names[q], iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1),
+                                            clean, 2.2, IFLOW_MARK_NONE, 0};
+    }
+    iflow_box lb = iflow_box_cell(box, (int)rows, (int)cols, (int)(nl / cols), (int)(nl % cols), 24);
+    iflow_legend_box(fig, lb, leg, n_leg); /* cell nl is free: cells = nl + 1 */
+    return 0;
+}
+
+/* ---- activation histograms ---- */
+
+/* Heat map of one layer: columns at the positive epochs (edges at geometric midpoints, so
+ * they tile the log axis), rows at the histogram bins, colour = log10 density. */
+static void act_panel(plot_ctx *c, iflow_panel *p, double l, double dlo, double dhi, size_t *idx) {
+    iflow_csv *a = c->acts;
+    const double *ep, *lay, *lo, *hi, *d;
+    iflow_csv_numbers(a, "epoch", &ep, NULL), iflow_csv_numbers(a, "layer", &lay, NULL);
+    iflow_csv_numbers(a, "lo", &lo, NULL), iflow_csv_numbers(a, "hi", &hi, NULL);
+    iflow_csv_numbers(a, "density", &d, NULL);
+    size_t k = layer_rows(lay, ep, a->n_rows, l, idx);
+    double eps[1024];
+    size_t ne = 0;
+    for (size_t i = 0; i < k; i++)
+        if (ep[idx[i]] > 0 && (ne == 0 || ep[idx[i]] != eps[ne - 1]) && ne < 1024) eps[ne++] = ep[idx[i]];
+    size_t e = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = idx[i];
+        if (!(ep[r] > 0) || !(d[r] > 0)) continue;
+        while (e + 1 < ne && eps[e] < ep[r]) e++;
+        double left = e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
+        double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1]) : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);
+        iflow_panel_rect(p, left, right, lo[r], hi[r], iflow_viridis(iflow_scale01(fmax(d[r], dlo), dlo, dhi, 1)));
+    }
+}
+
+static int draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    iflow_csv *a = c->acts;
+    if (!a || a->n_rows == 0) return -1;
+    const double *ep, *lay, *lo, *hi, *d;
+    iflow_csv_numbers(a, "epoch", &ep, NULL), iflow_csv_numbers(a, "layer", &lay, NULL);
+    iflow_csv_numbers(a, "lo", &lo, NULL), iflow_csv_numbers(a, "hi", &hi, NULL);
+    iflow_csv_numbers(a, "density", &d, NULL);
+    double layers[MAX_LAYERS];
+    size_t nl = distinct(lay, a->n_rows, layers, MAX_LAYERS);
+    iflow_range rx = epoch_range(ep, a->n_rows), rd = epoch_range(d, a->n_rows);
+    if (!(rx.lo <= rx.hi) || !(rd.lo <= rd.hi) || nl == 0) return -1;
+    /* densities span decades (saturated units pile up at +-1): show 3 decades below the peak */
+    double dhi = rd.hi, dlo = fmax(rd.lo, dhi * 1e-3);
+    if (dlo >= dhi) dlo = dhi / 10;
+    size_t *idx = malloc(a->n_rows * sizeof *idx);
+    if (!idx) return -2;
+    size_t rows = nl <= 3 ? 1 : nl <= 8 ? 2 : 3, cols = (nl + rows - 1) / rows;
+    iflow_box grid = box;
+    grid.w -= 150;
+    iflow_panel p = {0};
+    for (size_t j = 0; j < nl; j++) {
+        iflow_range ry;
+        iflow_range_init(&ry, 0);
+        for (size_t i = 0; i < a->n_rows; i++)
+            if (lay[i] == layers[j]) iflow_range_add1(&ry, lo[i]), iflow_range_add1(&ry, hi[i]);
+        char title[64];
+        snprintf(title, sizeof title, "layer %g", layers[j]);
+        for (size_t q = 0; q < c->n_layers; q++)
+            if (c->layers[q] == layers[j]) layer_name(c, q, title, sizeof title);
+        iflow_axis_set(&p.x, rx, 1, 0.0, "epoch");
+        iflow_axis_set(&p.y, ry, 0, 0.0, "activation");
+        iflow_panel_init(&p, fig, iflow_box_cell(grid, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24), title);
+        act_panel(c, &p, layers[j], dlo, dhi, idx);
+        iflow_panel_free(&p);
+    }
+    free(idx);
+    iflow_colorbar(fig, (iflow_box){grid.x + grid.w + 30, box.y + 60, 110, box.h - 160}, dlo, dhi, 1, "density");
+    return 0;
+}
+
+/* ---- scatter of narrow layers ---- */
+
+#define SC_LAYERS 8
+
+typedef struct scat_plan {
+    size_t n_layers, rows, cols;
+    double layers[SC_LAYERS], eps[SC_LAYERS][4];
+    int width[SC_LAYERS];
+    size_t n_ep[SC_LAYERS];
+} scat_plan;
+
+/* Which layers (width 2 or 3) and which <= 4 epochs (first, last and two between) to show. */
+static int scatter_plan(plot_ctx *c, scat_plan *sp) {
+    iflow_csv *s = c->scatter;
+    memset(sp, 0, sizeof *sp);
+    if (!s || s->n_rows == 0) return -1;
+    const double *ep, *lay, *u2, *u3;
+    iflow_csv_numbers(s, "epoch", &ep, NULL), iflow_csv_numbers(s, "layer", &lay, NULL);
+    iflow_csv_numbers(s, "u2", &u2, NULL), iflow_csv_numbers(s, "u3", &u3, NULL);
+    double layers[MAX_LAYERS], eps[1024];
+    size_t nl = distinct(lay, s->n_rows, layers, MAX_LAYERS);
+    for (size_t j = 0; j < nl && sp->n_layers < SC_LAYERS; j++) {
+        int w = 1;
+        for (size_t i = 0; i < s->n_rows; i++)
+            if (lay[i] == layers[j]) w = isfinite(u3[i]) ? 3 : isfinite(u2[i]) && w < 2 ? 2 : w;
+        if (w < 2) continue;
+        size_t ne = 0; /* distinct epochs of this layer */
+        for (size_t i = 0; i < s->n_rows; i++) {
+            if (lay[i] != layers[j] || !isfinite(ep[i])) continue;
+            size_t q = 0;
+            while (q < ne && eps[q] != ep[i]) q++;
+            if (q == ne && ne < 1024) eps[ne++] = ep[i];
+        }
+        size_t n_show = ne < 4 ? ne : 4, k = sp->n_layers;
+        double sorted[1024];
+        size_t ns = distinct(eps, ne, sorted, 1024);
+        for (size_t q = 0; q < n_show; q++)
+            sp->eps[k][q] = sorted[n_show > 1 ? (size_t)lround((double)q * (double)(ns - 1) / (double)(n_show - 1)) : 0];
+        sp->layers[k] = layers[j], sp->width[k] = w, sp->n_ep[k] = n_show;
+        sp->rows += w == 3 ? 3 : 1;
+        sp->cols = sp->cols > n_show ? sp->cols : n_show;
+        sp->n_layers++;
+    }
+    return sp->n_layers ? 0 : -1;
+}
+
+/* One panel: coordinates (u_a, u_b) of layer l at epoch e, coloured by label. */
+static void scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e,
+                          int ua, int ub, int legend) {
+    iflow_csv *s = c->scatter;
+    const double *ep, *lay, *lab, *u[3];
+    iflow_csv_numbers(s, "epoch", &ep, NULL), iflow_csv_numbers(s, "layer", &lay, NULL);
+    iflow_csv_numbers(s, "label", &lab, NULL), iflow_csv_numbers(s, "u1", &u[0], NULL);
+    iflow_csv_numbers(s, "u2", &u[1], NULL), iflow_csv_numbers(s, "u3", &u[2], NULL);
+    iflow_range rx, ry; /* shared by all epochs of the layer so motion is visible */
+    iflow_range_init(&rx, 0), iflow_range_init(&ry, 0);
+    for (size_t i = 0; i < s->n_rows; i++)
+        if (lay[i] == l) iflow_range_add1(&rx, u[ua][i]), iflow_range_add1(&ry, u[ub][i]);
+    char lx[16], ly[16], title[96], names[10][16];
+    snprintf(lx, sizeof lx, "u%d", ua + 1), snprintf(ly, sizeof ly, "u%d", ub + 1);
+    snprintf(title, sizeof title, "layer %g, epoch %g", l, e);
+    iflow_panel p;
+    iflow_axis_set(&p.x, rx, 0, 0.05, lx);
+    iflow_axis_set(&p.y, ry, 0, 0.05, ly);
+    iflow_panel_init(&p, fig, box, title);
+    int seen[10] = {0};
+    for (size_t i = 0; i < s->n_rows; i++) {
+        if (lay[i] != l || ep[i] != e) continue;
+        size_t k = isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9;
+        seen[k] = 1;
+        iflow_panel_marker(&p, u[ua][i], u[ub][i], IFLOW_MARK_CIRCLE, 7, iflow_palette(k), iflow_palette(k));
+    }
+    iflow_legend_entry leg[10];
+    size_t n_leg = 0;
+    for (size_t k = 0; k < 10; k++) {
+        if (!seen[k]) continue;
+        snprintf(names[k], sizeof names[k], "y = %zu", k);
+        leg[n_leg++] = (iflow_legend_entry){names[k], iflow_palette(k), 0, 0, IFLOW_MARK_CIRCLE, 0};
+    }
+    if (legend) iflow_panel_legend(&p, leg, n_leg);
+    iflow_panel_free(&p);
+}
+
+static int draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp) {
+    static const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+    size_t row = 0;
+    for (size_t j = 0; j < sp->n_layers; j++) {
+        int n_pairs = sp->width[j] == 3 ? 3 : 1;
+        for (int q = 0; q < n_pairs; q++, row++)
+            for (size_t k = 0; k < sp->n_ep[j]; k++)
+                scatter_panel(c, fig, iflow_box_cell(box, (int)sp->rows, (int)sp->cols, (int)row, (int)k, 20),
+                              sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], row == 0 && k == 0);
+    }
+    return 0;
+}
+
+/* ---- figures and entry point ---- */
+
+static int save(plot_ctx *c, iflow_figure *fig, const char *name, iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, c->out_dir, name, err);
+    if (!rc) rc = iflow_fig_write_png(fig, path, c->keys, c->values, c->n_text, err);
+    if (!rc) c->n_written++;
+    return rc;
+}
+
+static void cell_message(iflow_figure *fig, iflow_box b, const char *msg) {
+    cairo_set_source_rgb(fig->cr, 0.45, 0.45, 0.45);
+    iflow_text(fig, b.x + b.w / 2, b.y + b.h / 2, msg, fig->font_px + 2, 0.5, 0.5, 0, 0);
+}
+
+typedef enum { F_INFO, F_MI, F_BINNED, F_LOSS, F_ACTS, F_SCATTER, F_SUMMARY, N_FIGS } fig_id;
+static const char *const FIG_FILE[N_FIGS] = {"info_plane.png", "mi_epochs.png",
+    "binned_vs_sp.png", "loss_acc.png", "activations.png", "scatter.png", "summary.png"};
+static const char *const FIG_TITLE[N_FIGS] = {"Information plane", "Mutual information by epoch",
+    "Binned estimates vs sample propagation", "Loss and accuracy",
+    "Activation distributions", "Hidden representations", "Summary"};
+
+/* Draws figure id into fig (already sized); -1 if the data do not support it. */
+static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const scat_plan *sp) {
+    switch (id) {
+    case F_INFO: return draw_info_plane(c, fig, body);
+    case F_MI: return draw_mi_epochs(c, fig, body);
+    case F_BINNED: return draw_binned(c, fig, body);
+    case F_LOSS: return draw_loss_acc(c, fig, body);
+    case F_ACTS: return draw_activations(c, fig, body);
+    case F_SCATTER: return sp->n_layers ? draw_scatter(c, fig, body, sp) : -1;
+    default: break;
+    }
+    /* summary: information plane, MI vs epoch, loss/accuracy, one scatter panel */
+    int drawn = 0;
+    iflow_box cell[4];
+    for (int k = 0; k < 4; k++) cell[k] = iflow_box_cell(body, 2, 2, k / 2, k % 2, 50);
+    if (draw_info_plane(c, fig, cell[0]) == 0) drawn++;
+    else cell_message(fig, cell[0], "information plane: no SP estimates");
+    if (draw_mi_epochs(c, fig, cell[1]) == 0) drawn++;
+    else cell_message(fig, cell[1], "MI vs epoch: no SP estimates");
+    if (draw_loss_acc(c, fig, cell[2]) == 0) drawn++;
+    else cell_message(fig, cell[2], "loss/accuracy: no metrics.csv");
+    if (sp->n_layers) {
+        size_t k = sp->n_ep[0] - 1;
+        scatter_panel(c, fig, cell[3], sp->layers[0], sp->eps[0][k], 0, 1, 1);
+        drawn++;
+    } else {
+        cell_message(fig, cell[3], "scatter: no layer of width 2 or 3 logged");
+    }
+    return drawn ? 0 : -1;
+}
+
+static const char *why_missing(const plot_ctx *c, fig_id id) {
+    switch (id) {
+    case F_INFO:
+    case F_MI:
+        if (!c->mi) return "no mi.csv";
+        return c->has_sp ? "mi.csv has no epoch > 0" : "mi.csv has no SP values (deterministic run)";
+    case F_BINNED: return c->binned ? "binned.csv has no epoch > 0" : "no binned.csv";
+    case F_LOSS: return c->metrics ? "metrics.csv has no rows" : "no metrics.csv";
+    case F_ACTS: return c->acts ? "activations.csv has no positive epoch or density" : "no activations.csv";
+    case F_SCATTER: return c->scatter ? "scatter.csv has no layer of width 2 or 3" : "no scatter.csv";
+    default: return "no data";
+    }
+}
+
+static int figure(plot_ctx *c, fig_id id, const scat_plan *sp, iflow_error *err) {
+    int w = id == F_SUMMARY ? 2400 : 1600, h = id == F_SUMMARY ? 1600 : 1000;
+    if (id == F_SCATTER && sp->rows > 3) h = 80 + 330 * (int)sp->rows;
+    iflow_figure fig;
+    int rc = iflow_fig_new(&fig, w, h, err);
+    if (rc) return rc;
+    char title[400];
+    snprintf(title, sizeof title, "%s  -  %s", FIG_TITLE[id], c->run_name);
+    double top = iflow_fig_title(&fig, (iflow_box){0, 0, w, h}, title, 28);
+    iflow_box body = {20, top + 10, w - 40, h - top - 30};
+    rc = draw(c, id, &fig, body, sp);
+    if (rc == -1) {
+        note(c, "%s: skipped, %s", FIG_FILE[id], why_missing(c, id));
+        rc = 0;
+    } else if (rc == 0) {
+        if (id == F_BINNED && !c->has_sp)
+            note(c, "%s: no SP curve, %s", FIG_FILE[id], why_missing(c, F_INFO));
+        rc = save(c, &fig, FIG_FILE[id], err);
+    } else {
+        rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", FIG_FILE[id]);
+    }
+    iflow_fig_free(&fig);
+    return rc;
+}
+
+int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_options *opt,
+                   char *notes, size_t notes_size, int *n_written, iflow_error *err) {
+    plot_ctx c = {.run_dir = run_dir, .out_dir = out_dir && *out_dir ? out_dir : run_dir,
+                  .notes = notes, .notes_size = notes_size, .verbose = opt ? opt->verbose_notes : 1};
+    int bits = opt && opt->bits;
+    c.unit = bits ? 1 / M_LN2 : 1;
+    c.unit_name = bits ? "bits" : "nats";
+    if (notes && notes_size) notes[0] = '\0';
+    if (n_written) *n_written = 0;
+    struct stat st;
+    if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return iflow_error_set(err, IFLOW_EIO, "%s: not a run directory: %s", run_dir,
+                               stat(run_dir, &st) != 0 ? strerror(errno) : "not a directory");
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s", run_dir);
+    size_t len = strlen(tmp);
+    while (len > 1 && tmp[len - 1] == '/') tmp[--len] = '\0';
+    const char *base = strrchr(tmp, '/');
+    snprintf(c.run_name, sizeof c.run_name, "%s", base ? base + 1 : tmp);
+    snprintf(c.version, sizeof c.version, "infoflow %s", IFLOW_VERSION);
+    c.keys[0] = "Software", c.values[0] = c.version, c.n_text = 1;
+    int rc = load_all(&c, err);
+    if (!rc) rc = iflow_mkdirs(c.out_dir, err);
+    if (!rc) {
+        config_hash(&c);
+        scat_plan sp;
+        scatter_plan(&c, &sp);
+        for (int id = 0; id < N_FIGS && !rc; id++) rc = figure(&c, (fig_id)id, &sp, err);
+    }
+    iflow_csv_free(c.metrics), iflow_csv_free(c.mi), iflow_csv_free(c.binned);
+    iflow_csv_free(c.acts), iflow_csv_free(c.scatter), iflow_csv_free(c.info);
+    if (n_written) *n_written = c.n_written;
+    return rc;
+}
