@@ -1,1 +1,846 @@
-/* config: not written yet. */
+/* Run configuration: a table of every INI key drives parsing (inih, strict numbers, ranges,
+ * "did you mean"), validation, writing back (exact doubles, absolute paths) and hashing. */
+#include "infoflow/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+
+/* ---- the key table ---------------------------------------------------------------------- */
+
+enum key_id {
+    D_FILE, D_FORMAT, D_LABELS, D_TEST_SPLIT, D_TEST_FRACTION, D_SPLIT_SEED, D_MAX_ROWS,
+    D_TEST_FILE, D_TEST_LABELS,
+    N_LAYERS, N_ACTIVATION, N_LEAKY_SLOPE, N_BETA, N_BETA_LAYERS, N_INIT,
+    T_OPTIMIZER, T_LR, T_MOMENTUM, T_WEIGHT_DECAY, T_BETA1, T_BETA2, T_EPS, T_BATCH, T_EPOCHS,
+    T_SEED, T_ORTHONORMAL, T_KEEP,
+    E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
+    O_DIR, O_PLOT_EVERY, O_REPEATS,
+    N_KEYS
+};
+
+/* K_PATH values are resolved against the config file's directory; K_CUSTOM ones have their own
+ * parser and formatter below. */
+enum kind { K_PATH, K_STR, K_DOUBLE, K_SIZE, K_LONG, K_INT, K_U64, K_CUSTOM };
+
+enum {
+    HAS_LO = 1,   /* value >= lo */
+    LO_OPEN = 2,  /* value > lo */
+    HAS_HI = 4,   /* value < hi (all our upper bounds are open) */
+    NO_HASH = 8,  /* in [data]/[net]/[train] but cannot change training results */
+};
+
+typedef struct key_def {
+    const char *section, *name;
+    enum kind kind;
+    size_t offset, size; /* field in iflow_config; size for strings */
+    double lo, hi;
+    unsigned flags;
+} key_def;
+
+#define F(field) offsetof(iflow_config, field), sizeof(((iflow_config *)0)->field)
+#define GE(x) (x), 0, HAS_LO
+#define GT(x) (x), 0, HAS_LO | LO_OPEN
+#define UNIT 0, 1, HAS_LO | HAS_HI /* [0, 1) */
+#define ANY 0, 0, 0
+
+static const key_def keys[N_KEYS] = {
+    [D_FILE] = {"data", "file", K_PATH, F(data_file), ANY},
+    [D_FORMAT] = {"data", "format", K_CUSTOM, F(data_format), ANY},
+    [D_LABELS] = {"data", "labels", K_PATH, F(data_labels), ANY},
+    [D_TEST_SPLIT] = {"data", "test_split", K_PATH, F(test_split), ANY},
+    [D_TEST_FRACTION] = {"data", "test_fraction", K_DOUBLE, F(test_fraction), UNIT},
+    [D_SPLIT_SEED] = {"data", "split_seed", K_U64, F(split_seed), ANY},
+    [D_MAX_ROWS] = {"data", "max_rows", K_SIZE, F(max_rows), GE(0)},
+    [D_TEST_FILE] = {"data", "test_file", K_PATH, F(test_file), ANY},
+    [D_TEST_LABELS] = {"data", "test_labels", K_PATH, F(test_labels), ANY},
+    [N_LAYERS] = {"net", "layers", K_CUSTOM, F(widths), ANY},
+    [N_ACTIVATION] = {"net", "activation", K_CUSTOM, F(activation), ANY},
+    [N_LEAKY_SLOPE] = {"net", "leaky_slope", K_DOUBLE, F(leaky_slope), UNIT},
+    [N_BETA] = {"net", "beta", K_DOUBLE, F(beta), GE(0)},
+    [N_BETA_LAYERS] = {"net", "beta_layers", K_CUSTOM, F(beta_layers), ANY},
+    [N_INIT] = {"net", "init", K_CUSTOM, F(init), ANY},
+    [T_OPTIMIZER] = {"train", "optimizer", K_CUSTOM, F(optim.kind), ANY},
+    [T_LR] = {"train", "lr", K_DOUBLE, F(optim.lr), GT(0)},
+    [T_MOMENTUM] = {"train", "momentum", K_DOUBLE, F(optim.momentum), UNIT},
+    [T_WEIGHT_DECAY] = {"train", "weight_decay", K_DOUBLE, F(optim.weight_decay), GE(0)},
+    [T_BETA1] = {"train", "adam_beta1", K_DOUBLE, F(optim.beta1), UNIT},
+    [T_BETA2] = {"train", "adam_beta2", K_DOUBLE, F(optim.beta2), UNIT},
+    [T_EPS] = {"train", "adam_eps", K_DOUBLE, F(optim.eps), GT(0)},
+    [T_BATCH] = {"train", "batch", K_SIZE, F(batch), GE(1)},
+    [T_EPOCHS] = {"train", "epochs", K_LONG, F(epochs), GE(1)},
+    [T_SEED] = {"train", "seed", K_U64, F(seed), ANY},
+    [T_ORTHONORMAL] = {"train", "orthonormal", K_DOUBLE, F(orthonormal), GE(0)},
+    [T_KEEP] = {"train", "checkpoint_keep", K_CUSTOM, F(checkpoint_keep), 0, 0, NO_HASH},
+    [E_EPOCHS] = {"estimate", "epochs", K_CUSTOM, F(mi_epochs), ANY},
+    [E_REPLICAS] = {"estimate", "replicas", K_SIZE, F(replicas), GE(1)},
+    [E_MC] = {"estimate", "mc", K_SIZE, F(mc), GE(1)},
+    [E_INPUTS] = {"estimate", "inputs", K_SIZE, F(mi_inputs), GE(0)},
+    [E_TOLERANCE] = {"estimate", "tolerance", K_DOUBLE, F(tolerance), GE(0)},
+    [E_SEED] = {"estimate", "seed", K_U64, F(mi_seed), ANY},
+    [E_BINS] = {"estimate", "bins", K_CUSTOM, F(bins), ANY},
+    [E_THREADS] = {"estimate", "threads", K_INT, F(threads), GE(0)},
+    [O_DIR] = {"output", "dir", K_STR, F(out_dir), ANY},
+    [O_PLOT_EVERY] = {"output", "plot_every", K_LONG, F(plot_every), GE(0)},
+    [O_REPEATS] = {"output", "repeats", K_SIZE, F(repeats), GE(1)},
+};
+
+static const char *const sections[] = {"data", "net", "train", "estimate", "output"};
+#define N_SECTIONS (sizeof sections / sizeof sections[0])
+
+static void *field(iflow_config *cfg, int id) { return (char *)cfg + keys[id].offset; }
+static const void *cfield(const iflow_config *cfg, int id) {
+    return (const char *)cfg + keys[id].offset;
+}
+
+/* ---- defaults and small helpers --------------------------------------------------------- */
+
+void iflow_config_defaults(iflow_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->data_format, "csv");
+    cfg->test_fraction = 0.2;
+    cfg->activation = IFLOW_ACT_TANH;
+    cfg->leaky_slope = 0.01;
+    cfg->init = IFLOW_INIT_PYTORCH;
+    cfg->optim = (iflow_optim_params){.kind = IFLOW_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9,
+                                      .beta2 = 0.999, .eps = 1e-8};
+    cfg->batch = 256;
+    cfg->seed = 1;
+    strcpy(cfg->checkpoint_keep, "all");
+    strcpy(cfg->mi_epochs, "log:20");
+    cfg->replicas = 100;
+    cfg->mc = 1;
+    cfg->tolerance = 1e-6;
+    cfg->mi_seed = 1;
+    cfg->n_bins = 2;
+    cfg->bins[0] = 0; /* szt30 */
+    cfg->bins[1] = 0.07;
+    strcpy(cfg->out_dir, "results/runs/default");
+    cfg->repeats = 1;
+}
+
+double iflow_config_beta(const iflow_config *cfg, size_t l) {
+    if (l >= 1 && l <= cfg->n_beta_layers) return cfg->beta_layers[l - 1];
+    return cfg->beta;
+}
+
+/* Levenshtein distance of two short names (longer ones are simply "far"). */
+static size_t edit_distance(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b), row[33];
+    if (na > 32 || nb > 32) return 99;
+    for (size_t j = 0; j <= nb; j++) row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t sub = diag + (a[i - 1] != b[j - 1]);
+            size_t best = (up < row[j - 1] ? up : row[j - 1]) + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+static int find_key(const char *section, const char *name) {
+    for (int i = 0; i < N_KEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name)) return i;
+    return -1;
+}
+
+/* "> 0", ">= 1", "in [0, 1)": the allowed range of a numeric key, for messages. */
+static const char *range_text(const key_def *k, char *buf, size_t n) {
+    if ((k->flags & HAS_LO) && (k->flags & HAS_HI))
+        snprintf(buf, n, "in [%g, %g)", k->lo, k->hi);
+    else if (k->flags & HAS_LO)
+        snprintf(buf, n, "%s %g", (k->flags & LO_OPEN) ? ">" : ">=", k->lo);
+    else
+        snprintf(buf, n, "a number");
+    return buf;
+}
+
+static int in_range(const key_def *k, double v) {
+    if (!isfinite(v)) return 0;
+    if ((k->flags & HAS_LO) && ((k->flags & LO_OPEN) ? !(v > k->lo) : !(v >= k->lo))) return 0;
+    return !(k->flags & HAS_HI) || v < k->hi;
+}
+
+static int range_error(int id, const char *got, char *msg, size_t n) {
+    char r[64];
+    snprintf(msg, n, "[%s] %s must be %s, got %s", keys[id].section, keys[id].name,
+             range_text(&keys[id], r, sizeof r), got);
+    return IFLOW_EINVAL;
+}
+
+/* Strict numbers: the whole value must be one number (no trailing text, no empty string). */
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return (end == s || *end || (errno == ERANGE && fabs(*out) > 1) || !isfinite(*out)) ? -1 : 0;
+}
+
+static int parse_ll(const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return (end == s || *end || errno == ERANGE) ? -1 : 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (strchr(s, '-')) return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    *out = v;
+    return (end == s || *end || errno == ERANGE) ? -1 : 0;
+}
+
+static int copy_str(char *dst, size_t n, const char *src) {
+    return snprintf(dst, n, "%s", src) >= (int)n ? -1 : 0;
+}
+
+/* Splits a comma list into trimmed entries (in buf); an empty entry is an error. */
+static int split_list(const char *s, char *buf, size_t bufsz, char **items, size_t max,
+                      size_t *n) {
+    *n = 0;
+    if (copy_str(buf, bufsz, s)) return -1;
+    if (!*buf) return 0;
+    for (char *p = buf;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        while (*p == ' ' || *p == '\t') p++;
+        char *e = p + strlen(p);
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+        if (!*p || *n >= max) return -1;
+        items[(*n)++] = p;
+        if (!comma) return 0;
+        p = comma + 1;
+    }
+}
+
+/* ---- custom keys ------------------------------------------------------------------------ */
+
+/* "all", "last", "every:N" (N >= 1) or "log:K" (K >= 2). */
+static int keep_spec_ok(const char *s) {
+    long long v;
+    if (!strcmp(s, "all") || !strcmp(s, "last")) return 1;
+    if (!strncmp(s, "every:", 6)) return !parse_ll(s + 6, &v) && v >= 1;
+    if (!strncmp(s, "log:", 4)) return !parse_ll(s + 4, &v) && v >= 2;
+    return 0;
+}
+
+static int malformed(int id, const char *v, char *msg, size_t n) {
+    snprintf(msg, n, "[%s] %s: malformed number '%.200s'", keys[id].section, keys[id].name, v);
+    return IFLOW_EPARSE;
+}
+
+/* layers = 12,10,7,2: 2 to IFLOW_MAX_LAYERS + 1 widths >= 1. */
+static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
+    char buf[IFLOW_PATH_MAX], *items[IFLOW_MAX_LAYERS + 1];
+    size_t cnt;
+    long long w;
+    if (split_list(v, buf, sizeof buf, items, IFLOW_MAX_LAYERS + 1, &cnt) || cnt < 2) {
+        snprintf(msg, n, "[net] layers must list 2 to %d positive widths, got '%.200s'",
+                 IFLOW_MAX_LAYERS + 1, v);
+        return IFLOW_EINVAL;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        if (parse_ll(items[i], &w)) return malformed(N_LAYERS, items[i], msg, n);
+        if (w < 1) {
+            snprintf(msg, n, "[net] layers: width %lld must be >= 1", w);
+            return IFLOW_EINVAL;
+        }
+        cfg->widths[i] = (size_t)w;
+    }
+    cfg->n_widths = cnt;
+    return 0;
+}
+
+/* beta_layers = 0.1,0.2 (each >= 0) or bins = szt30,0.07 (widths > 0; szt30 is stored as 0,
+ * meaning Shwartz-Ziv & Tishby's 30 equal bins on [-1, 1]). Empty = no entries. */
+static int parse_double_list(iflow_config *cfg, int id, const char *v, char *msg, size_t n) {
+    int bins = id == E_BINS;
+    size_t max = bins ? IFLOW_MAX_BINS : IFLOW_MAX_LAYERS, cnt;
+    double *out = bins ? cfg->bins : cfg->beta_layers;
+    char buf[IFLOW_PATH_MAX], *items[IFLOW_MAX_LAYERS];
+    if (split_list(v, buf, sizeof buf, items, max, &cnt)) {
+        snprintf(msg, n, "[%s] %s: expected a comma list of at most %zu entries, got '%.200s'",
+                 keys[id].section, keys[id].name, max, v);
+        return IFLOW_EPARSE;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        if (bins && !strcmp(items[i], "szt30")) {
+            out[i] = 0;
+            continue;
+        }
+        if (parse_double(items[i], &out[i])) return malformed(id, items[i], msg, n);
+        if (bins ? !(out[i] > 0) : !(out[i] >= 0)) {
+            snprintf(msg, n, "[%s] %s: entry %s must be %s", keys[id].section, keys[id].name,
+                     items[i], bins ? "'szt30' or a width > 0" : ">= 0");
+            return IFLOW_EINVAL;
+        }
+    }
+    *(bins ? &cfg->n_bins : &cfg->n_beta_layers) = cnt;
+    return 0;
+}
+
+/* [estimate] epochs: syntax only here; the range depends on [train] epochs, checked once the
+ * whole file is read. */
+static int parse_mi_epochs(iflow_config *cfg, const char *v, char *msg, size_t n) {
+    long *ep = NULL;
+    size_t cnt;
+    iflow_error e;
+    int rc = iflow_epochs_expand(v, 1, &ep, &cnt, &e);
+    free(ep);
+    if (rc) {
+        snprintf(msg, n, "[estimate] epochs: %.800s", e.msg);
+        return rc;
+    }
+    if (copy_str(cfg->mi_epochs, sizeof cfg->mi_epochs, v)) {
+        snprintf(msg, n, "[estimate] epochs: spec longer than %zu characters",
+                 sizeof cfg->mi_epochs - 1);
+        return IFLOW_EINVAL;
+    }
+    return 0;
+}
+
+/* Parses a custom key's value into cfg: IFLOW_EPARSE for bad syntax, IFLOW_EINVAL for a value
+ * that is well formed but not allowed. */
+static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, size_t n) {
+    const char *allowed = "";
+    switch (id) {
+    case N_LAYERS: return parse_layers(cfg, v, msg, n);
+    case N_BETA_LAYERS:
+    case E_BINS: return parse_double_list(cfg, id, v, msg, n);
+    case E_EPOCHS: return parse_mi_epochs(cfg, v, msg, n);
+    case D_FORMAT:
+        if (!strcmp(v, "csv") || !strcmp(v, "idx")) return copy_str(cfg->data_format, 8, v);
+        allowed = "csv or idx";
+        break;
+    case N_ACTIVATION:
+        if (!iflow_activation_parse(v, &cfg->activation)) return 0;
+        allowed = "tanh, relu, leaky_relu, sigmoid or linear";
+        break;
+    case N_INIT:
+        if (!iflow_init_parse(v, &cfg->init)) return 0;
+        allowed = "pytorch, xavier or truncnormal";
+        break;
+    case T_OPTIMIZER:
+        if (!iflow_optimizer_parse(v, &cfg->optim.kind)) return 0;
+        allowed = "adam or sgd";
+        break;
+    case T_KEEP:
+        if (keep_spec_ok(v) && !copy_str(cfg->checkpoint_keep, sizeof cfg->checkpoint_keep, v))
+            return 0;
+        allowed = "all, last, every:N (N >= 1) or log:K (K >= 2)";
+        break;
+    }
+    snprintf(msg, n, "[%s] %s: '%.200s' is not allowed; use %s", keys[id].section,
+             keys[id].name, v, allowed);
+    return IFLOW_EINVAL;
+}
+
+static void join_doubles(const double *x, size_t n, int szt, char *buf, size_t bufsz);
+
+/* The value of key id as written to an INI file; data paths made absolute if `absolute`. */
+static void format_value(const iflow_config *cfg, int id, int absolute, char *buf, size_t n);
+
+/* ---- parsing ---------------------------------------------------------------------------- */
+
+typedef struct parse_state {
+    iflow_config *cfg;
+    FILE *f;
+    char dir[IFLOW_PATH_MAX]; /* config directory with its trailing '/', or "" */
+    int lineno;               /* physical line being handled (counted by read_line) */
+    int indented;             /* that line starts with white space */
+    int line[N_KEYS];         /* line where each key was given, 0 = not given */
+    int err_line, err_code;
+    char msg[900];
+} parse_state;
+
+/* inih's line reader, wrapped so the handler knows the line number (needed for errors found
+ * after the whole file is read) and so over-long lines fail instead of being split. */
+static char *read_line(char *buf, int size, void *stream) {
+    parse_state *st = stream;
+    if (!fgets(buf, size, st->f)) return NULL;
+    st->lineno++;
+    st->indented = buf[0] == ' ' || buf[0] == '\t';
+    size_t len = strlen(buf);
+    if (len + 1 == (size_t)size && buf[len - 1] != '\n') {
+        int c = getc(st->f);
+        if (c == '\r') c = getc(st->f);
+        if (c != '\n' && c != EOF) {
+            if (!st->err_line) {
+                st->err_line = st->lineno;
+                st->err_code = IFLOW_EPARSE;
+                snprintf(st->msg, sizeof st->msg, "line longer than %d characters", size - 1);
+            }
+            return NULL;
+        }
+    }
+    return buf;
+}
+
+static int unknown_key(const char *section, const char *name, char *msg, size_t n) {
+    int in_section = 0, best = -1, other = -1;
+    size_t best_d = 3;
+    for (size_t s = 0; s < N_SECTIONS; s++) in_section |= !strcmp(sections[s], section);
+    if (!in_section) {
+        const char *guess = NULL;
+        for (size_t s = 0; s < N_SECTIONS; s++)
+            if (edit_distance(section, sections[s]) < best_d)
+                best_d = edit_distance(section, sections[s]), guess = sections[s];
+        if (!*section)
+            snprintf(msg, n, "key '%s' is outside any [section]", name);
+        else if (guess)
+            snprintf(msg, n, "unknown section [%s]; did you mean [%s]?", section, guess);
+        else
+            snprintf(msg, n, "unknown section [%s] (known: data, net, train, estimate, output)",
+                     section);
+        return IFLOW_EPARSE;
+    }
+    for (int i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, section)) {
+            if (!strcmp(keys[i].name, name)) other = i;
+        } else if (edit_distance(name, keys[i].name) < best_d) {
+            best_d = edit_distance(name, keys[i].name);
+            best = i;
+        }
+    }
+    if (best >= 0)
+        snprintf(msg, n, "unknown key '%s' in [%s]; did you mean '%s'?", name, section,
+                 keys[best].name);
+    else if (other >= 0)
+        snprintf(msg, n, "unknown key '%s' in [%s]; it belongs in [%s]", name, section,
+                 keys[other].section);
+    else
+        snprintf(msg, n, "unknown key '%s' in [%s]", name, section);
+    return IFLOW_EPARSE;
+}
+
+/* Stores one value (already stripped of any inline comment) into its field. */
+static int store_value(parse_state *st, int id, const char *v, char *msg, size_t n) {
+    const key_def *k = &keys[id];
+    void *p = field(st->cfg, id);
+    long long ll;
+    double d;
+    switch (k->kind) {
+    case K_PATH:
+        if (*v && *v != '/' ? snprintf(p, k->size, "%s%s", st->dir, v) >= (int)k->size
+                            : copy_str(p, k->size, v))
+            break;
+        return 0;
+    case K_STR:
+        if (copy_str(p, k->size, v)) break;
+        return 0;
+    case K_CUSTOM:
+        return parse_custom(st->cfg, id, v, msg, n);
+    case K_U64:
+        if (parse_u64(v, p)) return malformed(id, v, msg, n);
+        return 0;
+    case K_DOUBLE:
+        if (parse_double(v, &d)) return malformed(id, v, msg, n);
+        if (!in_range(k, d)) return range_error(id, v, msg, n);
+        *(double *)p = d;
+        return 0;
+    default: /* K_SIZE, K_LONG, K_INT */
+        if (parse_ll(v, &ll)) return malformed(id, v, msg, n);
+        if (!in_range(k, (double)ll) || (k->kind == K_INT && ll > INT_MAX) ||
+            (k->kind == K_LONG && ll > LONG_MAX))
+            return range_error(id, v, msg, n);
+        if (k->kind == K_SIZE) *(size_t *)p = (size_t)ll;
+        if (k->kind == K_LONG) *(long *)p = (long)ll;
+        if (k->kind == K_INT) *(int *)p = (int)ll;
+        return 0;
+    }
+    snprintf(msg, n, "[%s] %s: value longer than %zu characters", k->section, k->name,
+             k->size - 1);
+    return IFLOW_EINVAL;
+}
+
+static int handle_key(parse_state *st, const char *section, const char *name,
+                      const char *value) {
+    char v[IFLOW_PATH_MAX];
+    int id = find_key(section, name);
+    if (id < 0) return unknown_key(section, name, st->msg, sizeof st->msg);
+    if (st->line[id]) {
+        if (st->indented)
+            snprintf(st->msg, sizeof st->msg,
+                     "indented line continues [%s] %s; multi-line values are not supported",
+                     section, name);
+        else
+            snprintf(st->msg, sizeof st->msg, "duplicate key '%s' in [%s] (first on line %d)",
+                     name, section, st->line[id]);
+        return IFLOW_EPARSE;
+    }
+    st->line[id] = st->lineno;
+    /* inih strips " ; comment" only when built with inline comments; do it either way. */
+    copy_str(v, sizeof v, value);
+    for (char *c = v; *c; c++)
+        if (*c == ';' && c > v && (c[-1] == ' ' || c[-1] == '\t')) {
+            *c = '\0';
+            break;
+        }
+    for (size_t len = strlen(v); len && (v[len - 1] == ' ' || v[len - 1] == '\t');) v[--len] = 0;
+    return store_value(st, id, v, st->msg, sizeof st->msg);
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value) {
+    parse_state *st = user;
+    if (st->err_line) return 1; /* only the first error is reported */
+    int rc = handle_key(st, section, name, value);
+    if (!rc) return 1;
+    st->err_line = st->lineno;
+    st->err_code = rc;
+    return 0;
+}
+
+/* ---- validation ------------------------------------------------------------------------- */
+
+/* Sets err to "path:LINE: message", where LINE is where key id was given (if known). */
+static int fail_at(iflow_error *err, int code, const iflow_config *cfg, const int *line, int id,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fail_at(iflow_error *err, int code, const iflow_config *cfg, const int *line, int id,
+                   const char *fmt, ...) {
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (cfg->path[0] && line && id >= 0 && line[id])
+        return iflow_error_set(err, code, "%s:%d: %s", cfg->path, line[id], msg);
+    if (cfg->path[0]) return iflow_error_set(err, code, "%s: %s", cfg->path, msg);
+    return iflow_error_set(err, code, "%s", msg);
+}
+
+/* Range of one key as stored in cfg (for configs built in code; load checks while parsing). */
+static int check_key(const iflow_config *cfg, int id, char *msg, size_t n) {
+    const key_def *k = &keys[id];
+    const void *p = cfield(cfg, id);
+    char got[64];
+    double v;
+    switch (k->kind) {
+    case K_DOUBLE: v = *(const double *)p; break;
+    case K_SIZE: v = (double)*(const size_t *)p; break;
+    case K_LONG: v = (double)*(const long *)p; break;
+    case K_INT: v = *(const int *)p; break;
+    case K_CUSTOM: {
+        char text[IFLOW_PATH_MAX];
+        iflow_config tmp;
+        format_value(cfg, id, 0, text, sizeof text);
+        return parse_custom(&tmp, id, text, msg, n); /* what it would parse to */
+    }
+    default: return 0;
+    }
+    snprintf(got, sizeof got, "%.17g", v);
+    return in_range(k, v) ? 0 : range_error(id, got, msg, n);
+}
+
+/* Required keys, ranges and cross-field rules; line (may be NULL) gives error line numbers. */
+static int check_config(const iflow_config *cfg, const int *line, iflow_error *err) {
+    char msg[900];
+    int rc;
+    if (!cfg->data_file[0])
+        return fail_at(err, IFLOW_EINVAL, cfg, NULL, -1, "missing key [data] file");
+    if (cfg->n_widths == 0)
+        return fail_at(err, IFLOW_EINVAL, cfg, NULL, -1, "missing key [net] layers");
+    if (cfg->epochs == 0)
+        return fail_at(err, IFLOW_EINVAL, cfg, NULL, -1, "missing key [train] epochs");
+    /* Counts and enums first: formatting a custom key for check_key relies on them. */
+    if (cfg->n_widths < 2 || cfg->n_widths > IFLOW_MAX_LAYERS + 1)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, N_LAYERS,
+                       "[net] layers must have 2 to %d entries, has %zu", IFLOW_MAX_LAYERS + 1,
+                       cfg->n_widths);
+    if (cfg->n_beta_layers > IFLOW_MAX_LAYERS || cfg->n_bins > IFLOW_MAX_BINS)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, -1, "too many beta_layers or bins");
+    if ((unsigned)cfg->activation > IFLOW_ACT_LINEAR ||
+        (unsigned)cfg->init > IFLOW_INIT_TRUNCNORMAL ||
+        (cfg->optim.kind != IFLOW_OPT_SGD && cfg->optim.kind != IFLOW_OPT_ADAM))
+        return fail_at(err, IFLOW_EINVAL, cfg, line, -1, "activation, init or optimizer unknown");
+    for (int id = 0; id < N_KEYS; id++)
+        if ((rc = check_key(cfg, id, msg, sizeof msg)))
+            return fail_at(err, rc, cfg, line, id, "%s", msg);
+    if (cfg->n_beta_layers && cfg->n_beta_layers + 2 != cfg->n_widths)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, N_BETA_LAYERS,
+                       "[net] beta_layers has %zu entries but layers has %zu hidden layers",
+                       cfg->n_beta_layers, cfg->n_widths - 2);
+    int idx = !strcmp(cfg->data_format, "idx");
+    if (idx && !cfg->data_labels[0])
+        return fail_at(err, IFLOW_EINVAL, cfg, line, line && line[D_FORMAT] ? D_FORMAT : D_FILE,
+                       "[data] format idx needs [data] labels (the IDX labels file)");
+    if (idx && cfg->test_file[0] && !cfg->test_labels[0])
+        return fail_at(err, IFLOW_EINVAL, cfg, line, D_TEST_FILE,
+                       "[data] test_file of format idx needs [data] test_labels");
+    if (cfg->test_file[0] && cfg->test_split[0])
+        return fail_at(err, IFLOW_EINVAL, cfg, line, D_TEST_FILE,
+                       "[data] give test_split or test_file, not both");
+    long *ep = NULL;
+    size_t n_ep;
+    iflow_error e;
+    rc = iflow_epochs_expand(cfg->mi_epochs, cfg->epochs, &ep, &n_ep, &e);
+    free(ep);
+    if (rc) return fail_at(err, rc, cfg, line, E_EPOCHS, "[estimate] epochs: %s", e.msg);
+    return 0;
+}
+
+int iflow_config_validate(const iflow_config *cfg, iflow_error *err) {
+    return check_config(cfg, NULL, err);
+}
+
+/* The defaults that depend on other keys or on the file name. */
+static void fill_derived(parse_state *st, const char *path) {
+    iflow_config *cfg = st->cfg;
+    if (!st->line[D_FORMAT]) {
+        const char *base = strrchr(cfg->data_file, '/');
+        base = base ? base + 1 : cfg->data_file;
+        strcpy(cfg->data_format, strstr(base, "idx") || strstr(base, "-ubyte") ? "idx" : "csv");
+    }
+    if (!st->line[E_SEED]) cfg->mi_seed = cfg->seed;
+    if (!st->line[O_DIR]) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t len = strlen(base);
+        if (len > 4 && !strcmp(base + len - 4, ".ini")) len -= 4;
+        snprintf(cfg->out_dir, sizeof cfg->out_dir, "results/runs/%.*s", (int)len, base);
+    }
+}
+
+int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
+    static parse_state zero;
+    parse_state st = zero;
+    iflow_config_defaults(cfg);
+    st.cfg = cfg;
+    if (copy_str(cfg->path, sizeof cfg->path, path))
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
+    const char *slash = strrchr(path, '/');
+    if (slash) snprintf(st.dir, sizeof st.dir, "%.*s", (int)(slash - path + 1), path);
+    st.f = fopen(path, "r");
+    if (!st.f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int ret = ini_parse_stream(read_line, &st, on_key, &st);
+    int read_failed = ferror(st.f);
+    fclose(st.f);
+    if (read_failed) return iflow_error_set(err, IFLOW_EIO, "%s: read error", path);
+    /* ret > 0 with no handler message (or an earlier line) is inih's own syntax error. */
+    if (ret > 0 && (!st.err_line || ret < st.err_line))
+        return iflow_error_set(err, IFLOW_EPARSE,
+                               "%s:%d: syntax error: expected '[section]' or 'key = value'",
+                               path, ret);
+    if (ret < 0) return iflow_error_set(err, IFLOW_ENOMEM, "%s: inih failed (%d)", path, ret);
+    if (st.err_line)
+        return iflow_error_set(err, st.err_code, "%s:%d: %s", path, st.err_line, st.msg);
+    fill_derived(&st, path);
+    return check_config(cfg, st.line, err);
+}
+
+/* ---- writing and hashing ---------------------------------------------------------------- */
+
+/* Shortest of %.15g..%.17g that reads back as the same double (17 digits always do). */
+static void fmt_double(double x, char *buf, size_t n) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+static void join_doubles(const double *x, size_t n, int szt, char *buf, size_t bufsz) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < bufsz; i++) {
+        char num[40];
+        if (szt && x[i] == 0)
+            strcpy(num, "szt30");
+        else
+            fmt_double(x[i], num, sizeof num);
+        len += (size_t)snprintf(buf + len, bufsz - len, "%s%s", i ? "," : "", num);
+    }
+}
+
+/* realpath, or (for a file that does not exist yet) the path made absolute with the cwd. */
+static void absolute_path(const char *p, char *out, size_t n) {
+    char *real = realpath(p, NULL), cwd[IFLOW_PATH_MAX];
+    if (real)
+        snprintf(out, n, "%s", real);
+    else if (*p != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(out, n, "%s/%s", cwd, p);
+    else
+        snprintf(out, n, "%s", p);
+    free(real);
+}
+
+static void format_value(const iflow_config *cfg, int id, int absolute, char *buf, size_t n) {
+    const void *p = cfield(cfg, id);
+    size_t len = 0;
+    switch (keys[id].kind) {
+    case K_PATH:
+        if (absolute && *(const char *)p)
+            absolute_path(p, buf, n);
+        else
+            snprintf(buf, n, "%s", (const char *)p);
+        return;
+    case K_STR: snprintf(buf, n, "%s", (const char *)p); return;
+    case K_DOUBLE: fmt_double(*(const double *)p, buf, n); return;
+    case K_SIZE: snprintf(buf, n, "%zu", *(const size_t *)p); return;
+    case K_LONG: snprintf(buf, n, "%ld", *(const long *)p); return;
+    case K_INT: snprintf(buf, n, "%d", *(const int *)p); return;
+    case K_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)p); return;
+    case K_CUSTOM: break;
+    }
+    switch (id) {
+    case N_ACTIVATION: snprintf(buf, n, "%s", iflow_activation_name(cfg->activation)); return;
+    case N_INIT: snprintf(buf, n, "%s", iflow_init_name(cfg->init)); return;
+    case T_OPTIMIZER: snprintf(buf, n, "%s", iflow_optimizer_name(cfg->optim.kind)); return;
+    case N_BETA_LAYERS: join_doubles(cfg->beta_layers, cfg->n_beta_layers, 0, buf, n); return;
+    case E_BINS: join_doubles(cfg->bins, cfg->n_bins, 1, buf, n); return;
+    case N_LAYERS:
+        buf[0] = '\0';
+        for (size_t i = 0; i < cfg->n_widths && len < n; i++)
+            len += (size_t)snprintf(buf + len, n - len, "%s%zu", i ? "," : "", cfg->widths[i]);
+        return;
+    default: snprintf(buf, n, "%s", (const char *)p); return; /* format, specs */
+    }
+}
+
+int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *err) {
+    iflow_atomic a;
+    int rc = iflow_atomic_open(&a, path, err);
+    if (rc) return rc;
+    fprintf(a.f, "; Effective infoflow %s configuration: every key, absolute data paths.\n",
+            IFLOW_VERSION);
+    for (size_t s = 0; s < N_SECTIONS; s++) {
+        fprintf(a.f, "%s[%s]\n", s ? "\n" : "", sections[s]);
+        for (int id = 0; id < N_KEYS; id++) {
+            if (strcmp(keys[id].section, sections[s])) continue;
+            char v[2 * IFLOW_PATH_MAX];
+            format_value(cfg, id, 1, v, sizeof v);
+            size_t len = strlen(v);
+            /* What inih could not read back: over-long lines, comments, surrounding blanks. */
+            int bad = strlen(keys[id].name) + 3 + len > INI_MAX_LINE - 3 || strchr(v, '\n') ||
+                      strstr(v, " ;") || strstr(v, "\t;") ||
+                      (len && (v[0] == ' ' || v[len - 1] == ' '));
+            if (bad) {
+                iflow_atomic_abort(&a);
+                return iflow_error_set(err, IFLOW_EINVAL,
+                                       "%s: [%s] %s = '%s' cannot be written as one INI line "
+                                       "(at most %d characters, no ' ;')",
+                                       path, sections[s], keys[id].name, v, INI_MAX_LINE - 3);
+            }
+            fprintf(a.f, "%s =%s%s\n", keys[id].name, *v ? " " : "", v);
+        }
+    }
+    return iflow_atomic_commit(&a, err);
+}
+
+/* FNV-1a, 64 bit. */
+static uint64_t fnv1a(uint64_t h, const char *s) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+uint64_t iflow_config_hash(const iflow_config *cfg) {
+    uint64_t h = fnv1a(14695981039346656037ULL, "infoflow-config-v1\n");
+    for (int id = 0; id < N_KEYS; id++) {
+        const char *sec = keys[id].section;
+        if ((strcmp(sec, "data") && strcmp(sec, "net") && strcmp(sec, "train")) ||
+            (keys[id].flags & NO_HASH))
+            continue;
+        char v[2 * IFLOW_PATH_MAX];
+        format_value(cfg, id, 1, v, sizeof v);
+        h = fnv1a(fnv1a(fnv1a(fnv1a(fnv1a(h, sec), " "), keys[id].name), "="), v);
+        h = fnv1a(h, "\n");
+    }
+    return h;
+}
+
+/* ---- epoch specs ------------------------------------------------------------------------ */
+
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts, drops duplicates and entries above last. */
+static size_t tidy_epochs(long *e, size_t n, long last) {
+    qsort(e, n, sizeof *e, cmp_long);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (e[i] <= last && (m == 0 || e[i] != e[m - 1])) e[m++] = e[i];
+    return m;
+}
+
+/* "0, 1, 5,10": integers >= 0 separated by commas, into e (room for every entry). */
+static int parse_epoch_list(const char *spec, long *e, size_t *m, iflow_error *err) {
+    const char *p = spec;
+    for (*m = 0;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno == ERANGE) break;
+        if (v < 0)
+            return iflow_error_set(err, IFLOW_EINVAL, "epoch spec '%s': epoch %ld is negative",
+                                   spec, v);
+        e[(*m)++] = v;
+        for (p = end; *p == ' ' || *p == '\t';) p++;
+        if (!*p) return 0;
+        if (*p++ != ',') break;
+    }
+    return iflow_error_set(err, IFLOW_EPARSE,
+                           "epoch spec '%s': expected none, all, every:N, log:K or a list of "
+                           "epochs like 0,1,5,10",
+                           spec);
+}
+
+int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, iflow_error *err) {
+    long long k = 0;
+    size_t cap = 1, m = 0;
+    *epochs = NULL;
+    *n = 0;
+    if (last < 0)
+        return iflow_error_set(err, IFLOW_EINVAL, "epoch spec '%s': last epoch %ld < 0", spec,
+                               last);
+    int all = !strcmp(spec, "all"), every = !strncmp(spec, "every:", 6),
+        logk = !strncmp(spec, "log:", 4), none = !strcmp(spec, "none");
+    if (every && (parse_ll(spec + 6, &k) || k < 1))
+        return iflow_error_set(err, IFLOW_EINVAL, "epoch spec '%s': every:N needs N >= 1", spec);
+    if (logk && (parse_ll(spec + 4, &k) || k < 2 || k > 1000000))
+        return iflow_error_set(err, IFLOW_EINVAL, "epoch spec '%s': log:K needs 2 <= K <= 1e6",
+                               spec);
+    if (all) cap = (size_t)last + 1;
+    if (every) cap = (size_t)(last / k) + 2;
+    if (logk) cap = (size_t)k;
+    if (!all && !every && !logk && !none)
+        for (const char *c = spec; *c; c++) cap += *c == ',';
+    long *e = malloc(cap * sizeof *e);
+    if (!e) return iflow_error_set(err, IFLOW_ENOMEM, "epoch spec '%s': out of memory", spec);
+    if (all)
+        for (long t = 1; t <= last; t++) e[m++] = t;
+    if (every && last >= 1) {
+        for (long t = (long)k; t <= last; t = t > last - k ? last + 1 : t + (long)k) e[m++] = t;
+        e[m++] = last; /* duplicate if last is a multiple of N; tidy_epochs removes it */
+    }
+    /* Log-spaced over [1, last]: round(10^(j log10(last) / (K - 1))), j = 0..K-1. */
+    for (long long j = 0; logk && last >= 1 && j < k; j++) {
+        long t = lround(pow(10.0, (double)j * log10((double)last) / (double)(k - 1)));
+        e[m++] = t < 1 ? 1 : t > last ? last : t;
+    }
+    if (!all && !every && !logk && !none) {
+        int rc = parse_epoch_list(spec, e, &m, err);
+        if (rc) {
+            free(e);
+            return rc;
+        }
+    }
+    *n = tidy_epochs(e, m, last);
+    *epochs = e;
+    return 0;
+}
