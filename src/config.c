@@ -351,11 +351,6 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
     return IFLOW_EINVAL;
 }
 
-static void join_doubles(const double *x, size_t n, int szt, char *buf, size_t bufsz);
-
-/* The value of key id as written to an INI file; data paths made absolute if `absolute`. */
-static void format_value(const iflow_config *cfg, int id, int absolute, char *buf, size_t n);
-
 /* ---- parsing ---------------------------------------------------------------------------- */
 
 typedef struct parse_state {
@@ -412,18 +407,18 @@ static int unknown_key(const char *section, const char *name, char *msg, size_t 
     }
     for (int i = 0; i < N_KEYS; i++) {
         if (strcmp(keys[i].section, section)) {
-            if (!strcmp(keys[i].name, name)) other = i;
+            if (!strcmp(keys[i].name, name) && other < 0) other = i;
         } else if (edit_distance(name, keys[i].name) < best_d) {
             best_d = edit_distance(name, keys[i].name);
             best = i;
         }
     }
-    if (best >= 0)
-        snprintf(msg, n, "unknown key '%s' in [%s]; did you mean '%s'?", name, section,
-                 keys[best].name);
-    else if (other >= 0)
+    if (other >= 0)
         snprintf(msg, n, "unknown key '%s' in [%s]; it belongs in [%s]", name, section,
                  keys[other].section);
+    else if (best >= 0)
+        snprintf(msg, n, "unknown key '%s' in [%s]; did you mean '%s'?", name, section,
+                 keys[best].name);
     else
         snprintf(msg, n, "unknown key '%s' in [%s]", name, section);
     return IFLOW_EPARSE;
@@ -504,6 +499,75 @@ static int on_key(void *user, const char *section, const char *name, const char 
     st->err_line = st->lineno;
     st->err_code = rc;
     return 0;
+}
+
+/* ---- formatting values ------------------------------------------------------------------ */
+
+/* Shortest of %.15g..%.17g that reads back as the same double (17 digits always do). */
+static void fmt_double(double x, char *buf, size_t n) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+static void join_doubles(const double *x, size_t n, int szt, char *buf, size_t bufsz) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < bufsz; i++) {
+        char num[40];
+        if (szt && x[i] == 0)
+            strcpy(num, "szt30");
+        else
+            fmt_double(x[i], num, sizeof num);
+        len += (size_t)snprintf(buf + len, bufsz - len, "%s%s", i ? "," : "", num);
+    }
+}
+
+/* realpath, or (for a file that does not exist yet) the path made absolute with the cwd. */
+static void absolute_path(const char *p, char *out, size_t n) {
+    char *real = realpath(p, NULL), cwd[IFLOW_PATH_MAX];
+    if (real)
+        snprintf(out, n, "%s", real);
+    else if (*p != '/' && getcwd(cwd, sizeof cwd))
+        snprintf(out, n, "%s/%s", cwd, p);
+    else
+        snprintf(out, n, "%s", p);
+    free(real);
+}
+
+/* The value of key id as written to an INI file; data paths made absolute if `absolute`. */
+static void format_value(const iflow_config *cfg, int id, int absolute, char *buf, size_t n) {
+    const void *p = cfield(cfg, id);
+    size_t len = 0;
+    switch (keys[id].kind) {
+    case K_PATH:
+        if (absolute && *(const char *)p)
+            absolute_path(p, buf, n);
+        else
+            snprintf(buf, n, "%s", (const char *)p);
+        return;
+    case K_STR: snprintf(buf, n, "%s", (const char *)p); return;
+    case K_DOUBLE: fmt_double(*(const double *)p, buf, n); return;
+    case K_SIZE: snprintf(buf, n, "%zu", *(const size_t *)p); return;
+    case K_LONG: snprintf(buf, n, "%ld", *(const long *)p); return;
+    case K_INT: snprintf(buf, n, "%d", *(const int *)p); return;
+    case K_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)p); return;
+    case K_CUSTOM: break;
+    }
+    switch (id) {
+    case N_ACTIVATION: snprintf(buf, n, "%s", iflow_activation_name(cfg->activation)); return;
+    case N_INIT: snprintf(buf, n, "%s", iflow_init_name(cfg->init)); return;
+    case T_OPTIMIZER: snprintf(buf, n, "%s", iflow_optimizer_name(cfg->optim.kind)); return;
+    case N_BETA_LAYERS: join_doubles(cfg->beta_layers, cfg->n_beta_layers, 0, buf, n); return;
+    case E_BINS: join_doubles(cfg->bins, cfg->n_bins, 1, buf, n); return;
+    case N_LAYERS:
+        buf[0] = '\0';
+        for (size_t i = 0; i < cfg->n_widths && len < n; i++)
+            len += (size_t)snprintf(buf + len, n - len, "%s%zu", i ? "," : "", cfg->widths[i]);
+        return;
+    default: snprintf(buf, n, "%s", (const char *)p); return; /* format, specs */
+    }
 }
 
 /* ---- validation ------------------------------------------------------------------------- */
@@ -645,72 +709,6 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
 
 /* ---- writing and hashing ---------------------------------------------------------------- */
 
-/* Shortest of %.15g..%.17g that reads back as the same double (17 digits always do). */
-static void fmt_double(double x, char *buf, size_t n) {
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) return;
-    }
-}
-
-static void join_doubles(const double *x, size_t n, int szt, char *buf, size_t bufsz) {
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && len < bufsz; i++) {
-        char num[40];
-        if (szt && x[i] == 0)
-            strcpy(num, "szt30");
-        else
-            fmt_double(x[i], num, sizeof num);
-        len += (size_t)snprintf(buf + len, bufsz - len, "%s%s", i ? "," : "", num);
-    }
-}
-
-/* realpath, or (for a file that does not exist yet) the path made absolute with the cwd. */
-static void absolute_path(const char *p, char *out, size_t n) {
-    char *real = realpath(p, NULL), cwd[IFLOW_PATH_MAX];
-    if (real)
-        snprintf(out, n, "%s", real);
-    else if (*p != '/' && getcwd(cwd, sizeof cwd))
-        snprintf(out, n, "%s/%s", cwd, p);
-    else
-        snprintf(out, n, "%s", p);
-    free(real);
-}
-
-static void format_value(const iflow_config *cfg, int id, int absolute, char *buf, size_t n) {
-    const void *p = cfield(cfg, id);
-    size_t len = 0;
-    switch (keys[id].kind) {
-    case K_PATH:
-        if (absolute && *(const char *)p)
-            absolute_path(p, buf, n);
-        else
-            snprintf(buf, n, "%s", (const char *)p);
-        return;
-    case K_STR: snprintf(buf, n, "%s", (const char *)p); return;
-    case K_DOUBLE: fmt_double(*(const double *)p, buf, n); return;
-    case K_SIZE: snprintf(buf, n, "%zu", *(const size_t *)p); return;
-    case K_LONG: snprintf(buf, n, "%ld", *(const long *)p); return;
-    case K_INT: snprintf(buf, n, "%d", *(const int *)p); return;
-    case K_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)p); return;
-    case K_CUSTOM: break;
-    }
-    switch (id) {
-    case N_ACTIVATION: snprintf(buf, n, "%s", iflow_activation_name(cfg->activation)); return;
-    case N_INIT: snprintf(buf, n, "%s", iflow_init_name(cfg->init)); return;
-    case T_OPTIMIZER: snprintf(buf, n, "%s", iflow_optimizer_name(cfg->optim.kind)); return;
-    case N_BETA_LAYERS: join_doubles(cfg->beta_layers, cfg->n_beta_layers, 0, buf, n); return;
-    case E_BINS: join_doubles(cfg->bins, cfg->n_bins, 1, buf, n); return;
-    case N_LAYERS:
-        buf[0] = '\0';
-        for (size_t i = 0; i < cfg->n_widths && len < n; i++)
-            len += (size_t)snprintf(buf + len, n - len, "%s%zu", i ? "," : "", cfg->widths[i]);
-        return;
-    default: snprintf(buf, n, "%s", (const char *)p); return; /* format, specs */
-    }
-}
-
 int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *err) {
     iflow_atomic a;
     int rc = iflow_atomic_open(&a, path, err);
@@ -830,8 +828,8 @@ int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, i
     }
     /* Log-spaced over [1, last]: round(10^(j log10(last) / (K - 1))), j = 0..K-1. */
     for (long long j = 0; logk && last >= 1 && j < k; j++) {
-        long t = lround(pow(10.0, (double)j * log10((double)last) / (double)(k - 1)));
-        e[m++] = t < 1 ? 1 : t > last ? last : t;
+        double x = pow(10.0, (double)j * log10((double)last) / (double)(k - 1));
+        e[m++] = x >= (double)last ? last : x < 1 ? 1 : lround(x);
     }
     if (!all && !every && !logk && !none) {
         int rc = parse_epoch_list(spec, e, &m, err);
