@@ -146,10 +146,16 @@ static double nice_step(double span, double target) {
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
 
+/* The finest 1-2-5 step that gives at most max_ticks ticks in [lo, hi]. */
 static size_t linear_ticks(double lo, double hi, size_t max_ticks, double *t) {
-    double step = nice_step(hi - lo, (double)max_ticks - 1);
+    double step = nice_step(hi - lo, (double)max_ticks);
+    for (int tries = 0; tries < 4; tries++) {
+        double k0 = ceil(lo / step - 1e-9), k1 = floor(hi / step + 1e-9);
+        if (k1 - k0 + 1 <= (double)max_ticks) break;
+        step = nice_step(step * 1.01, 1); /* the next larger 1-2-5 step */
+    }
     size_t n = 0;
-    for (double k = ceil(lo / step - 1e-9); n < max_ticks + 1 && k * step <= hi + 1e-9 * step; k++)
+    for (double k = ceil(lo / step - 1e-9); n < max_ticks && k * step <= hi + 1e-9 * step; k++)
         t[n++] = fabs(k) < 0.5 ? 0 : k * step;
     return n;
 }
@@ -161,16 +167,18 @@ size_t iflow_ticks(double lo, double hi, int log, size_t max_ticks, double *t, i
     int k0 = (int)ceil(log10(lo) - 1e-9), k1 = (int)floor(log10(hi) + 1e-9);
     int n_dec = k1 - k0 + 1;
     size_t n = 0;
-    if (n_dec < 3) { /* few decades: 1-2-5 ticks read better than two lone powers */
-        static const double mant[] = {1, 2, 5};
+    /* few decades: 1-2-5 (or 1-3) ticks read better than two lone powers */
+    static const double mant[2][3] = {{1, 2, 5}, {1, 3, 0}};
+    for (int set = 0; set < 2 && n_dec < 3; set++) {
+        n = 0;
         for (int k = k0 - 1; k <= k1; k++)
-            for (int m = 0; m < 3 && n < IFLOW_CHART_MAX_TICKS; m++) {
-                double v = mant[m] * pow(10, k);
+            for (int m = 0; m < 3 && mant[set][m] > 0 && n < IFLOW_CHART_MAX_TICKS; m++) {
+                double v = mant[set][m] * pow(10, k);
                 if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) t[n++] = v;
             }
         if (n >= 2 && n <= max_ticks) return n;
-        n = 0;
     }
+    n = 0;
     if (n_dec >= 2) {
         int every = (n_dec + (int)max_ticks - 1) / (int)max_ticks;
         for (int k = k0; k <= k1; k += every) t[n++] = pow(10, k);
@@ -231,18 +239,23 @@ int iflow_panel_px(const iflow_panel *p, double x, double y, double *px, double 
     return 0;
 }
 
-static void add_pt(iflow_panel *p, double x, double y) {
+/* Records a drawn pixel for legend placement; reference lines weigh less than data (covering
+ * a dashed bound is better than covering measurements). */
+static void add_pt_w(iflow_panel *p, double x, double y, double weight) {
     if (p->n_pts == p->cap_pts) {
         size_t cap = p->cap_pts ? 2 * p->cap_pts : 256;
-        double *pts = realloc(p->pts, 2 * cap * sizeof *pts);
+        double *pts = realloc(p->pts, 3 * cap * sizeof *pts);
         if (!pts) return; /* only legend placement degrades */
         p->pts = pts;
         p->cap_pts = cap;
     }
-    p->pts[2 * p->n_pts] = x;
-    p->pts[2 * p->n_pts + 1] = y;
+    p->pts[3 * p->n_pts] = x;
+    p->pts[3 * p->n_pts + 1] = y;
+    p->pts[3 * p->n_pts + 2] = weight;
     p->n_pts++;
 }
+
+static void add_pt(iflow_panel *p, double x, double y) { add_pt_w(p, x, y, 1); }
 
 static void set_ticks(iflow_panel *p) {
     iflow_figure *fig = p->fig;
@@ -265,7 +278,7 @@ static void layout(iflow_panel *p) {
     for (int pass = 0; pass < 2; pass++) {
         set_ticks(p);
         double left = 8 + (p->y.label[0] ? lab + 12 : 0) + max_tick_width(fig, &p->y, fs) + 14;
-        double bottom = 14 + fs * (p->x.sci ? 1.2 : 0.9) + (p->x.label[0] ? lab + 16 : 0) + 6;
+        double bottom = 12 + fs * (p->x.sci ? 1.05 : CAP) + (p->x.label[0] ? 14 + lab : 0) + 6;
         double right = 10;
         if (p->x.n_ticks)
             right = fmax(right, tick_width(fig, &p->x, p->x.ticks[p->x.n_ticks - 1], fs) / 2 + 4);
@@ -503,6 +516,7 @@ void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label)
     if (iflow_panel_px(p, xr, y, &px, &py) != 0 || py < p->area.y || py > p->area.y + p->area.h)
         return;
     ref_line(p, p->area.x, py, p->area.x + p->area.w, py, c);
+    for (double t = 0; t <= p->area.w; t += 10) add_pt_w(p, p->area.x + t, py, 0.1);
     if (!label || !label[0]) return;
     double fs = p->fig->font_px - 2;
     set_rgb(p->fig->cr, c);
@@ -510,7 +524,7 @@ void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label)
     double ty = below ? py + 6 : py - 6;
     iflow_text(p->fig, p->area.x + p->area.w - 8, ty, label, fs, 1, below ? 0 : 1, 0, 0);
     double w = iflow_text_width(p->fig, label, fs, 0);
-    for (double t = 0; t <= w; t += 10) add_pt(p, p->area.x + p->area.w - 8 - t, ty + (below ? 8 : -8));
+    for (double t = 0; t <= w; t += 10) add_pt_w(p, p->area.x + p->area.w - 8 - t, ty + (below ? 8 : -8), 50);
 }
 
 void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label) {
@@ -519,13 +533,16 @@ void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label)
     if (iflow_panel_px(p, x, yr, &px, &py) != 0 || px < p->area.x || px > p->area.x + p->area.w)
         return;
     ref_line(p, px, p->area.y, px, p->area.y + p->area.h, c);
+    for (double t = 0; t <= p->area.h; t += 10) add_pt_w(p, px, p->area.y + t, 0.1);
     if (!label || !label[0]) return;
     double fs = p->fig->font_px - 2;
     set_rgb(p->fig->cr, c);
-    /* written up along the line, on its left (inside the panel) */
-    iflow_text(p->fig, px - 6, p->area.y + 8, label, fs, 1, 1, -M_PI / 2, 0);
+    /* written up along the line from the bottom, on its left (inside the panel), so it never
+     * meets the label of a horizontal line, which sits at the top right */
+    double y0 = p->area.y + p->area.h - 8;
+    iflow_text(p->fig, px - 6, y0, label, fs, 0, 1, -M_PI / 2, 0);
     double w = iflow_text_width(p->fig, label, fs, 0);
-    for (double t = 0; t <= w; t += 10) add_pt(p, px - 14, p->area.y + 8 + t);
+    for (double t = 0; t <= w; t += 10) add_pt_w(p, px - 14, y0 - t, 50);
 }
 
 void iflow_panel_rect(iflow_panel *p, double x0, double x1, double y0, double y1, iflow_rgb c) {
@@ -602,16 +619,20 @@ void iflow_panel_legend(iflow_panel *p, const iflow_legend_entry *e, size_t n) {
     double w = 2 * pad + SWATCH + 10 + legend_label_width(fig, e, n, size);
     double h = 2 * pad + row_h * (double)n;
     const iflow_box *a = &p->area;
-    double cx[4] = {a->x + a->w - w - 10, a->x + 10, a->x + a->w - w - 10, a->x + 10};
-    double cy[4] = {a->y + 10, a->y + 10, a->y + a->h - h - 10, a->y + a->h - h - 10};
-    size_t best = 0, best_count = (size_t)-1;
-    for (size_t k = 0; k < 4; k++) { /* the corner covering the fewest drawn points */
-        size_t count = 0;
+    /* corners first, then edge midpoints: the place covering the least drawn weight */
+    double l = a->x + 10, r = a->x + a->w - w - 10, mx = a->x + (a->w - w) / 2;
+    double t = a->y + 10, b = a->y + a->h - h - 10, my = a->y + (a->h - h) / 2;
+    double cx[8] = {r, l, r, l, mx, mx, l, r}, cy[8] = {t, t, b, b, t, b, my, my};
+    size_t best = 0;
+    double best_score = INFINITY;
+    for (size_t k = 0; k < 8; k++) {
+        double score = 0;
         for (size_t i = 0; i < p->n_pts; i++) {
-            double x = p->pts[2 * i], y = p->pts[2 * i + 1];
-            count += x > cx[k] - 6 && x < cx[k] + w + 6 && y > cy[k] - 6 && y < cy[k] + h + 6;
+            double x = p->pts[3 * i], y = p->pts[3 * i + 1];
+            if (x > cx[k] - 6 && x < cx[k] + w + 6 && y > cy[k] - 6 && y < cy[k] + h + 6)
+                score += p->pts[3 * i + 2];
         }
-        if (count < best_count) best = k, best_count = count;
+        if (score < best_score - 1e-9) best = k, best_score = score;
     }
     cairo_t *cr = fig->cr;
     cairo_set_source_rgba(cr, 1, 1, 1, 0.88);

@@ -268,7 +268,7 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     iflow_axis_set(&p.y, ry, 0, 0.05, ly);
     iflow_box pb = box;
     pb.w -= 140;
-    iflow_panel_init(&p, fig, pb, "Information plane");
+    iflow_panel_init(&p, fig, pb, "I(Y;T) vs I(X;T), +-1 se, markers coloured by epoch");
     iflow_panel_vline(&p, lnm, REF, c->unit == 1 ? "ln m" : "log2 m");
     iflow_panel_hline(&p, hy, REF, "H(Y)");
     iflow_legend_entry leg[MAX_LAYERS];
@@ -365,7 +365,8 @@ static int draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         iflow_range_init(&ry, 0);
         for (int s = 0; s < 4; s++) {
             if (iflow_csv_numbers_opt(m, cols[k][s], &v[s], NULL) != 0) v[s] = NULL;
-            iflow_range_add(&ry, v[s], m->n_rows);
+            for (size_t i = 0; v[s] && i < m->n_rows; i++)
+                if (!logx || ep[i] > 0) iflow_range_add1(&ry, v[s][i]); /* only what is drawn */
         }
         iflow_panel p;
         iflow_axis_set(&p.x, rx, logx, 0.02, "epoch");
@@ -620,6 +621,22 @@ static int scatter_plan(plot_ctx *c, scat_plan *sp) {
     return sp->n_layers ? 0 : -1;
 }
 
+/* Legend entries "y = k" for the labels present in scatter.csv (colours cycle after 10). */
+static size_t label_legend(plot_ctx *c, iflow_legend_entry *leg, char (*names)[16]) {
+    const double *lab;
+    iflow_csv_numbers(c->scatter, "label", &lab, NULL);
+    int seen[10] = {0};
+    for (size_t i = 0; i < c->scatter->n_rows; i++)
+        seen[isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9] = 1;
+    size_t n = 0;
+    for (size_t k = 0; k < 10; k++) {
+        if (!seen[k]) continue;
+        snprintf(names[k], 16, "y = %zu", k);
+        leg[n++] = (iflow_legend_entry){names[k], iflow_palette(k), 0, 0, IFLOW_MARK_CIRCLE, 0};
+    }
+    return n;
+}
+
 /* One panel: coordinates (u_a, u_b) of layer l at epoch e, coloured by label. */
 static void scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e,
                           int ua, int ub, int legend) {
@@ -634,38 +651,37 @@ static void scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double 
         if (lay[i] == l) iflow_range_add1(&rx, u[ua][i]), iflow_range_add1(&ry, u[ub][i]);
     char lx[16], ly[16], title[96], names[10][16];
     snprintf(lx, sizeof lx, "u%d", ua + 1), snprintf(ly, sizeof ly, "u%d", ub + 1);
-    snprintf(title, sizeof title, "layer %g, epoch %g", l, e);
+    snprintf(title, sizeof title, "layer %g", l);
+    for (size_t q = 0; q < c->n_layers; q++)
+        if (c->layers[q] == l) layer_name(c, q, title, sizeof title);
+    snprintf(title + strlen(title), sizeof title - strlen(title), ", epoch %g", e);
     iflow_panel p;
     iflow_axis_set(&p.x, rx, 0, 0.05, lx);
     iflow_axis_set(&p.y, ry, 0, 0.05, ly);
     iflow_panel_init(&p, fig, box, title);
-    int seen[10] = {0};
     for (size_t i = 0; i < s->n_rows; i++) {
         if (lay[i] != l || ep[i] != e) continue;
         size_t k = isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9;
-        seen[k] = 1;
         iflow_panel_marker(&p, u[ua][i], u[ub][i], IFLOW_MARK_CIRCLE, 7, iflow_palette(k), iflow_palette(k));
     }
     iflow_legend_entry leg[10];
-    size_t n_leg = 0;
-    for (size_t k = 0; k < 10; k++) {
-        if (!seen[k]) continue;
-        snprintf(names[k], sizeof names[k], "y = %zu", k);
-        leg[n_leg++] = (iflow_legend_entry){names[k], iflow_palette(k), 0, 0, IFLOW_MARK_CIRCLE, 0};
-    }
-    if (legend) iflow_panel_legend(&p, leg, n_leg);
+    if (legend) iflow_panel_legend(&p, leg, label_legend(c, leg, names));
     iflow_panel_free(&p);
 }
 
 static int draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp) {
     static const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+    iflow_legend_entry leg[10];
+    char names[10][16];
+    iflow_legend_box(fig, (iflow_box){box.x, box.y, box.w, 30}, leg, label_legend(c, leg, names));
+    box.y += 40, box.h -= 40;
     size_t row = 0;
     for (size_t j = 0; j < sp->n_layers; j++) {
         int n_pairs = sp->width[j] == 3 ? 3 : 1;
         for (int q = 0; q < n_pairs; q++, row++)
             for (size_t k = 0; k < sp->n_ep[j]; k++)
                 scatter_panel(c, fig, iflow_box_cell(box, (int)sp->rows, (int)sp->cols, (int)row, (int)k, 20),
-                              sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], row == 0 && k == 0);
+                              sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], 0);
     }
     return 0;
 }
@@ -739,10 +755,11 @@ static const char *why_missing(const plot_ctx *c, fig_id id) {
 
 static int figure(plot_ctx *c, fig_id id, const scat_plan *sp, iflow_error *err) {
     int w = id == F_SUMMARY ? 2400 : 1600, h = id == F_SUMMARY ? 1600 : 1000;
-    if (id == F_SCATTER && sp->rows > 3) h = 80 + 330 * (int)sp->rows;
+    if (id == F_SCATTER && sp->rows > 3) h = 120 + 330 * (int)sp->rows;
     iflow_figure fig;
     int rc = iflow_fig_new(&fig, w, h, err);
     if (rc) return rc;
+    if (id == F_SUMMARY) fig.font_px = 22;
     char title[400];
     snprintf(title, sizeof title, "%s  -  %s", FIG_TITLE[id], c->run_name);
     double top = iflow_fig_title(&fig, (iflow_box){0, 0, w, h}, title, 28);

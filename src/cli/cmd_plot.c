@@ -1,11 +1,59 @@
-/* infoflow plot: not written yet. */
+/* infoflow plot RUN_DIR [--out DIR] [--units nats|bits]: draws a run directory's figures and
+ * prints what was left out. */
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "cli_util.h"
 #include "commands.h"
+#include "infoflow/plot.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: infoflow plot RUN_DIR [--out DIR] [--units nats|bits]\n\n"
+            "Draws PNG figures from the CSV logs of a run directory (metrics.csv, mi.csv,\n"
+            "binned.csv, activations.csv, scatter.csv, info.csv): info_plane, mi_epochs,\n"
+            "binned_vs_sp, loss_acc, activations, scatter and summary. Figures whose data are\n"
+            "missing are skipped with a note.\n\n"
+            "Options:\n"
+            "  -o, --out DIR       write the PNGs to DIR (default: RUN_DIR)\n"
+            "  -u, --units UNITS   information in nats (default) or bits\n"
+            "  -h, --help          show this help\n");
+}
 
 int cmd_plot(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "infoflow plot: not available in this build yet\n");
-    return 1;
+    static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
+                                             {"units", required_argument, NULL, 'u'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *out = NULL;
+    iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:u:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'u':
+            if (!strcmp(optarg, "bits")) opt.bits = 1;
+            else if (!strcmp(optarg, "nats")) opt.bits = 0;
+            else return cli_usage_error("plot", "--units must be 'nats' or 'bits', not '%s'", optarg);
+            break;
+        case 'h': usage(stdout); return 0;
+        case ':': return cli_usage_error("plot", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("plot", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("plot", optind >= argc ? "missing RUN_DIR" : "one RUN_DIR expected");
+    const char *run_dir = argv[optind];
+    if (!out) out = run_dir;
+    char notes[4096];
+    int n = 0;
+    iflow_error err = {0};
+    if (iflow_plot_run(run_dir, out, &opt, notes, sizeof notes, &n, &err) != 0)
+        return cli_fail(&err);
+    fputs(notes, stdout);
+    printf("wrote %d figure%s to %s\n", n, n == 1 ? "" : "s", out);
+    return 0;
 }
