@@ -1,1 +1,275 @@
-/* entropy: not written yet. */
+/* entropy: the SP estimator of h(P * phi_beta), grouped mutual information and the pairwise
+ * bounds (ESTIMATION.md sections 3-4): argument checks, weights, and the stratified-MC means
+ * and standard errors around the kernels in mixture.c. */
+#include "infoflow/entropy.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "mixture.h"
+
+double iflow_gaussian_entropy(size_t d, double beta) {
+    return 0.5 * (double)d * log(2.0 * M_PI * M_E * beta * beta);
+}
+
+/* ln of the normalising constant of phi_beta: (d/2) ln(2 pi beta^2). */
+static double log_gauss_norm(size_t d, double beta) {
+    return 0.5 * (double)d * log(2.0 * M_PI * beta * beta);
+}
+
+void iflow_sp_options_default(iflow_sp_options *opt) {
+    opt->beta = 0.0;
+    opt->mc = 16;
+    opt->seed = 1;
+    opt->stream = 0;
+    opt->tolerance = 0.0;
+    opt->threads = 0;
+}
+
+/* Checks what every estimator needs: samples present and finite, n, d >= 1, beta > 0. */
+static int check_samples(const char *fn, const double *s, size_t n, size_t d, double beta,
+                         iflow_error *err) {
+    if (!s || n < 1 || d < 1)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: need at least one sample of dimension "
+                               ">= 1 (n = %zu, d = %zu)", fn, n, d);
+    if (!(beta > 0) || !isfinite(beta))
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: beta must be finite and > 0 (got %g)",
+                               fn, beta);
+    for (size_t i = 0; i < n * d; i++)
+        if (!isfinite(s[i]))
+            return iflow_error_set(err, IFLOW_EINVAL, "%s: sample %zu, coordinate %zu is %g",
+                                   fn, i / d, i % d, s[i]);
+    return 0;
+}
+
+static int check_options(const char *fn, const iflow_sp_options *opt, iflow_error *err) {
+    if (!opt) return iflow_error_set(err, IFLOW_EINVAL, "%s: options are NULL", fn);
+    if (opt->mc < 1)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: mc (draws per centre) must be >= 1", fn);
+    if (!(opt->tolerance >= 0) || !isfinite(opt->tolerance))
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: tolerance must be finite and >= 0 (got "
+                               "%g)", fn, opt->tolerance);
+    return 0;
+}
+
+/* Stratified MC mean of the per-draw value v = sign * u + off_i over the centres (stratum
+ * weights pw_i, summing to 1): value = sum_i pw_i (sign * mean_i + off_i),
+ * se^2 = sum_i pw_i^2 var_i / k (var_i from the k draws). For k = 1 the within-centre variance
+ * is unknown; the pooled variance of all draws, sum_i pw_i (v_i - value)^2 (times m/(m-1)),
+ * bounds it from above (it adds the between-centre spread), so se^2 = pooled sum_i pw_i^2. */
+static iflow_estimate stratified(const iflow_mix_stats *st, const double *pw, const double *off,
+                                 size_t m, size_t k, int u, double sign) {
+    iflow_estimate e = {0, 0};
+    double sum_pw2 = 0, var = 0;
+    for (size_t i = 0; i < m; i++) {
+        e.value += pw[i] * (sign * st[i].mean[u] + (off ? off[i] : 0.0));
+        sum_pw2 += pw[i] * pw[i];
+        var += pw[i] * pw[i] * st[i].var[u];
+    }
+    if (k > 1) {
+        e.se = sqrt(var / (double)k);
+    } else if (m > 1) {
+        double pooled = 0;
+        for (size_t i = 0; i < m; i++) {
+            double dv = sign * st[i].mean[u] + (off ? off[i] : 0.0) - e.value;
+            pooled += pw[i] * dv * dv;
+        }
+        e.se = sqrt(pooled * (double)m / (double)(m - 1) * sum_pw2);
+    } else {
+        e.se = NAN; /* one centre, one draw: no variance estimate */
+    }
+    return e;
+}
+
+/* Drops zero-weight centres (they contribute neither draws nor mass) and fills the kept
+ * centres' coordinates, ln(w_i / w_max) and stream indices; pw_i = w_i / W. */
+static int compact_weights(const double *s, const double *w, size_t n, size_t d, double *sc,
+                           double *lw, size_t *orig, double *pw, size_t *m_out,
+                           double *ln_wsum, iflow_error *err) {
+    double wmax = 0, wsum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(w[i] >= 0) || !isfinite(w[i]))
+            return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_entropy: weight %zu is %g "
+                                   "(must be finite and >= 0)", i, w[i]);
+        wmax = fmax(wmax, w[i]);
+        wsum += w[i];
+    }
+    if (!(wsum > 0))
+        return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_entropy: all %zu weights are 0", n);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] == 0) continue;
+        for (size_t c = 0; c < d; c++) sc[m * d + c] = s[i * d + c];
+        lw[m] = log(w[i] / wmax);
+        orig[m] = i;
+        pw[m] = w[i] / wsum;
+        m++;
+    }
+    *m_out = m;
+    *ln_wsum = log(wsum / wmax); /* the normaliser of the rescaled weights */
+    return 0;
+}
+
+int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
+                     const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
+    const char *fn = "iflow_sp_entropy";
+    int rc = check_options(fn, opt, err);
+    if (rc == 0) rc = check_samples(fn, s, n, d, opt->beta, err);
+    if (rc) return rc;
+    double *sc = NULL, *lw = NULL, *pw = malloc(n * sizeof(double));
+    size_t *orig = NULL, m = n;
+    iflow_mix_stats *st = malloc(n * sizeof *st);
+    double ln_wsum = log((double)n);
+    if (weights) {
+        sc = malloc(n * d * sizeof(double));
+        lw = malloc(n * sizeof(double));
+        orig = malloc(n * sizeof(size_t));
+    }
+    if (!pw || !st || (weights && (!sc || !lw || !orig))) {
+        rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
+    } else if (weights) {
+        rc = compact_weights(s, weights, n, d, sc, lw, orig, pw, &m, &ln_wsum, err);
+    } else {
+        for (size_t i = 0; i < n; i++) pw[i] = 1.0 / (double)n;
+    }
+    if (rc == 0) {
+        iflow_mix_mc p = {.s = weights ? sc : s, .lw = lw, .orig = orig, .n = m, .d = d,
+                          .k = opt->mc, .beta = opt->beta, .tolerance = opt->tolerance,
+                          .seed = opt->seed, .stream = opt->stream, .threads = opt->threads};
+        rc = iflow_mix_mc_run(&p, st, err);
+    }
+    if (rc == 0) {
+        /* h = -E ln g,  ln g(t) = L(t) - ln W - (d/2) ln(2 pi beta^2). */
+        *out = stratified(st, pw, NULL, m, opt->mc, IFLOW_MIX_L, -1.0);
+        out->value += ln_wsum + log_gauss_norm(d, opt->beta);
+    }
+    free(sc);
+    free(lw);
+    free(orig);
+    free(pw);
+    free(st);
+    return rc;
+}
+
+int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int threads,
+                          double *lower, double *upper, iflow_error *err) {
+    int rc = check_samples("iflow_pairwise_bounds", s, n, d, beta, err);
+    if (rc) return rc;
+    double *lse = malloc(n * sizeof(double));
+    if (!lse)
+        return iflow_error_set(err, IFLOW_ENOMEM, "iflow_pairwise_bounds: out of memory");
+    /* bound = H_c - (1/n) sum_i [LSE_j(-D_ij / (c beta^2)) - ln n], c = 2 (upper), 8 (lower):
+     * the KL and Bhattacharyya divergences between equal isotropic Gaussians. */
+    double h_c = iflow_gaussian_entropy(d, beta), scale[2] = {2.0, 8.0}, *res[2] = {upper, lower};
+    for (int b = 0; b < 2 && rc == 0; b++) {
+        rc = iflow_mix_self_lse(s, n, d, 1.0 / (scale[b] * beta * beta), threads, lse, err);
+        double mean = 0;
+        for (size_t i = 0; i < n; i++) mean += lse[i];
+        *res[b] = h_c - (mean / (double)n - log((double)n));
+    }
+    free(lse);
+    return rc;
+}
+
+/* Checks group ids and counts the samples of each group. */
+static int count_groups(const size_t *group, size_t n, size_t n_groups, const char *which,
+                        size_t *count, double *gd, iflow_error *err) {
+    if (!group || n_groups < 1)
+        return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_mi: %s: no groups given",
+                               which);
+    for (size_t g = 0; g < n_groups; g++) count[g] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (group[i] >= n_groups)
+            return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_mi: %s[%zu] = %zu is "
+                                   "out of range [0, %zu)", which, i, group[i], n_groups);
+        count[group[i]]++;
+        gd[i] = (double)group[i];
+    }
+    return 0;
+}
+
+/* I(G;T), h(T) and h(T|G) from the per-centre stats of one grouping (u_a = IFLOW_MIX_A and
+ * u_la = IFLOW_MIX_LA, or the B pair). ln g = L - ln n - c0 and
+ * ln g_G = L + A - ln n_G - c0 with c0 = (d/2) ln(2 pi beta^2), so per draw
+ * ln g_G - ln g = A + ln(n / n_G): I = mean of that (one average, common random numbers). */
+static void grouped_result(const iflow_mix_stats *st, const size_t *group, const size_t *count,
+                           size_t n_groups, size_t n, size_t d, const iflow_sp_options *opt,
+                           int u_a, int u_la, const double *pw, double *off,
+                           iflow_mi_estimate *out) {
+    double c0 = log_gauss_norm(d, opt->beta);
+    int singletons = 1;
+    out->n_groups = 0;
+    for (size_t g = 0; g < n_groups; g++) {
+        out->n_groups += count[g] > 0;
+        singletons &= count[g] <= 1;
+    }
+    out->h = stratified(st, pw, NULL, n, opt->mc, IFLOW_MIX_L, -1.0);
+    out->h.value += log((double)n) + c0;
+    for (size_t i = 0; i < n; i++) off[i] = log((double)n / (double)count[group[i]]);
+    out->mi = stratified(st, pw, off, n, opt->mc, u_a, 1.0);
+    if (singletons) {
+        /* h(T | G = g) is the entropy of one Gaussian: exact. */
+        out->h_cond.value = iflow_gaussian_entropy(d, opt->beta);
+        out->h_cond.se = 0.0;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) off[i] = log((double)count[group[i]]);
+    out->h_cond = stratified(st, pw, off, n, opt->mc, u_la, -1.0);
+    out->h_cond.value += c0;
+}
+
+/* Shared body of grouped_mi (group_b NULL) and grouped_mi2. */
+static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, size_t n_ga,
+                   const size_t *group_b, size_t n_gb, const iflow_sp_options *opt,
+                   iflow_mi_estimate *out_a, iflow_mi_estimate *out_b, iflow_error *err) {
+    const char *fn = "iflow_sp_grouped_mi";
+    int rc = check_options(fn, opt, err);
+    if (rc == 0) rc = check_samples(fn, s, n, d, opt->beta, err);
+    if (rc) return rc;
+    size_t *cnt_a = malloc((n_ga ? n_ga : 1) * sizeof(size_t));
+    size_t *cnt_b = group_b ? malloc((n_gb ? n_gb : 1) * sizeof(size_t)) : NULL;
+    double *ga = malloc(n * sizeof(double)), *gb = group_b ? malloc(n * sizeof(double)) : NULL;
+    double *pw = malloc(n * sizeof(double)), *off = malloc(n * sizeof(double));
+    iflow_mix_stats *st = malloc(n * sizeof *st);
+    if (!cnt_a || !ga || !pw || !off || !st || (group_b && (!cnt_b || !gb)))
+        rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
+    if (rc == 0) rc = count_groups(group_a, n, n_ga, "group_a", cnt_a, ga, err);
+    if (rc == 0 && group_b) rc = count_groups(group_b, n, n_gb, "group_b", cnt_b, gb, err);
+    if (rc == 0) {
+        iflow_mix_mc p = {.s = s, .ga = ga, .gb = gb, .n = n, .d = d, .k = opt->mc,
+                          .beta = opt->beta, .tolerance = opt->tolerance, .seed = opt->seed,
+                          .stream = opt->stream, .threads = opt->threads};
+        rc = iflow_mix_mc_run(&p, st, err);
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) pw[i] = 1.0 / (double)n;
+        grouped_result(st, group_a, cnt_a, n_ga, n, d, opt, IFLOW_MIX_A, IFLOW_MIX_LA, pw, off,
+                       out_a);
+        if (group_b)
+            grouped_result(st, group_b, cnt_b, n_gb, n, d, opt, IFLOW_MIX_B, IFLOW_MIX_LB, pw,
+                           off, out_b);
+    }
+    free(cnt_a);
+    free(cnt_b);
+    free(ga);
+    free(gb);
+    free(pw);
+    free(off);
+    free(st);
+    return rc;
+}
+
+int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group,
+                        size_t n_groups, const iflow_sp_options *opt, iflow_mi_estimate *out,
+                        iflow_error *err) {
+    return grouped(s, n, d, group, n_groups, NULL, 0, opt, out, NULL, err);
+}
+
+int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
+                         size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                         const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                         iflow_mi_estimate *out_b, iflow_error *err) {
+    if (!group_b)
+        return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_mi2: group_b is NULL");
+    return grouped(s, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a, out_b, err);
+}

@@ -1,1 +1,597 @@
-/* mixture: not written yet. */
+/* mixture: the vectorised log-sum-exp kernel behind every SP estimate and its two drivers, the
+ * exact sum over cache-sized tiles of centres and the truncated sum over k-d tree candidates. */
+#include "mixture.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "infoflow/rng.h"
+#include "kdtree.h"
+
+/* gcc's default on AVX-512 machines is 256-bit vectors; the kernel is pure arithmetic on
+ * registers and L1, where 512-bit vectors double the throughput. */
+#if defined(__AVX512F__)
+#define KERNEL_ATTR __attribute__((target("prefer-vector-width=512")))
+#else
+#define KERNEL_ATTR
+#endif
+#define INLINE static inline __attribute__((always_inline))
+
+enum { QG = 4,      /* queries per pass over the centres: each centre load feeds 4 queries */
+       JB = 64,     /* centres per block in the generic-d kernel (distances kept in L1) */
+       MAX_FIXED_D = 12 };
+/* Above this exponent margin exp(a_j - shift) could overflow: the draw falls back to a shift
+ * taken from a max pass (see shift_with_fallback). */
+#define SAFE_EXP 600.0
+
+/* A run of centres, dimension-major: coordinate c of centre j at x[c * ld + j]. */
+typedef struct centre_run {
+    const double *x, *lw, *ga, *gb;
+    size_t ld, m;
+} centre_run;
+
+/* QG queries (row-major t, QG x d) with c = -shift, group ids and the running sums:
+ * acc[q] += sum_j e_qj, acc[QG + q] over group a matches, acc[2 QG + q] over group b, where
+ * e_qj = exp(lw_j - ||t_q - s_j||^2 * inv - shift_q). */
+typedef struct query_group {
+    const double *t, *c, *qa, *qb;
+    double inv;
+    double acc[3 * QG];
+} query_group;
+
+/* The accumulation step shared by both kernels: one exp per (query, centre), masked adds for
+ * the group partial sums (ng = number of groupings, a compile-time constant after inlining). */
+#define ACCUMULATE(q, dist)                                                                   \
+    do {                                                                                      \
+        double e_ = iflow_exp_kernel(IFLOW_FMA(dist, -inv, l + c##q));                        \
+        s##q += e_;                                                                           \
+        if (ng >= 1) pa##q += ga[j] == qa##q ? e_ : 0.0;                                      \
+        if (ng >= 2) pb##q += gb[j] == qb##q ? e_ : 0.0;                                      \
+    } while (0)
+
+#define KERNEL_LOCALS                                                                         \
+    const double *x = r->x, *lw = r->lw, *ga = r->ga, *gb = r->gb;                            \
+    const size_t ld = r->ld, m = r->m;                                                        \
+    const double inv = g->inv;                                                                \
+    const double *t0 = g->t, *t1 = t0 + d, *t2 = t1 + d, *t3 = t2 + d;                        \
+    const double c0 = g->c[0], c1 = g->c[1], c2 = g->c[2], c3 = g->c[3];                      \
+    const double qa0 = ng >= 1 ? g->qa[0] : 0, qa1 = ng >= 1 ? g->qa[1] : 0;                  \
+    const double qa2 = ng >= 1 ? g->qa[2] : 0, qa3 = ng >= 1 ? g->qa[3] : 0;                  \
+    const double qb0 = ng >= 2 ? g->qb[0] : 0, qb1 = ng >= 2 ? g->qb[1] : 0;                  \
+    const double qb2 = ng >= 2 ? g->qb[2] : 0, qb3 = ng >= 2 ? g->qb[3] : 0;                  \
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, pa0 = 0, pa1 = 0, pa2 = 0, pa3 = 0;                \
+    double pb0 = 0, pb1 = 0, pb2 = 0, pb3 = 0
+
+#define KERNEL_STORE                                                                          \
+    do {                                                                                      \
+        g->acc[0] += s0, g->acc[1] += s1, g->acc[2] += s2, g->acc[3] += s3;                   \
+        g->acc[4] += pa0, g->acc[5] += pa1, g->acc[6] += pa2, g->acc[7] += pa3;               \
+        g->acc[8] += pb0, g->acc[9] += pb1, g->acc[10] += pb2, g->acc[11] += pb3;             \
+    } while (0)
+
+/* Kernel for a compile-time d: the loop over centres j is the vectorised one (8 centres per
+ * AVX-512 register); the d-loop is unrolled so the 4 distances stay in registers. */
+INLINE void kernel_fixed(const centre_run *r, query_group *g, size_t d, int ng) {
+    KERNEL_LOCALS;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, pa0, pa1, pa2, pa3, pb0, pb1, pb2, pb3)
+    for (size_t j = 0; j < m; j++) {
+        double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+        for (size_t k = 0; k < d; k++) {
+            double xk = x[k * ld + j];
+            double e0 = xk - t0[k], e1 = xk - t1[k], e2 = xk - t2[k], e3 = xk - t3[k];
+            d0 = IFLOW_FMA(e0, e0, d0);
+            d1 = IFLOW_FMA(e1, e1, d1);
+            d2 = IFLOW_FMA(e2, e2, d2);
+            d3 = IFLOW_FMA(e3, e3, d3);
+        }
+        double l = lw[j];
+        ACCUMULATE(0, d0);
+        ACCUMULATE(1, d1);
+        ACCUMULATE(2, d2);
+        ACCUMULATE(3, d3);
+    }
+    KERNEL_STORE;
+}
+
+/* Kernel for any d: distances of a block of JB centres accumulate in L1 arrays, dimension by
+ * dimension, then one exp pass over the block. */
+INLINE void kernel_generic(const centre_run *r, query_group *g, size_t d, int ng) {
+    KERNEL_LOCALS;
+    double q0[JB] __attribute__((aligned(64))), q1[JB] __attribute__((aligned(64)));
+    double q2[JB] __attribute__((aligned(64))), q3[JB] __attribute__((aligned(64)));
+    for (size_t j0 = 0; j0 < m; j0 += JB) {
+        size_t nb = m - j0 < JB ? m - j0 : JB;
+        for (size_t j = 0; j < nb; j++) q0[j] = q1[j] = q2[j] = q3[j] = 0;
+        for (size_t k = 0; k < d; k++) {
+            const double *xk = x + k * ld + j0;
+            double u0 = t0[k], u1 = t1[k], u2 = t2[k], u3 = t3[k];
+#pragma omp simd
+            for (size_t j = 0; j < nb; j++) {
+                double e0 = xk[j] - u0, e1 = xk[j] - u1, e2 = xk[j] - u2, e3 = xk[j] - u3;
+                q0[j] = IFLOW_FMA(e0, e0, q0[j]);
+                q1[j] = IFLOW_FMA(e1, e1, q1[j]);
+                q2[j] = IFLOW_FMA(e2, e2, q2[j]);
+                q3[j] = IFLOW_FMA(e3, e3, q3[j]);
+            }
+        }
+#pragma omp simd reduction(+ : s0, s1, s2, s3, pa0, pa1, pa2, pa3, pb0, pb1, pb2, pb3)
+        for (size_t jj = 0; jj < nb; jj++) {
+            size_t j = j0 + jj;
+            double l = lw[j];
+            ACCUMULATE(0, q0[jj]);
+            ACCUMULATE(1, q1[jj]);
+            ACCUMULATE(2, q2[jj]);
+            ACCUMULATE(3, q3[jj]);
+        }
+    }
+    KERNEL_STORE;
+}
+
+#define FIXED_CASES(NG)                                                                       \
+    case 1: kernel_fixed(r, g, 1, NG); break;                                                 \
+    case 2: kernel_fixed(r, g, 2, NG); break;                                                 \
+    case 3: kernel_fixed(r, g, 3, NG); break;                                                 \
+    case 4: kernel_fixed(r, g, 4, NG); break;                                                 \
+    case 5: kernel_fixed(r, g, 5, NG); break;                                                 \
+    case 6: kernel_fixed(r, g, 6, NG); break;                                                 \
+    case 7: kernel_fixed(r, g, 7, NG); break;                                                 \
+    case 8: kernel_fixed(r, g, 8, NG); break;                                                 \
+    case 9: kernel_fixed(r, g, 9, NG); break;                                                 \
+    case 10: kernel_fixed(r, g, 10, NG); break;                                               \
+    case 11: kernel_fixed(r, g, 11, NG); break;                                               \
+    case 12: kernel_fixed(r, g, 12, NG); break
+
+KERNEL_ATTR static void kernel_ng0(const centre_run *r, query_group *g, size_t d) {
+    switch (d) {
+        FIXED_CASES(0);
+    default: kernel_generic(r, g, d, 0);
+    }
+}
+
+KERNEL_ATTR static void kernel_ng1(const centre_run *r, query_group *g, size_t d) {
+    switch (d) {
+        FIXED_CASES(1);
+    default: kernel_generic(r, g, d, 1);
+    }
+}
+
+KERNEL_ATTR static void kernel_ng2(const centre_run *r, query_group *g, size_t d) {
+    switch (d) {
+        FIXED_CASES(2);
+    default: kernel_generic(r, g, d, 2);
+    }
+}
+
+static void run_kernel(const centre_run *r, query_group *g, size_t d, int ng) {
+    if (ng == 0) kernel_ng0(r, g, d);
+    else if (ng == 1) kernel_ng1(r, g, d);
+    else kernel_ng2(r, g, d);
+}
+
+/* max_j (lw_j - ||t - s_j||^2 inv) over a run: the two-pass fallback's first pass. */
+static double run_max(const centre_run *r, const double *t, size_t d, double inv) {
+    double best = -INFINITY;
+    for (size_t j = 0; j < r->m; j++) {
+        double dist = 0;
+        for (size_t k = 0; k < d; k++) {
+            double e = r->x[k * r->ld + j] - t[k];
+            dist += e * e;
+        }
+        best = fmax(best, r->lw[j] - dist * inv);
+    }
+    return best;
+}
+
+/* ---- centre storage ---------------------------------------------------------------------- */
+
+/* All centres in tiles of `tile` centres (a multiple of 8, ~32 KB so a tile stays in L1 while
+ * every query of a block passes over it), each tile dimension-major and 64-byte aligned. */
+typedef struct tiled {
+    double *x, *lw, *ga, *gb;
+    size_t tile, n_tiles;
+} tiled;
+
+static size_t tile_size(size_t d) {
+    size_t t = (32768 / (8 * d)) & ~(size_t)7;
+    return t < 64 ? 64 : t > 2048 ? 2048 : t;
+}
+
+static double *alloc_aligned(size_t count) {
+    size_t bytes = (count * sizeof(double) + 63) & ~(size_t)63;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+static void tiled_free(tiled *tl) {
+    free(tl->x);
+    free(tl->lw);
+    free(tl->ga);
+    free(tl->gb);
+}
+
+/* Copies s (n x d row-major) and the per-centre arrays into tiles; padding stays zero and is
+ * never read (runs carry their length). */
+static int tiled_build(tiled *tl, const double *s, const double *lw, const double *ga,
+                       const double *gb, size_t n, size_t d) {
+    tl->tile = tile_size(d);
+    tl->n_tiles = (n + tl->tile - 1) / tl->tile;
+    size_t cap = tl->n_tiles * tl->tile;
+    tl->x = alloc_aligned(cap * d);
+    tl->lw = alloc_aligned(cap);
+    tl->ga = ga ? alloc_aligned(cap) : NULL;
+    tl->gb = gb ? alloc_aligned(cap) : NULL;
+    if (!tl->x || !tl->lw || (ga && !tl->ga) || (gb && !tl->gb)) return IFLOW_ENOMEM;
+    memset(tl->x, 0, cap * d * sizeof(double));
+    memset(tl->lw, 0, cap * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        size_t b = i / tl->tile, jj = i % tl->tile;
+        for (size_t k = 0; k < d; k++) tl->x[(b * d + k) * tl->tile + jj] = s[i * d + k];
+        tl->lw[i] = lw ? lw[i] : 0.0;
+        if (ga) tl->ga[i] = ga[i];
+        if (gb) tl->gb[i] = gb[i];
+    }
+    return 0;
+}
+
+static centre_run tiled_run(const tiled *tl, size_t b, size_t n, size_t d) {
+    size_t j0 = b * tl->tile;
+    centre_run r = {tl->x + j0 * d, tl->lw + j0, tl->ga ? tl->ga + j0 : NULL,
+                    tl->gb ? tl->gb + j0 : NULL, tl->tile, n - j0 < tl->tile ? n - j0 : tl->tile};
+    return r;
+}
+
+/* ---- Monte Carlo driver ------------------------------------------------------------------ */
+
+typedef struct mc_ctx {
+    const iflow_mix_mc *p;
+    int ng;             /* groupings: 0, 1 or 2 */
+    double inv;         /* 1 / (2 beta^2) */
+    double lw_max;      /* max_j ln w_j, for the overflow check */
+    double wsum;        /* sum_j w_j, for the truncation radius */
+    centre_run *runs;   /* exact mode: one run per tile */
+    size_t n_runs;
+    iflow_kdtree *tree; /* truncated mode: tree over the centres ... */
+    double *tlw, *tga, *tgb; /* ... and the per-centre arrays in tree order */
+} mc_ctx;
+
+/* Per-thread buffers. Queries: t (cap_q x d), c = -shift, group ids, sums (3 per query).
+ * Truncated mode gathers each centre's candidates into gx (d x cap_c) and friends. */
+typedef struct workspace {
+    size_t cap_q, cap_c;
+    double *t, *c, *qa, *qb, *sum;
+    iflow_kd_list hits;
+    double *gx, *glw, *gga, *ggb;
+} workspace;
+
+static void ws_free(workspace *w) {
+    free(w->t);
+    free(w->c);
+    free(w->qa);
+    free(w->qb);
+    free(w->sum);
+    free(w->hits.v);
+    free(w->gx);
+    free(w->glw);
+    free(w->gga);
+    free(w->ggb);
+}
+
+static int ws_init(workspace *w, size_t cap_q, size_t d) {
+    memset(w, 0, sizeof *w);
+    w->cap_q = (cap_q + QG - 1) / QG * QG;
+    w->t = alloc_aligned(w->cap_q * d);
+    w->c = alloc_aligned(w->cap_q);
+    w->qa = alloc_aligned(w->cap_q);
+    w->qb = alloc_aligned(w->cap_q);
+    w->sum = alloc_aligned(3 * w->cap_q);
+    return w->t && w->c && w->qa && w->qb && w->sum ? 0 : IFLOW_ENOMEM;
+}
+
+/* Draws the k queries of centres [i0, i1) and their shifts. The own centre's exponent,
+ * lw_i - ||z||^2 / (2 beta^2), is known without a pass over the centres: it is the LSE shift,
+ * and every other term is exp(a_j - shift) <= exp(||z||^2/(2 beta^2) + lw_max - lw_i).
+ * Returns the query count padded to a multiple of QG (pads repeat the last query). */
+static size_t draw_block(const mc_ctx *cx, size_t i0, size_t i1, workspace *w) {
+    const iflow_mix_mc *p = cx->p;
+    size_t d = p->d, k = p->k, q = 0;
+    for (size_t i = i0; i < i1; i++) {
+        iflow_rng rng;
+        iflow_rng_init(&rng, p->seed, p->stream + (p->orig ? p->orig[i] : i));
+        double *t = w->t + q * d;
+        iflow_rng_fill_normal(&rng, t, k * d, p->beta);
+        double lwi = p->lw ? p->lw[i] : 0.0;
+        for (size_t j = 0; j < k; j++, q++, t += d) {
+            double z2 = 0;
+            for (size_t c = 0; c < d; c++) {
+                z2 += t[c] * t[c];
+                t[c] += p->s[i * d + c];
+            }
+            w->c[q] = z2 * cx->inv - lwi;
+            w->qa[q] = cx->ng >= 1 ? p->ga[i] : 0.0;
+            w->qb[q] = cx->ng >= 2 ? p->gb[i] : 0.0;
+        }
+    }
+    size_t nq = q;
+    for (; q % QG; q++) {
+        memcpy(w->t + q * d, w->t + (nq - 1) * d, d * sizeof(double));
+        w->c[q] = w->c[nq - 1];
+        w->qa[q] = w->qa[nq - 1];
+        w->qb[q] = w->qb[nq - 1];
+    }
+    return q;
+}
+
+/* Two-pass fallback for draws whose terms could overflow (||z||^2/(2 beta^2) > ~600, only in
+ * hundreds of dimensions): shift = max(a_own, max_j a_j - SAFE_EXP), so no term exceeds
+ * e^SAFE_EXP and the own term underflows only if max_j a_j - a_own > SAFE_EXP + 708. */
+static void shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
+                           workspace *w, size_t nq) {
+    for (size_t q = 0; q < nq; q++) {
+        if (w->c[q] + cx->lw_max <= SAFE_EXP) continue;
+        double best = -INFINITY;
+        for (size_t b = 0; b < n_runs; b++)
+            best = fmax(best, run_max(&runs[b], w->t + q * cx->p->d, cx->p->d, cx->inv));
+        w->c[q] = fmin(w->c[q], SAFE_EXP - best);
+    }
+}
+
+/* sum[q], sum[cap + q], sum[2 cap + q] += the three sums of query q over the runs. Each query's
+ * sums are accumulated by one thread in run order, so results are thread-count independent. */
+static void sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
+                  size_t nq) {
+    size_t d = cx->p->d, cap = w->cap_q;
+    memset(w->sum, 0, 3 * cap * sizeof(double));
+    for (size_t b = 0; b < n_runs; b++) {
+        for (size_t q = 0; q < nq; q += QG) {
+            query_group g = {w->t + q * d, w->c + q, w->qa + q, w->qb + q, cx->inv, {0}};
+            run_kernel(&runs[b], &g, d, cx->ng);
+            for (int u = 0; u < QG; u++) {
+                w->sum[q + u] += g.acc[u];
+                w->sum[cap + q + u] += g.acc[QG + u];
+                w->sum[2 * cap + q + u] += g.acc[2 * QG + u];
+            }
+        }
+    }
+}
+
+/* Per-centre mean and variance of L = shift + ln S, A = ln(S_a / S), B = ln(S_b / S). */
+static void finish_block(const mc_ctx *cx, const workspace *w, size_t i0, size_t i1,
+                         iflow_mix_stats *stats) {
+    size_t k = cx->p->k, cap = w->cap_q;
+    for (size_t i = i0; i < i1; i++) {
+        iflow_mix_stats *st = &stats[i];
+        double v[IFLOW_MIX_NQ];
+        memset(st, 0, sizeof *st);
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t j = 0; j < k; j++) {
+                size_t q = (i - i0) * k + j;
+                double ls = log(w->sum[q]);
+                v[IFLOW_MIX_L] = ls - w->c[q];
+                v[IFLOW_MIX_A] = cx->ng >= 1 ? log(w->sum[cap + q]) - ls : 0.0;
+                v[IFLOW_MIX_B] = cx->ng >= 2 ? log(w->sum[2 * cap + q]) - ls : 0.0;
+                v[IFLOW_MIX_LA] = v[IFLOW_MIX_L] + v[IFLOW_MIX_A];
+                v[IFLOW_MIX_LB] = v[IFLOW_MIX_L] + v[IFLOW_MIX_B];
+                for (int u = 0; u < IFLOW_MIX_NQ; u++) {
+                    if (pass == 0) {
+                        st->mean[u] += v[u] / (double)k;
+                    } else {
+                        double e = v[u] - st->mean[u];
+                        st->var[u] += k > 1 ? e * e / (double)(k - 1) : 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int n_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+
+/* Exact mode: blocks of ~64 queries (whole centres) in parallel, each swept over every tile. */
+static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
+    const iflow_mix_mc *p = cx->p;
+    size_t cb = p->k >= 64 ? 1 : (64 + p->k - 1) / p->k;
+    size_t n_blocks = (p->n + cb - 1) / cb;
+    int fail = 0;
+#pragma omp parallel num_threads(n_threads(p->threads))
+    {
+        workspace w;
+        int ok = ws_init(&w, cb * p->k, p->d) == 0;
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+#pragma omp for schedule(dynamic)
+        for (size_t b = 0; b < n_blocks; b++) {
+            if (!ok) continue;
+            size_t i0 = b * cb, i1 = i0 + cb < p->n ? i0 + cb : p->n;
+            size_t nq = draw_block(cx, i0, i1, &w);
+            shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
+            sweep(cx, cx->runs, cx->n_runs, &w, nq);
+            finish_block(cx, &w, i0, i1, stats);
+        }
+        ws_free(&w);
+    }
+    return fail ? IFLOW_ENOMEM : 0;
+}
+
+/* Truncation radius. For a draw t = s_i + z the own term is T_i = w_i e^{-||z||^2/2beta^2}.
+ * A centre j with ||t - s_j||^2 > ||z||^2 + rho^2 beta^2 has a term below
+ * (w_j / w_i) e^{-rho^2/2} T_i, so the dropped mass is D <= ((W - w_i)/w_i) e^{-rho^2/2} T_i,
+ * and T_i <= S_kept (also for the own-group partial sums, which contain T_i). Hence
+ *     0 <= ln S - ln S_kept = ln(1 + D/S_kept) <= ((W - w_i)/w_i) e^{-rho^2/2} = tol
+ * for rho^2 = 2 ln((W - w_i) / (w_i tol)) (equal weights: 2 ln((n-1)/tol)); the same bound
+ * holds for L, L + A, L + B, and |error of A| <= tol as a difference of two errors in [0, tol].
+ * One ball query per centre covers all its draws: with R = max_j ||z_ij||, every kept centre
+ * lies within R + sqrt(R^2 + rho^2 beta^2) of s_i (triangle inequality). */
+static double truncation_radius(const mc_ctx *cx, size_t i, const workspace *w) {
+    const iflow_mix_mc *p = cx->p;
+    double wi = exp(p->lw ? p->lw[i] : 0.0), rest = cx->wsum - wi;
+    double rho2 = rest > 0 ? 2.0 * log(rest / (wi * p->tolerance)) : 0.0;
+    double r2max = 0;
+    for (size_t j = 0; j < p->k; j++) {
+        double z2 = 0;
+        for (size_t c = 0; c < p->d; c++) {
+            double e = w->t[j * p->d + c] - p->s[i * p->d + c];
+            z2 += e * e;
+        }
+        r2max = fmax(r2max, z2);
+    }
+    double r = sqrt(r2max) + sqrt(r2max + fmax(rho2, 0.0) * p->beta * p->beta);
+    return r * r * (1.0 + 1e-12); /* rounding in the tree's distances must not drop a centre */
+}
+
+/* Copies the hits (tree positions) into the workspace's dimension-major candidate run. */
+static int gather(const mc_ctx *cx, workspace *w, centre_run *run) {
+    size_t d = cx->p->d, m = w->hits.n, nt = cx->tree->n;
+    if (m > w->cap_c) {
+        size_t cap = (m + m / 2 + 7) & ~(size_t)7;
+        free(w->gx);
+        free(w->glw);
+        free(w->gga);
+        free(w->ggb);
+        w->gx = alloc_aligned(cap * d);
+        w->glw = alloc_aligned(cap);
+        w->gga = alloc_aligned(cap);
+        w->ggb = alloc_aligned(cap);
+        w->cap_c = cap;
+        if (!w->gx || !w->glw || !w->gga || !w->ggb) {
+            w->cap_c = 0;
+            return IFLOW_ENOMEM;
+        }
+    }
+    for (size_t c = 0; c < d; c++) {
+        const double *src = cx->tree->x + c * nt;
+        double *dst = w->gx + c * w->cap_c;
+        for (size_t h = 0; h < m; h++) dst[h] = src[w->hits.v[h]];
+    }
+    for (size_t h = 0; h < m; h++) {
+        size_t pos = w->hits.v[h];
+        w->glw[h] = cx->tlw[pos];
+        w->gga[h] = cx->tga ? cx->tga[pos] : 0.0;
+        w->ggb[h] = cx->tgb ? cx->tgb[pos] : 0.0;
+    }
+    centre_run r = {w->gx, w->glw, w->gga, w->ggb, w->cap_c, m};
+    *run = r;
+    return 0;
+}
+
+/* Truncated mode: per centre, one ball query, a gather, and the same kernel on the candidates. */
+static int run_truncated(const mc_ctx *cx, iflow_mix_stats *stats) {
+    const iflow_mix_mc *p = cx->p;
+    int fail = 0;
+#pragma omp parallel num_threads(n_threads(p->threads))
+    {
+        workspace w;
+        int ok = ws_init(&w, p->k, p->d) == 0;
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < p->n; i++) {
+            if (!ok) continue;
+            size_t nq = draw_block(cx, i, i + 1, &w);
+            centre_run run;
+            w.hits.n = 0;
+            ok = iflow_kdtree_ball(cx->tree, p->s + i * p->d, truncation_radius(cx, i, &w),
+                                   &w.hits) == 0 &&
+                 gather(cx, &w, &run) == 0;
+            if (!ok) continue;
+            shift_fallback(cx, &run, 1, &w, nq);
+            sweep(cx, &run, 1, &w, nq);
+            finish_block(cx, &w, i, i + 1, stats);
+        }
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        ws_free(&w);
+    }
+    return fail ? IFLOW_ENOMEM : 0;
+}
+
+/* Builds the k-d tree and the per-centre arrays in tree order. */
+static int setup_tree(mc_ctx *cx) {
+    const iflow_mix_mc *p = cx->p;
+    cx->tree = iflow_kdtree_new(p->s, p->n, p->d, 32);
+    cx->tlw = malloc(p->n * sizeof(double));
+    cx->tga = p->ga ? malloc(p->n * sizeof(double)) : NULL;
+    cx->tgb = p->gb ? malloc(p->n * sizeof(double)) : NULL;
+    if (!cx->tree || !cx->tlw || (p->ga && !cx->tga) || (p->gb && !cx->tgb)) return IFLOW_ENOMEM;
+    for (size_t pos = 0; pos < p->n; pos++) {
+        size_t i = cx->tree->perm[pos];
+        cx->tlw[pos] = p->lw ? p->lw[i] : 0.0;
+        if (p->ga) cx->tga[pos] = p->ga[i];
+        if (p->gb) cx->tgb[pos] = p->gb[i];
+    }
+    return 0;
+}
+
+int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error *err) {
+    mc_ctx cx = {.p = p, .ng = p->gb ? 2 : p->ga ? 1 : 0,
+                 .inv = 1.0 / (2.0 * p->beta * p->beta), .lw_max = -INFINITY};
+    for (size_t i = 0; i < p->n; i++) {
+        double lw = p->lw ? p->lw[i] : 0.0;
+        cx.lw_max = fmax(cx.lw_max, lw);
+        cx.wsum += exp(lw);
+    }
+    tiled tl = {0};
+    int rc;
+    if (p->tolerance > 0) {
+        rc = setup_tree(&cx);
+        if (rc == 0) rc = run_truncated(&cx, stats);
+    } else {
+        rc = tiled_build(&tl, p->s, p->lw, p->ga, p->gb, p->n, p->d);
+        cx.n_runs = tl.n_tiles;
+        cx.runs = rc == 0 ? malloc(cx.n_runs * sizeof *cx.runs) : NULL;
+        if (rc == 0 && !cx.runs) rc = IFLOW_ENOMEM;
+        for (size_t b = 0; rc == 0 && b < cx.n_runs; b++)
+            cx.runs[b] = tiled_run(&tl, b, p->n, p->d);
+        if (rc == 0) rc = run_exact(&cx, stats);
+    }
+    tiled_free(&tl);
+    free(cx.runs);
+    iflow_kdtree_free(cx.tree);
+    free(cx.tlw);
+    free(cx.tga);
+    free(cx.tgb);
+    if (rc) return iflow_error_set(err, rc, "mixture: out of memory (n = %zu, d = %zu)", p->n, p->d);
+    return 0;
+}
+
+int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int threads,
+                       double *out, iflow_error *err) {
+    iflow_mix_mc p = {.s = s, .n = n, .d = d, .k = 1};
+    mc_ctx cx = {.p = &p, .ng = 0, .inv = inv};
+    tiled tl = {0};
+    int rc = tiled_build(&tl, s, NULL, NULL, NULL, n, d), fail = 0;
+    cx.n_runs = tl.n_tiles;
+    cx.runs = rc == 0 ? malloc(cx.n_runs * sizeof *cx.runs) : NULL;
+    if (rc == 0 && !cx.runs) rc = IFLOW_ENOMEM;
+    for (size_t b = 0; rc == 0 && b < cx.n_runs; b++) cx.runs[b] = tiled_run(&tl, b, n, d);
+    size_t n_blocks = (n + 63) / 64;
+#pragma omp parallel num_threads(n_threads(threads)) if (rc == 0)
+    {
+        workspace w;
+        int ok = rc == 0 && ws_init(&w, 64, d) == 0;
+#pragma omp for schedule(dynamic)
+        for (size_t b = 0; b < n_blocks; b++) {
+            if (!ok) continue;
+            /* The query s_i itself: its own term exp(0) = 1 is the largest, shift 0. */
+            size_t i0 = b * 64, nq = n - i0 < 64 ? n - i0 : 64, nq4 = (nq + QG - 1) / QG * QG;
+            for (size_t q = 0; q < nq4; q++) {
+                size_t i = i0 + (q < nq ? q : nq - 1);
+                memcpy(w.t + q * d, s + i * d, d * sizeof(double));
+                w.c[q] = 0.0;
+            }
+            sweep(&cx, cx.runs, cx.n_runs, &w, nq4);
+            for (size_t q = 0; q < nq; q++) out[i0 + q] = log(w.sum[q]);
+        }
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        if (rc == 0) ws_free(&w);
+    }
+    tiled_free(&tl);
+    free(cx.runs);
+    if (rc || fail)
+        return iflow_error_set(err, IFLOW_ENOMEM, "mixture: out of memory (n = %zu, d = %zu)", n, d);
+    return 0;
+}

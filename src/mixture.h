@@ -1,0 +1,86 @@
+/* mixture: the hot loop of every SP estimate, ln sum_j w_j exp(-||t - s_j||^2 / (2 beta^2)) for
+ * many query points t, summed exactly (tiled) or over k-d tree candidates. Internal header. */
+#ifndef IFLOW_MIXTURE_H
+#define IFLOW_MIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "infoflow/error.h"
+
+/* Explicit fused multiply-add: the build is ISO C11, where gcc does not contract a * b + c. */
+#if defined(__FMA__)
+#define IFLOW_FMA(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define IFLOW_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* exp(x) for x <= 709 without libm, written so gcc vectorises it inside `omp simd` loops.
+ * x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2 (Cody-Waite: ln2 = C1 + C2 with C1
+ * short enough that k * C1 is exact for |k| <= 1024, so x - k C1 is exact), e^r by its Taylor polynomial of degree 12 (truncation error
+ * r^13/13! < 1.7e-16 for |r| <= 0.347), then 2^k built in the exponent bits. Relative error
+ * ~2e-16; exactly 0 for x < -708 (no subnormals), NaN propagates. */
+static inline double iflow_exp_kernel(double x) {
+    const double shifter = 0x1.8p52; /* adding it rounds to an integer held in the low bits */
+    double kd = IFLOW_FMA(x, 1.4426950408889634, shifter);
+    double k = kd - shifter;
+    double r = x - k * 6.93145751953125e-1; /* C1 */
+    r = r - k * 1.42860682030941723212e-6;  /* C2 */
+    double p = 1.0 / 479001600.0;
+    p = IFLOW_FMA(p, r, 1.0 / 39916800.0);
+    p = IFLOW_FMA(p, r, 1.0 / 3628800.0);
+    p = IFLOW_FMA(p, r, 1.0 / 362880.0);
+    p = IFLOW_FMA(p, r, 1.0 / 40320.0);
+    p = IFLOW_FMA(p, r, 1.0 / 5040.0);
+    p = IFLOW_FMA(p, r, 1.0 / 720.0);
+    p = IFLOW_FMA(p, r, 1.0 / 120.0);
+    p = IFLOW_FMA(p, r, 1.0 / 24.0);
+    p = IFLOW_FMA(p, r, 1.0 / 6.0);
+    p = IFLOW_FMA(p, r, 0.5);
+    p = IFLOW_FMA(p, r, 1.0);
+    p = IFLOW_FMA(p, r, 1.0);
+    uint64_t kbits;
+    memcpy(&kbits, &kd, sizeof kbits);
+    uint64_t sbits = (kbits + 1023) << 52; /* the shifter's high bits fall off the top */
+    double scale;
+    memcpy(&scale, &sbits, sizeof scale);
+    double y = p * scale;
+    return x < -708.0 ? 0.0 : y;
+}
+
+/* One Monte Carlo SP problem. Centre i gets k draws t_ij = s_i + z_ij, z_ij ~ N(0, beta^2 I)
+ * from iflow_rng(seed, stream + orig[i]); every draw's sums run over all n centres. */
+typedef struct iflow_mix_mc {
+    const double *s;      /* n x d centres, row-major */
+    const double *lw;     /* n: ln of each weight (<= 0 advised), NULL = all 0 */
+    const double *ga;     /* n: group ids (small integers as doubles), NULL = no grouping */
+    const double *gb;     /* a second grouping, NULL = none (needs ga) */
+    const size_t *orig;   /* n: stream index of each centre, NULL = i */
+    size_t n, d, k;
+    double beta;
+    double tolerance;     /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
+    uint64_t seed, stream;
+    int threads;          /* 0: OpenMP default */
+} iflow_mix_mc;
+
+/* Per-draw values, averaged per centre. With L = ln sum_j w_j e^{-||t - s_j||^2/2beta^2} and
+ * A = ln(sum over the centres of the draw's own group a / sum over all), B likewise for b. */
+enum { IFLOW_MIX_L, IFLOW_MIX_A, IFLOW_MIX_LA, IFLOW_MIX_B, IFLOW_MIX_LB, IFLOW_MIX_NQ };
+
+/* Mean and sample variance (divisor k - 1; 0 when k = 1) of each quantity over one centre's
+ * draws. LA = L + A and LB = L + B are kept so that their variances include the covariance. */
+typedef struct iflow_mix_stats {
+    double mean[IFLOW_MIX_NQ];
+    double var[IFLOW_MIX_NQ];
+} iflow_mix_stats;
+
+/* Runs the draws and fills stats[0..n). Results do not depend on the thread count. */
+int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error *err);
+
+/* For every centre i as the query: out[i] = ln sum_j exp(-||s_i - s_j||^2 * inv) (equal
+ * weights, exact), e.g. inv = 1/(2 beta^2) for the pairwise bounds. */
+int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int threads,
+                       double *out, iflow_error *err);
+
+#endif
