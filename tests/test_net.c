@@ -313,7 +313,7 @@ START_TEST(test_inits) {
     double mean, var, maxabs;
     /* Variance of N(0, s^2) truncated to [-2s, 2s]: s^2 (1 - 2 * 2 phi(2) / (2 Phi(2) - 1)). */
     double phi2 = exp(-2.0) / sqrt(2 * M_PI), mass = erf(2 / sqrt(2.0));
-    double trunc_var = (1.0 / fi) * (1 - 4 * phi2 / mass);
+    double trunc_var = (1.0 / (double)fi) * (1 - 4 * phi2 / mass);
     double a_pt = 1 / sqrt((double)fi), a_xv = sqrt(6.0 / (double)(fi + fo));
     struct {
         iflow_init kind;
