@@ -1,0 +1,471 @@
+/* Tests of the figure pipeline: CSV reading and its errors, tick choice, the data->pixel mapping
+ * (a unique-colour point read back from the PNG), and iflow_plot_run on synthetic run dirs. */
+#include <check.h>
+#include <ftw.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "chart.h"
+#include "csvread.h"
+#include "infoflow/plot.h"
+
+static char tmpdir[256];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void setup(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/iflow_test_plot_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void) { nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void path_in(char *out, size_t n, const char *dir, const char *name) {
+    snprintf(out, n, "%.300s/%.200s", dir, name);
+}
+
+static void write_file(const char *dir, const char *name, const char *text) {
+    char p[512];
+    path_in(p, sizeof p, dir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int file_exists(const char *dir, const char *name) {
+    char p[512];
+    struct stat st;
+    path_in(p, sizeof p, dir, name);
+    return stat(p, &st) == 0;
+}
+
+/* ---- PNG reading ---- */
+
+typedef struct png_info_t {
+    int width, height, colour_type, depth;
+    char software[128], hash[64];
+    unsigned char *rgb; /* width * height * 3 when colour type is RGB 8 */
+} png_info_t;
+
+static int read_png(const char *path, png_info_t *out) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    unsigned char sig[8];
+    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) {
+        fclose(f);
+        return -2;
+    }
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        return -3;
+    }
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    out->width = (int)png_get_image_width(png, info);
+    out->height = (int)png_get_image_height(png, info);
+    out->colour_type = png_get_color_type(png, info);
+    out->depth = png_get_bit_depth(png, info);
+    png_textp text;
+    int n_text = 0;
+    png_get_text(png, info, &text, &n_text);
+    for (int i = 0; i < n_text; i++) {
+        if (!strcmp(text[i].key, "Software")) snprintf(out->software, sizeof out->software, "%s", text[i].text);
+        if (!strcmp(text[i].key, "Config-Hash")) snprintf(out->hash, sizeof out->hash, "%s", text[i].text);
+    }
+    if (out->colour_type == PNG_COLOR_TYPE_RGB && out->depth == 8) {
+        out->rgb = malloc((size_t)out->width * (size_t)out->height * 3);
+        for (int y = 0; y < out->height; y++) png_read_row(png, out->rgb + (size_t)y * (size_t)out->width * 3, NULL);
+        png_read_end(png, NULL);
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return 0;
+}
+
+/* ---- CSV reader ---- */
+
+START_TEST(test_csv_numbers_strings_missing) {
+    write_file(tmpdir, "binned.csv", "epoch,layer,bin,noise,H_bin\n1,2,0.07,noisy,3.5\n\n"
+                                     "10,2,szt30,clean,\r\n");
+    char p[512];
+    path_in(p, sizeof p, tmpdir, "binned.csv");
+    iflow_csv *c;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_csv_read(p, &c, &err), 0);
+    ck_assert_uint_eq(c->n_rows, 2);
+    ck_assert_uint_eq(c->n_cols, 5);
+    const double *h, *e;
+    ck_assert_int_eq(iflow_csv_numbers(c, "H_bin", &h, &err), 0);
+    ck_assert_int_eq(iflow_csv_numbers(c, "epoch", &e, &err), 0);
+    ck_assert_double_eq(h[0], 3.5);
+    ck_assert(isnan(h[1]));
+    ck_assert_double_eq(e[1], 10);
+    int hc = iflow_csv_find(c, "H_bin"), bc = iflow_csv_find(c, "bin");
+    ck_assert(!iflow_csv_missing(c, 0, hc) && iflow_csv_missing(c, 1, hc));
+    ck_assert_str_eq(iflow_csv_str(c, 1, bc), "szt30");
+    ck_assert_str_eq(iflow_csv_str(c, 0, iflow_csv_find(c, "noise")), "noisy");
+    /* a string column is not numeric: asking for numbers names the first bad cell */
+    ck_assert_int_eq(iflow_csv_numbers(c, "noise", &h, &err), IFLOW_EPARSE);
+    ck_assert_str_eq(err.msg, "binned.csv:2: column noise: 'noisy' is not a number");
+    const double *none;
+    ck_assert_int_eq(iflow_csv_numbers_opt(c, "I_YT_bin", &none, &err), 0);
+    ck_assert_ptr_null(none);
+    iflow_csv_free(c);
+}
+END_TEST
+
+START_TEST(test_csv_errors) {
+    char p[512];
+    iflow_csv *c;
+    iflow_error err = {0};
+    path_in(p, sizeof p, tmpdir, "absent.csv");
+    ck_assert_int_eq(iflow_csv_read(p, &c, &err), IFLOW_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, p));
+    ck_assert_ptr_null(c);
+
+    write_file(tmpdir, "mi.csv", "epoch,layer,I_XT\n0,1,2.5\n1,1,2.4\n2,1,abc\n");
+    path_in(p, sizeof p, tmpdir, "mi.csv");
+    ck_assert_int_eq(iflow_csv_read(p, &c, &err), 0);
+    const double *v;
+    ck_assert_int_eq(iflow_csv_numbers(c, "I_XT", &v, &err), IFLOW_EPARSE);
+    ck_assert_str_eq(err.msg, "mi.csv:4: column I_XT: 'abc' is not a number");
+    ck_assert_int_eq(iflow_csv_numbers(c, "I_YT", &v, &err), IFLOW_EPARSE);
+    ck_assert_str_eq(err.msg, "mi.csv:1: missing column 'I_YT'");
+    iflow_csv_free(c);
+
+    write_file(tmpdir, "r.csv", "a,b,c\n1,2,3\n4,5\n");
+    path_in(p, sizeof p, tmpdir, "r.csv");
+    ck_assert_int_eq(iflow_csv_read(p, &c, &err), IFLOW_EPARSE);
+    ck_assert_str_eq(err.msg, "r.csv:3: 2 cells, header has 3");
+    write_file(tmpdir, "e.csv", "");
+    path_in(p, sizeof p, tmpdir, "e.csv");
+    ck_assert_int_eq(iflow_csv_read(p, &c, &err), IFLOW_EPARSE);
+}
+END_TEST
+
+/* ---- chart layer ---- */
+
+START_TEST(test_ticks) {
+    double t[IFLOW_CHART_MAX_TICKS];
+    int sci;
+    /* linear: evenly spaced 1-2-5 steps inside the range, at most max_ticks */
+    static const double ranges[][2] = {{0, 1}, {-0.37, 2.9}, {13, 17}, {-1.05, 1.05}, {0.1, 0.7}};
+    for (size_t r = 0; r < 5; r++) {
+        for (size_t max = 3; max <= 8; max++) {
+            size_t n = iflow_ticks(ranges[r][0], ranges[r][1], 0, max, t, &sci);
+            ck_assert_uint_ge(n, 2);
+            ck_assert_uint_le(n, max);
+            double step = t[1] - t[0], mant = step / pow(10, floor(log10(step) + 1e-9));
+            ck_assert(fabs(mant - 1) < 1e-6 || fabs(mant - 2) < 1e-6 || fabs(mant - 5) < 1e-6);
+            for (size_t i = 0; i < n; i++) {
+                ck_assert(t[i] >= ranges[r][0] - 1e-12 && t[i] <= ranges[r][1] + 1e-12);
+                if (i) ck_assert_double_eq_tol(t[i] - t[i - 1], step, 1e-9 * step);
+            }
+        }
+    }
+    /* log over four decades: the powers of ten, drawn as 10^k */
+    size_t n = iflow_ticks(1, 1e4, 1, 8, t, &sci);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(sci, 1);
+    for (size_t i = 0; i < n; i++) ck_assert_double_eq_tol(t[i], pow(10, (double)i), 1e-9 * t[i]);
+    /* log over 1..30: 1, 2, 5, 10, 20 */
+    n = iflow_ticks(1, 30, 1, 6, t, &sci);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(sci, 0);
+    ck_assert_double_eq_tol(t[2], 5, 1e-12);
+    ck_assert_double_eq_tol(t[4], 20, 1e-12);
+}
+END_TEST
+
+START_TEST(test_viridis) {
+    /* interpolation halfway between the first two anchors is their mean */
+    iflow_rgb a = iflow_viridis(0), b = iflow_viridis(1.0 / 15), m = iflow_viridis(0.5 / 15);
+    ck_assert_double_eq_tol(m.g, (a.g + b.g) / 2, 1e-12);
+    ck_assert_double_eq_tol(m.b, (a.b + b.b) / 2, 1e-12);
+    /* dark purple to yellow, green rising monotonically; clamped outside [0, 1] */
+    ck_assert(a.b > a.g && iflow_viridis(1).r > 0.9 && iflow_viridis(1).g > 0.85);
+    for (int i = 1; i <= 100; i++) ck_assert(iflow_viridis(i / 100.0).g > iflow_viridis((i - 1) / 100.0).g);
+    ck_assert_double_eq(iflow_viridis(-3).r, a.r);
+    ck_assert_double_eq(iflow_viridis(7).g, iflow_viridis(1).g);
+}
+END_TEST
+
+/* Centroid of the pixels of exactly colour (r, g, b). */
+static int centroid(const png_info_t *img, int r, int g, int b, double *cx, double *cy) {
+    double sx = 0, sy = 0;
+    int n = 0;
+    for (int y = 0; y < img->height; y++)
+        for (int x = 0; x < img->width; x++) {
+            const unsigned char *p = img->rgb + ((size_t)y * (size_t)img->width + (size_t)x) * 3;
+            if (p[0] == r && p[1] == g && p[2] == b) sx += x + 0.5, sy += y + 0.5, n++;
+        }
+    if (n) *cx = sx / n, *cy = sy / n;
+    return n;
+}
+
+START_TEST(test_point_lands_on_its_pixel) {
+    iflow_figure fig;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_fig_new(&fig, 640, 480, &err), 0);
+    iflow_panel p;
+    iflow_range rx = {1, 1000, 1}, ry = {-2, 3, 0};
+    iflow_axis_set(&p.x, rx, 1, 0, "x (log)");
+    iflow_axis_set(&p.y, ry, 0, 0, "y");
+    iflow_panel_init(&p, &fig, (iflow_box){0, 0, 640, 480}, "one point");
+    /* the mapping itself: x = 10 is a third of the way along a log axis over [1, 1000] */
+    double px, py;
+    ck_assert_int_eq(iflow_panel_px(&p, 10, 0.5, &px, &py), 0);
+    ck_assert_double_eq_tol(px, p.area.x + p.area.w / 3, 1e-9);
+    ck_assert_double_eq_tol(py, p.area.y + p.area.h * (1 - 2.5 / 5), 1e-9);
+    ck_assert_int_eq(iflow_panel_px(&p, 0, 0.5, &px, &py), -1);
+    ck_assert_int_eq(iflow_panel_px(&p, 10, NAN, &px, &py), -1);
+    ck_assert(p.area.x > 40 && p.area.x + p.area.w <= 640 && p.area.y > 20 && p.area.y + p.area.h < 440);
+    iflow_rgb magenta = {1, 0, 1};
+    iflow_panel_marker(&p, 10, 0.5, IFLOW_MARK_SQUARE, 11, magenta, magenta);
+    iflow_panel_free(&p);
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "point.png");
+    const char *keys[] = {"Software"}, *vals[] = {"test"};
+    ck_assert_int_eq(iflow_fig_write_png(&fig, path, keys, vals, 1, &err), 0);
+    iflow_fig_free(&fig);
+    png_info_t img;
+    ck_assert_int_eq(read_png(path, &img), 0);
+    ck_assert_int_eq(img.width, 640);
+    ck_assert_int_eq(img.height, 480);
+    ck_assert_str_eq(img.software, "test");
+    double cx, cy;
+    ck_assert_int_ge(centroid(&img, 255, 0, 255, &cx, &cy), 40); /* the square's inside */
+    ck_assert_double_le(fabs(cx - px), 2);
+    ck_assert_double_le(fabs(cy - py), 2);
+    const unsigned char *c = img.rgb + ((size_t)lround(py - 0.5) * 640 + (size_t)lround(px - 0.5)) * 3;
+    ck_assert(c[0] == 255 && c[1] == 0 && c[2] == 255);
+    free(img.rgb);
+}
+END_TEST
+
+/* ---- whole runs ---- */
+
+/* A small run directory: 3 hidden layers (widths 4, 3, 2), epochs 0..10, MI at 0, 1, 3, 10.
+ * deterministic: SP columns left empty, as a beta = 0 run writes them. */
+static void write_run(const char *dir, int deterministic) {
+    static const int widths[3] = {4, 3, 2}, mi_ep[4] = {0, 1, 3, 10};
+    char path[512];
+    path_in(path, sizeof path, dir, "metrics.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "epoch,train_loss,train_acc,test_loss,test_acc,train_loss_clean,train_acc_clean,"
+               "test_loss_clean,test_acc_clean,seconds\n");
+    for (int e = 0; e <= 10; e++) {
+        double l = 0.7 * exp(-e / 4.0) + 0.1;
+        fprintf(f, "%d,%g,%g,%g,%g,%g,%g,%g,%g,%g\n", e, l, 1 - l / 1.4, l + 0.05, 1 - (l + 0.05) / 1.4,
+                0.9 * l, 1 - 0.9 * l / 1.4, l, 1 - l / 1.4, 0.1 * e);
+    }
+    fclose(f);
+    path_in(path, sizeof path, dir, "mi.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,h_T_given_X,h_T_given_Y,"
+               "kde_lower_h_T,kde_upper_h_T\n");
+    for (int k = 0; k < 4; k++)
+        for (int l = 1; l <= 3; l++) {
+            if (deterministic)
+                fprintf(f, "%d,%d,%d,,,,,,,,,\n", mi_ep[k], l, widths[l - 1]);
+            else
+                fprintf(f, "%d,%d,%d,%g,0.05,%g,0.01,1,0.5,0.8,,\n", mi_ep[k], l, widths[l - 1],
+                        4.0 - l - 0.1 * mi_ep[k], 0.2 + 0.04 * mi_ep[k]);
+        }
+    fclose(f);
+    path_in(path, sizeof path, dir, "binned.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,bin,noise,H_bin,I_YT_bin\n");
+    for (int k = 0; k < 4; k++)
+        for (int l = 1; l <= 3; l++)
+            fprintf(f, "%d,%d,0.07,noisy,%g,0.5\n%d,%d,szt30,clean,%g,0.4\n", mi_ep[k], l,
+                    5.0 - l, mi_ep[k], l, 4.5 - l);
+    fclose(f);
+    path_in(path, sizeof path, dir, "activations.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,lo,hi,density\n");
+    for (int k = 0; k < 4; k++)
+        for (int l = 1; l <= 3; l++)
+            for (int b = 0; b < 10; b++) {
+                double c = -0.9 + 0.2 * b, s = 0.3 + 0.05 * mi_ep[k];
+                fprintf(f, "%d,%d,%g,%g,%g\n", mi_ep[k], l, c - 0.1, c + 0.1,
+                        exp(-c * c / (2 * s * s)) / (s * sqrt(2 * M_PI)));
+            }
+    fclose(f);
+    path_in(path, sizeof path, dir, "scatter.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,input,label,u1,u2,u3\n");
+    for (int k = 0; k < 4; k++)
+        for (int l = 2; l <= 3; l++)
+            for (int i = 0; i < 40; i++) {
+                double a = 2 * M_PI * i / 40, r = 0.3 + 0.05 * mi_ep[k];
+                fprintf(f, "%d,%d,%d,%d,%g,%g,", mi_ep[k], l, i, i % 2, r * cos(a), r * sin(a));
+                if (widths[l - 1] == 3) fprintf(f, "%g", r * cos(2 * a));
+                fprintf(f, "\n");
+            }
+    fclose(f);
+    write_file(dir, "info.csv", "key,value\nm,40\nH_Y,0.6931471806\nln_m,3.688879454\n"
+                                "activation,tanh\nbeta,0.1\n");
+}
+
+static const char *FIGS[7] = {"info_plane.png", "mi_epochs.png", "binned_vs_sp.png",
+                              "loss_acc.png", "activations.png", "scatter.png", "summary.png"};
+
+/* Checks a written figure: PNG signature, size, RGB 8-bit, Software tEXt, and that something
+ * was drawn (a few per cent of the pixels are not white). */
+static void check_png(const char *dir, const char *name, int w, int h, const char *hash) {
+    char p[512];
+    png_info_t img;
+    path_in(p, sizeof p, dir, name);
+    ck_assert_msg(read_png(p, &img) == 0, "%s: not a readable PNG", name);
+    ck_assert_int_eq(img.width, w);
+    if (h) ck_assert_int_eq(img.height, h);
+    ck_assert_int_eq(img.colour_type, PNG_COLOR_TYPE_RGB);
+    ck_assert_int_eq(img.depth, 8);
+    ck_assert_str_eq(img.software, "infoflow " IFLOW_VERSION);
+    if (hash) ck_assert_str_eq(img.hash, hash);
+    size_t ink = 0, n = (size_t)img.width * (size_t)img.height;
+    for (size_t i = 0; i < n; i++) ink += img.rgb[3 * i] < 250 || img.rgb[3 * i + 1] < 250 || img.rgb[3 * i + 2] < 250;
+    ck_assert_msg(ink > n / 50, "%s: only %zu of %zu pixels drawn", name, ink, n);
+    free(img.rgb);
+}
+
+START_TEST(test_run_all_figures) {
+    write_run(tmpdir, 0);
+    /* config.ini that does not load as a config: the hash falls back to FNV-1a of its bytes */
+    const char *ini = "not an ini file\n";
+    write_file(tmpdir, "config.ini", ini);
+    unsigned long long h = 14695981039346656037ULL;
+    for (const char *s = ini; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", h);
+    char out[512], notes[2048];
+    path_in(out, sizeof out, tmpdir, "figs/sub");
+    iflow_plot_options opt = {.bits = 1, .verbose_notes = 1};
+    int n = -1;
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_run(tmpdir, out, &opt, notes, sizeof notes, &n, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(n, 7);
+    ck_assert_str_eq(notes, "");
+    for (int i = 0; i < 7; i++) {
+        int summary = i == 6, scatter = i == 5;
+        check_png(out, FIGS[i], summary ? 2400 : 1600, summary ? 1600 : scatter ? 0 : 1000, hash);
+    }
+    ck_assert(!file_exists(out, "summary.png.tmp"));
+}
+END_TEST
+
+START_TEST(test_deterministic_run_skips_sp_figures) {
+    write_run(tmpdir, 1);
+    char notes[2048];
+    iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
+    int n = -1;
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(n, 5);
+    ck_assert(!file_exists(tmpdir, "info_plane.png") && !file_exists(tmpdir, "mi_epochs.png"));
+    ck_assert_ptr_nonnull(strstr(notes, "info_plane.png: skipped, mi.csv has no SP values (deterministic run)\n"));
+    ck_assert_ptr_nonnull(strstr(notes, "mi_epochs.png: skipped, mi.csv has no SP values (deterministic run)\n"));
+    for (int i = 2; i < 7; i++) ck_assert_msg(file_exists(tmpdir, FIGS[i]), "%s missing", FIGS[i]);
+    /* an empty run directory: nothing to draw, every figure noted, no error */
+    char empty[512];
+    path_in(empty, sizeof empty, tmpdir, "empty");
+    mkdir(empty, 0777);
+    ck_assert_int_eq(iflow_plot_run(empty, empty, &opt, notes, sizeof notes, &n, &err), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_ptr_nonnull(strstr(notes, "loss_acc.png: skipped, no metrics.csv"));
+    ck_assert_ptr_nonnull(strstr(notes, "summary.png: skipped"));
+}
+END_TEST
+
+START_TEST(test_run_bad_csvs) {
+    char notes[256];
+    iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
+    int n;
+    iflow_error err = {0};
+    write_run(tmpdir, 0);
+    write_file(tmpdir, "mi.csv", "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se\n1,1,4,2.5,0.1,0.3,0.01\n"
+                                 "2,1,4,abc,0.1,0.3,0.01\n");
+    ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err), IFLOW_EPARSE);
+    ck_assert_str_eq(err.msg, "mi.csv:3: column I_XT: 'abc' is not a number");
+    ck_assert_int_eq(n, 0);
+    write_run(tmpdir, 0);
+    write_file(tmpdir, "metrics.csv", "epoch,train_loss,train_acc,test_loss\n0,1,0.5,1\n");
+    ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err), IFLOW_EPARSE);
+    ck_assert_str_eq(err.msg, "metrics.csv:1: missing column 'test_acc'");
+    char absent[512];
+    path_in(absent, sizeof absent, tmpdir, "no-such-run");
+    ck_assert_int_eq(iflow_plot_run(absent, absent, &opt, notes, sizeof notes, &n, &err), IFLOW_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, absent));
+}
+END_TEST
+
+/* Runs `infoflow plot ARGS` with output to a file; returns the exit status. */
+static int run_cli(const char *args, char *out, size_t n) {
+    const char *bin = getenv("IFLOW_BIN");
+    if (!bin) return -1;
+    char cmd[2048], log[512];
+    path_in(log, sizeof log, tmpdir, "cli.log");
+    snprintf(cmd, sizeof cmd, "'%s' plot %s >'%s' 2>&1", bin, args, log);
+    int st = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t k = f ? fread(out, 1, n - 1, f) : 0;
+    out[k] = '\0';
+    if (f) fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_cli) {
+    if (!getenv("IFLOW_BIN")) return; /* run outside meson: the library tests above still ran */
+    write_run(tmpdir, 1);
+    char args[1024], out[4096];
+    snprintf(args, sizeof args, "'%s' --out '%s/o' --units bits", tmpdir, tmpdir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "info_plane.png: skipped"));
+    ck_assert_ptr_nonnull(strstr(out, "wrote 5 figures to"));
+    snprintf(args, sizeof args, "'%s' --units furlongs", tmpdir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "'%s/nothing-here'", tmpdir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "nothing-here"));
+    ck_assert_int_eq(run_cli("--help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--units"));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("plot");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_csv_numbers_strings_missing);
+    tcase_add_test(tc, test_csv_errors);
+    tcase_add_test(tc, test_ticks);
+    tcase_add_test(tc, test_viridis);
+    tcase_add_test(tc, test_point_lands_on_its_pixel);
+    tcase_add_test(tc, test_run_all_figures);
+    tcase_add_test(tc, test_deterministic_run_skips_sp_figures);
+    tcase_add_test(tc, test_run_bad_csvs);
+    tcase_add_test(tc, test_cli);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
