@@ -723,10 +723,15 @@ static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const
     int drawn = 0;
     iflow_box cell[4];
     for (int k = 0; k < 4; k++) cell[k] = iflow_box_cell(body, 2, 2, k / 2, k % 2, 50);
-    if (draw_info_plane(c, fig, cell[0]) == 0) drawn++;
-    else cell_message(fig, cell[0], "information plane: no SP estimates");
-    if (draw_mi_epochs(c, fig, cell[1]) == 0) drawn++;
-    else cell_message(fig, cell[1], "MI vs epoch: no SP estimates");
+    iflow_box top = {body.x, body.y, body.w, cell[0].h};
+    if (!c->has_sp && draw_binned(c, fig, top) == 0) { /* deterministic run: binning is all */
+        drawn++;
+    } else {
+        if (draw_info_plane(c, fig, cell[0]) == 0) drawn++;
+        else cell_message(fig, cell[0], "information plane: no SP estimates");
+        if (draw_mi_epochs(c, fig, cell[1]) == 0) drawn++;
+        else cell_message(fig, cell[1], "MI vs epoch: no SP estimates");
+    }
     if (draw_loss_acc(c, fig, cell[2]) == 0) drawn++;
     else cell_message(fig, cell[2], "loss/accuracy: no metrics.csv");
     if (sp->n_layers) {
