@@ -16,7 +16,9 @@
 static const iflow_rgb INK = {0.13, 0.13, 0.13}, GRID = {0.88, 0.88, 0.88},
                        FRAME = {0.25, 0.25, 0.25};
 
-static void set_rgb(cairo_t *cr, iflow_rgb c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
+static void set_rgb(cairo_t *cr, iflow_rgb c) {
+    cairo_set_source_rgb(cr, c.r, c.g, c.b);
+}
 
 static void set_font(cairo_t *cr, double size, int bold) {
     cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL,
@@ -107,7 +109,8 @@ void iflow_range_add1(iflow_range *r, double v) {
 }
 
 void iflow_range_add(iflow_range *r, const double *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++) iflow_range_add1(r, v[i]);
+    for (size_t i = 0; v && i < n; i++)
+        iflow_range_add1(r, v[i]);
 }
 
 void iflow_axis_set(iflow_axis *a, iflow_range r, int log, double frac, const char *label) {
@@ -162,7 +165,9 @@ static size_t linear_ticks(double lo, double hi, size_t max_ticks, double *t) {
 
 size_t iflow_ticks(double lo, double hi, int log, size_t max_ticks, double *t, int *sci) {
     *sci = 0;
-    max_ticks = max_ticks < 2 ? 2 : max_ticks > IFLOW_CHART_MAX_TICKS - 1 ? IFLOW_CHART_MAX_TICKS - 1 : max_ticks;
+    max_ticks = max_ticks < 2                           ? 2
+                : max_ticks > IFLOW_CHART_MAX_TICKS - 1 ? IFLOW_CHART_MAX_TICKS - 1
+                                                        : max_ticks;
     if (!log) return linear_ticks(lo, hi, max_ticks, t);
     int k0 = (int)ceil(log10(lo) - 1e-9), k1 = (int)floor(log10(hi) + 1e-9);
     int n_dec = k1 - k0 + 1;
@@ -181,7 +186,8 @@ size_t iflow_ticks(double lo, double hi, int log, size_t max_ticks, double *t, i
     n = 0;
     if (n_dec >= 2) {
         int every = (n_dec + (int)max_ticks - 1) / (int)max_ticks;
-        for (int k = k0; k <= k1; k += every) t[n++] = pow(10, k);
+        for (int k = k0; k <= k1; k += every)
+            t[n++] = pow(10, k);
         *sci = 1;
         return n;
     }
@@ -226,7 +232,8 @@ static void draw_tick(iflow_figure *fig, const iflow_axis *a, double v, double x
 
 static double max_tick_width(iflow_figure *fig, const iflow_axis *a, double size) {
     double w = 0;
-    for (size_t i = 0; i < a->n_ticks; i++) w = fmax(w, tick_width(fig, a, a->ticks[i], size));
+    for (size_t i = 0; i < a->n_ticks; i++)
+        w = fmax(w, tick_width(fig, a, a->ticks[i], size));
     return w;
 }
 
@@ -255,7 +262,9 @@ static void add_pt_w(iflow_panel *p, double x, double y, double weight) {
     p->n_pts++;
 }
 
-static void add_pt(iflow_panel *p, double x, double y) { add_pt_w(p, x, y, 1); }
+static void add_pt(iflow_panel *p, double x, double y) {
+    add_pt_w(p, x, y, 1);
+}
 
 static void set_ticks(iflow_panel *p) {
     iflow_figure *fig = p->fig;
@@ -274,7 +283,8 @@ static void layout(iflow_panel *p) {
     iflow_figure *fig = p->fig;
     double fs = fig->font_px, lab = fs + 2, tit = fs + 4;
     double top = p->title[0] ? tit * CAP + 24 : 14;
-    p->area = (iflow_box){p->outer.x + 110, p->outer.y + top, p->outer.w - 140, p->outer.h - top - 90};
+    p->area =
+        (iflow_box){p->outer.x + 110, p->outer.y + top, p->outer.w - 140, p->outer.h - top - 90};
     for (int pass = 0; pass < 2; pass++) {
         set_ticks(p);
         double left = 8 + (p->y.label[0] ? lab + 12 : 0) + max_tick_width(fig, &p->y, fs) + 14;
@@ -315,7 +325,8 @@ static void draw_axes(iflow_panel *p) {
         cairo_move_to(cr, px, a->y + a->h);
         cairo_line_to(cr, px, a->y + a->h + 6);
         cairo_stroke(cr);
-        draw_tick(fig, &p->x, p->x.ticks[i], px, a->y + a->h + 12 + (p->x.sci ? 0.3 * fs : 0), fs, 0.5, 0);
+        draw_tick(fig, &p->x, p->x.ticks[i], px, a->y + a->h + 12 + (p->x.sci ? 0.3 * fs : 0), fs,
+                  0.5, 0);
     }
     for (size_t i = 0; i < p->y.n_ticks; i++) {
         py = a->y + a->h * (1 - iflow_scale01(p->y.ticks[i], p->y.lo, p->y.hi, p->y.log));
@@ -359,7 +370,9 @@ static void clip_begin(iflow_panel *p) {
     cairo_clip(p->fig->cr);
 }
 
-static void clip_end(iflow_panel *p) { cairo_restore(p->fig->cr); }
+static void clip_end(iflow_panel *p) {
+    cairo_restore(p->fig->cr);
+}
 
 static void set_dash(cairo_t *cr, int dashed, double width) {
     double d[2] = {4 * width + 2, 2.5 * width + 2};
@@ -402,7 +415,9 @@ void iflow_panel_line(iflow_panel *p, const double *x, const double *y, size_t n
 static void marker_path(cairo_t *cr, double x, double y, iflow_marker m, double s) {
     double r = s / 2;
     switch (m) {
-    case IFLOW_MARK_SQUARE: cairo_rectangle(cr, x - 0.85 * r, y - 0.85 * r, 1.7 * r, 1.7 * r); break;
+    case IFLOW_MARK_SQUARE:
+        cairo_rectangle(cr, x - 0.85 * r, y - 0.85 * r, 1.7 * r, 1.7 * r);
+        break;
     case IFLOW_MARK_TRIANGLE:
         cairo_move_to(cr, x, y - 1.1 * r);
         cairo_line_to(cr, x + r, y + 0.7 * r);
@@ -416,8 +431,12 @@ static void marker_path(cairo_t *cr, double x, double y, iflow_marker m, double 
         cairo_line_to(cr, x - r, y);
         cairo_close_path(cr);
         break;
-    case IFLOW_MARK_CIRCLE: cairo_new_sub_path(cr); cairo_arc(cr, x, y, r, 0, 2 * M_PI); break;
-    case IFLOW_MARK_NONE: break;
+    case IFLOW_MARK_CIRCLE:
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, x, y, r, 0, 2 * M_PI);
+        break;
+    case IFLOW_MARK_NONE:
+        break;
     }
 }
 
@@ -464,14 +483,16 @@ void iflow_panel_errorbar(iflow_panel *p, double x, double y, double xerr, doubl
 }
 
 /* Fills one run [i0, i1) of valid points: along lo, back along hi. */
-static void band_run(iflow_panel *p, const double *x, const double *lo, const double *hi,
-                     size_t i0, size_t i1) {
+static void band_run(iflow_panel *p, const double *x, const double *lo, const double *hi, size_t i0,
+                     size_t i1) {
     cairo_t *cr = p->fig->cr;
     double px, py;
     for (size_t i = i0; i < i1; i++) {
         iflow_panel_px(p, x[i], lo[i], &px, &py);
-        if (i == i0) cairo_move_to(cr, px, py);
-        else cairo_line_to(cr, px, py);
+        if (i == i0)
+            cairo_move_to(cr, px, py);
+        else
+            cairo_line_to(cr, px, py);
     }
     for (size_t i = i1; i-- > i0;) {
         iflow_panel_px(p, x[i], hi[i], &px, &py);
@@ -481,8 +502,8 @@ static void band_run(iflow_panel *p, const double *x, const double *lo, const do
     cairo_fill(cr);
 }
 
-void iflow_panel_band(iflow_panel *p, const double *x, const double *lo, const double *hi,
-                      size_t n, iflow_rgb c, double alpha) {
+void iflow_panel_band(iflow_panel *p, const double *x, const double *lo, const double *hi, size_t n,
+                      iflow_rgb c, double alpha) {
     clip_begin(p);
     cairo_set_source_rgba(p->fig->cr, c.r, c.g, c.b, alpha);
     size_t start = 0;
@@ -516,7 +537,8 @@ void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label)
     if (iflow_panel_px(p, xr, y, &px, &py) != 0 || py < p->area.y || py > p->area.y + p->area.h)
         return;
     ref_line(p, p->area.x, py, p->area.x + p->area.w, py, c);
-    for (double t = 0; t <= p->area.w; t += 10) add_pt_w(p, p->area.x + t, py, 0.1);
+    for (double t = 0; t <= p->area.w; t += 10)
+        add_pt_w(p, p->area.x + t, py, 0.1);
     if (!label || !label[0]) return;
     double fs = p->fig->font_px - 2;
     set_rgb(p->fig->cr, c);
@@ -524,7 +546,8 @@ void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label)
     double ty = below ? py + 6 : py - 6;
     iflow_text(p->fig, p->area.x + p->area.w - 8, ty, label, fs, 1, below ? 0 : 1, 0, 0);
     double w = iflow_text_width(p->fig, label, fs, 0);
-    for (double t = 0; t <= w; t += 10) add_pt_w(p, p->area.x + p->area.w - 8 - t, ty + (below ? 8 : -8), 50);
+    for (double t = 0; t <= w; t += 10)
+        add_pt_w(p, p->area.x + p->area.w - 8 - t, ty + (below ? 8 : -8), 50);
 }
 
 void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label) {
@@ -533,7 +556,8 @@ void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label)
     if (iflow_panel_px(p, x, yr, &px, &py) != 0 || px < p->area.x || px > p->area.x + p->area.w)
         return;
     ref_line(p, px, p->area.y, px, p->area.y + p->area.h, c);
-    for (double t = 0; t <= p->area.h; t += 10) add_pt_w(p, px, p->area.y + t, 0.1);
+    for (double t = 0; t <= p->area.h; t += 10)
+        add_pt_w(p, px, p->area.y + t, 0.1);
     if (!label || !label[0]) return;
     double fs = p->fig->font_px - 2;
     set_rgb(p->fig->cr, c);
@@ -542,7 +566,8 @@ void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label)
     double y0 = p->area.y + p->area.h - 8;
     iflow_text(p->fig, px - 6, y0, label, fs, 0, 1, -M_PI / 2, 0);
     double w = iflow_text_width(p->fig, label, fs, 0);
-    for (double t = 0; t <= w; t += 10) add_pt_w(p, px - 14, y0 - t, 50);
+    for (double t = 0; t <= w; t += 10)
+        add_pt_w(p, px - 14, y0 - t, 50);
 }
 
 void iflow_panel_rect(iflow_panel *p, double x0, double x1, double y0, double y1, iflow_rgb c) {
@@ -595,8 +620,8 @@ static void legend_swatch(iflow_figure *fig, double x, double y, const iflow_leg
     }
 }
 
-static void legend_at(iflow_figure *fig, double x, double y, const iflow_legend_entry *e,
-                      size_t n, double row_h, double size) {
+static void legend_at(iflow_figure *fig, double x, double y, const iflow_legend_entry *e, size_t n,
+                      double row_h, double size) {
     for (size_t i = 0; i < n; i++) {
         double cy = y + row_h * ((double)i + 0.5);
         legend_swatch(fig, x, cy, &e[i]);
@@ -608,7 +633,8 @@ static void legend_at(iflow_figure *fig, double x, double y, const iflow_legend_
 static double legend_label_width(iflow_figure *fig, const iflow_legend_entry *e, size_t n,
                                  double size) {
     double w = 0;
-    for (size_t i = 0; i < n; i++) w = fmax(w, iflow_text_width(fig, e[i].label, size, 0));
+    for (size_t i = 0; i < n; i++)
+        w = fmax(w, iflow_text_width(fig, e[i].label, size, 0));
     return w;
 }
 

@@ -51,13 +51,18 @@ typedef struct iflow_range {
     int positive;
 } iflow_range;
 
-typedef enum { IFLOW_MARK_NONE, IFLOW_MARK_CIRCLE, IFLOW_MARK_SQUARE, IFLOW_MARK_TRIANGLE,
-               IFLOW_MARK_DIAMOND } iflow_marker;
+typedef enum {
+    IFLOW_MARK_NONE,
+    IFLOW_MARK_CIRCLE,
+    IFLOW_MARK_SQUARE,
+    IFLOW_MARK_TRIANGLE,
+    IFLOW_MARK_DIAMOND
+} iflow_marker;
 
 typedef struct iflow_legend_entry {
     const char *label;
     iflow_rgb colour;
-    int dashed;          /* line style; width 0 draws no line */
+    int dashed; /* line style; width 0 draws no line */
     double line_width;
     iflow_marker marker; /* drawn in `colour` */
     int band;            /* 1: a filled swatch (for shaded bands, heat maps) */
@@ -105,8 +110,8 @@ void iflow_panel_marker(iflow_panel *p, double x, double y, iflow_marker m, doub
 void iflow_panel_errorbar(iflow_panel *p, double x, double y, double xerr, double yerr,
                           iflow_rgb c);
 /* Shaded band between lo[i] and hi[i] over x[i], split at missing values. */
-void iflow_panel_band(iflow_panel *p, const double *x, const double *lo, const double *hi,
-                      size_t n, iflow_rgb c, double alpha);
+void iflow_panel_band(iflow_panel *p, const double *x, const double *lo, const double *hi, size_t n,
+                      iflow_rgb c, double alpha);
 /* Reference lines across the panel, with a short label at their right (h) or top (v) end. */
 void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label);
 void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label);

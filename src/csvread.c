@@ -40,7 +40,8 @@ static size_t split_line(char *line, char **cells, size_t max) {
     size_t n = 0;
     for (char *p = line;; p++) {
         char *start = p;
-        while (*p && *p != ',') p++;
+        while (*p && *p != ',')
+            p++;
         if (n < max) cells[n] = start;
         n++;
         if (!*p) break;
@@ -51,7 +52,8 @@ static size_t split_line(char *line, char **cells, size_t max) {
 
 static size_t count_cells(const char *line) {
     size_t n = 1;
-    for (; *line; line++) n += *line == ',';
+    for (; *line; line++)
+        n += *line == ',';
     return n;
 }
 
@@ -75,7 +77,8 @@ static int parse_rows(iflow_csv *c, char *p, long lineno, iflow_error *err) {
     size_t cap = 64;
     c->cells = malloc(cap * c->n_cols * sizeof *c->cells);
     c->line = malloc(cap * sizeof *c->line);
-    if (!c->cells || !c->line) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", c->path);
+    if (!c->cells || !c->line)
+        return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", c->path);
     char *line;
     while ((line = next_line(&p, &lineno))) {
         if (!*line) continue; /* blank lines (e.g. a trailing one) carry no row */
@@ -90,8 +93,8 @@ static int parse_rows(iflow_csv *c, char *p, long lineno, iflow_error *err) {
         }
         size_t n = count_cells(line);
         if (n != c->n_cols)
-            return iflow_error_set(err, IFLOW_EPARSE, "%s:%ld: %zu cells, header has %zu",
-                                   c->name, lineno, n, c->n_cols);
+            return iflow_error_set(err, IFLOW_EPARSE, "%s:%ld: %zu cells, header has %zu", c->name,
+                                   lineno, n, c->n_cols);
         split_line(line, c->cells + c->n_rows * c->n_cols, c->n_cols);
         c->line[c->n_rows++] = lineno;
     }
@@ -138,7 +141,8 @@ int iflow_csv_read(const char *path, iflow_csv **out, iflow_error *err) {
 void iflow_csv_free(iflow_csv *csv) {
     if (!csv) return;
     if (csv->num)
-        for (size_t j = 0; j < csv->n_cols; j++) free(csv->num[j]);
+        for (size_t j = 0; j < csv->n_cols; j++)
+            free(csv->num[j]);
     free(csv->num);
     free(csv->header);
     free(csv->cells);
@@ -166,7 +170,8 @@ const char *iflow_csv_str(const iflow_csv *csv, size_t row, int col) {
 
 int iflow_csv_missing(const iflow_csv *csv, size_t row, int col) {
     const char *s = iflow_csv_str(csv, row, col);
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     return *s == '\0';
 }
 
@@ -182,7 +187,8 @@ static int parse_column(iflow_csv *c, int col, iflow_error *err) {
         char *end;
         errno = 0;
         v[i] = strtod(s, &end);
-        while (*end == ' ') end++;
+        while (*end == ' ')
+            end++;
         if (end == s || *end != '\0') {
             free(v);
             return iflow_error_set(err, IFLOW_EPARSE, "%s:%ld: column %s: '%s' is not a number",
@@ -193,8 +199,7 @@ static int parse_column(iflow_csv *c, int col, iflow_error *err) {
     return 0;
 }
 
-int iflow_csv_numbers_opt(iflow_csv *csv, const char *name, const double **vals,
-                          iflow_error *err) {
+int iflow_csv_numbers_opt(iflow_csv *csv, const char *name, const double **vals, iflow_error *err) {
     *vals = NULL;
     int col = iflow_csv_find(csv, name);
     if (col < 0) return 0;

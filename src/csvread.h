@@ -9,13 +9,13 @@
 
 typedef struct iflow_csv {
     char path[1100];
-    const char *name;  /* basename of path, used in messages ("mi.csv:17: ...") */
+    const char *name; /* basename of path, used in messages ("mi.csv:17: ...") */
     size_t n_rows, n_cols;
-    char **header;     /* n_cols names */
-    char **cells;      /* n_rows * n_cols, row-major; pointers into `text` */
-    long *line;        /* n_rows: 1-based line number of each row in the file */
-    double **num;      /* per column: parsed numbers (NULL until requested) */
-    char *text;        /* the file's bytes, split in place */
+    char **header; /* n_cols names */
+    char **cells;  /* n_rows * n_cols, row-major; pointers into `text` */
+    long *line;    /* n_rows: 1-based line number of each row in the file */
+    double **num;  /* per column: parsed numbers (NULL until requested) */
+    char *text;    /* the file's bytes, split in place */
 } iflow_csv;
 
 /* Reads path. Errors: IFLOW_EIO "path: cannot open: ...", IFLOW_EPARSE for an empty file or a
@@ -33,8 +33,7 @@ int iflow_csv_find(const iflow_csv *csv, const char *name);
 int iflow_csv_numbers(iflow_csv *csv, const char *name, const double **vals, iflow_error *err);
 
 /* Like iflow_csv_numbers but a missing column gives *vals = NULL and returns 0. */
-int iflow_csv_numbers_opt(iflow_csv *csv, const char *name, const double **vals,
-                          iflow_error *err);
+int iflow_csv_numbers_opt(iflow_csv *csv, const char *name, const double **vals, iflow_error *err);
 
 /* The raw text of a cell ("" if empty); col from iflow_csv_find. */
 const char *iflow_csv_str(const iflow_csv *csv, size_t row, int col);

@@ -98,7 +98,8 @@ static size_t distinct(const double *v, size_t n, double *out, size_t max) {
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i])) continue;
         size_t j = 0;
-        while (j < k && out[j] < v[i]) j++;
+        while (j < k && out[j] < v[i])
+            j++;
         if (j < k && out[j] == v[i]) continue;
         if (k == max) continue;
         memmove(out + j + 1, out + j, (k - j) * sizeof *out);
@@ -109,10 +110,10 @@ static size_t distinct(const double *v, size_t n, double *out, size_t max) {
 }
 
 static int load_all(plot_ctx *c, iflow_error *err) {
-    static const char *const m_cols[] = {"epoch", "train_loss", "train_acc", "test_loss",
-                                         "test_acc", NULL};
-    static const char *const mi_cols[] = {"epoch", "layer", "width", "I_XT", "I_XT_se",
-                                          "I_YT", "I_YT_se", NULL};
+    static const char *const m_cols[] = {"epoch",     "train_loss", "train_acc",
+                                         "test_loss", "test_acc",   NULL};
+    static const char *const mi_cols[] = {"epoch",   "layer", "width",   "I_XT",
+                                          "I_XT_se", "I_YT",  "I_YT_se", NULL};
     static const char *const b_cols[] = {"epoch", "layer", "H_bin", "I_YT_bin", NULL};
     static const char *const b_text[] = {"bin", "noise", NULL};
     static const char *const a_cols[] = {"epoch", "layer", "lo", "hi", "density", NULL};
@@ -141,7 +142,8 @@ static int load_all(plot_ctx *c, iflow_error *err) {
         for (size_t i = 0; i < c->mi->n_rows; i++)
             if (c->layer[i] == c->layers[j]) c->widths[j] = c->width[i];
     }
-    for (size_t i = 0; i < c->mi->n_rows; i++) c->has_sp |= isfinite(c->ixt[i]) && isfinite(c->iyt[i]);
+    for (size_t i = 0; i < c->mi->n_rows; i++)
+        c->has_sp |= isfinite(c->ixt[i]) && isfinite(c->iyt[i]);
     return 0;
 }
 
@@ -154,7 +156,8 @@ static void config_hash(plot_ctx *c) {
     if (!f) return;
     uint64_t h = 14695981039346656037ULL;
     int ch;
-    while ((ch = getc(f)) != EOF) h = (h ^ (unsigned char)ch) * 1099511628211ULL;
+    while ((ch = getc(f)) != EOF)
+        h = (h ^ (unsigned char)ch) * 1099511628211ULL;
     fclose(f);
     static iflow_config cfg; /* large: keep it off the stack */
     const char *of = "fnv1a64 of config.ini bytes";
@@ -189,7 +192,8 @@ static size_t layer_rows(const double *layer, const double *epoch, size_t n, dou
 }
 
 static void gather(const double *v, const size_t *idx, size_t k, double scale, double *out) {
-    for (size_t i = 0; i < k; i++) out[i] = v ? v[idx[i]] * scale : NAN;
+    for (size_t i = 0; i < k; i++)
+        out[i] = v ? v[idx[i]] * scale : NAN;
 }
 
 /* Series buffers for one layer of mi.csv. */
@@ -253,8 +257,10 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     for (size_t i = 0; i < c->mi->n_rows; i++) {
         double se_x = isfinite(c->ixt_se[i]) ? c->ixt_se[i] : 0;
         double se_y = isfinite(c->iyt_se[i]) ? c->iyt_se[i] : 0;
-        iflow_range_add1(&rx, (c->ixt[i] - se_x) * c->unit), iflow_range_add1(&rx, (c->ixt[i] + se_x) * c->unit);
-        iflow_range_add1(&ry, (c->iyt[i] - se_y) * c->unit), iflow_range_add1(&ry, (c->iyt[i] + se_y) * c->unit);
+        iflow_range_add1(&rx, (c->ixt[i] - se_x) * c->unit),
+            iflow_range_add1(&rx, (c->ixt[i] + se_x) * c->unit);
+        iflow_range_add1(&ry, (c->iyt[i] - se_y) * c->unit),
+            iflow_range_add1(&ry, (c->iyt[i] + se_y) * c->unit);
     }
     double lnm = c->ln_m * c->unit, hy = c->h_y * c->unit;
     if (lnm <= 1.3 * rx.hi) iflow_range_add1(&rx, lnm); /* the bound, when it is in view */
@@ -323,7 +329,8 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
         series s;
         if (mi_series(c, j, &s) == 0) {
             double *m = which ? s.y : s.x, *sd = which ? s.yse : s.xse;
-            for (size_t i = 0; i < s.n; i++) s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
+            for (size_t i = 0; i < s.n; i++)
+                s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
             iflow_panel_band(&p, s.e, s.lo, s.hi, s.n, iflow_palette(j), 0.25);
             iflow_panel_line(&p, s.e, m, s.n, iflow_palette(j), 2.2, 0);
         }
@@ -376,7 +383,8 @@ static int draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         size_t n_leg = 0;
         for (int s = 0; s < 4; s++) {
             int has = 0;
-            for (size_t i = 0; v[s] && i < m->n_rows; i++) has |= isfinite(v[s][i]);
+            for (size_t i = 0; v[s] && i < m->n_rows; i++)
+                has |= isfinite(v[s][i]);
             if (!has) continue;
             iflow_rgb col = iflow_palette((size_t)s / 2);
             iflow_panel_line(&p, ep, v[s], m->n_rows, col, 2.2, s % 2);
@@ -404,10 +412,12 @@ static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, cons
     for (size_t i = 0; i < b->n_rows; i++) {
         const char *bin = iflow_csv_str(b, i, bc), *nz = iflow_csv_str(b, i, nc);
         size_t k = 0;
-        while (k < n && (strcmp(out[k].bin, bin) || strcmp(out[k].noise, nz))) k++;
+        while (k < n && (strcmp(out[k].bin, bin) || strcmp(out[k].noise, nz)))
+            k++;
         if (k == n && n < MAX_COMBOS) out[n++] = (combo){bin, nz};
         k = 0;
-        while (k < *n_bins && strcmp(bins[k], bin)) k++;
+        while (k < *n_bins && strcmp(bins[k], bin))
+            k++;
         if (k == *n_bins && *n_bins < MAX_COMBOS) bins[(*n_bins)++] = bin;
     }
     return n;
@@ -415,7 +425,8 @@ static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, cons
 
 static size_t bin_index(const char **bins, size_t n, const char *bin) {
     size_t k = 0;
-    while (k < n && strcmp(bins[k], bin)) k++;
+    while (k < n && strcmp(bins[k], bin))
+        k++;
     return k;
 }
 
@@ -434,7 +445,8 @@ static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb,
         size_t m = 0;
         for (size_t i = 0; i < k; i++) {
             size_t r = idx[i];
-            if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) || strcmp(iflow_csv_str(b, r, nc), cb[q].noise))
+            if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) ||
+                strcmp(iflow_csv_str(b, r, nc), cb[q].noise))
                 continue;
             x[m] = ep[r], y[m++] = h[r] * c->unit;
         }
@@ -445,7 +457,8 @@ static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb,
         if (c->layers[j] != l) continue;
         series s;
         if (mi_series(c, j, &s) == 0) {
-            for (size_t i = 0; i < s.n; i++) s.lo[i] = s.x[i] - s.xse[i], s.hi[i] = s.x[i] + s.xse[i];
+            for (size_t i = 0; i < s.n; i++)
+                s.lo[i] = s.x[i] - s.xse[i], s.hi[i] = s.x[i] + s.xse[i];
             iflow_panel_band(p, s.e, s.lo, s.hi, s.n, DARK, 0.2);
             iflow_panel_line(p, s.e, s.x, s.n, DARK, 2.6, 0);
         }
@@ -468,11 +481,16 @@ static int draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     iflow_range rx = epoch_range(ep, b->n_rows), ry;
     if (!(rx.lo <= rx.hi) || nl == 0) return -1;
     iflow_range_init(&ry, 0);
-    for (size_t i = 0; i < b->n_rows; i++) iflow_range_add1(&ry, h[i] * c->unit);
+    for (size_t i = 0; i < b->n_rows; i++)
+        iflow_range_add1(&ry, h[i] * c->unit);
     for (size_t i = 0; c->has_sp && i < c->mi->n_rows; i++)
         iflow_range_add1(&ry, c->ixt[i] * c->unit);
     iflow_range_add1(&ry, 0);
-    size_t cells = nl + 1, rows = cells <= 3 ? 1 : cells <= 8 ? 2 : 3, cols = (cells + rows - 1) / rows;
+    size_t cells = nl + 1,
+           rows = cells <= 3   ? 1
+                  : cells <= 8 ? 2
+                               : 3,
+           cols = (cells + rows - 1) / rows;
     double *buf = malloc(2 * b->n_rows * sizeof *buf);
     size_t *idx = malloc(b->n_rows * sizeof *idx);
     if (!buf || !idx) {
@@ -489,7 +507,9 @@ static int draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         iflow_panel p;
         iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
         iflow_axis_set(&p.y, ry, 0, 0.05, yl);
-        iflow_panel_init(&p, fig, iflow_box_cell(box, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24), title);
+        iflow_panel_init(
+            &p, fig,
+            iflow_box_cell(box, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24), title);
         binned_panel(c, &p, layers[j], cb, n_cb, bins, n_bins, buf, idx);
         iflow_panel_free(&p);
     }
@@ -497,14 +517,18 @@ static int draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     iflow_legend_entry leg[MAX_COMBOS + 1];
     char names[MAX_COMBOS][64];
     size_t n_leg = 0;
-    if (c->has_sp) leg[n_leg++] = (iflow_legend_entry){"I(X;T), SP +-1 se", DARK, 0, 2.6, IFLOW_MARK_NONE, 1};
+    if (c->has_sp)
+        leg[n_leg++] = (iflow_legend_entry){"I(X;T), SP +-1 se", DARK, 0, 2.6, IFLOW_MARK_NONE, 1};
     for (size_t q = 0; q < n_cb; q++) {
         snprintf(names[q], sizeof names[q], "H(Bin T), bin %s, %s", cb[q].bin, cb[q].noise);
         int clean = !strcmp(cb[q].noise, "clean");
-        leg[n_leg++] = (iflow_legend_entry){names[q], iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1),
-                                            clean, 2.2, IFLOW_MARK_NONE, 0};
+        leg[n_leg++] = (iflow_legend_entry){
+            names[q],        iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1),
+            clean,           2.2,
+            IFLOW_MARK_NONE, 0};
     }
-    iflow_box lb = iflow_box_cell(box, (int)rows, (int)cols, (int)(nl / cols), (int)(nl % cols), 24);
+    iflow_box lb =
+        iflow_box_cell(box, (int)rows, (int)cols, (int)(nl / cols), (int)(nl % cols), 24);
     iflow_legend_box(fig, lb, leg, n_leg); /* cell nl is free: cells = nl + 1 */
     return 0;
 }
@@ -523,15 +547,20 @@ static void act_panel(plot_ctx *c, iflow_panel *p, double l, double dlo, double 
     double eps[1024];
     size_t ne = 0;
     for (size_t i = 0; i < k; i++)
-        if (ep[idx[i]] > 0 && (ne == 0 || ep[idx[i]] != eps[ne - 1]) && ne < 1024) eps[ne++] = ep[idx[i]];
+        if (ep[idx[i]] > 0 && (ne == 0 || ep[idx[i]] != eps[ne - 1]) && ne < 1024)
+            eps[ne++] = ep[idx[i]];
     size_t e = 0;
     for (size_t i = 0; i < k; i++) {
         size_t r = idx[i];
         if (!(ep[r] > 0) || !(d[r] > 0)) continue;
-        while (e + 1 < ne && eps[e] < ep[r]) e++;
-        double left = e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
-        double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1]) : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);
-        iflow_panel_rect(p, left, right, lo[r], hi[r], iflow_viridis(iflow_scale01(fmax(d[r], dlo), dlo, dhi, 1)));
+        while (e + 1 < ne && eps[e] < ep[r])
+            e++;
+        double left =
+            e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
+        double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1])
+                                  : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);
+        iflow_panel_rect(p, left, right, lo[r], hi[r],
+                         iflow_viridis(iflow_scale01(fmax(d[r], dlo), dlo, dhi, 1)));
     }
 }
 
@@ -566,12 +595,16 @@ static int draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box) {
             if (c->layers[q] == layers[j]) layer_name(c, q, title, sizeof title);
         iflow_axis_set(&p.x, rx, 1, 0.0, "epoch");
         iflow_axis_set(&p.y, ry, 0, 0.0, "activation");
-        iflow_panel_init(&p, fig, iflow_box_cell(grid, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24), title);
+        iflow_panel_init(
+            &p, fig,
+            iflow_box_cell(grid, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24),
+            title);
         act_panel(c, &p, layers[j], dlo, dhi, idx);
         iflow_panel_free(&p);
     }
     free(idx);
-    iflow_colorbar(fig, (iflow_box){grid.x + grid.w + 30, box.y + 60, 110, box.h - 160}, dlo, dhi, 1, "density");
+    iflow_colorbar(fig, (iflow_box){grid.x + grid.w + 30, box.y + 60, 110, box.h - 160}, dlo, dhi,
+                   1, "density");
     return 0;
 }
 
@@ -605,14 +638,18 @@ static int scatter_plan(plot_ctx *c, scat_plan *sp) {
         for (size_t i = 0; i < s->n_rows; i++) {
             if (lay[i] != layers[j] || !isfinite(ep[i])) continue;
             size_t q = 0;
-            while (q < ne && eps[q] != ep[i]) q++;
+            while (q < ne && eps[q] != ep[i])
+                q++;
             if (q == ne && ne < 1024) eps[ne++] = ep[i];
         }
         size_t n_show = ne < 4 ? ne : 4, k = sp->n_layers;
         double sorted[1024];
         size_t ns = distinct(eps, ne, sorted, 1024);
         for (size_t q = 0; q < n_show; q++)
-            sp->eps[k][q] = sorted[n_show > 1 ? (size_t)lround((double)q * (double)(ns - 1) / (double)(n_show - 1)) : 0];
+            sp->eps[k][q] =
+                sorted[n_show > 1
+                           ? (size_t)lround((double)q * (double)(ns - 1) / (double)(n_show - 1))
+                           : 0];
         sp->layers[k] = layers[j], sp->width[k] = w, sp->n_ep[k] = n_show;
         sp->rows += w == 3 ? 3 : 1;
         sp->cols = sp->cols > n_show ? sp->cols : n_show;
@@ -638,8 +675,8 @@ static size_t label_legend(plot_ctx *c, iflow_legend_entry *leg, char (*names)[1
 }
 
 /* One panel: coordinates (u_a, u_b) of layer l at epoch e, coloured by label. */
-static void scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e,
-                          int ua, int ub, int legend) {
+static void scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e, int ua,
+                          int ub, int legend) {
     iflow_csv *s = c->scatter;
     const double *ep, *lay, *lab, *u[3];
     iflow_csv_numbers(s, "epoch", &ep, NULL), iflow_csv_numbers(s, "layer", &lay, NULL);
@@ -662,7 +699,8 @@ static void scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double 
     for (size_t i = 0; i < s->n_rows; i++) {
         if (lay[i] != l || ep[i] != e) continue;
         size_t k = isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9;
-        iflow_panel_marker(&p, u[ua][i], u[ub][i], IFLOW_MARK_CIRCLE, 7, iflow_palette(k), iflow_palette(k));
+        iflow_panel_marker(&p, u[ua][i], u[ub][i], IFLOW_MARK_CIRCLE, 7, iflow_palette(k),
+                           iflow_palette(k));
     }
     iflow_legend_entry leg[10];
     if (legend) iflow_panel_legend(&p, leg, label_legend(c, leg, names));
@@ -680,8 +718,9 @@ static int draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const sca
         int n_pairs = sp->width[j] == 3 ? 3 : 1;
         for (int q = 0; q < n_pairs; q++, row++)
             for (size_t k = 0; k < sp->n_ep[j]; k++)
-                scatter_panel(c, fig, iflow_box_cell(box, (int)sp->rows, (int)sp->cols, (int)row, (int)k, 20),
-                              sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], 0);
+                scatter_panel(
+                    c, fig, iflow_box_cell(box, (int)sp->rows, (int)sp->cols, (int)row, (int)k, 20),
+                    sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], 0);
     }
     return 0;
 }
@@ -702,38 +741,57 @@ static void cell_message(iflow_figure *fig, iflow_box b, const char *msg) {
 }
 
 typedef enum { F_INFO, F_MI, F_BINNED, F_LOSS, F_ACTS, F_SCATTER, F_SUMMARY, N_FIGS } fig_id;
-static const char *const FIG_FILE[N_FIGS] = {"info_plane.png", "mi_epochs.png",
-    "binned_vs_sp.png", "loss_acc.png", "activations.png", "scatter.png", "summary.png"};
-static const char *const FIG_TITLE[N_FIGS] = {"Information plane", "Mutual information by epoch",
-    "Binned estimates vs sample propagation", "Loss and accuracy",
-    "Activation distributions", "Hidden representations", "Summary"};
+static const char *const FIG_FILE[N_FIGS] = {
+    "info_plane.png",  "mi_epochs.png", "binned_vs_sp.png", "loss_acc.png",
+    "activations.png", "scatter.png",   "summary.png"};
+static const char *const FIG_TITLE[N_FIGS] = {"Information plane",
+                                              "Mutual information by epoch",
+                                              "Binned estimates vs sample propagation",
+                                              "Loss and accuracy",
+                                              "Activation distributions",
+                                              "Hidden representations",
+                                              "Summary"};
 
 /* Draws figure id into fig (already sized); -1 if the data do not support it. */
 static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const scat_plan *sp) {
     switch (id) {
-    case F_INFO: return draw_info_plane(c, fig, body);
-    case F_MI: return draw_mi_epochs(c, fig, body);
-    case F_BINNED: return draw_binned(c, fig, body);
-    case F_LOSS: return draw_loss_acc(c, fig, body);
-    case F_ACTS: return draw_activations(c, fig, body);
-    case F_SCATTER: return sp->n_layers ? draw_scatter(c, fig, body, sp) : -1;
-    default: break;
+    case F_INFO:
+        return draw_info_plane(c, fig, body);
+    case F_MI:
+        return draw_mi_epochs(c, fig, body);
+    case F_BINNED:
+        return draw_binned(c, fig, body);
+    case F_LOSS:
+        return draw_loss_acc(c, fig, body);
+    case F_ACTS:
+        return draw_activations(c, fig, body);
+    case F_SCATTER:
+        return sp->n_layers ? draw_scatter(c, fig, body, sp) : -1;
+    default:
+        break;
     }
     /* summary: information plane, MI vs epoch, loss/accuracy, one scatter panel */
     int drawn = 0;
     iflow_box cell[4];
-    for (int k = 0; k < 4; k++) cell[k] = iflow_box_cell(body, 2, 2, k / 2, k % 2, 50);
+    for (int k = 0; k < 4; k++)
+        cell[k] = iflow_box_cell(body, 2, 2, k / 2, k % 2, 50);
     iflow_box top = {body.x, body.y, body.w, cell[0].h};
     if (!c->has_sp && draw_binned(c, fig, top) == 0) { /* deterministic run: binning is all */
         drawn++;
     } else {
-        if (draw_info_plane(c, fig, cell[0]) == 0) drawn++;
-        else cell_message(fig, cell[0], "information plane: no SP estimates");
-        if (draw_mi_epochs(c, fig, cell[1]) == 0) drawn++;
-        else cell_message(fig, cell[1], "MI vs epoch: no SP estimates");
+        if (draw_info_plane(c, fig, cell[0]) == 0)
+            drawn++;
+        else
+            cell_message(fig, cell[0], "information plane: no SP estimates");
+        if (draw_mi_epochs(c, fig, cell[1]) == 0)
+            drawn++;
+        else
+            cell_message(fig, cell[1], "MI vs epoch: no SP estimates");
     }
-    if (draw_loss_acc(c, fig, cell[2]) == 0) drawn++;
-    else cell_message(fig, cell[2], "loss/accuracy: no metrics.csv");
+    if (draw_loss_acc(c, fig, cell[2]) == 0)
+        drawn++;
+    else
+        cell_message(fig, cell[2], "loss/accuracy: no metrics.csv");
     if (sp->n_layers) {
         size_t k = sp->n_ep[0] - 1;
         scatter_panel(c, fig, cell[3], sp->layers[0], sp->eps[0][k], 0, 1, 1);
@@ -749,12 +807,18 @@ static const char *why_missing(const plot_ctx *c, fig_id id) {
     case F_INFO:
     case F_MI:
         if (!c->mi) return "no mi.csv";
-        return c->has_sp ? "mi.csv has no epoch > 0" : "mi.csv has no SP values (deterministic run)";
-    case F_BINNED: return c->binned ? "binned.csv has no epoch > 0" : "no binned.csv";
-    case F_LOSS: return c->metrics ? "metrics.csv has no rows" : "no metrics.csv";
-    case F_ACTS: return c->acts ? "activations.csv has no positive epoch or density" : "no activations.csv";
-    case F_SCATTER: return c->scatter ? "scatter.csv has no layer of width 2 or 3" : "no scatter.csv";
-    default: return "no data";
+        return c->has_sp ? "mi.csv has no epoch > 0"
+                         : "mi.csv has no SP values (deterministic run)";
+    case F_BINNED:
+        return c->binned ? "binned.csv has no epoch > 0" : "no binned.csv";
+    case F_LOSS:
+        return c->metrics ? "metrics.csv has no rows" : "no metrics.csv";
+    case F_ACTS:
+        return c->acts ? "activations.csv has no positive epoch or density" : "no activations.csv";
+    case F_SCATTER:
+        return c->scatter ? "scatter.csv has no layer of width 2 or 3" : "no scatter.csv";
+    default:
+        return "no data";
     }
 }
 
@@ -786,8 +850,11 @@ static int figure(plot_ctx *c, fig_id id, const scat_plan *sp, iflow_error *err)
 
 int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_options *opt,
                    char *notes, size_t notes_size, int *n_written, iflow_error *err) {
-    plot_ctx c = {.run_dir = run_dir, .out_dir = out_dir && *out_dir ? out_dir : run_dir,
-                  .notes = notes, .notes_size = notes_size, .verbose = opt ? opt->verbose_notes : 1};
+    plot_ctx c = {.run_dir = run_dir,
+                  .out_dir = out_dir && *out_dir ? out_dir : run_dir,
+                  .notes = notes,
+                  .notes_size = notes_size,
+                  .verbose = opt ? opt->verbose_notes : 1};
     int bits = opt && opt->bits;
     c.unit = bits ? 1 / M_LN2 : 1;
     c.unit_name = bits ? "bits" : "nats";
@@ -800,7 +867,8 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s", run_dir);
     size_t len = strlen(tmp);
-    while (len > 1 && tmp[len - 1] == '/') tmp[--len] = '\0';
+    while (len > 1 && tmp[len - 1] == '/')
+        tmp[--len] = '\0';
     const char *base = strrchr(tmp, '/');
     snprintf(c.run_name, sizeof c.run_name, "%s", base ? base + 1 : tmp);
     snprintf(c.version, sizeof c.version, "infoflow %s", IFLOW_VERSION);
@@ -811,7 +879,8 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
         config_hash(&c);
         scat_plan sp;
         scatter_plan(&c, &sp);
-        for (int id = 0; id < N_FIGS && !rc; id++) rc = figure(&c, (fig_id)id, &sp, err);
+        for (int id = 0; id < N_FIGS && !rc; id++)
+            rc = figure(&c, (fig_id)id, &sp, err);
     }
     iflow_csv_free(c.metrics), iflow_csv_free(c.mi), iflow_csv_free(c.binned);
     iflow_csv_free(c.acts), iflow_csv_free(c.scatter), iflow_csv_free(c.info);

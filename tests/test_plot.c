@@ -27,7 +27,9 @@ static void setup(void) {
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
-static void teardown(void) { nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void teardown(void) {
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void path_in(char *out, size_t n, const char *dir, const char *name) {
     snprintf(out, n, "%.300s/%.200s", dir, name);
@@ -84,12 +86,15 @@ static int read_png(const char *path, png_info_t *out) {
     int n_text = 0;
     png_get_text(png, info, &text, &n_text);
     for (int i = 0; i < n_text; i++) {
-        if (!strcmp(text[i].key, "Software")) snprintf(out->software, sizeof out->software, "%s", text[i].text);
-        if (!strcmp(text[i].key, "Config-Hash")) snprintf(out->hash, sizeof out->hash, "%s", text[i].text);
+        if (!strcmp(text[i].key, "Software"))
+            snprintf(out->software, sizeof out->software, "%s", text[i].text);
+        if (!strcmp(text[i].key, "Config-Hash"))
+            snprintf(out->hash, sizeof out->hash, "%s", text[i].text);
     }
     if (out->colour_type == PNG_COLOR_TYPE_RGB && out->depth == 8) {
         out->rgb = malloc((size_t)out->width * (size_t)out->height * 3);
-        for (int y = 0; y < out->height; y++) png_read_row(png, out->rgb + (size_t)y * (size_t)out->width * 3, NULL);
+        for (int y = 0; y < out->height; y++)
+            png_read_row(png, out->rgb + (size_t)y * (size_t)out->width * 3, NULL);
         png_read_end(png, NULL);
     }
     png_destroy_read_struct(&png, &info, NULL);
@@ -100,8 +105,9 @@ static int read_png(const char *path, png_info_t *out) {
 /* ---- CSV reader ---- */
 
 START_TEST(test_csv_numbers_strings_missing) {
-    write_file(tmpdir, "binned.csv", "epoch,layer,bin,noise,H_bin\n1,2,0.07,noisy,3.5\n\n"
-                                     "10,2,szt30,clean,\r\n");
+    write_file(tmpdir, "binned.csv",
+               "epoch,layer,bin,noise,H_bin\n1,2,0.07,noisy,3.5\n\n"
+               "10,2,szt30,clean,\r\n");
     char p[512];
     path_in(p, sizeof p, tmpdir, "binned.csv");
     iflow_csv *c;
@@ -182,7 +188,8 @@ START_TEST(test_ticks) {
     size_t n = iflow_ticks(1, 1e4, 1, 8, t, &sci);
     ck_assert_uint_eq(n, 5);
     ck_assert_int_eq(sci, 1);
-    for (size_t i = 0; i < n; i++) ck_assert_double_eq_tol(t[i], pow(10, (double)i), 1e-9 * t[i]);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_double_eq_tol(t[i], pow(10, (double)i), 1e-9 * t[i]);
     /* log over 1..30: 1, 2, 5, 10, 20 */
     n = iflow_ticks(1, 30, 1, 6, t, &sci);
     ck_assert_uint_eq(n, 5);
@@ -199,7 +206,8 @@ START_TEST(test_viridis) {
     ck_assert_double_eq_tol(m.b, (a.b + b.b) / 2, 1e-12);
     /* dark purple to yellow, green rising monotonically; clamped outside [0, 1] */
     ck_assert(a.b > a.g && iflow_viridis(1).r > 0.9 && iflow_viridis(1).g > 0.85);
-    for (int i = 1; i <= 100; i++) ck_assert(iflow_viridis(i / 100.0).g > iflow_viridis((i - 1) / 100.0).g);
+    for (int i = 1; i <= 100; i++)
+        ck_assert(iflow_viridis(i / 100.0).g > iflow_viridis((i - 1) / 100.0).g);
     ck_assert_double_eq(iflow_viridis(-3).r, a.r);
     ck_assert_double_eq(iflow_viridis(7).g, iflow_viridis(1).g);
 }
@@ -234,7 +242,8 @@ START_TEST(test_point_lands_on_its_pixel) {
     ck_assert_double_eq_tol(py, p.area.y + p.area.h * (1 - 2.5 / 5), 1e-9);
     ck_assert_int_eq(iflow_panel_px(&p, 0, 0.5, &px, &py), -1);
     ck_assert_int_eq(iflow_panel_px(&p, 10, NAN, &px, &py), -1);
-    ck_assert(p.area.x > 40 && p.area.x + p.area.w <= 640 && p.area.y > 20 && p.area.y + p.area.h < 440);
+    ck_assert(p.area.x > 40 && p.area.x + p.area.w <= 640 && p.area.y > 20 &&
+              p.area.y + p.area.h < 440);
     iflow_rgb magenta = {1, 0, 1};
     iflow_panel_marker(&p, 10, 0.5, IFLOW_MARK_SQUARE, 11, magenta, magenta);
     iflow_panel_free(&p);
@@ -252,7 +261,8 @@ START_TEST(test_point_lands_on_its_pixel) {
     ck_assert_int_ge(centroid(&img, 255, 0, 255, &cx, &cy), 40); /* the square's inside */
     ck_assert_double_le(fabs(cx - px), 2);
     ck_assert_double_le(fabs(cy - py), 2);
-    const unsigned char *c = img.rgb + ((size_t)lround(py - 0.5) * 640 + (size_t)lround(px - 0.5)) * 3;
+    const unsigned char *c =
+        img.rgb + ((size_t)lround(py - 0.5) * 640 + (size_t)lround(px - 0.5)) * 3;
     ck_assert(c[0] == 255 && c[1] == 0 && c[2] == 255);
     free(img.rgb);
 }
@@ -271,8 +281,8 @@ static void write_run(const char *dir, int deterministic) {
                "test_loss_clean,test_acc_clean,seconds\n");
     for (int e = 0; e <= 10; e++) {
         double l = 0.7 * exp(-e / 4.0) + 0.1;
-        fprintf(f, "%d,%g,%g,%g,%g,%g,%g,%g,%g,%g\n", e, l, 1 - l / 1.4, l + 0.05, 1 - (l + 0.05) / 1.4,
-                0.9 * l, 1 - 0.9 * l / 1.4, l, 1 - l / 1.4, 0.1 * e);
+        fprintf(f, "%d,%g,%g,%g,%g,%g,%g,%g,%g,%g\n", e, l, 1 - l / 1.4, l + 0.05,
+                1 - (l + 0.05) / 1.4, 0.9 * l, 1 - 0.9 * l / 1.4, l, 1 - l / 1.4, 0.1 * e);
     }
     fclose(f);
     path_in(path, sizeof path, dir, "mi.csv");
@@ -293,8 +303,8 @@ static void write_run(const char *dir, int deterministic) {
     fprintf(f, "epoch,layer,bin,noise,H_bin,I_YT_bin\n");
     for (int k = 0; k < 4; k++)
         for (int l = 1; l <= 3; l++)
-            fprintf(f, "%d,%d,0.07,noisy,%g,0.5\n%d,%d,szt30,clean,%g,0.4\n", mi_ep[k], l,
-                    5.0 - l, mi_ep[k], l, 4.5 - l);
+            fprintf(f, "%d,%d,0.07,noisy,%g,0.5\n%d,%d,szt30,clean,%g,0.4\n", mi_ep[k], l, 5.0 - l,
+                    mi_ep[k], l, 4.5 - l);
     fclose(f);
     path_in(path, sizeof path, dir, "activations.csv");
     f = fopen(path, "w");
@@ -319,12 +329,14 @@ static void write_run(const char *dir, int deterministic) {
                 fprintf(f, "\n");
             }
     fclose(f);
-    write_file(dir, "info.csv", "key,value\nm,40\nH_Y,0.6931471806\nln_m,3.688879454\n"
-                                "activation,tanh\nbeta,0.1\n");
+    write_file(dir, "info.csv",
+               "key,value\nm,40\nH_Y,0.6931471806\nln_m,3.688879454\n"
+               "activation,tanh\nbeta,0.1\n");
 }
 
-static const char *FIGS[7] = {"info_plane.png", "mi_epochs.png", "binned_vs_sp.png",
-                              "loss_acc.png", "activations.png", "scatter.png", "summary.png"};
+static const char *FIGS[7] = {"info_plane.png", "mi_epochs.png",   "binned_vs_sp.png",
+                              "loss_acc.png",   "activations.png", "scatter.png",
+                              "summary.png"};
 
 /* Checks a written figure: PNG signature, size, RGB 8-bit, Software tEXt, and that something
  * was drawn (a few per cent of the pixels are not white). */
@@ -340,7 +352,8 @@ static void check_png(const char *dir, const char *name, int w, int h, const cha
     ck_assert_str_eq(img.software, "infoflow " IFLOW_VERSION);
     if (hash) ck_assert_str_eq(img.hash, hash);
     size_t ink = 0, n = (size_t)img.width * (size_t)img.height;
-    for (size_t i = 0; i < n; i++) ink += img.rgb[3 * i] < 250 || img.rgb[3 * i + 1] < 250 || img.rgb[3 * i + 2] < 250;
+    for (size_t i = 0; i < n; i++)
+        ink += img.rgb[3 * i] < 250 || img.rgb[3 * i + 1] < 250 || img.rgb[3 * i + 2] < 250;
     ck_assert_msg(ink > n / 50, "%s: only %zu of %zu pixels drawn", name, ink, n);
     free(img.rgb);
 }
@@ -351,7 +364,8 @@ START_TEST(test_run_all_figures) {
     const char *ini = "not an ini file\n";
     write_file(tmpdir, "config.ini", ini);
     unsigned long long h = 14695981039346656037ULL;
-    for (const char *s = ini; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (const char *s = ini; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", h);
     char out[512], notes[2048];
@@ -359,7 +373,8 @@ START_TEST(test_run_all_figures) {
     iflow_plot_options opt = {.bits = 1, .verbose_notes = 1};
     int n = -1;
     iflow_error err = {0};
-    ck_assert_msg(iflow_plot_run(tmpdir, out, &opt, notes, sizeof notes, &n, &err) == 0, "%s", err.msg);
+    ck_assert_msg(iflow_plot_run(tmpdir, out, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
     ck_assert_int_eq(n, 7);
     ck_assert_str_eq(notes, "");
     for (int i = 0; i < 7; i++) {
@@ -376,12 +391,16 @@ START_TEST(test_deterministic_run_skips_sp_figures) {
     iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
     int n = -1;
     iflow_error err = {0};
-    ck_assert_msg(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err) == 0, "%s", err.msg);
+    ck_assert_msg(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
     ck_assert_int_eq(n, 5);
     ck_assert(!file_exists(tmpdir, "info_plane.png") && !file_exists(tmpdir, "mi_epochs.png"));
-    ck_assert_ptr_nonnull(strstr(notes, "info_plane.png: skipped, mi.csv has no SP values (deterministic run)\n"));
-    ck_assert_ptr_nonnull(strstr(notes, "mi_epochs.png: skipped, mi.csv has no SP values (deterministic run)\n"));
-    for (int i = 2; i < 7; i++) ck_assert_msg(file_exists(tmpdir, FIGS[i]), "%s missing", FIGS[i]);
+    ck_assert_ptr_nonnull(
+        strstr(notes, "info_plane.png: skipped, mi.csv has no SP values (deterministic run)\n"));
+    ck_assert_ptr_nonnull(
+        strstr(notes, "mi_epochs.png: skipped, mi.csv has no SP values (deterministic run)\n"));
+    for (int i = 2; i < 7; i++)
+        ck_assert_msg(file_exists(tmpdir, FIGS[i]), "%s missing", FIGS[i]);
     /* an empty run directory: nothing to draw, every figure noted, no error */
     char empty[512];
     path_in(empty, sizeof empty, tmpdir, "empty");
@@ -399,18 +418,22 @@ START_TEST(test_run_bad_csvs) {
     int n;
     iflow_error err = {0};
     write_run(tmpdir, 0);
-    write_file(tmpdir, "mi.csv", "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se\n1,1,4,2.5,0.1,0.3,0.01\n"
-                                 "2,1,4,abc,0.1,0.3,0.01\n");
-    ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err), IFLOW_EPARSE);
+    write_file(tmpdir, "mi.csv",
+               "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se\n1,1,4,2.5,0.1,0.3,0.01\n"
+               "2,1,4,abc,0.1,0.3,0.01\n");
+    ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err),
+                     IFLOW_EPARSE);
     ck_assert_str_eq(err.msg, "mi.csv:3: column I_XT: 'abc' is not a number");
     ck_assert_int_eq(n, 0);
     write_run(tmpdir, 0);
     write_file(tmpdir, "metrics.csv", "epoch,train_loss,train_acc,test_loss\n0,1,0.5,1\n");
-    ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err), IFLOW_EPARSE);
+    ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err),
+                     IFLOW_EPARSE);
     ck_assert_str_eq(err.msg, "metrics.csv:1: missing column 'test_acc'");
     char absent[512];
     path_in(absent, sizeof absent, tmpdir, "no-such-run");
-    ck_assert_int_eq(iflow_plot_run(absent, absent, &opt, notes, sizeof notes, &n, &err), IFLOW_EIO);
+    ck_assert_int_eq(iflow_plot_run(absent, absent, &opt, notes, sizeof notes, &n, &err),
+                     IFLOW_EIO);
     ck_assert_ptr_nonnull(strstr(err.msg, absent));
 }
 END_TEST
