@@ -77,6 +77,7 @@ INLINE void kernel_fixed(const centre_run *r, query_group *g, size_t d, int ng) 
 #pragma omp simd reduction(+ : s0, s1, s2, s3, pa0, pa1, pa2, pa3, pb0, pb1, pb2, pb3)
     for (size_t j = 0; j < m; j++) {
         double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+#pragma GCC unroll 16
         for (size_t k = 0; k < d; k++) {
             double xk = x[k * ld + j];
             double e0 = xk - t0[k], e1 = xk - t1[k], e2 = xk - t2[k], e3 = xk - t3[k];
@@ -390,7 +391,7 @@ static int n_threads(int threads) { return threads > 0 ? threads : omp_get_max_t
 static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
     const iflow_mix_mc *p = cx->p;
     size_t cb = p->k >= 64 ? 1 : (64 + p->k - 1) / p->k;
-    size_t n_blocks = (p->n + cb - 1) / cb;
+    size_t nqc = p->n_query ? p->n_query : p->n, n_blocks = (nqc + cb - 1) / cb;
     int fail = 0;
 #pragma omp parallel num_threads(n_threads(p->threads))
     {
@@ -403,7 +404,7 @@ static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
 #pragma omp for schedule(dynamic)
         for (size_t b = 0; b < n_blocks; b++) {
             if (!ok) continue;
-            size_t i0 = b * cb, i1 = i0 + cb < p->n ? i0 + cb : p->n;
+            size_t i0 = b * cb, i1 = i0 + cb < nqc ? i0 + cb : nqc;
             size_t nq = draw_block(cx, i0, i1, &w);
             shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
             sweep(cx, cx->runs, cx->n_runs, &w, nq);
@@ -478,13 +479,14 @@ static int gather(const mc_ctx *cx, workspace *w, centre_run *run) {
 /* Truncated mode: per centre, one ball query, a gather, and the same kernel on the candidates. */
 static int run_truncated(const mc_ctx *cx, iflow_mix_stats *stats) {
     const iflow_mix_mc *p = cx->p;
+    size_t nqc = p->n_query ? p->n_query : p->n;
     int fail = 0;
 #pragma omp parallel num_threads(n_threads(p->threads))
     {
         workspace w;
         int ok = ws_init(&w, p->k, p->d) == 0;
 #pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < p->n; i++) {
+        for (size_t i = 0; i < nqc; i++) {
             if (!ok) continue;
             size_t nq = draw_block(cx, i, i + 1, &w);
             centre_run run;

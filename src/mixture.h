@@ -21,7 +21,7 @@
  * short enough that k * C1 is exact for |k| <= 1024, so x - k C1 is exact), e^r by its Taylor polynomial of degree 12 (truncation error
  * r^13/13! < 1.7e-16 for |r| <= 0.347), then 2^k built in the exponent bits. Relative error
  * ~2e-16; exactly 0 for x < -708 (no subnormals), NaN propagates. */
-static inline double iflow_exp_kernel(double x) {
+static inline __attribute__((always_inline)) double iflow_exp_kernel(double x) {
     const double shifter = 0x1.8p52; /* adding it rounds to an integer held in the low bits */
     double kd = IFLOW_FMA(x, 1.4426950408889634, shifter);
     double k = kd - shifter;
@@ -58,6 +58,8 @@ typedef struct iflow_mix_mc {
     const double *gb;     /* a second grouping, NULL = none (needs ga) */
     const size_t *orig;   /* n: stream index of each centre, NULL = i */
     size_t n, d, k;
+    size_t n_query;       /* draws only around centres [0, n_query) (0 = all n): an unbiased
+                             subsample of the strata, e.g. for benchmarks */
     double beta;
     double tolerance;     /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
     uint64_t seed, stream;
@@ -75,7 +77,7 @@ typedef struct iflow_mix_stats {
     double var[IFLOW_MIX_NQ];
 } iflow_mix_stats;
 
-/* Runs the draws and fills stats[0..n). Results do not depend on the thread count. */
+/* Runs the draws and fills stats[0..n_query). Results do not depend on the thread count. */
 int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error *err);
 
 /* For every centre i as the query: out[i] = ln sum_j exp(-||s_i - s_j||^2 * inv) (equal
