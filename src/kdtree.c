@@ -24,8 +24,8 @@ static void node_box(const builder *b, size_t begin, size_t end, double *box) {
     for (size_t p = begin; p < end; p++) {
         const double *x = b->pts + b->t->perm[p] * d;
         for (size_t c = 0; c < d; c++) {
-            box[c] = fmin(box[c], x[c]);
-            box[d + c] = fmax(box[d + c], x[c]);
+            box[c] = x[c] < box[c] ? x[c] : box[c];
+            box[d + c] = x[c] > box[d + c] ? x[c] : box[d + c];
         }
     }
 }

@@ -10,7 +10,7 @@
 #include "kdtree.h"
 
 /* gcc's default on AVX-512 machines is 256-bit vectors; the kernel is pure arithmetic on
- * registers and L1, where 512-bit vectors double the throughput. */
+ * registers and L1, where 512-bit vectors do twice the lanes per instruction. */
 #if defined(__AVX512F__)
 #define KERNEL_ATTR __attribute__((target("prefer-vector-width=512")))
 #else
@@ -18,11 +18,10 @@
 #endif
 #define INLINE static inline __attribute__((always_inline))
 
-enum { QG = 4,      /* queries per pass over the centres: each centre load feeds 4 queries */
-       JB = 64,     /* centres per block in the generic-d kernel (distances kept in L1) */
-       MAX_FIXED_D = 12 };
+enum { QG = 4,  /* queries per pass over the centres: each centre load feeds 4 queries */
+       JB = 64 }; /* centres per block in the generic-d kernel (distances kept in L1) */
 /* Above this exponent margin exp(a_j - shift) could overflow: the draw falls back to a shift
- * taken from a max pass (see shift_with_fallback). */
+ * taken from a max pass (see shift_fallback). */
 #define SAFE_EXP 600.0
 
 /* A run of centres, dimension-major: coordinate c of centre j at x[c * ld + j]. */
@@ -553,7 +552,8 @@ int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error 
     free(cx.tlw);
     free(cx.tga);
     free(cx.tgb);
-    if (rc) return iflow_error_set(err, rc, "mixture: out of memory (n = %zu, d = %zu)", p->n, p->d);
+    if (rc)
+        return iflow_error_set(err, rc, "mixture: out of memory (n = %zu, d = %zu)", p->n, p->d);
     return 0;
 }
 
@@ -594,6 +594,7 @@ int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int thre
     tiled_free(&tl);
     free(cx.runs);
     if (rc || fail)
-        return iflow_error_set(err, IFLOW_ENOMEM, "mixture: out of memory (n = %zu, d = %zu)", n, d);
+        return iflow_error_set(err, IFLOW_ENOMEM, "mixture: out of memory (n = %zu, d = %zu)", n,
+                               d);
     return 0;
 }

@@ -17,10 +17,11 @@
 #endif
 
 /* exp(x) for x <= 709 without libm, written so gcc vectorises it inside `omp simd` loops.
- * x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2 (Cody-Waite: ln2 = C1 + C2 with C1
- * short enough that k * C1 is exact for |k| <= 1024, so x - k C1 is exact), e^r by its Taylor polynomial of degree 12 (truncation error
- * r^13/13! < 1.7e-16 for |r| <= 0.347), then 2^k built in the exponent bits. Relative error
- * ~2e-16; exactly 0 for x < -708 (no subnormals), NaN propagates. */
+ * x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2 (Cody-Waite: ln2 = C1 + C2 with C1 short
+ * enough that k C1 is exact for |k| <= 1024, so x - k C1 is exact); e^r by its Taylor
+ * polynomial of degree 12 (truncation error r^13/13! < 1.7e-16 for |r| <= 0.347); 2^k built in
+ * the exponent bits. Relative error ~2e-16; exactly 0 for x < -708 (no subnormals); NaN
+ * propagates. Always inlined: a call would stop the caller's loop from vectorising. */
 static inline __attribute__((always_inline)) double iflow_exp_kernel(double x) {
     const double shifter = 0x1.8p52; /* adding it rounds to an integer held in the low bits */
     double kd = IFLOW_FMA(x, 1.4426950408889634, shifter);
