@@ -174,6 +174,28 @@ static int load_data(run_state *st, iflow_error *err) {
     return rc;
 }
 
+/* info.csv: constants the figures mark (ln m, H(Y)). */
+static int write_info(run_state *st, iflow_error *err) {
+    const iflow_dataset *in = st->inputs;
+    size_t counts[65536 / 64] = {0}, nc = in->n_classes < 1024 ? in->n_classes : 1024;
+    for (size_t i = 0; i < in->n; i++)
+        if ((size_t)in->y[i] < nc) counts[in->y[i]]++;
+    double hy = 0;
+    for (size_t c = 0; c < nc; c++)
+        if (counts[c]) {
+            double p = (double)counts[c] / (double)in->n;
+            hy -= p * log(p);
+        }
+    char path[1100];
+    iflow_atomic a;
+    int rc = iflow_path_join(path, sizeof path, st->dir, "info.csv", err);
+    if (!rc) rc = iflow_atomic_open(&a, path, err);
+    if (rc) return rc;
+    fprintf(a.f, "key,value\nm,%zu\nH_Y,%.10g\nln_m,%.10g\nactivation,%s\nbeta,%.10g\n", in->n,
+            hy, log((double)in->n), iflow_activation_name(st->cfg.activation), st->cfg.beta);
+    return iflow_atomic_commit(&a, err);
+}
+
 static int build_model(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
     double beta[IFLOW_MAX_LAYERS];
@@ -467,6 +489,7 @@ static int prepare(run_state *st, iflow_error *err) {
     if (!rc) rc = open_dir(st, err);
     if (!rc) rc = check_config(st, err);
     if (!rc) rc = load_data(st, err);
+    if (!rc) rc = write_info(st, err);
     if (!rc) rc = build_model(st, err);
     iflow_mi_options_from_config(c, &st->mi_opts);
     return rc;
