@@ -23,7 +23,7 @@ enum key_id {
     N_LAYERS, N_ACTIVATION, N_LEAKY_SLOPE, N_BETA, N_BETA_LAYERS, N_INIT,
     T_OPTIMIZER, T_LR, T_MOMENTUM, T_WEIGHT_DECAY, T_BETA1, T_BETA2, T_EPS, T_BATCH, T_EPOCHS,
     T_SEED, T_ORTHONORMAL, T_KEEP,
-    E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
+    E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_QUERIES, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
     O_DIR, O_PLOT_EVERY, O_REPEATS,
     N_KEYS
 };
@@ -85,6 +85,7 @@ static const key_def keys[N_KEYS] = {
     [E_REPLICAS] = {"estimate", "replicas", K_SIZE, F(replicas), GE(1)},
     [E_MC] = {"estimate", "mc", K_SIZE, F(mc), GE(1)},
     [E_INPUTS] = {"estimate", "inputs", K_SIZE, F(mi_inputs), GE(0)},
+    [E_QUERIES] = {"estimate", "queries_per_input", K_SIZE, F(queries_per_input), GE(0)},
     [E_TOLERANCE] = {"estimate", "tolerance", K_DOUBLE, F(tolerance), GE(0)},
     [E_SEED] = {"estimate", "seed", K_U64, F(mi_seed), ANY},
     [E_BINS] = {"estimate", "bins", K_CUSTOM, F(bins), ANY},

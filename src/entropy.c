@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mixture.h"
 
@@ -24,6 +25,7 @@ void iflow_sp_options_default(iflow_sp_options *opt) {
     opt->stream = 0;
     opt->tolerance = 0.0;
     opt->threads = 0;
+    opt->query_stride = 1;
 }
 
 /* Checks what every estimator needs: samples present and finite, n, d >= 1, beta > 0. */
@@ -193,9 +195,9 @@ static int count_groups(const size_t *group, size_t n, size_t n_groups, const ch
  * ln g_G = L + A - ln n_G - c0 with c0 = (d/2) ln(2 pi beta^2), so per draw
  * ln g_G - ln g = A + ln(n / n_G): I = mean of that (one average, common random numbers). */
 static void grouped_result(const iflow_mix_stats *st, const size_t *group, const size_t *count,
-                           size_t n_groups, size_t n, size_t d, const iflow_sp_options *opt,
-                           int u_a, int u_la, const double *pw, double *off,
-                           iflow_mi_estimate *out) {
+                           size_t n_groups, size_t n, size_t nq, size_t k, size_t d,
+                           const iflow_sp_options *opt, int u_a, int u_la, const double *pw,
+                           double *off, iflow_mi_estimate *out) {
     double c0 = log_gauss_norm(d, opt->beta);
     int singletons = 1;
     out->n_groups = 0;
@@ -203,19 +205,58 @@ static void grouped_result(const iflow_mix_stats *st, const size_t *group, const
         out->n_groups += count[g] > 0;
         singletons &= count[g] <= 1;
     }
-    out->h = stratified(st, pw, NULL, n, opt->mc, IFLOW_MIX_L, -1.0);
+    out->h = stratified(st, pw, NULL, nq, k, IFLOW_MIX_L, -1.0);
     out->h.value += log((double)n) + c0;
-    for (size_t i = 0; i < n; i++) off[i] = log((double)n / (double)count[group[i]]);
-    out->mi = stratified(st, pw, off, n, opt->mc, u_a, 1.0);
+    for (size_t i = 0; i < nq; i++) off[i] = log((double)n / (double)count[group[i]]);
+    out->mi = stratified(st, pw, off, nq, k, u_a, 1.0);
     if (singletons) {
         /* h(T | G = g) is the entropy of one Gaussian: exact. */
         out->h_cond.value = iflow_gaussian_entropy(d, opt->beta);
         out->h_cond.se = 0.0;
         return;
     }
-    for (size_t i = 0; i < n; i++) off[i] = log((double)count[group[i]]);
-    out->h_cond = stratified(st, pw, off, n, opt->mc, u_la, -1.0);
+    for (size_t i = 0; i < nq; i++) off[i] = log((double)count[group[i]]);
+    out->h_cond = stratified(st, pw, off, nq, k, u_la, -1.0);
     out->h_cond.value += c0;
+}
+
+/* Centres reordered so that every stride-th one comes first (see query_stride). */
+struct reorder {
+    double *s;      /* n x d */
+    size_t *orig;   /* original index of each centre: its draws' stream */
+    size_t *ga, *gb; /* group ids in the new order */
+};
+
+static int reorder_queries(const double *s, size_t n, size_t d, size_t stride,
+                           const size_t *group_a, const size_t *group_b, double *ga, double *gb,
+                           struct reorder *ro, iflow_error *err) {
+    ro->s = malloc(n * d * sizeof *ro->s);
+    ro->orig = malloc(n * sizeof *ro->orig);
+    ro->ga = malloc(n * sizeof *ro->ga);
+    ro->gb = group_b ? malloc(n * sizeof *ro->gb) : NULL;
+    double *tmp = malloc(n * sizeof *tmp);
+    if (!ro->s || !ro->orig || !ro->ga || (group_b && !ro->gb) || !tmp) {
+        free(tmp);
+        return iflow_error_set(err, IFLOW_ENOMEM, "iflow_sp_grouped_mi: out of memory");
+    }
+    size_t j = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++)
+            if ((i % stride == 0) == (pass == 0)) ro->orig[j++] = i;
+    for (size_t j2 = 0; j2 < n; j2++) {
+        size_t i = ro->orig[j2];
+        memcpy(ro->s + j2 * d, s + i * d, d * sizeof *ro->s);
+        ro->ga[j2] = group_a[i];
+        if (group_b) ro->gb[j2] = group_b[i];
+    }
+    for (size_t j2 = 0; j2 < n; j2++) tmp[j2] = ga[ro->orig[j2]];
+    memcpy(ga, tmp, n * sizeof *tmp);
+    if (group_b) {
+        for (size_t j2 = 0; j2 < n; j2++) tmp[j2] = gb[ro->orig[j2]];
+        memcpy(gb, tmp, n * sizeof *tmp);
+    }
+    free(tmp);
+    return 0;
 }
 
 /* Shared body of grouped_mi (group_b NULL) and grouped_mi2. */
@@ -235,20 +276,34 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
     if (rc == 0) rc = count_groups(group_a, n, n_ga, "group_a", cnt_a, ga, err);
     if (rc == 0 && group_b) rc = count_groups(group_b, n, n_gb, "group_b", cnt_b, gb, err);
+    /* Query subsample: the selected centres are moved to the front (mixture draws around
+     * centres [0, nq)), keeping their original stream indices and group ids. */
+    size_t stride = opt->query_stride > 1 ? opt->query_stride : 1;
+    size_t nq = (n + stride - 1) / stride;
+    struct reorder ro = {0};
+    if (rc == 0 && stride > 1)
+        rc = reorder_queries(s, n, d, stride, group_a, group_b, ga, gb, &ro, err);
     if (rc == 0) {
-        iflow_mix_mc p = {.s = s, .ga = ga, .gb = gb, .n = n, .d = d, .k = opt->mc,
-                          .beta = opt->beta, .tolerance = opt->tolerance, .seed = opt->seed,
-                          .stream = opt->stream, .threads = opt->threads};
+        iflow_mix_mc p = {.s = ro.s ? ro.s : s, .ga = ga, .gb = gb, .orig = ro.orig, .n = n,
+                          .d = d, .k = opt->mc, .n_query = nq, .beta = opt->beta,
+                          .tolerance = opt->tolerance, .seed = opt->seed, .stream = opt->stream,
+                          .threads = opt->threads};
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++) pw[i] = 1.0 / (double)n;
-        grouped_result(st, group_a, cnt_a, n_ga, n, d, opt, IFLOW_MIX_A, IFLOW_MIX_LA, pw, off,
-                       out_a);
+        /* With a subsample, the per-centre means are treated as i.i.d. (k = 1 branch). */
+        size_t k = stride > 1 ? 1 : opt->mc;
+        for (size_t i = 0; i < nq; i++) pw[i] = 1.0 / (double)nq;
+        grouped_result(st, ro.ga ? ro.ga : group_a, cnt_a, n_ga, n, nq, k, d, opt, IFLOW_MIX_A,
+                       IFLOW_MIX_LA, pw, off, out_a);
         if (group_b)
-            grouped_result(st, group_b, cnt_b, n_gb, n, d, opt, IFLOW_MIX_B, IFLOW_MIX_LB, pw,
-                           off, out_b);
+            grouped_result(st, ro.gb ? ro.gb : group_b, cnt_b, n_gb, n, nq, k, d, opt,
+                           IFLOW_MIX_B, IFLOW_MIX_LB, pw, off, out_b);
     }
+    free(ro.s);
+    free(ro.orig);
+    free(ro.ga);
+    free(ro.gb);
     free(cnt_a);
     free(cnt_b);
     free(ga);

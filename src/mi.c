@@ -19,6 +19,7 @@ void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt
     memset(opt, 0, sizeof *opt);
     opt->replicas = cfg->replicas;
     opt->mc = cfg->mc;
+    opt->queries_per_input = cfg->queries_per_input;
     opt->tolerance = cfg->tolerance;
     opt->seed = cfg->mi_seed;
     opt->threads = cfg->threads;
@@ -179,6 +180,9 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     sp.stream = iflow_rng_stream3(STREAM_SP, (uint64_t)epoch, l);
     sp.tolerance = opt->tolerance;
     sp.threads = opt->threads;
+    /* Samples are stored input-major (i*R + r): a stride of R/q keeps q queries per input. */
+    if (per_input > 1 && opt->queries_per_input > 0 && opt->queries_per_input < per_input)
+        sp.query_stride = per_input / opt->queries_per_input;
     rc = iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt,
                               err);
     if (!rc && l == 1 && !noisy_before) {

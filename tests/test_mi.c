@@ -175,6 +175,27 @@ START_TEST(test_reproducible_across_threads) {
 }
 END_TEST
 
+/* Drawing around one replica per input estimates the same quantity as drawing around all:
+ * agreement within the two standard errors, and a larger (honest) standard error. */
+START_TEST(test_query_subsample) {
+    const size_t widths[] = {6, 5, 3, 2};
+    fixture f = make(widths, 4, 0.1, 96, 13);
+    iflow_layer_info all[2], sub[2];
+    iflow_mi_options o = options(16, 2);
+    ck_assert_int_eq(iflow_mi_measure(f.net, f.x, f.y, f.m, 2, 1, &o, all, NULL, NULL, NULL), 0);
+    o.queries_per_input = 2;
+    ck_assert_int_eq(iflow_mi_measure(f.net, f.x, f.y, f.m, 2, 1, &o, sub, NULL, NULL, NULL), 0);
+    for (size_t l = 0; l < 2; l++) {
+        double a = all[l].ixt.mi.value, b = sub[l].ixt.mi.value;
+        double sa = all[l].ixt.mi.se, sb = sub[l].ixt.mi.se;
+        ck_assert_double_le(fabs(a - b), 4 * sqrt(sa * sa + sb * sb) + 1e-9);
+        if (l == 1) ck_assert_double_gt(sb, sa);
+        ck_assert(a != b || l == 0);
+    }
+    release(&f);
+}
+END_TEST
+
 /* A deterministic net (beta = 0): no SP numbers, binned ones only. */
 START_TEST(test_deterministic_net) {
     const size_t widths[] = {6, 4, 2};
@@ -196,6 +217,7 @@ int main(void) {
     tcase_add_test(tc, test_data_processing);
     tcase_add_test(tc, test_reproducible_across_threads);
     tcase_add_test(tc, test_deterministic_net);
+    tcase_add_test(tc, test_query_subsample);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

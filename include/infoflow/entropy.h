@@ -25,10 +25,15 @@ typedef struct iflow_sp_options {
                          cut-off radius are skipped, the radius chosen so that every ln g(t) is
                          within `tolerance` of its exact value (provable bound, see entropy.c) */
     int threads;      /* 0: OpenMP default; results never depend on it */
+    size_t query_stride; /* grouped MI only. 0 or 1: draws around every centre. s > 1: draws
+                            around centres 0, s, 2s, ... only (every sum still runs over all n
+                            centres), e.g. one replica per input when the R replicas of each
+                            input are stored together and s = R. The SE then comes from the
+                            spread of the per-centre means (conservative). */
 } iflow_sp_options;
 
 /* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, tolerance = 0,
- * threads = 0. */
+ * threads = 0, query_stride = 1. */
 void iflow_sp_options_default(iflow_sp_options *opt);
 
 typedef struct iflow_estimate {

@@ -15,6 +15,8 @@
 typedef struct iflow_mi_options {
     size_t replicas;   /* R noisy passes per input */
     size_t mc;         /* k draws per centre */
+    size_t queries_per_input; /* draws around only this many of each input's R samples
+                                 (0 = all); every mixture sum still runs over all samples */
     double tolerance;  /* mixture truncation tolerance (0 = exact) */
     uint64_t seed;     /* all draws come from streams of this seed and the epoch */
     int threads;       /* 0 = all cores; never changes the numbers */

@@ -20,6 +20,7 @@ static void usage(FILE *out) {
             "  --layers LIST     hidden layers to measure, e.g. 1,5 (default: all)\n"
             "  --replicas R      noisy passes per input\n"
             "  --mc K            Monte Carlo draws per centre\n"
+            "  --queries Q       draw around Q of each input's R samples (0 = all)\n"
             "  --tolerance TOL   truncation tolerance of the mixture sums (0 = exact)\n"
             "  --seed S          estimator seed\n"
             "  --threads N       threads (default: all cores; results do not depend on it)\n"
@@ -45,12 +46,14 @@ int cmd_estimate(int argc, char **argv) {
     static const struct option longopts[] = {
         {"epochs", required_argument, 0, 'e'},  {"layers", required_argument, 0, 'l'},
         {"replicas", required_argument, 0, 'R'}, {"mc", required_argument, 0, 'k'},
+        {"queries", required_argument, 0, 'Q'},
         {"tolerance", required_argument, 0, 'T'}, {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
         {"replace", no_argument, 0, 'r'},       {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *epochs = NULL, *layers = NULL, *outname = NULL;
-    size_t replicas = 0, mc = 0;
+    size_t replicas = 0, mc = 0, queries = 0;
+    int have_queries = 0;
     double tol = -1;
     uint64_t seed = 0;
     long threads = -1;
@@ -68,6 +71,11 @@ int cmd_estimate(int argc, char **argv) {
         case 'k':
             if (cli_parse_size(optarg, &mc) || mc < 1)
                 return cli_usage_error("estimate", "--mc must be a positive integer");
+            break;
+        case 'Q':
+            if (cli_parse_size(optarg, &queries))
+                return cli_usage_error("estimate", "--queries must be an integer >= 0");
+            have_queries = 1;
             break;
         case 'T':
             if (cli_parse_double(optarg, &tol) || tol < 0)
@@ -97,6 +105,7 @@ int cmd_estimate(int argc, char **argv) {
     iflow_mi_options_from_config(&cfg, &o.mi);
     if (replicas) o.mi.replicas = replicas;
     if (mc) o.mi.mc = mc;
+    if (have_queries) o.mi.queries_per_input = queries;
     if (tol >= 0) o.mi.tolerance = tol;
     if (have_seed) o.mi.seed = seed;
     if (threads >= 0) o.mi.threads = (int)threads;
