@@ -32,7 +32,9 @@ uint64_t iflow_rng_stream3(uint64_t a, uint64_t b, uint64_t c) {
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t iflow_rng_u64(iflow_rng *rng) {
+/* xoshiro256** step; static so the samplers below inline it (an exported function called
+ * from inside the shared library goes through the PLT and is never inlined). */
+static inline uint64_t next(iflow_rng *rng) {
     uint64_t *s = rng->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -45,16 +47,18 @@ uint64_t iflow_rng_u64(iflow_rng *rng) {
     return result;
 }
 
-double iflow_rng_uniform(iflow_rng *rng) {
-    /* 53 random bits, offset by half an ulp: in (0, 1). */
-    return ((double)(iflow_rng_u64(rng) >> 11) + 0.5) * 0x1.0p-53;
-}
+uint64_t iflow_rng_u64(iflow_rng *rng) { return next(rng); }
+
+/* 53 random bits, offset by half an ulp: in (0, 1). */
+static inline double uniform(iflow_rng *rng) { return ((double)(next(rng) >> 11) + 0.5) * 0x1.0p-53; }
+
+double iflow_rng_uniform(iflow_rng *rng) { return uniform(rng); }
 
 uint64_t iflow_rng_below(iflow_rng *rng, uint64_t n) {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the incomplete last block */
     uint64_t x;
     do {
-        x = iflow_rng_u64(rng);
+        x = next(rng);
     } while (x >= limit);
     return x % n;
 }
@@ -83,15 +87,15 @@ static void zig_init(void) {
 static double normal_tail(iflow_rng *rng, int negative) {
     double x, y;
     do {
-        x = log(iflow_rng_uniform(rng)) / ZIG_R;
-        y = log(iflow_rng_uniform(rng));
+        x = log(uniform(rng)) / ZIG_R;
+        y = log(uniform(rng));
     } while (-2 * y < x * x);
     return negative ? x - ZIG_R : ZIG_R - x;
 }
 
 static inline double zig_normal(iflow_rng *rng) {
     for (;;) {
-        uint64_t r = iflow_rng_u64(rng);
+        uint64_t r = next(rng);
         unsigned i = (unsigned)(r & 0x7F);
         /* uniform on (-1, 1) from the top 53 bits */
         double u = 2.0 * (((double)(r >> 11) + 0.5) * 0x1.0p-53) - 1.0;
@@ -100,7 +104,7 @@ static inline double zig_normal(iflow_rng *rng) {
         double x = u * zig_x[i];
         double f0 = exp(-0.5 * (zig_x[i] * zig_x[i] - x * x));
         double f1 = exp(-0.5 * (zig_x[i + 1] * zig_x[i + 1] - x * x));
-        if (f1 + iflow_rng_uniform(rng) * (f0 - f1) < 1.0) return x;
+        if (f1 + uniform(rng) * (f0 - f1) < 1.0) return x;
     }
 }
 
