@@ -247,6 +247,23 @@ static void evaluate(run_state *st, long epoch, runlog_metrics *m) {
     }
 }
 
+/* Forwards the estimator's stages to the run's progress display, with the run's fraction done
+ * (so the ETA stays that of the whole run). */
+typedef struct mi_progress {
+    run_state *st;
+    long epoch;
+} mi_progress;
+
+static void forward_progress(void *user, const char *stage, double fraction) {
+    (void)fraction;
+    const mi_progress *p = user;
+    char line[160];
+    snprintf(line, sizeof line, "epoch %ld/%ld  measuring information: %s", p->epoch,
+             p->st->cfg.epochs, stage);
+    p->st->o->progress(p->st->o->progress_user, line,
+                       (double)p->epoch / (double)(p->st->cfg.epochs > 0 ? p->st->cfg.epochs : 1));
+}
+
 /* Measures information at `epoch` with the net as it is and appends the rows. */
 static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err) {
     size_t H = net->n_layers - 1;
@@ -254,8 +271,9 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
     const iflow_mi_options mo = st->mi_opts;
     const iflow_dataset *in = st->inputs;
     double t0 = now_seconds();
+    mi_progress mp = {st, epoch};
     int rc = iflow_mi_measure(net, in->x, in->y, in->n, st->net->widths[net->n_layers], epoch,
-                              &mo, info, st->o->progress, st->o->progress_user, err);
+                              &mo, info, st->o->progress ? forward_progress : NULL, &mp, err);
     if (!rc) rc = runlog_write_mi(st->mi, st->binned, epoch, info, H, err);
     size_t max_w = 0;
     for (size_t l = 1; l <= H; l++) max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
