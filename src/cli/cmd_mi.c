@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli_util.h"
+#include "estimator_args.h"
 #include "commands.h"
 #include "infoflow/binning.h"
 #include "infoflow/data.h"
@@ -16,21 +17,9 @@
 
 #define CMD "mi"
 
-typedef enum { EST_SP, EST_BIN } estimator;
+enum { EST_SP, EST_BIN };
 
-typedef struct mi_args {
-    estimator est;
-    size_t group_col;
-    int have_group_col;
-    double sigma; /* 0: not given */
-    size_t mc;
-    uint64_t seed;
-    double tolerance;
-    int have_bins;
-    iflow_binning bins;
-    long threads;
-    const char *path;
-} mi_args;
+static const char *const estimator_names[] = {"sp", "bin"};
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -56,18 +45,6 @@ static void usage(FILE *out) {
             "1 bad data, 2 bad usage.\n");
 }
 
-enum {
-    OPT_GROUP = 256,
-    OPT_ESTIMATOR,
-    OPT_SIGMA,
-    OPT_MC,
-    OPT_SEED,
-    OPT_TOL,
-    OPT_WIDTH,
-    OPT_BINS,
-    OPT_THREADS
-};
-
 static const struct option long_options[] = {
     {"group-col", required_argument, NULL, OPT_GROUP},
     {"estimator", required_argument, NULL, OPT_ESTIMATOR},
@@ -82,95 +59,18 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Applies one option's value; returns 0 or the usage-error exit code. */
-static int apply_option(mi_args *a, int opt, const char *v) {
-    switch (opt) {
-    case OPT_GROUP:
-        if (cli_parse_size(v, &a->group_col))
-            return cli_usage_error(CMD, "--group-col must be an integer >= 0, got '%s'", v);
-        a->have_group_col = 1;
-        return 0;
-    case OPT_ESTIMATOR:
-        if (!strcmp(v, "sp") || !strcmp(v, "bin")) {
-            a->est = strcmp(v, "sp") ? EST_BIN : EST_SP;
-            return 0;
-        }
-        return cli_usage_error(CMD, "unknown estimator '%s' (sp, bin)", v);
-    case OPT_SIGMA:
-        if (cli_parse_double(v, &a->sigma) || !(a->sigma > 0))
-            return cli_usage_error(CMD, "--sigma must be a number > 0, got '%s'", v);
-        return 0;
-    case OPT_MC:
-        if (cli_parse_size(v, &a->mc) || a->mc < 1)
-            return cli_usage_error(CMD, "--mc must be an integer >= 1, got '%s'", v);
-        return 0;
-    case OPT_SEED:
-        if (cli_parse_u64(v, &a->seed))
-            return cli_usage_error(CMD, "--seed must be a non-negative integer, got '%s'", v);
-        return 0;
-    case OPT_TOL:
-        if (cli_parse_double(v, &a->tolerance) || a->tolerance < 0)
-            return cli_usage_error(CMD, "--tolerance must be a number >= 0, got '%s'", v);
-        return 0;
-    case OPT_WIDTH:
-        if (a->have_bins) return cli_usage_error(CMD, "give one of --bin-width and --bins");
-        a->bins = (iflow_binning){IFLOW_BIN_WIDTH, 0.0, 0.0};
-        if (cli_parse_double(v, &a->bins.width) || !(a->bins.width > 0))
-            return cli_usage_error(CMD, "--bin-width must be a number > 0, got '%s'", v);
-        a->have_bins = 1;
-        return 0;
-    case OPT_BINS:
-        if (a->have_bins) return cli_usage_error(CMD, "give one of --bin-width and --bins");
-        if (strcmp(v, "szt30"))
-            return cli_usage_error(CMD, "--bins accepts only 'szt30', got '%s'", v);
-        a->bins = (iflow_binning){IFLOW_BIN_SZT30, 0.0, 0.0};
-        a->have_bins = 1;
-        return 0;
-    case OPT_THREADS:
-        if (cli_parse_long(v, &a->threads) || a->threads < 0 || a->threads > 4096)
-            return cli_usage_error(CMD, "--threads must be an integer in [0, 4096], got '%s'", v);
-        return 0;
-    }
-    return cli_usage_error(CMD, "internal error: option %d", opt);
-}
+static const est_command command = {CMD, estimator_names, 2, "sp, bin", long_options, usage};
 
 /* Parses argv into a; returns -1 to go on, else the exit code (0 after --help). */
-static int parse_args(int argc, char **argv, mi_args *a) {
-    *a = (mi_args){.est = EST_SP, .mc = 16, .seed = 1};
-    opterr = 0; /* report errors in our own words */
-    optind = 0; /* glibc: full re-initialisation */
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
-        if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        }
-        if (opt == ':') return cli_usage_error(CMD, "%s needs a value", argv[optind - 1]);
-        if (opt == '?' && optopt > 0 && optopt < 256)
-            return cli_usage_error(CMD, "unknown option '-%c'", optopt);
-        if (opt == '?') return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
-        int rc = apply_option(a, opt, optarg);
-        if (rc) return rc;
-    }
-    if (optind != argc - 1)
-        return cli_usage_error(CMD, optind == argc ? "no FILE given" : "give exactly one FILE");
-    a->path = argv[optind];
+static int parse_args(int argc, char **argv, est_args *a) {
+    int rc = est_parse_args(&command, argc, argv, a);
+    if (rc >= 0) return rc;
     if (!a->have_group_col) return cli_usage_error(CMD, "--group-col C is required");
     if (a->est == EST_SP && a->sigma == 0)
         return cli_usage_error(CMD, "--estimator sp needs --sigma");
     if (a->est == EST_BIN && !a->have_bins)
         return cli_usage_error(CMD, "--estimator bin needs --bin-width W or --bins szt30");
     return -1;
-}
-
-/* Prints a library error, naming the file if the message does not already; returns 1. */
-static int data_error(const char *path, const iflow_error *err) {
-    const char *msg = err->msg[0] ? err->msg : iflow_strerror(err->code);
-    if (strstr(msg, path))
-        fprintf(stderr, "infoflow %s: %s\n", CMD, msg);
-    else
-        fprintf(stderr, "infoflow %s: %s: %s\n", CMD, path, msg);
-    return 1;
 }
 
 /* The rows and groups of the file: samples n x d (the matrix without column group_col) and each
@@ -198,7 +98,7 @@ static size_t rank_of(const double *distinct, size_t n_distinct, double v) {
     return (size_t)(p - distinct);
 }
 
-static int split_groups(const iflow_matrix *m, const mi_args *a, tagged *t, iflow_error *err) {
+static int split_groups(const iflow_matrix *m, const est_args *a, tagged *t, iflow_error *err) {
     size_t n = m->rows, c = a->group_col;
     *t = (tagged){.n = n, .d = m->cols - 1};
     double *values = malloc(n * sizeof *values);
@@ -234,21 +134,7 @@ static int split_groups(const iflow_matrix *m, const mi_args *a, tagged *t, iflo
     return 0;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* A JSON number field; JSON has no NaN or Inf, so those print as null. */
-static void json_number(const char *key, double v) {
-    if (isfinite(v))
-        printf(",\"%s\":%.10g", key, v);
-    else
-        printf(",\"%s\":null", key);
-}
-
-static int run_sp(const mi_args *a, const tagged *t, iflow_error *err) {
+static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     iflow_sp_options opt;
     iflow_sp_options_default(&opt);
     opt.beta = a->sigma;
@@ -257,51 +143,51 @@ static int run_sp(const mi_args *a, const tagged *t, iflow_error *err) {
     opt.tolerance = a->tolerance;
     opt.threads = (int)a->threads;
     iflow_mi_estimate e = {0};
-    double t0 = now_seconds();
+    double t0 = est_now_seconds();
     int rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
     if (rc) return rc;
-    double seconds = now_seconds() - t0;
+    double seconds = est_now_seconds() - t0;
     printf("{\"estimator\":\"sp\"");
-    json_number("mi", e.mi.value);
-    json_number("stderr", e.mi.se);
-    json_number("h", e.h.value);
-    json_number("h_stderr", e.h.se);
-    json_number("h_cond", e.h_cond.value);
-    json_number("h_cond_stderr", e.h_cond.se);
+    est_json_number("mi", e.mi.value);
+    est_json_number("stderr", e.mi.se);
+    est_json_number("h", e.h.value);
+    est_json_number("h_stderr", e.h.se);
+    est_json_number("h_cond", e.h_cond.value);
+    est_json_number("h_cond_stderr", e.h_cond.se);
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
-    json_number("sigma", a->sigma);
+    est_json_number("sigma", a->sigma);
     printf(",\"mc\":%zu", a->mc);
-    json_number("seconds", seconds);
+    est_json_number("seconds", seconds);
     printf("}\n");
     return 0;
 }
 
-static int run_bin(const mi_args *a, const tagged *t, iflow_error *err) {
-    double h = 0, h_cond = 0, t0 = now_seconds();
+static int run_bin(const est_args *a, const tagged *t, iflow_error *err) {
+    double h = 0, h_cond = 0, t0 = est_now_seconds();
     int rc = iflow_bin_grouped(t->s, t->n, t->d, &a->bins, t->group, t->n_groups, &h, &h_cond, err);
     if (rc) return rc;
-    double seconds = now_seconds() - t0;
+    double seconds = est_now_seconds() - t0;
     printf("{\"estimator\":\"bin\"");
-    json_number("mi", h - h_cond);
-    json_number("h", h);
-    json_number("h_cond", h_cond);
+    est_json_number("mi", h - h_cond);
+    est_json_number("h", h);
+    est_json_number("h_cond", h_cond);
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", t->n_groups, t->n, t->d);
     if (a->bins.kind == IFLOW_BIN_WIDTH)
-        json_number("bin_width", a->bins.width);
+        est_json_number("bin_width", a->bins.width);
     else
         printf(",\"bins\":\"szt30\"");
-    json_number("seconds", seconds);
+    est_json_number("seconds", seconds);
     printf("}\n");
     return 0;
 }
 
 int cmd_mi(int argc, char **argv) {
-    mi_args a;
+    est_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     iflow_error err = {0};
     iflow_matrix *m = NULL;
-    if (iflow_matrix_load(a.path, &m, &err)) return data_error(a.path, &err);
+    if (iflow_matrix_load(a.path, &m, &err)) return est_data_error(CMD, a.path, &err);
     tagged t = {0};
     if (m->cols < 2 || a.group_col >= m->cols) {
         rc = iflow_error_set(&err, IFLOW_EINVAL,
@@ -317,6 +203,6 @@ int cmd_mi(int argc, char **argv) {
     iflow_matrix_free(m);
     if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
     tagged_free(&t);
-    if (rc) return data_error(a.path, &err);
+    if (rc) return est_data_error(CMD, a.path, &err);
     return fflush(stdout) ? 1 : 0;
 }

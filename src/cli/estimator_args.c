@@ -1,0 +1,112 @@
+/* Option parsing and output helpers shared by `infoflow entropy` and `infoflow mi`. */
+#include "estimator_args.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_util.h"
+
+/* Applies one option's value; returns 0 or the usage-error exit code. */
+static int apply_option(const est_command *c, est_args *a, int opt, const char *v) {
+    const char *cmd = c->name;
+    switch (opt) {
+    case OPT_ESTIMATOR:
+        for (size_t i = 0; i < c->n_estimators; i++)
+            if (!strcmp(v, c->estimators[i])) {
+                a->est = i;
+                return 0;
+            }
+        return cli_usage_error(cmd, "unknown estimator '%s' (%s)", v, c->estimator_list);
+    case OPT_SIGMA:
+        if (cli_parse_double(v, &a->sigma) || !(a->sigma > 0))
+            return cli_usage_error(cmd, "--sigma must be a number > 0, got '%s'", v);
+        return 0;
+    case OPT_MC:
+        if (cli_parse_size(v, &a->mc) || a->mc < 1)
+            return cli_usage_error(cmd, "--mc must be an integer >= 1, got '%s'", v);
+        return 0;
+    case OPT_SEED:
+        if (cli_parse_u64(v, &a->seed))
+            return cli_usage_error(cmd, "--seed must be a non-negative integer, got '%s'", v);
+        return 0;
+    case OPT_TOL:
+        if (cli_parse_double(v, &a->tolerance) || a->tolerance < 0)
+            return cli_usage_error(cmd, "--tolerance must be a number >= 0, got '%s'", v);
+        return 0;
+    case OPT_WIDTH:
+        if (a->have_bins) return cli_usage_error(cmd, "give one of --bin-width and --bins");
+        a->bins = (iflow_binning){IFLOW_BIN_WIDTH, 0.0, 0.0};
+        if (cli_parse_double(v, &a->bins.width) || !(a->bins.width > 0))
+            return cli_usage_error(cmd, "--bin-width must be a number > 0, got '%s'", v);
+        a->have_bins = 1;
+        return 0;
+    case OPT_BINS:
+        if (a->have_bins) return cli_usage_error(cmd, "give one of --bin-width and --bins");
+        if (strcmp(v, "szt30"))
+            return cli_usage_error(cmd, "--bins accepts only 'szt30', got '%s'", v);
+        a->bins = (iflow_binning){IFLOW_BIN_SZT30, 0.0, 0.0};
+        a->have_bins = 1;
+        return 0;
+    case OPT_K:
+        if (cli_parse_size(v, &a->k) || a->k < 1)
+            return cli_usage_error(cmd, "--k must be an integer >= 1, got '%s'", v);
+        return 0;
+    case OPT_THREADS:
+        if (cli_parse_long(v, &a->threads) || a->threads < 0 || a->threads > 4096)
+            return cli_usage_error(cmd, "--threads must be an integer in [0, 4096], got '%s'", v);
+        return 0;
+    case OPT_GROUP:
+        if (cli_parse_size(v, &a->group_col))
+            return cli_usage_error(cmd, "--group-col must be an integer >= 0, got '%s'", v);
+        a->have_group_col = 1;
+        return 0;
+    }
+    return cli_usage_error(cmd, "internal error: option %d", opt);
+}
+
+int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
+    *a = (est_args){.est = 0, .mc = 16, .seed = 1, .k = 3};
+    opterr = 0; /* report errors in our own words */
+    optind = 0; /* glibc: full re-initialisation */
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", c->options, NULL)) != -1) {
+        if (opt == 'h') {
+            c->usage(stdout);
+            return 0;
+        }
+        if (opt == ':') return cli_usage_error(c->name, "%s needs a value", argv[optind - 1]);
+        if (opt == '?' && optopt > 0 && optopt < 256)
+            return cli_usage_error(c->name, "unknown option '-%c'", optopt);
+        if (opt == '?') return cli_usage_error(c->name, "unknown option '%s'", argv[optind - 1]);
+        int rc = apply_option(c, a, opt, optarg);
+        if (rc) return rc;
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(c->name,
+                               optind == argc ? "no FILE given" : "give exactly one FILE");
+    a->path = argv[optind];
+    return -1;
+}
+
+int est_data_error(const char *cmd, const char *path, const iflow_error *err) {
+    const char *msg = err->msg[0] ? err->msg : iflow_strerror(err->code);
+    if (strstr(msg, path))
+        fprintf(stderr, "infoflow %s: %s\n", cmd, msg);
+    else
+        fprintf(stderr, "infoflow %s: %s: %s\n", cmd, path, msg);
+    return 1;
+}
+
+void est_json_number(const char *key, double v) {
+    if (isfinite(v))
+        printf(",\"%s\":%.10g", key, v);
+    else
+        printf(",\"%s\":null", key);
+}
+
+double est_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
