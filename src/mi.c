@@ -180,9 +180,14 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     sp.stream = iflow_rng_stream3(STREAM_SP, (uint64_t)epoch, l);
     sp.tolerance = opt->tolerance;
     sp.threads = opt->threads;
-    /* Samples are stored input-major (i*R + r): a stride of R/q keeps q queries per input. */
-    if (per_input > 1 && opt->queries_per_input > 0 && opt->queries_per_input < per_input)
-        sp.query_stride = per_input / opt->queries_per_input;
+    /* Samples are stored input-major (i*R + r): a stride of R/q keeps q queries per input.
+     * q is raised to the next divisor of R so that every input gets the same number of queries
+     * (X uniform). */
+    size_t q = opt->queries_per_input;
+    if (per_input > 1 && q > 0 && q < per_input) {
+        while (per_input % q) q++;
+        sp.query_stride = per_input / q;
+    }
     rc = iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt,
                               err);
     if (!rc && l == 1 && !noisy_before) {

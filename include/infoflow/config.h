@@ -55,7 +55,8 @@ typedef struct iflow_config {
     size_t replicas;       /* R noisy passes per input, default 100 */
     size_t mc;             /* k Monte Carlo draws per centre, default 1 */
     size_t mi_inputs;      /* 0 = all inputs; else a random subset of this many */
-    size_t queries_per_input; /* MC query centres per input: 0 = all R replicas; q = R/(R/q) */
+    size_t queries_per_input; /* MC query centres per input: 0 = all R replicas; else q (raised
+                                 to the next divisor of R) */
     double tolerance;      /* truncation tolerance of the mixture sums; 0 = exact; default 1e-6 */
     uint64_t mi_seed;      /* default: seed */
     size_t n_bins;         /* bins = szt30, 0.07 (default) */
