@@ -369,10 +369,25 @@ typedef struct parse_state {
  * after the whole file is read) and so over-long lines fail instead of being split. */
 static char *read_line(char *buf, int size, void *stream) {
     parse_state *st = stream;
-    if (!fgets(buf, size, st->f)) return NULL;
+    /* getc, not fgets: after a NUL byte fgets' strlen would hide the rest of the line, which
+     * then came back as a line of its own (e.g. "; x\0...lr = 7" set lr). */
+    size_t len = 0;
+    for (int c; len + 1 < (size_t)size && (c = getc(st->f)) != EOF;) {
+        if (c == '\0') {
+            if (!st->err_line) {
+                st->err_line = st->lineno + 1;
+                st->err_code = IFLOW_EPARSE;
+                snprintf(st->msg, sizeof st->msg, "NUL byte: not a text file");
+            }
+            return NULL;
+        }
+        buf[len++] = (char)c;
+        if (c == '\n') break;
+    }
+    if (len == 0) return NULL;
+    buf[len] = '\0';
     st->lineno++;
     st->indented = buf[0] == ' ' || buf[0] == '\t';
-    size_t len = strlen(buf);
     if (len + 1 == (size_t)size && buf[len - 1] != '\n') {
         int c = getc(st->f);
         if (c == '\r') c = getc(st->f);
