@@ -551,36 +551,56 @@ int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err) 
     return rc ? rc : iflow_config_load(path, cfg, err);
 }
 
-/* Output files of `infoflow estimate`: beside the run's own logs, or replacing them. */
+/* Output files of `infoflow estimate`: beside the run's own logs, or replacing them. They are
+ * written as NAME.new and renamed at the end, so a killed or failed estimate leaves no partial
+ * file and a re-run never appends to the rows of an earlier one. */
+static int estimate_path(const run_state *st, const iflow_estimate_options *o, size_t i,
+                         const char *sfx, char *path, size_t n, iflow_error *err) {
+    static const char *const base[] = {"mi", "binned", "activations", "scatter"};
+    char name[IFLOW_PATH_MAX];
+    int len = i == 0 && o->out_file
+                  ? snprintf(name, sizeof name, "%s%s", o->out_file, sfx)
+                  : snprintf(name, sizeof name, "%s%s%s", base[i],
+                             o->replace ? ".csv" : "-estimate.csv", sfx);
+    if (len < 0 || (size_t)len >= sizeof name)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: output name too long", o->out_file);
+    return iflow_path_join(path, n, st->dir, name, err);
+}
+
 static int open_estimate_logs(run_state *st, const iflow_estimate_options *o, iflow_error *err) {
-    const char *sfx = o->replace ? ".csv.new" : "-estimate.csv";
-    const char *base[] = {"mi", "binned", "activations", "scatter"};
     const char *hdr[] = {RUNLOG_MI_HEADER, RUNLOG_BINNED_HEADER, RUNLOG_ACTIVATIONS_HEADER,
                          RUNLOG_SCATTER_HEADER};
     FILE **files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
     for (size_t i = 0; i < 4; i++) {
-        char name[64], path[1200];
-        snprintf(name, sizeof name, "%s%s", base[i], sfx);
-        if (i == 0 && o->out_file) snprintf(name, sizeof name, "%s", o->out_file);
-        int rc = iflow_path_join(path, sizeof path, st->dir, name, err);
-        if (!rc && (o->replace || (i == 0 && o->out_file))) remove(path); /* start afresh */
-        if (!rc) rc = runlog_open(st->dir, name, hdr[i], files[i], err);
+        char path[IFLOW_PATH_MAX + 100];
+        int rc = estimate_path(st, o, i, ".new", path, sizeof path, err);
+        if (!rc) remove(path); /* left by a killed estimate */
+        if (!rc) rc = runlog_open(NULL, path, hdr[i], files[i], err);
         if (rc) return rc;
     }
     return 0;
 }
 
-static int finish_replace(run_state *st, iflow_error *err) {
-    const char *base[] = {"mi", "binned", "activations", "scatter"};
+/* Closes the four files and renames them into place (rc == 0), or removes them. */
+static int finish_estimate(run_state *st, const iflow_estimate_options *o, int rc,
+                           iflow_error *err) {
+    FILE **files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
     for (size_t i = 0; i < 4; i++) {
-        char from[1200], to[1200];
-        snprintf(from, sizeof from, "%s/%s.csv.new", st->dir, base[i]);
-        snprintf(to, sizeof to, "%s/%s.csv", st->dir, base[i]);
-        if (rename(from, to) != 0)
-            return iflow_error_set(err, IFLOW_EIO, "%s: cannot rename to %s: %s", from, to,
-                                   strerror(errno));
+        char from[IFLOW_PATH_MAX + 100], to[IFLOW_PATH_MAX + 100];
+        if (!*files[i]) continue;
+        int bad = fclose(*files[i]) != 0;
+        *files[i] = NULL;
+        if (estimate_path(st, o, i, ".new", from, sizeof from, NULL) ||
+            estimate_path(st, o, i, "", to, sizeof to, NULL))
+            continue; /* open_estimate_logs opened it, so both fit */
+        if (!rc && bad)
+            rc = iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", from, strerror(errno));
+        if (!rc && rename(from, to) != 0)
+            rc = iflow_error_set(err, IFLOW_EIO, "%s: cannot rename to %s: %s", from, to,
+                                 strerror(errno));
+        if (rc) remove(from);
     }
-    return 0;
+    return rc;
 }
 
 int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
@@ -612,14 +632,7 @@ int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_e
         rc = iflow_checkpoint_load(path, &meta, st.net, NULL, NULL, err);
         if (!rc) rc = measure(&st, st.net, epochs[i], err);
     }
-    if (!rc && o->replace) {
-        FILE **files[] = {&st.mi, &st.binned, &st.acts, &st.scatter};
-        for (size_t i = 0; i < 4; i++) {
-            fclose(*files[i]);
-            *files[i] = NULL;
-        }
-        rc = finish_replace(&st, err);
-    }
+    rc = finish_estimate(&st, o, rc, err);
     free(epochs);
     release(&st);
     return rc;
