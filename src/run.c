@@ -247,6 +247,19 @@ static void evaluate(run_state *st, long epoch, runlog_metrics *m) {
     }
 }
 
+/* Scatter rows are kept at a few epochs only (4096 rows per layer each): the first MI epoch
+ * at or after each power of ten, and the last. */
+static int scatter_epoch(const run_state *st, long epoch) {
+    if (st->n_mi == 0) return 1;
+    if (epoch == st->mi_epochs[st->n_mi - 1]) return 1;
+    for (long p = 1; p <= st->cfg.epochs; p *= 10) {
+        size_t i = 0;
+        while (i < st->n_mi && st->mi_epochs[i] < p) i++;
+        if (i < st->n_mi && st->mi_epochs[i] == epoch) return 1;
+    }
+    return 0;
+}
+
 /* Forwards the estimator's stages to the run's progress display, with the run's fraction done
  * (so the ETA stays that of the whole run). */
 typedef struct mi_progress {
@@ -282,8 +295,9 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
     for (size_t l = 1; l <= H && !rc; l++) {
         rc = iflow_mi_clean_layer(net, in->x, in->n, l, t, err);
         if (!rc)
-            rc = runlog_write_activations(st->acts, st->scatter, epoch, l, net->widths[l],
-                                          net->act, t, in->y, in->n, err);
+            rc = runlog_write_activations(st->acts, scatter_epoch(st, epoch) ? st->scatter : NULL,
+                                          epoch, l, net->widths[l], net->act, t, in->y, in->n,
+                                          err);
     }
     free(t);
     if (rc) return rc;

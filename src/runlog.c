@@ -171,7 +171,7 @@ int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, si
     for (size_t k = 0; k < HIST_BINS; k++)
         fprintf(acts, "%ld,%zu,%.10g,%.10g,%.10g\n", epoch, l, lo + (double)k * step,
                 lo + (double)(k + 1) * step, (double)counts[k] / ((double)n * step));
-    if (width <= 3) {
+    if (scatter && width <= 3) {
         for (size_t i = 0; i < m; i++) {
             fprintf(scatter, "%ld,%zu,%zu,%d", epoch, l, i, labels[i]);
             for (size_t j = 0; j < 3; j++) {
@@ -184,5 +184,5 @@ int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, si
         }
     }
     int rc = runlog_flush(acts, "activations.csv", err);
-    return rc ? rc : runlog_flush(scatter, "scatter.csv", err);
+    return rc || !scatter ? rc : runlog_flush(scatter, "scatter.csv", err);
 }

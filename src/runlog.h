@@ -39,8 +39,8 @@ int runlog_write_metrics(FILE *f, long epoch, const runlog_metrics *m, iflow_err
 int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *info, size_t n,
                     iflow_error *err);
 
-/* Histogram rows (activations.csv) and, for layers of width <= 3, scatter rows (scatter.csv) of
- * the noiseless activations t (m x width) of hidden layer l. */
+/* Histogram rows (activations.csv) and, for layers of width <= 3 when scatter is not NULL,
+ * scatter rows (scatter.csv) of the noiseless activations t (m x width) of hidden layer l. */
 int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, size_t width,
                              iflow_activation act, const double *t, const int *labels, size_t m,
                              iflow_error *err);
