@@ -287,7 +287,6 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
     mi_progress mp = {st, epoch};
     int rc = iflow_mi_measure(net, in->x, in->y, in->n, st->net->widths[net->n_layers], epoch,
                               &mo, info, st->o->progress ? forward_progress : NULL, &mp, err);
-    if (!rc) rc = runlog_write_mi(st->mi, st->binned, epoch, info, H, err);
     size_t max_w = 0;
     for (size_t l = 1; l <= H; l++) max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
     double *t = rc ? NULL : malloc(in->n * max_w * sizeof *t);
@@ -300,6 +299,8 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
                                           err);
     }
     free(t);
+    /* mi.csv last: a full set of its rows marks the epoch complete (see catch_up). */
+    if (!rc) rc = runlog_write_mi(st->mi, st->binned, epoch, info, H, err);
     if (rc) return rc;
     char line[1024];
     int pos = snprintf(line, sizeof line, "epoch %ld: I(X;T) =", epoch);
@@ -399,11 +400,29 @@ static int trim_logs(run_state *st, long epoch, iflow_error *err) {
     return rc;
 }
 
-/* After a resume: measures MI epochs <= epoch whose rows a kill cut off, from their checkpoints. */
+/* Drops the measurement rows of epochs > max_epoch. The files are closed first: trimming
+ * replaces them, and rows written through the old handles would be lost. */
+static int retrim_mi_logs(run_state *st, long max_epoch, iflow_error *err) {
+    static const char *const names[] = {"mi.csv", "binned.csv", "activations.csv", "scatter.csv"};
+    static const char *const *headers[] = {&RUNLOG_MI_HEADER, &RUNLOG_BINNED_HEADER,
+                                           &RUNLOG_ACTIVATIONS_HEADER, &RUNLOG_SCATTER_HEADER};
+    FILE **files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
+    int rc = 0;
+    for (size_t i = 0; i < 4 && !rc; i++) {
+        if (*files[i]) fclose(*files[i]);
+        *files[i] = NULL;
+        rc = runlog_trim(st->dir, names[i], max_epoch, err);
+        if (!rc) rc = runlog_open(st->dir, names[i], *headers[i], files[i], err);
+    }
+    return rc;
+}
+
+/* After a resume: measures MI epochs <= epoch whose rows a kill (or a full disk) cut off, from
+ * their checkpoints. mi.csv is written last, so an epoch with all its mi.csv rows is complete. */
 static int catch_up(run_state *st, long epoch, iflow_error *err) {
     for (size_t i = 0; i < st->n_mi && st->mi_epochs[i] <= epoch; i++) {
         long e = st->mi_epochs[i];
-        if (runlog_has_epoch(st->dir, "mi.csv", e)) continue;
+        if (runlog_epoch_rows(st->dir, "mi.csv", e) == st->net->n_layers - 1) continue;
         char path[1200];
         checkpoint_path(st, e, path, sizeof path);
         iflow_net *copy;
@@ -413,8 +432,8 @@ static int catch_up(run_state *st, long epoch, iflow_error *err) {
         if (rc) return rc;
         iflow_checkpoint_meta meta;
         rc = iflow_checkpoint_load(path, &meta, copy, NULL, NULL, err);
+        if (!rc) rc = retrim_mi_logs(st, e - 1, err); /* rows of e cut off mid-write */
         if (!rc) {
-            runlog_trim(st->dir, "binned.csv", e - 1, NULL); /* rows of e cut off mid-write */
             say(st, "measuring epoch %ld, interrupted before", e);
             rc = measure(st, copy, e, err);
         }

@@ -73,26 +73,26 @@ int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *
     return iflow_atomic_commit(&out, err);
 }
 
-int runlog_has_epoch(const char *dir, const char *name, long epoch) {
+size_t runlog_epoch_rows(const char *dir, const char *name, long epoch) {
     char path[1100];
     if (iflow_path_join(path, sizeof path, dir, name, NULL)) return 0;
     FILE *in = fopen(path, "r");
     if (!in) return 0;
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, rows = 0;
     ssize_t len;
-    int found = 0, first = 1;
-    while (!found && (len = getline(&line, &cap, in)) > 0) {
+    int first = 1;
+    while ((len = getline(&line, &cap, in)) > 0) {
         if (first || line[len - 1] != '\n') {
             first = 0;
             continue;
         }
         char *end;
-        found = strtol(line, &end, 10) == epoch && *end == ',';
+        rows += strtol(line, &end, 10) == epoch && *end == ',';
     }
     free(line);
     fclose(in);
-    return found;
+    return rows;
 }
 
 int runlog_flush(FILE *f, const char *name, iflow_error *err) {
@@ -115,9 +115,23 @@ static void bin_name(double width, char *buf, size_t n) {
         snprintf(buf, n, "%g", width);
 }
 
+/* binned.csv first, mi.csv last: complete mi.csv rows mark the epoch as measured. */
 int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *info, size_t n,
                     iflow_error *err) {
     for (size_t i = 0; i < n; i++) {
+        const iflow_layer_info *li = &info[i];
+        for (size_t b = 0; li->layer && b < li->n_bins; b++) {
+            char name[32];
+            bin_name(li->bins[b].width, name, sizeof name);
+            fprintf(binned, "%ld,%zu,%s,clean,%.10g,%.10g\n", epoch, li->layer, name,
+                    li->bins[b].h_clean, li->bins[b].i_y_clean);
+            if (li->has_sp)
+                fprintf(binned, "%ld,%zu,%s,noisy,%.10g,%.10g\n", epoch, li->layer, name,
+                        li->bins[b].h_noisy, li->bins[b].i_y_noisy);
+        }
+    }
+    int rc = runlog_flush(binned, "binned.csv", err);
+    for (size_t i = 0; i < n && !rc; i++) {
         const iflow_layer_info *li = &info[i];
         if (li->layer == 0) continue;
         fprintf(mi, "%ld,%zu,%zu,", epoch, li->layer, li->width);
@@ -131,18 +145,8 @@ int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *
             fprintf(mi, "%.10g,%.10g\n", li->kde_lower, li->kde_upper);
         else
             fputs(",\n", mi);
-        for (size_t b = 0; b < li->n_bins; b++) {
-            char name[32];
-            bin_name(li->bins[b].width, name, sizeof name);
-            fprintf(binned, "%ld,%zu,%s,clean,%.10g,%.10g\n", epoch, li->layer, name,
-                    li->bins[b].h_clean, li->bins[b].i_y_clean);
-            if (li->has_sp)
-                fprintf(binned, "%ld,%zu,%s,noisy,%.10g,%.10g\n", epoch, li->layer, name,
-                        li->bins[b].h_noisy, li->bins[b].i_y_noisy);
-        }
     }
-    int rc = runlog_flush(mi, "mi.csv", err);
-    return rc ? rc : runlog_flush(binned, "binned.csv", err);
+    return rc ? rc : runlog_flush(mi, "mi.csv", err);
 }
 
 int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, size_t width,

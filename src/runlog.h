@@ -24,8 +24,8 @@ int runlog_open(const char *dir, const char *name, const char *header, FILE **ou
  * not an error. */
 int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *err);
 
-/* 1 if dir/name has at least one complete row for this epoch. */
-int runlog_has_epoch(const char *dir, const char *name, long epoch);
+/* Number of complete rows (newline-terminated) of dir/name for this epoch. */
+size_t runlog_epoch_rows(const char *dir, const char *name, long epoch);
 
 typedef struct runlog_metrics {
     double train_loss, train_acc, test_loss, test_acc;
@@ -35,7 +35,7 @@ typedef struct runlog_metrics {
 
 int runlog_write_metrics(FILE *f, long epoch, const runlog_metrics *m, iflow_error *err);
 
-/* Rows of mi.csv and binned.csv for one epoch (layers with layer == 0 are skipped). */
+/* Rows of binned.csv, then mi.csv, for one epoch (layers with layer == 0 are skipped). */
 int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *info, size_t n,
                     iflow_error *err);
 

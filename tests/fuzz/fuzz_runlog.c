@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         iflow_csv_free(csv);
     }
-    (void)runlog_has_epoch(fuzz_tmpdir(), "mi.csv", 3);
+    (void)runlog_epoch_rows(fuzz_tmpdir(), "mi.csv", 3);
     rc = runlog_trim(fuzz_tmpdir(), "mi.csv", 3, &err);
     fuzz_check_message(rc, err.msg);
     struct stat st;
