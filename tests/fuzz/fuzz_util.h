@@ -3,6 +3,7 @@
 #ifndef IFLOW_FUZZ_UTIL_H
 #define IFLOW_FUZZ_UTIL_H
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,25 @@
 
 static char fuzz_dir[64];
 
+/* At exit: the directory holds only files the harness wrote. */
+static void fuzz_remove_tmpdir(void) {
+    DIR *d = opendir(fuzz_dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[400];
+        snprintf(path, sizeof path, "%s/%s", fuzz_dir, e->d_name);
+        if (e->d_name[0] != '.' || e->d_name[1] > '.') remove(path);
+    }
+    closedir(d);
+    rmdir(fuzz_dir);
+}
+
 static const char *fuzz_tmpdir(void) {
     if (!fuzz_dir[0]) {
         snprintf(fuzz_dir, sizeof fuzz_dir, "%s/iflow-fuzz-XXXXXX",
                  access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(fuzz_dir)) abort();
+        atexit(fuzz_remove_tmpdir);
     }
     return fuzz_dir;
 }

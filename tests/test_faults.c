@@ -1,0 +1,478 @@
+/* Fault tests of the infoflow CLI as a user meets them: SIGKILL at random points of training and
+ * of estimation, a full disk (RLIMIT_FSIZE), a read-only output directory, a concurrent run into
+ * the same directory, a diverging learning rate and NaN in the data. Each faulty run must end
+ * with a clear message and, once resumed or re-run, the same files as an uninterrupted run. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "infoflow/rng.h"
+
+static char tmpdir[256];
+static const char *bin;
+
+/* ---- files ---- */
+
+static void path_of(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_of(char *out, size_t n, const char *fmt, ...) {
+    char rel[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rel, sizeof rel, fmt, ap);
+    va_end(ap);
+    snprintf(out, n, "%s/%s", tmpdir, rel);
+}
+
+static int exists(const char *rel) {
+    char path[900];
+    path_of(path, sizeof path, "%s", rel);
+    return access(path, F_OK) == 0;
+}
+
+/* The whole file (NULL if missing); *len its size. */
+static char *slurp(const char *rel, size_t *len) {
+    char path[900];
+    path_of(path, sizeof path, "%s", rel);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = calloc((size_t)n + 1, 1);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+static void write_text(const char *rel, const char *text) {
+    char path[900];
+    path_of(path, sizeof path, "%s", rel);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* metrics.csv without its last column, `seconds` (wall time differs between runs). */
+static void drop_last_column(char *s) {
+    char *w = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '\n') {
+            char *c = w;
+            while (c > s && c[-1] != ',' && c[-1] != '\n') c--;
+            if (c > s && c[-1] == ',') w = c - 1;
+        }
+        *w++ = *p;
+    }
+    *w = '\0';
+}
+
+static void assert_same_file(const char *a_dir, const char *b_dir, const char *name) {
+    char a_rel[300], b_rel[300];
+    snprintf(a_rel, sizeof a_rel, "%s/%s", a_dir, name);
+    snprintf(b_rel, sizeof b_rel, "%s/%s", b_dir, name);
+    size_t na = 0, nb = 0;
+    char *a = slurp(a_rel, &na), *b = slurp(b_rel, &nb);
+    ck_assert_msg(a != NULL, "missing %s", a_rel);
+    ck_assert_msg(b != NULL, "missing %s", b_rel);
+    if (!strcmp(name, "metrics.csv")) {
+        drop_last_column(a);
+        drop_last_column(b);
+        na = strlen(a);
+        nb = strlen(b);
+    }
+    ck_assert_msg(na == nb && !memcmp(a, b, na), "%s differs from %s", b_rel, a_rel);
+    free(a);
+    free(b);
+}
+
+/* Every log and every checkpoint of run b equals run a's (checkpoints byte for byte: parameters,
+ * optimiser and RNG state). */
+static void assert_same_run(const char *a, const char *b) {
+    const char *logs[] = {"metrics.csv", "mi.csv", "binned.csv", "activations.csv", "scatter.csv"};
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) assert_same_file(a, b, logs[i]);
+    char dir[900];
+    path_of(dir, sizeof dir, "%s/checkpoints", a);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "epoch-", 6)) continue;
+        char name[300];
+        snprintf(name, sizeof name, "checkpoints/%s", e->d_name);
+        assert_same_file(a, b, name);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_gt(n, 0);
+}
+
+/* ---- running the CLI ---- */
+
+typedef struct child_opts {
+    rlim_t fsize;   /* > 0: RLIMIT_FSIZE in bytes, SIGXFSZ ignored (writes fail with EFBIG) */
+    int drop_root;  /* run as nobody when root (so permissions apply) */
+} child_opts;
+
+/* Starts `infoflow ARGS...` (NULL-terminated) with cwd = tmpdir, stdout and stderr to
+ * tmpdir/stderr.txt. */
+static pid_t spawn(const child_opts *co, const char *const *args) {
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid) return pid;
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    char err_path[900];
+    path_of(err_path, sizeof err_path, "stderr.txt");
+    int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || chdir(tmpdir) != 0) _exit(126);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (co && co->fsize) {
+        struct rlimit rl = {co->fsize, co->fsize};
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
+    }
+    if (co && co->drop_root && geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        _exit(126);
+    execv(bin, argv);
+    _exit(127);
+}
+
+/* Exit status of a finished child; 128 + signal if killed. */
+static int reap(pid_t pid) {
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int cli(const child_opts *co, const char *const *args) { return reap(spawn(co, args)); }
+
+#define CLI(...) cli(NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void sleep_seconds(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Starts args, SIGKILLs it after `delay` seconds; 1 if it was killed, 0 if it finished first
+ * (then it must have succeeded). */
+static int kill_after(const char *const *args, double delay) {
+    pid_t pid = spawn(NULL, args);
+    sleep_seconds(delay);
+    kill(pid, SIGKILL);
+    int st = reap(pid);
+    if (st != 128 + SIGKILL) {
+        char *msg = slurp("stderr.txt", NULL);
+        ck_assert_msg(st == 0, "exit %d before the kill: %s", st, msg ? msg : "");
+        free(msg);
+    }
+    return st == 128 + SIGKILL;
+}
+
+static void assert_stderr_has(const char *what) {
+    char *msg = slurp("stderr.txt", NULL);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_msg(strstr(msg, what) != NULL, "expected '%s' in: %s", what, msg);
+    free(msg);
+}
+
+/* ---- fixtures ---- */
+
+/* 160 rows of 5 features in [0, 1), label = whether x1+x2+x3 > 1.5 (x4+x5). */
+static void write_data(const char *rel, long nan_line) {
+    char path[900];
+    path_of(path, sizeof path, "%s", rel);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    iflow_rng r;
+    iflow_rng_init(&r, 7, 1);
+    fprintf(f, "# synthetic: x1..x5, label\n");
+    for (long line = 2; line < 162; line++) {
+        double s = 0;
+        for (int j = 0; j < 5; j++) {
+            double v = iflow_rng_uniform(&r);
+            s += j < 3 ? v : -1.5 * v;
+            if (line == nan_line && j == 2)
+                fprintf(f, "nan,");
+            else
+                fprintf(f, "%.6f,", v);
+        }
+        fprintf(f, "%d\n", s > 0);
+    }
+    fclose(f);
+}
+
+/* A 5-6-4-2 tanh net, 40 epochs, information measured at 4 of them. */
+static void write_config(const char *rel, const char *train_extra) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
+             "[net]\nlayers = 5,6,4,2\nactivation = tanh\nbeta = 0.05\n"
+             "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 40\nseed = 4\n%s"
+             "[estimate]\nepochs = 0,5,20,40\nreplicas = 16\nmc = 2\nbins = szt30, 0.07\n",
+             train_extra);
+    write_text(rel, text);
+}
+
+static double full_seconds; /* wall time of the uninterrupted reference run */
+
+static void setup(void) {
+    bin = getenv("IFLOW_BIN");
+    ck_assert_msg(bin != NULL, "IFLOW_BIN is not set (run through meson test)");
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/iflow-faults-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(chmod(tmpdir, 0755), 0); /* readable by nobody (drop_root) */
+    write_data("data.csv", 0);
+    write_config("run.ini", "");
+    double t0 = now();
+    ck_assert_int_eq(CLI("run", "run.ini", "--out", "full", "--quiet", "--no-plot"), 0);
+    full_seconds = now() - t0;
+}
+
+static void teardown(void) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", tmpdir, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- SIGKILL ---- */
+
+/* Killed at seeded random points, then resumed until done: the same logs and checkpoints as the
+ * uninterrupted run. */
+START_TEST(test_kill_during_training) {
+    iflow_rng r;
+    iflow_rng_init(&r, 2019, 1);
+    int kills = 0;
+    for (int attempt = 0; attempt < 12 && kills < 5; attempt++) {
+        double delay = (0.02 + 0.9 * iflow_rng_uniform(&r)) * full_seconds;
+        const char *fresh[] = {"run", "run.ini", "--out", "killed", "--quiet", "--no-plot", NULL};
+        const char *resume[] = {"run", "run.ini", "--out", "killed", "--quiet", "--no-plot",
+                                "--resume", NULL};
+        kills += kill_after(attempt ? resume : fresh, delay);
+    }
+    ck_assert_int_ge(kills, 3);
+    ck_assert_int_eq(CLI("run", "run.ini", "--out", "killed", "--quiet", "--no-plot", "--resume"),
+                     0);
+    assert_same_run("full", "killed");
+}
+END_TEST
+
+/* `infoflow estimate` killed at random points: its output files are always either absent or
+ * complete (never a partial or appended file), and a re-run writes the same rows as an
+ * uninterrupted one. */
+START_TEST(test_kill_during_estimate) {
+    const char *args[] = {"estimate", "full", "--epochs", "5,20,40", "--replicas", "32",
+                          "--quiet", NULL};
+    const char *outs[] = {"full/mi-estimate.csv", "full/binned-estimate.csv",
+                          "full/activations-estimate.csv", "full/scatter-estimate.csv"};
+    double t0 = now();
+    ck_assert_int_eq(cli(NULL, args), 0);
+    double seconds = now() - t0;
+    char *want[4];
+    for (int i = 0; i < 4; i++) ck_assert_ptr_nonnull(want[i] = slurp(outs[i], NULL));
+    iflow_rng r;
+    iflow_rng_init(&r, 2019, 2);
+    int kills = 0;
+    for (int attempt = 0; attempt < 10 && kills < 4; attempt++) {
+        kills += kill_after(args, (0.02 + 0.9 * iflow_rng_uniform(&r)) * seconds);
+        for (int i = 0; i < 4; i++) {
+            char *have = slurp(outs[i], NULL);
+            ck_assert_msg(have && !strcmp(have, want[i]), "%s partial after a kill", outs[i]);
+            free(have);
+        }
+    }
+    ck_assert_int_ge(kills, 2);
+    ck_assert_int_eq(cli(NULL, args), 0);
+    for (int i = 0; i < 4; i++) {
+        char *have = slurp(outs[i], NULL);
+        ck_assert_msg(have && !strcmp(have, want[i]), "%s differs after a re-run", outs[i]);
+        free(have);
+        free(want[i]);
+    }
+    ck_assert(!exists("full/mi-estimate.csv.new"));
+}
+END_TEST
+
+/* ---- full disk ---- */
+
+/* Complete lines of run/name are a prefix of full/name's (metrics without wall time). */
+static void assert_log_prefix(const char *run, const char *name) {
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/%s", run, name);
+    char *have = slurp(rel, NULL);
+    snprintf(rel, sizeof rel, "full/%s", name);
+    char *want = slurp(rel, NULL);
+    ck_assert(have && want);
+    char *end = strrchr(have, '\n');
+    ck_assert_ptr_nonnull(end);
+    end[1] = '\0';
+    if (!strcmp(name, "metrics.csv")) {
+        drop_last_column(have);
+        drop_last_column(want);
+    }
+    ck_assert_msg(!strncmp(have, want, strlen(have)), "%s/%s is damaged", run, name);
+    free(have);
+    free(want);
+}
+
+/* Writes fail with EFBIG once a file would pass `limit` bytes: the run stops with a message
+ * naming the file, keeps every checkpoint and log row it had, and resumes to the same files. */
+static void full_disk_case(const char *out, long stop_after, long headroom) {
+    char rel[300];
+    snprintf(rel, sizeof rel, "%ld", stop_after);
+    ck_assert_int_eq(CLI("run", "run.ini", "--out", out, "--quiet", "--no-plot", "--stop-after", rel),
+                     0);
+    size_t acts = 0;
+    snprintf(rel, sizeof rel, "%s/activations.csv", out);
+    free(slurp(rel, &acts));
+    child_opts co = {.fsize = (rlim_t)((long)acts + headroom)};
+    const char *resume[] = {"run", "run.ini", "--out", out, "--quiet", "--no-plot", "--resume",
+                            NULL};
+    ck_assert_int_eq(cli(&co, resume), 1);
+    assert_stderr_has("File too large");
+    const char *logs[] = {"metrics.csv", "mi.csv", "binned.csv", "activations.csv", "scatter.csv"};
+    for (size_t i = 0; i < 5; i++) assert_log_prefix(out, logs[i]);
+    for (long e = 0; e <= stop_after; e++) { /* checkpoints it had are untouched */
+        snprintf(rel, sizeof rel, "checkpoints/epoch-%06ld.ckpt", e);
+        assert_same_file("full", out, rel);
+    }
+    ck_assert_int_eq(cli(NULL, resume), 0);
+    assert_same_run("full", out);
+}
+
+/* The limit hits while the measurement of epoch 20 is being appended. */
+START_TEST(test_full_disk_while_measuring) { full_disk_case("disk", 10, 1500); }
+END_TEST
+
+/* The limit hits at once: no room to trim the logs on resume. */
+START_TEST(test_full_disk_at_resume) { full_disk_case("disk0", 25, -200); }
+END_TEST
+
+/* ---- read-only output, concurrent runs ---- */
+
+START_TEST(test_read_only_output) {
+    /* Even root cannot create a directory in sysfs. */
+    ck_assert_int_eq(CLI("run", "run.ini", "--out", "/sys/iflow-faults-test", "--quiet"), 1);
+    assert_stderr_has("/sys/iflow-faults-test");
+    assert_stderr_has("cannot create directory");
+    /* chmod 0555 (as nobody when root, so the mode applies): refused before any work. */
+    char path[900];
+    path_of(path, sizeof path, "ro");
+    ck_assert_int_eq(mkdir(path, 0555), 0);
+    ck_assert_int_eq(chmod(path, 0555), 0);
+    child_opts co = {.drop_root = 1};
+    const char *fresh[] = {"run", "run.ini", "--out", "ro", "--quiet", NULL};
+    ck_assert_int_eq(cli(&co, fresh), 1);
+    assert_stderr_has("ro");
+    assert_stderr_has("Permission denied");
+    DIR *d = opendir(path);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, 0);
+    /* A finished run made read-only cannot be resumed (longer): refused, files unchanged. */
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "cp -r %s/full %s/rofull && chmod -R a-w %s/rofull", tmpdir, tmpdir,
+             tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    const char *resume[] = {"run", "run.ini", "--out", "rofull", "--quiet", "--resume",
+                            "--epochs", "50", NULL};
+    ck_assert_int_eq(cli(&co, resume), 1);
+    assert_stderr_has("rofull");
+    assert_same_run("full", "rofull");
+    ck_assert(!exists("rofull/checkpoints/epoch-000041.ckpt"));
+}
+END_TEST
+
+/* A second run (fresh or resuming) or an estimate into a directory a live run holds is refused;
+ * the first run then finishes with the files of an undisturbed run. */
+START_TEST(test_concurrent_runs_refused) {
+    const char *first[] = {"run", "run.ini", "--out", "conc", "--quiet", "--no-plot", NULL};
+    pid_t a = spawn(NULL, first);
+    double t0 = now();
+    while (!exists("conc/metrics.csv") && now() - t0 < 60) sleep_seconds(0.0005);
+    ck_assert_int_eq(kill(a, SIGSTOP), 0); /* holds the lock while the others try */
+    int status;
+    ck_assert_msg(waitpid(a, &status, WUNTRACED) == a && WIFSTOPPED(status),
+                  "the first run ended before it could be stopped");
+    const char *second[] = {"run", "run.ini", "--out", "conc", "--quiet", "--no-plot", NULL};
+    ck_assert_int_eq(cli(NULL, second), 1);
+    assert_stderr_has("another infoflow run is using this directory");
+    const char *resume[] = {"run", "run.ini", "--out", "conc", "--quiet", "--resume", NULL};
+    ck_assert_int_eq(cli(NULL, resume), 1);
+    assert_stderr_has("another infoflow run is using this directory");
+    ck_assert_int_eq(CLI("estimate", "conc", "--epochs", "0", "--quiet"), 1);
+    assert_stderr_has("another infoflow run is using this directory");
+    ck_assert_int_eq(kill(a, SIGCONT), 0);
+    ck_assert_int_eq(reap(a), 0);
+    assert_same_run("full", "conc");
+}
+END_TEST
+
+/* ---- numerical faults ---- */
+
+START_TEST(test_divergence_message) {
+    write_text("diverge.ini", "[data]\nfile = data.csv\n[net]\nlayers = 5,6,4,2\n"
+                              "activation = linear\nbeta = 0.05\n[train]\noptimizer = sgd\n"
+                              "lr = 1e6\nbatch = 32\nepochs = 40\n[estimate]\nepochs = none\n");
+    ck_assert_int_eq(CLI("run", "diverge.ini", "--out", "div", "--quiet", "--no-plot"), 1);
+    assert_stderr_has("diverged at epoch");
+    assert_stderr_has("layer");
+    assert_stderr_has("last good checkpoint is epoch");
+}
+END_TEST
+
+START_TEST(test_nan_input_rejected_with_line) {
+    write_data("nan.csv", 9);
+    write_text("nan.ini", "[data]\nfile = nan.csv\n[net]\nlayers = 5,6,4,2\n[train]\n"
+                          "epochs = 4\n[estimate]\nepochs = none\n");
+    ck_assert_int_eq(CLI("run", "nan.ini", "--out", "nan", "--quiet", "--no-plot"), 1);
+    assert_stderr_has("nan.csv:9:");
+    assert_stderr_has("NaN");
+    ck_assert(!exists("nan/checkpoints/epoch-000000.ckpt"));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("faults");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_kill_during_training);
+    tcase_add_test(tc, test_kill_during_estimate);
+    tcase_add_test(tc, test_full_disk_while_measuring);
+    tcase_add_test(tc, test_full_disk_at_resume);
+    tcase_add_test(tc, test_read_only_output);
+    tcase_add_test(tc, test_concurrent_runs_refused);
+    tcase_add_test(tc, test_divergence_message);
+    tcase_add_test(tc, test_nan_input_rejected_with_line);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
