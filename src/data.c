@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "infoflow/rng.h"
@@ -375,6 +376,28 @@ static int idx_payload(gzFile gz, const char *path, const char *what, unsigned c
     return 0;
 }
 
+/* Bytes of data that path can hold after `header` bytes: its size if plain, 1032 times it if
+ * gzip (deflate's largest ratio); SIZE_MAX if unknown (not a regular file). */
+static size_t idx_capacity(gzFile gz, const char *path, size_t header) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return SIZE_MAX;
+    size_t size = (size_t)st.st_size;
+    if (!gzdirect(gz)) return size > SIZE_MAX / 1032 ? SIZE_MAX : 1032 * size;
+    return size > header ? size - header : 0;
+}
+
+/* A file too short for the rows its header promises is refused before the allocation, so a
+ * corrupt count cannot ask for gigabytes. */
+static int idx_check_size(gzFile gz, const char *path, int ndims, size_t need, const char *what,
+                          iflow_error *err) {
+    size_t have = idx_capacity(gz, path, 4 + 4 * (size_t)ndims);
+    if (need > have)
+        return iflow_error_set(err, IFLOW_ECORRUPT,
+                               "%s: truncated: expected %zu bytes of %s, got %s%zu", path,
+                               need, what, gzdirect(gz) ? "" : "at most ", have);
+    return 0;
+}
+
 /* Reads the first n rows of d pixels and n labels into ds (already allocated). */
 static int idx_read_rows(gzFile gi, const char *images_path, gzFile gl, const char *labels_path,
                          iflow_dataset *ds, iflow_error *err) {
@@ -408,6 +431,8 @@ int iflow_dataset_load_idx(const char *images_path, const char *labels_path, siz
                                  images_path, n, d);
     }
     if (max_rows > 0 && max_rows < n) n = max_rows;
+    if (rc == 0) rc = idx_check_size(gi, images_path, ni, n * d, "pixel data", err);
+    if (rc == 0) rc = idx_check_size(gl, labels_path, nl, n, "labels", err);
     iflow_dataset *ds = NULL;
     if (rc == 0) rc = dataset_alloc(n, d, &ds, err);
     if (rc == 0) rc = idx_read_rows(gi, images_path, gl, labels_path, ds, err);
@@ -559,6 +584,14 @@ static int npy_load(FILE *f, const char *path, iflow_matrix **out, iflow_error *
         return iflow_error_set(err, IFLOW_EINVAL, "%s: matrix %zu x %zu is too large", path,
                                h.rows, h.cols);
     size_t bytes = count * (size_t)h.elsize;
+    /* Checked before allocating, so a corrupt shape cannot ask for gigabytes. */
+    struct stat st;
+    long pos = ftell(f);
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 &&
+        (uint64_t)(st.st_size - pos) < bytes)
+        return iflow_error_set(err, IFLOW_ECORRUPT,
+                               "%s: truncated: expected %zu bytes of data, got %lld",
+                               path, bytes, (long long)(st.st_size - pos));
     unsigned char *raw = malloc(bytes);
     iflow_matrix *m = calloc(1, sizeof *m);
     double *data = malloc(count * sizeof *data);

@@ -101,6 +101,44 @@ START_TEST(test_config_nul_byte) {
 }
 END_TEST
 
+/* fuzz_idx: a header promising 2^31 images was allocated (13 TB here) before any pixel was read;
+ * now a file too short for its header is refused first. */
+START_TEST(test_idx_huge_count) {
+    static const uint8_t images[] = {0, 0, 8, 3, 0x80, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3};
+    static const uint8_t labels[] = {0, 0, 8, 1, 0x80, 0, 0, 0, 1, 2, 3};
+    char ip[256], lp[256];
+    fuzz_write("i-idx3-ubyte", images, sizeof images, ip);
+    fuzz_write("l-idx1-ubyte", labels, sizeof labels, lp);
+    iflow_dataset *ds = NULL;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_dataset_load_idx(ip, lp, 0, &ds, &err), IFLOW_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "truncated: expected 1683627180032 bytes of pixel data, got 3"),
+                  "%s", err.msg);
+    /* max_rows = 1: only the first row must be there. */
+    ck_assert_int_eq(iflow_dataset_load_idx(ip, lp, 1, &ds, &err), IFLOW_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "expected 784 bytes of pixel data, got 3"), "%s", err.msg);
+}
+END_TEST
+
+/* The same for a .npy shape: refused from the file size, before allocating. */
+START_TEST(test_npy_huge_shape) {
+    char hdr[128];
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': False, "
+                                      "'shape': (4000000000, 1000), }");
+    while ((10 + n + 1) % 64) hdr[n++] = ' ';
+    hdr[n++] = '\n';
+    uint8_t file[256] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)n, 0};
+    memcpy(file + 10, hdr, (size_t)n);
+    char path[256];
+    fuzz_write("big.npy", file, 10 + (size_t)n + 16, path);
+    iflow_matrix *m = NULL;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_matrix_load(path, &m, &err), IFLOW_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "truncated: expected 32000000000000 bytes of data, got 16"),
+                  "%s", err.msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("badinputs");
     TCase *tc = tcase_create("replay");
@@ -112,6 +150,8 @@ int main(void) {
     tcase_add_test(tc, test_replay_checkpoint);
     tcase_add_test(tc, test_replay_runlog);
     tcase_add_test(tc, test_config_nul_byte);
+    tcase_add_test(tc, test_idx_huge_count);
+    tcase_add_test(tc, test_npy_huge_shape);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
