@@ -23,14 +23,20 @@ typedef struct line_reader {
     char *buf;
     size_t cap;
     size_t line_no; /* 1-based number of the line in buf */
+    int nul;        /* stopped at a line holding a NUL byte */
 } line_reader;
 
 /* Next line that is neither blank nor a '#' comment, with its line ending (LF or CRLF) removed.
- * NULL at end of file or on a read error (tell them apart with line_reader_failed). */
+ * NULL at end of file, on a read error or a NUL byte (tell them apart with line_reader_failed):
+ * a NUL would hide the rest of its line, or the whole line, from the parser. */
 static char *next_line(line_reader *lr) {
     ssize_t len;
     while ((len = getline(&lr->buf, &lr->cap, lr->f)) >= 0) {
         lr->line_no++;
+        if (memchr(lr->buf, '\0', (size_t)len)) {
+            lr->nul = 1;
+            return NULL;
+        }
         while (len > 0 && (lr->buf[len - 1] == '\n' || lr->buf[len - 1] == '\r'))
             lr->buf[--len] = '\0';
         const char *p = lr->buf;
@@ -41,6 +47,9 @@ static char *next_line(line_reader *lr) {
 }
 
 static int line_reader_failed(const line_reader *lr, const char *path, iflow_error *err) {
+    if (lr->nul)
+        return iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: NUL byte: not a text file", path,
+                               lr->line_no);
     if (ferror(lr->f) || !feof(lr->f))
         return iflow_error_set(err, IFLOW_EIO, "%s:%zu: read failed: %s", path, lr->line_no + 1,
                                strerror(errno ? errno : EIO));

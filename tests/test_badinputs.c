@@ -101,6 +101,24 @@ START_TEST(test_config_nul_byte) {
 }
 END_TEST
 
+/* A NUL byte hid a CSV line from the parser (a line starting with one was skipped as blank, rows
+ * vanished silently; one mid-line cut the line short). Now it is an error on its line. */
+START_TEST(test_csv_nul_byte) {
+    static const char text[] = "1,2,0\n\0\1garbage\n3,4,1\n";
+    char path[256];
+    fuzz_write("nul.csv", (const uint8_t *)text, sizeof text - 1, path);
+    iflow_dataset *ds = NULL;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_dataset_load_csv(path, &ds, &err), IFLOW_EPARSE);
+    ck_assert_msg(strstr(err.msg, "nul.csv:2: NUL byte"), "%s", err.msg);
+    static const char split[] = "3\n5\0\n";
+    fuzz_write("split.txt", (const uint8_t *)split, sizeof split - 1, path);
+    iflow_split *sp = NULL;
+    ck_assert_int_eq(iflow_split_from_file(path, 10, &sp, &err), IFLOW_EPARSE);
+    ck_assert_msg(strstr(err.msg, "split.txt:2: NUL byte"), "%s", err.msg);
+}
+END_TEST
+
 /* fuzz_idx: a header promising 2^31 images was allocated (13 TB here) before any pixel was read;
  * now a file too short for its header is refused first. */
 START_TEST(test_idx_huge_count) {
@@ -150,6 +168,7 @@ int main(void) {
     tcase_add_test(tc, test_replay_checkpoint);
     tcase_add_test(tc, test_replay_runlog);
     tcase_add_test(tc, test_config_nul_byte);
+    tcase_add_test(tc, test_csv_nul_byte);
     tcase_add_test(tc, test_idx_huge_count);
     tcase_add_test(tc, test_npy_huge_shape);
     suite_add_tcase(s, tc);
