@@ -339,7 +339,8 @@ int main(int argc, char **argv) {
                 .kde_h_max = 1, .truth_mc = 1000000, .seed = 1};
     int line = ini_parse(cfg_path, handler, &c);
     if (line) {
-        fprintf(stderr, "exp_estimators: %s:%d: bad or unknown entry\n", cfg_path, line);
+        if (line < 0) fprintf(stderr, "exp_estimators: cannot read %s\n", cfg_path);
+        else fprintf(stderr, "exp_estimators: %s:%d: bad value or unknown key\n", cfg_path, line);
         return 1;
     }
     if (!c.n_dims || !c.n_n || c.n_nmax != c.n_dims || !(c.beta > 0) || c.kde_grid < 2 ||

@@ -254,18 +254,17 @@ static int plot(const config *c, const row *r, const char *path, iflow_error *er
         iflow_panel_errorbar(&p, w[i], r[i].sp_y.mi.value, 0, 2 * r[i].sp_y.mi.se, cy);
         iflow_panel_marker(&p, w[i], r[i].sp_y.mi.value, IFLOW_MARK_SQUARE, 6, cy, cy);
     }
-    char lb[2][160];
-    bin_name(c->n_bins ? c->bins[0] : 0, lb[0], sizeof lb[0]);
-    snprintf(lb[1], sizeof lb[1], "I(X; Bin T), noisy, %s", lb[0]);
-    char lc[160];
-    snprintf(lc, sizeof lc, "H(Bin S), noiseless, %s", lb[0]);
+    char bn[32], lb[64], lc[64];
+    bin_name(c->n_bins ? c->bins[0] : 0, bn, sizeof bn);
+    snprintf(lb, sizeof lb, "I(X; Bin T), noisy, %s", bn);
+    snprintf(lc, sizeof lc, "H(Bin S), noiseless, %s", bn);
     iflow_legend_entry leg[] = {
         {"I(X;T) exact (quadrature)", cx, 0, 2.2, IFLOW_MARK_NONE, 0},
         {"I(X;T) SP, +-2 se", cx, 0, 0, IFLOW_MARK_CIRCLE, 0},
         {"I(Y;T) exact (quadrature)", cy, 0, 2.2, IFLOW_MARK_NONE, 0},
         {"I(Y;T) SP, +-2 se", cy, 0, 0, IFLOW_MARK_SQUARE, 0},
         {lc, cb, 1, 1.8, IFLOW_MARK_NONE, 0},
-        {lb[1], cn, 1, 1.8, IFLOW_MARK_NONE, 0},
+        {lb, cn, 1, 1.8, IFLOW_MARK_NONE, 0},
     };
     iflow_panel_legend(&p, leg, c->n_bins ? 6 : 4);
     iflow_panel_free(&p);
@@ -301,7 +300,8 @@ int main(int argc, char **argv) {
                 .mc = 200, .bin_samples = 2000, .seed = 1};
     int line = ini_parse(cfg_path, handler, &c);
     if (line) {
-        fprintf(stderr, "exp_minimal: %s:%d: bad or unknown entry\n", cfg_path, line);
+        if (line < 0) fprintf(stderr, "exp_minimal: cannot read %s\n", cfg_path);
+        else fprintf(stderr, "exp_minimal: %s:%d: bad value or unknown key\n", cfg_path, line);
         return 1;
     }
     if (c.n_points < 2 || !(c.beta > 0) || !(c.w_min > 0) || !(c.w_max > c.w_min) || c.n_w < 2 ||
