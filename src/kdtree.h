@@ -36,6 +36,13 @@ void iflow_kdtree_free(iflow_kdtree *t);
  * Returns 0 or IFLOW_ENOMEM. */
 int iflow_kdtree_ball(const iflow_kdtree *t, const double *q, double r2, iflow_kd_list *out);
 
+/* Appends to out pairs (begin, end) of tree-position ranges, in tree order, whose union holds
+ * every point with ||x_p - q||^2 <= r2: whole subtrees whose box lies inside the ball and whole
+ * leaves that meet it (so a range may hold some points outside the ball). Returns 0 or
+ * IFLOW_ENOMEM. */
+int iflow_kdtree_ball_ranges(const iflow_kdtree *t, const double *q, double r2,
+                             iflow_kd_list *out);
+
 /* The k nearest points to q, skipping the point whose input index is `skip` (pass (size_t)-1
  * to skip none): d2[0..k) squared distances ascending, idx[0..k) input indices. k <= n (or
  * n - 1 with a skip); ties resolved by the visiting order. */

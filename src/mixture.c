@@ -255,12 +255,12 @@ typedef struct mc_ctx {
 } mc_ctx;
 
 /* Per-thread buffers. Queries: t (cap_q x d), c = -shift, group ids, sums (3 per query).
- * Truncated mode gathers each centre's candidates into gx (d x cap_c) and friends. */
+ * Truncated mode keeps the ranges of the tree each centre needs. */
 typedef struct workspace {
-    size_t cap_q, cap_c;
+    size_t cap_q, cap_runs;
     double *t, *c, *qa, *qb, *sum;
-    iflow_kd_list hits;
-    double *gx, *glw, *gga, *ggb;
+    iflow_kd_list hits;  /* truncated mode: ranges of tree positions, as (begin, end) pairs */
+    centre_run *runs;    /* ... and as kernel runs */
 } workspace;
 
 static void ws_free(workspace *w) {
@@ -270,10 +270,7 @@ static void ws_free(workspace *w) {
     free(w->qb);
     free(w->sum);
     free(w->hits.v);
-    free(w->gx);
-    free(w->glw);
-    free(w->gga);
-    free(w->ggb);
+    free(w->runs);
 }
 
 static int ws_init(workspace *w, size_t cap_q, size_t d) {
@@ -440,42 +437,32 @@ static double truncation_radius(const mc_ctx *cx, size_t i, const workspace *w) 
     return r * r * (1.0 + 1e-12); /* rounding in the tree's distances must not drop a centre */
 }
 
-/* Copies the hits (tree positions) into the workspace's dimension-major candidate run. */
-static int gather(const mc_ctx *cx, workspace *w, centre_run *run) {
-    size_t d = cx->p->d, m = w->hits.n, nt = cx->tree->n;
-    if (m > w->cap_c) {
-        size_t cap = (m + m / 2 + 7) & ~(size_t)7;
-        free(w->gx);
-        free(w->glw);
-        free(w->gga);
-        free(w->ggb);
-        w->gx = alloc_aligned(cap * d);
-        w->glw = alloc_aligned(cap);
-        w->gga = alloc_aligned(cap);
-        w->ggb = alloc_aligned(cap);
-        w->cap_c = cap;
-        if (!w->gx || !w->glw || !w->gga || !w->ggb) {
-            w->cap_c = 0;
+/* The ranges (pairs of tree positions) as runs over the tree's own dimension-major storage:
+ * no copy. Including whole leaves adds centres beyond the radius, which only makes the sums
+ * more exact (the bound above is for dropping, not keeping). */
+static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
+    size_t nr = w->hits.n / 2, nt = cx->tree->n;
+    if (nr > w->cap_runs) {
+        free(w->runs);
+        w->cap_runs = nr + nr / 2 + 8;
+        w->runs = malloc(w->cap_runs * sizeof *w->runs);
+        if (!w->runs) {
+            w->cap_runs = 0;
             return IFLOW_ENOMEM;
         }
     }
-    for (size_t c = 0; c < d; c++) {
-        const double *src = cx->tree->x + c * nt;
-        double *dst = w->gx + c * w->cap_c;
-        for (size_t h = 0; h < m; h++) dst[h] = src[w->hits.v[h]];
+    for (size_t r = 0; r < nr; r++) {
+        size_t b = w->hits.v[2 * r], e = w->hits.v[2 * r + 1];
+        centre_run run = {cx->tree->x + b, cx->tlw + b, cx->tga ? cx->tga + b : NULL,
+                          cx->tgb ? cx->tgb + b : NULL, nt, e - b};
+        w->runs[r] = run;
     }
-    for (size_t h = 0; h < m; h++) {
-        size_t pos = w->hits.v[h];
-        w->glw[h] = cx->tlw[pos];
-        w->gga[h] = cx->tga ? cx->tga[pos] : 0.0;
-        w->ggb[h] = cx->tgb ? cx->tgb[pos] : 0.0;
-    }
-    centre_run r = {w->gx, w->glw, w->gga, w->ggb, w->cap_c, m};
-    *run = r;
+    *n_runs = nr;
     return 0;
 }
 
-/* Truncated mode: per centre, one ball query, a gather, and the same kernel on the candidates. */
+/* Truncated mode: per centre, one ball query for ranges of the tree, and the same kernel on
+ * them. */
 static int run_truncated(const mc_ctx *cx, iflow_mix_stats *stats) {
     const iflow_mix_mc *p = cx->p;
     size_t nqc = p->n_query ? p->n_query : p->n;
@@ -487,15 +474,14 @@ static int run_truncated(const mc_ctx *cx, iflow_mix_stats *stats) {
 #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < nqc; i++) {
             if (!ok) continue;
-            size_t nq = draw_block(cx, i, i + 1, &w);
-            centre_run run;
+            size_t nq = draw_block(cx, i, i + 1, &w), n_runs = 0;
             w.hits.n = 0;
-            ok = iflow_kdtree_ball(cx->tree, p->s + i * p->d, truncation_radius(cx, i, &w),
-                                   &w.hits) == 0 &&
-                 gather(cx, &w, &run) == 0;
+            ok = iflow_kdtree_ball_ranges(cx->tree, p->s + i * p->d,
+                                          truncation_radius(cx, i, &w), &w.hits) == 0 &&
+                 range_runs(cx, &w, &n_runs) == 0;
             if (!ok) continue;
-            shift_fallback(cx, &run, 1, &w, nq);
-            sweep(cx, &run, 1, &w, nq);
+            shift_fallback(cx, w.runs, n_runs, &w, nq);
+            sweep(cx, w.runs, n_runs, &w, nq);
             finish_block(cx, &w, i, i + 1, stats);
         }
         if (!ok) {
@@ -511,9 +497,9 @@ static int run_truncated(const mc_ctx *cx, iflow_mix_stats *stats) {
 static int setup_tree(mc_ctx *cx) {
     const iflow_mix_mc *p = cx->p;
     cx->tree = iflow_kdtree_new(p->s, p->n, p->d, 32);
-    cx->tlw = malloc(p->n * sizeof(double));
-    cx->tga = p->ga ? malloc(p->n * sizeof(double)) : NULL;
-    cx->tgb = p->gb ? malloc(p->n * sizeof(double)) : NULL;
+    cx->tlw = alloc_aligned(p->n);
+    cx->tga = p->ga ? alloc_aligned(p->n) : NULL;
+    cx->tgb = p->gb ? alloc_aligned(p->n) : NULL;
     if (!cx->tree || !cx->tlw || (p->ga && !cx->tga) || (p->gb && !cx->tgb)) return IFLOW_ENOMEM;
     for (size_t pos = 0; pos < p->n; pos++) {
         size_t i = cx->tree->perm[pos];
