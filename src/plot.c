@@ -15,33 +15,11 @@
 #include "csvread.h"
 #include "infoflow/config.h"
 #include "io.h"
+#include "plot_internal.h"
 
-#define MAX_LAYERS 64
+const iflow_rgb PLOT_DARK = {0.15, 0.15, 0.15}, PLOT_REF = {0.35, 0.35, 0.35};
 
-typedef struct plot_ctx {
-    const char *run_dir, *out_dir;
-    char run_name[256];
-    double unit; /* multiplies nats: 1 or 1 / ln 2 */
-    const char *unit_name;
-    char *notes;
-    size_t notes_size;
-    int verbose, n_written;
-    const char *keys[3], *values[3];
-    size_t n_text;
-    char version[64], hash[32];
-    iflow_csv *metrics, *mi, *binned, *acts, *scatter, *info;
-    double ln_m, h_y; /* from info.csv, NaN if absent (nats) */
-    /* mi.csv columns and its layers */
-    const double *ep, *layer, *width, *ixt, *ixt_se, *iyt, *iyt_se;
-    size_t n_layers;
-    double layers[MAX_LAYERS], widths[MAX_LAYERS];
-    int has_sp; /* some finite I_XT: the net was noisy and SP ran */
-} plot_ctx;
-
-static const iflow_rgb DARK = {0.15, 0.15, 0.15}, REF = {0.35, 0.35, 0.35};
-
-static void note(plot_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(plot_ctx *c, const char *fmt, ...) {
+void plot_note(plot_ctx *c, const char *fmt, ...) {
     if (!c->verbose || !c->notes || !c->notes_size) return;
     size_t len = strlen(c->notes);
     if (len + 1 >= c->notes_size) return;
@@ -93,7 +71,7 @@ static double info_value(const iflow_csv *info, const char *key) {
 }
 
 /* Sorted distinct finite values of v[0..n) into out (at most max). */
-static size_t distinct(const double *v, size_t n, double *out, size_t max) {
+size_t plot_distinct(const double *v, size_t n, double *out, size_t max) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i])) continue;
@@ -136,7 +114,7 @@ static int load_all(plot_ctx *c, iflow_error *err) {
     iflow_csv_numbers(c->mi, "I_XT_se", &c->ixt_se, err);
     iflow_csv_numbers(c->mi, "I_YT", &c->iyt, err);
     iflow_csv_numbers(c->mi, "I_YT_se", &c->iyt_se, err);
-    c->n_layers = distinct(c->layer, c->mi->n_rows, c->layers, MAX_LAYERS);
+    c->n_layers = plot_distinct(c->layer, c->mi->n_rows, c->layers, MAX_LAYERS);
     for (size_t j = 0; j < c->n_layers; j++) {
         c->widths[j] = NAN;
         for (size_t i = 0; i < c->mi->n_rows; i++)
@@ -174,20 +152,17 @@ static void config_hash(plot_ctx *c) {
 
 /* ---- series helpers ---- */
 
-static const double *sort_key;
-static int by_key(const void *a, const void *b) {
-    double x = sort_key[*(const size_t *)a], y = sort_key[*(const size_t *)b];
+static int by_key(const void *a, const void *b, void *key) {
+    const double *k = key;
+    double x = k[*(const size_t *)a], y = k[*(const size_t *)b];
     return (x > y) - (x < y);
 }
 
-/* Indices of rows with layer == l, ordered by epoch. */
-static size_t layer_rows(const double *layer, const double *epoch, size_t n, double l,
-                         size_t *idx) {
+size_t plot_layer_rows(const double *layer, const double *epoch, size_t n, double l, size_t *idx) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (layer[i] == l) idx[k++] = i;
-    sort_key = epoch;
-    qsort(idx, k, sizeof *idx, by_key);
+    qsort_r(idx, k, sizeof *idx, by_key, (void *)epoch);
     return k;
 }
 
@@ -196,21 +171,14 @@ static void gather(const double *v, const size_t *idx, size_t k, double scale, d
         out[i] = v ? v[idx[i]] * scale : NAN;
 }
 
-/* Series buffers for one layer of mi.csv. */
-typedef struct series {
-    size_t n;
-    double *e, *x, *xse, *y, *yse, *lo, *hi;
-    size_t *idx;
-} series;
-
-static int mi_series(plot_ctx *c, size_t j, series *s) {
+int plot_mi_series(plot_ctx *c, size_t j, series *s) {
     size_t n = c->mi->n_rows;
     s->idx = malloc(n * sizeof *s->idx);
     s->e = malloc(7 * n * sizeof *s->e);
     if (!s->idx || !s->e) return -1;
     s->x = s->e + n, s->xse = s->x + n, s->y = s->xse + n, s->yse = s->y + n;
     s->lo = s->yse + n, s->hi = s->lo + n;
-    s->n = layer_rows(c->layer, c->ep, n, c->layers[j], s->idx);
+    s->n = plot_layer_rows(c->layer, c->ep, n, c->layers[j], s->idx);
     gather(c->ep, s->idx, s->n, 1, s->e);
     gather(c->ixt, s->idx, s->n, c->unit, s->x);
     gather(c->ixt_se, s->idx, s->n, c->unit, s->xse);
@@ -219,30 +187,30 @@ static int mi_series(plot_ctx *c, size_t j, series *s) {
     return 0;
 }
 
-static void series_free(series *s) {
+void plot_series_free(series *s) {
     free(s->idx);
     free(s->e);
 }
 
-static void layer_name(const plot_ctx *c, size_t j, char *buf, size_t n) {
+void plot_layer_name(const plot_ctx *c, size_t j, char *buf, size_t n) {
     if (isfinite(c->widths[j]))
         snprintf(buf, n, "layer %g (%g)", c->layers[j], c->widths[j]);
     else
         snprintf(buf, n, "layer %g", c->layers[j]);
 }
 
-static const iflow_marker MARKS[] = {IFLOW_MARK_CIRCLE, IFLOW_MARK_SQUARE, IFLOW_MARK_TRIANGLE,
-                                     IFLOW_MARK_DIAMOND};
+const iflow_marker PLOT_MARKS[4] = {IFLOW_MARK_CIRCLE, IFLOW_MARK_SQUARE, IFLOW_MARK_TRIANGLE,
+                                    IFLOW_MARK_DIAMOND};
 
 /* Positive epochs of a column (for log axes, which cannot show epoch 0). */
-static iflow_range epoch_range(const double *e, size_t n) {
+iflow_range plot_epoch_range(const double *e, size_t n) {
     iflow_range r;
     iflow_range_init(&r, 1);
     iflow_range_add(&r, e, n);
     return r;
 }
 
-static void ylabel(const plot_ctx *c, const char *what, char *buf, size_t n) {
+void plot_ylabel(const plot_ctx *c, const char *what, char *buf, size_t n) {
     snprintf(buf, n, "%s (%s)", what, c->unit_name);
 }
 
@@ -253,7 +221,7 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     if (!c->mi || !c->has_sp) return -1;
     iflow_range rx, ry, re;
     iflow_range_init(&rx, 0), iflow_range_init(&ry, 0);
-    re = epoch_range(c->ep, c->mi->n_rows);
+    re = plot_epoch_range(c->ep, c->mi->n_rows);
     for (size_t i = 0; i < c->mi->n_rows; i++) {
         double se_x = isfinite(c->ixt_se[i]) ? c->ixt_se[i] : 0;
         double se_y = isfinite(c->iyt_se[i]) ? c->iyt_se[i] : 0;
@@ -268,32 +236,33 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     if (!(re.lo <= re.hi)) re.lo = re.hi = 1;
     if (re.hi <= re.lo) re.hi = re.lo * 10;
     char lx[64], ly[64];
-    ylabel(c, "I(X;T)", lx, sizeof lx), ylabel(c, "I(Y;T)", ly, sizeof ly);
+    plot_ylabel(c, "I(X;T)", lx, sizeof lx), plot_ylabel(c, "I(Y;T)", ly, sizeof ly);
     iflow_panel p;
     iflow_axis_set(&p.x, rx, 0, 0.05, lx);
     iflow_axis_set(&p.y, ry, 0, 0.05, ly);
     iflow_box pb = box;
     pb.w -= 140;
     iflow_panel_init(&p, fig, pb, "I(Y;T) vs I(X;T), +-1 se, markers coloured by epoch");
-    iflow_panel_vline(&p, lnm, REF, c->unit == 1 ? "ln m" : "log2 m");
-    iflow_panel_hline(&p, hy, REF, "H(Y)");
+    iflow_panel_vline(&p, lnm, PLOT_REF, c->unit == 1 ? "ln m" : "log2 m");
+    iflow_panel_hline(&p, hy, PLOT_REF, "H(Y)");
     iflow_legend_entry leg[MAX_LAYERS];
     char names[MAX_LAYERS][48];
     for (size_t j = 0; j < c->n_layers; j++) {
         series s;
-        if (mi_series(c, j, &s) == 0) {
+        if (plot_mi_series(c, j, &s) == 0) {
             iflow_rgb col = iflow_palette(j);
             iflow_panel_line(&p, s.x, s.y, s.n, col, 2, 0);
             for (size_t i = 0; i < s.n; i++)
                 iflow_panel_errorbar(&p, s.x[i], s.y[i], s.xse[i], s.yse[i], col);
             for (size_t i = 0; i < s.n; i++) {
                 double t = iflow_scale01(fmax(s.e[i], re.lo), re.lo, re.hi, 1);
-                iflow_panel_marker(&p, s.x[i], s.y[i], MARKS[j % 4], 14, iflow_viridis(t), col);
+                iflow_panel_marker(&p, s.x[i], s.y[i], PLOT_MARKS[j % 4], 14, iflow_viridis(t),
+                                   col);
             }
         }
-        series_free(&s);
-        layer_name(c, j, names[j], sizeof names[j]);
-        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2, MARKS[j % 4], 0};
+        plot_series_free(&s);
+        plot_layer_name(c, j, names[j], sizeof names[j]);
+        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2, PLOT_MARKS[j % 4], 0};
     }
     iflow_panel_legend(&p, leg, c->n_layers);
     iflow_colorbar(fig, (iflow_box){pb.x + pb.w + 30, p.area.y, 110, p.area.h}, re.lo, re.hi, 1,
@@ -308,7 +277,7 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
 static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, int legend) {
     const double *v = which ? c->iyt : c->ixt, *se = which ? c->iyt_se : c->ixt_se;
     double bound = (which ? c->h_y : c->ln_m) * c->unit;
-    iflow_range rx = epoch_range(c->ep, c->mi->n_rows), ry;
+    iflow_range rx = plot_epoch_range(c->ep, c->mi->n_rows), ry;
     iflow_range_init(&ry, 0);
     for (size_t i = 0; i < c->mi->n_rows; i++) {
         if (!(c->ep[i] > 0)) continue;
@@ -317,25 +286,25 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
     }
     if (bound <= 1.3 * ry.hi) iflow_range_add1(&ry, bound);
     char lx[64];
-    ylabel(c, which ? "I(Y;T)" : "I(X;T)", lx, sizeof lx);
+    plot_ylabel(c, which ? "I(Y;T)" : "I(X;T)", lx, sizeof lx);
     iflow_panel p;
     iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
     iflow_axis_set(&p.y, ry, 0, 0.05, lx);
     iflow_panel_init(&p, fig, box, which ? "I(Y; T_l) by layer" : "I(X; T_l) by layer");
-    iflow_panel_hline(&p, bound, REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
+    iflow_panel_hline(&p, bound, PLOT_REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
     iflow_legend_entry leg[MAX_LAYERS];
     char names[MAX_LAYERS][48];
     for (size_t j = 0; j < c->n_layers; j++) {
         series s;
-        if (mi_series(c, j, &s) == 0) {
+        if (plot_mi_series(c, j, &s) == 0) {
             double *m = which ? s.y : s.x, *sd = which ? s.yse : s.xse;
             for (size_t i = 0; i < s.n; i++)
                 s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
             iflow_panel_band(&p, s.e, s.lo, s.hi, s.n, iflow_palette(j), 0.25);
             iflow_panel_line(&p, s.e, m, s.n, iflow_palette(j), 2.2, 0);
         }
-        series_free(&s);
-        layer_name(c, j, names[j], sizeof names[j]);
+        plot_series_free(&s);
+        plot_layer_name(c, j, names[j], sizeof names[j]);
         leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2.2, IFLOW_MARK_NONE, 1};
     }
     if (legend) iflow_panel_legend(&p, leg, c->n_layers);
@@ -344,7 +313,7 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
 
 static int draw_mi_epochs(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     if (!c->mi || !c->has_sp) return -1;
-    iflow_range rx = epoch_range(c->ep, c->mi->n_rows);
+    iflow_range rx = plot_epoch_range(c->ep, c->mi->n_rows);
     if (!(rx.lo <= rx.hi)) return -1;
     mi_panel(c, fig, iflow_box_cell(box, 1, 2, 0, 0, 30), 0, 1);
     mi_panel(c, fig, iflow_box_cell(box, 1, 2, 0, 1, 30), 1, 0);
@@ -363,7 +332,7 @@ static int draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
                                          "test (clean)"};
     const double *ep;
     iflow_csv_numbers(m, "epoch", &ep, NULL);
-    iflow_range rx = epoch_range(ep, m->n_rows);
+    iflow_range rx = plot_epoch_range(ep, m->n_rows);
     int logx = rx.hi >= 20; /* long runs: the early epochs matter, as in the MI plots */
     if (!logx) iflow_range_init(&rx, 0), iflow_range_add(&rx, ep, m->n_rows);
     for (int k = 0; k < 2; k++) {
@@ -392,335 +361,6 @@ static int draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         }
         iflow_panel_legend(&p, leg, n_leg);
         iflow_panel_free(&p);
-    }
-    return 0;
-}
-
-/* ---- binned estimates beside SP ---- */
-
-#define MAX_COMBOS 16
-
-typedef struct combo {
-    const char *bin, *noise;
-} combo;
-
-/* Distinct (bin, noise) pairs of binned.csv, in order of appearance. */
-static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, const char **bins) {
-    int bc = iflow_csv_find(b, "bin"), nc = iflow_csv_find(b, "noise");
-    size_t n = 0;
-    *n_bins = 0;
-    for (size_t i = 0; i < b->n_rows; i++) {
-        const char *bin = iflow_csv_str(b, i, bc), *nz = iflow_csv_str(b, i, nc);
-        size_t k = 0;
-        while (k < n && (strcmp(out[k].bin, bin) || strcmp(out[k].noise, nz)))
-            k++;
-        if (k == n && n < MAX_COMBOS) out[n++] = (combo){bin, nz};
-        k = 0;
-        while (k < *n_bins && strcmp(bins[k], bin))
-            k++;
-        if (k == *n_bins && *n_bins < MAX_COMBOS) bins[(*n_bins)++] = bin;
-    }
-    return n;
-}
-
-static size_t bin_index(const char **bins, size_t n, const char *bin) {
-    size_t k = 0;
-    while (k < n && strcmp(bins[k], bin))
-        k++;
-    return k;
-}
-
-/* One layer: H(Bin T_l) per (bin, noise) and the SP estimate of I(X;T_l) against epoch. */
-static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb, size_t n_cb,
-                         const char **bins, size_t n_bins, double *buf, size_t *idx) {
-    iflow_csv *b = c->binned;
-    const double *ep, *lay, *h;
-    iflow_csv_numbers(b, "epoch", &ep, NULL);
-    iflow_csv_numbers(b, "layer", &lay, NULL);
-    iflow_csv_numbers(b, "H_bin", &h, NULL);
-    int bc = iflow_csv_find(b, "bin"), nc = iflow_csv_find(b, "noise");
-    size_t k = layer_rows(lay, ep, b->n_rows, l, idx);
-    double *x = buf, *y = buf + b->n_rows;
-    for (size_t q = 0; q < n_cb; q++) {
-        size_t m = 0;
-        for (size_t i = 0; i < k; i++) {
-            size_t r = idx[i];
-            if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) ||
-                strcmp(iflow_csv_str(b, r, nc), cb[q].noise))
-                continue;
-            x[m] = ep[r], y[m++] = h[r] * c->unit;
-        }
-        iflow_panel_line(p, x, y, m, iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1), 2.2,
-                         !strcmp(cb[q].noise, "clean"));
-    }
-    for (size_t j = 0; c->has_sp && j < c->n_layers; j++) {
-        if (c->layers[j] != l) continue;
-        series s;
-        if (mi_series(c, j, &s) == 0) {
-            for (size_t i = 0; i < s.n; i++)
-                s.lo[i] = s.x[i] - s.xse[i], s.hi[i] = s.x[i] + s.xse[i];
-            iflow_panel_band(p, s.e, s.lo, s.hi, s.n, DARK, 0.2);
-            iflow_panel_line(p, s.e, s.x, s.n, DARK, 2.6, 0);
-        }
-        series_free(&s);
-    }
-}
-
-static int draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box) {
-    iflow_csv *b = c->binned;
-    if (!b || b->n_rows == 0) return -1;
-    combo cb[MAX_COMBOS];
-    const char *bins[MAX_COMBOS];
-    size_t n_bins, n_cb = binned_combos(b, cb, &n_bins, bins);
-    const double *ep, *lay, *h;
-    iflow_csv_numbers(b, "epoch", &ep, NULL);
-    iflow_csv_numbers(b, "layer", &lay, NULL);
-    iflow_csv_numbers(b, "H_bin", &h, NULL);
-    double layers[MAX_LAYERS];
-    size_t nl = distinct(lay, b->n_rows, layers, MAX_LAYERS);
-    iflow_range rx = epoch_range(ep, b->n_rows), ry;
-    if (!(rx.lo <= rx.hi) || nl == 0) return -1;
-    iflow_range_init(&ry, 0);
-    for (size_t i = 0; i < b->n_rows; i++)
-        iflow_range_add1(&ry, h[i] * c->unit);
-    for (size_t i = 0; c->has_sp && i < c->mi->n_rows; i++)
-        iflow_range_add1(&ry, c->ixt[i] * c->unit);
-    iflow_range_add1(&ry, 0);
-    size_t cells = nl + 1,
-           rows = cells <= 3   ? 1
-                  : cells <= 8 ? 2
-                               : 3,
-           cols = (cells + rows - 1) / rows;
-    double *buf = malloc(2 * b->n_rows * sizeof *buf);
-    size_t *idx = malloc(b->n_rows * sizeof *idx);
-    if (!buf || !idx) {
-        free(buf), free(idx);
-        return -2;
-    }
-    char yl[64];
-    ylabel(c, "information", yl, sizeof yl);
-    for (size_t j = 0; j < nl; j++) {
-        char title[64];
-        snprintf(title, sizeof title, "layer %g", layers[j]);
-        for (size_t q = 0; q < c->n_layers; q++)
-            if (c->layers[q] == layers[j]) layer_name(c, q, title, sizeof title);
-        iflow_panel p;
-        iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
-        iflow_axis_set(&p.y, ry, 0, 0.05, yl);
-        iflow_panel_init(
-            &p, fig,
-            iflow_box_cell(box, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24), title);
-        binned_panel(c, &p, layers[j], cb, n_cb, bins, n_bins, buf, idx);
-        iflow_panel_free(&p);
-    }
-    free(buf), free(idx);
-    iflow_legend_entry leg[MAX_COMBOS + 1];
-    char names[MAX_COMBOS][64];
-    size_t n_leg = 0;
-    if (c->has_sp)
-        leg[n_leg++] = (iflow_legend_entry){"I(X;T), SP +-1 se", DARK, 0, 2.6, IFLOW_MARK_NONE, 1};
-    for (size_t q = 0; q < n_cb; q++) {
-        snprintf(names[q], sizeof names[q], "H(Bin T), bin %s, %s", cb[q].bin, cb[q].noise);
-        int clean = !strcmp(cb[q].noise, "clean");
-        leg[n_leg++] = (iflow_legend_entry){
-            names[q],        iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1),
-            clean,           2.2,
-            IFLOW_MARK_NONE, 0};
-    }
-    iflow_box lb =
-        iflow_box_cell(box, (int)rows, (int)cols, (int)(nl / cols), (int)(nl % cols), 24);
-    iflow_legend_box(fig, lb, leg, n_leg); /* cell nl is free: cells = nl + 1 */
-    return 0;
-}
-
-/* ---- activation histograms ---- */
-
-/* Heat map of one layer: columns at the positive epochs (edges at geometric midpoints, so
- * they tile the log axis), rows at the histogram bins, colour = log10 density. */
-static void act_panel(plot_ctx *c, iflow_panel *p, double l, double dlo, double dhi, size_t *idx) {
-    iflow_csv *a = c->acts;
-    const double *ep, *lay, *lo, *hi, *d;
-    iflow_csv_numbers(a, "epoch", &ep, NULL), iflow_csv_numbers(a, "layer", &lay, NULL);
-    iflow_csv_numbers(a, "lo", &lo, NULL), iflow_csv_numbers(a, "hi", &hi, NULL);
-    iflow_csv_numbers(a, "density", &d, NULL);
-    size_t k = layer_rows(lay, ep, a->n_rows, l, idx);
-    double eps[1024];
-    size_t ne = 0;
-    for (size_t i = 0; i < k; i++)
-        if (ep[idx[i]] > 0 && (ne == 0 || ep[idx[i]] != eps[ne - 1]) && ne < 1024)
-            eps[ne++] = ep[idx[i]];
-    size_t e = 0;
-    for (size_t i = 0; i < k; i++) {
-        size_t r = idx[i];
-        if (!(ep[r] > 0) || !(d[r] > 0)) continue;
-        while (e + 1 < ne && eps[e] < ep[r])
-            e++;
-        double left =
-            e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
-        double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1])
-                                  : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);
-        iflow_panel_rect(p, left, right, lo[r], hi[r],
-                         iflow_viridis(iflow_scale01(fmax(d[r], dlo), dlo, dhi, 1)));
-    }
-}
-
-static int draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box) {
-    iflow_csv *a = c->acts;
-    if (!a || a->n_rows == 0) return -1;
-    const double *ep, *lay, *lo, *hi, *d;
-    iflow_csv_numbers(a, "epoch", &ep, NULL), iflow_csv_numbers(a, "layer", &lay, NULL);
-    iflow_csv_numbers(a, "lo", &lo, NULL), iflow_csv_numbers(a, "hi", &hi, NULL);
-    iflow_csv_numbers(a, "density", &d, NULL);
-    double layers[MAX_LAYERS];
-    size_t nl = distinct(lay, a->n_rows, layers, MAX_LAYERS);
-    iflow_range rx = epoch_range(ep, a->n_rows), rd = epoch_range(d, a->n_rows);
-    if (!(rx.lo <= rx.hi) || !(rd.lo <= rd.hi) || nl == 0) return -1;
-    /* densities span decades (saturated units pile up at +-1): show 3 decades below the peak */
-    double dhi = rd.hi, dlo = fmax(rd.lo, dhi * 1e-3);
-    if (dlo >= dhi) dlo = dhi / 10;
-    size_t *idx = malloc(a->n_rows * sizeof *idx);
-    if (!idx) return -2;
-    size_t rows = nl <= 3 ? 1 : nl <= 8 ? 2 : 3, cols = (nl + rows - 1) / rows;
-    iflow_box grid = box;
-    grid.w -= 150;
-    iflow_panel p = {0};
-    for (size_t j = 0; j < nl; j++) {
-        iflow_range ry;
-        iflow_range_init(&ry, 0);
-        for (size_t i = 0; i < a->n_rows; i++)
-            if (lay[i] == layers[j]) iflow_range_add1(&ry, lo[i]), iflow_range_add1(&ry, hi[i]);
-        char title[64];
-        snprintf(title, sizeof title, "layer %g", layers[j]);
-        for (size_t q = 0; q < c->n_layers; q++)
-            if (c->layers[q] == layers[j]) layer_name(c, q, title, sizeof title);
-        iflow_axis_set(&p.x, rx, 1, 0.0, "epoch");
-        iflow_axis_set(&p.y, ry, 0, 0.0, "activation");
-        iflow_panel_init(
-            &p, fig,
-            iflow_box_cell(grid, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24),
-            title);
-        act_panel(c, &p, layers[j], dlo, dhi, idx);
-        iflow_panel_free(&p);
-    }
-    free(idx);
-    iflow_colorbar(fig, (iflow_box){grid.x + grid.w + 30, box.y + 60, 110, box.h - 160}, dlo, dhi,
-                   1, "density");
-    return 0;
-}
-
-/* ---- scatter of narrow layers ---- */
-
-#define SC_LAYERS 8
-
-typedef struct scat_plan {
-    size_t n_layers, rows, cols;
-    double layers[SC_LAYERS], eps[SC_LAYERS][4];
-    int width[SC_LAYERS];
-    size_t n_ep[SC_LAYERS];
-} scat_plan;
-
-/* Which layers (width 2 or 3) and which <= 4 epochs (first, last and two between) to show. */
-static int scatter_plan(plot_ctx *c, scat_plan *sp) {
-    iflow_csv *s = c->scatter;
-    memset(sp, 0, sizeof *sp);
-    if (!s || s->n_rows == 0) return -1;
-    const double *ep, *lay, *u2, *u3;
-    iflow_csv_numbers(s, "epoch", &ep, NULL), iflow_csv_numbers(s, "layer", &lay, NULL);
-    iflow_csv_numbers(s, "u2", &u2, NULL), iflow_csv_numbers(s, "u3", &u3, NULL);
-    double layers[MAX_LAYERS], eps[1024];
-    size_t nl = distinct(lay, s->n_rows, layers, MAX_LAYERS);
-    for (size_t j = 0; j < nl && sp->n_layers < SC_LAYERS; j++) {
-        int w = 1;
-        for (size_t i = 0; i < s->n_rows; i++)
-            if (lay[i] == layers[j]) w = isfinite(u3[i]) ? 3 : isfinite(u2[i]) && w < 2 ? 2 : w;
-        if (w < 2) continue;
-        size_t ne = 0; /* distinct epochs of this layer */
-        for (size_t i = 0; i < s->n_rows; i++) {
-            if (lay[i] != layers[j] || !isfinite(ep[i])) continue;
-            size_t q = 0;
-            while (q < ne && eps[q] != ep[i])
-                q++;
-            if (q == ne && ne < 1024) eps[ne++] = ep[i];
-        }
-        size_t n_show = ne < 4 ? ne : 4, k = sp->n_layers;
-        double sorted[1024];
-        size_t ns = distinct(eps, ne, sorted, 1024);
-        for (size_t q = 0; q < n_show; q++)
-            sp->eps[k][q] =
-                sorted[n_show > 1
-                           ? (size_t)lround((double)q * (double)(ns - 1) / (double)(n_show - 1))
-                           : 0];
-        sp->layers[k] = layers[j], sp->width[k] = w, sp->n_ep[k] = n_show;
-        sp->rows += w == 3 ? 3 : 1;
-        sp->cols = sp->cols > n_show ? sp->cols : n_show;
-        sp->n_layers++;
-    }
-    return sp->n_layers ? 0 : -1;
-}
-
-/* Legend entries "y = k" for the labels present in scatter.csv (colours cycle after 10). */
-static size_t label_legend(plot_ctx *c, iflow_legend_entry *leg, char (*names)[16]) {
-    const double *lab;
-    iflow_csv_numbers(c->scatter, "label", &lab, NULL);
-    int seen[10] = {0};
-    for (size_t i = 0; i < c->scatter->n_rows; i++)
-        seen[isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9] = 1;
-    size_t n = 0;
-    for (size_t k = 0; k < 10; k++) {
-        if (!seen[k]) continue;
-        snprintf(names[k], 16, "y = %zu", k);
-        leg[n++] = (iflow_legend_entry){names[k], iflow_palette(k), 0, 0, IFLOW_MARK_CIRCLE, 0};
-    }
-    return n;
-}
-
-/* One panel: coordinates (u_a, u_b) of layer l at epoch e, coloured by label. */
-static void scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e, int ua,
-                          int ub, int legend) {
-    iflow_csv *s = c->scatter;
-    const double *ep, *lay, *lab, *u[3];
-    iflow_csv_numbers(s, "epoch", &ep, NULL), iflow_csv_numbers(s, "layer", &lay, NULL);
-    iflow_csv_numbers(s, "label", &lab, NULL), iflow_csv_numbers(s, "u1", &u[0], NULL);
-    iflow_csv_numbers(s, "u2", &u[1], NULL), iflow_csv_numbers(s, "u3", &u[2], NULL);
-    iflow_range rx, ry; /* shared by all epochs of the layer so motion is visible */
-    iflow_range_init(&rx, 0), iflow_range_init(&ry, 0);
-    for (size_t i = 0; i < s->n_rows; i++)
-        if (lay[i] == l) iflow_range_add1(&rx, u[ua][i]), iflow_range_add1(&ry, u[ub][i]);
-    char lx[16], ly[16], title[96], names[10][16];
-    snprintf(lx, sizeof lx, "u%d", ua + 1), snprintf(ly, sizeof ly, "u%d", ub + 1);
-    snprintf(title, sizeof title, "layer %g", l);
-    for (size_t q = 0; q < c->n_layers; q++)
-        if (c->layers[q] == l) layer_name(c, q, title, sizeof title);
-    snprintf(title + strlen(title), sizeof title - strlen(title), ", epoch %g", e);
-    iflow_panel p;
-    iflow_axis_set(&p.x, rx, 0, 0.05, lx);
-    iflow_axis_set(&p.y, ry, 0, 0.05, ly);
-    iflow_panel_init(&p, fig, box, title);
-    for (size_t i = 0; i < s->n_rows; i++) {
-        if (lay[i] != l || ep[i] != e) continue;
-        size_t k = isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9;
-        iflow_panel_marker(&p, u[ua][i], u[ub][i], IFLOW_MARK_CIRCLE, 7, iflow_palette(k),
-                           iflow_palette(k));
-    }
-    iflow_legend_entry leg[10];
-    if (legend) iflow_panel_legend(&p, leg, label_legend(c, leg, names));
-    iflow_panel_free(&p);
-}
-
-static int draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp) {
-    static const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
-    iflow_legend_entry leg[10];
-    char names[10][16];
-    iflow_legend_box(fig, (iflow_box){box.x, box.y, box.w, 30}, leg, label_legend(c, leg, names));
-    box.y += 40, box.h -= 40;
-    size_t row = 0;
-    for (size_t j = 0; j < sp->n_layers; j++) {
-        int n_pairs = sp->width[j] == 3 ? 3 : 1;
-        for (int q = 0; q < n_pairs; q++, row++)
-            for (size_t k = 0; k < sp->n_ep[j]; k++)
-                scatter_panel(
-                    c, fig, iflow_box_cell(box, (int)sp->rows, (int)sp->cols, (int)row, (int)k, 20),
-                    sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], 0);
     }
     return 0;
 }
@@ -760,13 +400,13 @@ static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const
     case F_MI:
         return draw_mi_epochs(c, fig, body);
     case F_BINNED:
-        return draw_binned(c, fig, body);
+        return plot_draw_binned(c, fig, body);
     case F_LOSS:
         return draw_loss_acc(c, fig, body);
     case F_ACTS:
-        return draw_activations(c, fig, body);
+        return plot_draw_activations(c, fig, body);
     case F_SCATTER:
-        return sp->n_layers ? draw_scatter(c, fig, body, sp) : -1;
+        return sp->n_layers ? plot_draw_scatter(c, fig, body, sp) : -1;
     default:
         break;
     }
@@ -776,7 +416,7 @@ static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const
     for (int k = 0; k < 4; k++)
         cell[k] = iflow_box_cell(body, 2, 2, k / 2, k % 2, 50);
     iflow_box top = {body.x, body.y, body.w, cell[0].h};
-    if (!c->has_sp && draw_binned(c, fig, top) == 0) { /* deterministic run: binning is all */
+    if (!c->has_sp && plot_draw_binned(c, fig, top) == 0) { /* deterministic run: binning is all */
         drawn++;
     } else {
         if (draw_info_plane(c, fig, cell[0]) == 0)
@@ -794,7 +434,7 @@ static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const
         cell_message(fig, cell[2], "loss/accuracy: no metrics.csv");
     if (sp->n_layers) {
         size_t k = sp->n_ep[0] - 1;
-        scatter_panel(c, fig, cell[3], sp->layers[0], sp->eps[0][k], 0, 1, 1);
+        plot_scatter_panel(c, fig, cell[3], sp->layers[0], sp->eps[0][k], 0, 1, 1);
         drawn++;
     } else {
         cell_message(fig, cell[3], "scatter: no layer of width 2 or 3 logged");
@@ -835,11 +475,11 @@ static int figure(plot_ctx *c, fig_id id, const scat_plan *sp, iflow_error *err)
     iflow_box body = {20, top + 10, w - 40, h - top - 30};
     rc = draw(c, id, &fig, body, sp);
     if (rc == -1) {
-        note(c, "%s: skipped, %s", FIG_FILE[id], why_missing(c, id));
+        plot_note(c, "%s: skipped, %s", FIG_FILE[id], why_missing(c, id));
         rc = 0;
     } else if (rc == 0) {
         if (id == F_BINNED && !c->has_sp)
-            note(c, "%s: no SP curve, %s", FIG_FILE[id], why_missing(c, F_INFO));
+            plot_note(c, "%s: no SP curve, %s", FIG_FILE[id], why_missing(c, F_INFO));
         rc = save(c, &fig, FIG_FILE[id], err);
     } else {
         rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", FIG_FILE[id]);
@@ -878,7 +518,7 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
     if (!rc) {
         config_hash(&c);
         scat_plan sp;
-        scatter_plan(&c, &sp);
+        plot_scatter_plan(&c, &sp);
         for (int id = 0; id < N_FIGS && !rc; id++)
             rc = figure(&c, (fig_id)id, &sp, err);
     }

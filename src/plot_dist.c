@@ -1,0 +1,328 @@
+/* The figures of a run's distributions: binned entropies beside the SP estimate, activation
+ * heat maps and scatter plots of narrow layers (part of iflow_plot_run, see plot.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot_internal.h"
+/* ---- binned estimates beside SP ---- */
+
+#define MAX_COMBOS 16
+
+typedef struct combo {
+    const char *bin, *noise;
+} combo;
+
+/* Distinct (bin, noise) pairs of binned.csv, in order of appearance. */
+static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, const char **bins) {
+    int bc = iflow_csv_find(b, "bin"), nc = iflow_csv_find(b, "noise");
+    size_t n = 0;
+    *n_bins = 0;
+    for (size_t i = 0; i < b->n_rows; i++) {
+        const char *bin = iflow_csv_str(b, i, bc), *nz = iflow_csv_str(b, i, nc);
+        size_t k = 0;
+        while (k < n && (strcmp(out[k].bin, bin) || strcmp(out[k].noise, nz)))
+            k++;
+        if (k == n && n < MAX_COMBOS) out[n++] = (combo){bin, nz};
+        k = 0;
+        while (k < *n_bins && strcmp(bins[k], bin))
+            k++;
+        if (k == *n_bins && *n_bins < MAX_COMBOS) bins[(*n_bins)++] = bin;
+    }
+    return n;
+}
+
+static size_t bin_index(const char **bins, size_t n, const char *bin) {
+    size_t k = 0;
+    while (k < n && strcmp(bins[k], bin))
+        k++;
+    return k;
+}
+
+/* One layer: H(Bin T_l) per (bin, noise) and the SP estimate of I(X;T_l) against epoch. */
+static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb, size_t n_cb,
+                         const char **bins, size_t n_bins, double *buf, size_t *idx) {
+    iflow_csv *b = c->binned;
+    const double *ep, *lay, *h;
+    iflow_csv_numbers(b, "epoch", &ep, NULL);
+    iflow_csv_numbers(b, "layer", &lay, NULL);
+    iflow_csv_numbers(b, "H_bin", &h, NULL);
+    int bc = iflow_csv_find(b, "bin"), nc = iflow_csv_find(b, "noise");
+    size_t k = plot_layer_rows(lay, ep, b->n_rows, l, idx);
+    double *x = buf, *y = buf + b->n_rows;
+    for (size_t q = 0; q < n_cb; q++) {
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++) {
+            size_t r = idx[i];
+            if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) ||
+                strcmp(iflow_csv_str(b, r, nc), cb[q].noise))
+                continue;
+            x[m] = ep[r], y[m++] = h[r] * c->unit;
+        }
+        iflow_panel_line(p, x, y, m, iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1), 2.2,
+                         !strcmp(cb[q].noise, "clean"));
+    }
+    for (size_t j = 0; c->has_sp && j < c->n_layers; j++) {
+        if (c->layers[j] != l) continue;
+        series s;
+        if (plot_mi_series(c, j, &s) == 0) {
+            for (size_t i = 0; i < s.n; i++)
+                s.lo[i] = s.x[i] - s.xse[i], s.hi[i] = s.x[i] + s.xse[i];
+            iflow_panel_band(p, s.e, s.lo, s.hi, s.n, PLOT_DARK, 0.2);
+            iflow_panel_line(p, s.e, s.x, s.n, PLOT_DARK, 2.6, 0);
+        }
+        plot_series_free(&s);
+    }
+}
+
+int plot_draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    iflow_csv *b = c->binned;
+    if (!b || b->n_rows == 0) return -1;
+    combo cb[MAX_COMBOS];
+    const char *bins[MAX_COMBOS];
+    size_t n_bins, n_cb = binned_combos(b, cb, &n_bins, bins);
+    const double *ep, *lay, *h;
+    iflow_csv_numbers(b, "epoch", &ep, NULL);
+    iflow_csv_numbers(b, "layer", &lay, NULL);
+    iflow_csv_numbers(b, "H_bin", &h, NULL);
+    double layers[MAX_LAYERS];
+    size_t nl = plot_distinct(lay, b->n_rows, layers, MAX_LAYERS);
+    iflow_range rx = plot_epoch_range(ep, b->n_rows), ry;
+    if (!(rx.lo <= rx.hi) || nl == 0) return -1;
+    iflow_range_init(&ry, 0);
+    for (size_t i = 0; i < b->n_rows; i++)
+        iflow_range_add1(&ry, h[i] * c->unit);
+    for (size_t i = 0; c->has_sp && i < c->mi->n_rows; i++)
+        iflow_range_add1(&ry, c->ixt[i] * c->unit);
+    iflow_range_add1(&ry, 0);
+    size_t cells = nl + 1,
+           rows = cells <= 3   ? 1
+                  : cells <= 8 ? 2
+                               : 3,
+           cols = (cells + rows - 1) / rows;
+    double *buf = malloc(2 * b->n_rows * sizeof *buf);
+    size_t *idx = malloc(b->n_rows * sizeof *idx);
+    if (!buf || !idx) {
+        free(buf), free(idx);
+        return -2;
+    }
+    char yl[64];
+    plot_ylabel(c, "information", yl, sizeof yl);
+    for (size_t j = 0; j < nl; j++) {
+        char title[64];
+        snprintf(title, sizeof title, "layer %g", layers[j]);
+        for (size_t q = 0; q < c->n_layers; q++)
+            if (c->layers[q] == layers[j]) plot_layer_name(c, q, title, sizeof title);
+        iflow_panel p;
+        iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
+        iflow_axis_set(&p.y, ry, 0, 0.05, yl);
+        iflow_panel_init(
+            &p, fig,
+            iflow_box_cell(box, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24), title);
+        binned_panel(c, &p, layers[j], cb, n_cb, bins, n_bins, buf, idx);
+        iflow_panel_free(&p);
+    }
+    free(buf), free(idx);
+    iflow_legend_entry leg[MAX_COMBOS + 1];
+    char names[MAX_COMBOS][64];
+    size_t n_leg = 0;
+    if (c->has_sp)
+        leg[n_leg++] =
+            (iflow_legend_entry){"I(X;T), SP +-1 se", PLOT_DARK, 0, 2.6, IFLOW_MARK_NONE, 1};
+    for (size_t q = 0; q < n_cb; q++) {
+        snprintf(names[q], sizeof names[q], "H(Bin T), bin %s, %s", cb[q].bin, cb[q].noise);
+        int clean = !strcmp(cb[q].noise, "clean");
+        leg[n_leg++] = (iflow_legend_entry){
+            names[q],        iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1),
+            clean,           2.2,
+            IFLOW_MARK_NONE, 0};
+    }
+    iflow_box lb =
+        iflow_box_cell(box, (int)rows, (int)cols, (int)(nl / cols), (int)(nl % cols), 24);
+    iflow_legend_box(fig, lb, leg, n_leg); /* cell nl is free: cells = nl + 1 */
+    return 0;
+}
+
+/* ---- activation histograms ---- */
+
+/* Heat map of one layer: columns at the positive epochs (edges at geometric midpoints, so
+ * they tile the log axis), rows at the histogram bins, colour = log10 density. */
+static void act_panel(plot_ctx *c, iflow_panel *p, double l, double dlo, double dhi, size_t *idx) {
+    iflow_csv *a = c->acts;
+    const double *ep, *lay, *lo, *hi, *d;
+    iflow_csv_numbers(a, "epoch", &ep, NULL), iflow_csv_numbers(a, "layer", &lay, NULL);
+    iflow_csv_numbers(a, "lo", &lo, NULL), iflow_csv_numbers(a, "hi", &hi, NULL);
+    iflow_csv_numbers(a, "density", &d, NULL);
+    size_t k = plot_layer_rows(lay, ep, a->n_rows, l, idx);
+    double eps[1024];
+    size_t ne = 0;
+    for (size_t i = 0; i < k; i++)
+        if (ep[idx[i]] > 0 && (ne == 0 || ep[idx[i]] != eps[ne - 1]) && ne < 1024)
+            eps[ne++] = ep[idx[i]];
+    size_t e = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = idx[i];
+        if (!(ep[r] > 0) || !(d[r] > 0)) continue;
+        while (e + 1 < ne && eps[e] < ep[r])
+            e++;
+        double left =
+            e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
+        double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1])
+                                  : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);
+        iflow_panel_rect(p, left, right, lo[r], hi[r],
+                         iflow_viridis(iflow_scale01(fmax(d[r], dlo), dlo, dhi, 1)));
+    }
+}
+
+int plot_draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    iflow_csv *a = c->acts;
+    if (!a || a->n_rows == 0) return -1;
+    const double *ep, *lay, *lo, *hi, *d;
+    iflow_csv_numbers(a, "epoch", &ep, NULL), iflow_csv_numbers(a, "layer", &lay, NULL);
+    iflow_csv_numbers(a, "lo", &lo, NULL), iflow_csv_numbers(a, "hi", &hi, NULL);
+    iflow_csv_numbers(a, "density", &d, NULL);
+    double layers[MAX_LAYERS];
+    size_t nl = plot_distinct(lay, a->n_rows, layers, MAX_LAYERS);
+    iflow_range rx = plot_epoch_range(ep, a->n_rows), rd = plot_epoch_range(d, a->n_rows);
+    if (!(rx.lo <= rx.hi) || !(rd.lo <= rd.hi) || nl == 0) return -1;
+    /* densities span decades (saturated units pile up at +-1): show 3 decades below the peak */
+    double dhi = rd.hi, dlo = fmax(rd.lo, dhi * 1e-3);
+    if (dlo >= dhi) dlo = dhi / 10;
+    size_t *idx = malloc(a->n_rows * sizeof *idx);
+    if (!idx) return -2;
+    size_t rows = nl <= 3 ? 1 : nl <= 8 ? 2 : 3, cols = (nl + rows - 1) / rows;
+    iflow_box grid = box;
+    grid.w -= 150;
+    iflow_panel p = {0};
+    for (size_t j = 0; j < nl; j++) {
+        iflow_range ry;
+        iflow_range_init(&ry, 0);
+        for (size_t i = 0; i < a->n_rows; i++)
+            if (lay[i] == layers[j]) iflow_range_add1(&ry, lo[i]), iflow_range_add1(&ry, hi[i]);
+        char title[64];
+        snprintf(title, sizeof title, "layer %g", layers[j]);
+        for (size_t q = 0; q < c->n_layers; q++)
+            if (c->layers[q] == layers[j]) plot_layer_name(c, q, title, sizeof title);
+        iflow_axis_set(&p.x, rx, 1, 0.0, "epoch");
+        iflow_axis_set(&p.y, ry, 0, 0.0, "activation");
+        iflow_panel_init(
+            &p, fig,
+            iflow_box_cell(grid, (int)rows, (int)cols, (int)(j / cols), (int)(j % cols), 24),
+            title);
+        act_panel(c, &p, layers[j], dlo, dhi, idx);
+        iflow_panel_free(&p);
+    }
+    free(idx);
+    iflow_colorbar(fig, (iflow_box){grid.x + grid.w + 30, box.y + 60, 110, box.h - 160}, dlo, dhi,
+                   1, "density");
+    return 0;
+}
+
+/* ---- scatter of narrow layers ---- */
+
+/* Which layers (width 2 or 3) and which <= 4 epochs (first, last and two between) to show. */
+int plot_scatter_plan(plot_ctx *c, scat_plan *sp) {
+    iflow_csv *s = c->scatter;
+    memset(sp, 0, sizeof *sp);
+    if (!s || s->n_rows == 0) return -1;
+    const double *ep, *lay, *u2, *u3;
+    iflow_csv_numbers(s, "epoch", &ep, NULL), iflow_csv_numbers(s, "layer", &lay, NULL);
+    iflow_csv_numbers(s, "u2", &u2, NULL), iflow_csv_numbers(s, "u3", &u3, NULL);
+    double layers[MAX_LAYERS], eps[1024];
+    size_t nl = plot_distinct(lay, s->n_rows, layers, MAX_LAYERS);
+    for (size_t j = 0; j < nl && sp->n_layers < SC_LAYERS; j++) {
+        int w = 1;
+        for (size_t i = 0; i < s->n_rows; i++)
+            if (lay[i] == layers[j]) w = isfinite(u3[i]) ? 3 : isfinite(u2[i]) && w < 2 ? 2 : w;
+        if (w < 2) continue;
+        size_t ne = 0; /* distinct epochs of this layer */
+        for (size_t i = 0; i < s->n_rows; i++) {
+            if (lay[i] != layers[j] || !isfinite(ep[i])) continue;
+            size_t q = 0;
+            while (q < ne && eps[q] != ep[i])
+                q++;
+            if (q == ne && ne < 1024) eps[ne++] = ep[i];
+        }
+        size_t n_show = ne < 4 ? ne : 4, k = sp->n_layers;
+        double sorted[1024];
+        size_t ns = plot_distinct(eps, ne, sorted, 1024);
+        for (size_t q = 0; q < n_show; q++)
+            sp->eps[k][q] =
+                sorted[n_show > 1
+                           ? (size_t)lround((double)q * (double)(ns - 1) / (double)(n_show - 1))
+                           : 0];
+        sp->layers[k] = layers[j], sp->width[k] = w, sp->n_ep[k] = n_show;
+        sp->rows += w == 3 ? 3 : 1;
+        sp->cols = sp->cols > n_show ? sp->cols : n_show;
+        sp->n_layers++;
+    }
+    return sp->n_layers ? 0 : -1;
+}
+
+/* Legend entries "y = k" for the labels present in scatter.csv (colours cycle after 10). */
+static size_t label_legend(plot_ctx *c, iflow_legend_entry *leg, char (*names)[16]) {
+    const double *lab;
+    iflow_csv_numbers(c->scatter, "label", &lab, NULL);
+    int seen[10] = {0};
+    for (size_t i = 0; i < c->scatter->n_rows; i++)
+        seen[isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9] = 1;
+    size_t n = 0;
+    for (size_t k = 0; k < 10; k++) {
+        if (!seen[k]) continue;
+        snprintf(names[k], 16, "y = %zu", k);
+        leg[n++] = (iflow_legend_entry){names[k], iflow_palette(k), 0, 0, IFLOW_MARK_CIRCLE, 0};
+    }
+    return n;
+}
+
+/* One panel: coordinates (u_a, u_b) of layer l at epoch e, coloured by label. */
+void plot_scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e, int ua,
+                        int ub, int legend) {
+    iflow_csv *s = c->scatter;
+    const double *ep, *lay, *lab, *u[3];
+    iflow_csv_numbers(s, "epoch", &ep, NULL), iflow_csv_numbers(s, "layer", &lay, NULL);
+    iflow_csv_numbers(s, "label", &lab, NULL), iflow_csv_numbers(s, "u1", &u[0], NULL);
+    iflow_csv_numbers(s, "u2", &u[1], NULL), iflow_csv_numbers(s, "u3", &u[2], NULL);
+    iflow_range rx, ry; /* shared by all epochs of the layer so motion is visible */
+    iflow_range_init(&rx, 0), iflow_range_init(&ry, 0);
+    for (size_t i = 0; i < s->n_rows; i++)
+        if (lay[i] == l) iflow_range_add1(&rx, u[ua][i]), iflow_range_add1(&ry, u[ub][i]);
+    char lx[16], ly[16], title[96], names[10][16];
+    snprintf(lx, sizeof lx, "u%d", ua + 1), snprintf(ly, sizeof ly, "u%d", ub + 1);
+    snprintf(title, sizeof title, "layer %g", l);
+    for (size_t q = 0; q < c->n_layers; q++)
+        if (c->layers[q] == l) plot_layer_name(c, q, title, sizeof title);
+    snprintf(title + strlen(title), sizeof title - strlen(title), ", epoch %g", e);
+    iflow_panel p;
+    iflow_axis_set(&p.x, rx, 0, 0.05, lx);
+    iflow_axis_set(&p.y, ry, 0, 0.05, ly);
+    iflow_panel_init(&p, fig, box, title);
+    for (size_t i = 0; i < s->n_rows; i++) {
+        if (lay[i] != l || ep[i] != e) continue;
+        size_t k = isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9;
+        iflow_panel_marker(&p, u[ua][i], u[ub][i], IFLOW_MARK_CIRCLE, 7, iflow_palette(k),
+                           iflow_palette(k));
+    }
+    iflow_legend_entry leg[10];
+    if (legend) iflow_panel_legend(&p, leg, label_legend(c, leg, names));
+    iflow_panel_free(&p);
+}
+
+int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp) {
+    static const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+    iflow_legend_entry leg[10];
+    char names[10][16];
+    iflow_legend_box(fig, (iflow_box){box.x, box.y, box.w, 30}, leg, label_legend(c, leg, names));
+    box.y += 40, box.h -= 40;
+    size_t row = 0;
+    for (size_t j = 0; j < sp->n_layers; j++) {
+        int n_pairs = sp->width[j] == 3 ? 3 : 1;
+        for (int q = 0; q < n_pairs; q++, row++)
+            for (size_t k = 0; k < sp->n_ep[j]; k++)
+                plot_scatter_panel(
+                    c, fig, iflow_box_cell(box, (int)sp->rows, (int)sp->cols, (int)row, (int)k, 20),
+                    sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], 0);
+    }
+    return 0;
+}

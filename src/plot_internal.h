@@ -1,0 +1,81 @@
+/* Internal to the plotting code (plot.c, plot_dist.c): the state of one iflow_plot_run and the
+ * helpers both files use. */
+#ifndef IFLOW_PLOT_INTERNAL_H
+#define IFLOW_PLOT_INTERNAL_H
+
+#include <stddef.h>
+
+#include "chart.h"
+#include "csvread.h"
+
+#define MAX_LAYERS 64
+
+typedef struct plot_ctx {
+    const char *run_dir, *out_dir;
+    char run_name[256];
+    double unit; /* multiplies nats: 1 or 1 / ln 2 */
+    const char *unit_name;
+    char *notes;
+    size_t notes_size;
+    int verbose, n_written;
+    const char *keys[3], *values[3];
+    size_t n_text;
+    char version[64], hash[32];
+    iflow_csv *metrics, *mi, *binned, *acts, *scatter, *info;
+    double ln_m, h_y; /* from info.csv, NaN if absent (nats) */
+    /* mi.csv columns and its layers */
+    const double *ep, *layer, *width, *ixt, *ixt_se, *iyt, *iyt_se;
+    size_t n_layers;
+    double layers[MAX_LAYERS], widths[MAX_LAYERS];
+    int has_sp; /* some finite I_XT: the net was noisy and SP ran */
+} plot_ctx;
+
+extern const iflow_rgb PLOT_DARK, PLOT_REF;
+extern const iflow_marker PLOT_MARKS[4];
+
+/* Series buffers for one layer of mi.csv. */
+typedef struct series {
+    size_t n;
+    double *e, *x, *xse, *y, *yse, *lo, *hi;
+    size_t *idx;
+} series;
+
+/* Fills s with layer j's rows of mi.csv (information scaled to the plot's unit); -1 if out of
+ * memory. plot_series_free releases it. */
+int plot_mi_series(plot_ctx *c, size_t j, series *s);
+void plot_series_free(series *s);
+
+/* Sorted distinct finite values of v[0..n) into out (at most max); returns their count. */
+size_t plot_distinct(const double *v, size_t n, double *out, size_t max);
+
+/* Appends a line to the caller's notes (when verbose). */
+void plot_note(plot_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Indices of rows with layer == l, ordered by epoch. */
+size_t plot_layer_rows(const double *layer, const double *epoch, size_t n, double l, size_t *idx);
+/* "layer 3 (5)": a layer named by its number and width. */
+void plot_layer_name(const plot_ctx *c, size_t j, char *buf, size_t n);
+/* Positive epochs of a column (log axes cannot show epoch 0). */
+iflow_range plot_epoch_range(const double *e, size_t n);
+/* "what (nats)" or "what (bits)". */
+void plot_ylabel(const plot_ctx *c, const char *what, char *buf, size_t n);
+
+#define SC_LAYERS 8
+
+/* Which layers (width 2 or 3) and which <= 4 epochs of scatter.csv to show. */
+typedef struct scat_plan {
+    size_t n_layers, rows, cols;
+    double layers[SC_LAYERS], eps[SC_LAYERS][4];
+    int width[SC_LAYERS];
+    size_t n_ep[SC_LAYERS];
+} scat_plan;
+
+int plot_scatter_plan(plot_ctx *c, scat_plan *sp);
+/* Figure bodies: 0 when drawn, -1 if the data do not support them. */
+int plot_draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box);
+int plot_draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box);
+int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp);
+/* One scatter panel: layer l at epoch e, units ua and ub (0-based) on the axes. */
+void plot_scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e, int ua,
+                        int ub, int legend);
+
+#endif
