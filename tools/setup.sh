@@ -50,4 +50,11 @@ else
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
     meson test -C build-asan --no-suite slow --print-errorlogs
+  # One closing line over both builds (each suite is a Check program; a failure exits above).
+  count() { grep -h "^$1: " build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |
+            awk '{s += $2} END {print s + 0}'; }
+  checks=$(grep -h "Checks: " build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |
+           sed 's/.*Checks: \([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}')
+  echo "infoflow: $checks Check tests in $(count Ok) suite runs (normal and sanitizer builds)"
+  echo "tests: $(count Ok) passed, $(( $(count Fail) + $(count Timeout) )) failed"
 fi
