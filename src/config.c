@@ -761,15 +761,34 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
     return h;
 }
 
+/* FNV-1a of a file's bytes, so a data file hashes the same wherever the repository or run
+ * directory lives; 0 if it cannot be read (the caller then hashes the path). */
+static uint64_t file_hash(const char *path) {
+    FILE *f = path[0] ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    uint64_t h = 14695981039346656037ULL;
+    unsigned char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < got; i++) h = (h ^ buf[i]) * 1099511628211ULL;
+    int bad = ferror(f);
+    fclose(f);
+    return bad ? 0 : h;
+}
+
 uint64_t iflow_config_hash(const iflow_config *cfg) {
-    uint64_t h = fnv1a(14695981039346656037ULL, "infoflow-config-v1\n");
+    uint64_t h = fnv1a(14695981039346656037ULL, "infoflow-config-v2\n");
     for (int id = 0; id < N_KEYS; id++) {
         const char *sec = keys[id].section;
         if ((strcmp(sec, "data") && strcmp(sec, "net") && strcmp(sec, "train")) ||
             (keys[id].flags & NO_HASH))
             continue;
         char v[2 * IFLOW_PATH_MAX];
-        format_value(cfg, id, 1, v, sizeof v);
+        uint64_t fh = keys[id].kind == K_PATH ? file_hash((const char *)cfield(cfg, id)) : 0;
+        if (fh)
+            snprintf(v, sizeof v, "file:%016llx", (unsigned long long)fh);
+        else
+            format_value(cfg, id, 1, v, sizeof v);
         h = fnv1a(fnv1a(fnv1a(fnv1a(fnv1a(h, sec), " "), keys[id].name), "="), v);
         h = fnv1a(h, "\n");
     }

@@ -40,6 +40,7 @@ typedef struct run_state {
     size_t n_mi, n_keep;
     FILE *metrics, *mi, *binned, *acts, *scatter;
     size_t n_measured; /* MI epochs measured in this invocation */
+    uint64_t config_hash; /* of cfg, computed once (it reads the data files) */
     iflow_mi_options mi_opts;
 } run_state;
 
@@ -216,7 +217,7 @@ static int build_model(run_state *st, iflow_error *err) {
 static int save_checkpoint(run_state *st, long epoch, iflow_error *err) {
     char path[1200];
     checkpoint_path(st, epoch, path, sizeof path);
-    iflow_checkpoint_meta meta = {.epoch = epoch, .config_hash = iflow_config_hash(&st->cfg)};
+    iflow_checkpoint_meta meta = {.epoch = epoch, .config_hash = st->config_hash};
     int rc = iflow_checkpoint_save(path, &meta, st->net, st->opt, &st->rng, err);
     if (rc) return rc;
     /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it. */
@@ -486,16 +487,69 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
     return rc;
 }
 
+/* config.ini records absolute data paths; in a moved or re-cloned run directory they may not
+ * exist any more. Such paths are replaced by the current config's, whose files are then compared
+ * by content through the hash. */
+static void adopt_moved_paths(iflow_config *old, const iflow_config *now) {
+    struct {
+        char *o;
+        const char *n;
+    } f[] = {{old->data_file, now->data_file},
+             {old->data_labels, now->data_labels},
+             {old->test_split, now->test_split},
+             {old->test_file, now->test_file},
+             {old->test_labels, now->test_labels}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].o[0] && access(f[i].o, R_OK) != 0) snprintf(f[i].o, IFLOW_PATH_MAX, "%s", f[i].n);
+}
+
+/* What a resumed run must share with the original: everything that affects training except the
+ * number of epochs (a run may be extended), with data files by content. */
+static uint64_t resume_hash(const iflow_config *c) {
+    iflow_config tmp = *c;
+    tmp.epochs = 0;
+    return iflow_config_hash(&tmp);
+}
+
+/* dir/config.hash holds resume_hash of the run's config as 16 hex digits: the original data's
+ * contents are remembered even if the files are later changed in place. */
+static int read_hash(const char *path, uint64_t *h) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    unsigned long long v;
+    int ok = fscanf(f, "%16llx", &v) == 1;
+    fclose(f);
+    *h = v;
+    return ok ? 0 : -1;
+}
+
+static int write_hash(const char *path, uint64_t h, iflow_error *err) {
+    iflow_atomic a;
+    int rc = iflow_atomic_open(&a, path, err);
+    if (rc) return rc;
+    fprintf(a.f, "%016llx\n", (unsigned long long)h);
+    return iflow_atomic_commit(&a, err);
+}
+
 /* The effective config: a new run writes it; a resumed one must match it (epochs may grow). */
 static int check_config(run_state *st, iflow_error *err) {
-    char path[1100];
+    char path[1100], hpath[1100];
     int rc = iflow_path_join(path, sizeof path, st->dir, "config.ini", err);
+    if (!rc) rc = iflow_path_join(hpath, sizeof hpath, st->dir, "config.hash", err);
     if (rc) return rc;
-    if (st->o->resume && access(path, F_OK) == 0) {
+    uint64_t now = resume_hash(&st->cfg), then;
+    if (st->o->resume && read_hash(hpath, &then) == 0) {
+        if (then != now)
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "%s: the config or its data differ from the ones this run was "
+                                   "started with; resume with those or use another --out",
+                                   path);
+    } else if (st->o->resume && access(path, F_OK) == 0) {
+        /* A run directory from before config.hash existed: compare with its config.ini. */
         iflow_config old;
         if ((rc = iflow_config_load(path, &old, err))) return rc;
-        old.epochs = st->cfg.epochs;
-        if (iflow_config_hash(&old) != iflow_config_hash(&st->cfg))
+        adopt_moved_paths(&old, &st->cfg);
+        if (resume_hash(&old) != now)
             return iflow_error_set(err, IFLOW_EINVAL,
                                    "%s: the config differs from the one this run was started "
                                    "with; resume with that config or use another --out",
@@ -509,7 +563,8 @@ static int check_config(run_state *st, iflow_error *err) {
                                    "another --out",
                                    st->dir);
     }
-    return iflow_config_write(&st->cfg, path, err);
+    rc = iflow_config_write(&st->cfg, path, err);
+    return rc ? rc : write_hash(hpath, now, err);
 }
 
 static void release(run_state *st) {
@@ -531,6 +586,7 @@ static void release(run_state *st) {
 static int prepare(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
     int rc = iflow_config_validate(c, err);
+    st->config_hash = iflow_config_hash(c);
     if (!rc) rc = iflow_epochs_expand(c->mi_epochs, c->epochs, &st->mi_epochs, &st->n_mi, err);
     if (!rc) {
         const char *keep = c->checkpoint_keep;

@@ -204,6 +204,33 @@ START_TEST(test_refuses_occupied_or_locked_dir) {
 }
 END_TEST
 
+/* A run resumes after its data file moved (a re-cloned repository): the data count by content.
+ * Changed data is refused. */
+START_TEST(test_resume_after_data_moved) {
+    iflow_error err = {0};
+    ck_assert_msg(run("run.ini", "moved", 0, 2, &err) == 0, "%s", err.msg);
+    char from[512], to[512];
+    snprintf(from, sizeof from, "%s/data.csv", tmpdir);
+    snprintf(to, sizeof to, "%s/data-moved.csv", tmpdir);
+    ck_assert_int_eq(rename(from, to), 0);
+    char *text = slurp(".", "run.ini");
+    char *at = strstr(text, "file = data.csv");
+    ck_assert_ptr_nonnull(at);
+    char moved[2048];
+    snprintf(moved, sizeof moved, "%.*sfile = data-moved.csv%s", (int)(at - text), text,
+             at + strlen("file = data.csv"));
+    write_file("moved.ini", moved);
+    free(text);
+    ck_assert_msg(run("moved.ini", "moved", 1, 0, &err) == 0, "%s", err.msg);
+    /* Same path, other contents: refused. */
+    FILE *f = fopen(to, "a");
+    fputs("0.5,0.5,0.5,0.5,0.5,1\n", f);
+    fclose(f);
+    ck_assert_int_ne(run("moved.ini", "moved", 1, 0, &err), 0);
+    ck_assert_msg(strstr(err.msg, "differ") != NULL, "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_divergence_names_epoch_and_layer) {
     config("diverge.ini", "", "linear");
     /* A linear net with a huge SGD step blows up within a few epochs. */
@@ -231,6 +258,7 @@ int main(void) {
     tcase_add_test(tc, test_resume_after_torn_write);
     tcase_add_test(tc, test_refuses_occupied_or_locked_dir);
     tcase_add_test(tc, test_divergence_names_epoch_and_layer);
+    tcase_add_test(tc, test_resume_after_data_moved);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

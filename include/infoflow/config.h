@@ -85,7 +85,8 @@ int iflow_config_validate(const iflow_config *cfg, iflow_error *err);
  * result loads back to an equal config. */
 int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *err);
 
-/* A 64-bit hash of everything that affects training results (not output paths). */
+/* A 64-bit hash of everything that affects training results (not output paths). Data files
+ * count by their contents, not their paths, so a moved or re-cloned run still resumes. */
 uint64_t iflow_config_hash(const iflow_config *cfg);
 
 /* Noise std of hidden layer l (1-based): beta_layers[l-1] if given, else beta. */
