@@ -25,6 +25,7 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_runlog_one
 #include "fuzz/fuzz_runlog.c"
+#include "check_util.h"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*harness_fn)(const uint8_t *, size_t);
@@ -172,9 +173,6 @@ int main(void) {
     tcase_add_test(tc, test_idx_huge_count);
     tcase_add_test(tc, test_npy_huge_shape);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -7,6 +7,7 @@
 
 #include "infoflow/binning.h"
 #include "infoflow/rng.h"
+#include "check_util.h"
 
 static const iflow_binning unit_width = {IFLOW_BIN_WIDTH, 1.0, 0.0};
 static const iflow_binning szt = {IFLOW_BIN_SZT30, 0.0, 0.0};
@@ -233,9 +234,6 @@ int main(void) {
     tcase_add_test(tc, test_wide_rows);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

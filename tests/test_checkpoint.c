@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "infoflow/checkpoint.h"
+#include "check_util.h"
 
 #define HEADER_LEN 36
 
@@ -752,9 +753,6 @@ int main(void) {
     tcase_add_test(tc, test_wrong_shape);
     tcase_add_test(tc, test_save_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

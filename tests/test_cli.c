@@ -14,6 +14,7 @@
 
 #include "infoflow/data.h"
 #include "infoflow/rng.h"
+#include "check_util.h"
 
 static char dir[64];
 
@@ -409,12 +410,6 @@ START_TEST(test_mi_errors) {
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* One temporary directory for the whole run (tests run one after another), created before the
  * tests fork and removed at the end even if some failed. */
@@ -436,10 +431,7 @@ int main(void) {
     tcase_add_test(tc, test_entropy_errors);
     tcase_add_test(tc, test_mi_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    int failed = iflow_check_run(s);
+    iflow_rmtree(dir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

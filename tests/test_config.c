@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "infoflow/config.h"
+#include "check_util.h"
 
 static char tmpdir[256];
 
@@ -20,12 +21,7 @@ static int make_tmpdir(void) {
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int remove_entry(const char *p, const struct stat *s, int flag, struct FTW *f) {
-    (void)s, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void remove_tmpdir(void) { nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void remove_tmpdir(void) { iflow_rmtree(tmpdir); }
 
 /* Writes text to tmpdir/name; returns the path (static buffer). */
 static const char *write_file(const char *name, const char *text) {
@@ -419,10 +415,7 @@ int main(void) {
     tcase_add_test(tc, test_epoch_specs);
     tcase_add_test(tc, test_epoch_spec_log);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     remove_tmpdir();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "infoflow/data.h"
+#include "check_util.h"
 
 static char tmpdir[256];
 
@@ -597,11 +598,6 @@ START_TEST(test_subset) {
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/iflow-test-data-XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -625,10 +621,7 @@ int main(void) {
     tcase_add_test(tc, test_split_file);
     tcase_add_test(tc, test_subset);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int failed = iflow_check_run(s);
+    iflow_rmtree(tmpdir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -10,6 +10,7 @@
 #include "infoflow/entropy.h"
 #include "infoflow/rng.h"
 #include "mixture.h"
+#include "check_util.h"
 
 static iflow_sp_options opts(double beta, size_t mc, uint64_t seed) {
     iflow_sp_options o;
@@ -420,9 +421,6 @@ int main(void) {
     tcase_add_test(tc, test_grouped_range_and_mi2);
     tcase_add_test(tc, test_invalid_arguments);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

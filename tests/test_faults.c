@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "infoflow/rng.h"
+#include "check_util.h"
 
 static char tmpdir[256];
 static const char *bin;
@@ -476,9 +477,6 @@ int main(void) {
     tcase_add_test(tc, test_divergence_message);
     tcase_add_test(tc, test_nan_input_rejected_with_line);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

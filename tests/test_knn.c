@@ -8,6 +8,7 @@
 #include "infoflow/entropy.h"
 #include "infoflow/rng.h"
 #include "kdtree.h"
+#include "check_util.h"
 
 static double *normal_points(size_t n, size_t d, double std, uint64_t seed) {
     iflow_rng r;
@@ -153,9 +154,6 @@ int main(void) {
     tcase_add_test(tc, test_uniform_cube);
     tcase_add_test(tc, test_threads_and_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

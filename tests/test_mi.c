@@ -7,6 +7,7 @@
 #include "infoflow/entropy.h"
 #include "infoflow/mi.h"
 #include "infoflow/net.h"
+#include "check_util.h"
 
 /* A random tanh net on m random binary inputs of dimension d0, labels from a random rule. */
 typedef struct fixture {
@@ -219,9 +220,6 @@ int main(void) {
     tcase_add_test(tc, test_deterministic_net);
     tcase_add_test(tc, test_query_subsample);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

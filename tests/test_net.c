@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "infoflow/net.h"
+#include "check_util.h"
 
 static iflow_net *make_net(size_t n_widths, const size_t *widths, iflow_activation act,
                            const double *beta) {
@@ -439,9 +440,6 @@ int main(void) {
     tcase_add_test(tc, test_orthonormalize);
     tcase_add_test(tc, test_first_nonfinite_and_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "infoflow/optim.h"
+#include "check_util.h"
 
 static iflow_optim *make_opt(iflow_optim_params p, size_t n) {
     iflow_optim *o = NULL;
@@ -167,9 +168,6 @@ int main(void) {
     tcase_add_test(tc, test_minimise_quadratic);
     tcase_add_test(tc, test_validation_and_names);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -14,13 +14,9 @@
 #include "chart.h"
 #include "csvread.h"
 #include "infoflow/plot.h"
+#include "check_util.h"
 
 static char tmpdir[256];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void setup(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/iflow_test_plot_XXXXXX");
@@ -28,7 +24,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    iflow_rmtree(tmpdir);
 }
 
 static void path_in(char *out, size_t n, const char *dir, const char *name) {
@@ -486,9 +482,6 @@ int main(void) {
     tcase_add_test(tc, test_run_bad_csvs);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "infoflow/rng.h"
+#include "check_util.h"
 
 START_TEST(test_same_seed_same_stream) {
     iflow_rng a, b, c;
@@ -121,9 +122,6 @@ int main(void) {
     tcase_add_test(tc, test_normal_scaling);
     tcase_add_test(tc, test_below_and_shuffle);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -12,6 +12,7 @@
 #include "infoflow/checkpoint.h"
 #include "infoflow/config.h"
 #include "infoflow/run.h"
+#include "check_util.h"
 
 static char tmpdir[256];
 
@@ -123,9 +124,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
+    iflow_rmtree(tmpdir);
 }
 
 START_TEST(test_resume_is_exact) {
@@ -260,9 +259,6 @@ int main(void) {
     tcase_add_test(tc, test_divergence_names_epoch_and_layer);
     tcase_add_test(tc, test_resume_after_data_moved);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

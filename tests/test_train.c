@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "infoflow/train.h"
+#include "check_util.h"
 
 typedef struct {
     iflow_net *net;
@@ -251,9 +252,6 @@ int main(void) {
     tcase_add_test(tc, test_divergence_names_layer);
     tcase_add_test(tc, test_epoch_statistics_are_means);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
