@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err) {
@@ -71,4 +72,10 @@ int iflow_path_join(char *out, size_t n, const char *dir, const char *name, iflo
     if (len < 0 || (size_t)len >= n)
         return iflow_error_set(err, IFLOW_EINVAL, "%s/%s: path too long", dir, name);
     return 0;
+}
+
+double iflow_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -20,6 +20,9 @@ int iflow_atomic_commit(iflow_atomic *a, iflow_error *err);
 /* Closes and removes the temporary file. */
 void iflow_atomic_abort(iflow_atomic *a);
 
+/* Monotonic wall-clock seconds, for timings and progress. */
+double iflow_now_seconds(void);
+
 /* mkdir -p. */
 int iflow_mkdirs(const char *path, iflow_error *err);
 

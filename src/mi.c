@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "infoflow/binning.h"
 #include "infoflow/rng.h"
+#include "io.h"
 
 /* Stream tags keep the draws of different purposes apart for the same seed and epoch. */
 enum { STREAM_SAMPLES = 0x53414d50, STREAM_SP = 0x53505350 };
@@ -25,12 +25,6 @@ void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt
     opt->threads = cfg->threads;
     opt->n_bins = cfg->n_bins;
     memcpy(opt->bins, cfg->bins, sizeof opt->bins);
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int layer_selected(const iflow_mi_options *opt, size_t l) {
@@ -238,13 +232,13 @@ int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t
     }
     for (size_t l = 1; l < L && !rc; l++) {
         if (!layer_selected(opt, l)) continue;
-        double t0 = now_seconds();
+        double t0 = iflow_now_seconds();
         report(progress, user, l, L - 1, "estimating", (double)(l - 1) / (double)(L - 1));
         rc = iflow_mi_clean_layer(net, x, m, l, tclean, err);
         if (!rc)
             rc = measure_layer(net, l, epoch, opt, clean[l], noisy[l], tclean, m, gx, gy,
                                n_classes, &out[l - 1], err);
-        out[l - 1].seconds = now_seconds() - t0;
+        out[l - 1].seconds = iflow_now_seconds() - t0;
     }
     if (!rc && progress) progress(user, "done", 1);
     for (size_t l = 1; l < L; l++) {

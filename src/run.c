@@ -44,12 +44,6 @@ typedef struct run_state {
     iflow_mi_options mi_opts;
 } run_state;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void say(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(run_state *st, const char *fmt, ...) {
     char line[1200];
@@ -284,7 +278,7 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
     iflow_layer_info info[IFLOW_MAX_LAYERS];
     const iflow_mi_options mo = st->mi_opts;
     const iflow_dataset *in = st->inputs;
-    double t0 = now_seconds();
+    double t0 = iflow_now_seconds();
     mi_progress mp = {st, epoch};
     int rc = iflow_mi_measure(net, in->x, in->y, in->n, st->net->widths[net->n_layers], epoch,
                               &mo, info, st->o->progress ? forward_progress : NULL, &mp, err);
@@ -309,7 +303,7 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
         pos += info[l].has_sp ? snprintf(line + pos, sizeof line - (size_t)pos, " %.3f",
                                          info[l].ixt.mi.value)
                               : snprintf(line + pos, sizeof line - (size_t)pos, " -");
-    say(st, "%s nats (%.1f s)", line, now_seconds() - t0);
+    say(st, "%s nats (%.1f s)", line, iflow_now_seconds() - t0);
     st->n_measured++;
     return 0;
 }
@@ -445,7 +439,7 @@ static int catch_up(run_state *st, long epoch, iflow_error *err) {
 }
 
 static int one_epoch(run_state *st, long epoch, iflow_error *err) {
-    double t0 = now_seconds();
+    double t0 = iflow_now_seconds();
     runlog_metrics m;
     if (epoch > 0) {
         int rc = iflow_train_epoch(st->trainer, st->net, st->opt, st->train->x, st->train->y,
@@ -461,7 +455,7 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
         }
     }
     evaluate(st, epoch, &m);
-    m.seconds = now_seconds() - t0;
+    m.seconds = iflow_now_seconds() - t0;
     if (!isfinite(m.train_loss_clean)) {
         size_t l = iflow_net_first_nonfinite(st->net);
         return iflow_error_set(err, IFLOW_ENUMERIC,

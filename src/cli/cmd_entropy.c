@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_util.h"
 #include "estimator_args.h"
+#include "io.h"
 #include "commands.h"
 #include "infoflow/binning.h"
 #include "infoflow/data.h"
@@ -133,9 +133,9 @@ int cmd_entropy(int argc, char **argv) {
         iflow_matrix_free(m);
         return 1;
     }
-    double h = 0, se = -1, t0 = est_now_seconds();
+    double h = 0, se = -1, t0 = iflow_now_seconds();
     rc = estimate(&a, m, &h, &se, &err);
-    double seconds = est_now_seconds() - t0;
+    double seconds = iflow_now_seconds() - t0;
     if (rc) {
         rc = est_data_error(CMD, a.path, &err);
     } else {

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_util.h"
 #include "estimator_args.h"
+#include "io.h"
 #include "commands.h"
 #include "infoflow/binning.h"
 #include "infoflow/data.h"
@@ -143,10 +143,10 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     opt.tolerance = a->tolerance;
     opt.threads = (int)a->threads;
     iflow_mi_estimate e = {0};
-    double t0 = est_now_seconds();
+    double t0 = iflow_now_seconds();
     int rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
     if (rc) return rc;
-    double seconds = est_now_seconds() - t0;
+    double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"sp\"");
     est_json_number("mi", e.mi.value);
     est_json_number("stderr", e.mi.se);
@@ -163,10 +163,10 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
 }
 
 static int run_bin(const est_args *a, const tagged *t, iflow_error *err) {
-    double h = 0, h_cond = 0, t0 = est_now_seconds();
+    double h = 0, h_cond = 0, t0 = iflow_now_seconds();
     int rc = iflow_bin_grouped(t->s, t->n, t->d, &a->bins, t->group, t->n_groups, &h, &h_cond, err);
     if (rc) return rc;
-    double seconds = est_now_seconds() - t0;
+    double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"bin\"");
     est_json_number("mi", h - h_cond);
     est_json_number("h", h);

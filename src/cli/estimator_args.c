@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_util.h"
 
@@ -105,8 +104,3 @@ void est_json_number(const char *key, double v) {
         printf(",\"%s\":null", key);
 }
 
-double est_now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}

@@ -58,6 +58,5 @@ int est_data_error(const char *cmd, const char *path, const iflow_error *err);
 /* A JSON number field ",\"key\":v"; JSON has no NaN or Inf, so those print as null. */
 void est_json_number(const char *key, double v);
 
-double est_now_seconds(void);
 
 #endif

@@ -2,14 +2,8 @@
 #include "progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "io.h"
 
 static void clear(cli_progress *p) {
     if (p->drawn) fprintf(stderr, "\r\033[K");
@@ -19,7 +13,7 @@ static void clear(cli_progress *p) {
 void cli_progress_init(cli_progress *p, int quiet) {
     p->tty = isatty(STDERR_FILENO) && !quiet;
     p->quiet = quiet;
-    p->start = now();
+    p->start = iflow_now_seconds();
     p->last_draw = 0;
     p->drawn = 0;
 }
@@ -37,7 +31,7 @@ static void format_duration(double s, char *buf, size_t n) {
 void cli_progress_update(void *user, const char *stage, double fraction) {
     cli_progress *p = user;
     if (!p->tty) return;
-    double t = now();
+    double t = iflow_now_seconds();
     if (t - p->last_draw < 0.1 && fraction < 1) return; /* at most 10 redraws a second */
     p->last_draw = t;
     char elapsed[32], eta[32] = "?";
