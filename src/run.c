@@ -276,12 +276,12 @@ static void forward_progress(void *user, const char *stage, double fraction) {
 static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err) {
     size_t H = net->n_layers - 1;
     iflow_layer_info info[IFLOW_MAX_LAYERS];
-    const iflow_mi_options mo = st->mi_opts;
     const iflow_dataset *in = st->inputs;
     double t0 = iflow_now_seconds();
     mi_progress mp = {st, epoch};
-    int rc = iflow_mi_measure(net, in->x, in->y, in->n, st->net->widths[net->n_layers], epoch,
-                              &mo, info, st->o->progress ? forward_progress : NULL, &mp, err);
+    int rc = iflow_mi_measure(net, in->x, in->y, in->n, net->widths[net->n_layers], epoch,
+                              &st->mi_opts, info, st->o->progress ? forward_progress : NULL, &mp,
+                              err);
     size_t max_w = 0;
     for (size_t l = 1; l <= H; l++) max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
     double *t = rc ? NULL : malloc(in->n * max_w * sizeof *t);
