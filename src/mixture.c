@@ -284,14 +284,16 @@ static int ws_init(workspace *w, size_t cap_q, size_t d) {
     return w->t && w->c && w->qa && w->qb && w->sum ? 0 : IFLOW_ENOMEM;
 }
 
-/* Draws the k queries of centres [i0, i1) and their shifts. The own centre's exponent,
+/* Draws the k queries of centres idx[i0..i1) (idx NULL: centres i0..i1) and their shifts. The own centre's exponent,
  * lw_i - ||z||^2 / (2 beta^2), is known without a pass over the centres: it is the LSE shift,
  * and every other term is exp(a_j - shift) <= exp(||z||^2/(2 beta^2) + lw_max - lw_i).
  * Returns the query count padded to a multiple of QG (pads repeat the last query). */
-static size_t draw_block(const mc_ctx *cx, size_t i0, size_t i1, workspace *w) {
+static size_t draw_block(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1,
+                         workspace *w) {
     const iflow_mix_mc *p = cx->p;
     size_t d = p->d, k = p->k, q = 0;
-    for (size_t i = i0; i < i1; i++) {
+    for (size_t u = i0; u < i1; u++) {
+        size_t i = idx ? idx[u] : u;
         iflow_rng rng;
         iflow_rng_init(&rng, p->seed, p->stream + (p->orig ? p->orig[i] : i));
         double *t = w->t + q * d;
@@ -351,17 +353,18 @@ static void sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, works
     }
 }
 
-/* Per-centre mean and variance of L = shift + ln S, A = ln(S_a / S), B = ln(S_b / S). */
-static void finish_block(const mc_ctx *cx, const workspace *w, size_t i0, size_t i1,
-                         iflow_mix_stats *stats) {
+/* Per-centre mean and variance of L = shift + ln S, A = ln(S_a / S), B = ln(S_b / S), for
+ * the centres of draw_block (same idx, i0, i1). */
+static void finish_block(const mc_ctx *cx, const workspace *w, const size_t *idx, size_t i0,
+                         size_t i1, iflow_mix_stats *stats) {
     size_t k = cx->p->k, cap = w->cap_q;
-    for (size_t i = i0; i < i1; i++) {
-        iflow_mix_stats *st = &stats[i];
+    for (size_t ci = i0; ci < i1; ci++) {
+        iflow_mix_stats *st = &stats[idx ? idx[ci] : ci];
         double v[IFLOW_MIX_NQ];
         memset(st, 0, sizeof *st);
         for (int pass = 0; pass < 2; pass++) {
             for (size_t j = 0; j < k; j++) {
-                size_t q = (i - i0) * k + j;
+                size_t q = (ci - i0) * k + j;
                 double ls = log(w->sum[q]);
                 v[IFLOW_MIX_L] = ls - w->c[q];
                 v[IFLOW_MIX_A] = cx->ng >= 1 ? log(w->sum[cap + q]) - ls : 0.0;
@@ -401,10 +404,10 @@ static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
         for (size_t b = 0; b < n_blocks; b++) {
             if (!ok) continue;
             size_t i0 = b * cb, i1 = i0 + cb < nqc ? i0 + cb : nqc;
-            size_t nq = draw_block(cx, i0, i1, &w);
+            size_t nq = draw_block(cx, NULL, i0, i1, &w);
             shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
             sweep(cx, cx->runs, cx->n_runs, &w, nq);
-            finish_block(cx, &w, i0, i1, stats);
+            finish_block(cx, &w, NULL, i0, i1, stats);
         }
         ws_free(&w);
     }
@@ -418,9 +421,10 @@ static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
  *     0 <= ln S - ln S_kept = ln(1 + D/S_kept) <= ((W - w_i)/w_i) e^{-rho^2/2} = tol
  * for rho^2 = 2 ln((W - w_i) / (w_i tol)) (equal weights: 2 ln((n-1)/tol)); the same bound
  * holds for L, L + A, L + B, and |error of A| <= tol as a difference of two errors in [0, tol].
- * One ball query per centre covers all its draws: with R = max_j ||z_ij||, every kept centre
- * lies within R + sqrt(R^2 + rho^2 beta^2) of s_i (triangle inequality). */
-static double truncation_radius(const mc_ctx *cx, size_t i, const workspace *w) {
+ * Returns r_i such that every centre some draw of centre i keeps lies within r_i of s_i: with
+ * Z = max_j ||z_ij||, r_i = Z + sqrt(Z^2 + rho^2 beta^2) (triangle inequality). t holds the k
+ * draws of centre i. Keeping more centres than needed only makes the sums more exact. */
+static double truncation_radius(const mc_ctx *cx, size_t i, const double *t) {
     const iflow_mix_mc *p = cx->p;
     double wi = exp(p->lw ? p->lw[i] : 0.0), rest = cx->wsum - wi;
     double rho2 = rest > 0 ? 2.0 * log(rest / (wi * p->tolerance)) : 0.0;
@@ -428,61 +432,195 @@ static double truncation_radius(const mc_ctx *cx, size_t i, const workspace *w) 
     for (size_t j = 0; j < p->k; j++) {
         double z2 = 0;
         for (size_t c = 0; c < p->d; c++) {
-            double e = w->t[j * p->d + c] - p->s[i * p->d + c];
+            double e = t[j * p->d + c] - p->s[i * p->d + c];
             z2 += e * e;
         }
         r2max = fmax(r2max, z2);
     }
-    double r = sqrt(r2max) + sqrt(r2max + fmax(rho2, 0.0) * p->beta * p->beta);
-    return r * r * (1.0 + 1e-12); /* rounding in the tree's distances must not drop a centre */
+    return sqrt(r2max) + sqrt(r2max + fmax(rho2, 0.0) * p->beta * p->beta);
 }
 
 /* The ranges (pairs of tree positions) as runs over the tree's own dimension-major storage:
- * no copy. Including whole leaves adds centres beyond the radius, which only makes the sums
- * more exact (the bound above is for dropping, not keeping). */
+ * no copy. Long ranges are cut into tiles so that each piece stays in L1 while every query of
+ * the block passes over it. */
 static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
-    size_t nr = w->hits.n / 2, nt = cx->tree->n;
-    if (nr > w->cap_runs) {
+    size_t nr = w->hits.n / 2, nt = cx->tree->n, tile = tile_size(cx->p->d), count = 0;
+    for (size_t r = 0; r < nr; r++) count += (w->hits.v[2 * r + 1] - w->hits.v[2 * r] + tile - 1) / tile;
+    if (count > w->cap_runs) {
         free(w->runs);
-        w->cap_runs = nr + nr / 2 + 8;
+        w->cap_runs = count + count / 2 + 8;
         w->runs = malloc(w->cap_runs * sizeof *w->runs);
         if (!w->runs) {
             w->cap_runs = 0;
             return IFLOW_ENOMEM;
         }
     }
+    count = 0;
     for (size_t r = 0; r < nr; r++) {
-        size_t b = w->hits.v[2 * r], e = w->hits.v[2 * r + 1];
-        centre_run run = {cx->tree->x + b, cx->tlw + b, cx->tga ? cx->tga + b : NULL,
-                          cx->tgb ? cx->tgb + b : NULL, nt, e - b};
-        w->runs[r] = run;
+        for (size_t b = w->hits.v[2 * r], e = w->hits.v[2 * r + 1]; b < e; b += tile) {
+            centre_run run = {cx->tree->x + b, cx->tlw + b, cx->tga ? cx->tga + b : NULL,
+                              cx->tgb ? cx->tgb + b : NULL, nt, e - b < tile ? e - b : tile};
+            w->runs[count++] = run;
+        }
     }
-    *n_runs = nr;
+    *n_runs = count;
     return 0;
 }
 
-/* Truncated mode: per centre, one ball query for ranges of the tree, and the same kernel on
- * them. */
+/* ---- truncated mode: blocks of nearby queries -------------------------------------------- */
+
+/* Queries are answered in blocks: the query centres of one k-d tree node, with one ball that
+ * holds every centre any of their draws keeps (ball centre c, radius max_i ||c - s_i|| + r_i).
+ * All draws of a block run over the centres of that ball, so the kernel's groups of QG draws
+ * are full and each tile of centres is reused by up to BLOCK_DRAWS draws. A node becomes a
+ * block when that costs at most (1 + PLAN_SLACK) times what its two children cost apart
+ * (cost = padded draws x centres in the ball): for widely spread centres (beta large against
+ * their spacing) whole nodes of BLOCK_DRAWS draws are blocks; for separated clusters a block
+ * is one cluster. The plan depends only on the data, never on the thread count. */
+enum { BLOCK_DRAWS = 64 };
+#define PLAN_SLACK 0.1
+
+typedef struct tblock {
+    size_t q0, q1; /* query centres qpos[q0..q1) */
+    double r2;     /* squared ball radius; the ball centre is at plan.ctr + b d */
+} tblock;
+
+typedef struct plan {
+    const mc_ctx *cx;
+    const double *rad;   /* r_i per centre index (query centres only) */
+    size_t *qpos;        /* tree positions of the query centres, in tree order */
+    size_t *qcount;      /* qcount[p] = query centres among tree positions [0, p) */
+    size_t per_block;    /* max query centres per block */
+    tblock *blocks;
+    double *ctr;
+    size_t n_blocks, cap;
+    double *tmp;         /* d: a ball centre being costed */
+    iflow_kd_list scratch;
+} plan;
+
+static void plan_free(plan *pl) {
+    free(pl->qpos);
+    free(pl->qcount);
+    free(pl->blocks);
+    free(pl->ctr);
+    free(pl->tmp);
+    free(pl->scratch.v);
+}
+
+/* The ball of the query centres qpos[a..b) around the midpoint of node's box. */
+static void node_ball(const plan *pl, size_t node, size_t a, size_t b, double *ctr,
+                      double *r2) {
+    const iflow_kdtree *t = pl->cx->tree;
+    size_t d = t->d;
+    const double *lo = t->box + node * 2 * d, *hi = lo + d;
+    for (size_t c = 0; c < d; c++) ctr[c] = 0.5 * (lo[c] + hi[c]);
+    double r = 0;
+    for (size_t u = a; u < b; u++) {
+        size_t p = pl->qpos[u];
+        double e2 = 0;
+        for (size_t c = 0; c < d; c++) {
+            double e = t->x[c * t->n + p] - ctr[c];
+            e2 += e * e;
+        }
+        r = fmax(r, sqrt(e2) + pl->rad[t->perm[p]]);
+    }
+    *r2 = r * r * (1.0 + 1e-10); /* rounding in the tree's distances must not drop a centre */
+}
+
+/* Cost of answering the query centres of node as one block (0 if it has none); -1 if out of
+ * memory. */
+static double node_cost(plan *pl, size_t node) {
+    const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
+    size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
+    if (a == b) return 0;
+    double r2;
+    node_ball(pl, node, a, b, pl->tmp, &r2);
+    pl->scratch.n = 0;
+    if (iflow_kdtree_ball_ranges(pl->cx->tree, pl->tmp, r2, &pl->scratch)) return -1;
+    size_t centres = 0;
+    for (size_t r = 0; r < pl->scratch.n; r += 2) centres += pl->scratch.v[r + 1] - pl->scratch.v[r];
+    size_t draws = (b - a) * pl->cx->p->k;
+    return (double)((draws + QG - 1) / QG * QG) * (double)centres;
+}
+
+/* Appends the query centres qpos[a..b) of node as blocks of at most per_block. */
+static int emit(plan *pl, size_t node, size_t a, size_t b) {
+    size_t d = pl->cx->p->d;
+    for (size_t u = a; u < b; u += pl->per_block) {
+        size_t v = b - u < pl->per_block ? b : u + pl->per_block;
+        if (pl->n_blocks == pl->cap) {
+            size_t cap = pl->cap ? 2 * pl->cap : 64;
+            tblock *nb = realloc(pl->blocks, cap * sizeof *nb);
+            if (!nb) return IFLOW_ENOMEM;
+            pl->blocks = nb;
+            double *nc = realloc(pl->ctr, cap * d * sizeof *nc);
+            if (!nc) return IFLOW_ENOMEM;
+            pl->ctr = nc;
+            pl->cap = cap;
+        }
+        tblock *bl = &pl->blocks[pl->n_blocks];
+        bl->q0 = u;
+        bl->q1 = v;
+        node_ball(pl, node, u, v, pl->ctr + pl->n_blocks * d, &bl->r2);
+        pl->n_blocks++;
+    }
+    return 0;
+}
+
+/* Splits node into blocks; cost is its node_cost if known, else < 0. */
+static int plan_node(plan *pl, size_t node, double cost) {
+    const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
+    size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
+    if (a == b) return 0;
+    if (!nd->left) return emit(pl, node, a, b);
+    if (b - a > pl->per_block) {
+        int rc = plan_node(pl, nd->left, -1);
+        return rc ? rc : plan_node(pl, nd->right, -1);
+    }
+    if (cost < 0) cost = node_cost(pl, node);
+    double cl = node_cost(pl, nd->left), cr = cl < 0 ? -1 : node_cost(pl, nd->right);
+    if (cost < 0 || cl < 0 || cr < 0) return IFLOW_ENOMEM;
+    if (cost <= (1.0 + PLAN_SLACK) * (cl + cr)) return emit(pl, node, a, b);
+    int rc = plan_node(pl, nd->left, cl);
+    return rc ? rc : plan_node(pl, nd->right, cr);
+}
+
+static int plan_build(plan *pl, const mc_ctx *cx, const double *rad, size_t nqc) {
+    const iflow_kdtree *t = cx->tree;
+    memset(pl, 0, sizeof *pl);
+    pl->cx = cx;
+    pl->rad = rad;
+    pl->per_block = cx->p->k >= BLOCK_DRAWS ? 1 : BLOCK_DRAWS / cx->p->k;
+    pl->qpos = malloc((nqc ? nqc : 1) * sizeof *pl->qpos);
+    pl->qcount = malloc((t->n + 1) * sizeof *pl->qcount);
+    pl->tmp = malloc(t->d * sizeof *pl->tmp);
+    if (!pl->qpos || !pl->qcount || !pl->tmp) return IFLOW_ENOMEM;
+    size_t q = 0;
+    for (size_t p = 0; p < t->n; p++) {
+        pl->qcount[p] = q;
+        if (t->perm[p] < nqc) pl->qpos[q++] = p;
+    }
+    pl->qcount[t->n] = q;
+    return plan_node(pl, 0, -1);
+}
+
+/* Truncated mode: the radius of every query centre, a plan of blocks, then per block one
+ * ball query for ranges of the tree and the same kernel on them. */
 static int run_truncated(const mc_ctx *cx, iflow_mix_stats *stats) {
     const iflow_mix_mc *p = cx->p;
     size_t nqc = p->n_query ? p->n_query : p->n;
+    double *rad = malloc((nqc ? nqc : 1) * sizeof *rad);
+    if (!rad) return IFLOW_ENOMEM;
     int fail = 0;
 #pragma omp parallel num_threads(n_threads(p->threads))
     {
         workspace w;
         int ok = ws_init(&w, p->k, p->d) == 0;
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(static)
         for (size_t i = 0; i < nqc; i++) {
             if (!ok) continue;
-            size_t nq = draw_block(cx, i, i + 1, &w), n_runs = 0;
-            w.hits.n = 0;
-            ok = iflow_kdtree_ball_ranges(cx->tree, p->s + i * p->d,
-                                          truncation_radius(cx, i, &w), &w.hits) == 0 &&
-                 range_runs(cx, &w, &n_runs) == 0;
-            if (!ok) continue;
-            shift_fallback(cx, w.runs, n_runs, &w, nq);
-            sweep(cx, w.runs, n_runs, &w, nq);
-            finish_block(cx, &w, i, i + 1, stats);
+            draw_block(cx, NULL, i, i + 1, &w);
+            rad[i] = truncation_radius(cx, i, w.t);
         }
         if (!ok) {
 #pragma omp atomic write
@@ -490,6 +628,38 @@ static int run_truncated(const mc_ctx *cx, iflow_mix_stats *stats) {
         }
         ws_free(&w);
     }
+    plan pl;
+    if (!fail) fail = plan_build(&pl, cx, rad, nqc) != 0;
+    else memset(&pl, 0, sizeof pl);
+#pragma omp parallel num_threads(n_threads(p->threads)) if (!fail)
+    {
+        workspace w = {0};
+        size_t *idx = fail ? NULL : malloc(pl.per_block * sizeof *idx);
+        int ok = !fail && idx && ws_init(&w, pl.per_block * p->k, p->d) == 0;
+#pragma omp for schedule(dynamic)
+        for (size_t b = 0; b < pl.n_blocks; b++) {
+            if (!ok) continue;
+            const tblock *bl = &pl.blocks[b];
+            size_t nc = bl->q1 - bl->q0, n_runs = 0;
+            for (size_t u = 0; u < nc; u++) idx[u] = cx->tree->perm[pl.qpos[bl->q0 + u]];
+            size_t nq = draw_block(cx, idx, 0, nc, &w);
+            w.hits.n = 0;
+            ok = iflow_kdtree_ball_ranges(cx->tree, pl.ctr + b * p->d, bl->r2, &w.hits) == 0 &&
+                 range_runs(cx, &w, &n_runs) == 0;
+            if (!ok) continue;
+            shift_fallback(cx, w.runs, n_runs, &w, nq);
+            sweep(cx, w.runs, n_runs, &w, nq);
+            finish_block(cx, &w, idx, 0, nc, stats);
+        }
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        ws_free(&w);
+        free(idx);
+    }
+    plan_free(&pl);
+    free(rad);
     return fail ? IFLOW_ENOMEM : 0;
 }
 
