@@ -552,6 +552,26 @@ static void absolute_path(const char *p, char *out, size_t n) {
     free(real);
 }
 
+/* p (absolute) relative to the directory dir (absolute, canonical) when the two share a first
+ * component: /a/b/datasets/x.csv from /a/b/results/run gives ../../datasets/x.csv. Otherwise,
+ * e.g. /work/x.csv from /tmp/run, p itself. */
+static void relative_path(const char *p, const char *dir, char *out, size_t n) {
+    size_t i = 0, last = 0;
+    for (; p[i] && dir[i] && p[i] == dir[i]; i++)
+        if (p[i] == '/') last = i;
+    if (!dir[i] && p[i] == '/') last = i; /* dir is an ancestor of p */
+    if (last == 0 || p[0] != '/') {
+        snprintf(out, n, "%s", p);
+        return;
+    }
+    size_t len = 0, ups = 0;
+    for (const char *c = dir + last; *c; c++)
+        if (*c == '/' && c[1] && c[1] != '/') ups++;
+    out[0] = '\0';
+    for (size_t u = 0; u < ups && len + 3 < n; u++) len += (size_t)snprintf(out + len, n - len, "../");
+    snprintf(out + len, n - len, "%s", p + last + 1);
+}
+
 /* The value of key id as written to an INI file; data paths made absolute if `absolute`. */
 static void format_value(const iflow_config *cfg, int id, int absolute, char *buf, size_t n) {
     const void *p = cfield(cfg, id);
@@ -729,20 +749,34 @@ int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *e
     iflow_atomic a;
     int rc = iflow_atomic_open(&a, path, err);
     if (rc) return rc;
-    fprintf(a.f, "; Effective infoflow %s configuration: every key, absolute data paths.\n",
-            IFLOW_VERSION);
+    /* Data paths relative to this file's directory (the run directory), so that a run
+     * committed to or cloned with a repository finds its data; absolute if nothing is shared. */
+    char dir[IFLOW_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char *real_dir = realpath(dir, NULL);
+    fprintf(a.f, "; Effective infoflow %s configuration: every key; data paths relative to this "
+            "file.\n", IFLOW_VERSION);
     for (size_t s = 0; s < N_SECTIONS; s++) {
         fprintf(a.f, "%s[%s]\n", s ? "\n" : "", sections[s]);
         for (int id = 0; id < N_KEYS; id++) {
             if (strcmp(keys[id].section, sections[s])) continue;
             char v[2 * IFLOW_PATH_MAX];
             format_value(cfg, id, 1, v, sizeof v);
+            if (keys[id].kind == K_PATH && real_dir && v[0]) {
+                char abs[2 * IFLOW_PATH_MAX];
+                snprintf(abs, sizeof abs, "%s", v);
+                relative_path(abs, real_dir, v, sizeof v);
+            }
             size_t len = strlen(v);
             /* What inih could not read back: over-long lines, comments, surrounding blanks. */
             int bad = strlen(keys[id].name) + 3 + len > INI_MAX_LINE - 3 || strchr(v, '\n') ||
                       strstr(v, " ;") || strstr(v, "\t;") ||
                       (len && (v[0] == ' ' || v[len - 1] == ' '));
             if (bad) {
+                free(real_dir);
                 iflow_atomic_abort(&a);
                 return iflow_error_set(err, IFLOW_EINVAL,
                                        "%s: [%s] %s = '%s' cannot be written as one INI line "
@@ -752,6 +786,7 @@ int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *e
             fprintf(a.f, "%s =%s%s\n", keys[id].name, *v ? " " : "", v);
         }
     }
+    free(real_dir);
     return iflow_atomic_commit(&a, err);
 }
 

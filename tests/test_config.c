@@ -282,6 +282,41 @@ START_TEST(test_round_trip) {
 }
 END_TEST
 
+/* The effective config records data paths relative to its own directory, so a run directory
+ * moved together with its data (a cloned repository) still finds them. */
+START_TEST(test_written_paths_relative) {
+    char dir[600], out[700], moved[600], path[800];
+    snprintf(dir, sizeof dir, "%s/repo", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/repo/datasets", tmpdir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/repo/results", tmpdir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/repo/results/run", tmpdir);
+    mkdir(path, 0755);
+    write_file("repo/datasets/d.csv", "0,1\n1,0\n");
+    iflow_config a, b;
+    load_ok("[data]\nfile = repo/datasets/d.csv\n" BASE_NET BASE_TRAIN, &a);
+    snprintf(out, sizeof out, "%s/repo/results/run/config.ini", tmpdir);
+    iflow_error err = {0};
+    ck_assert_msg(iflow_config_write(&a, out, &err) == 0, "%s", err.msg);
+    char text[4096] = {0};
+    FILE *f = fopen(out, "r");
+    ck_assert_ptr_nonnull(f);
+    fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    ck_assert_msg(strstr(text, "\nfile = ../../datasets/d.csv\n"), "%s", text);
+    ck_assert_ptr_null(strstr(text, tmpdir));
+    uint64_t h = iflow_config_hash(&a);
+    snprintf(moved, sizeof moved, "%s/moved", tmpdir);
+    ck_assert_int_eq(rename(dir, moved), 0);
+    snprintf(out, sizeof out, "%s/moved/results/run/config.ini", tmpdir);
+    ck_assert_msg(iflow_config_load(out, &b, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(access(b.data_file, R_OK), 0);
+    ck_assert_uint_eq(iflow_config_hash(&b), h); /* the same data, by content */
+}
+END_TEST
+
 START_TEST(test_hash) {
     iflow_config a, b;
     load_ok(BASE, &a);
@@ -410,6 +445,7 @@ int main(void) {
     tcase_add_test(tc, test_errors_values);
     tcase_add_test(tc, test_errors_cross_field);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_written_paths_relative);
     tcase_add_test(tc, test_hash);
     tcase_add_test(tc, test_validate_code_built);
     tcase_add_test(tc, test_epoch_specs);
