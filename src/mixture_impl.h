@@ -1,0 +1,66 @@
+/* mixture_impl: what the two drivers of the mixture sums share (mixture.c: the kernel, the
+ * exact tiled driver and the per-draw bookkeeping; mixture_tree.c: the truncated driver over a
+ * k-d tree). Internal to those two files. */
+#ifndef IFLOW_MIXTURE_IMPL_H
+#define IFLOW_MIXTURE_IMPL_H
+
+#include <stddef.h>
+
+#include "kdtree.h"
+#include "mixture.h"
+
+enum { QG = 4 }; /* queries per pass over the centres: each centre load feeds 4 queries */
+
+/* A run of centres, dimension-major: coordinate c of centre j at x[c * ld + j]. */
+typedef struct centre_run {
+    const double *x, *lw, *ga, *gb;
+    size_t ld, m;
+} centre_run;
+
+typedef struct mc_ctx {
+    const iflow_mix_mc *p;
+    int ng;             /* groupings: 0, 1 or 2 */
+    double inv;         /* 1 / (2 beta^2) */
+    double lw_max;      /* max_j ln w_j, for the overflow check */
+    double wsum;        /* sum_j w_j, for the truncation radius */
+    centre_run *runs;   /* exact mode: one run per tile */
+    size_t n_runs;
+    iflow_kdtree *tree; /* truncated mode: tree over the centres ... */
+    double *tlw, *tga, *tgb; /* ... and the per-centre arrays in tree order */
+} mc_ctx;
+
+/* Per-thread buffers. Queries: t (cap_q x d), c = -shift, group ids, sums (3 per query).
+ * Truncated mode keeps the ranges of the tree each centre needs. */
+typedef struct workspace {
+    size_t cap_q, cap_runs;
+    double *t, *c, *qa, *qb, *sum;
+    iflow_kd_list hits;  /* truncated mode: ranges of tree positions, as (begin, end) pairs */
+    centre_run *runs;    /* ... and as kernel runs */
+} workspace;
+
+/* Centres per tile for dimension d: ~32 KB, a multiple of 8. */
+size_t iflow_mix_tile_size(size_t d);
+/* 64-byte aligned doubles; free() them. NULL if out of memory. */
+double *iflow_mix_alloc_aligned(size_t count);
+int iflow_mix_ws_init(workspace *w, size_t cap_q, size_t d);
+void iflow_mix_ws_free(workspace *w);
+/* Draws the k queries of centres idx[i0..i1) (idx NULL: centres i0..i1) into w; returns the
+ * query count padded to a multiple of QG. */
+size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1, workspace *w);
+/* Lowers the shift of draws whose terms could overflow (two-pass fallback). */
+void iflow_mix_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
+                              workspace *w, size_t nq);
+/* The three sums of each of the nq draws in w over the runs, in run order. */
+void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
+                     size_t nq);
+/* Per-centre statistics of the draws of iflow_mix_draw (same idx, i0, i1). */
+void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, size_t i0,
+                      size_t i1, iflow_mix_stats *stats);
+/* The thread count for a threads option (0 = OpenMP default). */
+int iflow_mix_threads(int threads);
+
+/* Truncated mode (mixture_tree.c): builds cx->tree and its arrays (the caller frees them) and
+ * fills stats for the query centres. 0 or IFLOW_ENOMEM. */
+int iflow_mix_run_truncated(mc_ctx *cx, iflow_mix_stats *stats);
+
+#endif

@@ -1,0 +1,280 @@
+/* mixture_tree: the truncated driver of the mixture sums. Queries are answered in blocks of
+ * nearby centres planned over a k-d tree, each block over the tree ranges of one ball, with a
+ * proved bound on the error of every ln. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mixture_impl.h"
+
+/* Truncation radius. For a draw t = s_i + z the own term is T_i = w_i e^{-||z||^2/2beta^2}.
+ * A centre j with ||t - s_j||^2 > ||z||^2 + rho^2 beta^2 has a term below
+ * (w_j / w_i) e^{-rho^2/2} T_i, so the dropped mass is D <= ((W - w_i)/w_i) e^{-rho^2/2} T_i,
+ * and T_i <= S_kept (also for the own-group partial sums, which contain T_i). Hence
+ *     0 <= ln S - ln S_kept = ln(1 + D/S_kept) <= ((W - w_i)/w_i) e^{-rho^2/2} = tol
+ * for rho^2 = 2 ln((W - w_i) / (w_i tol)) (equal weights: 2 ln((n-1)/tol)); the same bound
+ * holds for L, L + A, L + B, and |error of A| <= tol as a difference of two errors in [0, tol].
+ * Returns r_i such that every centre some draw of centre i keeps lies within r_i of s_i: with
+ * Z = max_j ||z_ij||, r_i = Z + sqrt(Z^2 + rho^2 beta^2) (triangle inequality). t holds the k
+ * draws of centre i. Keeping more centres than needed only makes the sums more exact. */
+static double truncation_radius(const mc_ctx *cx, size_t i, const double *t) {
+    const iflow_mix_mc *p = cx->p;
+    double wi = exp(p->lw ? p->lw[i] : 0.0), rest = cx->wsum - wi;
+    double rho2 = rest > 0 ? 2.0 * log(rest / (wi * p->tolerance)) : 0.0;
+    double r2max = 0;
+    for (size_t j = 0; j < p->k; j++) {
+        double z2 = 0;
+        for (size_t c = 0; c < p->d; c++) {
+            double e = t[j * p->d + c] - p->s[i * p->d + c];
+            z2 += e * e;
+        }
+        r2max = fmax(r2max, z2);
+    }
+    return sqrt(r2max) + sqrt(r2max + fmax(rho2, 0.0) * p->beta * p->beta);
+}
+
+/* The ranges (pairs of tree positions) as runs over the tree's own dimension-major storage:
+ * no copy. Long ranges are cut into tiles so that each piece stays in L1 while every query of
+ * the block passes over it. */
+static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
+    size_t nr = w->hits.n / 2, nt = cx->tree->n, tile = iflow_mix_tile_size(cx->p->d), count = 0;
+    for (size_t r = 0; r < nr; r++) count += (w->hits.v[2 * r + 1] - w->hits.v[2 * r] + tile - 1) / tile;
+    if (count > w->cap_runs) {
+        free(w->runs);
+        w->cap_runs = count + count / 2 + 8;
+        w->runs = malloc(w->cap_runs * sizeof *w->runs);
+        if (!w->runs) {
+            w->cap_runs = 0;
+            return IFLOW_ENOMEM;
+        }
+    }
+    count = 0;
+    for (size_t r = 0; r < nr; r++) {
+        for (size_t b = w->hits.v[2 * r], e = w->hits.v[2 * r + 1]; b < e; b += tile) {
+            centre_run run = {cx->tree->x + b, cx->tlw + b, cx->tga ? cx->tga + b : NULL,
+                              cx->tgb ? cx->tgb + b : NULL, nt, e - b < tile ? e - b : tile};
+            w->runs[count++] = run;
+        }
+    }
+    *n_runs = count;
+    return 0;
+}
+
+/* ---- truncated mode: blocks of nearby queries -------------------------------------------- */
+
+/* Queries are answered in blocks: the query centres of one k-d tree node, with one ball that
+ * holds every centre any of their draws keeps (ball centre c, radius max_i ||c - s_i|| + r_i).
+ * All draws of a block run over the centres of that ball, so the kernel's groups of QG draws
+ * are full and each tile of centres is reused by up to BLOCK_DRAWS draws. A node becomes a
+ * block when that costs at most (1 + PLAN_SLACK) times what its two children cost apart
+ * (cost = padded draws x centres in the ball): for widely spread centres (beta large against
+ * their spacing) whole nodes of BLOCK_DRAWS draws are blocks; for separated clusters a block
+ * is one cluster. The plan depends only on the data, never on the thread count. */
+enum { BLOCK_DRAWS = 64 };
+#define PLAN_SLACK 0.1
+
+typedef struct tblock {
+    size_t q0, q1; /* query centres qpos[q0..q1) */
+    double r2;     /* squared ball radius; the ball centre is at plan.ctr + b d */
+} tblock;
+
+typedef struct plan {
+    const mc_ctx *cx;
+    const double *rad;   /* r_i per centre index (query centres only) */
+    size_t *qpos;        /* tree positions of the query centres, in tree order */
+    size_t *qcount;      /* qcount[p] = query centres among tree positions [0, p) */
+    size_t per_block;    /* max query centres per block */
+    tblock *blocks;
+    double *ctr;
+    size_t n_blocks, cap;
+    double *tmp;         /* d: a ball centre being costed */
+    iflow_kd_list scratch;
+} plan;
+
+static void plan_free(plan *pl) {
+    free(pl->qpos);
+    free(pl->qcount);
+    free(pl->blocks);
+    free(pl->ctr);
+    free(pl->tmp);
+    free(pl->scratch.v);
+}
+
+/* The ball of the query centres qpos[a..b) around the midpoint of node's box. */
+static void node_ball(const plan *pl, size_t node, size_t a, size_t b, double *ctr,
+                      double *r2) {
+    const iflow_kdtree *t = pl->cx->tree;
+    size_t d = t->d;
+    const double *lo = t->box + node * 2 * d, *hi = lo + d;
+    for (size_t c = 0; c < d; c++) ctr[c] = 0.5 * (lo[c] + hi[c]);
+    double r = 0;
+    for (size_t u = a; u < b; u++) {
+        size_t p = pl->qpos[u];
+        double e2 = 0;
+        for (size_t c = 0; c < d; c++) {
+            double e = t->x[c * t->n + p] - ctr[c];
+            e2 += e * e;
+        }
+        r = fmax(r, sqrt(e2) + pl->rad[t->perm[p]]);
+    }
+    *r2 = r * r * (1.0 + 1e-10); /* rounding in the tree's distances must not drop a centre */
+}
+
+/* Cost of answering the query centres of node as one block (0 if it has none); -1 if out of
+ * memory. */
+static double node_cost(plan *pl, size_t node) {
+    const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
+    size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
+    if (a == b) return 0;
+    double r2;
+    node_ball(pl, node, a, b, pl->tmp, &r2);
+    pl->scratch.n = 0;
+    if (iflow_kdtree_ball_ranges(pl->cx->tree, pl->tmp, r2, &pl->scratch)) return -1;
+    size_t centres = 0;
+    for (size_t r = 0; r < pl->scratch.n; r += 2) centres += pl->scratch.v[r + 1] - pl->scratch.v[r];
+    size_t draws = (b - a) * pl->cx->p->k;
+    return (double)((draws + QG - 1) / QG * QG) * (double)centres;
+}
+
+/* Appends the query centres qpos[a..b) of node as blocks of at most per_block. */
+static int emit(plan *pl, size_t node, size_t a, size_t b) {
+    size_t d = pl->cx->p->d;
+    for (size_t u = a; u < b; u += pl->per_block) {
+        size_t v = b - u < pl->per_block ? b : u + pl->per_block;
+        if (pl->n_blocks == pl->cap) {
+            size_t cap = pl->cap ? 2 * pl->cap : 64;
+            tblock *nb = realloc(pl->blocks, cap * sizeof *nb);
+            if (!nb) return IFLOW_ENOMEM;
+            pl->blocks = nb;
+            double *nc = realloc(pl->ctr, cap * d * sizeof *nc);
+            if (!nc) return IFLOW_ENOMEM;
+            pl->ctr = nc;
+            pl->cap = cap;
+        }
+        tblock *bl = &pl->blocks[pl->n_blocks];
+        bl->q0 = u;
+        bl->q1 = v;
+        node_ball(pl, node, u, v, pl->ctr + pl->n_blocks * d, &bl->r2);
+        pl->n_blocks++;
+    }
+    return 0;
+}
+
+/* Splits node into blocks; cost is its node_cost if known, else < 0. */
+static int plan_node(plan *pl, size_t node, double cost) {
+    const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
+    size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
+    if (a == b) return 0;
+    if (!nd->left) return emit(pl, node, a, b);
+    if (b - a > pl->per_block) {
+        int rc = plan_node(pl, nd->left, -1);
+        return rc ? rc : plan_node(pl, nd->right, -1);
+    }
+    if (cost < 0) cost = node_cost(pl, node);
+    double cl = node_cost(pl, nd->left), cr = cl < 0 ? -1 : node_cost(pl, nd->right);
+    if (cost < 0 || cl < 0 || cr < 0) return IFLOW_ENOMEM;
+    if (cost <= (1.0 + PLAN_SLACK) * (cl + cr)) return emit(pl, node, a, b);
+    int rc = plan_node(pl, nd->left, cl);
+    return rc ? rc : plan_node(pl, nd->right, cr);
+}
+
+static int plan_build(plan *pl, const mc_ctx *cx, const double *rad, size_t nqc) {
+    const iflow_kdtree *t = cx->tree;
+    memset(pl, 0, sizeof *pl);
+    pl->cx = cx;
+    pl->rad = rad;
+    pl->per_block = cx->p->k >= BLOCK_DRAWS ? 1 : BLOCK_DRAWS / cx->p->k;
+    pl->qpos = malloc((nqc ? nqc : 1) * sizeof *pl->qpos);
+    pl->qcount = malloc((t->n + 1) * sizeof *pl->qcount);
+    pl->tmp = malloc(t->d * sizeof *pl->tmp);
+    if (!pl->qpos || !pl->qcount || !pl->tmp) return IFLOW_ENOMEM;
+    size_t q = 0;
+    for (size_t p = 0; p < t->n; p++) {
+        pl->qcount[p] = q;
+        if (t->perm[p] < nqc) pl->qpos[q++] = p;
+    }
+    pl->qcount[t->n] = q;
+    return plan_node(pl, 0, -1);
+}
+
+/* The radius of every query centre, a plan of blocks, then per block one
+ * ball query for ranges of the tree and the same kernel on them. */
+static int run_blocks(const mc_ctx *cx, iflow_mix_stats *stats) {
+    const iflow_mix_mc *p = cx->p;
+    size_t nqc = p->n_query ? p->n_query : p->n;
+    double *rad = malloc((nqc ? nqc : 1) * sizeof *rad);
+    if (!rad) return IFLOW_ENOMEM;
+    int fail = 0;
+#pragma omp parallel num_threads(iflow_mix_threads(p->threads))
+    {
+        workspace w;
+        int ok = iflow_mix_ws_init(&w, p->k, p->d) == 0;
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < nqc; i++) {
+            if (!ok) continue;
+            iflow_mix_draw(cx, NULL, i, i + 1, &w);
+            rad[i] = truncation_radius(cx, i, w.t);
+        }
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        iflow_mix_ws_free(&w);
+    }
+    plan pl;
+    if (!fail) fail = plan_build(&pl, cx, rad, nqc) != 0;
+    else memset(&pl, 0, sizeof pl);
+#pragma omp parallel num_threads(iflow_mix_threads(p->threads)) if (!fail)
+    {
+        workspace w = {0};
+        size_t *idx = fail ? NULL : malloc(pl.per_block * sizeof *idx);
+        int ok = !fail && idx && iflow_mix_ws_init(&w, pl.per_block * p->k, p->d) == 0;
+#pragma omp for schedule(dynamic)
+        for (size_t b = 0; b < pl.n_blocks; b++) {
+            if (!ok) continue;
+            const tblock *bl = &pl.blocks[b];
+            size_t nc = bl->q1 - bl->q0, n_runs = 0;
+            for (size_t u = 0; u < nc; u++) idx[u] = cx->tree->perm[pl.qpos[bl->q0 + u]];
+            size_t nq = iflow_mix_draw(cx, idx, 0, nc, &w);
+            w.hits.n = 0;
+            ok = iflow_kdtree_ball_ranges(cx->tree, pl.ctr + b * p->d, bl->r2, &w.hits) == 0 &&
+                 range_runs(cx, &w, &n_runs) == 0;
+            if (!ok) continue;
+            iflow_mix_shift_fallback(cx, w.runs, n_runs, &w, nq);
+            iflow_mix_sweep(cx, w.runs, n_runs, &w, nq);
+            iflow_mix_finish(cx, &w, idx, 0, nc, stats);
+        }
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        iflow_mix_ws_free(&w);
+        free(idx);
+    }
+    plan_free(&pl);
+    free(rad);
+    return fail ? IFLOW_ENOMEM : 0;
+}
+
+/* Builds the k-d tree and the per-centre arrays in tree order. */
+static int setup_tree(mc_ctx *cx) {
+    const iflow_mix_mc *p = cx->p;
+    cx->tree = iflow_kdtree_new(p->s, p->n, p->d, 32);
+    cx->tlw = iflow_mix_alloc_aligned(p->n);
+    cx->tga = p->ga ? iflow_mix_alloc_aligned(p->n) : NULL;
+    cx->tgb = p->gb ? iflow_mix_alloc_aligned(p->n) : NULL;
+    if (!cx->tree || !cx->tlw || (p->ga && !cx->tga) || (p->gb && !cx->tgb)) return IFLOW_ENOMEM;
+    for (size_t pos = 0; pos < p->n; pos++) {
+        size_t i = cx->tree->perm[pos];
+        cx->tlw[pos] = p->lw ? p->lw[i] : 0.0;
+        if (p->ga) cx->tga[pos] = p->ga[i];
+        if (p->gb) cx->tgb[pos] = p->gb[i];
+    }
+    return 0;
+}
+
+int iflow_mix_run_truncated(mc_ctx *cx, iflow_mix_stats *stats) {
+    int rc = setup_tree(cx);
+    return rc ? rc : run_blocks(cx, stats);
+}
