@@ -38,7 +38,7 @@ typedef struct run_state {
     iflow_rng rng; /* training stream: shuffles and noise */
     long *mi_epochs, *keep_epochs;
     size_t n_mi, n_keep;
-    FILE *metrics, *mi, *binned, *acts, *scatter;
+    runlog metrics, mi, binned, acts, scatter;
     size_t n_measured; /* MI epochs measured in this invocation */
     uint64_t config_hash; /* of cfg, computed once (it reads the data files) */
     iflow_mi_options mi_opts;
@@ -289,13 +289,13 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
     for (size_t l = 1; l <= H && !rc; l++) {
         rc = iflow_mi_clean_layer(net, in->x, in->n, l, t, err);
         if (!rc)
-            rc = runlog_write_activations(st->acts, scatter_epoch(st, epoch) ? st->scatter : NULL,
+            rc = runlog_write_activations(&st->acts, scatter_epoch(st, epoch) ? &st->scatter : NULL,
                                           epoch, l, net->widths[l], net->act, t, in->y, in->n,
                                           err);
     }
     free(t);
     /* mi.csv last: a full set of its rows marks the epoch complete (see catch_up). */
-    if (!rc) rc = runlog_write_mi(st->mi, st->binned, epoch, info, H, err);
+    if (!rc) rc = runlog_write_mi(&st->mi, &st->binned, epoch, info, H, err);
     if (rc) return rc;
     char line[1024];
     int pos = snprintf(line, sizeof line, "epoch %ld: I(X;T) =", epoch);
@@ -401,11 +401,10 @@ static int retrim_mi_logs(run_state *st, long max_epoch, iflow_error *err) {
     static const char *const names[] = {"mi.csv", "binned.csv", "activations.csv", "scatter.csv"};
     static const char *const *headers[] = {&RUNLOG_MI_HEADER, &RUNLOG_BINNED_HEADER,
                                            &RUNLOG_ACTIVATIONS_HEADER, &RUNLOG_SCATTER_HEADER};
-    FILE **files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
+    runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
     int rc = 0;
     for (size_t i = 0; i < 4 && !rc; i++) {
-        if (*files[i]) fclose(*files[i]);
-        *files[i] = NULL;
+        runlog_close(files[i]);
         rc = runlog_trim(st->dir, names[i], max_epoch, err);
         if (!rc) rc = runlog_open(st->dir, names[i], *headers[i], files[i], err);
     }
@@ -463,7 +462,7 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
                                "good checkpoint is epoch %ld",
                                epoch, m.train_loss_clean, l, epoch - 1);
     }
-    int rc = runlog_write_metrics(st->metrics, epoch, &m, err);
+    int rc = runlog_write_metrics(&st->metrics, epoch, &m, err);
     if (!rc) rc = save_checkpoint(st, epoch, err);
     if (!rc && contains(st->mi_epochs, st->n_mi, epoch)) {
         rc = measure(st, st->net, epoch, err);
@@ -562,9 +561,9 @@ static int check_config(run_state *st, iflow_error *err) {
 }
 
 static void release(run_state *st) {
-    FILE *files[] = {st->metrics, st->mi, st->binned, st->acts, st->scatter, st->log};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        if (files[i]) fclose(files[i]);
+    runlog *logs[] = {&st->metrics, &st->mi, &st->binned, &st->acts, &st->scatter};
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) runlog_close(logs[i]);
+    if (st->log) fclose(st->log);
     if (st->lock_fd >= 0) close(st->lock_fd);
     iflow_dataset_free(st->train);
     iflow_dataset_free(st->test);
@@ -653,7 +652,7 @@ static int estimate_path(const run_state *st, const iflow_estimate_options *o, s
 static int open_estimate_logs(run_state *st, const iflow_estimate_options *o, iflow_error *err) {
     const char *hdr[] = {RUNLOG_MI_HEADER, RUNLOG_BINNED_HEADER, RUNLOG_ACTIVATIONS_HEADER,
                          RUNLOG_SCATTER_HEADER};
-    FILE **files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
+    runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
     for (size_t i = 0; i < 4; i++) {
         char path[IFLOW_PATH_MAX + 100];
         int rc = estimate_path(st, o, i, ".new", path, sizeof path, err);
@@ -667,12 +666,11 @@ static int open_estimate_logs(run_state *st, const iflow_estimate_options *o, if
 /* Closes the four files and renames them into place (rc == 0), or removes them. */
 static int finish_estimate(run_state *st, const iflow_estimate_options *o, int rc,
                            iflow_error *err) {
-    FILE **files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
+    runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
     for (size_t i = 0; i < 4; i++) {
         char from[IFLOW_PATH_MAX + 100], to[IFLOW_PATH_MAX + 100];
-        if (!*files[i]) continue;
-        int bad = fclose(*files[i]) != 0;
-        *files[i] = NULL;
+        if (!files[i]->f) continue;
+        int bad = runlog_close(files[i]) != 0;
         if (estimate_path(st, o, i, ".new", from, sizeof from, NULL) ||
             estimate_path(st, o, i, "", to, sizeof to, NULL))
             continue; /* open_estimate_logs opened it, so both fit */

@@ -19,19 +19,26 @@ const char *const RUNLOG_SCATTER_HEADER = "epoch,layer,input,label,u1,u2,u3";
 
 #define HIST_BINS 50
 
-int runlog_open(const char *dir, const char *name, const char *header, FILE **out,
+int runlog_open(const char *dir, const char *name, const char *header, runlog *out,
                 iflow_error *err) {
-    char path[1100];
-    int rc = iflow_path_join(path, sizeof path, dir, name, err);
+    out->f = NULL;
+    int rc = iflow_path_join(out->path, sizeof out->path, dir, name, err);
     if (rc) return rc;
-    FILE *f = fopen(path, "a");
-    if (!f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = fopen(out->path, "a");
+    if (!f)
+        return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", out->path, strerror(errno));
     if (ftell(f) == 0 && fprintf(f, "%s\n", header) < 0) {
         fclose(f);
-        return iflow_error_set(err, IFLOW_EIO, "%s: write failed", path);
+        return iflow_error_set(err, IFLOW_EIO, "%s: write failed", out->path);
     }
-    *out = f;
+    out->f = f;
     return 0;
+}
+
+int runlog_close(runlog *log) {
+    int rc = log->f && fclose(log->f) != 0 ? -1 : 0;
+    log->f = NULL;
+    return rc;
 }
 
 static size_t count_fields(const char *line) {
@@ -95,17 +102,17 @@ size_t runlog_epoch_rows(const char *dir, const char *name, long epoch) {
     return rows;
 }
 
-int runlog_flush(FILE *f, const char *name, iflow_error *err) {
-    if (fflush(f) != 0 || ferror(f))
-        return iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", name, strerror(errno));
+int runlog_flush(runlog *log, iflow_error *err) {
+    if (fflush(log->f) != 0 || ferror(log->f))
+        return iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", log->path, strerror(errno));
     return 0;
 }
 
-int runlog_write_metrics(FILE *f, long epoch, const runlog_metrics *m, iflow_error *err) {
-    fprintf(f, "%ld,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.6g\n", epoch, m->train_loss,
+int runlog_write_metrics(runlog *log, long epoch, const runlog_metrics *m, iflow_error *err) {
+    fprintf(log->f, "%ld,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.6g\n", epoch, m->train_loss,
             m->train_acc, m->test_loss, m->test_acc, m->train_loss_clean, m->train_acc_clean,
             m->test_loss_clean, m->test_acc_clean, m->seconds);
-    return runlog_flush(f, "metrics.csv", err);
+    return runlog_flush(log, err);
 }
 
 static void bin_name(double width, char *buf, size_t n) {
@@ -116,40 +123,40 @@ static void bin_name(double width, char *buf, size_t n) {
 }
 
 /* binned.csv first, mi.csv last: complete mi.csv rows mark the epoch as measured. */
-int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *info, size_t n,
+int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_info *info, size_t n,
                     iflow_error *err) {
     for (size_t i = 0; i < n; i++) {
         const iflow_layer_info *li = &info[i];
         for (size_t b = 0; li->layer && b < li->n_bins; b++) {
             char name[32];
             bin_name(li->bins[b].width, name, sizeof name);
-            fprintf(binned, "%ld,%zu,%s,clean,%.10g,%.10g\n", epoch, li->layer, name,
+            fprintf(binned->f, "%ld,%zu,%s,clean,%.10g,%.10g\n", epoch, li->layer, name,
                     li->bins[b].h_clean, li->bins[b].i_y_clean);
             if (li->has_sp)
-                fprintf(binned, "%ld,%zu,%s,noisy,%.10g,%.10g\n", epoch, li->layer, name,
+                fprintf(binned->f, "%ld,%zu,%s,noisy,%.10g,%.10g\n", epoch, li->layer, name,
                         li->bins[b].h_noisy, li->bins[b].i_y_noisy);
         }
     }
-    int rc = runlog_flush(binned, "binned.csv", err);
+    int rc = runlog_flush(binned, err);
     for (size_t i = 0; i < n && !rc; i++) {
         const iflow_layer_info *li = &info[i];
         if (li->layer == 0) continue;
-        fprintf(mi, "%ld,%zu,%zu,", epoch, li->layer, li->width);
+        fprintf(mi->f, "%ld,%zu,%zu,", epoch, li->layer, li->width);
         if (li->has_sp)
-            fprintf(mi, "%.10g,%.6g,%.10g,%.6g,%.10g,%.10g,%.10g,", li->ixt.mi.value,
+            fprintf(mi->f, "%.10g,%.6g,%.10g,%.6g,%.10g,%.10g,%.10g,", li->ixt.mi.value,
                     li->ixt.mi.se, li->iyt.mi.value, li->iyt.mi.se, li->ixt.h.value,
                     li->ixt.h_cond.value, li->iyt.h_cond.value);
         else
-            fputs(",,,,,,,", mi);
+            fputs(",,,,,,,", mi->f);
         if (li->has_bounds)
-            fprintf(mi, "%.10g,%.10g\n", li->kde_lower, li->kde_upper);
+            fprintf(mi->f, "%.10g,%.10g\n", li->kde_lower, li->kde_upper);
         else
-            fputs(",\n", mi);
+            fputs(",\n", mi->f);
     }
-    return rc ? rc : runlog_flush(mi, "mi.csv", err);
+    return rc ? rc : runlog_flush(mi, err);
 }
 
-int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, size_t width,
+int runlog_write_activations(runlog *acts, runlog *scatter, long epoch, size_t l, size_t width,
                              iflow_activation act, const double *t, const int *labels, size_t m,
                              iflow_error *err) {
     size_t n = m * width;
@@ -173,20 +180,20 @@ int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, si
         counts[k]++;
     }
     for (size_t k = 0; k < HIST_BINS; k++)
-        fprintf(acts, "%ld,%zu,%.10g,%.10g,%.10g\n", epoch, l, lo + (double)k * step,
+        fprintf(acts->f, "%ld,%zu,%.10g,%.10g,%.10g\n", epoch, l, lo + (double)k * step,
                 lo + (double)(k + 1) * step, (double)counts[k] / ((double)n * step));
     if (scatter && width <= 3) {
         for (size_t i = 0; i < m; i++) {
-            fprintf(scatter, "%ld,%zu,%zu,%d", epoch, l, i, labels[i]);
+            fprintf(scatter->f, "%ld,%zu,%zu,%d", epoch, l, i, labels[i]);
             for (size_t j = 0; j < 3; j++) {
                 if (j < width)
-                    fprintf(scatter, ",%.6g", t[i * width + j]);
+                    fprintf(scatter->f, ",%.6g", t[i * width + j]);
                 else
-                    fputc(',', scatter);
+                    fputc(',', scatter->f);
             }
-            fputc('\n', scatter);
+            fputc('\n', scatter->f);
         }
     }
-    int rc = runlog_flush(acts, "activations.csv", err);
-    return rc || !scatter ? rc : runlog_flush(scatter, "scatter.csv", err);
+    int rc = runlog_flush(acts, err);
+    return rc || !scatter ? rc : runlog_flush(scatter, err);
 }

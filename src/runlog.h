@@ -15,9 +15,19 @@ extern const char *const RUNLOG_BINNED_HEADER;
 extern const char *const RUNLOG_ACTIVATIONS_HEADER;
 extern const char *const RUNLOG_SCATTER_HEADER;
 
-/* Opens dir/name for appending, writing header first if the file is new or empty. */
-int runlog_open(const char *dir, const char *name, const char *header, FILE **out,
+/* An open log and its path, which every write error names. */
+typedef struct runlog {
+    FILE *f; /* NULL when closed */
+    char path[1100];
+} runlog;
+
+/* Opens dir/name (name alone if dir is NULL) for appending, writing header first if the file is
+ * new or empty. */
+int runlog_open(const char *dir, const char *name, const char *header, runlog *out,
                 iflow_error *err);
+
+/* Closes the log if open; returns 0, or -1 if fclose failed (a write did not reach the disk). */
+int runlog_close(runlog *log);
 
 /* Rewrites dir/name (atomically) keeping the header and every complete row (newline-terminated,
  * as many fields as the header) whose first field, an epoch, is <= max_epoch. A missing file is
@@ -33,19 +43,19 @@ typedef struct runlog_metrics {
     double seconds;
 } runlog_metrics;
 
-int runlog_write_metrics(FILE *f, long epoch, const runlog_metrics *m, iflow_error *err);
+int runlog_write_metrics(runlog *f, long epoch, const runlog_metrics *m, iflow_error *err);
 
 /* Rows of binned.csv, then mi.csv, for one epoch (layers with layer == 0 are skipped). */
-int runlog_write_mi(FILE *mi, FILE *binned, long epoch, const iflow_layer_info *info, size_t n,
+int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_info *info, size_t n,
                     iflow_error *err);
 
 /* Histogram rows (activations.csv) and, for layers of width <= 3 when scatter is not NULL,
  * scatter rows (scatter.csv) of the noiseless activations t (m x width) of hidden layer l. */
-int runlog_write_activations(FILE *acts, FILE *scatter, long epoch, size_t l, size_t width,
+int runlog_write_activations(runlog *acts, runlog *scatter, long epoch, size_t l, size_t width,
                              iflow_activation act, const double *t, const int *labels, size_t m,
                              iflow_error *err);
 
 /* fflush + error check, naming the file. */
-int runlog_flush(FILE *f, const char *name, iflow_error *err);
+int runlog_flush(runlog *log, iflow_error *err);
 
 #endif

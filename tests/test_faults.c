@@ -324,6 +324,27 @@ START_TEST(test_kill_during_estimate) {
 }
 END_TEST
 
+/* A full disk during `infoflow estimate`: the message names the .new file being written, and
+ * neither a .new file nor a changed output is left behind. */
+START_TEST(test_full_disk_during_estimate) {
+    const char *args[] = {"estimate", "full", "--epochs", "5,20,40", "--quiet", NULL};
+    ck_assert_int_eq(cli(NULL, args), 0);
+    char *before = slurp("full/activations-estimate.csv", NULL);
+    ck_assert_ptr_nonnull(before);
+    child_opts co = {.fsize = 3000};
+    ck_assert_int_eq(cli(&co, args), 1);
+    assert_stderr_has("-estimate.csv.new: write failed: File too large");
+    assert_stderr_has("full/");
+    const char *news[] = {"full/mi-estimate.csv.new", "full/binned-estimate.csv.new",
+                          "full/activations-estimate.csv.new", "full/scatter-estimate.csv.new"};
+    for (int i = 0; i < 4; i++) ck_assert_msg(!exists(news[i]), "%s left behind", news[i]);
+    char *after = slurp("full/activations-estimate.csv", NULL);
+    ck_assert(after && !strcmp(before, after));
+    free(before);
+    free(after);
+}
+END_TEST
+
 /* ---- full disk ---- */
 
 /* Complete lines of run/name are a prefix of full/name's (metrics without wall time). */
@@ -361,6 +382,8 @@ static void full_disk_case(const char *out, long stop_after, long headroom) {
                             NULL};
     ck_assert_int_eq(cli(&co, resume), 1);
     assert_stderr_has("File too large");
+    snprintf(rel, sizeof rel, "%s/", out); /* the message names the file in the run directory */
+    assert_stderr_has(rel);
     const char *logs[] = {"metrics.csv", "mi.csv", "binned.csv", "activations.csv", "scatter.csv"};
     for (size_t i = 0; i < 5; i++) assert_log_prefix(out, logs[i]);
     for (long e = 0; e <= stop_after; e++) { /* checkpoints it had are untouched */
@@ -470,6 +493,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_kill_during_training);
     tcase_add_test(tc, test_kill_during_estimate);
+    tcase_add_test(tc, test_full_disk_during_estimate);
     tcase_add_test(tc, test_full_disk_while_measuring);
     tcase_add_test(tc, test_full_disk_at_resume);
     tcase_add_test(tc, test_read_only_output);
