@@ -87,6 +87,29 @@ size_t plot_distinct(const double *v, size_t n, double *out, size_t max) {
     return k;
 }
 
+/* Loads mi-mean.csv and metrics-mean.csv of a `repeats` directory (tools/aggregate: key
+ * columns, `runs`, then COL_mean, COL_sd) when the directory has no mi.csv of its own. */
+static int load_means(plot_ctx *c, iflow_error *err) {
+    static const char *const mi_cols[] = {"epoch", "layer", "width", "runs", "I_XT_mean",
+                                          "I_XT_sd", "I_YT_mean", "I_YT_sd", NULL};
+    static const char *const m_cols[] = {"epoch", "train_loss_mean", "train_acc_mean",
+                                         "test_loss_mean", "test_acc_mean", NULL};
+    int rc = load(c, "mi-mean.csv", mi_cols, NULL, &c->mi, err);
+    if (rc || !c->mi) return rc;
+    const double *runs;
+    iflow_csv_numbers(c->mi, "runs", &runs, err);
+    for (size_t i = 0; i < c->mi->n_rows; i++)
+        if (runs[i] > c->repeats && runs[i] < 1e6) c->repeats = (int)runs[i];
+    if (!c->metrics) {
+        rc = load(c, "metrics-mean.csv", m_cols, NULL, &c->metrics, err);
+        if (!rc && c->metrics) c->msfx = "_mean";
+    }
+    const char *mean[] = {"I_XT_mean", "I_XT_sd", "I_YT_mean", "I_YT_sd"};
+    const double **dst[] = {&c->ixt, &c->ixt_se, &c->iyt, &c->iyt_se};
+    for (int k = 0; k < 4 && !rc; k++) rc = iflow_csv_numbers(c->mi, mean[k], dst[k], err);
+    return rc;
+}
+
 static int load_all(plot_ctx *c, iflow_error *err) {
     static const char *const m_cols[] = {"epoch",     "train_loss", "train_acc",
                                          "test_loss", "test_acc",   NULL};
@@ -97,8 +120,10 @@ static int load_all(plot_ctx *c, iflow_error *err) {
     static const char *const a_cols[] = {"epoch", "layer", "lo", "hi", "density", NULL};
     static const char *const s_cols[] = {"epoch", "layer", "label", "u1", "u2", "u3", NULL};
     static const char *const i_text[] = {"key", "value", NULL}, *const none[] = {NULL};
+    c->msfx = "";
     int rc = load(c, "metrics.csv", m_cols, NULL, &c->metrics, err);
     if (!rc) rc = load(c, "mi.csv", mi_cols, NULL, &c->mi, err);
+    if (!rc && !c->mi) rc = load_means(c, err);
     if (!rc) rc = load(c, "binned.csv", b_cols, b_text, &c->binned, err);
     if (!rc) rc = load(c, "activations.csv", a_cols, NULL, &c->acts, err);
     if (!rc) rc = load(c, "scatter.csv", s_cols, NULL, &c->scatter, err);
@@ -110,10 +135,12 @@ static int load_all(plot_ctx *c, iflow_error *err) {
     iflow_csv_numbers(c->mi, "epoch", &c->ep, err);
     iflow_csv_numbers(c->mi, "layer", &c->layer, err);
     iflow_csv_numbers(c->mi, "width", &c->width, err);
-    iflow_csv_numbers(c->mi, "I_XT", &c->ixt, err);
-    iflow_csv_numbers(c->mi, "I_XT_se", &c->ixt_se, err);
-    iflow_csv_numbers(c->mi, "I_YT", &c->iyt, err);
-    iflow_csv_numbers(c->mi, "I_YT_se", &c->iyt_se, err);
+    if (!c->repeats) {
+        iflow_csv_numbers(c->mi, "I_XT", &c->ixt, err);
+        iflow_csv_numbers(c->mi, "I_XT_se", &c->ixt_se, err);
+        iflow_csv_numbers(c->mi, "I_YT", &c->iyt, err);
+        iflow_csv_numbers(c->mi, "I_YT_se", &c->iyt_se, err);
+    }
     c->n_layers = plot_distinct(c->layer, c->mi->n_rows, c->layers, MAX_LAYERS);
     for (size_t j = 0; j < c->n_layers; j++) {
         c->widths[j] = NAN;
@@ -242,7 +269,13 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     iflow_axis_set(&p.y, ry, 0, 0.05, ly);
     iflow_box pb = box;
     pb.w -= 140;
-    iflow_panel_init(&p, fig, pb, "I(Y;T) vs I(X;T), +-1 se, markers coloured by epoch");
+    char title[160];
+    if (c->repeats)
+        snprintf(title, sizeof title, "I(Y;T) vs I(X;T), mean +-1 sd over %d seeds, markers "
+                 "coloured by epoch", c->repeats);
+    else
+        snprintf(title, sizeof title, "I(Y;T) vs I(X;T), +-1 se, markers coloured by epoch");
+    iflow_panel_init(&p, fig, pb, title);
     iflow_panel_vline(&p, lnm, PLOT_REF, c->unit == 1 ? "ln m" : "log2 m");
     iflow_panel_hline(&p, hy, PLOT_REF, "H(Y)");
     iflow_legend_entry leg[MAX_LAYERS];
@@ -290,7 +323,12 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
     iflow_panel p;
     iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
     iflow_axis_set(&p.y, ry, 0, 0.05, lx);
-    iflow_panel_init(&p, fig, box, which ? "I(Y; T_l) by layer" : "I(X; T_l) by layer");
+    char title[160];
+    snprintf(title, sizeof title, "%s by layer", which ? "I(Y; T_l)" : "I(X; T_l)");
+    if (c->repeats)
+        snprintf(title + strlen(title), sizeof title - strlen(title),
+                 ", mean +-1 sd over %d seeds", c->repeats);
+    iflow_panel_init(&p, fig, box, title);
     iflow_panel_hline(&p, bound, PLOT_REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
     iflow_legend_entry leg[MAX_LAYERS];
     char names[MAX_LAYERS][48];
@@ -340,7 +378,9 @@ static int draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         iflow_range ry;
         iflow_range_init(&ry, 0);
         for (int s = 0; s < 4; s++) {
-            if (iflow_csv_numbers_opt(m, cols[k][s], &v[s], NULL) != 0) v[s] = NULL;
+            char col[64];
+            snprintf(col, sizeof col, "%s%s", cols[k][s], c->msfx); /* "_mean" for repeats */
+            if (iflow_csv_numbers_opt(m, col, &v[s], NULL) != 0) v[s] = NULL;
             for (size_t i = 0; v[s] && i < m->n_rows; i++)
                 if (!logx || ep[i] > 0) iflow_range_add1(&ry, v[s][i]); /* only what is drawn */
         }
@@ -514,6 +554,10 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
     snprintf(c.version, sizeof c.version, "infoflow %s", IFLOW_VERSION);
     c.keys[0] = "Software", c.values[0] = c.version, c.n_text = 1;
     int rc = load_all(&c, err);
+    if (!rc && c.repeats) {
+        len = strlen(c.run_name);
+        snprintf(c.run_name + len, sizeof c.run_name - len, " (mean of %d seeds)", c.repeats);
+    }
     if (!rc) rc = iflow_mkdirs(c.out_dir, err);
     if (!rc) {
         config_hash(&c);

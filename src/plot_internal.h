@@ -28,6 +28,10 @@ typedef struct plot_ctx {
     size_t n_layers;
     double layers[MAX_LAYERS], widths[MAX_LAYERS];
     int has_sp; /* some finite I_XT: the net was noisy and SP ran */
+    /* A `repeats` directory (mi-mean.csv and metrics-mean.csv from tools/aggregate, no mi.csv):
+     * the columns above hold means and the "se" columns sds over this many seeds; 0 otherwise. */
+    int repeats;
+    const char *msfx; /* suffix of the metrics columns: "" or "_mean" */
 } plot_ctx;
 
 extern const iflow_rgb PLOT_DARK, PLOT_REF;

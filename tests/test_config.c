@@ -2,6 +2,7 @@
  * write/load round trips, the hash, and epoch specs. */
 #define _XOPEN_SOURCE 700
 #include <check.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
@@ -317,6 +318,37 @@ START_TEST(test_written_paths_relative) {
 }
 END_TEST
 
+/* Every run config in configs/ (all but the two experiment tools' own, exp-minimal* and
+ * exp-estimators*) loads and validates, and its data paths resolve except Debian's
+ * Fashion-MNIST, which is a package the set-up installs. */
+START_TEST(test_all_configs_load) {
+    const char *src = getenv("IFLOW_SRCDIR");
+    ck_assert_ptr_nonnull(src);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/configs", src);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") || !strncmp(e->d_name, "exp-minimal", 11) ||
+            !strncmp(e->d_name, "exp-estimators", 14))
+            continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        iflow_config cfg;
+        iflow_error err = {0};
+        ck_assert_msg(iflow_config_load(path, &cfg, &err) == 0, "%s", err.msg);
+        ck_assert_msg(iflow_config_validate(&cfg, &err) == 0, "%s", err.msg);
+        if (!strstr(e->d_name, "fashion"))
+            ck_assert_msg(access(cfg.data_file, R_OK) == 0, "%s: %s", e->d_name, cfg.data_file);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 17);
+}
+END_TEST
+
 START_TEST(test_hash) {
     iflow_config a, b;
     load_ok(BASE, &a);
@@ -440,6 +472,7 @@ int main(void) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_shipped_configs);
+    tcase_add_test(tc, test_all_configs_load);
     tcase_add_test(tc, test_defaults_and_derived);
     tcase_add_test(tc, test_errors_names_and_sections);
     tcase_add_test(tc, test_errors_values);

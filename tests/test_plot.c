@@ -408,6 +408,46 @@ START_TEST(test_deterministic_run_skips_sp_figures) {
 }
 END_TEST
 
+/* A `repeats` directory holds only the aggregated logs (tools/aggregate) and info.csv: the
+ * information and loss figures are drawn from the means, with the sds as bands. */
+START_TEST(test_repeats_means_figures) {
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "mi-mean.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "epoch,layer,width,runs,I_XT_mean,I_XT_sd,I_XT_se_mean,I_XT_se_sd,I_YT_mean,"
+               "I_YT_sd,I_YT_se_mean,I_YT_se_sd\n");
+    for (int e = 1; e <= 100; e *= 10)
+        for (int l = 1; l <= 2; l++)
+            fprintf(f, "%d,%d,%d,3,%g,0.2,0.01,0,%g,0.05,0.01,0\n", e, l, 4 - l, 3.0 - l,
+                    0.1 * l + 0.001 * e);
+    fclose(f);
+    path_in(path, sizeof path, tmpdir, "metrics-mean.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,runs,train_loss_mean,train_loss_sd,train_acc_mean,train_acc_sd,"
+               "test_loss_mean,test_loss_sd,test_acc_mean,test_acc_sd\n");
+    for (int e = 0; e <= 100; e++)
+        fprintf(f, "%d,3,%g,0.01,%g,0.01,%g,0.01,%g,0.01\n", e, 1.0 / (e + 1), 1 - 0.5 / (e + 1),
+                1.1 / (e + 1), 1 - 0.6 / (e + 1));
+    fclose(f);
+    write_file(tmpdir, "info.csv", "key,value\nH_Y,0.6931471806\nln_m,3.688879454\n");
+    char notes[2048];
+    iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
+    int n = -1;
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(n, 4);
+    const char *drawn[4] = {"info_plane.png", "mi_epochs.png", "loss_acc.png", "summary.png"};
+    for (int i = 0; i < 4; i++)
+        check_png(tmpdir, drawn[i], i == 3 ? 2400 : 1600, i == 3 ? 1600 : 1000, NULL);
+    ck_assert_ptr_nonnull(strstr(notes, "binned_vs_sp.png: skipped, no binned.csv"));
+    /* A mean file without the sd columns is an error naming it. */
+    write_file(tmpdir, "mi-mean.csv", "epoch,layer,width,runs,I_XT_mean,I_YT_mean\n1,1,3,3,2,0.1\n");
+    ck_assert_int_ne(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err), 0);
+    ck_assert_msg(strstr(err.msg, "mi-mean.csv") && strstr(err.msg, "I_XT_sd"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_run_bad_csvs) {
     char notes[256];
     iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
@@ -479,6 +519,7 @@ int main(void) {
     tcase_add_test(tc, test_point_lands_on_its_pixel);
     tcase_add_test(tc, test_run_all_figures);
     tcase_add_test(tc, test_deterministic_run_skips_sp_figures);
+    tcase_add_test(tc, test_repeats_means_figures);
     tcase_add_test(tc, test_run_bad_csvs);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
