@@ -1,5 +1,6 @@
 /* Integration tests of a training run (src/run.c): exact resume after an interruption,
- * refusal of occupied or locked directories, divergence reporting. */
+ * refusal of occupied or locked directories, divergence reporting, repeats over seeds and their
+ * aggregation. */
 #include <check.h>
 #include <fcntl.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include "infoflow/config.h"
 #include "infoflow/run.h"
 #include "check_util.h"
+#include "csvread.h"
 
 static char tmpdir[256];
 
@@ -126,6 +128,99 @@ static void setup(void) {
 static void teardown(void) {
     iflow_rmtree(tmpdir);
 }
+
+/* The value of column col in the row of f whose first two cells are (epoch, layer); NAN if none. */
+static double cell_at(iflow_csv *f, const char *col, double epoch, double layer) {
+    const double *e, *l, *v;
+    ck_assert_int_eq(iflow_csv_numbers(f, f->header[0], &e, NULL), 0);
+    ck_assert_int_eq(iflow_csv_numbers(f, f->header[1], &l, NULL), 0);
+    ck_assert_int_eq(iflow_csv_numbers(f, col, &v, NULL), 0);
+    for (size_t i = 0; i < f->n_rows; i++)
+        if (e[i] == epoch && l[i] == layer) return v[i];
+    return NAN;
+}
+
+/* repeats = 3: seeds 4, 5, 6 in DIR/seed-S, each the same as a single run with that seed, and
+ * mi-mean.csv holding the mean and sd of their rows; resuming a finished set changes nothing. */
+START_TEST(test_repeats_seeds_and_means) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/run.ini", tmpdir);
+    iflow_config cfg;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_config_load(path, &cfg, &err), 0);
+    iflow_config single = cfg;
+    cfg.repeats = 3;
+    snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s/rep", tmpdir);
+    iflow_run_options o = {0};
+    ck_assert_msg(iflow_run_repeats(&cfg, &o, &err) == 0, "%s", err.msg);
+    single.seed = single.mi_seed = 5;
+    snprintf(single.out_dir, sizeof single.out_dir, "%s/single5", tmpdir);
+    ck_assert_msg(iflow_run(&single, &o, &err) == 0, "%s", err.msg);
+    char *a = slurp("rep/seed-5", "mi.csv"), *b = slurp("single5", "mi.csv");
+    ck_assert_str_eq(a, b);
+    free(a), free(b);
+    iflow_csv *seed[3], *mean;
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/rep/seed-%d/mi.csv", tmpdir, 4 + k);
+        ck_assert_msg(iflow_csv_read(path, &seed[k], &err) == 0, "%s", err.msg);
+    }
+    snprintf(path, sizeof path, "%s/rep/mi-mean.csv", tmpdir);
+    ck_assert_msg(iflow_csv_read(path, &mean, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(mean->n_rows, seed[0]->n_rows); /* 2 epochs x 3 layers */
+    for (double l = 1; l <= 3; l++) {
+        double v[3], m = 0, ss = 0;
+        for (int k = 0; k < 3; k++) m += (v[k] = cell_at(seed[k], "I_XT", 6, l)) / 3;
+        for (int k = 0; k < 3; k++) ss += (v[k] - m) * (v[k] - m);
+        ck_assert(v[0] != v[1]); /* different seeds, different nets */
+        ck_assert_double_eq_tol(cell_at(mean, "I_XT_mean", 6, l), m, 1e-8);
+        ck_assert_double_eq_tol(cell_at(mean, "I_XT_sd", 6, l), sqrt(ss / 2), 1e-5 * sqrt(ss / 2));
+        ck_assert_double_eq(cell_at(mean, "runs", 6, l), 3);
+    }
+    for (int k = 0; k < 3; k++) iflow_csv_free(seed[k]);
+    iflow_csv_free(mean);
+    char *before = slurp("rep", "mi-mean.csv"), *metrics = slurp("rep", "metrics-mean.csv");
+    ck_assert_ptr_nonnull(strstr(metrics, "epoch,runs,train_loss_mean,train_loss_sd,"));
+    ck_assert_ptr_nonnull(slurp("rep", "info.csv"));
+    ck_assert_int_ne(iflow_run_repeats(&cfg, &o, &err), 0); /* occupied without --resume */
+    ck_assert_ptr_nonnull(strstr(err.msg, "seed-4"));
+    o.resume = 1;
+    ck_assert_msg(iflow_run_repeats(&cfg, &o, &err) == 0, "%s", err.msg);
+    char *after = slurp("rep", "mi-mean.csv");
+    ck_assert_str_eq(before, after);
+    free(before), free(after), free(metrics);
+}
+END_TEST
+
+/* Aggregation errors name the file (and line); a row present in one file only has runs = 1 and
+ * no sd. */
+START_TEST(test_aggregate_rows_and_errors) {
+    write_file("a.csv", "epoch,layer,x\n1,1,2\n2,1,4\n");
+    write_file("b.csv", "epoch,layer,x\n2,1,6\n1,1,,\n");
+    write_file("c.csv", "epoch,layer,y\n1,1,2\n");
+    write_file("d.csv", "epoch,layer,x\n1,1,two\n");
+    write_file("e.csv", "epoch,layer,x\n1,1,3\n");
+    char pa[512], pb[512], pc[512], pd[512], pe[512], out[512];
+    snprintf(pa, sizeof pa, "%s/a.csv", tmpdir), snprintf(pb, sizeof pb, "%s/b.csv", tmpdir);
+    snprintf(pc, sizeof pc, "%s/c.csv", tmpdir), snprintf(pd, sizeof pd, "%s/d.csv", tmpdir);
+    snprintf(pe, sizeof pe, "%s/e.csv", tmpdir), snprintf(out, sizeof out, "%s/m.csv", tmpdir);
+    iflow_error err = {0};
+    const char *bad_cells[] = {pa, pb}; /* b.csv line 3 has 4 cells */
+    ck_assert_int_ne(iflow_aggregate_csv(bad_cells, 2, 2, out, &err), 0);
+    ck_assert_msg(strstr(err.msg, "b.csv:3"), "%s", err.msg);
+    const char *hdr[] = {pa, pc};
+    ck_assert_int_ne(iflow_aggregate_csv(hdr, 2, 2, out, &err), 0);
+    ck_assert_msg(strstr(err.msg, "c.csv:1") && strstr(err.msg, "'y'"), "%s", err.msg);
+    const char *num[] = {pa, pd};
+    ck_assert_int_ne(iflow_aggregate_csv(num, 2, 2, out, &err), 0);
+    ck_assert_msg(strstr(err.msg, "d.csv:2") && strstr(err.msg, "two"), "%s", err.msg);
+    ck_assert_int_ne(access(out, F_OK), 0); /* nothing written on error */
+    const char *ok[] = {pa, pe};
+    ck_assert_msg(iflow_aggregate_csv(ok, 2, 2, out, &err) == 0, "%s", err.msg);
+    char *m = slurp(".", "m.csv");
+    ck_assert_str_eq(m, "epoch,layer,runs,x_mean,x_sd\n1,1,2,2.5,0.707107\n2,1,1,4,\n");
+    free(m);
+}
+END_TEST
 
 START_TEST(test_resume_is_exact) {
     iflow_error err = {0};
@@ -258,6 +353,8 @@ int main(void) {
     tcase_add_test(tc, test_refuses_occupied_or_locked_dir);
     tcase_add_test(tc, test_divergence_names_epoch_and_layer);
     tcase_add_test(tc, test_resume_after_data_moved);
+    tcase_add_test(tc, test_repeats_seeds_and_means);
+    tcase_add_test(tc, test_aggregate_rows_and_errors);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -25,6 +25,21 @@ typedef struct iflow_run_options {
  * unless opts->resume; a directory locked by a live run is refused (IFLOW_EBUSY). */
 int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err);
 
+/* cfg->repeats runs (iflow_run when it is 1): seeds cfg->seed .. cfg->seed + repeats - 1, each
+ * in cfg->out_dir/seed-S (the estimator seed follows the training seed unless the config set
+ * its own), then cfg->out_dir/mi-mean.csv and metrics-mean.csv (iflow_aggregate_csv), info.csv,
+ * and the figures of the means if opts->plot. With opts->resume, seeds already begun resume and
+ * the others start. */
+int iflow_run_repeats(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err);
+
+/* Mean and sd across files of the same CSV log (e.g. mi.csv of runs that differ in their seed):
+ * rows are matched by their first n_keys columns and written sorted by them; the output has the
+ * key columns, `runs` (how many files had the row), then COL_mean,COL_sd for every other
+ * column. Empty cells are left out of the mean; sd needs two values, else it is empty. Every
+ * file must have the same header and only numbers. Written atomically to out_path. */
+int iflow_aggregate_csv(const char *const *paths, size_t n, size_t n_keys, const char *out_path,
+                        iflow_error *err);
+
 /* Loads the effective config of an existing run directory (dir/config.ini). */
 int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err);
 

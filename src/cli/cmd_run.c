@@ -17,10 +17,12 @@ static void usage(FILE *out) {
             "Trains the network CONFIG describes (see configs/README.md), checkpointing every\n"
             "epoch, and measures I(X;T_l), I(Y;T_l) and binned entropies at the configured\n"
             "epochs. Writes DIR/config.ini, metrics.csv, mi.csv, binned.csv, activations.csv,\n"
-            "scatter.csv, checkpoints/, log.txt and PNG figures (docs/FORMATS.md).\n\n"
+            "scatter.csv, checkpoints/, log.txt and PNG figures (docs/FORMATS.md).\n"
+            "With [output] repeats = N, runs seeds S..S+N-1 into DIR/seed-S and writes the\n"
+            "mean and sd across seeds to DIR/mi-mean.csv and metrics-mean.csv, with figures.\n\n"
             "Options:\n"
             "  --out DIR      run directory (default: [output] dir of the config)\n"
-            "  --seed N       training seed (overrides [train] seed)\n"
+            "  --seed N       training seed (overrides [train] seed; the first of repeats)\n"
             "  --epochs N     number of epochs (overrides [train] epochs)\n"
             "  --resume       continue the run in DIR from its last good checkpoint\n"
             "  --threads N    threads for the estimators (default: all cores)\n"
@@ -77,7 +79,10 @@ int cmd_run(int argc, char **argv) {
                                 : iflow_run_load_config(out, &cfg, &err);
     if (rc) return cli_fail(&err);
     if (out) snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s", out);
-    if (have_seed) cfg.seed = seed;
+    if (have_seed) {
+        if (cfg.mi_seed == cfg.seed) cfg.mi_seed = seed; /* [estimate] seed follows, as documented */
+        cfg.seed = seed;
+    }
     if (epochs) cfg.epochs = epochs;
     if (threads >= 0) cfg.threads = (int)threads;
     openblas_set_num_threads(1); /* the layers are small: BLAS threads cost more than they give */
@@ -89,7 +94,7 @@ int cmd_run(int argc, char **argv) {
                               .progress = cli_progress_update,
                               .progress_user = &prog,
                               .message = cli_progress_message};
-    rc = iflow_run(&cfg, &opts, &err);
+    rc = iflow_run_repeats(&cfg, &opts, &err);
     cli_progress_done(&prog);
     if (rc) return cli_fail(&err);
     if (!quiet) fprintf(stderr, "done: %s\n", cfg.out_dir);
