@@ -76,8 +76,15 @@ enum { BLOCK_DRAWS = 64 };
 
 typedef struct tblock {
     size_t q0, q1; /* query centres qpos[q0..q1) */
-    double r2;     /* squared ball radius; the ball centre is at plan.ctr + b d */
+    double r2;     /* squared ball radius */
 } tblock;
+
+/* Blocks and their ball centres (d doubles each), in tree order. */
+typedef struct block_list {
+    tblock *b;
+    double *ctr;
+    size_t n, cap;
+} block_list;
 
 typedef struct plan {
     const mc_ctx *cx;
@@ -85,20 +92,26 @@ typedef struct plan {
     size_t *qpos;        /* tree positions of the query centres, in tree order */
     size_t *qcount;      /* qcount[p] = query centres among tree positions [0, p) */
     size_t per_block;    /* max query centres per block */
-    tblock *blocks;
-    double *ctr;
-    size_t n_blocks, cap;
+    size_t *frontier;    /* the highest nodes with at most per_block query centres (or
+                            leaves), in tree order: planned independently, in parallel */
+    size_t n_frontier, cap_frontier;
+    block_list all;      /* the plan */
+} plan;
+
+/* One thread's planning state. */
+typedef struct planner {
+    const plan *pl;
+    block_list out;
     double *tmp;         /* d: a ball centre being costed */
     iflow_kd_list scratch;
-} plan;
+} planner;
 
 static void plan_free(plan *pl) {
     free(pl->qpos);
     free(pl->qcount);
-    free(pl->blocks);
-    free(pl->ctr);
-    free(pl->tmp);
-    free(pl->scratch.v);
+    free(pl->frontier);
+    free(pl->all.b);
+    free(pl->all.ctr);
 }
 
 /* The ball of the query centres qpos[a..b) around the midpoint of node's box. */
@@ -123,79 +136,159 @@ static void node_ball(const plan *pl, size_t node, size_t a, size_t b, double *c
 
 /* Cost of answering the query centres of node as one block (0 if it has none); -1 if out of
  * memory. */
-static double node_cost(plan *pl, size_t node) {
+static double node_cost(planner *pr, size_t node) {
+    const plan *pl = pr->pl;
     const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
     size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
     if (a == b) return 0;
     double r2;
-    node_ball(pl, node, a, b, pl->tmp, &r2);
-    pl->scratch.n = 0;
-    if (iflow_kdtree_ball_ranges(pl->cx->tree, pl->tmp, r2, &pl->scratch)) return -1;
+    node_ball(pl, node, a, b, pr->tmp, &r2);
+    pr->scratch.n = 0;
+    if (iflow_kdtree_ball_ranges(pl->cx->tree, pr->tmp, r2, &pr->scratch)) return -1;
     size_t centres = 0;
-    for (size_t r = 0; r < pl->scratch.n; r += 2) centres += pl->scratch.v[r + 1] - pl->scratch.v[r];
+    for (size_t r = 0; r < pr->scratch.n; r += 2) centres += pr->scratch.v[r + 1] - pr->scratch.v[r];
     size_t draws = (b - a) * pl->cx->p->k;
     return (double)((draws + QG - 1) / QG * QG) * (double)centres;
 }
 
+static int list_grow(block_list *l, size_t d) {
+    if (l->n < l->cap) return 0;
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    tblock *nb = realloc(l->b, cap * sizeof *nb);
+    if (!nb) return IFLOW_ENOMEM;
+    l->b = nb;
+    double *nc = realloc(l->ctr, cap * d * sizeof *nc);
+    if (!nc) return IFLOW_ENOMEM;
+    l->ctr = nc;
+    l->cap = cap;
+    return 0;
+}
+
 /* Appends the query centres qpos[a..b) of node as blocks of at most per_block. */
-static int emit(plan *pl, size_t node, size_t a, size_t b) {
-    size_t d = pl->cx->p->d;
-    for (size_t u = a; u < b; u += pl->per_block) {
-        size_t v = b - u < pl->per_block ? b : u + pl->per_block;
-        if (pl->n_blocks == pl->cap) {
-            size_t cap = pl->cap ? 2 * pl->cap : 64;
-            tblock *nb = realloc(pl->blocks, cap * sizeof *nb);
-            if (!nb) return IFLOW_ENOMEM;
-            pl->blocks = nb;
-            double *nc = realloc(pl->ctr, cap * d * sizeof *nc);
-            if (!nc) return IFLOW_ENOMEM;
-            pl->ctr = nc;
-            pl->cap = cap;
-        }
-        tblock *bl = &pl->blocks[pl->n_blocks];
+static int emit(planner *pr, size_t node, size_t a, size_t b) {
+    size_t d = pr->pl->cx->p->d, per = pr->pl->per_block;
+    for (size_t u = a; u < b; u += per) {
+        if (list_grow(&pr->out, d)) return IFLOW_ENOMEM;
+        tblock *bl = &pr->out.b[pr->out.n];
         bl->q0 = u;
-        bl->q1 = v;
-        node_ball(pl, node, u, v, pl->ctr + pl->n_blocks * d, &bl->r2);
-        pl->n_blocks++;
+        bl->q1 = b - u < per ? b : u + per;
+        node_ball(pr->pl, node, bl->q0, bl->q1, pr->out.ctr + pr->out.n * d, &bl->r2);
+        pr->out.n++;
     }
     return 0;
 }
 
-/* Splits node into blocks; cost is its node_cost if known, else < 0. */
-static int plan_node(plan *pl, size_t node, double cost) {
+/* A node whose box is more than WIDE times as wide as the largest radius of its queries: its
+ * ball would hold far more than its halves' balls, so it is split without costing it (the
+ * planning of well-separated clusters then needs no ball queries above them). */
+#define WIDE 8.0
+static int wide_node(const plan *pl, size_t node, size_t a, size_t b) {
+    const iflow_kdtree *t = pl->cx->tree;
+    const double *lo = t->box + node * 2 * t->d, *hi = lo + t->d;
+    double diag2 = 0, rmax = 0;
+    for (size_t c = 0; c < t->d; c++) diag2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
+    for (size_t u = a; u < b; u++) rmax = fmax(rmax, pl->rad[t->perm[pl->qpos[u]]]);
+    return diag2 > WIDE * WIDE * rmax * rmax;
+}
+
+/* Splits a node with at most per_block query centres (or a leaf) into blocks; cost is its
+ * node_cost if known, else < 0. */
+static int plan_node(planner *pr, size_t node, double cost) {
+    const plan *pl = pr->pl;
     const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
     size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
     if (a == b) return 0;
-    if (!nd->left) return emit(pl, node, a, b);
-    if (b - a > pl->per_block) {
-        int rc = plan_node(pl, nd->left, -1);
-        return rc ? rc : plan_node(pl, nd->right, -1);
+    if (!nd->left) return emit(pr, node, a, b);
+    if (wide_node(pl, node, a, b)) { /* surely split: skip the costing */
+        int rc = plan_node(pr, nd->left, -1);
+        return rc ? rc : plan_node(pr, nd->right, -1);
     }
-    if (cost < 0) cost = node_cost(pl, node);
-    double cl = node_cost(pl, nd->left), cr = cl < 0 ? -1 : node_cost(pl, nd->right);
+    if (cost < 0) cost = node_cost(pr, node);
+    double cl = node_cost(pr, nd->left), cr = cl < 0 ? -1 : node_cost(pr, nd->right);
     if (cost < 0 || cl < 0 || cr < 0) return IFLOW_ENOMEM;
-    if (cost <= (1.0 + PLAN_SLACK) * (cl + cr)) return emit(pl, node, a, b);
-    int rc = plan_node(pl, nd->left, cl);
-    return rc ? rc : plan_node(pl, nd->right, cr);
+    if (cost <= (1.0 + PLAN_SLACK) * (cl + cr)) return emit(pr, node, a, b);
+    int rc = plan_node(pr, nd->left, cl);
+    return rc ? rc : plan_node(pr, nd->right, cr);
 }
 
+/* Collects the frontier below node, in tree order. */
+static int find_frontier(plan *pl, size_t node) {
+    const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
+    size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
+    if (a == b) return 0;
+    if (nd->left && b - a > pl->per_block) {
+        int rc = find_frontier(pl, nd->left);
+        return rc ? rc : find_frontier(pl, nd->right);
+    }
+    if (pl->n_frontier == pl->cap_frontier) {
+        size_t cap = pl->cap_frontier ? 2 * pl->cap_frontier : 256;
+        size_t *nf = realloc(pl->frontier, cap * sizeof *nf);
+        if (!nf) return IFLOW_ENOMEM;
+        pl->frontier = nf;
+        pl->cap_frontier = cap;
+    }
+    pl->frontier[pl->n_frontier++] = node;
+    return 0;
+}
+
+/* The plan: frontier nodes planned in parallel, their blocks concatenated in tree order, so
+ * the plan does not depend on the thread count. */
 static int plan_build(plan *pl, const mc_ctx *cx, const double *rad, size_t nqc) {
     const iflow_kdtree *t = cx->tree;
+    size_t d = t->d;
     memset(pl, 0, sizeof *pl);
     pl->cx = cx;
     pl->rad = rad;
     pl->per_block = cx->p->k >= BLOCK_DRAWS ? 1 : BLOCK_DRAWS / cx->p->k;
     pl->qpos = malloc((nqc ? nqc : 1) * sizeof *pl->qpos);
     pl->qcount = malloc((t->n + 1) * sizeof *pl->qcount);
-    pl->tmp = malloc(t->d * sizeof *pl->tmp);
-    if (!pl->qpos || !pl->qcount || !pl->tmp) return IFLOW_ENOMEM;
+    if (!pl->qpos || !pl->qcount) return IFLOW_ENOMEM;
     size_t q = 0;
     for (size_t p = 0; p < t->n; p++) {
         pl->qcount[p] = q;
         if (t->perm[p] < nqc) pl->qpos[q++] = p;
     }
     pl->qcount[t->n] = q;
-    return plan_node(pl, 0, -1);
+    int rc = find_frontier(pl, 0);
+    block_list *lists = rc ? NULL : calloc(pl->n_frontier ? pl->n_frontier : 1, sizeof *lists);
+    if (!rc && !lists) rc = IFLOW_ENOMEM;
+    int fail = rc != 0;
+#pragma omp parallel num_threads(iflow_mix_threads(cx->p->threads)) if (!fail)
+    {
+        planner pr = {.pl = pl, .tmp = fail ? NULL : malloc(d * sizeof(double))};
+        int ok = !fail && pr.tmp;
+#pragma omp for schedule(dynamic, 4)
+        for (size_t f = 0; f < pl->n_frontier; f++) {
+            if (!ok) continue;
+            memset(&pr.out, 0, sizeof pr.out);
+            ok = plan_node(&pr, pl->frontier[f], -1) == 0;
+            lists[f] = pr.out;
+        }
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        free(pr.tmp);
+        free(pr.scratch.v);
+    }
+    size_t total = 0;
+    for (size_t f = 0; lists && f < pl->n_frontier; f++) total += lists[f].n;
+    if (!fail) {
+        pl->all.b = malloc((total ? total : 1) * sizeof *pl->all.b);
+        pl->all.ctr = malloc((total ? total : 1) * d * sizeof *pl->all.ctr);
+        fail = !pl->all.b || !pl->all.ctr;
+    }
+    for (size_t f = 0; lists && f < pl->n_frontier; f++) {
+        if (!fail) {
+            memcpy(pl->all.b + pl->all.n, lists[f].b, lists[f].n * sizeof *pl->all.b);
+            memcpy(pl->all.ctr + pl->all.n * d, lists[f].ctr, lists[f].n * d * sizeof(double));
+            pl->all.n += lists[f].n;
+        }
+        free(lists[f].b);
+        free(lists[f].ctr);
+    }
+    free(lists);
+    return fail ? IFLOW_ENOMEM : 0;
 }
 
 /* The radius of every query centre, a plan of blocks, then per block one
@@ -231,14 +324,14 @@ static int run_blocks(const mc_ctx *cx, iflow_mix_stats *stats) {
         size_t *idx = fail ? NULL : malloc(pl.per_block * sizeof *idx);
         int ok = !fail && idx && iflow_mix_ws_init(&w, pl.per_block * p->k, p->d) == 0;
 #pragma omp for schedule(dynamic)
-        for (size_t b = 0; b < pl.n_blocks; b++) {
+        for (size_t b = 0; b < pl.all.n; b++) {
             if (!ok) continue;
-            const tblock *bl = &pl.blocks[b];
+            const tblock *bl = &pl.all.b[b];
             size_t nc = bl->q1 - bl->q0, n_runs = 0;
             for (size_t u = 0; u < nc; u++) idx[u] = cx->tree->perm[pl.qpos[bl->q0 + u]];
             size_t nq = iflow_mix_draw(cx, idx, 0, nc, &w);
             w.hits.n = 0;
-            ok = iflow_kdtree_ball_ranges(cx->tree, pl.ctr + b * p->d, bl->r2, &w.hits) == 0 &&
+            ok = iflow_kdtree_ball_ranges(cx->tree, pl.all.ctr + b * p->d, bl->r2, &w.hits) == 0 &&
                  range_runs(cx, &w, &n_runs) == 0;
             if (!ok) continue;
             iflow_mix_shift_fallback(cx, w.runs, n_runs, &w, nq);
