@@ -178,9 +178,9 @@ static int emit(planner *pr, size_t node, size_t a, size_t b) {
     return 0;
 }
 
-/* A node whose box is more than WIDE times as wide as the largest radius of its queries: its
- * ball would hold far more than its halves' balls, so it is split without costing it (the
- * planning of well-separated clusters then needs no ball queries above them). */
+/* A node whose box is more than WIDE times as wide as the largest radius of its query centres
+ * qpos[a..b): one ball for it would hold far more than its halves' balls, so it is split
+ * without costing (and a leaf answers its centres one by one). */
 #define WIDE 8.0
 static int wide_node(const plan *pl, size_t node, size_t a, size_t b) {
     const iflow_kdtree *t = pl->cx->tree;
@@ -191,6 +191,37 @@ static int wide_node(const plan *pl, size_t node, size_t a, size_t b) {
     return diag2 > WIDE * WIDE * rmax * rmax;
 }
 
+/* The ball of one query centre qpos[u] alone: centre s_i, radius r_i. */
+static void single_ball(const plan *pl, size_t u, double *ctr, double *r2) {
+    const iflow_kdtree *t = pl->cx->tree;
+    size_t p = pl->qpos[u];
+    for (size_t c = 0; c < t->d; c++) ctr[c] = t->x[c * t->n + p];
+    double r = pl->rad[t->perm[p]];
+    *r2 = r * r * (1.0 + 1e-10);
+}
+
+/* Appends each query centre of qpos[a..b) as a block of its own. */
+static int emit_singles(planner *pr, size_t a, size_t b) {
+    size_t d = pr->pl->cx->p->d;
+    for (size_t u = a; u < b; u++) {
+        if (list_grow(&pr->out, d)) return IFLOW_ENOMEM;
+        tblock *bl = &pr->out.b[pr->out.n];
+        bl->q0 = u;
+        bl->q1 = u + 1;
+        single_ball(pr->pl, u, pr->out.ctr + pr->out.n * d, &bl->r2);
+        pr->out.n++;
+    }
+    return 0;
+}
+
+/* A leaf: one block (in chunks of per_block), or, when it is wide against its radii (sparse
+ * points: a small beta in many dimensions), a block per query centre. Costing singles by their
+ * pair counts misleads here: single blocks pay a ball query and a padded kernel pass each. */
+static int plan_leaf(planner *pr, size_t node, size_t a, size_t b) {
+    if (b - a > 1 && wide_node(pr->pl, node, a, b)) return emit_singles(pr, a, b);
+    return emit(pr, node, a, b);
+}
+
 /* Splits a node with at most per_block query centres (or a leaf) into blocks; cost is its
  * node_cost if known, else < 0. */
 static int plan_node(planner *pr, size_t node, double cost) {
@@ -198,7 +229,7 @@ static int plan_node(planner *pr, size_t node, double cost) {
     const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
     size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
     if (a == b) return 0;
-    if (!nd->left) return emit(pr, node, a, b);
+    if (!nd->left) return plan_leaf(pr, node, a, b);
     if (wide_node(pl, node, a, b)) { /* surely split: skip the costing */
         int rc = plan_node(pr, nd->left, -1);
         return rc ? rc : plan_node(pr, nd->right, -1);
