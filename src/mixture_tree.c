@@ -114,13 +114,20 @@ static void plan_free(plan *pl) {
     free(pl->all.ctr);
 }
 
-/* The ball of the query centres qpos[a..b) around the midpoint of node's box. */
-static void node_ball(const plan *pl, size_t node, size_t a, size_t b, double *ctr,
-                      double *r2) {
+/* The ball of the query centres qpos[a..b), around the midpoint of their bounding box (one
+ * centre: its own ball). */
+static void block_ball(const plan *pl, size_t a, size_t b, double *ctr, double *r2) {
     const iflow_kdtree *t = pl->cx->tree;
     size_t d = t->d;
-    const double *lo = t->box + node * 2 * d, *hi = lo + d;
-    for (size_t c = 0; c < d; c++) ctr[c] = 0.5 * (lo[c] + hi[c]);
+    for (size_t c = 0; c < d; c++) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t u = a; u < b; u++) {
+            double v = t->x[c * t->n + pl->qpos[u]];
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
+        ctr[c] = 0.5 * (lo + hi);
+    }
     double r = 0;
     for (size_t u = a; u < b; u++) {
         size_t p = pl->qpos[u];
@@ -142,7 +149,7 @@ static double node_cost(planner *pr, size_t node) {
     size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end];
     if (a == b) return 0;
     double r2;
-    node_ball(pl, node, a, b, pr->tmp, &r2);
+    block_ball(pl, a, b, pr->tmp, &r2);
     pr->scratch.n = 0;
     if (iflow_kdtree_ball_ranges(pl->cx->tree, pr->tmp, r2, &pr->scratch)) return -1;
     size_t centres = 0;
@@ -172,7 +179,7 @@ static int emit(planner *pr, size_t node, size_t a, size_t b) {
         tblock *bl = &pr->out.b[pr->out.n];
         bl->q0 = u;
         bl->q1 = b - u < per ? b : u + per;
-        node_ball(pr->pl, node, bl->q0, bl->q1, pr->out.ctr + pr->out.n * d, &bl->r2);
+        block_ball(pr->pl, bl->q0, bl->q1, pr->out.ctr + pr->out.n * d, &bl->r2);
         pr->out.n++;
     }
     return 0;
@@ -191,15 +198,6 @@ static int wide_node(const plan *pl, size_t node, size_t a, size_t b) {
     return diag2 > WIDE * WIDE * rmax * rmax;
 }
 
-/* The ball of one query centre qpos[u] alone: centre s_i, radius r_i. */
-static void single_ball(const plan *pl, size_t u, double *ctr, double *r2) {
-    const iflow_kdtree *t = pl->cx->tree;
-    size_t p = pl->qpos[u];
-    for (size_t c = 0; c < t->d; c++) ctr[c] = t->x[c * t->n + p];
-    double r = pl->rad[t->perm[p]];
-    *r2 = r * r * (1.0 + 1e-10);
-}
-
 /* Appends each query centre of qpos[a..b) as a block of its own. */
 static int emit_singles(planner *pr, size_t a, size_t b) {
     size_t d = pr->pl->cx->p->d;
@@ -208,17 +206,20 @@ static int emit_singles(planner *pr, size_t a, size_t b) {
         tblock *bl = &pr->out.b[pr->out.n];
         bl->q0 = u;
         bl->q1 = u + 1;
-        single_ball(pr->pl, u, pr->out.ctr + pr->out.n * d, &bl->r2);
+        block_ball(pr->pl, u, u + 1, pr->out.ctr + pr->out.n * d, &bl->r2);
         pr->out.n++;
     }
     return 0;
 }
 
-/* A leaf: one block (in chunks of per_block), or, when it is wide against its radii (sparse
- * points: a small beta in many dimensions), a block per query centre. Costing singles by their
- * pair counts misleads here: single blocks pay a ball query and a padded kernel pass each. */
+/* A leaf: one block, or a block per query centre when the leaf is wide against its radii
+ * (sparse points: a small beta in many dimensions) or holds more query centres than a block
+ * (then each centre has k >= BLOCK_DRAWS / 32 draws, which fill the kernel's groups on their
+ * own, while chunks of the leaf would all get the whole leaf's ball). Costing singles by their
+ * pair counts misleads here: single blocks pay a ball query and a kernel pass each. */
 static int plan_leaf(planner *pr, size_t node, size_t a, size_t b) {
-    if (b - a > 1 && wide_node(pr->pl, node, a, b)) return emit_singles(pr, a, b);
+    if (b - a > pr->pl->per_block || (b - a > 1 && wide_node(pr->pl, node, a, b)))
+        return emit_singles(pr, a, b);
     return emit(pr, node, a, b);
 }
 
@@ -280,6 +281,15 @@ static int plan_build(plan *pl, const mc_ctx *cx, const double *rad, size_t nqc)
         if (t->perm[p] < nqc) pl->qpos[q++] = p;
     }
     pl->qcount[t->n] = q;
+    /* Blocks exist to fill the kernel's groups of QG draws and to reuse tiles. When a centre's
+     * own k >= QG draws fill the groups, its own ball (the tightest) wins: merging by the cost
+     * model below was measured to do up to 2x more pairs there (bench_estimators, k = 16). */
+    if (cx->p->k >= QG) {
+        planner pr = {.pl = pl};
+        int rc = emit_singles(&pr, 0, q);
+        pl->all = pr.out;
+        return rc;
+    }
     int rc = find_frontier(pl, 0);
     block_list *lists = rc ? NULL : calloc(pl->n_frontier ? pl->n_frontier : 1, sizeof *lists);
     if (!rc && !lists) rc = IFLOW_ENOMEM;
