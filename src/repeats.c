@@ -26,9 +26,6 @@ typedef struct agg {
     size_t n_keys;
 } agg;
 
-static const agg *sort_ctx; /* qsort has no context argument; aggregation is not reentrant
-                               across threads, which the callers (a CLI, a run) never need */
-
 static int key_cmp(const agg *a, const entry *x, const entry *y) {
     for (size_t c = 0; c < a->n_keys; c++) {
         double u = a->num[x->file][c][x->row], v = a->num[y->file][c][y->row];
@@ -37,9 +34,10 @@ static int key_cmp(const agg *a, const entry *x, const entry *y) {
     return 0;
 }
 
-static int by_key(const void *p, const void *q) {
+/* By key, then by file and row: a total order, so the output does not depend on the sort. */
+static int by_key(const void *p, const void *q, void *ctx) {
     const entry *x = p, *y = q;
-    int c = key_cmp(sort_ctx, x, y);
+    int c = key_cmp(ctx, x, y);
     if (c) return c;
     return x->file != y->file ? (x->file < y->file ? -1 : 1) : (x->row < y->row ? -1 : 1);
 }
@@ -120,8 +118,7 @@ int iflow_aggregate_csv(const char *const *paths, size_t n, size_t n_keys, const
         size_t k = 0;
         for (size_t f = 0; f < n; f++)
             for (size_t r = 0; r < a.in[f]->n_rows; r++) e[k++] = (entry){f, r};
-        sort_ctx = &a;
-        qsort(e, total, sizeof *e, by_key);
+        qsort_r(e, total, sizeof *e, by_key, &a);
         iflow_atomic out;
         rc = iflow_atomic_open(&out, out_path, err);
         if (!rc) {
@@ -150,6 +147,7 @@ int iflow_aggregate_csv(const char *const *paths, size_t n, size_t n_keys, const
 
 /* ---- repeated runs ----------------------------------------------------------------------- */
 
+static void say(const iflow_run_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const iflow_run_options *o, const char *fmt, ...) {
     if (!o->message) return;
     char line[1400];
