@@ -100,6 +100,7 @@ static int load_means(plot_ctx *c, iflow_error *err) {
     iflow_csv_numbers(c->mi, "runs", &runs, err);
     for (size_t i = 0; i < c->mi->n_rows; i++)
         if (runs[i] > c->repeats && runs[i] < 1e6) c->repeats = (int)runs[i];
+    if (c->repeats < 1) c->repeats = 1; /* marks the means as loaded, even from odd counts */
     if (!c->metrics) {
         rc = load(c, "metrics-mean.csv", m_cols, NULL, &c->metrics, err);
         if (!rc && c->metrics) c->msfx = "_mean";
