@@ -171,9 +171,9 @@ static int list_grow(block_list *l, size_t d) {
     return 0;
 }
 
-/* Appends the query centres qpos[a..b) of node as blocks of at most per_block. */
-static int emit(planner *pr, size_t node, size_t a, size_t b) {
-    size_t d = pr->pl->cx->p->d, per = pr->pl->per_block;
+/* Appends the query centres qpos[a..b) as blocks of at most per centres each. */
+static int emit(planner *pr, size_t a, size_t b, size_t per) {
+    size_t d = pr->pl->cx->p->d;
     for (size_t u = a; u < b; u += per) {
         if (list_grow(&pr->out, d)) return IFLOW_ENOMEM;
         tblock *bl = &pr->out.b[pr->out.n];
@@ -198,20 +198,6 @@ static int wide_node(const plan *pl, size_t node, size_t a, size_t b) {
     return diag2 > WIDE * WIDE * rmax * rmax;
 }
 
-/* Appends each query centre of qpos[a..b) as a block of its own. */
-static int emit_singles(planner *pr, size_t a, size_t b) {
-    size_t d = pr->pl->cx->p->d;
-    for (size_t u = a; u < b; u++) {
-        if (list_grow(&pr->out, d)) return IFLOW_ENOMEM;
-        tblock *bl = &pr->out.b[pr->out.n];
-        bl->q0 = u;
-        bl->q1 = u + 1;
-        block_ball(pr->pl, u, u + 1, pr->out.ctr + pr->out.n * d, &bl->r2);
-        pr->out.n++;
-    }
-    return 0;
-}
-
 /* A leaf: one block, or a block per query centre when the leaf is wide against its radii
  * (sparse points: a small beta in many dimensions) or holds more query centres than a block
  * (then each centre has k >= BLOCK_DRAWS / 32 draws, which fill the kernel's groups on their
@@ -219,8 +205,8 @@ static int emit_singles(planner *pr, size_t a, size_t b) {
  * pair counts misleads here: single blocks pay a ball query and a kernel pass each. */
 static int plan_leaf(planner *pr, size_t node, size_t a, size_t b) {
     if (b - a > pr->pl->per_block || (b - a > 1 && wide_node(pr->pl, node, a, b)))
-        return emit_singles(pr, a, b);
-    return emit(pr, node, a, b);
+        return emit(pr, a, b, 1);
+    return emit(pr, a, b, pr->pl->per_block);
 }
 
 /* Splits a node with at most per_block query centres (or a leaf) into blocks; cost is its
@@ -238,7 +224,7 @@ static int plan_node(planner *pr, size_t node, double cost) {
     if (cost < 0) cost = node_cost(pr, node);
     double cl = node_cost(pr, nd->left), cr = cl < 0 ? -1 : node_cost(pr, nd->right);
     if (cost < 0 || cl < 0 || cr < 0) return IFLOW_ENOMEM;
-    if (cost <= (1.0 + PLAN_SLACK) * (cl + cr)) return emit(pr, node, a, b);
+    if (cost <= (1.0 + PLAN_SLACK) * (cl + cr)) return emit(pr, a, b, pr->pl->per_block);
     int rc = plan_node(pr, nd->left, cl);
     return rc ? rc : plan_node(pr, nd->right, cr);
 }
@@ -286,7 +272,7 @@ static int plan_build(plan *pl, const mc_ctx *cx, const double *rad, size_t nqc)
      * model below was measured to do up to 2x more pairs there (bench_estimators, k = 16). */
     if (cx->p->k >= QG) {
         planner pr = {.pl = pl};
-        int rc = emit_singles(&pr, 0, q);
+        int rc = emit(&pr, 0, q, 1);
         pl->all = pr.out;
         return rc;
     }
