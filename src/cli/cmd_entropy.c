@@ -31,32 +31,15 @@ static void usage(FILE *out) {
             "                   bin: plug-in entropy of the binned rows (discrete)\n"
             "                   knn: Kozachenko-Leonenko estimate of h(P) (no noise)\n"
             "  --sigma B        noise std for sp and kde-* (required for them, > 0)\n"
-            "  --mc K           sp: draws per sample (default 16)\n"
-            "  --seed S         sp: random seed (default 1)\n"
-            "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"
-            "                   (default 0: exact sums)\n"
-            "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"
-            "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
+            EST_HELP_SP_BIN
             "  --k K            knn: neighbour order (default 3)\n"
-            "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"
-            "                   depend on it)\n"
-            "  -h, --help       show this help\n\n"
-            "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"
-            "1 bad data, 2 bad usage.\n");
+            EST_HELP_TAIL);
 }
 
 static const struct option long_options[] = {
-    {"estimator", required_argument, NULL, OPT_ESTIMATOR},
-    {"sigma", required_argument, NULL, OPT_SIGMA},
-    {"mc", required_argument, NULL, OPT_MC},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"tolerance", required_argument, NULL, OPT_TOL},
-    {"bin-width", required_argument, NULL, OPT_WIDTH},
-    {"bins", required_argument, NULL, OPT_BINS},
+    EST_OPTIONS_SP_BIN,
     {"k", required_argument, NULL, OPT_K},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    EST_OPTIONS_TAIL,
 };
 
 static const est_command command = {CMD, estimator_names, sizeof estimator_names / sizeof *estimator_names,

@@ -32,31 +32,14 @@ static void usage(FILE *out) {
             "  --estimator E    sp (default): T = sample + N(0, sigma^2 I), SP estimate\n"
             "                   bin: T = the binned sample, plug-in entropies\n"
             "  --sigma B        sp: noise std (required, > 0)\n"
-            "  --mc K           sp: draws per sample (default 16)\n"
-            "  --seed S         sp: random seed (default 1)\n"
-            "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"
-            "                   (default 0: exact sums)\n"
-            "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"
-            "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
-            "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"
-            "                   depend on it)\n"
-            "  -h, --help       show this help\n\n"
-            "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"
-            "1 bad data, 2 bad usage.\n");
+            EST_HELP_SP_BIN
+            EST_HELP_TAIL);
 }
 
 static const struct option long_options[] = {
     {"group-col", required_argument, NULL, OPT_GROUP},
-    {"estimator", required_argument, NULL, OPT_ESTIMATOR},
-    {"sigma", required_argument, NULL, OPT_SIGMA},
-    {"mc", required_argument, NULL, OPT_MC},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"tolerance", required_argument, NULL, OPT_TOL},
-    {"bin-width", required_argument, NULL, OPT_WIDTH},
-    {"bins", required_argument, NULL, OPT_BINS},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    EST_OPTIONS_SP_BIN,
+    EST_OPTIONS_TAIL,
 };
 
 static const est_command command = {CMD, estimator_names, 2, "sp, bin", long_options, usage};

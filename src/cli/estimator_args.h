@@ -24,6 +24,33 @@ enum {
     OPT_GROUP
 };
 
+/* Help lines of the options both commands take: the sp and bin ones, then the tail. */
+#define EST_HELP_SP_BIN                                                                        \
+    "  --mc K           sp: draws per sample (default 16)\n"                                   \
+    "  --seed S         sp: random seed (default 1)\n"                                         \
+    "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"          \
+    "                   (default 0: exact sums)\n"                                             \
+    "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                   \
+    "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
+#define EST_HELP_TAIL                                                                          \
+    "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"          \
+    "                   depend on it)\n"                                                       \
+    "  -h, --help       show this help\n\n"                                                    \
+    "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"     \
+    "1 bad data, 2 bad usage.\n"
+
+/* The matching getopt_long entries. */
+#define EST_OPTIONS_SP_BIN                                                                     \
+    {"estimator", required_argument, NULL, OPT_ESTIMATOR},                                    \
+        {"sigma", required_argument, NULL, OPT_SIGMA}, {"mc", required_argument, NULL, OPT_MC}, \
+        {"seed", required_argument, NULL, OPT_SEED},                                          \
+        {"tolerance", required_argument, NULL, OPT_TOL},                                      \
+        {"bin-width", required_argument, NULL, OPT_WIDTH},                                    \
+        {"bins", required_argument, NULL, OPT_BINS}
+#define EST_OPTIONS_TAIL                                                                       \
+    {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'},      \
+        {NULL, 0, NULL, 0}
+
 typedef struct est_args {
     size_t est;   /* index into the command's estimator names */
     double sigma; /* 0: not given */
