@@ -63,12 +63,7 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
     *se = -1;
     if (a->est == EST_SP) {
         iflow_sp_options opt;
-        iflow_sp_options_default(&opt);
-        opt.beta = a->sigma;
-        opt.mc = a->mc;
-        opt.seed = a->seed;
-        opt.tolerance = a->tolerance;
-        opt.threads = (int)a->threads;
+        est_sp_options(a, &opt);
         iflow_estimate e = {0};
         int rc = iflow_sp_entropy(m->data, NULL, m->rows, m->cols, &opt, &e, err);
         *h = e.value;

@@ -119,12 +119,7 @@ static int split_groups(const iflow_matrix *m, const est_args *a, tagged *t, ifl
 
 static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     iflow_sp_options opt;
-    iflow_sp_options_default(&opt);
-    opt.beta = a->sigma;
-    opt.mc = a->mc;
-    opt.seed = a->seed;
-    opt.tolerance = a->tolerance;
-    opt.threads = (int)a->threads;
+    est_sp_options(a, &opt);
     iflow_mi_estimate e = {0};
     double t0 = iflow_now_seconds();
     int rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);

@@ -104,3 +104,12 @@ void est_json_number(const char *key, double v) {
         printf(",\"%s\":null", key);
 }
 
+
+void est_sp_options(const est_args *a, iflow_sp_options *opt) {
+    iflow_sp_options_default(opt);
+    opt->beta = a->sigma;
+    opt->mc = a->mc;
+    opt->seed = a->seed;
+    opt->tolerance = a->tolerance;
+    opt->threads = (int)a->threads;
+}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "infoflow/binning.h"
+#include "infoflow/entropy.h"
 #include "infoflow/error.h"
 
 /* getopt_long values of the shared options; a command lists the ones it accepts. */
@@ -78,6 +79,9 @@ typedef struct est_command {
 /* Parses argv (one FILE operand) into a with defaults mc 16, seed 1, k 3. Returns -1 to go on,
  * else the exit code (0 after --help, 2 after a usage error). */
 int est_parse_args(const est_command *c, int argc, char **argv, est_args *a);
+
+/* The SP options the arguments ask for (sigma, mc, seed, tolerance, threads; the rest default). */
+void est_sp_options(const est_args *a, iflow_sp_options *opt);
 
 /* Prints a library error for FILE (naming it if the message does not already); returns 1. */
 int est_data_error(const char *cmd, const char *path, const iflow_error *err);
