@@ -30,7 +30,7 @@ typedef struct mc_ctx {
 } mc_ctx;
 
 /* Per-thread buffers. Queries: t (cap_q x d), c = -shift, group ids, sums (3 per query).
- * Truncated mode keeps the ranges of the tree each centre needs. */
+ * Truncated mode keeps the tree ranges of the block being answered. */
 typedef struct workspace {
     size_t cap_q, cap_runs;
     double *t, *c, *qa, *qb, *sum;
