@@ -1,4 +1,4 @@
-/* Integration tests of a training run (src/run.c): exact resume after an interruption,
+/* Integration tests of a training run (src/run/run.c): exact resume after an interruption,
  * refusal of occupied or locked directories, divergence reporting, repeats over seeds and their
  * aggregation. */
 #include <check.h>
