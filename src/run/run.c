@@ -352,7 +352,7 @@ static int list_checkpoints(const char *dir, long **out, size_t *n, iflow_error 
         (*out)[(*n)++] = epoch;
     }
     closedir(d);
-    qsort(*out, *n, sizeof **out, cmp_long_desc);
+    if (*n > 1) qsort(*out, *n, sizeof **out, cmp_long_desc); /* qsort(NULL, 0) is UB */
     return 0;
 }
 
