@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mixture_impl.h"
+#include "mixture_tree.h"
+
+#include "kdtree.h"
 
 /* Truncation radius. For a draw t = s_i + z the own term is T_i = w_i e^{-||z||^2/2beta^2}.
  * A centre j with ||t - s_j||^2 > ||z||^2 + rho^2 beta^2 has a term below
@@ -394,7 +396,13 @@ static int setup_tree(mc_ctx *cx) {
     return 0;
 }
 
-int iflow_mix_run_truncated(mc_ctx *cx, iflow_mix_stats *stats) {
-    int rc = setup_tree(cx);
-    return rc ? rc : run_blocks(cx, stats);
+int iflow_mix_run_truncated(const mc_ctx *cx0, iflow_mix_stats *stats) {
+    mc_ctx cx = *cx0;
+    int rc = setup_tree(&cx);
+    if (rc == 0) rc = run_blocks(&cx, stats);
+    iflow_kdtree_free(cx.tree);
+    free(cx.tlw);
+    free(cx.tga);
+    free(cx.tgb);
+    return rc;
 }

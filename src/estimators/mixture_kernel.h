@@ -1,8 +1,8 @@
-/* mixture_impl: what the two drivers of the mixture sums share (mixture.c: the kernel, the
- * exact tiled driver and the per-draw bookkeeping; mixture_tree.c: the truncated driver over a
- * k-d tree). Internal to those two files. */
-#ifndef IFLOW_MIXTURE_IMPL_H
-#define IFLOW_MIXTURE_IMPL_H
+/* mixture_kernel: what the two drivers of the mixture sums share: the kernel, tiles of centres,
+ * the per-thread workspace and draw/sweep/finish (mixture_kernel.c). Used by mixture.c (the
+ * exact driver) and mixture_tree.c (the truncated one); internal to the estimators. */
+#ifndef IFLOW_MIXTURE_KERNEL_H
+#define IFLOW_MIXTURE_KERNEL_H
 
 #include <stddef.h>
 
@@ -25,8 +25,9 @@ typedef struct mc_ctx {
     double wsum;        /* sum_j w_j, for the truncation radius */
     centre_run *runs;   /* exact mode: one run per tile */
     size_t n_runs;
-    iflow_kdtree *tree; /* truncated mode: tree over the centres ... */
-    double *tlw, *tga, *tgb; /* ... and the per-centre arrays in tree order */
+    /* truncated mode: set up and freed inside mixture_tree.c */
+    iflow_kdtree *tree;          /* tree over the centres ... */
+    double *tlw, *tga, *tgb;     /* ... and the per-centre arrays in tree order */
 } mc_ctx;
 
 /* Per-thread buffers. Queries: t (cap_q x d), c = -shift, group ids, sums (3 per query).
@@ -40,6 +41,17 @@ typedef struct workspace {
 
 /* Centres per tile for dimension d: ~32 KB, a multiple of 8. */
 size_t iflow_mix_tile_size(size_t d);
+/* The centres s (n x d row-major) and their per-centre arrays copied into dimension-major tiles,
+ * one kernel run per tile; padding stays zero and is never read (runs carry their length). */
+typedef struct iflow_mix_tiles {
+    double *x, *lw, *ga, *gb;
+    size_t tile, n_tiles;
+    centre_run *runs; /* n_tiles */
+} iflow_mix_tiles;
+/* 0 or IFLOW_ENOMEM (then nothing is left to free). ga, gb, lw may be NULL. */
+int iflow_mix_tiles_new(iflow_mix_tiles *tl, const double *s, const double *lw, const double *ga,
+                        const double *gb, size_t n, size_t d);
+void iflow_mix_tiles_free(iflow_mix_tiles *tl);
 /* 64-byte aligned doubles; free() them. NULL if out of memory. */
 double *iflow_mix_alloc_aligned(size_t count);
 int iflow_mix_ws_init(workspace *w, size_t cap_q, size_t d);
@@ -58,9 +70,5 @@ void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, s
                       size_t i1, iflow_mix_stats *stats);
 /* The thread count for a threads option (0 = OpenMP default). */
 int iflow_mix_threads(int threads);
-
-/* Truncated mode (mixture_tree.c): builds cx->tree and its arrays (the caller frees them) and
- * fills stats for the query centres. 0 or IFLOW_ENOMEM. */
-int iflow_mix_run_truncated(mc_ctx *cx, iflow_mix_stats *stats);
 
 #endif
