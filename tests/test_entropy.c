@@ -1,5 +1,5 @@
 /* Tests of the SP entropy estimator, pairwise bounds and grouped MI against closed forms and
- * quadrature computed here (ESTIMATION.md section 5), plus the exp kernel and the invariances
+ * quadrature computed here (docs/ESTIMATION.md section 5), plus the exp kernel and the invariances
  * (weights, truncation, thread count). */
 #include <check.h>
 #include <math.h>

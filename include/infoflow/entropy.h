@@ -1,4 +1,4 @@
-/* Entropy estimators (ESTIMATION.md sections 3-4), all in nats, double precision.
+/* Entropy estimators (docs/ESTIMATION.md sections 3-4), all in nats, double precision.
  *
  * The central object is the Gaussian mixture with one isotropic component per sample,
  *     g(t) = sum_j w_j phi_beta(t - s_j) / sum_j w_j,   phi_beta = N(0, beta^2 I_d),

@@ -1,4 +1,4 @@
-/* Information flow of a noisy net at one epoch (ESTIMATION.md section 2): for every hidden layer
+/* Information flow of a noisy net at one epoch (docs/ESTIMATION.md section 2): for every hidden layer
  * l, I(X;T_l) and I(Y;T_l) with the SP estimator, binned entropies of the noiseless and noisy
  * activations, and the pairwise bounds on h(T_1). X is uniform on the m inputs given. */
 #ifndef IFLOW_MI_H

@@ -1,4 +1,4 @@
-/* Dense networks with injected Gaussian noise (ESTIMATION.md section 1):
+/* Dense networks with injected Gaussian noise (docs/ESTIMATION.md section 1):
  *   S_l = a(W_l T_{l-1} + b_l),  T_l = S_l + Z_l,  Z_l ~ N(0, beta_l^2 I)   (hidden layers)
  *   logits = W_L T_{L-1} + b_L                                              (output, no noise)
  * Layer indices: l = 1..L are weight layers, widths[0] is the input dimension, widths[L] the

@@ -1,5 +1,5 @@
 /* entropy: the SP estimator of h(P * phi_beta), grouped mutual information and the pairwise
- * bounds (ESTIMATION.md sections 3-4): argument checks, weights, and the stratified-MC means
+ * bounds (docs/ESTIMATION.md sections 3-4): argument checks, weights, and the stratified-MC means
  * and standard errors around the kernels in mixture.c. */
 #include "infoflow/entropy.h"
 

@@ -1,4 +1,4 @@
-/* knn: the Kozachenko-Leonenko k-nearest-neighbour entropy estimator (ESTIMATION.md section 4),
+/* knn: the Kozachenko-Leonenko k-nearest-neighbour entropy estimator (docs/ESTIMATION.md section 4),
  * a generic baseline for the SP estimator, on the k-d tree of kdtree.c. */
 #include <math.h>
 #include <omp.h>

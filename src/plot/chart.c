@@ -587,12 +587,6 @@ void iflow_panel_rect(iflow_panel *p, double x0, double x1, double y0, double y1
     clip_end(p);
 }
 
-void iflow_panel_message(iflow_panel *p, const char *msg) {
-    set_rgb(p->fig->cr, (iflow_rgb){0.45, 0.45, 0.45});
-    iflow_text(p->fig, p->area.x + p->area.w / 2, p->area.y + p->area.h / 2, msg,
-               fit_size(p->fig, msg, p->fig->font_px + 2, p->area.w - 20, 0), 0.5, 0.5, 0, 0);
-}
-
 /* ---- legends ---- */
 
 #define SWATCH 46.0

@@ -117,8 +117,6 @@ void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label)
 void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label);
 /* Filled rectangle [x0, x1] x [y0, y1] in data coordinates (heat-map cell, no anti-aliasing). */
 void iflow_panel_rect(iflow_panel *p, double x0, double x1, double y0, double y1, iflow_rgb c);
-/* Centred grey message (e.g. "no data"). */
-void iflow_panel_message(iflow_panel *p, const char *msg);
 /* Legend in the inside corner that covers the fewest drawn points. */
 void iflow_panel_legend(iflow_panel *p, const iflow_legend_entry *e, size_t n);
 /* Legend laid out in columns inside a free box of the figure. */

@@ -172,15 +172,18 @@ static int load_data(run_state *st, iflow_error *err) {
 /* info.csv: constants the figures mark (ln m, H(Y)). */
 static int write_info(run_state *st, iflow_error *err) {
     const iflow_dataset *in = st->inputs;
-    size_t counts[65536 / 64] = {0}, nc = in->n_classes < 1024 ? in->n_classes : 1024;
+    size_t nc = in->n_classes, *counts = calloc(nc ? nc : 1, sizeof *counts);
+    if (!counts)
+        return iflow_error_set(err, IFLOW_ENOMEM, "info.csv: out of memory for %zu classes", nc);
     for (size_t i = 0; i < in->n; i++)
-        if ((size_t)in->y[i] < nc) counts[in->y[i]]++;
-    double hy = 0;
+        if (in->y[i] >= 0 && (size_t)in->y[i] < nc) counts[in->y[i]]++;
+    double hy = 0; /* H(Y) over every class (it counted only the first 1024) */
     for (size_t c = 0; c < nc; c++)
         if (counts[c]) {
             double p = (double)counts[c] / (double)in->n;
             hy -= p * log(p);
         }
+    free(counts);
     char path[1100];
     iflow_atomic a;
     int rc = iflow_path_join(path, sizeof path, st->dir, "info.csv", err);
