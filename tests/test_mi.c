@@ -111,7 +111,7 @@ START_TEST(test_layer1_bounds_and_bruteforce) {
         sum += -lg;
         sum2 += lg * lg;
     }
-    double h_bf = sum / draws, se_bf = sqrt((sum2 / draws - h_bf * h_bf) / draws);
+    double nd = (double)draws, h_bf = sum / nd, se_bf = sqrt((sum2 / nd - h_bf * h_bf) / nd);
     ck_assert_double_le(fabs(l1->ixt.h.value - h_bf), 4 * sqrt(se * se + se_bf * se_bf));
     free(s);
     release(&f);

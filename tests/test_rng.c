@@ -50,6 +50,7 @@ START_TEST(test_normal_distribution) {
     iflow_rng r;
     iflow_rng_init(&r, 2024, 3);
     const size_t n = 400000;
+    const double nd = (double)n;
     double *x = malloc(n * sizeof *x);
     iflow_rng_fill_normal(&r, x, n, 1.0);
     double m1 = 0, m2 = 0, m4 = 0;
@@ -60,20 +61,20 @@ START_TEST(test_normal_distribution) {
         m4 += x[i] * x[i] * x[i] * x[i];
         tail += fabs(x[i]) > 3.442619855899;
     }
-    m1 /= n;
-    m2 /= n;
-    m4 /= n;
+    m1 /= nd;
+    m2 /= nd;
+    m4 /= nd;
     ck_assert_double_eq_tol(m1, 0, 5 / sqrt((double)n));
-    ck_assert_double_eq_tol(m2, 1, 5 * sqrt(2.0 / n));
-    ck_assert_double_eq_tol(m4, 3, 5 * sqrt(96.0 / n));
+    ck_assert_double_eq_tol(m2, 1, 5 * sqrt(2.0 / nd));
+    ck_assert_double_eq_tol(m4, 3, 5 * sqrt(96.0 / nd));
     /* P(|Z| > R) = erfc(R / sqrt 2): the tail sampler must be used at the right rate. */
     double p_tail = erfc(3.442619855899 / sqrt(2.0));
-    ck_assert_double_eq_tol((double)tail / n, p_tail, 5 * sqrt(p_tail / n));
+    ck_assert_double_eq_tol((double)tail / nd, p_tail, 5 * sqrt(p_tail / nd));
     qsort(x, n, sizeof *x, cmp_double);
     double dmax = 0;
     for (size_t i = 0; i < n; i++) {
         double cdf = 0.5 * erfc(-x[i] / sqrt(2.0));
-        double d1 = fabs(cdf - (double)i / n), d2 = fabs(cdf - (double)(i + 1) / n);
+        double d1 = fabs(cdf - (double)i / nd), d2 = fabs(cdf - (double)(i + 1) / nd);
         dmax = fmax(dmax, fmax(d1, d2));
     }
     /* KS critical value at alpha = 0.001: 1.95 / sqrt(n). */

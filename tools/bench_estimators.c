@@ -53,7 +53,7 @@ static double *clustered_data(size_t n, size_t d, uint64_t seed) {
         size_t x = iflow_rng_below(&r, 4096);
         for (size_t c = 0; c < d; c++) {
             double a = b[c];
-            for (int bit = 0; bit < 12; bit++) a += w[c * 12 + bit] * (double)((x >> bit) & 1);
+            for (size_t bit = 0; bit < 12; bit++) a += w[c * 12 + bit] * (double)((x >> bit) & 1);
             s[i * d + c] = tanh(a) + 0.002 * iflow_rng_normal(&r);
         }
     }

@@ -31,7 +31,8 @@ fi
 if [ -f build/build.ninja ]; then
   meson setup --reconfigure build >/dev/null
 else
-  meson setup build
+  # -march=native: this build runs this machine's experiments (an installed library should not)
+  meson setup build -Dnative=true
 fi
 ninja -C build
 

@@ -325,7 +325,7 @@ void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, wo
         for (size_t q = 0; q < nq; q += QG) {
             query_group g = {w->t + q * d, w->c + q, w->qa + q, w->qb + q, cx->inv, {0}};
             run_kernel(&runs[b], &g, d, cx->ng);
-            for (int u = 0; u < QG; u++) {
+            for (size_t u = 0; u < QG; u++) {
                 w->sum[q + u] += g.acc[u];
                 w->sum[cap + q + u] += g.acc[QG + u];
                 w->sum[2 * cap + q + u] += g.acc[2 * QG + u];
