@@ -123,6 +123,10 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     iflow_mi_estimate e = {0};
     double t0 = iflow_now_seconds();
     int rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
+    const char *what[] = {"I", "its standard error", "h", "the standard error of h", "h_cond",
+                          "the standard error of h_cond"};
+    double v[] = {e.mi.value, e.mi.se, e.h.value, e.h.se, e.h_cond.value, e.h_cond.se};
+    for (size_t i = 0; i < 6 && !rc; i++) rc = est_check_finite(what[i], v[i], err);
     if (rc) return rc;
     double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"sp\"");
@@ -135,6 +139,7 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
     est_json_number("sigma", a->sigma);
     printf(",\"mc\":%zu", a->mc);
+    est_json_number("tolerance", a->tolerance);
     est_json_number("seconds", seconds);
     printf("}\n");
     return 0;
@@ -143,6 +148,8 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
 static int run_bin(const est_args *a, const tagged *t, iflow_error *err) {
     double h = 0, h_cond = 0, t0 = iflow_now_seconds();
     int rc = iflow_bin_grouped(t->s, t->n, t->d, &a->bins, t->group, t->n_groups, &h, &h_cond, err);
+    if (!rc) rc = est_check_finite("h", h, err);
+    if (!rc) rc = est_check_finite("h_cond", h_cond, err);
     if (rc) return rc;
     double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"bin\"");
