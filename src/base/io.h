@@ -9,12 +9,13 @@
 typedef struct iflow_atomic {
     FILE *f;
     char path[1100];
-    char tmp[1110];
+    char tmp[1130];
 } iflow_atomic;
 
-/* Opens PATH.tmp for writing ("wb"). */
+/* Opens PATH.PID.tmp for writing ("wb"): the process id keeps two processes writing the same
+ * file (e.g. two `infoflow plot`s) from sharing one temporary file. */
 int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err);
-/* Checks for write errors, flushes, fsyncs, closes and renames PATH.tmp onto PATH. On failure the
+/* Checks for write errors, flushes, fsyncs, closes and renames PATH.PID.tmp onto PATH. On failure the
  * temporary file is removed and PATH is left as it was. */
 int iflow_atomic_commit(iflow_atomic *a, iflow_error *err);
 /* Closes and removes the temporary file. */
