@@ -21,6 +21,11 @@ int iflow_atomic_commit(iflow_atomic *a, iflow_error *err);
 /* Closes and removes the temporary file. */
 void iflow_atomic_abort(iflow_atomic *a);
 
+/* Opens path for reading ("rb") without blocking: a FIFO with no writer opens at once (and reads
+ * as empty) instead of hanging in open(2). *regular tells a regular file from a pipe, FIFO,
+ * device or socket, which can be read only once and may never end. NULL (err set) on failure. */
+FILE *iflow_open_read(const char *path, int *regular, iflow_error *err);
+
 /* Monotonic wall-clock seconds, for timings and progress. */
 double iflow_now_seconds(void);
 

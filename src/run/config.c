@@ -752,8 +752,9 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
         return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
     const char *slash = strrchr(path, '/');
     if (slash) snprintf(st.dir, sizeof st.dir, "%.*s", (int)(slash - path + 1), path);
-    st.f = fopen(path, "r");
-    if (!st.f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int regular = 0; /* a pipe (<(...)) is read once, fully; a FIFO with no writer is empty */
+    st.f = iflow_open_read(path, &regular, err);
+    if (!st.f) return err ? err->code : IFLOW_EIO;
     int ret = ini_parse_stream(read_line, &st, on_key, &st);
     int read_failed = ferror(st.f);
     fclose(st.f);
@@ -826,8 +827,10 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 /* FNV-1a of a file's bytes, so a data file hashes the same wherever the repository or run
  * directory lives; 0 if it cannot be read (the caller then hashes the path). */
 static uint64_t file_hash(const char *path) {
-    FILE *f = path[0] ? fopen(path, "rb") : NULL;
-    if (!f) return 0;
+    int regular = 0;
+    FILE *f = path[0] ? iflow_open_read(path, &regular, NULL) : NULL;
+    if (f && !regular) fclose(f); /* a pipe or device: never read to its end here */
+    if (!f || !regular) return 0;
     uint64_t h = 14695981039346656037ULL;
     unsigned char buf[65536];
     size_t got;
