@@ -565,20 +565,21 @@ typedef struct npy_header {
     size_t rows, cols;
 } npy_header;
 
-/* Pointer to the value of 'key' in the header dict (after ':' and spaces), or NULL. */
-static const char *npy_value(const char *dict, const char *key) {
-    char quoted[32];
-    for (int q = 0; q < 2; q++) {
-        snprintf(quoted, sizeof quoted, q ? "\"%s\"" : "'%s'", key);
-        const char *p = strstr(dict, quoted);
-        if (!p) continue;
-        p += strlen(quoted);
-        while (*p == ' ') p++;
-        if (*p++ != ':') return NULL;
-        while (*p == ' ') p++;
-        return p;
-    }
-    return NULL;
+/* A quoted Python string without escapes ('...' or "..."); p past it, or NULL if malformed. */
+static const char *npy_string(const char *p, char *out, size_t n) {
+    char q = *p;
+    if (q != '\'' && q != '"') return NULL;
+    const char *end = strchr(p + 1, q);
+    if (!end || memchr(p + 1, '\\', (size_t)(end - p - 1)) || (size_t)(end - p - 1) >= n)
+        return NULL;
+    memcpy(out, p + 1, (size_t)(end - p - 1));
+    out[end - p - 1] = '\0';
+    return end + 1;
+}
+
+static const char *npy_space(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    return p;
 }
 
 static int npy_parse_descr(const char *v, const char *path, npy_header *h, iflow_error *err) {
@@ -630,6 +631,68 @@ bad:
                            "%s: .npy 'shape' must be (rows,) or (rows, cols) of integers", path);
 }
 
+/* One value of the header dict (p at its first character); *end past it. */
+static int npy_dict_value(const char *key, const char *p, const char **end, const char *path,
+                          npy_header *h, iflow_error *err) {
+    char text[64];
+    int rc = 0;
+    if (!strcmp(key, "descr")) {
+        rc = npy_parse_descr(p, path, h, err);
+        *end = npy_string(p, text, sizeof text);
+    } else if (!strcmp(key, "fortran_order")) {
+        h->fortran = !strncmp(p, "True", 4);
+        *end = h->fortran ? p + 4 : !strncmp(p, "False", 5) ? p + 5 : NULL;
+    } else if (!strcmp(key, "shape")) {
+        rc = npy_parse_shape(p, path, h, err);
+        *end = strchr(p, ')');
+        if (*end) ++*end;
+    } else {
+        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: unexpected key '%s' in the .npy header "
+                               "(only 'descr', 'fortran_order', 'shape')", path, key);
+    }
+    if (!rc && !*end)
+        rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: malformed value of '%s'",
+                             path, key);
+    return rc;
+}
+
+/* The header is a Python dict literal, parsed as one (as numpy does), not searched for keys: a
+ * key named inside another key's string value cannot win. Exactly the three keys, once each,
+ * in any order, an optional trailing comma, then only padding. */
+static int npy_parse_dict(const char *dict, const char *path, npy_header *h, iflow_error *err) {
+    static const char *const names[3] = {"descr", "fortran_order", "shape"};
+    int seen[3] = {0, 0, 0}, rc = 0;
+    const char *p = npy_space(dict);
+    if (*p++ != '{') goto bad;
+    for (p = npy_space(p); rc == 0 && *p != '}'; p = npy_space(p)) {
+        char key[32];
+        const char *v = npy_string(p, key, sizeof key);
+        if (!v) goto bad;
+        v = npy_space(v);
+        if (*v++ != ':') goto bad;
+        int k = 0;
+        while (k < 3 && strcmp(key, names[k])) k++;
+        if (k < 3 && seen[k]++)
+            return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: duplicate key '%s'",
+                                   path, key);
+        rc = npy_dict_value(key, npy_space(v), &p, path, h, err);
+        if (rc) return rc;
+        p = npy_space(p);
+        if (*p == ',') p++;
+        else if (*p != '}') goto bad;
+    }
+    if (*npy_space(p + 1) != '\0') goto bad;
+    for (int k = 0; k < 3; k++)
+        if (!seen[k])
+            return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header lacks '%s'", path,
+                                   names[k]);
+    return 0;
+bad:
+    return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header is not a Python dict of "
+                           "'descr', 'fortran_order' and 'shape' (near byte %ld of the header)",
+                           path, (long)(p - dict));
+}
+
 /* Reads the magic, version, header length and the header dict. */
 static int npy_read_header(FILE *f, const char *path, npy_header *h, iflow_error *err) {
     unsigned char pre[12];
@@ -656,13 +719,7 @@ static int npy_read_header(FILE *f, const char *path, npy_header *h, iflow_error
     if (fread(dict, 1, hlen, f) != hlen)
         rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: truncated .npy header", path);
     dict[hlen] = '\0';
-    if (rc == 0) rc = npy_parse_descr(npy_value(dict, "descr"), path, h, err);
-    const char *fo = rc == 0 ? npy_value(dict, "fortran_order") : NULL;
-    if (rc == 0 && fo && strncmp(fo, "True", 4) == 0) h->fortran = 1;
-    else if (rc == 0 && fo && strncmp(fo, "False", 5) == 0) h->fortran = 0;
-    else if (rc == 0)
-        rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header lacks 'fortran_order'", path);
-    if (rc == 0) rc = npy_parse_shape(npy_value(dict, "shape"), path, h, err);
+    if (rc == 0) rc = npy_parse_dict(dict, path, h, err);
     free(dict);
     return rc;
 }

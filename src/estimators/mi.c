@@ -129,17 +129,26 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     info->layer = l;
     info->width = d;
     info->n_bins = opt->n_bins;
-    int rc = 0;
+    int rc = 0, noisy = 0;
     for (size_t b = 0; b < opt->n_bins && !rc; b++) {
         iflow_bin_info *bi = &info->bins[b];
         bi->width = opt->bins[b];
         rc = binned(t_clean, m, d, gy, n_classes, bi->width, bounded, &bi->h_clean, &bi->i_y_clean,
                     err);
-        if (!rc)
+        if (!rc) {
             rc = binned(t_noisy, m, d, gy, n_classes, bi->width, bounded, &bi->h_noisy,
                         &bi->i_y_noisy, err);
+            noisy = rc != 0;
+        }
     }
-    if (rc) return rc;
+    if (rc) { /* name the layer, and the noise when it is what cannot be binned */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        if (noisy)
+            return iflow_error_set(err, rc, "layer %zu, binning the noisy activations (noise std "
+                                   "beta = %g): %s", l, net->beta[l], msg);
+        return iflow_error_set(err, rc, "layer %zu, binning the activations: %s", l, msg);
+    }
     double beta = net->beta[l];
     info->has_sp = beta > 0;
     if (!info->has_sp) return 0;

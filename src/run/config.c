@@ -69,7 +69,7 @@ static const key_def keys[N_KEYS] = {
     [N_LAYERS] = {"net", "layers", K_CUSTOM, F(widths), ANY},
     [N_ACTIVATION] = {"net", "activation", K_CUSTOM, F(activation), ANY},
     [N_LEAKY_SLOPE] = {"net", "leaky_slope", K_DOUBLE, F(leaky_slope), UNIT},
-    [N_BETA] = {"net", "beta", K_DOUBLE, F(beta), GE(0)},
+    [N_BETA] = {"net", "beta", K_DOUBLE, F(beta), CAP(0, IFLOW_MAX_BETA)},
     [N_BETA_LAYERS] = {"net", "beta_layers", K_CUSTOM, F(beta_layers), ANY},
     [N_INIT] = {"net", "init", K_CUSTOM, F(init), ANY},
     [T_OPTIMIZER] = {"train", "optimizer", K_CUSTOM, F(optim.kind), ANY},
@@ -312,9 +312,9 @@ static int parse_double_list(iflow_config *cfg, int id, const char *v, char *msg
         }
         int why = parse_double(items[i], &out[i]);
         if (why) return number_error(id, items[i], why, msg, n);
-        if (bins ? !(out[i] > 0) : !(out[i] >= 0)) {
+        if (bins ? !(out[i] > 0) : !(out[i] >= 0 && out[i] <= IFLOW_MAX_BETA)) {
             snprintf(msg, n, "[%s] %s: entry %s must be %s", keys[id].section, keys[id].name,
-                     items[i], bins ? "'szt30' or a width > 0" : ">= 0");
+                     items[i], bins ? "'szt30' or a width > 0" : "in [0, 1e+100]");
             return IFLOW_EINVAL;
         }
     }

@@ -120,6 +120,7 @@ static int load_data(run_state *st, iflow_error *err) {
     else
         rc = iflow_dataset_load_csv(c->data_file, &all, err);
     if (rc) return rc;
+    if (!idx && c->max_rows > 0 && c->max_rows < all->n) all->n = c->max_rows; /* as for IDX */
     if (all->d != c->widths[0]) {
         rc = iflow_error_set(err, IFLOW_EINVAL,
                              "%s: data has %zu features but [net] layers starts with %zu",
@@ -326,15 +327,21 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
     return 0;
 }
 
-static void plot(run_state *st) {
+/* Draws the figures; a failure is logged, and returned (err may be NULL) for the final plot. */
+static int plot(run_state *st, iflow_error *err) {
     iflow_plot_options po = {.bits = 0, .verbose_notes = 1};
     char notes[2048] = "";
     int n = 0;
     iflow_error e = {0};
-    if (iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e))
+    int rc = iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e);
+    if (rc) {
         say(st, "plot failed: %s", e.msg);
-    else
-        say(st, "wrote %d figures to %s", n, st->dir);
+        return iflow_error_set(err, rc, "%s: the run is complete but its figures were not "
+                               "written: %s (infoflow plot %s draws them again)", st->dir, e.msg,
+                               st->dir);
+    }
+    say(st, "wrote %d figures to %s", n, st->dir);
+    return 0;
 }
 
 static int cmp_long_desc(const void *a, const void *b) {
@@ -501,11 +508,23 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
     }
     int rc = runlog_write_metrics(&st->metrics, epoch, &m, err);
     if (!rc) rc = save_checkpoint(st, epoch, err);
+    if (rc == IFLOW_ENUMERIC) { /* the state overflowed although the loss did not */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        double beta_max = 0;
+        for (size_t l = 1; l + 1 < st->cfg.n_widths; l++)
+            beta_max = fmax(beta_max, iflow_config_beta(&st->cfg, l));
+        return iflow_error_set(err, rc, "training diverged at epoch %ld: %s; the last good "
+                               "checkpoint is epoch %ld (%s)", epoch, msg, epoch - 1,
+                               beta_max > 1e6 ? "the noise std [net] beta is huge: its square "
+                                                "enters the gradients and overflows"
+                                              : "lower lr?");
+    }
     if (!rc && contains(st->mi_epochs, st->n_mi, epoch)) {
         rc = measure(st, st->net, epoch, err);
         if (!rc && st->o->plot && st->cfg.plot_every > 0 &&
             st->n_measured % (size_t)st->cfg.plot_every == 0)
-            plot(st);
+            plot(st, NULL); /* logged; training goes on */
     }
     if (!rc && st->o->progress) {
         char stage[160];
@@ -671,7 +690,7 @@ int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_erro
     if (rc)
         say(&st, "stopped: %s", err->msg);
     else if (opts->plot)
-        plot(&st);
+        rc = plot(&st, err);
     release(&st);
     return rc;
 }
