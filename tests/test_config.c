@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "infoflow/config.h"
+#include "infoflow/entropy.h"
 #include "check_util.h"
 
 static char tmpdir[256];
@@ -194,6 +195,54 @@ START_TEST(test_errors_values) {
                  "missing key [train] epochs");
     expect_error(BASE_NET BASE_TRAIN, IFLOW_EINVAL, 0, "missing key [data] file");
     expect_error(BASE_DATA BASE_TRAIN, IFLOW_EINVAL, 0, "missing key [net] layers");
+}
+END_TEST
+
+/* Issue 12, class 2: every count that sizes an allocation is capped, with file:line and the
+ * allowed range (these once overflowed a size computation or started 100000 threads). */
+START_TEST(test_errors_counts_that_size_allocations) {
+    char want[128];
+    expect_error(BASE "[estimate]\nreplicas = 4611686018427387904\n", IFLOW_EINVAL, 8,
+                 "[estimate] replicas must be in [1, 1000000], got 4611686018427387904");
+    expect_error(BASE "[estimate]\nmc = 4611686018427387904\n", IFLOW_EINVAL, 8,
+                 "[estimate] mc must be in [1, 1000000]");
+    expect_error(BASE "[estimate]\nmc = 18446744073709551615\n", IFLOW_EINVAL, 8,
+                 "[estimate] mc: 18446744073709551615 is out of range");
+    snprintf(want, sizeof want, "[estimate] threads must be in [0, %d], got 100000",
+             IFLOW_MAX_THREADS);
+    expect_error(BASE "[estimate]\nthreads = 100000\n", IFLOW_EINVAL, 8, want);
+    expect_error(BASE_DATA BASE_NET "[train]\nepochs = 2305843009213693952\n", IFLOW_EINVAL, 6,
+                 "[train] epochs must be in [1, 10000000]");
+    expect_error(BASE "[output]\nrepeats = 1000000000\n", IFLOW_EINVAL, 8,
+                 "[output] repeats must be in [1, 10000]");
+    expect_error(BASE_DATA "[net]\nlayers = 4,99999999999,2\n" BASE_TRAIN, IFLOW_EINVAL, 4,
+                 "width 99999999999 must be in [1, 16777216]");
+    /* At the caps themselves: accepted. */
+    iflow_config cfg;
+    load_ok(BASE "[estimate]\nreplicas = 1000000\nmc = 1000000\nthreads = 1024\n", &cfg);
+    ck_assert_uint_eq(cfg.replicas, IFLOW_MAX_REPLICAS);
+    /* An epoch spec over more epochs than the cap is refused, not allocated. */
+    long *ep = NULL;
+    size_t n = 0;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_epochs_expand("all", 2305843009213693952L, &ep, &n, &err),
+                     IFLOW_EINVAL);
+    ck_assert_ptr_null(ep);
+    ck_assert_int_eq(iflow_epochs_expand("every:3", 2305843009213693952L, &ep, &n, &err),
+                     IFLOW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "last epoch"));
+}
+END_TEST
+
+/* Issue 12, class 7: a number beyond double or long long is "out of range", not "malformed". */
+START_TEST(test_errors_out_of_range_numbers) {
+    expect_error(BASE "[net]\nbeta = 1e400\n", IFLOW_EINVAL, 8,
+                 "[net] beta: 1e400 is out of range (must be >= 0)");
+    expect_error(BASE "lr = -1e999\n", IFLOW_EINVAL, 7, "[train] lr: -1e999 is out of range");
+    expect_error(BASE "batch = 99999999999999999999999\n", IFLOW_EINVAL, 7,
+                 "[train] batch: 99999999999999999999999 is out of range");
+    expect_error(BASE "[net]\nbeta_layers = 1e400\n", IFLOW_EINVAL, 8, "1e400 is out of range");
+    expect_error(BASE "lr = 1e400x\n", IFLOW_EPARSE, 7, "malformed number");
 }
 END_TEST
 
@@ -476,6 +525,8 @@ int main(void) {
     tcase_add_test(tc, test_defaults_and_derived);
     tcase_add_test(tc, test_errors_names_and_sections);
     tcase_add_test(tc, test_errors_values);
+    tcase_add_test(tc, test_errors_counts_that_size_allocations);
+    tcase_add_test(tc, test_errors_out_of_range_numbers);
     tcase_add_test(tc, test_errors_cross_field);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_written_paths_relative);

@@ -12,6 +12,13 @@
 
 #define IFLOW_PATH_MAX 1024
 #define IFLOW_MAX_BINS 8
+/* Caps on the config's counts that size allocations (see configs/README.md); [estimate] mc
+ * and threads are capped by IFLOW_MAX_MC and IFLOW_MAX_THREADS of entropy.h. */
+#define IFLOW_MAX_EPOCHS 10000000   /* [train] epochs */
+#define IFLOW_MAX_REPLICAS 1000000  /* [estimate] replicas */
+#define IFLOW_MAX_REPEATS 10000     /* [output] repeats */
+#define IFLOW_MAX_WIDTH 16777216    /* a [net] layers width (2^24, as iflow_net_new) */
+#define IFLOW_MAX_BETA 1e100        /* [net] beta(_layers): beyond, squares overflow in training */
 
 typedef struct iflow_config {
     char path[IFLOW_PATH_MAX]; /* the file it was read from ("" if built in code) */

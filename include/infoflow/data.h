@@ -49,6 +49,13 @@ typedef struct iflow_matrix {
  * NaN/Inf (with the row number), an empty file, a truncated .npy, an unsupported dtype. */
 int iflow_matrix_load(const char *path, iflow_matrix **out, iflow_error *err);
 
+/* The same, and column id_col (0-based) also as exact integers in *ids (rows entries, malloc'ed,
+ * caller frees): CSV digits are read as integers, so ids beyond 2^53 stay distinct; a float
+ * value must be an integer <= 2^53. A pipe or device is read to its end first (at most 4 GiB),
+ * then parsed like a file; both functions accept them. */
+int iflow_matrix_load_ids(const char *path, size_t id_col, iflow_matrix **out, uint64_t **ids,
+                          iflow_error *err);
+
 /* Writes a 2-D '<f8' .npy file (temporary name, then rename). */
 int iflow_matrix_save_npy(const char *path, const double *data, size_t rows, size_t cols,
                           iflow_error *err);

@@ -13,6 +13,11 @@
 
 #include "infoflow/error.h"
 
+/* Caps on the counts that size an estimator's work and memory (refused beyond, with a message
+ * naming the option): draws per centre, and threads (OpenMP would try to start them all). */
+#define IFLOW_MAX_MC 1000000
+#define IFLOW_MAX_THREADS 1024
+
 /* Differential entropy of N(0, beta^2 I_d): (d/2) ln(2 pi e beta^2). */
 double iflow_gaussian_entropy(size_t d, double beta);
 

@@ -2,6 +2,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -10,7 +11,8 @@
 int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err) {
     a->f = NULL;
     if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path ||
-        snprintf(a->tmp, sizeof a->tmp, "%s.tmp", path) >= (int)sizeof a->tmp)
+        snprintf(a->tmp, sizeof a->tmp, "%s.%ld.tmp", path, (long)getpid()) >=
+            (int)sizeof a->tmp)
         return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
     a->f = fopen(a->tmp, "wb");
     if (!a->f)
@@ -78,4 +80,22 @@ double iflow_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+FILE *iflow_open_read(const char *path, int *regular, iflow_error *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    *regular = S_ISREG(st.st_mode);
+    int flags = fcntl(fd, F_GETFL);
+    FILE *f = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
 }

@@ -9,16 +9,22 @@
 typedef struct iflow_atomic {
     FILE *f;
     char path[1100];
-    char tmp[1110];
+    char tmp[1130];
 } iflow_atomic;
 
-/* Opens PATH.tmp for writing ("wb"). */
+/* Opens PATH.PID.tmp for writing ("wb"): the process id keeps two processes writing the same
+ * file (e.g. two `infoflow plot`s) from sharing one temporary file. */
 int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err);
-/* Checks for write errors, flushes, fsyncs, closes and renames PATH.tmp onto PATH. On failure the
+/* Checks for write errors, flushes, fsyncs, closes and renames PATH.PID.tmp onto PATH. On failure the
  * temporary file is removed and PATH is left as it was. */
 int iflow_atomic_commit(iflow_atomic *a, iflow_error *err);
 /* Closes and removes the temporary file. */
 void iflow_atomic_abort(iflow_atomic *a);
+
+/* Opens path for reading ("rb") without blocking: a FIFO with no writer opens at once (and reads
+ * as empty) instead of hanging in open(2). *regular tells a regular file from a pipe, FIFO,
+ * device or socket, which can be read only once and may never end. NULL (err set) on failure. */
+FILE *iflow_open_read(const char *path, int *regular, iflow_error *err);
 
 /* Monotonic wall-clock seconds, for timings and progress. */
 double iflow_now_seconds(void);

@@ -89,7 +89,10 @@ static void print_result(const est_args *a, const iflow_matrix *m, double h, dou
     printf(",\"n\":%zu,\"d\":%zu", m->rows, m->cols);
     if (a->est == EST_SP || a->est == EST_KDE_LOWER || a->est == EST_KDE_UPPER)
         est_json_number("sigma", a->sigma);
-    if (a->est == EST_SP) printf(",\"mc\":%zu", a->mc);
+    if (a->est == EST_SP) {
+        printf(",\"mc\":%zu", a->mc);
+        est_json_number("tolerance", a->tolerance);
+    }
     if (a->est == EST_KNN) printf(",\"k\":%zu", a->k);
     if (a->est == EST_BIN && a->bins.kind == IFLOW_BIN_WIDTH)
         est_json_number("bin_width", a->bins.width);
@@ -114,6 +117,8 @@ int cmd_entropy(int argc, char **argv) {
     double h = 0, se = -1, t0 = iflow_now_seconds();
     rc = estimate(&a, m, &h, &se, &err);
     double seconds = iflow_now_seconds() - t0;
+    if (!rc) rc = est_check_finite("the entropy", h, &err);
+    if (!rc && se >= 0) rc = est_check_finite("its standard error", se, &err);
     if (rc) {
         rc = est_data_error(CMD, a.path, &err);
     } else {

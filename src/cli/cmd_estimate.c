@@ -65,12 +65,14 @@ int cmd_estimate(int argc, char **argv) {
         case 'l': layers = optarg; break;
         case 'o': outname = optarg; break;
         case 'R':
-            if (cli_parse_size(optarg, &replicas) || replicas < 1)
-                return cli_usage_error("estimate", "--replicas must be a positive integer");
+            if (cli_parse_size(optarg, &replicas) || replicas < 1 || replicas > IFLOW_MAX_REPLICAS)
+                return cli_usage_error("estimate", "--replicas must be an integer in [1, %d], "
+                                       "got '%s'", IFLOW_MAX_REPLICAS, optarg);
             break;
         case 'k':
-            if (cli_parse_size(optarg, &mc) || mc < 1)
-                return cli_usage_error("estimate", "--mc must be a positive integer");
+            if (cli_parse_size(optarg, &mc) || mc < 1 || mc > IFLOW_MAX_MC)
+                return cli_usage_error("estimate", "--mc must be an integer in [1, %d], got '%s'",
+                                       IFLOW_MAX_MC, optarg);
             break;
         case 'Q':
             if (cli_parse_size(optarg, &queries))
@@ -86,8 +88,9 @@ int cmd_estimate(int argc, char **argv) {
             have_seed = 1;
             break;
         case 't':
-            if (cli_parse_long(optarg, &threads) || threads < 0 || threads > 1024)
-                return cli_usage_error("estimate", "--threads must be an integer >= 0");
+            if (cli_parse_long(optarg, &threads) || threads < 0 || threads > IFLOW_MAX_THREADS)
+                return cli_usage_error("estimate", "--threads must be an integer in [0, %d]",
+                                       IFLOW_MAX_THREADS);
             break;
         case 'r': replace = 1; break;
         case 'q': quiet = 1; break;

@@ -70,21 +70,24 @@ static void tagged_free(tagged *t) {
     free(t->group);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
 /* The rank of v among the sorted distinct values. */
-static size_t rank_of(const double *distinct, size_t n_distinct, double v) {
-    const double *p = bsearch(&v, distinct, n_distinct, sizeof *distinct, cmp_double);
+static size_t rank_of(const uint64_t *distinct, size_t n_distinct, uint64_t v) {
+    const uint64_t *p = bsearch(&v, distinct, n_distinct, sizeof *distinct, cmp_u64);
     return (size_t)(p - distinct);
 }
 
-static int split_groups(const iflow_matrix *m, const est_args *a, tagged *t, iflow_error *err) {
+/* ids: the group column read as exact integers (iflow_matrix_load_ids), so ids 2^53 and
+ * 2^53 + 1 stay two groups. */
+static int split_groups(const iflow_matrix *m, const uint64_t *ids, const est_args *a, tagged *t,
+                        iflow_error *err) {
     size_t n = m->rows, c = a->group_col;
     *t = (tagged){.n = n, .d = m->cols - 1};
-    double *values = malloc(n * sizeof *values);
+    uint64_t *values = malloc(n * sizeof *values);
     t->s = malloc(n * t->d * sizeof *t->s);
     t->group = malloc(n * sizeof *t->group);
     if (!values || !t->s || !t->group) {
@@ -93,25 +96,15 @@ static int split_groups(const iflow_matrix *m, const est_args *a, tagged *t, ifl
     }
     for (size_t i = 0; i < n; i++) {
         const double *row = m->data + i * m->cols;
-        double g = row[c];
-        /* 2^53: beyond it doubles no longer hold every integer. */
-        if (!(g >= 0 && g <= 9007199254740992.0 && g == floor(g))) {
-            free(values);
-            return iflow_error_set(err, IFLOW_EINVAL,
-                                   "%s: data row %zu, column %zu (0-based): group %.10g is "
-                                   "not a non-negative integer",
-                                   a->path, i + 1, c, g);
-        }
-        values[i] = g;
+        values[i] = ids[i];
         memcpy(t->s + i * t->d, row, c * sizeof *row);
         memcpy(t->s + i * t->d + c, row + c + 1, (t->d - c) * sizeof *row);
     }
-    qsort(values, n, sizeof *values, cmp_double);
+    qsort(values, n, sizeof *values, cmp_u64);
     size_t n_distinct = 0;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || values[i] != values[n_distinct - 1]) values[n_distinct++] = values[i];
-    for (size_t i = 0; i < n; i++)
-        t->group[i] = rank_of(values, n_distinct, m->data[i * m->cols + c]);
+    for (size_t i = 0; i < n; i++) t->group[i] = rank_of(values, n_distinct, ids[i]);
     t->n_groups = n_distinct;
     free(values);
     return 0;
@@ -123,6 +116,10 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     iflow_mi_estimate e = {0};
     double t0 = iflow_now_seconds();
     int rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
+    const char *what[] = {"I", "its standard error", "h", "the standard error of h", "h_cond",
+                          "the standard error of h_cond"};
+    double v[] = {e.mi.value, e.mi.se, e.h.value, e.h.se, e.h_cond.value, e.h_cond.se};
+    for (size_t i = 0; i < 6 && !rc; i++) rc = est_check_finite(what[i], v[i], err);
     if (rc) return rc;
     double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"sp\"");
@@ -135,6 +132,7 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
     est_json_number("sigma", a->sigma);
     printf(",\"mc\":%zu", a->mc);
+    est_json_number("tolerance", a->tolerance);
     est_json_number("seconds", seconds);
     printf("}\n");
     return 0;
@@ -143,6 +141,8 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
 static int run_bin(const est_args *a, const tagged *t, iflow_error *err) {
     double h = 0, h_cond = 0, t0 = iflow_now_seconds();
     int rc = iflow_bin_grouped(t->s, t->n, t->d, &a->bins, t->group, t->n_groups, &h, &h_cond, err);
+    if (!rc) rc = est_check_finite("h", h, err);
+    if (!rc) rc = est_check_finite("h_cond", h_cond, err);
     if (rc) return rc;
     double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"bin\"");
@@ -165,7 +165,9 @@ int cmd_mi(int argc, char **argv) {
     if (rc >= 0) return rc;
     iflow_error err = {0};
     iflow_matrix *m = NULL;
-    if (iflow_matrix_load(a.path, &m, &err)) return est_data_error(CMD, a.path, &err);
+    uint64_t *ids = NULL;
+    if (iflow_matrix_load_ids(a.path, a.group_col, &m, &ids, &err))
+        return est_data_error(CMD, a.path, &err);
     tagged t = {0};
     if (m->cols < 2 || a.group_col >= m->cols) {
         rc = iflow_error_set(&err, IFLOW_EINVAL,
@@ -176,9 +178,10 @@ int cmd_mi(int argc, char **argv) {
         rc = iflow_error_set(&err, IFLOW_EINVAL, "%s: need at least 2 samples (rows), got %zu",
                              a.path, m->rows);
     } else {
-        rc = split_groups(m, &a, &t, &err);
+        rc = split_groups(m, ids, &a, &t, &err);
     }
     iflow_matrix_free(m);
+    free(ids);
     if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
     tagged_free(&t);
     if (rc) return est_data_error(CMD, a.path, &err);

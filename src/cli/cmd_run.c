@@ -52,16 +52,18 @@ int cmd_run(int argc, char **argv) {
             have_seed = 1;
             break;
         case 'e':
-            if (cli_parse_long(optarg, &epochs) || epochs < 1)
-                return cli_usage_error("run", "--epochs must be a positive integer, got '%s'", optarg);
+            if (cli_parse_long(optarg, &epochs) || epochs < 1 || epochs > IFLOW_MAX_EPOCHS)
+                return cli_usage_error("run", "--epochs must be an integer in [1, %d], got '%s'",
+                                       IFLOW_MAX_EPOCHS, optarg);
             break;
         case 'S':
             if (cli_parse_long(optarg, &stop_after) || stop_after < 1)
                 return cli_usage_error("run", "--stop-after must be a positive integer");
             break;
         case 't':
-            if (cli_parse_long(optarg, &threads) || threads < 0 || threads > 1024)
-                return cli_usage_error("run", "--threads must be an integer >= 0");
+            if (cli_parse_long(optarg, &threads) || threads < 0 || threads > IFLOW_MAX_THREADS)
+                return cli_usage_error("run", "--threads must be an integer in [0, %d]",
+                                       IFLOW_MAX_THREADS);
             break;
         case 'r': resume = 1; break;
         case 'P': plot = 0; break;

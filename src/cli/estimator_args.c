@@ -22,8 +22,9 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
             return cli_usage_error(cmd, "--sigma must be a number > 0, got '%s'", v);
         return 0;
     case OPT_MC:
-        if (cli_parse_size(v, &a->mc) || a->mc < 1)
-            return cli_usage_error(cmd, "--mc must be an integer >= 1, got '%s'", v);
+        if (cli_parse_size(v, &a->mc) || a->mc < 1 || a->mc > IFLOW_MAX_MC)
+            return cli_usage_error(cmd, "--mc must be an integer in [1, %d], got '%s'",
+                                   IFLOW_MAX_MC, v);
         return 0;
     case OPT_SEED:
         if (cli_parse_u64(v, &a->seed))
@@ -48,12 +49,14 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
         a->have_bins = 1;
         return 0;
     case OPT_K:
-        if (cli_parse_size(v, &a->k) || a->k < 1)
-            return cli_usage_error(cmd, "--k must be an integer >= 1, got '%s'", v);
+        if (cli_parse_size(v, &a->k) || a->k < 1 || a->k > IFLOW_MAX_KNN_K)
+            return cli_usage_error(cmd, "--k must be an integer in [1, %d], got '%s'",
+                                   IFLOW_MAX_KNN_K, v);
         return 0;
     case OPT_THREADS:
-        if (cli_parse_long(v, &a->threads) || a->threads < 0 || a->threads > 4096)
-            return cli_usage_error(cmd, "--threads must be an integer in [0, 4096], got '%s'", v);
+        if (cli_parse_long(v, &a->threads) || a->threads < 0 || a->threads > IFLOW_MAX_THREADS)
+            return cli_usage_error(cmd, "--threads must be an integer in [0, %d], got '%s'",
+                                   IFLOW_MAX_THREADS, v);
         return 0;
     case OPT_GROUP:
         if (cli_parse_size(v, &a->group_col))
@@ -65,7 +68,9 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
 }
 
 int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
-    *a = (est_args){.est = 0, .mc = 16, .seed = 1, .k = 3};
+    /* tolerance: the run's default (1e-6), many times faster than exact sums and equal to
+     * every printed digit in the measurements of README.md. */
+    *a = (est_args){.est = 0, .mc = 16, .seed = 1, .k = 3, .tolerance = EST_DEFAULT_TOLERANCE};
     opterr = 0; /* report errors in our own words */
     optind = 0; /* glibc: full re-initialisation */
     int opt;
@@ -102,6 +107,14 @@ void est_json_number(const char *key, double v) {
         printf(",\"%s\":%.10g", key, v);
     else
         printf(",\"%s\":null", key);
+}
+
+int est_check_finite(const char *what, double v, iflow_error *err) {
+    if (isfinite(v)) return 0;
+    return iflow_error_set(err, IFLOW_ENUMERIC,
+                           "%s came out as %g: it cannot be computed in double precision for "
+                           "these samples (see docs/BAD_INPUTS.md)",
+                           what, v);
 }
 
 

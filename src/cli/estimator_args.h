@@ -25,12 +25,17 @@ enum {
     OPT_GROUP
 };
 
+/* Default --tolerance: the run's [estimate] tolerance. */
+#define EST_DEFAULT_TOLERANCE 1e-6
+/* Largest --k of the knn estimator (each thread holds k distances). */
+#define IFLOW_MAX_KNN_K 1000000
+
 /* Help lines of the options both commands take: the sp and bin ones, then the tail. */
 #define EST_HELP_SP_BIN                                                                        \
     "  --mc K           sp: draws per sample (default 16)\n"                                   \
     "  --seed S         sp: random seed (default 1)\n"                                         \
     "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"          \
-    "                   (default 0: exact sums)\n"                                             \
+    "                   (default 1e-6, as runs; 0: exact sums)\n"                              \
     "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                   \
     "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
 #define EST_HELP_TAIL                                                                          \
@@ -86,8 +91,12 @@ void est_sp_options(const est_args *a, iflow_sp_options *opt);
 /* Prints a library error for FILE (naming it if the message does not already); returns 1. */
 int est_data_error(const char *cmd, const char *path, const iflow_error *err);
 
-/* A JSON number field ",\"key\":v"; JSON has no NaN or Inf, so those print as null. */
+/* A JSON number field ",\"key\":v"; JSON has no NaN or Inf, so those print as null (callers
+ * check with est_check_finite first: a result is never printed as null). */
 void est_json_number(const char *key, double v);
+
+/* 0 if v is finite, else an IFLOW_ENUMERIC error naming `what` (a printed result). */
+int est_check_finite(const char *what, double v, iflow_error *err);
 
 
 #endif

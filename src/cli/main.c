@@ -1,4 +1,5 @@
 /* infoflow: dispatches to the subcommands in src/cli/cmd_*.c. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* A write beyond `ulimit -f` then fails with EFBIG, reported as "write failed: File too
+     * large" with the file's name, instead of the signal killing the process silently. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

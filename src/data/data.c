@@ -12,11 +12,16 @@
 #include <zlib.h>
 
 #include "infoflow/rng.h"
+#include "alloc.h"
 #include "io.h"
 
 #define MAX_LABEL 65535
 
 /* ---------------------------------------------------------------- text lines and fields */
+
+/* Longest text line read (16 MiB, far beyond any data row): an endless line, e.g. from a device
+ * or a binary file, is refused instead of growing memory without bound. */
+#define MAX_LINE ((size_t)1 << 24)
 
 typedef struct line_reader {
     FILE *f;
@@ -24,18 +29,53 @@ typedef struct line_reader {
     size_t cap;
     size_t line_no; /* 1-based number of the line in buf */
     int nul;        /* stopped at a line holding a NUL byte */
+    int too_long;   /* stopped at a line longer than MAX_LINE */
+    int no_memory;
 } line_reader;
 
-/* Next line that is neither blank nor a '#' comment, with its line ending (LF or CRLF) removed.
- * NULL at end of file, on a read error or a NUL byte (tell them apart with line_reader_failed):
- * a NUL would hide the rest of its line, or the whole line, from the parser. */
+/* Reads one line (with its '\n') into lr->buf; -1 at end of file or on a stop (see the flags). */
+static ssize_t read_text_line(line_reader *lr) {
+    size_t len = 0;
+    int c;
+    while ((c = getc_unlocked(lr->f)) != EOF) {
+        if (len + 2 > lr->cap) {
+            if (lr->cap >= MAX_LINE) {
+                lr->too_long = 1;
+                return -1;
+            }
+            size_t cap = lr->cap ? 2 * lr->cap : 256;
+            char *grown = realloc(lr->buf, cap);
+            if (!grown) {
+                lr->no_memory = 1;
+                return -1;
+            }
+            lr->buf = grown;
+            lr->cap = cap;
+        }
+        lr->buf[len++] = (char)c;
+        if (c == '\n') break;
+    }
+    if (len == 0) return -1;
+    lr->buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* Next line that is neither blank nor a '#' comment, with its line ending (LF or CRLF) removed
+ * and, on line 1, a UTF-8 byte order mark skipped (it would otherwise sit invisibly inside the
+ * first field and its messages). NULL at end of file, on a read error, a NUL byte or an
+ * over-long line (tell them apart with line_reader_failed): a NUL would hide the rest of its
+ * line, or the whole line, from the parser. */
 static char *next_line(line_reader *lr) {
     ssize_t len;
-    while ((len = getline(&lr->buf, &lr->cap, lr->f)) >= 0) {
+    while ((len = read_text_line(lr)) >= 0) {
         lr->line_no++;
         if (memchr(lr->buf, '\0', (size_t)len)) {
             lr->nul = 1;
             return NULL;
+        }
+        if (lr->line_no == 1 && len >= 3 && !memcmp(lr->buf, "\xEF\xBB\xBF", 3)) {
+            memmove(lr->buf, lr->buf + 3, (size_t)len - 2);
+            len -= 3;
         }
         while (len > 0 && (lr->buf[len - 1] == '\n' || lr->buf[len - 1] == '\r'))
             lr->buf[--len] = '\0';
@@ -50,21 +90,41 @@ static int line_reader_failed(const line_reader *lr, const char *path, iflow_err
     if (lr->nul)
         return iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: NUL byte: not a text file", path,
                                lr->line_no);
+    if (lr->too_long)
+        return iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: line longer than %zu bytes: not a "
+                               "data file", path, lr->line_no + 1, MAX_LINE);
+    if (lr->no_memory)
+        return iflow_error_set(err, IFLOW_ENOMEM, "%s:%zu: out of memory", path, lr->line_no + 1);
     if (ferror(lr->f) || !feof(lr->f))
         return iflow_error_set(err, IFLOW_EIO, "%s:%zu: read failed: %s", path, lr->line_no + 1,
                                strerror(errno ? errno : EIO));
     return 0;
 }
 
-static int open_text(const char *path, line_reader *lr, iflow_error *err) {
+/* Opens a text file; f != NULL: reads that stream instead (owned by the caller). Data sets and
+ * splits are read more than once (hashed, then loaded; again on resume), so they must be
+ * regular files. */
+static int open_text(const char *path, FILE *f, line_reader *lr, iflow_error *err) {
     memset(lr, 0, sizeof *lr);
-    lr->f = fopen(path, "r");
-    if (!lr->f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (f) {
+        lr->f = f;
+        return 0;
+    }
+    int regular = 0;
+    lr->f = iflow_open_read(path, &regular, err);
+    if (!lr->f) return err ? err->code : IFLOW_EIO;
+    if (!regular) {
+        fclose(lr->f);
+        lr->f = NULL;
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: not a regular file (a pipe, FIFO or "
+                               "device); a data file is read more than once: save it to a file",
+                               path);
+    }
     return 0;
 }
 
-static void close_text(line_reader *lr) {
-    if (lr->f) fclose(lr->f);
+static void close_text(line_reader *lr, FILE *borrowed) {
+    if (lr->f && lr->f != borrowed) fclose(lr->f);
     free(lr->buf);
 }
 
@@ -120,7 +180,25 @@ typedef struct csv_table {
     size_t cap;        /* rows allocated */
     double *x;         /* rows x n_feat */
     int *y;            /* rows labels, labelled tables only */
+    size_t id_col;     /* SIZE_MAX, or a column also read as exact integers into ids */
+    uint64_t *ids;
 } csv_table;
+
+/* An id (e.g. a group): digits read exactly (2^53 + 1 stays itself), or a number that is an
+ * integer a double holds exactly (<= 2^53), so "3.0" from np.savetxt works. */
+static int parse_id(const char *s, uint64_t *out) {
+    size_t v;
+    double d;
+    if (parse_index(s, &v) == 0) {
+        *out = v;
+        return 0;
+    }
+    if (parse_number(s, &d) == 0 && d >= 0 && d <= 0x1p53 && d == floor(d)) {
+        *out = (uint64_t)d;
+        return 0;
+    }
+    return -1;
+}
 
 static int grow_table(csv_table *t, int labelled) {
     size_t new_cap = t->cap ? 2 * t->cap : 256;
@@ -132,6 +210,11 @@ static int grow_table(csv_table *t, int labelled) {
         int *y = realloc(t->y, new_cap * sizeof *y);
         if (!y) return -1;
         t->y = y;
+    }
+    if (t->id_col != SIZE_MAX) {
+        uint64_t *ids = realloc(t->ids, new_cap * sizeof *ids);
+        if (!ids) return -1;
+        t->ids = ids;
     }
     t->cap = new_cap;
     return 0;
@@ -180,17 +263,23 @@ static int parse_row(csv_table *t, int labelled, char **fields, const char *path
                                    s, MAX_LABEL);
         t->y[t->rows] = (int)v;
     }
+    if (t->id_col < t->n_feat && parse_id(fields[t->id_col], &t->ids[t->rows]) != 0)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s:%zu: data row %zu, column %zu (0-based): group '%s' is not a "
+                               "non-negative integer", path, line, t->rows + 1, t->id_col,
+                               fields[t->id_col]);
     t->rows++;
     return 0;
 }
 
 /* Reads every data line of a CSV. labelled: the last column is an integer label. allow_header:
  * a first data line whose fields are all non-numeric is a header and skipped. */
-static int read_csv(const char *path, int labelled, int allow_header, csv_table *t,
-                    iflow_error *err) {
+static int read_csv(const char *path, FILE *in, size_t id_col, int labelled, int allow_header,
+                    csv_table *t, iflow_error *err) {
     line_reader lr;
     memset(t, 0, sizeof *t);
-    int rc = open_text(path, &lr, err);
+    t->id_col = id_col;
+    int rc = open_text(path, in, &lr, err);
     if (rc) return rc;
     char **fields = NULL;
     size_t fields_cap = 0;
@@ -223,11 +312,15 @@ static int read_csv(const char *path, int labelled, int allow_header, csv_table 
         double *x = realloc(t->x, t->rows * t->n_feat * sizeof *x);
         if (x) t->x = x;
     }
+    if (rc == 0 && id_col != SIZE_MAX && id_col >= t->n_feat)
+        rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no column %zu (0-based) for the groups: the "
+                             "file has %zu column(s)", path, id_col, t->n_feat);
     free(fields);
-    close_text(&lr);
+    close_text(&lr, in);
     if (rc) {
         free(t->x);
         free(t->y);
+        free(t->ids);
         memset(t, 0, sizeof *t);
     }
     return rc;
@@ -264,7 +357,7 @@ static size_t count_classes(const int *y, size_t n) {
 int iflow_dataset_load_csv(const char *path, iflow_dataset **out, iflow_error *err) {
     *out = NULL;
     csv_table t;
-    int rc = read_csv(path, 1, 0, &t, err);
+    int rc = read_csv(path, NULL, SIZE_MAX, 1, 0, &t, err);
     if (rc) return rc;
     iflow_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) {
@@ -333,6 +426,12 @@ static const char *gz_message(gzFile gz) {
 /* Opens an IDX file and reads its header: 0x00 0x00 type ndims, then ndims big-endian u32. */
 static int idx_open(const char *path, int min_dims, int max_dims, gzFile *gz, size_t *dims,
                     int *ndims, iflow_error *err) {
+    struct stat st;
+    *gz = NULL;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* gzopen would block on a FIFO */
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: not a regular file (a pipe, FIFO or "
+                               "device); a data file is read more than once: save it to a file",
+                               path);
     *gz = gzopen(path, "rb");
     if (!*gz)
         return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path,
@@ -466,20 +565,21 @@ typedef struct npy_header {
     size_t rows, cols;
 } npy_header;
 
-/* Pointer to the value of 'key' in the header dict (after ':' and spaces), or NULL. */
-static const char *npy_value(const char *dict, const char *key) {
-    char quoted[32];
-    for (int q = 0; q < 2; q++) {
-        snprintf(quoted, sizeof quoted, q ? "\"%s\"" : "'%s'", key);
-        const char *p = strstr(dict, quoted);
-        if (!p) continue;
-        p += strlen(quoted);
-        while (*p == ' ') p++;
-        if (*p++ != ':') return NULL;
-        while (*p == ' ') p++;
-        return p;
-    }
-    return NULL;
+/* A quoted Python string without escapes ('...' or "..."); p past it, or NULL if malformed. */
+static const char *npy_string(const char *p, char *out, size_t n) {
+    char q = *p;
+    if (q != '\'' && q != '"') return NULL;
+    const char *end = strchr(p + 1, q);
+    if (!end || memchr(p + 1, '\\', (size_t)(end - p - 1)) || (size_t)(end - p - 1) >= n)
+        return NULL;
+    memcpy(out, p + 1, (size_t)(end - p - 1));
+    out[end - p - 1] = '\0';
+    return end + 1;
+}
+
+static const char *npy_space(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    return p;
 }
 
 static int npy_parse_descr(const char *v, const char *path, npy_header *h, iflow_error *err) {
@@ -531,6 +631,68 @@ bad:
                            "%s: .npy 'shape' must be (rows,) or (rows, cols) of integers", path);
 }
 
+/* One value of the header dict (p at its first character); *end past it. */
+static int npy_dict_value(const char *key, const char *p, const char **end, const char *path,
+                          npy_header *h, iflow_error *err) {
+    char text[64];
+    int rc = 0;
+    if (!strcmp(key, "descr")) {
+        rc = npy_parse_descr(p, path, h, err);
+        *end = npy_string(p, text, sizeof text);
+    } else if (!strcmp(key, "fortran_order")) {
+        h->fortran = !strncmp(p, "True", 4);
+        *end = h->fortran ? p + 4 : !strncmp(p, "False", 5) ? p + 5 : NULL;
+    } else if (!strcmp(key, "shape")) {
+        rc = npy_parse_shape(p, path, h, err);
+        *end = strchr(p, ')');
+        if (*end) ++*end;
+    } else {
+        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: unexpected key '%s' in the .npy header "
+                               "(only 'descr', 'fortran_order', 'shape')", path, key);
+    }
+    if (!rc && !*end)
+        rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: malformed value of '%s'",
+                             path, key);
+    return rc;
+}
+
+/* The header is a Python dict literal, parsed as one (as numpy does), not searched for keys: a
+ * key named inside another key's string value cannot win. Exactly the three keys, once each,
+ * in any order, an optional trailing comma, then only padding. */
+static int npy_parse_dict(const char *dict, const char *path, npy_header *h, iflow_error *err) {
+    static const char *const names[3] = {"descr", "fortran_order", "shape"};
+    int seen[3] = {0, 0, 0}, rc = 0;
+    const char *p = npy_space(dict);
+    if (*p++ != '{') goto bad;
+    for (p = npy_space(p); rc == 0 && *p != '}'; p = npy_space(p)) {
+        char key[32];
+        const char *v = npy_string(p, key, sizeof key);
+        if (!v) goto bad;
+        v = npy_space(v);
+        if (*v++ != ':') goto bad;
+        int k = 0;
+        while (k < 3 && strcmp(key, names[k])) k++;
+        if (k < 3 && seen[k]++)
+            return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: duplicate key '%s'",
+                                   path, key);
+        rc = npy_dict_value(key, npy_space(v), &p, path, h, err);
+        if (rc) return rc;
+        p = npy_space(p);
+        if (*p == ',') p++;
+        else if (*p != '}') goto bad;
+    }
+    if (*npy_space(p + 1) != '\0') goto bad;
+    for (int k = 0; k < 3; k++)
+        if (!seen[k])
+            return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header lacks '%s'", path,
+                                   names[k]);
+    return 0;
+bad:
+    return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header is not a Python dict of "
+                           "'descr', 'fortran_order' and 'shape' (near byte %ld of the header)",
+                           path, (long)(p - dict));
+}
+
 /* Reads the magic, version, header length and the header dict. */
 static int npy_read_header(FILE *f, const char *path, npy_header *h, iflow_error *err) {
     unsigned char pre[12];
@@ -557,13 +719,7 @@ static int npy_read_header(FILE *f, const char *path, npy_header *h, iflow_error
     if (fread(dict, 1, hlen, f) != hlen)
         rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: truncated .npy header", path);
     dict[hlen] = '\0';
-    if (rc == 0) rc = npy_parse_descr(npy_value(dict, "descr"), path, h, err);
-    const char *fo = rc == 0 ? npy_value(dict, "fortran_order") : NULL;
-    if (rc == 0 && fo && strncmp(fo, "True", 4) == 0) h->fortran = 1;
-    else if (rc == 0 && fo && strncmp(fo, "False", 5) == 0) h->fortran = 0;
-    else if (rc == 0)
-        rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header lacks 'fortran_order'", path);
-    if (rc == 0) rc = npy_parse_shape(npy_value(dict, "shape"), path, h, err);
+    if (rc == 0) rc = npy_parse_dict(dict, path, h, err);
     free(dict);
     return rc;
 }
@@ -584,7 +740,9 @@ static double npy_decode(const unsigned char *b, int elsize) {
     return v;
 }
 
-static int npy_load(FILE *f, const char *path, iflow_matrix **out, iflow_error *err) {
+/* size: bytes of the whole file (known: a regular file or a pipe read into memory). */
+static int npy_load(FILE *f, size_t size, const char *path, iflow_matrix **out,
+                    iflow_error *err) {
     npy_header h = {0};
     int rc = npy_read_header(f, path, &h, err);
     if (rc) return rc;
@@ -594,13 +752,11 @@ static int npy_load(FILE *f, const char *path, iflow_matrix **out, iflow_error *
                                h.rows, h.cols);
     size_t bytes = count * (size_t)h.elsize;
     /* Checked before allocating, so a corrupt shape cannot ask for gigabytes. */
-    struct stat st;
     long pos = ftell(f);
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 &&
-        (uint64_t)(st.st_size - pos) < bytes)
+    if (pos >= 0 && (size < (size_t)pos || size - (size_t)pos < bytes))
         return iflow_error_set(err, IFLOW_ECORRUPT,
                                "%s: truncated: expected %zu bytes of data, got %lld",
-                               path, bytes, (long long)(st.st_size - pos));
+                               path, bytes, (long long)size - pos);
     unsigned char *raw = malloc(bytes);
     iflow_matrix *m = calloc(1, sizeof *m);
     double *data = malloc(count * sizeof *data);
@@ -636,31 +792,118 @@ static int npy_load(FILE *f, const char *path, iflow_matrix **out, iflow_error *
     return 0;
 }
 
-int iflow_matrix_load(const char *path, iflow_matrix **out, iflow_error *err) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+/* Most bytes read from a pipe or device (4 GiB): an endless stream is refused. */
+#define MAX_STREAM ((size_t)1 << 32)
+
+/* Reads a stream (pipe, process substitution, device) to its end into *buf, so that sniffing
+ * the format consumes nothing and every row is parsed. A first block holding a NUL byte that is
+ * not a .npy file (/dev/zero, binary junk) stops at once. */
+static int slurp(FILE *f, const char *path, char **buf, size_t *len, iflow_error *err) {
+    size_t cap = 1 << 16;
+    *len = 0;
+    *buf = malloc(cap);
+    if (!*buf) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
+    for (;;) {
+        if (*len == cap) {
+            if (cap >= MAX_STREAM)
+                return iflow_error_set(err, IFLOW_EINVAL, "%s: more than %zu bytes from a pipe or "
+                                       "device: save the data to a file", path, MAX_STREAM);
+            char *grown = realloc(*buf, 2 * cap);
+            if (!grown) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
+            *buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(*buf + *len, 1, cap - *len, f);
+        int first = *len == 0;
+        *len += got;
+        if (first && got > 0 && (got < 6 || memcmp(*buf, npy_magic, 6)) && memchr(*buf, 0, got))
+            return iflow_error_set(err, IFLOW_EPARSE, "%s: NUL byte: not a text file", path);
+        if (got == 0) break;
+    }
+    if (ferror(f)) return iflow_error_set(err, IFLOW_EIO, "%s: read failed: %s", path, strerror(errno));
+    return 0;
+}
+
+/* The matrix in f (size bytes, or a regular file's size): .npy by its magic, else CSV. */
+static int matrix_from(FILE *f, size_t size, const char *path, size_t id_col,
+                       iflow_matrix **out, uint64_t **ids, iflow_error *err) {
     char magic[6];
     if (fread(magic, 1, 6, f) == 6 && memcmp(magic, npy_magic, 6) == 0) {
         rewind(f);
-        int rc = npy_load(f, path, out, err);
-        fclose(f);
+        int rc = npy_load(f, size, path, out, err);
+        if (rc || !ids) return rc;
+        /* Groups from a float file: exact only up to 2^53 (beyond, neighbours merge). */
+        iflow_matrix *m = *out;
+        if (id_col >= m->cols) rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no column %zu "
+                                      "(0-based) for the groups: the file has %zu column(s)",
+                                      path, id_col, m->cols);
+        *ids = rc ? NULL : iflow_alloc_array(m->rows, sizeof **ids, path, err);
+        if (!rc && !*ids) rc = IFLOW_ENOMEM;
+        for (size_t i = 0; !rc && i < m->rows; i++) {
+            double g = m->data[i * m->cols + id_col];
+            if (!(g >= 0 && g <= 0x1p53 && g == floor(g)))
+                rc = iflow_error_set(err, IFLOW_EINVAL, "%s: data row %zu, column %zu (0-based): "
+                                     "group %.17g is not a non-negative integer below 2^53 (a "
+                                     "float file cannot hold larger ones exactly; use CSV)",
+                                     path, i + 1, id_col, g);
+            else
+                (*ids)[i] = (uint64_t)g;
+        }
+        if (rc) {
+            free(*ids);
+            *ids = NULL;
+            iflow_matrix_free(m);
+            *out = NULL;
+        }
         return rc;
     }
-    fclose(f);
+    rewind(f);
     csv_table t;
-    int rc = read_csv(path, 0, 1, &t, err);
+    int rc = read_csv(path, f, id_col, 0, 1, &t, err);
     if (rc) return rc;
     iflow_matrix *m = calloc(1, sizeof *m);
     if (!m) {
         free(t.x);
+        free(t.ids);
         return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
     }
     m->rows = t.rows;
     m->cols = t.cols;
     m->data = t.x;
+    if (ids) *ids = t.ids;
     *out = m;
     return 0;
+}
+
+int iflow_matrix_load_ids(const char *path, size_t id_col, iflow_matrix **out, uint64_t **ids,
+                          iflow_error *err) {
+    *out = NULL;
+    if (ids) *ids = NULL;
+    int regular = 0, rc;
+    FILE *f = iflow_open_read(path, &regular, err);
+    if (!f) return err ? err->code : IFLOW_EIO;
+    if (regular) {
+        struct stat st;
+        size_t size = fstat(fileno(f), &st) == 0 ? (size_t)st.st_size : SIZE_MAX;
+        rc = matrix_from(f, size, path, ids ? id_col : SIZE_MAX, out, ids, err);
+        fclose(f);
+        return rc;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    rc = slurp(f, path, &buf, &len, err);
+    fclose(f);
+    FILE *mem = rc || len == 0 ? NULL : fmemopen(buf, len, "rb");
+    if (!rc && len == 0) rc = iflow_error_set(err, IFLOW_EPARSE, "%s: no data rows", path);
+    if (!rc && !mem) rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
+    if (!rc) rc = matrix_from(mem, len, path, ids ? id_col : SIZE_MAX, out, ids, err);
+    if (mem) fclose(mem);
+    free(buf);
+    return rc;
+}
+
+int iflow_matrix_load(const char *path, iflow_matrix **out, iflow_error *err) {
+    return iflow_matrix_load_ids(path, SIZE_MAX, out, NULL, err);
 }
 
 int iflow_matrix_save_npy(const char *path, const double *data, size_t rows, size_t cols,
@@ -745,7 +988,7 @@ static int read_split_lines(line_reader *lr, const char *path, size_t n, size_t 
 int iflow_split_from_file(const char *path, size_t n, iflow_split **out, iflow_error *err) {
     *out = NULL;
     line_reader lr;
-    int rc = open_text(path, &lr, err);
+    int rc = open_text(path, NULL, &lr, err);
     if (rc) return rc;
     size_t *first_line = calloc(n ? n : 1, sizeof *first_line);
     unsigned char *is_test = calloc(n ? n : 1, 1);
@@ -758,7 +1001,7 @@ int iflow_split_from_file(const char *path, size_t n, iflow_split **out, iflow_e
     if (rc == 0) rc = split_from_marks(is_test, n, out, err);
     free(first_line);
     free(is_test);
-    close_text(&lr);
+    close_text(&lr, NULL);
     return rc;
 }
 

@@ -3,10 +3,12 @@
  * and standard errors around the kernels in mixture.c. */
 #include "infoflow/entropy.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "mixture.h"
 
 double iflow_gaussian_entropy(size_t d, double beta) {
@@ -28,26 +30,85 @@ void iflow_sp_options_default(iflow_sp_options *opt) {
     opt->query_stride = 1;
 }
 
-/* Checks what every estimator needs: samples present and finite, n, d >= 1, beta > 0. */
+/* Noise below this fraction of the samples' magnitude is lost to rounding: t = s + z is
+ * stored with a relative error of 2^-53, i.e. an error of 2^-53 |s| / beta in units of the noise,
+ * and every ln g(t) inherits it (times the distance in noise units). 2^-32 keeps that error
+ * below ~1e-6 nats per unit distance. */
+#define MIN_BETA_PER_MAGNITUDE 0x1p-32
+
+/* Largest |s - centre| over all coordinates, centre[c] the midrange of column c (NULL: 0). */
+static double magnitude(const double *s, size_t n, size_t d, const double *centre) {
+    double r = 0;
+    for (size_t i = 0; i < n * d; i++) r = fmax(r, fabs(s[i] - (centre ? centre[i % d] : 0.0)));
+    return r;
+}
+
+/* Checks what every estimator needs: samples present and finite, n, d >= 1, beta > 0 and
+ * computable: beta^2 and 8 pi beta^2 normal doubles (else 1/(2 beta^2) or ln(2 pi beta^2) is
+ * Inf), squared distances finite, and beta above the resolution of the values. Samples are
+ * translated by their column midranges when that alone makes beta resolvable (entropy and MI
+ * do not change under a translation); *use is s or that centred copy (*copy, caller frees). */
 static int check_samples(const char *fn, const double *s, size_t n, size_t d, double beta,
-                         iflow_error *err) {
+                         const double **use, double **copy, iflow_error *err) {
+    *use = s;
+    *copy = NULL;
     if (!s || n < 1 || d < 1)
         return iflow_error_set(err, IFLOW_EINVAL, "%s: need at least one sample of dimension "
                                ">= 1 (n = %zu, d = %zu)", fn, n, d);
     if (!(beta > 0) || !isfinite(beta))
         return iflow_error_set(err, IFLOW_EINVAL, "%s: beta must be finite and > 0 (got %g)",
                                fn, beta);
+    double b2 = beta * beta;
+    if (!(b2 >= DBL_MIN) || !isfinite(8 * M_PI * M_E * b2))
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: beta = %g cannot be used in double "
+                               "precision (beta^2 must be a normal double: about 1.5e-154 "
+                               "<= beta <= 1e153)", fn, beta);
     for (size_t i = 0; i < n * d; i++)
         if (!isfinite(s[i]))
             return iflow_error_set(err, IFLOW_EINVAL, "%s: sample %zu, coordinate %zu is %g",
                                    fn, i / d, i % d, s[i]);
+    double r = magnitude(s, n, d, NULL);
+    if (beta >= r * MIN_BETA_PER_MAGNITUDE && isfinite(4 * r * r * (double)d))
+        return 0; /* the usual case: s as given */
+    double *centre = malloc(d * sizeof *centre);
+    if (!centre) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
+    for (size_t c = 0; c < d; c++) {
+        double lo = s[c], hi = s[c];
+        for (size_t i = 1; i < n; i++) lo = fmin(lo, s[i * d + c]), hi = fmax(hi, s[i * d + c]);
+        centre[c] = lo / 2 + hi / 2;
+    }
+    double rc = magnitude(s, n, d, centre);
+    if (!isfinite(4 * rc * rc * (double)d)) {
+        free(centre);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: the samples spread %g around their "
+                               "centre: squared distances overflow double; rescale the data",
+                               fn, rc);
+    }
+    if (!(beta >= rc * MIN_BETA_PER_MAGNITUDE)) {
+        free(centre);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: beta = %g is below the resolution of the "
+                               "samples (they spread %g around their centre; double precision "
+                               "resolves noise down to about %g of that, i.e. beta >= %.3g): the "
+                               "noise would be lost to rounding; rescale the data or raise beta",
+                               fn, beta, rc, MIN_BETA_PER_MAGNITUDE, rc * MIN_BETA_PER_MAGNITUDE);
+    }
+    *copy = malloc(n * d * sizeof **copy);
+    if (*copy)
+        for (size_t i = 0; i < n * d; i++) (*copy)[i] = s[i] - centre[i % d];
+    free(centre);
+    if (!*copy) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
+    *use = *copy;
     return 0;
 }
 
 static int check_options(const char *fn, const iflow_sp_options *opt, iflow_error *err) {
     if (!opt) return iflow_error_set(err, IFLOW_EINVAL, "%s: options are NULL", fn);
-    if (opt->mc < 1)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: mc (draws per centre) must be >= 1", fn);
+    if (opt->mc < 1 || opt->mc > IFLOW_MAX_MC)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: mc (draws per centre) must be in [1, %d], "
+                               "got %zu", fn, IFLOW_MAX_MC, opt->mc);
+    if (opt->threads < 0 || opt->threads > IFLOW_MAX_THREADS)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: threads must be in [0, %d], got %d", fn,
+                               IFLOW_MAX_THREADS, opt->threads);
     if (!(opt->tolerance >= 0) || !isfinite(opt->tolerance))
         return iflow_error_set(err, IFLOW_EINVAL, "%s: tolerance must be finite and >= 0 (got "
                                "%g)", fn, opt->tolerance);
@@ -115,8 +176,10 @@ static int compact_weights(const double *s, const double *w, size_t n, size_t d,
 int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
                      const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
     const char *fn = "iflow_sp_entropy";
+    const double *s_in = s;
+    double *centred = NULL;
     int rc = check_options(fn, opt, err);
-    if (rc == 0) rc = check_samples(fn, s, n, d, opt->beta, err);
+    if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
     if (rc) return rc;
     double *sc = NULL, *lw = NULL, *pw = malloc(n * sizeof(double));
     size_t *orig = NULL, m = n;
@@ -150,16 +213,24 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
     free(orig);
     free(pw);
     free(st);
+    free(centred);
     return rc;
 }
 
 int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int threads,
                           double *lower, double *upper, iflow_error *err) {
-    int rc = check_samples("iflow_pairwise_bounds", s, n, d, beta, err);
+    const double *s_in = s;
+    double *centred = NULL;
+    if (threads < 0 || threads > IFLOW_MAX_THREADS)
+        return iflow_error_set(err, IFLOW_EINVAL, "iflow_pairwise_bounds: threads must be in "
+                               "[0, %d], got %d", IFLOW_MAX_THREADS, threads);
+    int rc = check_samples("iflow_pairwise_bounds", s_in, n, d, beta, &s, &centred, err);
     if (rc) return rc;
     double *lse = malloc(n * sizeof(double));
-    if (!lse)
+    if (!lse) {
+        free(centred);
         return iflow_error_set(err, IFLOW_ENOMEM, "iflow_pairwise_bounds: out of memory");
+    }
     /* bound = H_c - (1/n) sum_i [LSE_j(-D_ij / (c beta^2)) - ln n], c = 2 (upper), 8 (lower):
      * the KL and Bhattacharyya divergences between equal isotropic Gaussians. */
     double h_c = iflow_gaussian_entropy(d, beta), scale[2] = {2.0, 8.0}, *res[2] = {upper, lower};
@@ -170,6 +241,7 @@ int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int 
         *res[b] = h_c - (mean / (double)n - log((double)n));
     }
     free(lse);
+    free(centred);
     return rc;
 }
 
@@ -264,8 +336,10 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
                    const size_t *group_b, size_t n_gb, const iflow_sp_options *opt,
                    iflow_mi_estimate *out_a, iflow_mi_estimate *out_b, iflow_error *err) {
     const char *fn = "iflow_sp_grouped_mi";
+    const double *s_in = s;
+    double *centred = NULL;
     int rc = check_options(fn, opt, err);
-    if (rc == 0) rc = check_samples(fn, s, n, d, opt->beta, err);
+    if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
     if (rc) return rc;
     size_t *cnt_a = malloc((n_ga ? n_ga : 1) * sizeof(size_t));
     size_t *cnt_b = group_b ? malloc((n_gb ? n_gb : 1) * sizeof(size_t)) : NULL;
@@ -311,6 +385,7 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
     free(pw);
     free(off);
     free(st);
+    free(centred);
     return rc;
 }
 

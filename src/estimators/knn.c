@@ -42,6 +42,9 @@ int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads
                       iflow_error *err) {
     int rc = check_knn(x, n, d, k, err);
     if (rc) return rc;
+    if (threads < 0 || threads > IFLOW_MAX_THREADS)
+        return iflow_error_set(err, IFLOW_EINVAL, "iflow_knn_entropy: threads must be in [0, %d], "
+                               "got %d", IFLOW_MAX_THREADS, threads);
     iflow_kdtree *tree = iflow_kdtree_new(x, n, d, 16);
     double *log_eps = malloc(n * sizeof(double));
     if (!tree || !log_eps) {

@@ -9,6 +9,7 @@
 
 #include "infoflow/binning.h"
 #include "infoflow/rng.h"
+#include "alloc.h"
 #include "io.h"
 
 /* Stream tags keep the draws of different purposes apart for the same seed and epoch. */
@@ -128,17 +129,26 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     info->layer = l;
     info->width = d;
     info->n_bins = opt->n_bins;
-    int rc = 0;
+    int rc = 0, noisy = 0;
     for (size_t b = 0; b < opt->n_bins && !rc; b++) {
         iflow_bin_info *bi = &info->bins[b];
         bi->width = opt->bins[b];
         rc = binned(t_clean, m, d, gy, n_classes, bi->width, bounded, &bi->h_clean, &bi->i_y_clean,
                     err);
-        if (!rc)
+        if (!rc) {
             rc = binned(t_noisy, m, d, gy, n_classes, bi->width, bounded, &bi->h_noisy,
                         &bi->i_y_noisy, err);
+            noisy = rc != 0;
+        }
     }
-    if (rc) return rc;
+    if (rc) { /* name the layer, and the noise when it is what cannot be binned */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        if (noisy)
+            return iflow_error_set(err, rc, "layer %zu, binning the noisy activations (noise std "
+                                   "beta = %g): %s", l, net->beta[l], msg);
+        return iflow_error_set(err, rc, "layer %zu, binning the activations: %s", l, msg);
+    }
     double beta = net->beta[l];
     info->has_sp = beta > 0;
     if (!info->has_sp) return 0;
@@ -201,8 +211,13 @@ int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t
                      iflow_error *err) {
     size_t L = net->n_layers, R = opt->replicas;
     if (m < 2) return iflow_error_set(err, IFLOW_EINVAL, "need at least 2 inputs, got %zu", m);
-    if (R < 1 || opt->mc < 1)
-        return iflow_error_set(err, IFLOW_EINVAL, "replicas and mc must be >= 1");
+    if (R < 1 || R > IFLOW_MAX_REPLICAS || opt->mc < 1 || opt->mc > IFLOW_MAX_MC)
+        return iflow_error_set(err, IFLOW_EINVAL, "replicas (%zu) must be in [1, %d] and mc (%zu) "
+                               "in [1, %d]", R, IFLOW_MAX_REPLICAS, opt->mc, IFLOW_MAX_MC);
+    size_t mr;
+    if (iflow_size_mul(m, R, &mr))
+        return iflow_error_set(err, IFLOW_EINVAL, "%zu inputs x %zu replicas is too many samples",
+                               m, R);
     memset(out, 0, (L - 1) * sizeof *out);
     double *clean[IFLOW_MAX_LAYERS + 1] = {0}, *noisy[IFLOW_MAX_LAYERS + 1] = {0};
     double *tclean = NULL;
@@ -212,11 +227,17 @@ int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t
     for (size_t l = 1; l < L && !rc; l++) {
         size_t dl = net->widths[l];
         max_d = dl > max_d ? dl : max_d;
-        clean[l] = malloc(m * R * dl * sizeof(double));
-        noisy[l] = malloc(m * dl * sizeof(double));
-        if (!clean[l] || !noisy[l])
-            rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory for %zu x %zu samples of layer %zu",
-                                 m * R, dl, l);
+        size_t count;
+        if (iflow_size_mul(mr, dl, &count)) count = SIZE_MAX; /* refused just below */
+        clean[l] = iflow_alloc_array(count, sizeof(double), "samples of a hidden layer", err);
+        noisy[l] = clean[l] ? iflow_alloc_array(m * dl, sizeof(double), "noisy layer", err) : NULL;
+        if (!clean[l] || !noisy[l]) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err ? err->msg : "out of memory");
+            rc = iflow_error_set(err, err ? err->code : IFLOW_ENOMEM,
+                                 "layer %zu: %zu inputs x %zu replicas x width %zu: %s", l, m, R,
+                                 dl, why);
+        }
     }
     if (!rc && !(tclean = malloc(m * max_d * sizeof *tclean)))
         rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");

@@ -11,19 +11,35 @@
 const char *const RUNLOG_METRICS_HEADER =
     "epoch,train_loss,train_acc,test_loss,test_acc,train_loss_clean,train_acc_clean,"
     "test_loss_clean,test_acc_clean,seconds";
+/* The three *_se columns after kde_upper_h_T came later: files without them (older runs) are
+ * still read, and appended to in their own layout (MI_COLS_V1 columns). */
 const char *const RUNLOG_MI_HEADER = "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,"
-                                     "h_T_given_X,h_T_given_Y,kde_lower_h_T,kde_upper_h_T";
+                                     "h_T_given_X,h_T_given_Y,kde_lower_h_T,kde_upper_h_T,"
+                                     "h_T_se,h_T_given_X_se,h_T_given_Y_se";
+#define MI_COLS_V1 12
 const char *const RUNLOG_BINNED_HEADER = "epoch,layer,bin,noise,H_bin,I_YT_bin";
 const char *const RUNLOG_ACTIVATIONS_HEADER = "epoch,layer,lo,hi,density";
 const char *const RUNLOG_SCATTER_HEADER = "epoch,layer,input,label,u1,u2,u3";
 
 #define HIST_BINS 50
 
+static size_t count_fields(const char *line) {
+    size_t n = 1;
+    for (; *line && *line != '\n'; line++) n += *line == ',';
+    return n;
+}
+
 int runlog_open(const char *dir, const char *name, const char *header, runlog *out,
                 iflow_error *err) {
     out->f = NULL;
     int rc = iflow_path_join(out->path, sizeof out->path, dir, name, err);
     if (rc) return rc;
+    out->n_cols = count_fields(header);
+    FILE *old = fopen(out->path, "r");
+    char first[4096];
+    if (old && fgets(first, sizeof first, old) && strchr(first, '\n'))
+        out->n_cols = count_fields(first);
+    if (old) fclose(old);
     FILE *f = fopen(out->path, "a");
     if (!f)
         return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", out->path, strerror(errno));
@@ -41,11 +57,6 @@ int runlog_close(runlog *log) {
     return rc;
 }
 
-static size_t count_fields(const char *line) {
-    size_t n = 1;
-    for (; *line && *line != '\n'; line++) n += *line == ',';
-    return n;
-}
 
 int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *err) {
     char path[1100];
@@ -78,6 +89,25 @@ int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *
     free(line);
     fclose(in);
     return iflow_atomic_commit(&out, err);
+}
+
+long runlog_last_epoch(const char *dir, const char *name) {
+    char path[1100];
+    if (iflow_path_join(path, sizeof path, dir, name, NULL)) return -1;
+    FILE *in = fopen(path, "r");
+    if (!in) return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long last = -1;
+    for (int first = 1; (len = getline(&line, &cap, in)) > 0; first = 0) {
+        char *end;
+        long e = strtol(line, &end, 10);
+        if (!first && line[len - 1] == '\n' && end != line && *end == ',') last = e;
+    }
+    free(line);
+    fclose(in);
+    return last;
 }
 
 size_t runlog_epoch_rows(const char *dir, const char *name, long epoch) {
@@ -149,9 +179,14 @@ int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_in
         else
             fputs(",,,,,,,", mi->f);
         if (li->has_bounds)
-            fprintf(mi->f, "%.10g,%.10g\n", li->kde_lower, li->kde_upper);
+            fprintf(mi->f, "%.10g,%.10g", li->kde_lower, li->kde_upper);
         else
-            fputs(",\n", mi->f);
+            fputs(",", mi->f);
+        if (mi->n_cols > MI_COLS_V1 && li->has_sp)
+            fprintf(mi->f, ",%.6g,%.6g,%.6g", li->ixt.h.se, li->ixt.h_cond.se, li->iyt.h_cond.se);
+        else if (mi->n_cols > MI_COLS_V1)
+            fputs(",,,", mi->f);
+        fputc('\n', mi->f);
     }
     return rc ? rc : runlog_flush(mi, err);
 }

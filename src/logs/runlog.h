@@ -19,6 +19,7 @@ extern const char *const RUNLOG_SCATTER_HEADER;
 typedef struct runlog {
     FILE *f; /* NULL when closed */
     char path[1100];
+    size_t n_cols; /* columns of the file's header (an older file may have fewer than ours) */
 } runlog;
 
 /* Opens dir/name (name alone if dir is NULL) for appending, writing header first if the file is
@@ -33,6 +34,9 @@ int runlog_close(runlog *log);
  * as many fields as the header) whose first field, an epoch, is <= max_epoch. A missing file is
  * not an error. */
 int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *err);
+
+/* Epoch of the last complete row of dir/name; -1 if it has none (or cannot be read). */
+long runlog_last_epoch(const char *dir, const char *name);
 
 /* Number of complete rows (newline-terminated) of dir/name for this epoch. */
 size_t runlog_epoch_rows(const char *dir, const char *name, long epoch);

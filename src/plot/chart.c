@@ -2,6 +2,7 @@
  * bands, legends, viridis colour bars) and a libpng writer with tEXt metadata. */
 #include "chart.h"
 
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdint.h>
@@ -756,9 +757,18 @@ static void argb_to_rgb(const unsigned char *src, int width, unsigned char *dst)
     }
 }
 
+/* libpng's own handlers print to stderr; ours keep the message for the caller's error. */
+static void png_fail(png_structp png, png_const_charp msg) {
+    char *keep = png_get_error_ptr(png);
+    if (keep) snprintf(keep, 200, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_warn(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
 static int png_rows(FILE *f, const iflow_figure *fig, const char *const *keys,
-                    const char *const *values, size_t n_text, unsigned char *row) {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+                    const char *const *values, size_t n_text, unsigned char *row, char *why) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, why, png_fail, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
@@ -804,10 +814,15 @@ int iflow_fig_write_png(const iflow_figure *fig, const char *path, const char *c
         free(row);
         return rc;
     }
-    if (png_rows(a.f, fig, keys, values, n_text, row) != 0) {
+    char why[200] = "out of memory";
+    errno = 0;
+    if (png_rows(a.f, fig, keys, values, n_text, row, why) != 0) {
+        int saved = errno;
         free(row);
         iflow_atomic_abort(&a);
-        return iflow_error_set(err, IFLOW_EIO, "%s: libpng failed to write the image", path);
+        if (saved) /* libpng's "Write Error" is a failed fwrite: say why */
+            return iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", path, strerror(saved));
+        return iflow_error_set(err, IFLOW_EIO, "%s: libpng failed: %s", path, why);
     }
     free(row);
     return iflow_atomic_commit(&a, err);

@@ -111,7 +111,8 @@ static int load_means(plot_ctx *c, iflow_error *err) {
     return rc;
 }
 
-static int load_all(plot_ctx *c, iflow_error *err) {
+/* sfx "" reads the run's own measurement files, "-estimate" those of `infoflow estimate`. */
+static int load_files(plot_ctx *c, const char *sfx, iflow_error *err) {
     static const char *const m_cols[] = {"epoch",     "train_loss", "train_acc",
                                          "test_loss", "test_acc",   NULL};
     static const char *const mi_cols[] = {"epoch",   "layer", "width",   "I_XT",
@@ -121,13 +122,16 @@ static int load_all(plot_ctx *c, iflow_error *err) {
     static const char *const a_cols[] = {"epoch", "layer", "lo", "hi", "density", NULL};
     static const char *const s_cols[] = {"epoch", "layer", "label", "u1", "u2", "u3", NULL};
     static const char *const i_text[] = {"key", "value", NULL}, *const none[] = {NULL};
+    char name[4][40];
+    const char *base[4] = {"mi", "binned", "activations", "scatter"};
+    for (int k = 0; k < 4; k++) snprintf(name[k], sizeof name[k], "%s%s.csv", base[k], sfx);
     c->msfx = "";
     int rc = load(c, "metrics.csv", m_cols, NULL, &c->metrics, err);
-    if (!rc) rc = load(c, "mi.csv", mi_cols, NULL, &c->mi, err);
-    if (!rc && !c->mi) rc = load_means(c, err);
-    if (!rc) rc = load(c, "binned.csv", b_cols, b_text, &c->binned, err);
-    if (!rc) rc = load(c, "activations.csv", a_cols, NULL, &c->acts, err);
-    if (!rc) rc = load(c, "scatter.csv", s_cols, NULL, &c->scatter, err);
+    if (!rc) rc = load(c, name[0], mi_cols, NULL, &c->mi, err);
+    if (!rc && !c->mi && !*sfx) rc = load_means(c, err);
+    if (!rc) rc = load(c, name[1], b_cols, b_text, &c->binned, err);
+    if (!rc) rc = load(c, name[2], a_cols, NULL, &c->acts, err);
+    if (!rc) rc = load(c, name[3], s_cols, NULL, &c->scatter, err);
     if (!rc) rc = load(c, "info.csv", none, i_text, &c->info, err);
     if (rc) return rc;
     c->ln_m = c->info ? info_value(c->info, "ln_m") : NAN;
@@ -151,6 +155,32 @@ static int load_all(plot_ctx *c, iflow_error *err) {
     for (size_t i = 0; i < c->mi->n_rows; i++)
         c->has_sp |= isfinite(c->ixt[i]) && isfinite(c->iyt[i]);
     return 0;
+}
+
+static void free_files(plot_ctx *c) {
+    iflow_csv_free(c->metrics), iflow_csv_free(c->mi), iflow_csv_free(c->binned);
+    iflow_csv_free(c->acts), iflow_csv_free(c->scatter), iflow_csv_free(c->info);
+}
+
+/* The run's files; when its mi.csv has no SP values (e.g. trained with [estimate] epochs =
+ * none) but `infoflow estimate` wrote mi-estimate.csv, the information figures are drawn from
+ * the *-estimate.csv files instead, and a note says so. */
+static int load_all(plot_ctx *c, iflow_error *err) {
+    plot_ctx fresh = *c;
+    int rc = load_files(c, "", err);
+    char path[1100];
+    struct stat st;
+    if (rc || c->has_sp || c->repeats ||
+        iflow_path_join(path, sizeof path, c->run_dir, "mi-estimate.csv", NULL) ||
+        stat(path, &st) != 0)
+        return rc;
+    free_files(c);
+    *c = fresh;
+    rc = load_files(c, "-estimate", err);
+    if (!rc)
+        plot_note(c, "information figures from mi-estimate.csv and the other *-estimate.csv "
+                     "files (infoflow estimate): mi.csv has no SP values");
+    return rc;
 }
 
 /* Config-Hash tEXt: iflow_config_hash of config.ini when it loads, else FNV-1a 64 of its bytes
@@ -488,6 +518,8 @@ static const char *why_missing(const plot_ctx *c, fig_id id) {
     case F_INFO:
     case F_MI:
         if (!c->mi) return "no mi.csv";
+        if (c->mi->n_rows == 0)
+            return "mi.csv has no rows (no epoch measured: infoflow estimate measures them)";
         return c->has_sp ? "mi.csv has no epoch > 0"
                          : "mi.csv has no SP values (deterministic run)";
     case F_BINNED:
@@ -567,8 +599,7 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
         for (int id = 0; id < N_FIGS && !rc; id++)
             rc = figure(&c, (fig_id)id, &sp, err);
     }
-    iflow_csv_free(c.metrics), iflow_csv_free(c.mi), iflow_csv_free(c.binned);
-    iflow_csv_free(c.acts), iflow_csv_free(c.scatter), iflow_csv_free(c.info);
+    free_files(&c);
     if (n_written) *n_written = c.n_written;
     return rc;
 }

@@ -1,6 +1,7 @@
 /* Run configuration: a table of every INI key drives parsing (inih, strict numbers, ranges,
  * "did you mean"), validation, writing back (exact doubles, absolute paths) and hashing. */
 #include "infoflow/config.h"
+#include "infoflow/entropy.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -37,6 +38,7 @@ enum {
     LO_OPEN = 2,  /* value > lo */
     HAS_HI = 4,   /* value < hi (all our upper bounds are open) */
     NO_HASH = 8,  /* in [data]/[net]/[train] but cannot change training results */
+    HI_INCL = 16, /* value <= hi: the caps on counts that size allocations */
 };
 
 typedef struct key_def {
@@ -52,6 +54,7 @@ typedef struct key_def {
 #define GT(x) (x), 0, HAS_LO | LO_OPEN
 #define UNIT 0, 1, HAS_LO | HAS_HI /* [0, 1) */
 #define ANY 0, 0, 0
+#define CAP(lo, hi) (lo), (hi), HAS_LO | HAS_HI | HI_INCL /* [lo, hi] */
 
 static const key_def keys[N_KEYS] = {
     [D_FILE] = {"data", "file", K_PATH, F(data_file), ANY},
@@ -66,7 +69,7 @@ static const key_def keys[N_KEYS] = {
     [N_LAYERS] = {"net", "layers", K_CUSTOM, F(widths), ANY},
     [N_ACTIVATION] = {"net", "activation", K_CUSTOM, F(activation), ANY},
     [N_LEAKY_SLOPE] = {"net", "leaky_slope", K_DOUBLE, F(leaky_slope), UNIT},
-    [N_BETA] = {"net", "beta", K_DOUBLE, F(beta), GE(0)},
+    [N_BETA] = {"net", "beta", K_DOUBLE, F(beta), CAP(0, IFLOW_MAX_BETA)},
     [N_BETA_LAYERS] = {"net", "beta_layers", K_CUSTOM, F(beta_layers), ANY},
     [N_INIT] = {"net", "init", K_CUSTOM, F(init), ANY},
     [T_OPTIMIZER] = {"train", "optimizer", K_CUSTOM, F(optim.kind), ANY},
@@ -77,22 +80,22 @@ static const key_def keys[N_KEYS] = {
     [T_BETA2] = {"train", "adam_beta2", K_DOUBLE, F(optim.beta2), UNIT},
     [T_EPS] = {"train", "adam_eps", K_DOUBLE, F(optim.eps), GT(0)},
     [T_BATCH] = {"train", "batch", K_SIZE, F(batch), GE(1)},
-    [T_EPOCHS] = {"train", "epochs", K_LONG, F(epochs), GE(1)},
+    [T_EPOCHS] = {"train", "epochs", K_LONG, F(epochs), CAP(1, IFLOW_MAX_EPOCHS)},
     [T_SEED] = {"train", "seed", K_U64, F(seed), ANY},
     [T_ORTHONORMAL] = {"train", "orthonormal", K_DOUBLE, F(orthonormal), GE(0)},
     [T_KEEP] = {"train", "checkpoint_keep", K_CUSTOM, F(checkpoint_keep), 0, 0, NO_HASH},
     [E_EPOCHS] = {"estimate", "epochs", K_CUSTOM, F(mi_epochs), ANY},
-    [E_REPLICAS] = {"estimate", "replicas", K_SIZE, F(replicas), GE(1)},
-    [E_MC] = {"estimate", "mc", K_SIZE, F(mc), GE(1)},
+    [E_REPLICAS] = {"estimate", "replicas", K_SIZE, F(replicas), CAP(1, IFLOW_MAX_REPLICAS)},
+    [E_MC] = {"estimate", "mc", K_SIZE, F(mc), CAP(1, IFLOW_MAX_MC)},
     [E_INPUTS] = {"estimate", "inputs", K_SIZE, F(mi_inputs), GE(0)},
     [E_QUERIES] = {"estimate", "queries_per_input", K_SIZE, F(queries_per_input), GE(0)},
     [E_TOLERANCE] = {"estimate", "tolerance", K_DOUBLE, F(tolerance), GE(0)},
     [E_SEED] = {"estimate", "seed", K_U64, F(mi_seed), ANY},
     [E_BINS] = {"estimate", "bins", K_CUSTOM, F(bins), ANY},
-    [E_THREADS] = {"estimate", "threads", K_INT, F(threads), GE(0)},
+    [E_THREADS] = {"estimate", "threads", K_INT, F(threads), CAP(0, IFLOW_MAX_THREADS)},
     [O_DIR] = {"output", "dir", K_STR, F(out_dir), ANY},
     [O_PLOT_EVERY] = {"output", "plot_every", K_LONG, F(plot_every), GE(0)},
-    [O_REPEATS] = {"output", "repeats", K_SIZE, F(repeats), GE(1)},
+    [O_REPEATS] = {"output", "repeats", K_SIZE, F(repeats), CAP(1, IFLOW_MAX_REPEATS)},
 };
 
 static const char *const sections[] = {"data", "net", "train", "estimate", "output"};
@@ -162,7 +165,7 @@ static int find_key(const char *section, const char *name) {
 /* "> 0", ">= 1", "in [0, 1)": the allowed range of a numeric key, for messages. */
 static const char *range_text(const key_def *k, char *buf, size_t n) {
     if ((k->flags & HAS_LO) && (k->flags & HAS_HI))
-        snprintf(buf, n, "in [%g, %g)", k->lo, k->hi);
+        snprintf(buf, n, "in [%.15g, %.15g%c", k->lo, k->hi, (k->flags & HI_INCL) ? ']' : ')');
     else if (k->flags & HAS_LO)
         snprintf(buf, n, "%s %g", (k->flags & LO_OPEN) ? ">" : ">=", k->lo);
     else
@@ -173,7 +176,8 @@ static const char *range_text(const key_def *k, char *buf, size_t n) {
 static int in_range(const key_def *k, double v) {
     if (!isfinite(v)) return 0;
     if ((k->flags & HAS_LO) && ((k->flags & LO_OPEN) ? !(v > k->lo) : !(v >= k->lo))) return 0;
-    return !(k->flags & HAS_HI) || v < k->hi;
+    if (!(k->flags & HAS_HI)) return 1;
+    return (k->flags & HI_INCL) ? v <= k->hi : v < k->hi;
 }
 
 static int range_error(int id, const char *got, char *msg, size_t n) {
@@ -183,20 +187,27 @@ static int range_error(int id, const char *got, char *msg, size_t n) {
     return IFLOW_EINVAL;
 }
 
-/* Strict numbers: the whole value must be one number (no trailing text, no empty string). */
+/* Strict numbers: the whole value must be one number (no trailing text, no empty string).
+ * -1: malformed; OUT_OF_RANGE: a well-formed number beyond double or long long (1e400). */
+#define OUT_OF_RANGE (-2)
 static int parse_double(const char *s, double *out) {
     char *end;
     errno = 0;
     *out = strtod(s, &end);
-    return (end == s || *end || (errno == ERANGE && fabs(*out) > 1) || !isfinite(*out)) ? -1 : 0;
+    if (end == s || *end || isnan(*out)) return -1;
+    return ((errno == ERANGE && fabs(*out) > 1) || !isfinite(*out)) ? OUT_OF_RANGE : 0;
 }
 
 static int parse_ll(const char *s, long long *out) {
     char *end;
     errno = 0;
     *out = strtoll(s, &end, 10);
-    return (end == s || *end || errno == ERANGE) ? -1 : 0;
+    if (end == s || *end) return -1;
+    return errno == ERANGE ? OUT_OF_RANGE : 0;
 }
+
+/* The message for a value parse_double/parse_ll refused: malformed, or beyond the type. */
+static int number_error(int id, const char *v, int why, char *msg, size_t n);
 
 static int parse_u64(const char *s, uint64_t *out) {
     char *end;
@@ -246,6 +257,19 @@ static int malformed(int id, const char *v, char *msg, size_t n) {
     return IFLOW_EPARSE;
 }
 
+static int number_error(int id, const char *v, int why, char *msg, size_t n) {
+    if (why != OUT_OF_RANGE) return malformed(id, v, msg, n);
+    if (id == N_LAYERS) {
+        snprintf(msg, n, "[net] layers: width %.200s is out of range (must be in [1, %d])", v,
+                 IFLOW_MAX_WIDTH);
+        return IFLOW_EINVAL;
+    }
+    char r[64];
+    snprintf(msg, n, "[%s] %s: %.200s is out of range (must be %s)", keys[id].section,
+             keys[id].name, v, range_text(&keys[id], r, sizeof r));
+    return IFLOW_EINVAL;
+}
+
 /* layers = 12,10,7,2: 2 to IFLOW_MAX_LAYERS + 1 widths >= 1. */
 static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
     char buf[IFLOW_PATH_MAX], *items[IFLOW_MAX_LAYERS + 1];
@@ -257,9 +281,10 @@ static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
         return IFLOW_EINVAL;
     }
     for (size_t i = 0; i < cnt; i++) {
-        if (parse_ll(items[i], &w)) return malformed(N_LAYERS, items[i], msg, n);
-        if (w < 1) {
-            snprintf(msg, n, "[net] layers: width %lld must be >= 1", w);
+        int why = parse_ll(items[i], &w);
+        if (why) return number_error(N_LAYERS, items[i], why, msg, n);
+        if (w < 1 || w > IFLOW_MAX_WIDTH) {
+            snprintf(msg, n, "[net] layers: width %lld must be in [1, %d]", w, IFLOW_MAX_WIDTH);
             return IFLOW_EINVAL;
         }
         cfg->widths[i] = (size_t)w;
@@ -285,10 +310,11 @@ static int parse_double_list(iflow_config *cfg, int id, const char *v, char *msg
             out[i] = 0;
             continue;
         }
-        if (parse_double(items[i], &out[i])) return malformed(id, items[i], msg, n);
-        if (bins ? !(out[i] > 0) : !(out[i] >= 0)) {
+        int why = parse_double(items[i], &out[i]);
+        if (why) return number_error(id, items[i], why, msg, n);
+        if (bins ? !(out[i] > 0) : !(out[i] >= 0 && out[i] <= IFLOW_MAX_BETA)) {
             snprintf(msg, n, "[%s] %s: entry %s must be %s", keys[id].section, keys[id].name,
-                     items[i], bins ? "'szt30' or a width > 0" : ">= 0");
+                     items[i], bins ? "'szt30' or a width > 0" : "in [0, 1e+100]");
             return IFLOW_EINVAL;
         }
     }
@@ -446,6 +472,7 @@ static int store_value(parse_state *st, int id, const char *v, char *msg, size_t
     void *p = field(st->cfg, id);
     long long ll;
     double d;
+    int why;
     switch (k->kind) {
     case K_PATH:
         if (*v && *v != '/' ? snprintf(p, k->size, "%s%s", st->dir, v) >= (int)k->size
@@ -461,12 +488,12 @@ static int store_value(parse_state *st, int id, const char *v, char *msg, size_t
         if (parse_u64(v, p)) return malformed(id, v, msg, n);
         return 0;
     case K_DOUBLE:
-        if (parse_double(v, &d)) return malformed(id, v, msg, n);
+        if ((why = parse_double(v, &d))) return number_error(id, v, why, msg, n);
         if (!in_range(k, d)) return range_error(id, v, msg, n);
         *(double *)p = d;
         return 0;
     default: /* K_SIZE, K_LONG, K_INT */
-        if (parse_ll(v, &ll)) return malformed(id, v, msg, n);
+        if ((why = parse_ll(v, &ll))) return number_error(id, v, why, msg, n);
         if (!in_range(k, (double)ll) || (k->kind == K_INT && ll > INT_MAX) ||
             (k->kind == K_LONG && ll > LONG_MAX))
             return range_error(id, v, msg, n);
@@ -725,8 +752,9 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
         return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
     const char *slash = strrchr(path, '/');
     if (slash) snprintf(st.dir, sizeof st.dir, "%.*s", (int)(slash - path + 1), path);
-    st.f = fopen(path, "r");
-    if (!st.f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int regular = 0; /* a pipe (<(...)) is read once, fully; a FIFO with no writer is empty */
+    st.f = iflow_open_read(path, &regular, err);
+    if (!st.f) return err ? err->code : IFLOW_EIO;
     int ret = ini_parse_stream(read_line, &st, on_key, &st);
     int read_failed = ferror(st.f);
     fclose(st.f);
@@ -799,8 +827,10 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 /* FNV-1a of a file's bytes, so a data file hashes the same wherever the repository or run
  * directory lives; 0 if it cannot be read (the caller then hashes the path). */
 static uint64_t file_hash(const char *path) {
-    FILE *f = path[0] ? fopen(path, "rb") : NULL;
-    if (!f) return 0;
+    int regular = 0;
+    FILE *f = path[0] ? iflow_open_read(path, &regular, NULL) : NULL;
+    if (f && !regular) fclose(f); /* a pipe or device: never read to its end here */
+    if (!f || !regular) return 0;
     uint64_t h = 14695981039346656037ULL;
     unsigned char buf[65536];
     size_t got;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "infoflow/config.h"
 
 /* Strict integer: the whole string, in range. */
@@ -56,9 +57,10 @@ int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, i
     size_t cap = 1, m = 0;
     *epochs = NULL;
     *n = 0;
-    if (last < 0)
-        return iflow_error_set(err, IFLOW_EINVAL, "epoch spec '%s': last epoch %ld < 0", spec,
-                               last);
+    if (last < 0 || last > IFLOW_MAX_EPOCHS)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "epoch spec '%s': last epoch %ld is not in [0, %d]", spec, last,
+                               IFLOW_MAX_EPOCHS);
     int all = !strcmp(spec, "all"), every = !strncmp(spec, "every:", 6),
         logk = !strncmp(spec, "log:", 4), none = !strcmp(spec, "none");
     if (every && (parse_ll(spec + 6, &k) || k < 1))
@@ -71,8 +73,8 @@ int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, i
     if (logk) cap = (size_t)k;
     if (!all && !every && !logk && !none)
         for (const char *c = spec; *c; c++) cap += *c == ',';
-    long *e = malloc(cap * sizeof *e);
-    if (!e) return iflow_error_set(err, IFLOW_ENOMEM, "epoch spec '%s': out of memory", spec);
+    long *e = iflow_alloc_array(cap, sizeof *e, "epoch spec", err);
+    if (!e) return err ? err->code : IFLOW_ENOMEM;
     if (all)
         for (long t = 1; t <= last; t++) e[m++] = t;
     if (every && last >= 1) {

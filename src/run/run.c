@@ -2,6 +2,7 @@
  * and figures; exact resume from the last good checkpoint. */
 #include "infoflow/run.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ typedef struct run_state {
 } run_state;
 
 static void say(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static uint64_t resume_hash(const iflow_config *c);
 static void say(run_state *st, const char *fmt, ...) {
     char line[1200];
     va_list ap;
@@ -69,6 +71,22 @@ static int contains(const long *v, size_t n, long x) {
 
 static void checkpoint_path(const run_state *st, long epoch, char *out, size_t n) {
     snprintf(out, n, "%s/checkpoints/epoch-%06ld.ckpt", st->dir, epoch);
+}
+
+/* A loaded checkpoint must be the one its name promises: of this run (config hash, as
+ * config.hash; checkpoints written before that stored iflow_config_hash with the same epochs)
+ * and of the epoch in its name (a renamed or copied file is refused). */
+static int check_meta(const run_state *st, const char *path, long epoch,
+                      const iflow_checkpoint_meta *meta, iflow_error *err) {
+    if (meta->epoch != epoch)
+        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: holds epoch %ld, not %ld (a renamed or "
+                               "copied checkpoint)", path, meta->epoch, epoch);
+    if (meta->config_hash != st->config_hash && meta->config_hash != iflow_config_hash(&st->cfg))
+        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: written by another run or config "
+                               "(config hash %016llx, this run's %016llx)", path,
+                               (unsigned long long)meta->config_hash,
+                               (unsigned long long)st->config_hash);
+    return 0;
 }
 
 /* The run directory: created, writable, locked against a concurrent run. */
@@ -102,6 +120,7 @@ static int load_data(run_state *st, iflow_error *err) {
     else
         rc = iflow_dataset_load_csv(c->data_file, &all, err);
     if (rc) return rc;
+    if (!idx && c->max_rows > 0 && c->max_rows < all->n) all->n = c->max_rows; /* as for IDX */
     if (all->d != c->widths[0]) {
         rc = iflow_error_set(err, IFLOW_EINVAL,
                              "%s: data has %zu features but [net] layers starts with %zu",
@@ -311,15 +330,21 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
     return 0;
 }
 
-static void plot(run_state *st) {
+/* Draws the figures; a failure is logged, and returned (err may be NULL) for the final plot. */
+static int plot(run_state *st, iflow_error *err) {
     iflow_plot_options po = {.bits = 0, .verbose_notes = 1};
     char notes[2048] = "";
     int n = 0;
     iflow_error e = {0};
-    if (iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e))
+    int rc = iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e);
+    if (rc) {
         say(st, "plot failed: %s", e.msg);
-    else
-        say(st, "wrote %d figures to %s", n, st->dir);
+        return iflow_error_set(err, rc, "%s: the run is complete but its figures were not "
+                               "written: %s (infoflow plot %s draws them again)", st->dir, e.msg,
+                               st->dir);
+    }
+    say(st, "wrote %d figures to %s", n, st->dir);
+    return 0;
 }
 
 static int cmp_long_desc(const void *a, const void *b) {
@@ -365,17 +390,24 @@ static int resume_point(run_state *st, long *epoch, iflow_error *err) {
     size_t n = 0;
     int rc = list_checkpoints(st->dir, &epochs, &n, err);
     *epoch = -1;
+    iflow_error e = {0};
     for (size_t i = 0; i < n && !rc && *epoch < 0; i++) {
         char path[1200];
         checkpoint_path(st, epochs[i], path, sizeof path);
         iflow_checkpoint_meta meta;
-        iflow_error e = {0};
-        if (iflow_checkpoint_load(path, &meta, st->net, st->opt, &st->rng, &e) == 0)
+        if (iflow_checkpoint_load(path, &meta, st->net, st->opt, &st->rng, &e) == 0 &&
+            check_meta(st, path, epochs[i], &meta, &e) == 0)
             *epoch = meta.epoch;
         else
             say(st, "skipping checkpoint: %s", e.msg);
     }
     free(epochs);
+    /* Starting from scratch would overwrite the run those checkpoints belong to. */
+    if (!rc && n > 0 && *epoch < 0)
+        rc = iflow_error_set(err, IFLOW_ECORRUPT,
+                             "%s: none of its %zu checkpoints can be resumed (the last said: "
+                             "%.600s); refusing to start over this run: use another --out",
+                             st->dir, n, e.msg);
     return rc;
 }
 
@@ -415,13 +447,23 @@ static int retrim_mi_logs(run_state *st, long max_epoch, iflow_error *err) {
 }
 
 /* After a resume: measures MI epochs <= epoch whose rows a kill (or a full disk) cut off, from
- * their checkpoints. mi.csv is written last, so an epoch with all its mi.csv rows is complete. */
+ * their checkpoints. mi.csv is written last, so an epoch with all its mi.csv rows is complete.
+ * Only the newest measurement can have been cut off: an epoch older than the last one logged
+ * was not in the run's list when it passed ([estimate] epochs changed, which is allowed) and
+ * is left to `infoflow estimate`; measuring it here would first drop every later row. */
 static int catch_up(run_state *st, long epoch, iflow_error *err) {
+    long last_logged = runlog_last_epoch(st->dir, "mi.csv");
     for (size_t i = 0; i < st->n_mi && st->mi_epochs[i] <= epoch; i++) {
         long e = st->mi_epochs[i];
         if (runlog_epoch_rows(st->dir, "mi.csv", e) == st->net->n_layers - 1) continue;
         char path[1200];
         checkpoint_path(st, e, path, sizeof path);
+        if (e < last_logged || access(path, F_OK) != 0) {
+            say(st, "epoch %ld was not measured before (the [estimate] epochs changed%s); "
+                    "measure it with infoflow estimate",
+                e, access(path, F_OK) ? " and its checkpoint was not kept" : "");
+            continue;
+        }
         iflow_net *copy;
         const iflow_net *n = st->net;
         int rc = iflow_net_new(n->n_layers + 1, n->widths, n->act, n->leaky_slope, n->beta + 1,
@@ -429,7 +471,9 @@ static int catch_up(run_state *st, long epoch, iflow_error *err) {
         if (rc) return rc;
         iflow_checkpoint_meta meta;
         rc = iflow_checkpoint_load(path, &meta, copy, NULL, NULL, err);
+        if (!rc) rc = check_meta(st, path, e, &meta, err);
         if (!rc) rc = retrim_mi_logs(st, e - 1, err); /* rows of e cut off mid-write */
+        if (!rc) last_logged = e;
         if (!rc) {
             say(st, "measuring epoch %ld, interrupted before", e);
             rc = measure(st, copy, e, err);
@@ -467,11 +511,23 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
     }
     int rc = runlog_write_metrics(&st->metrics, epoch, &m, err);
     if (!rc) rc = save_checkpoint(st, epoch, err);
+    if (rc == IFLOW_ENUMERIC) { /* the state overflowed although the loss did not */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        double beta_max = 0;
+        for (size_t l = 1; l + 1 < st->cfg.n_widths; l++)
+            beta_max = fmax(beta_max, iflow_config_beta(&st->cfg, l));
+        return iflow_error_set(err, rc, "training diverged at epoch %ld: %s; the last good "
+                               "checkpoint is epoch %ld (%s)", epoch, msg, epoch - 1,
+                               beta_max > 1e6 ? "the noise std [net] beta is huge: its square "
+                                                "enters the gradients and overflows"
+                                              : "lower lr?");
+    }
     if (!rc && contains(st->mi_epochs, st->n_mi, epoch)) {
         rc = measure(st, st->net, epoch, err);
         if (!rc && st->o->plot && st->cfg.plot_every > 0 &&
             st->n_measured % (size_t)st->cfg.plot_every == 0)
-            plot(st);
+            plot(st, NULL); /* logged; training goes on */
     }
     if (!rc && st->o->progress) {
         char stage[160];
@@ -527,6 +583,20 @@ static int write_hash(const char *path, uint64_t h, iflow_error *err) {
     return iflow_atomic_commit(&a, err);
 }
 
+/* A resume may extend a run, never shorten it: config.ini would then describe fewer epochs
+ * than the run's files hold. */
+static int check_not_shorter(const run_state *st, const char *path, iflow_error *err) {
+    iflow_config old;
+    iflow_error e;
+    if (access(path, F_OK) != 0 || iflow_config_load(path, &old, &e) != 0) return 0;
+    if (st->cfg.epochs >= old.epochs) return 0;
+    return iflow_error_set(err, IFLOW_EINVAL,
+                           "%s: the run has [train] epochs = %ld; resuming with %ld would shorten "
+                           "it (nothing was changed): resume with epochs >= %ld, or use another "
+                           "--out",
+                           path, old.epochs, st->cfg.epochs, old.epochs);
+}
+
 /* The effective config: a new run writes it; a resumed one must match it (epochs may grow). */
 static int check_config(run_state *st, iflow_error *err) {
     char path[1100], hpath[1100];
@@ -559,6 +629,7 @@ static int check_config(run_state *st, iflow_error *err) {
                                    "another --out",
                                    st->dir);
     }
+    if (st->o->resume && (rc = check_not_shorter(st, path, err))) return rc;
     rc = iflow_config_write(&st->cfg, path, err);
     return rc ? rc : write_hash(hpath, now, err);
 }
@@ -582,7 +653,7 @@ static void release(run_state *st) {
 static int prepare(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
     int rc = iflow_config_validate(c, err);
-    st->config_hash = iflow_config_hash(c);
+    st->config_hash = resume_hash(c); /* as config.hash: a run may be extended */
     if (!rc) rc = iflow_epochs_expand(c->mi_epochs, c->epochs, &st->mi_epochs, &st->n_mi, err);
     if (!rc) {
         const char *keep = c->checkpoint_keep;
@@ -622,7 +693,7 @@ int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_erro
     if (rc)
         say(&st, "stopped: %s", err->msg);
     else if (opts->plot)
-        plot(&st);
+        rc = plot(&st, err);
     release(&st);
     return rc;
 }
@@ -687,11 +758,65 @@ static int finish_estimate(run_state *st, const iflow_estimate_options *o, int r
     return rc;
 }
 
+/* --out NAME: a plain .csv name in the run directory that is none of the run's own files; an
+ * existing file is replaced only if it is an earlier estimate's (its header is mi.csv's). */
+static int check_out_name(const char *dir, const char *name, iflow_error *err) {
+    static const char *const own[] = {"mi.csv", "binned.csv", "activations.csv", "scatter.csv",
+                                      "metrics.csv", "info.csv", "mi-mean.csv",
+                                      "metrics-mean.csv", "binned-estimate.csv",
+                                      "activations-estimate.csv", "scatter-estimate.csv"};
+    size_t len = strlen(name);
+    if (!*name || strchr(name, '/') || name[0] == '.' || len < 5 || strcmp(name + len - 4, ".csv"))
+        return iflow_error_set(err, IFLOW_EINVAL, "--out '%s': give a file name ending in .csv "
+                               "(written inside %s; no '/', not starting with '.')", name, dir);
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strcmp(name, own[i]))
+            return iflow_error_set(err, IFLOW_EINVAL, "--out '%s' is one of the run's own files; "
+                                   "choose another name (or --replace for mi.csv)", name);
+    char path[IFLOW_PATH_MAX + 100], head[512] = "";
+    int rc = iflow_path_join(path, sizeof path, dir, name, err);
+    FILE *f = rc ? NULL : fopen(path, "r");
+    if (!f) return rc;
+    static const char mi_prefix[] = "epoch,layer,width,I_XT,"; /* old and new layouts */
+    int ours = fgets(head, sizeof head, f) && !strncmp(head, mi_prefix, sizeof mi_prefix - 1);
+    fclose(f);
+    if (!ours)
+        return iflow_error_set(err, IFLOW_EINVAL, "--out '%s': %s exists and is not an earlier "
+                               "estimate's output; choose another name", name, path);
+    return 0;
+}
+
+/* The epochs and layers asked for must exist: an estimate that measures nothing would replace
+ * an earlier output with an empty file. */
+static int check_selection(const run_state *st, const iflow_estimate_options *o, size_t n,
+                           iflow_error *err) {
+    const char *spec = o->epochs ? o->epochs : st->cfg.mi_epochs;
+    long *wide = NULL;
+    size_t n_wide = 0;
+    int rc = iflow_epochs_expand(spec, IFLOW_MAX_EPOCHS, &wide, &n_wide, err);
+    long beyond = rc == 0 && n_wide > n ? wide[n] : -1; /* wide is sorted: the first dropped */
+    free(wide);
+    if (rc == 0 && isdigit((unsigned char)spec[0]) && beyond >= 0)
+        return iflow_error_set(err, IFLOW_EINVAL, "--epochs '%s': epoch %ld is beyond the run's "
+                               "last epoch %ld", spec, beyond, st->cfg.epochs);
+    if (rc == 0 && n == 0)
+        return iflow_error_set(err, IFLOW_EINVAL, "epochs '%s' select no epoch of the run (0 to "
+                               "%ld): nothing to measure", spec, st->cfg.epochs);
+    size_t hidden = st->net->n_layers - 1;
+    for (size_t i = 0; rc == 0 && i < o->mi.layer_mask_n; i++)
+        if (o->mi.layers[i] < 1 || o->mi.layers[i] > hidden)
+            return iflow_error_set(err, IFLOW_EINVAL, "--layers: %zu is not a hidden layer of "
+                                   "this net (1 to %zu)", o->mi.layers[i], hidden);
+    return rc;
+}
+
 int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
     iflow_run_options ro = {.progress = o->progress, .progress_user = o->progress_user};
     run_state st = {.o = &ro, .lock_fd = -1};
     snprintf(st.dir, sizeof st.dir, "%s", dir);
     int rc = iflow_run_load_config(dir, &st.cfg, err);
+    if (!rc && o->out_file) rc = check_out_name(dir, o->out_file, err);
+    if (!rc) st.config_hash = resume_hash(&st.cfg);
     if (!rc) rc = open_dir(&st, err);
     if (!rc) rc = load_data(&st, err);
     if (!rc) rc = build_model(&st, err);
@@ -700,6 +825,7 @@ int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_e
     if (!rc)
         rc = iflow_epochs_expand(o->epochs ? o->epochs : st.cfg.mi_epochs, st.cfg.epochs, &epochs,
                                  &n, err);
+    if (!rc) rc = check_selection(&st, o, n, err);
     for (size_t i = 0; i < n && !rc; i++) { /* every checkpoint must exist before work starts */
         char path[1200];
         checkpoint_path(&st, epochs[i], path, sizeof path);
@@ -714,6 +840,7 @@ int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_e
         checkpoint_path(&st, epochs[i], path, sizeof path);
         iflow_checkpoint_meta meta;
         rc = iflow_checkpoint_load(path, &meta, st.net, NULL, NULL, err);
+        if (!rc) rc = check_meta(&st, path, epochs[i], &meta, err);
         if (!rc) rc = measure(&st, st.net, epochs[i], err);
     }
     rc = finish_estimate(&st, o, rc, err);
