@@ -189,6 +189,7 @@ START_TEST(test_errors_values) {
     expect_error(BASE "[estimate]\nbins = szt30,-0.1\n", IFLOW_EINVAL, 8, "width > 0");
     expect_error(BASE "[estimate]\nbins = 1,2,3,4,5,6,7,8,9\n", IFLOW_EPARSE, 8, "at most 8");
     expect_error(BASE "[estimate]\nepochs = log:1\n", IFLOW_EINVAL, 8, "[estimate] epochs");
+    expect_error(BASE "[estimate]\nresample = jackknife\n", IFLOW_EINVAL, 8, "none or bootstrap");
     expect_error(BASE "[estimate]\nepochs = 1,,5\n", IFLOW_EPARSE, 8, "[estimate] epochs");
     /* Missing required keys name the key (no line to point at). */
     expect_error(BASE_DATA BASE_NET "[train]\nlr = 0.1\n", IFLOW_EINVAL, 0,
@@ -283,7 +284,7 @@ static void assert_same_config(const iflow_config *a, const iflow_config *b) {
     ck_assert_str_eq(a->mi_epochs, b->mi_epochs);
     ck_assert(a->replicas == b->replicas && a->mc == b->mc && a->mi_inputs == b->mi_inputs &&
               a->tolerance == b->tolerance && a->mi_seed == b->mi_seed &&
-              a->threads == b->threads);
+              a->threads == b->threads && a->resample == b->resample);
     ck_assert_uint_eq(a->n_bins, b->n_bins);
     for (size_t i = 0; i < a->n_bins; i++) ck_assert(a->bins[i] == b->bins[i]);
     ck_assert_str_eq(a->out_dir, b->out_dir);
@@ -301,7 +302,7 @@ START_TEST(test_round_trip) {
             "[train]\noptimizer = sgd\nlr = 0.1\nmomentum = 0.9\nweight_decay = 1e-4\n"
             "batch = 32\nepochs = 77\nseed = 5\northonormal = 0.003\ncheckpoint_keep = log:5\n"
             "[estimate]\nepochs = 0, 5, 10\nreplicas = 3\nmc = 2\ninputs = 9\ntolerance = 0\n"
-            "bins = 0.5, szt30, 0.07\nthreads = 2\n"
+            "bins = 0.5, szt30, 0.07\nthreads = 2\nresample = bootstrap\n"
             "[output]\ndir = out/x\nplot_every = 4\nrepeats = 3\n",
             &a);
     /* Doubles with 17 significant digits must survive the text form exactly. */
@@ -423,6 +424,7 @@ START_TEST(test_hash) {
     strcpy(b.mi_epochs, "all");
     strcpy(b.checkpoint_keep, "last");
     b.repeats = 4;
+    b.resample = IFLOW_RESAMPLE_BOOTSTRAP; /* estimation only: checkpoints stay valid */
     ck_assert_uint_eq(iflow_config_hash(&b), h);
 }
 END_TEST

@@ -489,6 +489,28 @@ static int run_cli(const char *args, char *out, size_t n) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Two mi.csv of the same net in one figure (resample none vs bootstrap): a panel per layer and a
+ * legend cell; a file without I_XT is refused with its name and the column. */
+START_TEST(test_compare_mi) {
+    write_run(tmpdir, 0);
+    char a[512], b[512], out[512];
+    path_in(a, sizeof a, tmpdir, "mi.csv");
+    path_in(b, sizeof b, tmpdir, "mi-b.csv");
+    write_file(tmpdir, "mi-b.csv", "epoch,layer,width,I_XT,I_XT_se\n1,1,4,2.5,0.1\n3,1,4,2.4,0.1\n"
+                                   "1,2,3,1.5,0.1\n3,2,3,1.2,0.1\n");
+    path_in(out, sizeof out, tmpdir, "cmp.png");
+    const char *paths[] = {a, b}, *labels[] = {"none", "bootstrap"};
+    iflow_plot_compare_options opt = {.n_refs = 1, .refs = {3.0}, .ref_labels = {"ref"}};
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_compare_mi(paths, labels, 2, &opt, out, &err) == 0, "%s", err.msg);
+    check_png(tmpdir, "cmp.png", 1600, 60 + 460 * 2, NULL); /* 3 layers + legend: 2 rows */
+    write_file(tmpdir, "bad.csv", "epoch,layer,width\n1,1,4\n");
+    path_in(b, sizeof b, tmpdir, "bad.csv");
+    ck_assert_int_eq(iflow_plot_compare_mi(paths, labels, 2, &opt, out, &err), IFLOW_EPARSE);
+    ck_assert_msg(strstr(err.msg, "bad.csv") && strstr(err.msg, "I_XT"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_cli) {
     if (!getenv("IFLOW_BIN")) return; /* run outside meson: the library tests above still ran */
     write_run(tmpdir, 1);
@@ -521,6 +543,7 @@ int main(void) {
     tcase_add_test(tc, test_deterministic_run_skips_sp_figures);
     tcase_add_test(tc, test_repeats_means_figures);
     tcase_add_test(tc, test_run_bad_csvs);
+    tcase_add_test(tc, test_compare_mi);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);

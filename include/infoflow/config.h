@@ -20,6 +20,11 @@
 #define IFLOW_MAX_WIDTH 16777216    /* a [net] layers width (2^24, as iflow_net_new) */
 #define IFLOW_MAX_BETA 1e100        /* [net] beta(_layers): beyond, squares overflow in training */
 
+/* [estimate] resample: how the m inputs of an estimate are drawn. BOOTSTRAP redraws them with
+ * replacement at every measured epoch, as the authors' code did; it exists to reproduce the
+ * paper's numbers (results/REPRODUCTION.md section 2), not for real measurements. */
+typedef enum iflow_resample { IFLOW_RESAMPLE_NONE = 0, IFLOW_RESAMPLE_BOOTSTRAP } iflow_resample;
+
 typedef struct iflow_config {
     char path[IFLOW_PATH_MAX]; /* the file it was read from ("" if built in code) */
 
@@ -69,6 +74,7 @@ typedef struct iflow_config {
     size_t n_bins;         /* bins = szt30, 0.07 (default) */
     double bins[IFLOW_MAX_BINS]; /* 0 stands for "szt30" (30 equal edges on [-1,1]) */
     int threads;           /* 0 = all cores */
+    iflow_resample resample; /* none (default) or bootstrap; not hashed, as no [estimate] key */
 
     /* [output] */
     char out_dir[IFLOW_PATH_MAX]; /* default results/runs/<config name>; relative to cwd */

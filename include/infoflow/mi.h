@@ -24,6 +24,8 @@ typedef struct iflow_mi_options {
     double bins[IFLOW_MAX_BINS]; /* widths; 0 = SZT's 30 edges on [-1, 1] */
     size_t layer_mask_n;         /* 0 = every hidden layer, else only layers listed here */
     size_t layers[IFLOW_MAX_LAYERS];
+    iflow_resample resample;     /* BOOTSTRAP: measure on m inputs drawn with replacement from x
+                                    (iflow_bootstrap_draw), a new draw each epoch; see config.h */
 } iflow_mi_options;
 
 /* Options from the config's [estimate] section. */

@@ -20,4 +20,19 @@ typedef struct iflow_plot_options {
 int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_options *opt,
                    char *notes, size_t notes_size, int *n_written, iflow_error *err);
 
+/* Horizontal reference lines drawn on every panel whose range reaches them (nats). */
+typedef struct iflow_plot_compare_options {
+    const char *title; /* NULL: "I(X;T_l) compared" */
+    size_t n_refs;     /* at most 4 */
+    double refs[4];
+    const char *ref_labels[4];
+} iflow_plot_compare_options;
+
+/* Overlays I(X;T_l) (+-1 se bands) against epoch from n_files (1..6) mi.csv files of the same
+ * net, e.g. estimated with [estimate] resample = none and bootstrap: one panel per hidden layer
+ * of the first file, a legend with labels[k]; writes out_png atomically. */
+int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *labels, size_t n_files,
+                          const iflow_plot_compare_options *opt, const char *out_png,
+                          iflow_error *err);
+
 #endif

@@ -23,6 +23,9 @@ static void usage(FILE *out) {
             "  --queries Q       draw around Q of each input's R samples (0 = all)\n"
             "  --tolerance TOL   truncation tolerance of the mixture sums (0 = exact)\n"
             "  --seed S          estimator seed\n"
+            "  --resample MODE   none (default) | bootstrap: draw the m inputs with replacement at\n"
+            "                    every epoch (labels with them), as the paper's authors did; only\n"
+            "                    to reproduce their numbers (results/REPRODUCTION.md section 2)\n"
             "  --threads N       threads (default: all cores; results do not depend on it)\n"
             "  --out NAME        file name (in RUN_DIR) for the MI rows\n"
             "  --replace         replace the run's mi.csv, binned.csv, activations.csv, scatter.csv\n"
@@ -49,6 +52,7 @@ int cmd_estimate(int argc, char **argv) {
         {"queries", required_argument, 0, 'Q'},
         {"tolerance", required_argument, 0, 'T'}, {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
+        {"resample", required_argument, 0, 'B'},
         {"replace", no_argument, 0, 'r'},       {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *epochs = NULL, *layers = NULL, *outname = NULL;
@@ -57,7 +61,7 @@ int cmd_estimate(int argc, char **argv) {
     double tol = -1;
     uint64_t seed = 0;
     long threads = -1;
-    int have_seed = 0, replace = 0, quiet = 0, c;
+    int have_seed = 0, replace = 0, quiet = 0, c, resample = -1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -92,6 +96,11 @@ int cmd_estimate(int argc, char **argv) {
                 return cli_usage_error("estimate", "--threads must be an integer in [0, %d]",
                                        IFLOW_MAX_THREADS);
             break;
+        case 'B':
+            if (strcmp(optarg, "none") && strcmp(optarg, "bootstrap"))
+                return cli_usage_error("estimate", "--resample must be none or bootstrap");
+            resample = optarg[0] == 'b' ? IFLOW_RESAMPLE_BOOTSTRAP : IFLOW_RESAMPLE_NONE;
+            break;
         case 'r': replace = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -112,6 +121,7 @@ int cmd_estimate(int argc, char **argv) {
     if (tol >= 0) o.mi.tolerance = tol;
     if (have_seed) o.mi.seed = seed;
     if (threads >= 0) o.mi.threads = (int)threads;
+    if (resample >= 0) o.mi.resample = (iflow_resample)resample;
     if (layers && parse_layers(layers, &o.mi))
         return cli_usage_error("estimate", "--layers must be a list of layer numbers >= 1");
     cli_progress prog;

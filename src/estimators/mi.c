@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "infoflow/binning.h"
+#include "infoflow/resample.h"
 #include "infoflow/rng.h"
 #include "alloc.h"
 #include "io.h"
@@ -24,6 +25,7 @@ void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt
     opt->tolerance = cfg->tolerance;
     opt->seed = cfg->mi_seed;
     opt->threads = cfg->threads;
+    opt->resample = cfg->resample;
     opt->n_bins = cfg->n_bins;
     memcpy(opt->bins, cfg->bins, sizeof opt->bins);
 }
@@ -205,10 +207,10 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     return rc;
 }
 
-int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t m,
-                     size_t n_classes, long epoch, const iflow_mi_options *opt,
-                     iflow_layer_info *out, iflow_progress_fn progress, void *user,
-                     iflow_error *err) {
+static int measure_inputs(const iflow_net *net, const double *x, const int *y, size_t m,
+                          size_t n_classes, long epoch, const iflow_mi_options *opt,
+                          iflow_layer_info *out, iflow_progress_fn progress, void *user,
+                          iflow_error *err) {
     size_t L = net->n_layers, R = opt->replicas;
     if (m < 2) return iflow_error_set(err, IFLOW_EINVAL, "need at least 2 inputs, got %zu", m);
     if (R < 1 || R > IFLOW_MAX_REPLICAS || opt->mc < 1 || opt->mc > IFLOW_MAX_MC)
@@ -269,5 +271,26 @@ int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t
     free(tclean);
     free(gx);
     free(gy);
+    return rc;
+}
+
+/* resample = bootstrap measures everything above on the epoch's draw of m inputs with
+ * replacement (labels travel with them): the authors' protocol, kept apart so that `none` runs
+ * exactly the code and draws it always ran. */
+int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t m,
+                     size_t n_classes, long epoch, const iflow_mi_options *opt,
+                     iflow_layer_info *out, iflow_progress_fn progress, void *user,
+                     iflow_error *err) {
+    if (opt->resample == IFLOW_RESAMPLE_NONE)
+        return measure_inputs(net, x, y, m, n_classes, epoch, opt, out, progress, user, err);
+    if (opt->resample != IFLOW_RESAMPLE_BOOTSTRAP)
+        return iflow_error_set(err, IFLOW_EINVAL, "unknown resample mode %d", (int)opt->resample);
+    double *xb;
+    int *yb;
+    int rc = iflow_bootstrap_draw(x, y, m, net->widths[0], opt->seed, epoch, &xb, &yb, err);
+    if (!rc)
+        rc = measure_inputs(net, xb, yb, m, n_classes, epoch, opt, out, progress, user, err);
+    free(xb);
+    free(yb);
     return rc;
 }

@@ -25,6 +25,7 @@ enum key_id {
     T_OPTIMIZER, T_LR, T_MOMENTUM, T_WEIGHT_DECAY, T_BETA1, T_BETA2, T_EPS, T_BATCH, T_EPOCHS,
     T_SEED, T_ORTHONORMAL, T_KEEP,
     E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_QUERIES, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
+    E_RESAMPLE,
     O_DIR, O_PLOT_EVERY, O_REPEATS,
     N_KEYS
 };
@@ -93,6 +94,7 @@ static const key_def keys[N_KEYS] = {
     [E_SEED] = {"estimate", "seed", K_U64, F(mi_seed), ANY},
     [E_BINS] = {"estimate", "bins", K_CUSTOM, F(bins), ANY},
     [E_THREADS] = {"estimate", "threads", K_INT, F(threads), CAP(0, IFLOW_MAX_THREADS)},
+    [E_RESAMPLE] = {"estimate", "resample", K_CUSTOM, F(resample), ANY},
     [O_DIR] = {"output", "dir", K_STR, F(out_dir), ANY},
     [O_PLOT_EVERY] = {"output", "plot_every", K_LONG, F(plot_every), GE(0)},
     [O_REPEATS] = {"output", "repeats", K_SIZE, F(repeats), CAP(1, IFLOW_MAX_REPEATS)},
@@ -372,6 +374,13 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
             return 0;
         allowed = "all, last, every:N (N >= 1) or log:K (K >= 2)";
         break;
+    case E_RESAMPLE:
+        if (!strcmp(v, "none") || !strcmp(v, "bootstrap")) {
+            cfg->resample = v[0] == 'b' ? IFLOW_RESAMPLE_BOOTSTRAP : IFLOW_RESAMPLE_NONE;
+            return 0;
+        }
+        allowed = "none or bootstrap";
+        break;
     }
     snprintf(msg, n, "[%s] %s: '%.200s' is not allowed; use %s", keys[id].section,
              keys[id].name, v, allowed);
@@ -624,6 +633,9 @@ static void format_value(const iflow_config *cfg, int id, int absolute, char *bu
     case T_OPTIMIZER: snprintf(buf, n, "%s", iflow_optimizer_name(cfg->optim.kind)); return;
     case N_BETA_LAYERS: join_doubles(cfg->beta_layers, cfg->n_beta_layers, 0, buf, n); return;
     case E_BINS: join_doubles(cfg->bins, cfg->n_bins, 1, buf, n); return;
+    case E_RESAMPLE:
+        snprintf(buf, n, "%s", cfg->resample == IFLOW_RESAMPLE_BOOTSTRAP ? "bootstrap" : "none");
+        return;
     case N_LAYERS:
         buf[0] = '\0';
         for (size_t i = 0; i < cfg->n_widths && len < n; i++)
@@ -695,6 +707,8 @@ static int check_config(const iflow_config *cfg, const int *line, iflow_error *e
         (unsigned)cfg->init > IFLOW_INIT_TRUNCNORMAL ||
         (cfg->optim.kind != IFLOW_OPT_SGD && cfg->optim.kind != IFLOW_OPT_ADAM))
         return fail_at(err, IFLOW_EINVAL, cfg, line, -1, "activation, init or optimizer unknown");
+    if ((unsigned)cfg->resample > IFLOW_RESAMPLE_BOOTSTRAP)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_RESAMPLE, "[estimate] resample unknown");
     for (int id = 0; id < N_KEYS; id++)
         if ((rc = check_key(cfg, id, msg, sizeof msg)))
             return fail_at(err, rc, cfg, line, id, "%s", msg);
