@@ -33,12 +33,14 @@ static void usage(FILE *out) {
             "                   bin: T = the binned sample, plug-in entropies\n"
             "  --sigma B        sp: noise std (required, > 0)\n"
             EST_HELP_SP_BIN
+            EST_HELP_SLICED
             EST_HELP_TAIL);
 }
 
 static const struct option long_options[] = {
     {"group-col", required_argument, NULL, OPT_GROUP},
     EST_OPTIONS_SP_BIN,
+    EST_OPTIONS_SLICED,
     EST_OPTIONS_TAIL,
 };
 
@@ -56,73 +58,21 @@ static int parse_args(int argc, char **argv, est_args *a) {
     return -1;
 }
 
-/* The rows and groups of the file: samples n x d (the matrix without column group_col) and each
- * row's group renumbered 0..n_groups-1 in increasing order of the value in the file (so sparse
- * labels such as {3, 1000} cost nothing). */
-typedef struct tagged {
-    size_t n, d, n_groups;
-    double *s;
-    size_t *group;
-} tagged;
-
-static void tagged_free(tagged *t) {
-    free(t->s);
-    free(t->group);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The rank of v among the sorted distinct values. */
-static size_t rank_of(const double *distinct, size_t n_distinct, double v) {
-    const double *p = bsearch(&v, distinct, n_distinct, sizeof *distinct, cmp_double);
-    return (size_t)(p - distinct);
-}
-
-static int split_groups(const iflow_matrix *m, const est_args *a, tagged *t, iflow_error *err) {
-    size_t n = m->rows, c = a->group_col;
-    *t = (tagged){.n = n, .d = m->cols - 1};
-    double *values = malloc(n * sizeof *values);
-    t->s = malloc(n * t->d * sizeof *t->s);
-    t->group = malloc(n * sizeof *t->group);
-    if (!values || !t->s || !t->group) {
-        free(values);
-        return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory for %zu rows", a->path, n);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double *row = m->data + i * m->cols;
-        double g = row[c];
-        /* 2^53: beyond it doubles no longer hold every integer. */
-        if (!(g >= 0 && g <= 9007199254740992.0 && g == floor(g))) {
-            free(values);
-            return iflow_error_set(err, IFLOW_EINVAL,
-                                   "%s: data row %zu, column %zu (0-based): group %.10g is "
-                                   "not a non-negative integer",
-                                   a->path, i + 1, c, g);
-        }
-        values[i] = g;
-        memcpy(t->s + i * t->d, row, c * sizeof *row);
-        memcpy(t->s + i * t->d + c, row + c + 1, (t->d - c) * sizeof *row);
-    }
-    qsort(values, n, sizeof *values, cmp_double);
-    size_t n_distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || values[i] != values[n_distinct - 1]) values[n_distinct++] = values[i];
-    for (size_t i = 0; i < n; i++)
-        t->group[i] = rank_of(values, n_distinct, m->data[i * m->cols + c]);
-    t->n_groups = n_distinct;
-    free(values);
-    return 0;
-}
-
-static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
+static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     iflow_sp_options opt;
     est_sp_options(a, &opt);
     iflow_mi_estimate e = {0};
+    iflow_sliced_estimate sl_e = {0};
     double t0 = iflow_now_seconds();
-    int rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
+    int rc;
+    if (a->slice_dim > 0) {
+        iflow_slice_options sl;
+        est_slice_options(a, &sl);
+        rc = iflow_sliced_grouped_mi2(t->s, t->n, t->d, t->group, t->n_groups, NULL, 0, &opt,
+                                      &sl, &e, NULL, &sl_e, NULL, err);
+    } else {
+        rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
+    }
     if (rc) return rc;
     double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"sp\"");
@@ -135,12 +85,13 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
     est_json_number("sigma", a->sigma);
     printf(",\"mc\":%zu", a->mc);
+    if (a->slice_dim > 0) est_json_sliced(a, &sl_e);
     est_json_number("seconds", seconds);
     printf("}\n");
     return 0;
 }
 
-static int run_bin(const est_args *a, const tagged *t, iflow_error *err) {
+static int run_bin(const est_args *a, const est_tagged *t, iflow_error *err) {
     double h = 0, h_cond = 0, t0 = iflow_now_seconds();
     int rc = iflow_bin_grouped(t->s, t->n, t->d, &a->bins, t->group, t->n_groups, &h, &h_cond, err);
     if (rc) return rc;
@@ -166,7 +117,7 @@ int cmd_mi(int argc, char **argv) {
     iflow_error err = {0};
     iflow_matrix *m = NULL;
     if (iflow_matrix_load(a.path, &m, &err)) return est_data_error(CMD, a.path, &err);
-    tagged t = {0};
+    est_tagged t = {0};
     if (m->cols < 2 || a.group_col >= m->cols) {
         rc = iflow_error_set(&err, IFLOW_EINVAL,
                              "%s: needs a group column and at least one sample column; "
@@ -176,11 +127,11 @@ int cmd_mi(int argc, char **argv) {
         rc = iflow_error_set(&err, IFLOW_EINVAL, "%s: need at least 2 samples (rows), got %zu",
                              a.path, m->rows);
     } else {
-        rc = split_groups(m, &a, &t, &err);
+        rc = est_split_groups(m, a.group_col, a.path, &t, &err);
     }
     iflow_matrix_free(m);
     if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
-    tagged_free(&t);
+    est_tagged_free(&t);
     if (rc) return est_data_error(CMD, a.path, &err);
     return fflush(stdout) ? 1 : 0;
 }
