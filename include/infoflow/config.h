@@ -62,6 +62,10 @@ typedef struct iflow_config {
     size_t n_bins;         /* bins = szt30, 0.07 (default) */
     double bins[IFLOW_MAX_BINS]; /* 0 stands for "szt30" (30 equal edges on [-1,1]) */
     int threads;           /* 0 = all cores */
+    size_t slice_dim;      /* k-sliced SP in k dimensions; 0 = off (default) */
+    size_t slices;         /* M slices per layer and epoch, default 16 (>= 2 when slicing) */
+    size_t cluster_inputs; /* clustering measures on this many inputs; 0 = off; default 2000 */
+    size_t cluster_k;      /* neighbours of the k-NN class agreement, default 10 */
 
     /* [output] */
     char out_dir[IFLOW_PATH_MAX]; /* default results/runs/<config name>; relative to cwd */

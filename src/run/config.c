@@ -24,6 +24,7 @@ enum key_id {
     T_OPTIMIZER, T_LR, T_MOMENTUM, T_WEIGHT_DECAY, T_BETA1, T_BETA2, T_EPS, T_BATCH, T_EPOCHS,
     T_SEED, T_ORTHONORMAL, T_KEEP,
     E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_QUERIES, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
+    E_SLICES, E_SLICE_DIM, E_CLUSTER_INPUTS, E_CLUSTER_K,
     O_DIR, O_PLOT_EVERY, O_REPEATS,
     N_KEYS
 };
@@ -90,6 +91,10 @@ static const key_def keys[N_KEYS] = {
     [E_SEED] = {"estimate", "seed", K_U64, F(mi_seed), ANY},
     [E_BINS] = {"estimate", "bins", K_CUSTOM, F(bins), ANY},
     [E_THREADS] = {"estimate", "threads", K_INT, F(threads), GE(0)},
+    [E_SLICES] = {"estimate", "slices", K_SIZE, F(slices), GE(1)},
+    [E_SLICE_DIM] = {"estimate", "slice_dim", K_SIZE, F(slice_dim), GE(0)},
+    [E_CLUSTER_INPUTS] = {"estimate", "cluster_inputs", K_SIZE, F(cluster_inputs), GE(0)},
+    [E_CLUSTER_K] = {"estimate", "cluster_k", K_SIZE, F(cluster_k), GE(1)},
     [O_DIR] = {"output", "dir", K_STR, F(out_dir), ANY},
     [O_PLOT_EVERY] = {"output", "plot_every", K_LONG, F(plot_every), GE(0)},
     [O_REPEATS] = {"output", "repeats", K_SIZE, F(repeats), GE(1)},
@@ -123,6 +128,10 @@ void iflow_config_defaults(iflow_config *cfg) {
     cfg->tolerance = 1e-6;
     cfg->mi_seed = 1;
     cfg->n_bins = 2;
+    cfg->slices = 16;
+    cfg->slice_dim = 0;
+    cfg->cluster_inputs = 2000;
+    cfg->cluster_k = 10;
     cfg->bins[0] = 0; /* szt30 */
     cfg->bins[1] = 0.07;
     strcpy(cfg->out_dir, "results/runs/default");
@@ -685,6 +694,14 @@ static int check_config(const iflow_config *cfg, const int *line, iflow_error *e
     if (cfg->test_file[0] && cfg->test_split[0])
         return fail_at(err, IFLOW_EINVAL, cfg, line, D_TEST_FILE,
                        "[data] give test_split or test_file, not both");
+    if (cfg->slice_dim > 0 && cfg->slices < 2)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_SLICES,
+                       "[estimate] slices must be >= 2 with slice_dim > 0 (the standard error "
+                       "comes from the spread across slices)");
+    if (cfg->cluster_inputs > 0 && cfg->cluster_inputs <= cfg->cluster_k)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_CLUSTER_K,
+                       "[estimate] cluster_k = %zu needs cluster_inputs > cluster_k (got %zu)",
+                       cfg->cluster_k, cfg->cluster_inputs);
     long *ep = NULL;
     size_t n_ep;
     iflow_error e;
