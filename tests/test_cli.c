@@ -411,6 +411,80 @@ START_TEST(test_mi_errors) {
 END_TEST
 
 
+START_TEST(test_sliced_options) {
+    /* Two groups 100 sigma apart in the plane: I = ln 2; a 1-D slice keeps nearly all of it
+     * except for directions almost orthogonal to the separation; k = d is the unsliced value. */
+    enum { N = 40 };
+    double x[N * 3];
+    for (size_t i = 0; i < N; i++) {
+        int g = i % 2;
+        x[i * 3 + 0] = (g ? 100.0 : 0.0) + 0.05 * (double)i;
+        x[i * 3 + 1] = (g ? 30.0 : 0.0) + 0.03 * (double)(i % 7);
+        x[i * 3 + 2] = g;
+    }
+    const char *path = write_csv("sliced.csv", x, N, 3);
+    result r;
+    RUN(&r, "mi", "--group-col", "2", "--sigma", "1", "--slice-dim", "2", "--slices", "4", path);
+    check_json_line(&r);
+    double mi = json_number(r.out, "mi"), se = json_number(r.out, "stderr");
+    ck_assert_double_eq_tol(mi, log(2.0), 1e-6 + 5 * se);
+    ck_assert_double_eq(json_number(r.out, "slice_dim"), 2);
+    ck_assert_double_eq(json_number(r.out, "slices"), 4);
+    ck_assert(json_has(r.out, "sd_slices") && json_has(r.out, "mc_stderr"));
+    RUN(&r, "mi", "--group-col", "2", "--sigma", "1", "--slice-dim", "1", "--slices", "64", path);
+    check_json_line(&r);
+    double mi1 = json_number(r.out, "mi"), se1 = json_number(r.out, "stderr");
+    ck_assert_double_lt(mi1, log(2.0));
+    ck_assert_double_gt(mi1, log(2.0) - 0.2);
+    ck_assert_double_gt(se1, 0);
+    RUN(&r, "entropy", "--sigma", "1", "--slice-dim", "1", "--slices", "8", path);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "slices"), 8);
+    RUN(&r, "entropy", "--sigma", "1", "--slices", "8", path);
+    check_error(&r, 2, "entropy", "--slice-dim");
+    RUN(&r, "entropy", "--sigma", "1", "--slice-dim", "4", path);
+    check_error(&r, 1, "entropy", "slice dimension 4");
+    RUN(&r, "mi", "--group-col", "2", "--sigma", "1", "--slice-dim", "1", "--slices", "1", path);
+    check_error(&r, 1, "mi", "2 slices");
+}
+END_TEST
+
+START_TEST(test_cluster_command) {
+    /* Class 0 along (1, 0), class 1 along (0, 1), small jitter: cosines ~1 within and ~0
+     * between, silhouette near 1, every neighbour in class. */
+    enum { N = 30 };
+    double x[N * 3];
+    for (size_t i = 0; i < N; i++) {
+        int g = i % 2;
+        double j = 0.01 * (double)(i % 5);
+        x[i * 3 + 0] = g ? j : 5.0 + j;
+        x[i * 3 + 1] = g ? 5.0 + j : j;
+        x[i * 3 + 2] = g ? 7 : 3; /* sparse class values */
+    }
+    const char *path = write_csv("cluster.csv", x, N, 3);
+    result r;
+    RUN(&r, "cluster", "--labels-col", "2", "--k", "5", "--hist-bins", "4", path);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "classes"), 2);
+    ck_assert_double_eq(json_number(r.out, "knn_agreement"), 1.0);
+    ck_assert_double_gt(json_number(r.out, "silhouette"), 0.99);
+    ck_assert_double_gt(json_number(r.out, "cos_within"), 0.999);
+    ck_assert_double_lt(json_number(r.out, "cos_between"), 0.01);
+    ck_assert_double_eq(json_number(r.out, "pairs_within"), 2 * 15 * 14 / 2);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"hist_between\":[0,0,1,0]"));
+    RUN(&r, "cluster", path);
+    check_error(&r, 2, "cluster", "--labels-col");
+    RUN(&r, "cluster", "--labels-col", "2", "--k", "30", path);
+    check_error(&r, 1, "cluster", "cluster.csv");
+    RUN(&r, "cluster", "--labels-col", "0", path);
+    check_error(&r, 1, "cluster", "not a non-negative integer");
+    RUN(&r, "cluster", "--help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "silhouette"));
+}
+END_TEST
+
+
 /* One temporary directory for the whole run (tests run one after another), created before the
  * tests fork and removed at the end even if some failed. */
 int main(void) {
@@ -430,6 +504,8 @@ int main(void) {
     tcase_add_test(tc, test_mi_two_groups);
     tcase_add_test(tc, test_entropy_errors);
     tcase_add_test(tc, test_mi_errors);
+    tcase_add_test(tc, test_sliced_options);
+    tcase_add_test(tc, test_cluster_command);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     iflow_rmtree(dir);

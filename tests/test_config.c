@@ -256,6 +256,15 @@ START_TEST(test_errors_cross_field) {
                  "needs [data] labels");
     expect_error(BASE "[data]\ntest_split = s.txt\ntest_file = t.csv\n", IFLOW_EINVAL, 9,
                  "not both");
+    expect_error(BASE "[estimate]\nslice_dim = 2\nslices = 1\n", IFLOW_EINVAL, 9,
+                 "slices must be >= 2");
+    expect_error(BASE "[estimate]\ncluster_inputs = 10\ncluster_k = 10\n", IFLOW_EINVAL, 9,
+                 "cluster_k = 10 needs cluster_inputs > cluster_k");
+    expect_error(BASE "[estimate]\nslice_dim = -1\n", IFLOW_EINVAL, 8, "slice_dim must be in [0, 16777216], got -1");
+    iflow_config cfg;
+    load_ok(BASE, &cfg);
+    ck_assert(cfg.slice_dim == 0 && cfg.slices == 16 && cfg.cluster_inputs == 2000 &&
+              cfg.cluster_k == 10);
 }
 END_TEST
 
@@ -285,6 +294,8 @@ static void assert_same_config(const iflow_config *a, const iflow_config *b) {
     ck_assert(a->replicas == b->replicas && a->mc == b->mc && a->mi_inputs == b->mi_inputs &&
               a->tolerance == b->tolerance && a->mi_seed == b->mi_seed &&
               a->threads == b->threads && a->resample == b->resample);
+    ck_assert(a->slice_dim == b->slice_dim && a->slices == b->slices &&
+              a->cluster_inputs == b->cluster_inputs && a->cluster_k == b->cluster_k);
     ck_assert_uint_eq(a->n_bins, b->n_bins);
     for (size_t i = 0; i < a->n_bins; i++) ck_assert(a->bins[i] == b->bins[i]);
     ck_assert_str_eq(a->out_dir, b->out_dir);
@@ -425,6 +436,10 @@ START_TEST(test_hash) {
     strcpy(b.checkpoint_keep, "last");
     b.repeats = 4;
     b.resample = IFLOW_RESAMPLE_BOOTSTRAP; /* estimation only: checkpoints stay valid */
+    b.slice_dim = 3;
+    b.slices = 5;
+    b.cluster_inputs = 0;
+    b.cluster_k = 3;
     ck_assert_uint_eq(iflow_config_hash(&b), h);
 }
 END_TEST

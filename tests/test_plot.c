@@ -381,6 +381,66 @@ START_TEST(test_run_all_figures) {
 }
 END_TEST
 
+/* mi.csv with the k-sliced columns, clustering.csv and cosine_hist.csv: four more figures. The
+ * old layout (test_run_all_figures) still draws its seven without notes. */
+START_TEST(test_sliced_and_clustering_figures) {
+    write_run(tmpdir, 0);
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "mi.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,h_T_given_X,h_T_given_Y,"
+               "kde_lower_h_T,kde_upper_h_T,I_XT_sliced,I_XT_sliced_se,I_YT_sliced,"
+               "I_YT_sliced_se,slice_dim,slices\n");
+    static const int eps[4] = {0, 1, 3, 10};
+    for (int k = 0; k < 4; k++)
+        for (int l = 1; l <= 3; l++)
+            fprintf(f, "%d,%d,%d,%g,0.05,%g,0.01,1,0.5,0.8,,,%g,0.1,%g,0.02,%d,%d\n", eps[k], l,
+                    5 - l, 4.0 - l, 0.2 + 0.04 * eps[k], 3.0 - l - 0.1 * eps[k],
+                    0.1 + 0.03 * eps[k], l < 3 ? 2 : 2, l < 3 ? 8 : 0);
+    fclose(f);
+    path_in(path, sizeof path, tmpdir, "clustering.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,width,inputs,cos_within,cos_between,silhouette,knn_agreement,knn_k,"
+               "zero_rows,seconds\n");
+    for (int k = 0; k < 4; k++)
+        for (int l = 1; l <= 3; l++)
+            fprintf(f, "%d,%d,%d,100,%g,%g,%g,%g,10,0,0.01\n", eps[k], l, 5 - l,
+                    0.5 + 0.04 * eps[k], 0.1 - 0.01 * l, 0.1 * l + 0.02 * eps[k],
+                    0.6 + 0.03 * eps[k]);
+    fclose(f);
+    path_in(path, sizeof path, tmpdir, "cosine_hist.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,pairs,lo,hi,fraction\n");
+    for (int e = 1; e <= 10; e += 9)
+        for (int l = 1; l <= 3; l++)
+            for (int w = 0; w < 2; w++)
+                for (int b = 0; b < 40; b++) {
+                    double x = -1 + 0.05 * (b + 0.5), m = w ? 0.0 : 0.5 + 0.04 * e;
+                    fprintf(f, "%d,%d,%s,%g,%g,%g\n", e, l, w ? "between" : "within",
+                            -1 + 0.05 * b, -1 + 0.05 * (b + 1), 0.05 * exp(-8 * (x - m) * (x - m)));
+                }
+    fclose(f);
+    char notes[2048];
+    iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
+    int n = -1;
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(n, 11);
+    ck_assert_str_eq(notes, "");
+    check_png(tmpdir, "info_plane_sliced.png", 1600, 1000, NULL);
+    check_png(tmpdir, "mi_epochs_sliced.png", 1600, 1000, NULL);
+    check_png(tmpdir, "clustering.png", 1600, 1100, NULL);
+    check_png(tmpdir, "cosine_hist.png", 1600, 700, NULL);
+    /* A malformed clustering.csv is an error naming the file, line and column. */
+    write_file(tmpdir, "clustering.csv", "epoch,layer,width,cos_within,cos_between,silhouette,"
+               "knn_agreement\n1,1,3,0.5,x,0.1,0.2\n");
+    ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err),
+                     IFLOW_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "clustering.csv:2"));
+}
+END_TEST
+
 START_TEST(test_deterministic_run_skips_sp_figures) {
     write_run(tmpdir, 1);
     char notes[2048];
@@ -541,6 +601,7 @@ int main(void) {
     tcase_add_test(tc, test_point_lands_on_its_pixel);
     tcase_add_test(tc, test_run_all_figures);
     tcase_add_test(tc, test_deterministic_run_skips_sp_figures);
+    tcase_add_test(tc, test_sliced_and_clustering_figures);
     tcase_add_test(tc, test_repeats_means_figures);
     tcase_add_test(tc, test_run_bad_csvs);
     tcase_add_test(tc, test_compare_mi);

@@ -345,6 +345,85 @@ START_TEST(test_divergence_names_epoch_and_layer) {
 }
 END_TEST
 
+/* Sum of column `fraction` of cosine_hist.csv rows for (epoch, layer, pairs); -1 if none. */
+static double hist_mass(iflow_csv *f, double epoch, double layer, const char *pairs) {
+    const double *e, *l, *v;
+    int pc = iflow_csv_find(f, "pairs");
+    ck_assert_int_ge(pc, 0);
+    ck_assert_int_eq(iflow_csv_numbers(f, "epoch", &e, NULL), 0);
+    ck_assert_int_eq(iflow_csv_numbers(f, "layer", &l, NULL), 0);
+    ck_assert_int_eq(iflow_csv_numbers(f, "fraction", &v, NULL), 0);
+    double sum = -1;
+    for (size_t i = 0; i < f->n_rows; i++)
+        if (e[i] == epoch && l[i] == layer && !strcmp(iflow_csv_str(f, i, pc), pairs))
+            sum = (sum < 0 ? 0 : sum) + v[i];
+    return sum;
+}
+
+/* slice_dim = 3: layer 1 (width 6) and 2 (width 4) are sliced, layer 3 (width 3) gets the
+ * unsliced value (k >= d); clustering.csv has a row per layer and measured epoch, the cosine
+ * histograms each sum to 1; a resume with slicing switched off is refused (other columns). */
+START_TEST(test_sliced_columns_and_clustering) {
+    const char *common = "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
+                         "[net]\nlayers = 5,6,4,3,2\nactivation = tanh\nbeta = 0.1\n"
+                         "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 6\n"
+                         "seed = 4\n[output]\ndir = unused\n[estimate]\nepochs = 2,6\n"
+                         "replicas = 4\nmc = 2\ncluster_inputs = 100\ncluster_k = 5\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%sslice_dim = 3\nslices = 6\n", common);
+    write_file("sliced.ini", text);
+    write_file("unsliced.ini", common);
+    iflow_error err = {0};
+    ck_assert_msg(run("sliced.ini", "sl", 0, 0, &err) == 0, "%s", err.msg);
+    char path[512];
+    iflow_csv *mi, *cl, *hist;
+    snprintf(path, sizeof path, "%s/sl/mi.csv", tmpdir);
+    ck_assert_int_eq(iflow_csv_read(path, &mi, NULL), 0);
+    for (double e = 2; e <= 6; e += 4) {
+        for (double l = 1; l <= 2; l++) {
+            double i = cell_at(mi, "I_XT", e, l), is = cell_at(mi, "I_XT_sliced", e, l);
+            double se = hypot(cell_at(mi, "I_XT_se", e, l), cell_at(mi, "I_XT_sliced_se", e, l));
+            ck_assert_double_gt(is, 0);
+            ck_assert_double_lt(is, i + 4 * se);
+            ck_assert_double_eq(cell_at(mi, "slice_dim", e, l), 3);
+            ck_assert_double_eq(cell_at(mi, "slices", e, l), 6);
+        }
+        ck_assert_double_eq(cell_at(mi, "I_XT_sliced", e, 3), cell_at(mi, "I_XT", e, 3));
+        ck_assert_double_eq(cell_at(mi, "I_YT_sliced", e, 3), cell_at(mi, "I_YT", e, 3));
+        ck_assert_double_eq(cell_at(mi, "slices", e, 3), 0);
+    }
+    iflow_csv_free(mi);
+    snprintf(path, sizeof path, "%s/sl/clustering.csv", tmpdir);
+    ck_assert_int_eq(iflow_csv_read(path, &cl, NULL), 0);
+    ck_assert_uint_eq(cl->n_rows, 6);
+    for (double l = 1; l <= 3; l++) {
+        double s = cell_at(cl, "silhouette", 6, l), k = cell_at(cl, "knn_agreement", 6, l);
+        ck_assert(s >= -1 && s <= 1 && k >= 0 && k <= 1);
+        ck_assert_double_eq(cell_at(cl, "inputs", 6, l), 100);
+    }
+    iflow_csv_free(cl);
+    snprintf(path, sizeof path, "%s/sl/cosine_hist.csv", tmpdir);
+    ck_assert_int_eq(iflow_csv_read(path, &hist, NULL), 0);
+    ck_assert_double_eq_tol(hist_mass(hist, 6, 2, "within"), 1.0, 1e-6);
+    ck_assert_double_eq_tol(hist_mass(hist, 2, 3, "between"), 1.0, 1e-6);
+    iflow_csv_free(hist);
+    /* Interrupted, then resumed with slicing off: mi.csv has the sliced columns, refused. */
+    ck_assert_msg(run("sliced.ini", "sl2", 0, 3, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(run("unsliced.ini", "sl2", 1, 0, &err), IFLOW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "mi.csv"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "slice_dim"));
+    ck_assert_msg(run("sliced.ini", "sl2", 1, 0, &err) == 0, "%s", err.msg);
+    char *x = slurp("sl", "mi.csv"), *y = slurp("sl2", "mi.csv");
+    ck_assert_str_eq(x, y);
+    free(x);
+    free(y);
+    x = slurp("sl", "cosine_hist.csv"), y = slurp("sl2", "cosine_hist.csv");
+    ck_assert_str_eq(x, y);
+    free(x);
+    free(y);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("core");
@@ -357,6 +436,7 @@ int main(void) {
     tcase_add_test(tc, test_resume_after_data_moved);
     tcase_add_test(tc, test_repeats_seeds_and_means);
     tcase_add_test(tc, test_aggregate_rows_and_errors);
+    tcase_add_test(tc, test_sliced_columns_and_clustering);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -17,6 +17,9 @@
 #define IFLOW_MAX_EPOCHS 10000000   /* [train] epochs */
 #define IFLOW_MAX_REPLICAS 1000000  /* [estimate] replicas */
 #define IFLOW_MAX_REPEATS 10000     /* [output] repeats */
+#define IFLOW_MAX_SLICES 100000     /* [estimate] slices */
+#define IFLOW_MAX_CLUSTER_INPUTS 1000000 /* [estimate] cluster_inputs (a Gram matrix in blocks) */
+#define IFLOW_MAX_CLUSTER_K 1000    /* [estimate] cluster_k */
 #define IFLOW_MAX_WIDTH 16777216    /* a [net] layers width (2^24, as iflow_net_new) */
 #define IFLOW_MAX_BETA 1e100        /* [net] beta(_layers): beyond, squares overflow in training */
 
@@ -75,6 +78,10 @@ typedef struct iflow_config {
     double bins[IFLOW_MAX_BINS]; /* 0 stands for "szt30" (30 equal edges on [-1,1]) */
     int threads;           /* 0 = all cores */
     iflow_resample resample; /* none (default) or bootstrap; not hashed, as no [estimate] key */
+    size_t slice_dim;      /* k-sliced SP in k dimensions; 0 = off (default) */
+    size_t slices;         /* M slices per layer and epoch, default 16 (>= 2 when slicing) */
+    size_t cluster_inputs; /* clustering measures on this many inputs; 0 = off; default 2000 */
+    size_t cluster_k;      /* neighbours of the k-NN class agreement, default 10 */
 
     /* [output] */
     char out_dir[IFLOW_PATH_MAX]; /* default results/runs/<config name>; relative to cwd */

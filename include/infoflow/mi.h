@@ -22,6 +22,8 @@ typedef struct iflow_mi_options {
     int threads;       /* 0 = all cores; never changes the numbers */
     size_t n_bins;
     double bins[IFLOW_MAX_BINS]; /* widths; 0 = SZT's 30 edges on [-1, 1] */
+    size_t slice_dim;            /* k-sliced SP in k dimensions as well; 0 = off */
+    size_t slices;               /* M slices (>= 2) when slice_dim > 0 */
     size_t layer_mask_n;         /* 0 = every hidden layer, else only layers listed here */
     size_t layers[IFLOW_MAX_LAYERS];
     iflow_resample resample;     /* BOOTSTRAP: measure on m inputs drawn with replacement from x
@@ -42,6 +44,11 @@ typedef struct iflow_layer_info {
     int has_sp;                 /* 0 for a deterministic layer (beta = 0) */
     iflow_mi_estimate ixt;      /* I(X;T_l), h(T_l), h(T_l|X) */
     iflow_mi_estimate iyt;      /* I(Y;T_l), h(T_l), h(T_l|Y) */
+    int has_sliced;             /* k-sliced estimates present (slice_dim > 0 and has_sp) */
+    size_t slice_dim, slices;   /* k actually used (min(k, width)); slices 0: k >= width, so
+                                   the sliced value is the unsliced one, copied */
+    iflow_mi_estimate ixt_sliced, iyt_sliced; /* I_k(X;T_l), I_k(Y;T_l): slice means, se of
+                                                 the mean over slices (sliced.h) */
     int has_bounds;             /* layer 1 only */
     double kde_lower, kde_upper;
     size_t n_bins;

@@ -32,12 +32,14 @@ static void usage(FILE *out) {
             "                   knn: Kozachenko-Leonenko estimate of h(P) (no noise)\n"
             "  --sigma B        noise std for sp and kde-* (required for them, > 0)\n"
             EST_HELP_SP_BIN
+            EST_HELP_SLICED
             "  --k K            knn: neighbour order (default 3)\n"
             EST_HELP_TAIL);
 }
 
 static const struct option long_options[] = {
     EST_OPTIONS_SP_BIN,
+    EST_OPTIONS_SLICED,
     {"k", required_argument, NULL, OPT_K},
     EST_OPTIONS_TAIL,
 };
@@ -57,10 +59,20 @@ static int parse_args(int argc, char **argv, est_args *a) {
     return -1;
 }
 
-/* Runs the chosen estimator on m; fills h and se (se < 0: not applicable). */
+/* Runs the chosen estimator on m; fills h and se (se < 0: not applicable) and, when sliced, sl. */
 static int estimate(const est_args *a, const iflow_matrix *m, double *h, double *se,
-                    iflow_error *err) {
+                    iflow_sliced_estimate *sl, iflow_error *err) {
     *se = -1;
+    if (a->est == EST_SP && a->slice_dim > 0) {
+        iflow_sp_options opt;
+        est_sp_options(a, &opt);
+        iflow_slice_options so;
+        est_slice_options(a, &so);
+        int rc = iflow_sliced_entropy(m->data, m->rows, m->cols, &opt, &so, sl, NULL, err);
+        *h = sl->est.value;
+        *se = sl->est.se;
+        return rc;
+    }
     if (a->est == EST_SP) {
         iflow_sp_options opt;
         est_sp_options(a, &opt);
@@ -82,7 +94,7 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
 }
 
 static void print_result(const est_args *a, const iflow_matrix *m, double h, double se,
-                         double seconds) {
+                         const iflow_sliced_estimate *sl, double seconds) {
     printf("{\"estimator\":\"%s\"", estimator_names[a->est]);
     est_json_number("h", h);
     if (se >= 0) est_json_number("stderr", se);
@@ -93,6 +105,7 @@ static void print_result(const est_args *a, const iflow_matrix *m, double h, dou
         printf(",\"mc\":%zu", a->mc);
         est_json_number("tolerance", a->tolerance);
     }
+    if (a->est == EST_SP && a->slice_dim > 0) est_json_sliced(a, sl);
     if (a->est == EST_KNN) printf(",\"k\":%zu", a->k);
     if (a->est == EST_BIN && a->bins.kind == IFLOW_BIN_WIDTH)
         est_json_number("bin_width", a->bins.width);
@@ -115,14 +128,15 @@ int cmd_entropy(int argc, char **argv) {
         return 1;
     }
     double h = 0, se = -1, t0 = iflow_now_seconds();
-    rc = estimate(&a, m, &h, &se, &err);
+    iflow_sliced_estimate sl = {0};
+    rc = estimate(&a, m, &h, &se, &sl, &err);
     double seconds = iflow_now_seconds() - t0;
     if (!rc) rc = est_check_finite("the entropy", h, &err);
     if (!rc && se >= 0) rc = est_check_finite("its standard error", se, &err);
     if (rc) {
         rc = est_data_error(CMD, a.path, &err);
     } else {
-        print_result(&a, m, h, se, seconds);
+        print_result(&a, m, h, se, &sl, seconds);
         rc = fflush(stdout) ? 1 : 0;
     }
     iflow_matrix_free(m);

@@ -33,12 +33,14 @@ static void usage(FILE *out) {
             "                   bin: T = the binned sample, plug-in entropies\n"
             "  --sigma B        sp: noise std (required, > 0)\n"
             EST_HELP_SP_BIN
+            EST_HELP_SLICED
             EST_HELP_TAIL);
 }
 
 static const struct option long_options[] = {
     {"group-col", required_argument, NULL, OPT_GROUP},
     EST_OPTIONS_SP_BIN,
+    EST_OPTIONS_SLICED,
     EST_OPTIONS_TAIL,
 };
 
@@ -56,66 +58,21 @@ static int parse_args(int argc, char **argv, est_args *a) {
     return -1;
 }
 
-/* The rows and groups of the file: samples n x d (the matrix without column group_col) and each
- * row's group renumbered 0..n_groups-1 in increasing order of the value in the file (so sparse
- * labels such as {3, 1000} cost nothing). */
-typedef struct tagged {
-    size_t n, d, n_groups;
-    double *s;
-    size_t *group;
-} tagged;
-
-static void tagged_free(tagged *t) {
-    free(t->s);
-    free(t->group);
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The rank of v among the sorted distinct values. */
-static size_t rank_of(const uint64_t *distinct, size_t n_distinct, uint64_t v) {
-    const uint64_t *p = bsearch(&v, distinct, n_distinct, sizeof *distinct, cmp_u64);
-    return (size_t)(p - distinct);
-}
-
-/* ids: the group column read as exact integers (iflow_matrix_load_ids), so ids 2^53 and
- * 2^53 + 1 stay two groups. */
-static int split_groups(const iflow_matrix *m, const uint64_t *ids, const est_args *a, tagged *t,
-                        iflow_error *err) {
-    size_t n = m->rows, c = a->group_col;
-    *t = (tagged){.n = n, .d = m->cols - 1};
-    uint64_t *values = malloc(n * sizeof *values);
-    t->s = malloc(n * t->d * sizeof *t->s);
-    t->group = malloc(n * sizeof *t->group);
-    if (!values || !t->s || !t->group) {
-        free(values);
-        return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory for %zu rows", a->path, n);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double *row = m->data + i * m->cols;
-        values[i] = ids[i];
-        memcpy(t->s + i * t->d, row, c * sizeof *row);
-        memcpy(t->s + i * t->d + c, row + c + 1, (t->d - c) * sizeof *row);
-    }
-    qsort(values, n, sizeof *values, cmp_u64);
-    size_t n_distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || values[i] != values[n_distinct - 1]) values[n_distinct++] = values[i];
-    for (size_t i = 0; i < n; i++) t->group[i] = rank_of(values, n_distinct, ids[i]);
-    t->n_groups = n_distinct;
-    free(values);
-    return 0;
-}
-
-static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
+static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     iflow_sp_options opt;
     est_sp_options(a, &opt);
     iflow_mi_estimate e = {0};
+    iflow_sliced_estimate sl_e = {0};
     double t0 = iflow_now_seconds();
-    int rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
+    int rc;
+    if (a->slice_dim > 0) {
+        iflow_slice_options sl;
+        est_slice_options(a, &sl);
+        rc = iflow_sliced_grouped_mi2(t->s, t->n, t->d, t->group, t->n_groups, NULL, 0, &opt,
+                                      &sl, &e, NULL, &sl_e, NULL, err);
+    } else {
+        rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
+    }
     const char *what[] = {"I", "its standard error", "h", "the standard error of h", "h_cond",
                           "the standard error of h_cond"};
     double v[] = {e.mi.value, e.mi.se, e.h.value, e.h.se, e.h_cond.value, e.h_cond.se};
@@ -133,12 +90,13 @@ static int run_sp(const est_args *a, const tagged *t, iflow_error *err) {
     est_json_number("sigma", a->sigma);
     printf(",\"mc\":%zu", a->mc);
     est_json_number("tolerance", a->tolerance);
+    if (a->slice_dim > 0) est_json_sliced(a, &sl_e);
     est_json_number("seconds", seconds);
     printf("}\n");
     return 0;
 }
 
-static int run_bin(const est_args *a, const tagged *t, iflow_error *err) {
+static int run_bin(const est_args *a, const est_tagged *t, iflow_error *err) {
     double h = 0, h_cond = 0, t0 = iflow_now_seconds();
     int rc = iflow_bin_grouped(t->s, t->n, t->d, &a->bins, t->group, t->n_groups, &h, &h_cond, err);
     if (!rc) rc = est_check_finite("h", h, err);
@@ -168,7 +126,7 @@ int cmd_mi(int argc, char **argv) {
     uint64_t *ids = NULL;
     if (iflow_matrix_load_ids(a.path, a.group_col, &m, &ids, &err))
         return est_data_error(CMD, a.path, &err);
-    tagged t = {0};
+    est_tagged t = {0};
     if (m->cols < 2 || a.group_col >= m->cols) {
         rc = iflow_error_set(&err, IFLOW_EINVAL,
                              "%s: needs a group column and at least one sample column; "
@@ -178,12 +136,12 @@ int cmd_mi(int argc, char **argv) {
         rc = iflow_error_set(&err, IFLOW_EINVAL, "%s: need at least 2 samples (rows), got %zu",
                              a.path, m->rows);
     } else {
-        rc = split_groups(m, ids, &a, &t, &err);
+        rc = est_split_groups(m, ids, a.group_col, a.path, &t, &err);
     }
     iflow_matrix_free(m);
     free(ids);
     if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
-    tagged_free(&t);
+    est_tagged_free(&t);
     if (rc) return est_data_error(CMD, a.path, &err);
     return fflush(stdout) ? 1 : 0;
 }

@@ -2,6 +2,8 @@
 #include "estimator_args.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_util.h"
@@ -58,6 +60,15 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
             return cli_usage_error(cmd, "--threads must be an integer in [0, %d], got '%s'",
                                    IFLOW_MAX_THREADS, v);
         return 0;
+    case OPT_SLICES:
+        if (cli_parse_size(v, &a->slices) || a->slices < 1 || a->slices > 100000)
+            return cli_usage_error(cmd, "--slices must be an integer in [1, 100000], got '%s'", v);
+        a->have_slices = 1;
+        return 0;
+    case OPT_SLICE_DIM:
+        if (cli_parse_size(v, &a->slice_dim))
+            return cli_usage_error(cmd, "--slice-dim must be an integer >= 0, got '%s'", v);
+        return 0;
     case OPT_GROUP:
         if (cli_parse_size(v, &a->group_col))
             return cli_usage_error(cmd, "--group-col must be an integer >= 0, got '%s'", v);
@@ -70,7 +81,8 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
 int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
     /* tolerance: the run's default (1e-6), many times faster than exact sums and equal to
      * every printed digit in the measurements of README.md. */
-    *a = (est_args){.est = 0, .mc = 16, .seed = 1, .k = 3, .tolerance = EST_DEFAULT_TOLERANCE};
+    *a = (est_args){.est = 0, .mc = 16, .seed = 1, .k = 3, .tolerance = EST_DEFAULT_TOLERANCE,
+                    .slices = 16};
     opterr = 0; /* report errors in our own words */
     optind = 0; /* glibc: full re-initialisation */
     int opt;
@@ -90,6 +102,8 @@ int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
         return cli_usage_error(c->name,
                                optind == argc ? "no FILE given" : "give exactly one FILE");
     a->path = argv[optind];
+    if (a->have_slices && a->slice_dim == 0)
+        return cli_usage_error(c->name, "--slices needs --slice-dim K (K >= 1)");
     return -1;
 }
 
@@ -125,4 +139,60 @@ void est_sp_options(const est_args *a, iflow_sp_options *opt) {
     opt->seed = a->seed;
     opt->tolerance = a->tolerance;
     opt->threads = (int)a->threads;
+}
+
+void est_slice_options(const est_args *a, iflow_slice_options *opt) {
+    iflow_slice_options_default(opt);
+    opt->slices = a->slices;
+    opt->dim = a->slice_dim;
+    opt->seed = a->seed;
+}
+
+void est_json_sliced(const est_args *a, const iflow_sliced_estimate *e) {
+    printf(",\"slice_dim\":%zu,\"slices\":%zu", a->slice_dim, a->slices);
+    est_json_number("sd_slices", e->sd_slices);
+    est_json_number("mc_stderr", e->mc_se);
+}
+
+void est_tagged_free(est_tagged *t) {
+    free(t->s);
+    free(t->group);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The rank of v among the sorted distinct values. */
+static size_t rank_of(const uint64_t *distinct, size_t n_distinct, uint64_t v) {
+    const uint64_t *p = bsearch(&v, distinct, n_distinct, sizeof *distinct, cmp_u64);
+    return (size_t)(p - distinct);
+}
+
+int est_split_groups(const iflow_matrix *m, const uint64_t *ids, size_t c, const char *path,
+                     est_tagged *t, iflow_error *err) {
+    size_t n = m->rows;
+    *t = (est_tagged){.n = n, .d = m->cols - 1};
+    uint64_t *values = malloc(n * sizeof *values);
+    t->s = malloc(n * t->d * sizeof *t->s);
+    t->group = malloc(n * sizeof *t->group);
+    if (!values || !t->s || !t->group) {
+        free(values);
+        return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory for %zu rows", path, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double *row = m->data + i * m->cols;
+        values[i] = ids[i];
+        memcpy(t->s + i * t->d, row, c * sizeof *row);
+        memcpy(t->s + i * t->d + c, row + c + 1, (t->d - c) * sizeof *row);
+    }
+    qsort(values, n, sizeof *values, cmp_u64);
+    size_t n_distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || values[i] != values[n_distinct - 1]) values[n_distinct++] = values[i];
+    for (size_t i = 0; i < n; i++) t->group[i] = rank_of(values, n_distinct, ids[i]);
+    t->n_groups = n_distinct;
+    free(values);
+    return 0;
 }

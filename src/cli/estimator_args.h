@@ -9,7 +9,9 @@
 
 #include "infoflow/binning.h"
 #include "infoflow/entropy.h"
+#include "infoflow/data.h"
 #include "infoflow/error.h"
+#include "infoflow/sliced.h"
 
 /* getopt_long values of the shared options; a command lists the ones it accepts. */
 enum {
@@ -22,7 +24,9 @@ enum {
     OPT_BINS,
     OPT_K,
     OPT_THREADS,
-    OPT_GROUP
+    OPT_GROUP,
+    OPT_SLICES,
+    OPT_SLICE_DIM
 };
 
 /* Default --tolerance: the run's [estimate] tolerance. */
@@ -38,6 +42,11 @@ enum {
     "                   (default 1e-6, as runs; 0: exact sums)\n"                              \
     "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                   \
     "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
+#define EST_HELP_SLICED                                                                        \
+    "  --slice-dim K    sp: k-sliced estimate, the mean over random k-dimensional\n"         \
+    "                   projections (Haar; default 0: unsliced, all d dimensions)\n"         \
+    "  --slices M       sp: number of projections with --slice-dim (default 16;\n"          \
+    "                   >= 2 when K < d: the stderr comes from their spread)\n"
 #define EST_HELP_TAIL                                                                          \
     "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"          \
     "                   depend on it)\n"                                                       \
@@ -53,6 +62,9 @@ enum {
         {"tolerance", required_argument, NULL, OPT_TOL},                                      \
         {"bin-width", required_argument, NULL, OPT_WIDTH},                                    \
         {"bins", required_argument, NULL, OPT_BINS}
+#define EST_OPTIONS_SLICED                                                                     \
+    {"slices", required_argument, NULL, OPT_SLICES},                                          \
+        {"slice-dim", required_argument, NULL, OPT_SLICE_DIM}
 #define EST_OPTIONS_TAIL                                                                       \
     {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'},      \
         {NULL, 0, NULL, 0}
@@ -69,6 +81,8 @@ typedef struct est_args {
     long threads;
     size_t group_col;
     int have_group_col;
+    size_t slices, slice_dim; /* slice_dim 0: unsliced */
+    int have_slices;
     const char *path;
 } est_args;
 
@@ -87,6 +101,27 @@ int est_parse_args(const est_command *c, int argc, char **argv, est_args *a);
 
 /* The SP options the arguments ask for (sigma, mc, seed, tolerance, threads; the rest default). */
 void est_sp_options(const est_args *a, iflow_sp_options *opt);
+
+/* The slice options of --slices/--slice-dim (seed from --seed); call only with slice_dim > 0. */
+void est_slice_options(const est_args *a, iflow_slice_options *opt);
+
+/* Prints the JSON fields of a k-sliced estimate: slice_dim, slices, sd_slices, mc_stderr. */
+void est_json_sliced(const est_args *a, const iflow_sliced_estimate *e);
+
+/* Rows of a matrix tagged by one of its columns: samples n x d (the matrix without column col)
+ * and each row's group renumbered 0..n_groups-1 in increasing order of the value in the file
+ * (so sparse labels such as {3, 1000} cost nothing). */
+typedef struct est_tagged {
+    size_t n, d, n_groups;
+    double *s;
+    size_t *group;
+} est_tagged;
+
+/* Splits m by column col (values must be non-negative integers; errors name path, row and
+ * column). Free with est_tagged_free. */
+int est_split_groups(const iflow_matrix *m, const uint64_t *ids, size_t col, const char *path,
+                     est_tagged *t, iflow_error *err);
+void est_tagged_free(est_tagged *t);
 
 /* Prints a library error for FILE (naming it if the message does not already); returns 1. */
 int est_data_error(const char *cmd, const char *path, const iflow_error *err);

@@ -14,6 +14,7 @@ static const struct {
     {"estimate", cmd_estimate, "(re)measure information flow from a run's saved checkpoints"},
     {"entropy", cmd_entropy, "estimate the entropy of samples in a CSV or .npy file"},
     {"mi", cmd_mi, "estimate grouped mutual information I(G;T) of tagged samples"},
+    {"cluster", cmd_cluster, "measure how labelled rows of a CSV or .npy file cluster by class"},
     {"plot", cmd_plot, "draw the PNG figures of a run directory"},
 };
 

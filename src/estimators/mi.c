@@ -11,10 +11,11 @@
 #include "infoflow/resample.h"
 #include "infoflow/rng.h"
 #include "alloc.h"
+#include "infoflow/sliced.h"
 #include "io.h"
 
 /* Stream tags keep the draws of different purposes apart for the same seed and epoch. */
-enum { STREAM_SAMPLES = 0x53414d50, STREAM_SP = 0x53505350 };
+enum { STREAM_SAMPLES = 0x53414d50, STREAM_SP = 0x53505350, STREAM_SLICED = 0x534c4943 };
 #define CHUNK_ROWS 4096 /* forward passes in batches of about this many rows */
 
 void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt) {
@@ -28,6 +29,8 @@ void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt
     opt->resample = cfg->resample;
     opt->n_bins = cfg->n_bins;
     memcpy(opt->bins, cfg->bins, sizeof opt->bins);
+    opt->slice_dim = cfg->slice_dim;
+    opt->slices = cfg->slices;
 }
 
 static int layer_selected(const iflow_mi_options *opt, size_t l) {
@@ -122,6 +125,35 @@ static void report(iflow_progress_fn progress, void *user, size_t l, size_t n_hi
     progress(user, stage, fraction);
 }
 
+/* I_k(X;T_l) and I_k(Y;T_l) with the SP options of the unsliced estimate; the slices' bases
+ * and draws come from streams of (epoch, layer), apart from the unsliced draws. For k >= d the
+ * k-sliced information is the information itself: the unsliced estimate is copied. */
+static int measure_sliced(const double *s, size_t n, size_t d, const size_t *ga, size_t m,
+                          const size_t *gb, size_t n_classes, const iflow_sp_options *sp,
+                          long epoch, size_t l, const iflow_mi_options *opt,
+                          iflow_layer_info *info, iflow_error *err) {
+    info->has_sliced = 1;
+    if (opt->slice_dim >= d) {
+        info->slice_dim = d;
+        info->slices = 0;
+        info->ixt_sliced = info->ixt;
+        info->iyt_sliced = info->iyt;
+        return 0;
+    }
+    iflow_slice_options sl;
+    iflow_slice_options_default(&sl);
+    sl.slices = opt->slices;
+    sl.dim = opt->slice_dim;
+    sl.seed = opt->seed;
+    sl.stream = iflow_rng_stream3(STREAM_SLICED, (uint64_t)epoch, l);
+    iflow_sp_options sp_s = *sp;
+    sp_s.stream = sl.stream;
+    info->slice_dim = sl.dim;
+    info->slices = sl.slices;
+    return iflow_sliced_grouped_mi2(s, n, d, ga, m, gb, n_classes, &sp_s, &sl, &info->ixt_sliced,
+                                    &info->iyt_sliced, NULL, NULL, err);
+}
+
 static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow_mi_options *opt,
                          const double *s, const double *t_noisy, const double *t_clean, size_t m,
                          const size_t *gx, const size_t *gy, size_t n_classes,
@@ -196,6 +228,8 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     }
     rc = iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt,
                               err);
+    if (!rc && opt->slice_dim > 0)
+        rc = measure_sliced(samples, n, d, ga, m, gb, n_classes, &sp, epoch, l, opt, info, err);
     if (!rc && l == 1 && !noisy_before) {
         rc = iflow_pairwise_bounds(samples, n, d, beta, opt->threads, &info->kde_lower,
                                    &info->kde_upper, err);

@@ -13,9 +13,16 @@ const char *const RUNLOG_METRICS_HEADER =
     "test_loss_clean,test_acc_clean,seconds";
 /* The three *_se columns after kde_upper_h_T came later: files without them (older runs) are
  * still read, and appended to in their own layout (MI_COLS_V1 columns). */
-const char *const RUNLOG_MI_HEADER = "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,"
-                                     "h_T_given_X,h_T_given_Y,kde_lower_h_T,kde_upper_h_T,"
-                                     "h_T_se,h_T_given_X_se,h_T_given_Y_se";
+#define MI_BASE                                                                               \
+    "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,h_T_given_X,h_T_given_Y,kde_lower_h_T,"      \
+    "kde_upper_h_T"
+#define MI_SE ",h_T_se,h_T_given_X_se,h_T_given_Y_se"
+#define MI_SLICED ",I_XT_sliced,I_XT_sliced_se,I_YT_sliced,I_YT_sliced_se,slice_dim,slices"
+const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE;
+/* Appended when [estimate] slice_dim > 0 (docs/FORMATS.md). */
+static const char *const MI_SLICED_HEADER = MI_BASE MI_SE MI_SLICED;
+/* An older run's mi.csv, before the *_se columns of the entropies: appended to in its layout. */
+static const char *const MI_V1_HEADER = MI_BASE;
 #define MI_COLS_V1 12
 const char *const RUNLOG_BINNED_HEADER = "epoch,layer,bin,noise,H_bin,I_YT_bin";
 const char *const RUNLOG_ACTIVATIONS_HEADER = "epoch,layer,lo,hi,density";
@@ -29,10 +36,37 @@ static size_t count_fields(const char *line) {
     return n;
 }
 
+const char *runlog_mi_header(int sliced) { return sliced ? MI_SLICED_HEADER : RUNLOG_MI_HEADER; }
+
+/* 0 if path is missing, empty or starts with the line header (or, for mi.csv without slicing,
+ * the older layout without the *_se columns); else the error. */
+static int check_header(const char *path, const char *header, iflow_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len = getline(&line, &cap, f);
+    fclose(f);
+    int rc = 0;
+    if (len > 0) {
+        if (line[len - 1] == '\n') line[--len] = '\0';
+        int v1 = header == RUNLOG_MI_HEADER && !strcmp(line, MI_V1_HEADER);
+        if (strcmp(line, header) && !v1)
+            rc = iflow_error_set(err, IFLOW_EINVAL, "%s: its header is not the one this run "
+                                 "writes (\"%.200s\"); was it started with other [estimate] "
+                                 "settings (e.g. slice_dim)? Use those, or another --out", path,
+                                 header);
+    }
+    free(line);
+    return rc;
+}
+
 int runlog_open(const char *dir, const char *name, const char *header, runlog *out,
                 iflow_error *err) {
     out->f = NULL;
+    out->sliced = header == MI_SLICED_HEADER;
     int rc = iflow_path_join(out->path, sizeof out->path, dir, name, err);
+    if (!rc) rc = check_header(out->path, header, err);
     if (rc) return rc;
     out->n_cols = count_fields(header);
     FILE *old = fopen(out->path, "r");
@@ -186,6 +220,12 @@ int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_in
             fprintf(mi->f, ",%.6g,%.6g,%.6g", li->ixt.h.se, li->ixt.h_cond.se, li->iyt.h_cond.se);
         else if (mi->n_cols > MI_COLS_V1)
             fputs(",,,", mi->f);
+        if (mi->sliced && li->has_sliced)
+            fprintf(mi->f, ",%.10g,%.6g,%.10g,%.6g,%zu,%zu", li->ixt_sliced.mi.value,
+                    li->ixt_sliced.mi.se, li->iyt_sliced.mi.value, li->iyt_sliced.mi.se,
+                    li->slice_dim, li->slices);
+        else if (mi->sliced)
+            fputs(",,,,,,", mi->f);
         fputc('\n', mi->f);
     }
     return rc ? rc : runlog_flush(mi, err);

@@ -18,12 +18,17 @@ extern const char *const RUNLOG_SCATTER_HEADER;
 /* An open log and its path, which every write error names. */
 typedef struct runlog {
     FILE *f; /* NULL when closed */
+    int sliced; /* mi.csv: the k-sliced columns follow (set by runlog_open from the header) */
     char path[1100];
     size_t n_cols; /* columns of the file's header (an older file may have fewer than ours) */
 } runlog;
 
+/* mi.csv's header: RUNLOG_MI_HEADER, with the k-sliced columns appended when sliced. */
+const char *runlog_mi_header(int sliced);
+
 /* Opens dir/name (name alone if dir is NULL) for appending, writing header first if the file is
- * new or empty. */
+ * new or empty. An existing file whose header differs (other columns) is an error, so rows of
+ * two layouts never mix. */
 int runlog_open(const char *dir, const char *name, const char *header, runlog *out,
                 iflow_error *err);
 

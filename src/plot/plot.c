@@ -111,6 +111,26 @@ static int load_means(plot_ctx *c, iflow_error *err) {
     return rc;
 }
 
+/* The k-sliced columns, when mi.csv has them (older files do not: no sliced figures). */
+static int load_sliced(plot_ctx *c, iflow_error *err) {
+    const char *cols[] = {"I_XT_sliced", "I_XT_sliced_se", "I_YT_sliced", "I_YT_sliced_se"};
+    const double **dst[] = {&c->ixt_k, &c->ixt_k_se, &c->iyt_k, &c->iyt_k_se};
+    const double *k = NULL, *m = NULL;
+    int rc = 0;
+    for (int i = 0; i < 4 && !rc; i++) rc = iflow_csv_numbers_opt(c->mi, cols[i], dst[i], err);
+    if (!rc) rc = iflow_csv_numbers_opt(c->mi, "slice_dim", &k, err);
+    if (!rc) rc = iflow_csv_numbers_opt(c->mi, "slices", &m, err);
+    if (rc || !c->ixt_k || !c->ixt_k_se || !c->iyt_k || !c->iyt_k_se || !k || !m) return rc;
+    double kmax = 0, mmax = 0;
+    for (size_t i = 0; i < c->mi->n_rows; i++) {
+        c->has_sliced |= isfinite(c->ixt_k[i]) && isfinite(c->iyt_k[i]);
+        if (m[i] > 0 && k[i] > kmax) kmax = k[i];
+        if (m[i] > mmax) mmax = m[i];
+    }
+    snprintf(c->sliced_label, sizeof c->sliced_label, "k-sliced, k = %g, %g slices", kmax, mmax);
+    return 0;
+}
+
 /* sfx "" reads the run's own measurement files, "-estimate" those of `infoflow estimate`. */
 static int load_files(plot_ctx *c, const char *sfx, iflow_error *err) {
     static const char *const m_cols[] = {"epoch",     "train_loss", "train_acc",
@@ -154,7 +174,7 @@ static int load_files(plot_ctx *c, const char *sfx, iflow_error *err) {
     }
     for (size_t i = 0; i < c->mi->n_rows; i++)
         c->has_sp |= isfinite(c->ixt[i]) && isfinite(c->iyt[i]);
-    return 0;
+    return c->repeats ? 0 : load_sliced(c, err);
 }
 
 static void free_files(plot_ctx *c) {
@@ -294,7 +314,8 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     if (!(re.lo <= re.hi)) re.lo = re.hi = 1;
     if (re.hi <= re.lo) re.hi = re.lo * 10;
     char lx[64], ly[64];
-    plot_ylabel(c, "I(X;T)", lx, sizeof lx), plot_ylabel(c, "I(Y;T)", ly, sizeof ly);
+    plot_ylabel(c, c->sliced_view ? "I_k(X;T)" : "I(X;T)", lx, sizeof lx);
+    plot_ylabel(c, c->sliced_view ? "I_k(Y;T)" : "I(Y;T)", ly, sizeof ly);
     iflow_panel p;
     iflow_axis_set(&p.x, rx, 0, 0.05, lx);
     iflow_axis_set(&p.y, ry, 0, 0.05, ly);
@@ -306,6 +327,9 @@ static int draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
                  "coloured by epoch", c->repeats);
     else
         snprintf(title, sizeof title, "I(Y;T) vs I(X;T), +-1 se, markers coloured by epoch");
+    if (c->sliced_view)
+        snprintf(title, sizeof title, "%s: I_k(Y;T) vs I_k(X;T), +-1 se, markers coloured by "
+                 "epoch", c->sliced_label);
     iflow_panel_init(&p, fig, pb, title);
     iflow_panel_vline(&p, lnm, PLOT_REF, c->unit == 1 ? "ln m" : "log2 m");
     iflow_panel_hline(&p, hy, PLOT_REF, "H(Y)");
@@ -350,12 +374,17 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
     }
     if (bound <= 1.3 * ry.hi) iflow_range_add1(&ry, bound);
     char lx[64];
-    plot_ylabel(c, which ? "I(Y;T)" : "I(X;T)", lx, sizeof lx);
+    plot_ylabel(c, which ? (c->sliced_view ? "I_k(Y;T)" : "I(Y;T)")
+                         : (c->sliced_view ? "I_k(X;T)" : "I(X;T)"),
+                lx, sizeof lx);
     iflow_panel p;
     iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
     iflow_axis_set(&p.y, ry, 0, 0.05, lx);
     char title[160];
     snprintf(title, sizeof title, "%s by layer", which ? "I(Y; T_l)" : "I(X; T_l)");
+    if (c->sliced_view)
+        snprintf(title, sizeof title, "%s, %s", which ? "I_k(Y; T_l)" : "I_k(X; T_l)",
+                 c->sliced_label);
     if (c->repeats)
         snprintf(title + strlen(title), sizeof title - strlen(title),
                  ", mean +-1 sd over %d seeds", c->repeats);
@@ -438,7 +467,7 @@ static int draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
 
 /* ---- figures and entry point ---- */
 
-static int save(plot_ctx *c, iflow_figure *fig, const char *name, iflow_error *err) {
+int plot_save(plot_ctx *c, iflow_figure *fig, const char *name, iflow_error *err) {
     char path[1100];
     int rc = iflow_path_join(path, sizeof path, c->out_dir, name, err);
     if (!rc) rc = iflow_fig_write_png(fig, path, c->keys, c->values, c->n_text, err);
@@ -451,17 +480,34 @@ static void cell_message(iflow_figure *fig, iflow_box b, const char *msg) {
     iflow_text(fig, b.x + b.w / 2, b.y + b.h / 2, msg, fig->font_px + 2, 0.5, 0.5, 0, 0);
 }
 
-typedef enum { F_INFO, F_MI, F_BINNED, F_LOSS, F_ACTS, F_SCATTER, F_SUMMARY, N_FIGS } fig_id;
+typedef enum {
+    F_INFO, F_MI, F_BINNED, F_LOSS, F_ACTS, F_SCATTER, F_SUMMARY, F_INFO_K, F_MI_K, N_FIGS
+} fig_id;
 static const char *const FIG_FILE[N_FIGS] = {
     "info_plane.png",  "mi_epochs.png", "binned_vs_sp.png", "loss_acc.png",
-    "activations.png", "scatter.png",   "summary.png"};
+    "activations.png", "scatter.png",   "summary.png",      "info_plane_sliced.png",
+    "mi_epochs_sliced.png"};
 static const char *const FIG_TITLE[N_FIGS] = {"Information plane",
                                               "Mutual information by epoch",
                                               "Binned estimates vs sample propagation",
                                               "Loss and accuracy",
                                               "Activation distributions",
                                               "Hidden representations",
-                                              "Summary"};
+                                              "Summary",
+                                              "Information plane, k-sliced",
+                                              "k-sliced mutual information by epoch"};
+
+/* The information figures again from the k-sliced columns (F_INFO_K, F_MI_K). */
+static int draw_sliced(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body) {
+    if (!c->mi || !c->has_sliced) return -1;
+    const double *keep[4] = {c->ixt, c->ixt_se, c->iyt, c->iyt_se};
+    c->ixt = c->ixt_k, c->ixt_se = c->ixt_k_se, c->iyt = c->iyt_k, c->iyt_se = c->iyt_k_se;
+    c->sliced_view = 1;
+    int rc = id == F_INFO_K ? draw_info_plane(c, fig, body) : draw_mi_epochs(c, fig, body);
+    c->ixt = keep[0], c->ixt_se = keep[1], c->iyt = keep[2], c->iyt_se = keep[3];
+    c->sliced_view = 0;
+    return rc;
+}
 
 /* Draws figure id into fig (already sized); -1 if the data do not support it. */
 static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const scat_plan *sp) {
@@ -478,6 +524,9 @@ static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const
         return plot_draw_activations(c, fig, body);
     case F_SCATTER:
         return sp->n_layers ? plot_draw_scatter(c, fig, body, sp) : -1;
+    case F_INFO_K:
+    case F_MI_K:
+        return draw_sliced(c, id, fig, body);
     default:
         break;
     }
@@ -530,6 +579,9 @@ static const char *why_missing(const plot_ctx *c, fig_id id) {
         return c->acts ? "activations.csv has no positive epoch or density" : "no activations.csv";
     case F_SCATTER:
         return c->scatter ? "scatter.csv has no layer of width 2 or 3" : "no scatter.csv";
+    case F_INFO_K:
+    case F_MI_K:
+        return "mi.csv has no k-sliced values ([estimate] slice_dim = 0)";
     default:
         return "no data";
     }
@@ -548,12 +600,14 @@ static int figure(plot_ctx *c, fig_id id, const scat_plan *sp, iflow_error *err)
     iflow_box body = {20, top + 10, w - 40, h - top - 30};
     rc = draw(c, id, &fig, body, sp);
     if (rc == -1) {
-        plot_note(c, "%s: skipped, %s", FIG_FILE[id], why_missing(c, id));
+        /* Runs without slicing: no note for figures nobody asked for. */
+        if (c->ixt_k || (id != F_INFO_K && id != F_MI_K))
+            plot_note(c, "%s: skipped, %s", FIG_FILE[id], why_missing(c, id));
         rc = 0;
     } else if (rc == 0) {
         if (id == F_BINNED && !c->has_sp)
             plot_note(c, "%s: no SP curve, %s", FIG_FILE[id], why_missing(c, F_INFO));
-        rc = save(c, &fig, FIG_FILE[id], err);
+        rc = plot_save(c, &fig, FIG_FILE[id], err);
     } else {
         rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", FIG_FILE[id]);
     }
@@ -598,6 +652,7 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
         plot_scatter_plan(&c, &sp);
         for (int id = 0; id < N_FIGS && !rc; id++)
             rc = figure(&c, (fig_id)id, &sp, err);
+        if (!rc) rc = plot_cluster_figures(&c, err);
     }
     free_files(&c);
     if (n_written) *n_written = c.n_written;

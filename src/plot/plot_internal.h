@@ -32,6 +32,11 @@ typedef struct plot_ctx {
      * the columns above hold means and the "se" columns sds over this many seeds; 0 otherwise. */
     int repeats;
     const char *msfx; /* suffix of the metrics columns: "" or "_mean" */
+    /* k-sliced columns of mi.csv (NULL in files without them) and the label of their figures;
+     * sliced_view = 1 while those figures are drawn from them (ixt... point at them then). */
+    const double *ixt_k, *ixt_k_se, *iyt_k, *iyt_k_se;
+    int has_sliced, sliced_view;
+    char sliced_label[96];
 } plot_ctx;
 
 extern const iflow_rgb PLOT_DARK, PLOT_REF;
@@ -76,6 +81,11 @@ typedef struct scat_plan {
 int plot_scatter_plan(plot_ctx *c, scat_plan *sp);
 /* Figure bodies: 0 when drawn, -1 if the data do not support them. */
 int plot_draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box);
+/* Writes fig as out_dir/name with the run's tEXt chunks, counting it. */
+int plot_save(plot_ctx *c, iflow_figure *fig, const char *name, iflow_error *err);
+/* clustering.png and cosine_hist.png from clustering.csv and cosine_hist.csv (plot_cluster.c),
+ * when the run wrote them. */
+int plot_cluster_figures(plot_ctx *c, iflow_error *err);
 int plot_draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box);
 int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp);
 /* One scatter panel: layer l at epoch e, units ua and ub (0-based) on the axes. */

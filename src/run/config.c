@@ -26,6 +26,7 @@ enum key_id {
     T_SEED, T_ORTHONORMAL, T_KEEP,
     E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_QUERIES, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
     E_RESAMPLE,
+    E_SLICES, E_SLICE_DIM, E_CLUSTER_INPUTS, E_CLUSTER_K,
     O_DIR, O_PLOT_EVERY, O_REPEATS,
     N_KEYS
 };
@@ -95,6 +96,11 @@ static const key_def keys[N_KEYS] = {
     [E_BINS] = {"estimate", "bins", K_CUSTOM, F(bins), ANY},
     [E_THREADS] = {"estimate", "threads", K_INT, F(threads), CAP(0, IFLOW_MAX_THREADS)},
     [E_RESAMPLE] = {"estimate", "resample", K_CUSTOM, F(resample), ANY},
+    [E_SLICES] = {"estimate", "slices", K_SIZE, F(slices), CAP(1, IFLOW_MAX_SLICES)},
+    [E_SLICE_DIM] = {"estimate", "slice_dim", K_SIZE, F(slice_dim), CAP(0, IFLOW_MAX_WIDTH)},
+    [E_CLUSTER_INPUTS] = {"estimate", "cluster_inputs", K_SIZE, F(cluster_inputs),
+                          CAP(0, IFLOW_MAX_CLUSTER_INPUTS)},
+    [E_CLUSTER_K] = {"estimate", "cluster_k", K_SIZE, F(cluster_k), CAP(1, IFLOW_MAX_CLUSTER_K)},
     [O_DIR] = {"output", "dir", K_STR, F(out_dir), ANY},
     [O_PLOT_EVERY] = {"output", "plot_every", K_LONG, F(plot_every), GE(0)},
     [O_REPEATS] = {"output", "repeats", K_SIZE, F(repeats), CAP(1, IFLOW_MAX_REPEATS)},
@@ -128,6 +134,10 @@ void iflow_config_defaults(iflow_config *cfg) {
     cfg->tolerance = 1e-6;
     cfg->mi_seed = 1;
     cfg->n_bins = 2;
+    cfg->slices = 16;
+    cfg->slice_dim = 0;
+    cfg->cluster_inputs = 2000;
+    cfg->cluster_k = 10;
     cfg->bins[0] = 0; /* szt30 */
     cfg->bins[1] = 0.07;
     strcpy(cfg->out_dir, "results/runs/default");
@@ -726,6 +736,14 @@ static int check_config(const iflow_config *cfg, const int *line, iflow_error *e
     if (cfg->test_file[0] && cfg->test_split[0])
         return fail_at(err, IFLOW_EINVAL, cfg, line, D_TEST_FILE,
                        "[data] give test_split or test_file, not both");
+    if (cfg->slice_dim > 0 && cfg->slices < 2)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_SLICES,
+                       "[estimate] slices must be >= 2 with slice_dim > 0 (the standard error "
+                       "comes from the spread across slices)");
+    if (cfg->cluster_inputs > 0 && cfg->cluster_inputs <= cfg->cluster_k)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_CLUSTER_K,
+                       "[estimate] cluster_k = %zu needs cluster_inputs > cluster_k (got %zu)",
+                       cfg->cluster_k, cfg->cluster_inputs);
     long *ep = NULL;
     size_t n_ep;
     iflow_error e;

@@ -19,9 +19,10 @@
 #include "infoflow/plot.h"
 #include "infoflow/train.h"
 #include "io.h"
+#include "run_cluster.h"
 #include "runlog.h"
 
-enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4 };
+enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4, STREAM_CLUSTER = 5 };
 #define EVAL_ROWS 1024
 
 typedef struct run_state {
@@ -32,6 +33,7 @@ typedef struct run_state {
     FILE *log;
     iflow_dataset *train, *test; /* the training and test rows */
     iflow_dataset *inputs;       /* the m inputs X is uniform on (train and test, or a subset) */
+    iflow_dataset *cluster_set;  /* [estimate] cluster_inputs of them for clustering.csv */
     iflow_net *net;
     iflow_optim *opt;
     iflow_trainer *trainer;
@@ -40,6 +42,7 @@ typedef struct run_state {
     long *mi_epochs, *keep_epochs;
     size_t n_mi, n_keep;
     runlog metrics, mi, binned, acts, scatter;
+    runlog clusters, cos_hist; /* clustering.csv, cosine_hist.csv (closed: not measured) */
     size_t n_measured; /* MI epochs measured in this invocation */
     uint64_t config_hash; /* of cfg, computed once (it reads the data files) */
     iflow_mi_options mi_opts;
@@ -169,6 +172,16 @@ static int load_data(run_state *st, iflow_error *err) {
         both->n = n;
         if (st->test->n_classes > both->n_classes) both->n_classes = st->test->n_classes;
         all = both;
+    }
+    if (c->cluster_inputs > 0)
+        rc = run_cluster_subset(all, c->cluster_inputs, c->mi_seed, STREAM_CLUSTER,
+                                &st->cluster_set, err);
+    if (!rc && st->cluster_set && st->cluster_set->n <= c->cluster_k)
+        rc = iflow_error_set(err, IFLOW_EINVAL, "%s: [estimate] cluster_k = %zu needs more "
+                             "than %zu inputs", c->path, c->cluster_k, st->cluster_set->n);
+    if (rc) {
+        iflow_dataset_free(all);
+        return rc;
     }
     if (c->mi_inputs > 0 && c->mi_inputs < all->n) {
         size_t *perm = malloc(all->n * sizeof *perm);
@@ -316,6 +329,10 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
                                           err);
     }
     free(t);
+    if (!rc && st->clusters.f)
+        rc = run_cluster_epoch(net, st->cluster_set, epoch, st->cfg.cluster_k, st->cfg.threads,
+                               &st->clusters, scatter_epoch(st, epoch) ? &st->cos_hist : NULL,
+                               err);
     /* mi.csv last: a full set of its rows marks the epoch complete (see catch_up). */
     if (!rc) rc = runlog_write_mi(&st->mi, &st->binned, epoch, info, H, err);
     if (rc) return rc;
@@ -411,19 +428,30 @@ static int resume_point(run_state *st, long *epoch, iflow_error *err) {
     return rc;
 }
 
+/* mi.csv gains the k-sliced columns only when slicing is on: other runs' files stay as they
+ * were. */
+static const char *mi_header(const run_state *st) {
+    return runlog_mi_header(st->cfg.slice_dim > 0);
+}
+
 static int open_logs(run_state *st, iflow_error *err) {
     int rc = runlog_open(st->dir, "metrics.csv", RUNLOG_METRICS_HEADER, &st->metrics, err);
-    if (!rc) rc = runlog_open(st->dir, "mi.csv", RUNLOG_MI_HEADER, &st->mi, err);
+    if (!rc) rc = runlog_open(st->dir, "mi.csv", mi_header(st), &st->mi, err);
     if (!rc) rc = runlog_open(st->dir, "binned.csv", RUNLOG_BINNED_HEADER, &st->binned, err);
     if (!rc)
         rc = runlog_open(st->dir, "activations.csv", RUNLOG_ACTIVATIONS_HEADER, &st->acts, err);
     if (!rc) rc = runlog_open(st->dir, "scatter.csv", RUNLOG_SCATTER_HEADER, &st->scatter, err);
+    if (!rc && st->cluster_set)
+        rc = runlog_open(st->dir, "clustering.csv", RUN_CLUSTER_HEADER, &st->clusters, err);
+    if (!rc && st->cluster_set)
+        rc = runlog_open(st->dir, "cosine_hist.csv", RUN_COSINE_HIST_HEADER, &st->cos_hist, err);
     return rc;
 }
 
 static int trim_logs(run_state *st, long epoch, iflow_error *err) {
-    static const char *const names[] = {"metrics.csv", "mi.csv", "binned.csv", "activations.csv",
-                                        "scatter.csv"};
+    static const char *const names[] = {"metrics.csv", "mi.csv",         "binned.csv",
+                                        "activations.csv", "scatter.csv", "clustering.csv",
+                                        "cosine_hist.csv"};
     int rc = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !rc; i++)
         rc = runlog_trim(st->dir, names[i], epoch, err);
@@ -433,15 +461,19 @@ static int trim_logs(run_state *st, long epoch, iflow_error *err) {
 /* Drops the measurement rows of epochs > max_epoch. The files are closed first: trimming
  * replaces them, and rows written through the old handles would be lost. */
 static int retrim_mi_logs(run_state *st, long max_epoch, iflow_error *err) {
-    static const char *const names[] = {"mi.csv", "binned.csv", "activations.csv", "scatter.csv"};
-    static const char *const *headers[] = {&RUNLOG_MI_HEADER, &RUNLOG_BINNED_HEADER,
-                                           &RUNLOG_ACTIVATIONS_HEADER, &RUNLOG_SCATTER_HEADER};
-    runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
+    static const char *const names[] = {"mi.csv",         "binned.csv",     "activations.csv",
+                                        "scatter.csv",    "clustering.csv", "cosine_hist.csv"};
+    const char *headers[] = {mi_header(st),         RUNLOG_BINNED_HEADER,
+                             RUNLOG_ACTIVATIONS_HEADER, RUNLOG_SCATTER_HEADER,
+                             RUN_CLUSTER_HEADER,     RUN_COSINE_HIST_HEADER};
+    runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter, &st->clusters,
+                       &st->cos_hist};
     int rc = 0;
-    for (size_t i = 0; i < 4 && !rc; i++) {
+    for (size_t i = 0; i < 6 && !rc; i++) {
+        if (i >= 4 && !st->cluster_set) break;
         runlog_close(files[i]);
         rc = runlog_trim(st->dir, names[i], max_epoch, err);
-        if (!rc) rc = runlog_open(st->dir, names[i], *headers[i], files[i], err);
+        if (!rc) rc = runlog_open(st->dir, names[i], headers[i], files[i], err);
     }
     return rc;
 }
@@ -635,13 +667,15 @@ static int check_config(run_state *st, iflow_error *err) {
 }
 
 static void release(run_state *st) {
-    runlog *logs[] = {&st->metrics, &st->mi, &st->binned, &st->acts, &st->scatter};
+    runlog *logs[] = {&st->metrics, &st->mi,      &st->binned,  &st->acts,
+                      &st->scatter, &st->clusters, &st->cos_hist};
     for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) runlog_close(logs[i]);
     if (st->log) fclose(st->log);
     if (st->lock_fd >= 0) close(st->lock_fd);
     iflow_dataset_free(st->train);
     iflow_dataset_free(st->test);
     iflow_dataset_free(st->inputs);
+    iflow_dataset_free(st->cluster_set);
     iflow_net_free(st->net);
     iflow_optim_free(st->opt);
     iflow_trainer_free(st->trainer);
@@ -724,7 +758,7 @@ static int estimate_path(const run_state *st, const iflow_estimate_options *o, s
 }
 
 static int open_estimate_logs(run_state *st, const iflow_estimate_options *o, iflow_error *err) {
-    const char *hdr[] = {RUNLOG_MI_HEADER, RUNLOG_BINNED_HEADER, RUNLOG_ACTIVATIONS_HEADER,
+    const char *hdr[] = {runlog_mi_header(o->mi.slice_dim > 0), RUNLOG_BINNED_HEADER, RUNLOG_ACTIVATIONS_HEADER,
                          RUNLOG_SCATTER_HEADER};
     runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
     for (size_t i = 0; i < 4; i++) {

@@ -1,0 +1,244 @@
+/* cluster: cosine similarities, silhouette and k-NN class agreement of labelled representations
+ * (cluster.h, ESTIMATION.md section 8), all from blocks of the Gram matrix G = S S^T:
+ *     |s_i - s_j|^2 = n_i + n_j - 2 G_ij,  c_ij = G_ij / sqrt(n_i n_j),  n_i = |s_i|^2.
+ * Per-row results are stored and summed in row order afterwards, histograms are integer counts:
+ * the numbers do not depend on the thread count. */
+#include "infoflow/cluster.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK_BYTES (64u << 20) /* Gram block size when opt->block is 0 */
+
+void iflow_cluster_options_default(iflow_cluster_options *opt) {
+    opt->knn = 10;
+    opt->hist_bins = 40;
+    opt->block = 0;
+    opt->threads = 0;
+}
+
+/* What each row contributes; summed in row order at the end. */
+typedef struct row_out {
+    double sil, agree;       /* silhouette s_i, k-NN agreement of row i */
+    double cw, cb;           /* sums of cosines to j > i, same / other class */
+    uint64_t nw, nb;         /* their counts */
+} row_out;
+
+/* Per-thread scratch: class distance sums and the k-NN max-heap of (distance^2, index). */
+typedef struct scratch {
+    double *class_sum; /* n_classes */
+    double *hd;        /* heap keys, k */
+    size_t *hj;        /* heap indices, k */
+    uint64_t *hist;    /* 2 * bins: within, then between */
+} scratch;
+
+/* Heap order: (d, j) lexicographic, the root the largest (the current k-th neighbour). */
+static int heap_less(double da, size_t ja, double db, size_t jb) {
+    return da < db || (da == db && ja < jb);
+}
+
+static void heap_sift_down(double *hd, size_t *hj, size_t k, size_t p) {
+    for (;;) {
+        size_t l = 2 * p + 1, r = l + 1, m = p;
+        if (l < k && heap_less(hd[m], hj[m], hd[l], hj[l])) m = l;
+        if (r < k && heap_less(hd[m], hj[m], hd[r], hj[r])) m = r;
+        if (m == p) return;
+        double td = hd[p];
+        size_t tj = hj[p];
+        hd[p] = hd[m], hj[p] = hj[m];
+        hd[m] = td, hj[m] = tj;
+        p = m;
+    }
+}
+
+/* Offers neighbour (dist2, j) to a heap holding *size of k entries. */
+static void heap_offer(double *hd, size_t *hj, size_t k, size_t *size, double dist2, size_t j) {
+    if (*size < k) {
+        size_t c = (*size)++;
+        hd[c] = dist2, hj[c] = j;
+        while (c > 0) { /* sift up */
+            size_t p = (c - 1) / 2;
+            if (!heap_less(hd[p], hj[p], hd[c], hj[c])) break;
+            double td = hd[p];
+            size_t tj = hj[p];
+            hd[p] = hd[c], hj[p] = hj[c];
+            hd[c] = td, hj[c] = tj;
+            c = p;
+        }
+    } else if (heap_less(dist2, j, hd[0], hj[0])) {
+        hd[0] = dist2, hj[0] = j;
+        heap_sift_down(hd, hj, k, 0);
+    }
+}
+
+typedef struct problem {
+    const size_t *labels;
+    const double *norm2;   /* n */
+    const size_t *count;   /* n_classes: members of each class */
+    size_t n, n_classes, knn, bins;
+} problem;
+
+/* Row i of the Gram matrix, g[j] = s_i . s_j: everything row i contributes. */
+static void one_row(const problem *p, size_t i, const double *g, scratch *w, row_out *o) {
+    size_t li = p->labels[i], heap_size = 0, nc = p->n_classes;
+    double ni = p->norm2[i];
+    memset(w->class_sum, 0, nc * sizeof *w->class_sum);
+    *o = (row_out){0};
+    for (size_t j = 0; j < p->n; j++) {
+        if (j == i) continue;
+        /* Rounding can make a tiny squared distance negative: it is 0. */
+        double d2 = fmax(ni + p->norm2[j] - 2 * g[j], 0.0);
+        w->class_sum[p->labels[j]] += sqrt(d2);
+        heap_offer(w->hd, w->hj, p->knn, &heap_size, d2, j);
+        if (j < i || ni == 0 || p->norm2[j] == 0) continue;
+        double c = g[j] / sqrt(ni * p->norm2[j]);
+        int same = p->labels[j] == li;
+        if (same) o->cw += c, o->nw++;
+        else o->cb += c, o->nb++;
+        double bf = floor((fmin(fmax(c, -1.0), 1.0) + 1) * 0.5 * (double)p->bins);
+        size_t b = bf >= (double)p->bins ? p->bins - 1 : (size_t)bf;
+        w->hist[(same ? 0 : p->bins) + b]++;
+    }
+    size_t agree = 0;
+    for (size_t h = 0; h < p->knn; h++) agree += p->labels[w->hj[h]] == li;
+    o->agree = (double)agree / (double)p->knn;
+    /* Silhouette: 0 for a class of one (Rousseeuw 1987) or when a = b = 0. */
+    if (p->count[li] < 2) return;
+    double a = w->class_sum[li] / (double)(p->count[li] - 1), b = INFINITY;
+    for (size_t c = 0; c < nc; c++)
+        if (c != li && p->count[c] > 0) b = fmin(b, w->class_sum[c] / (double)p->count[c]);
+    double mx = fmax(a, b);
+    o->sil = mx > 0 ? (b - a) / mx : 0.0;
+}
+
+static int check_input(const double *s, size_t n, size_t d, const size_t *labels, size_t nc,
+                       const iflow_cluster_options *opt, size_t *count, iflow_error *err) {
+    const char *fn = "iflow_cluster_measure";
+    if (!s || !labels || !opt || n < 2 || d < 1)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: need at least 2 rows of dimension >= 1 "
+                               "with labels (n = %zu, d = %zu)", fn, n, d);
+    if (opt->knn < 1 || opt->knn >= n)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: k = %zu neighbours needs 1 <= k < n = "
+                               "%zu", fn, opt->knn, n);
+    if (opt->hist_bins < 1)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: hist_bins must be >= 1", fn);
+    if (n > (size_t)INT32_MAX || d > (size_t)INT32_MAX)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: %zu x %zu is too large for GEMM", fn, n,
+                               d);
+    memset(count, 0, nc * sizeof *count);
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] >= nc)
+            return iflow_error_set(err, IFLOW_EINVAL, "%s: label %zu of row %zu is out of range "
+                                   "[0, %zu)", fn, labels[i], i, nc);
+        count[labels[i]]++;
+    }
+    size_t present = 0;
+    for (size_t c = 0; c < nc; c++) present += count[c] > 0;
+    if (present < 2)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: the labels hold %zu class(es); the "
+                               "silhouette needs at least 2", fn, present);
+    for (size_t i = 0; i < n * d; i++)
+        if (!isfinite(s[i]))
+            return iflow_error_set(err, IFLOW_EINVAL, "%s: row %zu, column %zu is %g", fn, i / d,
+                                   i % d, s[i]);
+    return 0;
+}
+
+/* Sums the per-row results in row order and normalises the histograms. */
+static void finish(const row_out *rows, size_t n, const uint64_t *hist, size_t bins,
+                   iflow_cluster_result *out, double *hw, double *hb) {
+    double sil = 0, agree = 0, cw = 0, cb = 0;
+    uint64_t nw = 0, nb = 0;
+    for (size_t i = 0; i < n; i++) {
+        sil += rows[i].sil;
+        agree += rows[i].agree;
+        cw += rows[i].cw;
+        cb += rows[i].cb;
+        nw += rows[i].nw;
+        nb += rows[i].nb;
+    }
+    out->silhouette = sil / (double)n;
+    out->knn_agreement = agree / (double)n;
+    out->n_within = nw;
+    out->n_between = nb;
+    out->cos_within = nw ? cw / (double)nw : NAN;
+    out->cos_between = nb ? cb / (double)nb : NAN;
+    for (size_t b = 0; b < bins; b++) {
+        if (hw) hw[b] = nw ? (double)hist[b] / (double)nw : 0.0;
+        if (hb) hb[b] = nb ? (double)hist[bins + b] / (double)nb : 0.0;
+    }
+}
+
+/* Rows [i0, i0 + rows) against all n: one GEMM, then the rows in parallel. */
+static void one_block(const problem *p, const double *s, size_t d, size_t i0, size_t rows,
+                      double *g, scratch *w, int nth, row_out *out) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)p->n, (int)d, 1.0,
+                s + i0 * d, (int)d, s, (int)d, 0.0, g, (int)p->n);
+#pragma omp parallel for num_threads(nth) schedule(dynamic, 8)
+    for (size_t r = 0; r < rows; r++)
+        one_row(p, i0 + r, g + r * p->n, &w[omp_get_thread_num()], &out[i0 + r]);
+}
+
+int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
+                          size_t n_classes, const iflow_cluster_options *opt,
+                          iflow_cluster_result *out, double *hist_within, double *hist_between,
+                          iflow_error *err) {
+    size_t *count = malloc((n_classes ? n_classes : 1) * sizeof *count);
+    if (!count) return iflow_error_set(err, IFLOW_ENOMEM, "iflow_cluster_measure: out of memory");
+    int rc = check_input(s, n, d, labels, n_classes, opt, count, err);
+    if (rc) {
+        free(count);
+        return rc;
+    }
+    int nth = opt->threads > 0 ? opt->threads : omp_get_max_threads();
+    size_t block = opt->block ? opt->block : BLOCK_BYTES / (n * sizeof(double));
+    block = block < 1 ? 1 : block > n ? n : block;
+    size_t bins = opt->hist_bins, k = opt->knn;
+    double *norm2 = malloc(n * sizeof *norm2), *g = malloc(block * n * sizeof *g);
+    row_out *rows = malloc(n * sizeof *rows);
+    scratch *w = calloc((size_t)nth, sizeof *w);
+    uint64_t *hist = calloc(2 * bins, sizeof *hist);
+    int ok = norm2 && g && rows && w && hist;
+    for (int t = 0; ok && t < nth; t++) {
+        w[t].class_sum = malloc(n_classes * sizeof(double));
+        w[t].hd = malloc(k * sizeof(double));
+        w[t].hj = malloc(k * sizeof(size_t));
+        w[t].hist = calloc(2 * bins, sizeof(uint64_t));
+        ok = w[t].class_sum && w[t].hd && w[t].hj && w[t].hist;
+    }
+    if (!ok) {
+        rc = iflow_error_set(err, IFLOW_ENOMEM, "iflow_cluster_measure: out of memory (n = %zu, "
+                             "block = %zu)", n, block);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            double q = 0;
+            for (size_t c = 0; c < d; c++) q += s[i * d + c] * s[i * d + c];
+            norm2[i] = q;
+        }
+        problem p = {labels, norm2, count, n, n_classes, k, bins};
+        for (size_t i0 = 0; i0 < n; i0 += block)
+            one_block(&p, s, d, i0, n - i0 < block ? n - i0 : block, g, w, nth, rows);
+        /* Integer counts: their sum does not depend on which thread counted what. */
+        for (int t = 0; t < nth; t++)
+            for (size_t b = 0; b < 2 * bins; b++) hist[b] += w[t].hist[b];
+        finish(rows, n, hist, bins, out, hist_within, hist_between);
+        out->n_zero = 0;
+        for (size_t i = 0; i < n; i++) out->n_zero += norm2[i] == 0;
+    }
+    for (int t = 0; w && t < nth; t++) {
+        free(w[t].class_sum);
+        free(w[t].hd);
+        free(w[t].hj);
+        free(w[t].hist);
+    }
+    free(w);
+    free(hist);
+    free(rows);
+    free(g);
+    free(norm2);
+    free(count);
+    return rc;
+}
