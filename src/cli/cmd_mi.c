@@ -11,6 +11,7 @@
 #include "estimator_args.h"
 #include "io.h"
 #include "commands.h"
+#include "dist.h"
 #include "infoflow/binning.h"
 #include "infoflow/data.h"
 #include "infoflow/entropy.h"
@@ -165,7 +166,12 @@ int cmd_mi(int argc, char **argv) {
     if (rc >= 0) return rc;
     iflow_error err = {0};
     iflow_matrix *m = NULL;
-    if (iflow_matrix_load(a.path, &m, &err)) return est_data_error(CMD, a.path, &err);
+    /* In an MPI job every rank reads the file; agreeing keeps a failure on one from leaving
+     * the others waiting in the estimator's collective calls. */
+    if (iflow_dist_agree(iflow_matrix_load(a.path, &m, &err), &err)) {
+        iflow_matrix_free(m);
+        return est_data_error(CMD, a.path, &err);
+    }
     tagged t = {0};
     if (m->cols < 2 || a.group_col >= m->cols) {
         rc = iflow_error_set(&err, IFLOW_EINVAL,
@@ -179,6 +185,7 @@ int cmd_mi(int argc, char **argv) {
         rc = split_groups(m, &a, &t, &err);
     }
     iflow_matrix_free(m);
+    rc = iflow_dist_agree(rc, &err);
     if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
     tagged_free(&t);
     if (rc) return est_data_error(CMD, a.path, &err);

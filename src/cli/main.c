@@ -1,8 +1,12 @@
 /* infoflow: dispatches to the subcommands in src/cli/cmd_*.c. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 
 static const struct {
     const char *name;
@@ -26,7 +30,22 @@ static void usage(FILE *out) {
                  "Options: --help, --version\n");
 }
 
-int main(int argc, char **argv) {
+/* In an MPI job, mpirun stops the other ranks with SIGTERM when one fails or is killed: each
+ * says which rank it is and what it was computing (mpirun names the rank that failed). */
+static void on_term(int sig) {
+    char line[320];
+    if (!iflow_dist_task()[0]) { /* not computing: mpirun's own message says it all */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    int n = snprintf(line, sizeof line, "infoflow: rank %d of %d stopped by signal %d while computing %s\n",
+                     iflow_dist_world_rank(), iflow_dist_world_size(), sig, iflow_dist_task());
+    if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -44,4 +63,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "infoflow: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    iflow_error err = {0};
+    if (iflow_dist_init(&argc, &argv, &err)) return cli_fail(&err);
+    if (iflow_dist_world_size() > 1) {
+        signal(SIGTERM, on_term);
+        /* One copy of every result: rank 0 prints it; the others keep stderr for errors. */
+        if (iflow_dist_world_rank() != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    }
+    int rc = dispatch(argc, argv);
+    iflow_dist_finalize(rc);
+    return rc;
 }
