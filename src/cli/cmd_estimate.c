@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "infoflow/run.h"
 #include "progress.h"
 
@@ -118,7 +119,7 @@ int cmd_estimate(int argc, char **argv) {
     int rc = iflow_run_estimate(dir, &o, &err);
     cli_progress_done(&prog);
     if (rc) return cli_fail(&err);
-    if (!quiet)
+    if (!quiet && iflow_dist_world_rank() == 0)
         fprintf(stderr, "wrote %s/%s\n", dir,
                 replace ? "mi.csv" : outname ? outname : "mi-estimate.csv");
     return 0;

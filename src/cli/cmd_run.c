@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "infoflow/config.h"
 #include "infoflow/run.h"
 #include "progress.h"
@@ -97,6 +98,6 @@ int cmd_run(int argc, char **argv) {
     rc = iflow_run_repeats(&cfg, &opts, &err);
     cli_progress_done(&prog);
     if (rc) return cli_fail(&err);
-    if (!quiet) fprintf(stderr, "done: %s\n", cfg.out_dir);
+    if (!quiet && iflow_dist_world_rank() == 0) fprintf(stderr, "done: %s\n", cfg.out_dir);
     return 0;
 }
