@@ -712,7 +712,8 @@ static int spread_unit(void *user, size_t item, const iflow_mi_options *mi,
     for (size_t k = 0, pos = 0; k < mi->layer_mask_n && pos < sizeof layers; k++)
         pos += (size_t)snprintf(layers + pos, sizeof layers - pos, "%s%zu", k ? "," : "",
                                 mi->layers[k]);
-    iflow_dist_set_task("epoch %ld, layer %s", c->epochs[item], layers);
+    iflow_dist_set_task("epoch %ld, layer%s %s", c->epochs[item], mi->layer_mask_n > 1 ? "s" : "",
+                        layers);
     checkpoint_path(st, c->epochs[item], path, sizeof path);
     iflow_checkpoint_meta meta;
     const iflow_dataset *in = st->inputs;
