@@ -1,7 +1,9 @@
 /* infoflow: dispatches to the subcommands in src/cli/cmd_*.c. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli_util.h"
@@ -74,6 +76,14 @@ int main(int argc, char **argv) {
         if (iflow_dist_world_rank() != 0 && !freopen("/dev/null", "w", stdout)) return 1;
     }
     int rc = dispatch(argc, argv);
+    if (getenv("IFLOW_DIST_STATS")) { /* for tools/bench_mpi and docs/SCALING.md */
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        fprintf(stderr, "infoflow stats: rank %d of %d: sent %llu bytes, cpu %.2f s\n",
+                iflow_dist_world_rank(), iflow_dist_world_size(), iflow_dist_bytes_sent(),
+                (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                    1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
+    }
     iflow_dist_finalize(rc);
     return rc;
 }
