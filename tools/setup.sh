@@ -13,7 +13,7 @@ case "$mode" in
 esac
 
 packages=(gcc meson ninja-build pkg-config libopenblas-dev zlib1g-dev libpng-dev libinih-dev
-          libcairo2-dev check fonts-dejavu-core dataset-fashion-mnist)
+          libcairo2-dev check fonts-dejavu-core dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,11 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# With MPI (Open MPI): `mpirun -np N build/infoflow estimate|run|entropy|mi ...` (docs/SCALING.md).
 if [ -f build/build.ninja ]; then
-  meson setup --reconfigure build >/dev/null
+  meson setup --reconfigure build -Dmpi=enabled >/dev/null
 else
   # -march=native: this build runs this machine's experiments (an installed library should not)
-  meson setup build -Dnative=true
+  meson setup build -Dnative=true -Dmpi=enabled
 fi
 ninja -C build
 
@@ -44,9 +45,9 @@ else
   # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer); no
   # -march=native, so the build also runs under valgrind. UB halts, so it fails the test.
   if [ -f build-asan/build.ninja ]; then
-    meson setup --reconfigure build-asan >/dev/null
+    meson setup --reconfigure build-asan -Dmpi=enabled >/dev/null
   else
-    meson setup build-asan -Dsanitize=true -Dnative=false
+    meson setup build-asan -Dsanitize=true -Dnative=false -Dmpi=enabled
   fi
   ninja -C build-asan
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "dist.h"
+
 int cli_fail(const iflow_error *err) {
+    if (iflow_dist_error_shared() && iflow_dist_world_rank() > 0) return 1; /* rank 0 says it */
     fprintf(stderr, "infoflow: %s\n", err && err->msg[0] ? err->msg : "unknown error");
     return 1;
 }

@@ -10,6 +10,7 @@
 #include "estimator_args.h"
 #include "io.h"
 #include "commands.h"
+#include "dist.h"
 #include "infoflow/binning.h"
 #include "infoflow/data.h"
 #include "infoflow/entropy.h"
@@ -120,7 +121,11 @@ int cmd_entropy(int argc, char **argv) {
     if (rc >= 0) return rc;
     iflow_error err = {0};
     iflow_matrix *m = NULL;
-    if (iflow_matrix_load(a.path, &m, &err)) return est_data_error(CMD, a.path, &err);
+    /* In an MPI job every rank reads the file (see cmd_mi.c). */
+    if (iflow_dist_agree(iflow_matrix_load(a.path, &m, &err), &err)) {
+        iflow_matrix_free(m);
+        return est_data_error(CMD, a.path, &err);
+    }
     if (m->rows < 2) {
         fprintf(stderr, "infoflow %s: %s: need at least 2 samples (rows), got %zu\n", CMD, a.path,
                 m->rows);

@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "infoflow/run.h"
 #include "progress.h"
 
@@ -14,7 +15,10 @@ static void usage(FILE *out) {
             "Usage: infoflow estimate RUN_DIR [options]\n\n"
             "Measures I(X;T_l), I(Y;T_l) and binned entropies from the checkpoints saved in\n"
             "RUN_DIR, e.g. with more replicas than during training. Writes RUN_DIR/mi-estimate.csv\n"
-            "(and binned-, activations-, scatter-estimate.csv) unless --replace or --out.\n\n"
+            "(and binned-, activations-, scatter-estimate.csv) unless --replace or --out.\n"
+            "Under MPI, `mpirun -np N infoflow estimate RUN_DIR` spreads the (epoch, layer)\n"
+            "units over the ranks; rank 0 writes the same bytes as one process\n"
+            "(docs/SCALING.md).\n\n"
             "Options (defaults: the run's [estimate] section):\n"
             "  --epochs SPEC     epochs to measure: 1,10,100 | every:N | log:K | all\n"
             "  --layers LIST     hidden layers to measure, e.g. 1,5 (default: all)\n"
@@ -131,7 +135,7 @@ int cmd_estimate(int argc, char **argv) {
     int rc = iflow_run_estimate(dir, &o, &err);
     cli_progress_done(&prog);
     if (rc) return cli_fail(&err);
-    if (!quiet)
+    if (!quiet && iflow_dist_world_rank() == 0)
         fprintf(stderr, "wrote %s/%s\n", dir,
                 replace ? "mi.csv" : outname ? outname : "mi-estimate.csv");
     return 0;

@@ -11,6 +11,7 @@
 #include "estimator_args.h"
 #include "io.h"
 #include "commands.h"
+#include "dist.h"
 #include "infoflow/binning.h"
 #include "infoflow/data.h"
 #include "infoflow/entropy.h"
@@ -124,8 +125,13 @@ int cmd_mi(int argc, char **argv) {
     iflow_error err = {0};
     iflow_matrix *m = NULL;
     uint64_t *ids = NULL;
-    if (iflow_matrix_load_ids(a.path, a.group_col, &m, &ids, &err))
+    /* In an MPI job every rank reads the file; agreeing keeps a failure on one from leaving
+     * the others waiting in the estimator's collective calls. */
+    if (iflow_dist_agree(iflow_matrix_load_ids(a.path, a.group_col, &m, &ids, &err), &err)) {
+        iflow_matrix_free(m);
+        free(ids);
         return est_data_error(CMD, a.path, &err);
+    }
     est_tagged t = {0};
     if (m->cols < 2 || a.group_col >= m->cols) {
         rc = iflow_error_set(&err, IFLOW_EINVAL,
@@ -140,6 +146,7 @@ int cmd_mi(int argc, char **argv) {
     }
     iflow_matrix_free(m);
     free(ids);
+    rc = iflow_dist_agree(rc, &err);
     if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
     est_tagged_free(&t);
     if (rc) return est_data_error(CMD, a.path, &err);

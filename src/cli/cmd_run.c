@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "infoflow/config.h"
 #include "infoflow/run.h"
 #include "progress.h"
@@ -19,7 +20,9 @@ static void usage(FILE *out) {
             "epochs. Writes DIR/config.ini, metrics.csv, mi.csv, binned.csv, activations.csv,\n"
             "scatter.csv, checkpoints/, log.txt and PNG figures (docs/FORMATS.md).\n"
             "With [output] repeats = N, runs seeds S..S+N-1 into DIR/seed-S and writes the\n"
-            "mean and sd across seeds to DIR/mi-mean.csv and metrics-mean.csv, with figures.\n\n"
+            "mean and sd across seeds to DIR/mi-mean.csv and metrics-mean.csv, with figures.\n"
+            "Under MPI, `mpirun -np N infoflow run CONFIG` runs seed r on rank r mod N\n"
+            "(repeats > 1 only; the same files as one process; docs/SCALING.md).\n\n"
             "Options:\n"
             "  --out DIR      run directory (default: [output] dir of the config)\n"
             "  --seed N       training seed (overrides [train] seed; the first of repeats)\n"
@@ -99,6 +102,6 @@ int cmd_run(int argc, char **argv) {
     rc = iflow_run_repeats(&cfg, &opts, &err);
     cli_progress_done(&prog);
     if (rc) return cli_fail(&err);
-    if (!quiet) fprintf(stderr, "done: %s\n", cfg.out_dir);
+    if (!quiet && iflow_dist_world_rank() == 0) fprintf(stderr, "done: %s\n", cfg.out_dir);
     return 0;
 }

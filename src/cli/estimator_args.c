@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "dist.h"
 
 /* Applies one option's value; returns 0 or the usage-error exit code. */
 static int apply_option(const est_command *c, est_args *a, int opt, const char *v) {
@@ -108,6 +109,7 @@ int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
 }
 
 int est_data_error(const char *cmd, const char *path, const iflow_error *err) {
+    if (iflow_dist_error_shared() && iflow_dist_world_rank() > 0) return 1; /* rank 0 says it */
     const char *msg = err->msg[0] ? err->msg : iflow_strerror(err->code);
     if (strstr(msg, path))
         fprintf(stderr, "infoflow %s: %s\n", cmd, msg);

@@ -52,7 +52,8 @@ enum {
     "                   depend on it)\n"                                                       \
     "  -h, --help       show this help\n\n"                                                    \
     "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"     \
-    "1 bad data, 2 bad usage.\n"
+    "1 bad data, 2 bad usage. Under MPI, `mpirun -np N infoflow ...` splits the sp\n"      \
+    "draws over the ranks, with the same output as one process (docs/SCALING.md).\n"
 
 /* The matching getopt_long entries. */
 #define EST_OPTIONS_SP_BIN                                                                     \

@@ -1,9 +1,14 @@
 /* infoflow: dispatches to the subcommands in src/cli/cmd_*.c. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 
 static const struct {
     const char *name;
@@ -28,10 +33,22 @@ static void usage(FILE *out) {
                  "Options: --help, --version\n");
 }
 
-int main(int argc, char **argv) {
-    /* A write beyond `ulimit -f` then fails with EFBIG, reported as "write failed: File too
-     * large" with the file's name, instead of the signal killing the process silently. */
-    signal(SIGXFSZ, SIG_IGN);
+/* In an MPI job, mpirun stops the other ranks with SIGTERM when one fails or is killed: each
+ * says which rank it is and what it was computing (mpirun names the rank that failed). */
+static void on_term(int sig) {
+    char line[320];
+    if (!iflow_dist_task()[0]) { /* not computing: mpirun's own message says it all */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    int n = snprintf(line, sizeof line, "infoflow: rank %d of %d stopped by signal %d while computing %s\n",
+                     iflow_dist_world_rank(), iflow_dist_world_size(), sig, iflow_dist_task());
+    if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -49,4 +66,28 @@ int main(int argc, char **argv) {
     fprintf(stderr, "infoflow: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    /* A write beyond `ulimit -f` then fails with EFBIG, reported as "write failed: File too
+     * large" with the file's name, instead of the signal killing the process silently. */
+    signal(SIGXFSZ, SIG_IGN);
+    iflow_error err = {0};
+    if (iflow_dist_init(&argc, &argv, &err)) return cli_fail(&err);
+    if (iflow_dist_world_size() > 1) {
+        signal(SIGTERM, on_term);
+        /* One copy of every result: rank 0 prints it; the others keep stderr for errors. */
+        if (iflow_dist_world_rank() != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    }
+    int rc = dispatch(argc, argv);
+    if (getenv("IFLOW_DIST_STATS")) { /* for tools/bench_mpi and docs/SCALING.md */
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        fprintf(stderr, "infoflow stats: rank %d of %d: sent %llu bytes, cpu %.2f s\n",
+                iflow_dist_world_rank(), iflow_dist_world_size(), iflow_dist_bytes_sent(),
+                (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                    1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
+    }
+    iflow_dist_finalize(rc);
+    return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <unistd.h>
+#include "dist.h"
 #include "io.h"
 
 static void clear(cli_progress *p) {
@@ -47,6 +48,8 @@ void cli_progress_message(void *user, const char *line) {
     cli_progress *p = user;
     if (p->quiet) return;
     clear(p);
+    if (iflow_dist_world_size() > 1) /* whose line it is, among the ranks' */
+        fprintf(stderr, "[rank %d] ", iflow_dist_world_rank());
     fprintf(stderr, "%s\n", line);
 }
 

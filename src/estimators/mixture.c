@@ -7,14 +7,22 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "dist.h"
 #include "mixture_kernel.h"
 #include "mixture_tree.h"
 
-/* Exact mode: blocks of ~64 queries (whole centres) in parallel, each swept over every tile. */
-static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
+/* Exact mode: blocks of ~64 queries (whole centres) in parallel, each swept over every tile.
+ * In an MPI job each rank computes the blocks it owns (round-robin: a balanced share). */
+static int run_exact(mc_ctx *cx, iflow_mix_stats *stats) {
     const iflow_mix_mc *p = cx->p;
     size_t cb = p->k >= 64 ? 1 : (64 + p->k - 1) / p->k;
     size_t nqc = p->n_query ? p->n_query : p->n, n_blocks = (nqc + cb - 1) / cb;
+    size_t rank = (size_t)iflow_dist_rank(), size = (size_t)iflow_dist_size();
+    size_t mine = n_blocks > rank ? (n_blocks - rank + size - 1) / size : 0;
+    cx->n_blk = n_blocks;
+    cx->blk_start = malloc((n_blocks + 1) * sizeof *cx->blk_start);
+    if (!cx->blk_start) return IFLOW_ENOMEM;
+    for (size_t b = 0; b <= n_blocks; b++) cx->blk_start[b] = b * cb < nqc ? b * cb : nqc;
     int fail = 0;
 #pragma omp parallel num_threads(iflow_mix_threads(p->threads))
     {
@@ -25,9 +33,9 @@ static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
             fail = 1;
         }
 #pragma omp for schedule(dynamic)
-        for (size_t b = 0; b < n_blocks; b++) {
+        for (size_t bb = 0; bb < mine; bb++) {
             if (!ok) continue;
-            size_t i0 = b * cb, i1 = i0 + cb < nqc ? i0 + cb : nqc;
+            size_t b = rank + bb * size, i0 = b * cb, i1 = i0 + cb < nqc ? i0 + cb : nqc;
             size_t nq = iflow_mix_draw(cx, NULL, i0, i1, &w);
             iflow_mix_shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
             iflow_mix_sweep(cx, cx->runs, cx->n_runs, &w, nq);
@@ -36,6 +44,45 @@ static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
         iflow_mix_ws_free(&w);
     }
     return fail ? IFLOW_ENOMEM : 0;
+}
+
+/* Every rank gets the statistics of every query centre: each packs those of its own blocks
+ * (in block order), one allgather, each unpacks all. Per-centre statistics do not depend on
+ * which rank computed them, so the reductions over them (entropy.c) give the same bytes for
+ * any number of ranks. */
+static int gather_blocks(const mc_ctx *cx, iflow_mix_stats *stats, iflow_error *err) {
+    size_t size = (size_t)iflow_dist_size(), rank = (size_t)iflow_dist_rank();
+    if (size == 1) return 0;
+    _Static_assert(sizeof(iflow_mix_stats) == 2 * IFLOW_MIX_NQ * sizeof(double), "packed");
+    const size_t *st = cx->blk_start, *ord = cx->blk_order, n = st[cx->n_blk];
+    size_t *counts = calloc(size, sizeof *counts), *disp = calloc(size, sizeof *disp);
+    size_t *at = malloc(size * sizeof *at);
+    iflow_mix_stats *buf = malloc((n ? n : 1) * sizeof *buf);
+    int rc = counts && disp && at && buf
+                 ? 0
+                 : iflow_error_set(err, IFLOW_ENOMEM, "mixture: out of memory gathering %zu "
+                                   "centres", n);
+    for (size_t b = 0; !rc && b < cx->n_blk; b++) counts[b % size] += st[b + 1] - st[b];
+    for (size_t r = 1; !rc && r < size; r++) disp[r] = disp[r - 1] + counts[r - 1];
+    /* pass 0 packs this rank's blocks at its displacement, pass 1 unpacks every rank's */
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        memcpy(at, disp, size * sizeof *at);
+        for (size_t b = pass == 0 ? rank : 0; b < cx->n_blk; b += pass == 0 ? size : 1)
+            for (size_t u = st[b]; u < st[b + 1]; u++) {
+                size_t i = ord ? ord[u] : u;
+                if (pass == 0) buf[at[b % size]++] = stats[i];
+                else stats[i] = buf[at[b % size]++];
+            }
+        if (pass == 0) {
+            for (size_t r = 0; r < size; r++) counts[r] *= 2 * IFLOW_MIX_NQ; /* in doubles */
+            rc = iflow_dist_allgather((double *)(buf + disp[rank]), counts, (double *)buf, err);
+        }
+    }
+    free(counts);
+    free(disp);
+    free(at);
+    free(buf);
+    return rc;
 }
 
 int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error *err) {
@@ -57,9 +104,13 @@ int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error 
         if (rc == 0) rc = run_exact(&cx, stats);
         iflow_mix_tiles_free(&tl);
     }
-    if (rc)
-        return iflow_error_set(err, rc, "mixture: out of memory (n = %zu, d = %zu)", p->n, p->d);
-    return 0;
+    if (rc) iflow_error_set(err, rc, "mixture: out of memory (n = %zu, d = %zu)", p->n, p->d);
+    /* In an MPI job: the ranks agree (a failure on one is an error on all), then share. */
+    rc = iflow_dist_agree(rc, err);
+    if (rc == 0) rc = gather_blocks(&cx, stats, err);
+    free(cx.blk_start);
+    free(cx.blk_order);
+    return rc;
 }
 
 int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int threads,

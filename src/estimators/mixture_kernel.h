@@ -28,6 +28,10 @@ typedef struct mc_ctx {
     /* truncated mode: set up and freed inside mixture_tree.c */
     iflow_kdtree *tree;          /* tree over the centres ... */
     double *tlw, *tga, *tgb;     /* ... and the per-centre arrays in tree order */
+    /* The query blocks, for splitting them over the ranks of an MPI job (dist.h): block b
+     * holds the query centres order[start[b] .. start[b+1]) (order NULL: the identity) and
+     * is computed by rank iflow_dist_owner(b). Filled by the drivers; freed by the caller. */
+    size_t *blk_start, *blk_order, n_blk;
 } mc_ctx;
 
 /* Per-thread buffers. Queries: t (cap_q x d), c = -shift, group ids, sums (3 per query).

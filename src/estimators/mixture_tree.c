@@ -1,6 +1,7 @@
 /* mixture_tree: the truncated driver of the mixture sums. Queries are answered in blocks of
  * nearby centres planned over a k-d tree, each block over the tree ranges of one ball, with a
  * proved bound on the error of every ln. */
+#include <assert.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "mixture_tree.h"
 
+#include "dist.h"
 #include "kdtree.h"
 
 /* Truncation radius. For a draw t = s_i + z the own term is T_i = w_i e^{-||z||^2/2beta^2}.
@@ -320,9 +322,27 @@ static int plan_build(plan *pl, const mc_ctx *cx, const double *rad, size_t nqc)
     return fail ? IFLOW_ENOMEM : 0;
 }
 
+/* The blocks of the plan for splitting over MPI ranks: block b holds the query centres
+ * perm[qpos[q0 .. q1)], and the blocks tile qpos in order. */
+static int share_blocks(mc_ctx *cx, const plan *pl, size_t nqc) {
+    cx->n_blk = pl->all.n;
+    cx->blk_start = malloc((pl->all.n + 1) * sizeof *cx->blk_start);
+    cx->blk_order = malloc((nqc ? nqc : 1) * sizeof *cx->blk_order);
+    if (!cx->blk_start || !cx->blk_order) return IFLOW_ENOMEM;
+    for (size_t b = 0; b < pl->all.n; b++) {
+        assert(pl->all.b[b].q0 == (b ? pl->all.b[b - 1].q1 : 0));
+        cx->blk_start[b] = pl->all.b[b].q0;
+    }
+    cx->blk_start[pl->all.n] = pl->all.n ? pl->all.b[pl->all.n - 1].q1 : 0;
+    for (size_t u = 0; u < cx->blk_start[pl->all.n]; u++)
+        cx->blk_order[u] = cx->tree->perm[pl->qpos[u]];
+    return 0;
+}
+
 /* The radius of every query centre, a plan of blocks, then per block one
- * ball query for ranges of the tree and the same kernel on them. */
-static int run_blocks(const mc_ctx *cx, iflow_mix_stats *stats) {
+ * ball query for ranges of the tree and the same kernel on them. In an MPI job every rank
+ * makes the same plan and computes the blocks it owns (round-robin). */
+static int run_blocks(mc_ctx *cx, iflow_mix_stats *stats) {
     const iflow_mix_mc *p = cx->p;
     size_t nqc = p->n_query ? p->n_query : p->n;
     double *rad = malloc((nqc ? nqc : 1) * sizeof *rad);
@@ -347,14 +367,18 @@ static int run_blocks(const mc_ctx *cx, iflow_mix_stats *stats) {
     plan pl;
     if (!fail) fail = plan_build(&pl, cx, rad, nqc) != 0;
     else memset(&pl, 0, sizeof pl);
+    if (!fail) fail = share_blocks(cx, &pl, nqc) != 0;
+    size_t rank = (size_t)iflow_dist_rank(), size = (size_t)iflow_dist_size();
+    size_t mine = !fail && pl.all.n > rank ? (pl.all.n - rank + size - 1) / size : 0;
 #pragma omp parallel num_threads(iflow_mix_threads(p->threads)) if (!fail)
     {
         workspace w = {0};
         size_t *idx = fail ? NULL : malloc(pl.per_block * sizeof *idx);
         int ok = !fail && idx && iflow_mix_ws_init(&w, pl.per_block * p->k, p->d) == 0;
 #pragma omp for schedule(dynamic)
-        for (size_t b = 0; b < pl.all.n; b++) {
+        for (size_t bb = 0; bb < mine; bb++) {
             if (!ok) continue;
+            size_t b = rank + bb * size;
             const tblock *bl = &pl.all.b[b];
             size_t nc = bl->q1 - bl->q0, n_runs = 0;
             for (size_t u = 0; u < nc; u++) idx[u] = cx->tree->perm[pl.qpos[bl->q0 + u]];
@@ -396,13 +420,14 @@ static int setup_tree(mc_ctx *cx) {
     return 0;
 }
 
-int iflow_mix_run_truncated(const mc_ctx *cx0, iflow_mix_stats *stats) {
-    mc_ctx cx = *cx0;
-    int rc = setup_tree(&cx);
-    if (rc == 0) rc = run_blocks(&cx, stats);
-    iflow_kdtree_free(cx.tree);
-    free(cx.tlw);
-    free(cx.tga);
-    free(cx.tgb);
+int iflow_mix_run_truncated(mc_ctx *cx, iflow_mix_stats *stats) {
+    int rc = setup_tree(cx);
+    if (rc == 0) rc = run_blocks(cx, stats);
+    iflow_kdtree_free(cx->tree);
+    free(cx->tlw);
+    free(cx->tga);
+    free(cx->tgb);
+    cx->tree = NULL;
+    cx->tlw = cx->tga = cx->tgb = NULL;
     return rc;
 }

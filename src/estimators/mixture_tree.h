@@ -6,7 +6,8 @@
 #include "mixture_kernel.h"
 
 /* Fills stats for the query centres of cx->p with every ln within cx->p->tolerance of its exact
- * value. Builds and frees its own k-d tree. 0 or IFLOW_ENOMEM. */
-int iflow_mix_run_truncated(const mc_ctx *cx, iflow_mix_stats *stats);
+ * value. Builds and frees its own k-d tree; leaves cx's query blocks (blk_*) for the caller to
+ * gather over MPI ranks and free. 0 or IFLOW_ENOMEM. */
+int iflow_mix_run_truncated(mc_ctx *cx, iflow_mix_stats *stats);
 
 #endif

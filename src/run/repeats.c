@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "csvread.h"
+#include "dist.h"
 #include "infoflow/plot.h"
 #include "infoflow/run.h"
 #include "io.h"
@@ -196,26 +197,46 @@ static int aggregate_log(const iflow_config *cfg, const char *name, size_t n_key
     return rc;
 }
 
+/* One seed of the study, in cfg->out_dir/seed-S. */
+static int run_seed(const iflow_config *cfg, const iflow_run_options *opts, size_t r,
+                    iflow_error *err) {
+    iflow_config c = *cfg;
+    c.seed = cfg->seed + r;
+    if (cfg->mi_seed == cfg->seed) c.mi_seed = c.seed; /* the estimator follows the seed */
+    c.repeats = 1;
+    int len = snprintf(c.out_dir, sizeof c.out_dir, "%s/seed-%llu", cfg->out_dir,
+                       (unsigned long long)c.seed);
+    if (len < 0 || (size_t)len >= sizeof c.out_dir)
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", cfg->out_dir);
+    char ini[1200];
+    snprintf(ini, sizeof ini, "%s/config.ini", c.out_dir);
+    iflow_run_options o = *opts;
+    o.resume = opts->resume && access(ini, F_OK) == 0; /* a seed not begun starts afresh */
+    say(opts, "seed %llu (%zu of %zu) -> %s", (unsigned long long)c.seed, r + 1, cfg->repeats,
+        c.out_dir);
+    iflow_dist_set_task("seed %llu", (unsigned long long)c.seed);
+    int rc = iflow_run(&c, &o, err);
+    iflow_dist_set_task("%s", "");
+    return rc;
+}
+
 int iflow_run_repeats(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
+    if (cfg->repeats <= 1 && iflow_dist_size() > 1)
+        return iflow_dist_agree(iflow_error_set(err, IFLOW_EINVAL, "%s: under MPI, run spreads "
+                                                "the seeds of [output] repeats = S > 1 over the "
+                                                "ranks; train a single run in one process, then "
+                                                "`mpirun infoflow estimate DIR` spreads its "
+                                                "measurements", cfg->path), err);
     if (cfg->repeats <= 1) return iflow_run(cfg, opts, err);
     int rc = iflow_mkdirs(cfg->out_dir, err);
-    for (size_t r = 0; !rc && r < cfg->repeats; r++) {
-        iflow_config c = *cfg;
-        c.seed = cfg->seed + r;
-        if (cfg->mi_seed == cfg->seed) c.mi_seed = c.seed; /* the estimator follows the seed */
-        c.repeats = 1;
-        int len = snprintf(c.out_dir, sizeof c.out_dir, "%s/seed-%llu", cfg->out_dir,
-                           (unsigned long long)c.seed);
-        if (len < 0 || (size_t)len >= sizeof c.out_dir)
-            return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", cfg->out_dir);
-        char ini[1200];
-        snprintf(ini, sizeof ini, "%s/config.ini", c.out_dir);
-        iflow_run_options o = *opts;
-        o.resume = opts->resume && access(ini, F_OK) == 0; /* a seed not begun starts afresh */
-        say(opts, "seed %llu (%zu of %zu) -> %s", (unsigned long long)c.seed, r + 1,
-            cfg->repeats, c.out_dir);
-        rc = iflow_run(&c, &o, err);
-    }
+    /* In an MPI job seed r goes to rank r mod N, each run on its own (solo); the aggregate is
+     * written by rank 0 once every rank has finished its seeds. */
+    size_t rank = (size_t)iflow_dist_rank(), size = (size_t)iflow_dist_size();
+    int was = iflow_dist_solo(1);
+    for (size_t r = rank; !rc && r < cfg->repeats; r += size) rc = run_seed(cfg, opts, r, err);
+    iflow_dist_solo(was);
+    rc = iflow_dist_agree(rc, err);
+    if (iflow_dist_rank() != 0) return rc;
     if (!rc) rc = aggregate_log(cfg, "mi", 3, err);
     if (!rc) rc = aggregate_log(cfg, "metrics", 1, err);
     char from[1200], to[1200];

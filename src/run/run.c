@@ -18,9 +18,11 @@
 #include "infoflow/data.h"
 #include "infoflow/plot.h"
 #include "infoflow/train.h"
+#include "dist.h"
 #include "io.h"
 #include "run_cluster.h"
 #include "runlog.h"
+#include "spread.h"
 
 enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4, STREAM_CLUSTER = 5 };
 #define EVAL_ROWS 1024
@@ -307,20 +309,18 @@ static void forward_progress(void *user, const char *stage, double fraction) {
                        (double)p->epoch / (double)(p->st->cfg.epochs > 0 ? p->st->cfg.epochs : 1));
 }
 
-/* Measures information at `epoch` with the net as it is and appends the rows. */
-static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err) {
+/* Appends the rows of one measured epoch: activations and scatter of the net as it is, then
+ * binned.csv and mi.csv from info (measured here or on another rank); `seconds` for the log. */
+static int record(run_state *st, const iflow_net *net, long epoch, const iflow_layer_info *info,
+                  double seconds, iflow_error *err) {
     size_t H = net->n_layers - 1;
-    iflow_layer_info info[IFLOW_MAX_LAYERS];
     const iflow_dataset *in = st->inputs;
     double t0 = iflow_now_seconds();
-    mi_progress mp = {st, epoch};
-    int rc = iflow_mi_measure(net, in->x, in->y, in->n, net->widths[net->n_layers], epoch,
-                              &st->mi_opts, info, st->o->progress ? forward_progress : NULL, &mp,
-                              err);
+    int rc = 0;
     size_t max_w = 0;
     for (size_t l = 1; l <= H; l++) max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
-    double *t = rc ? NULL : malloc(in->n * max_w * sizeof *t);
-    if (!rc && !t) rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+    double *t = malloc(in->n * max_w * sizeof *t);
+    if (!t) rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
     for (size_t l = 1; l <= H && !rc; l++) {
         rc = iflow_mi_clean_layer(net, in->x, in->n, l, t, err);
         if (!rc)
@@ -342,9 +342,21 @@ static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error 
         pos += info[l].has_sp ? snprintf(line + pos, sizeof line - (size_t)pos, " %.3f",
                                          info[l].ixt.mi.value)
                               : snprintf(line + pos, sizeof line - (size_t)pos, " -");
-    say(st, "%s nats (%.1f s)", line, iflow_now_seconds() - t0);
+    say(st, "%s nats (%.1f s)", line, seconds + iflow_now_seconds() - t0);
     st->n_measured++;
     return 0;
+}
+
+/* Measures information at `epoch` with the net as it is and appends the rows. */
+static int measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err) {
+    iflow_layer_info info[IFLOW_MAX_LAYERS];
+    const iflow_dataset *in = st->inputs;
+    double t0 = iflow_now_seconds();
+    mi_progress mp = {st, epoch};
+    int rc = iflow_mi_measure(net, in->x, in->y, in->n, net->widths[net->n_layers], epoch,
+                              &st->mi_opts, info, st->o->progress ? forward_progress : NULL, &mp,
+                              err);
+    return rc ? rc : record(st, net, epoch, info, iflow_now_seconds() - t0, err);
 }
 
 /* Draws the figures; a failure is logged, and returned (err may be NULL) for the final plot. */
@@ -844,14 +856,66 @@ static int check_selection(const run_state *st, const iflow_estimate_options *o,
     return rc;
 }
 
+/* `estimate` in an MPI job (dist.h): the (epoch, layer) units go round-robin to the ranks
+ * (spread.c), each rank loading the checkpoints of its epochs; rank 0 then writes the epochs
+ * in order from the gathered results, as the single-process loop does. */
+typedef struct spread_ctx {
+    run_state *st;
+    const long *epochs;
+} spread_ctx;
+
+static int spread_unit(void *user, size_t item, const iflow_mi_options *mi,
+                       iflow_layer_info *out, iflow_error *err) {
+    const spread_ctx *c = user;
+    run_state *st = c->st;
+    char path[1200], layers[64] = "";
+    for (size_t k = 0, pos = 0; k < mi->layer_mask_n && pos < sizeof layers; k++)
+        pos += (size_t)snprintf(layers + pos, sizeof layers - pos, "%s%zu", k ? "," : "",
+                                mi->layers[k]);
+    iflow_dist_set_task("epoch %ld, layer%s %s", c->epochs[item], mi->layer_mask_n > 1 ? "s" : "",
+                        layers);
+    checkpoint_path(st, c->epochs[item], path, sizeof path);
+    iflow_checkpoint_meta meta;
+    const iflow_dataset *in = st->inputs;
+    int rc = iflow_checkpoint_load(path, &meta, st->net, NULL, NULL, err);
+    if (!rc) rc = check_meta(st, path, c->epochs[item], &meta, err);
+    if (!rc)
+        rc = iflow_mi_measure(st->net, in->x, in->y, in->n, st->net->widths[st->net->n_layers],
+                              c->epochs[item], mi, out, NULL, NULL, err);
+    iflow_dist_set_task("%s", "");
+    return rc;
+}
+
+static int estimate_spread(run_state *st, const long *epochs, size_t n, iflow_error *err) {
+    size_t H = st->net->n_layers - 1;
+    int root = iflow_dist_rank() == 0;
+    iflow_layer_info *all = root ? malloc((n ? n : 1) * H * sizeof *all) : NULL;
+    int rc = iflow_dist_agree(root && !all ? iflow_error_set(err, IFLOW_ENOMEM, "out of memory")
+                                           : 0, err);
+    spread_ctx c = {st, epochs};
+    if (!rc) rc = iflow_spread_units(n, H, &st->mi_opts, spread_unit, &c, all, err);
+    for (size_t i = 0; root && i < n && !rc; i++) {
+        char path[1200];
+        checkpoint_path(st, epochs[i], path, sizeof path);
+        iflow_checkpoint_meta meta;
+        double seconds = 0;
+        for (size_t l = 0; l < H; l++) seconds += all[i * H + l].seconds;
+        rc = iflow_checkpoint_load(path, &meta, st->net, NULL, NULL, err);
+        if (!rc) rc = record(st, st->net, epochs[i], all + i * H, seconds, err);
+    }
+    free(all);
+    return iflow_dist_agree(rc, err);
+}
+
 int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
     iflow_run_options ro = {.progress = o->progress, .progress_user = o->progress_user};
     run_state st = {.o = &ro, .lock_fd = -1};
     snprintf(st.dir, sizeof st.dir, "%s", dir);
+    int root = iflow_dist_rank() == 0; /* in an MPI job, rank 0 alone locks and writes */
     int rc = iflow_run_load_config(dir, &st.cfg, err);
     if (!rc && o->out_file) rc = check_out_name(dir, o->out_file, err);
     if (!rc) st.config_hash = resume_hash(&st.cfg);
-    if (!rc) rc = open_dir(&st, err);
+    if (!rc && root) rc = open_dir(&st, err);
     if (!rc) rc = load_data(&st, err);
     if (!rc) rc = build_model(&st, err);
     long *epochs = NULL;
@@ -867,9 +931,11 @@ int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_e
             rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no checkpoint for epoch %ld", path,
                                  epochs[i]);
     }
-    if (!rc) rc = open_estimate_logs(&st, o, err);
+    if (!rc && root) rc = open_estimate_logs(&st, o, err);
+    rc = iflow_dist_agree(rc, err);
     st.mi_opts = o->mi; /* already merged with the run's config by the caller */
-    for (size_t i = 0; i < n && !rc; i++) {
+    if (!rc && iflow_dist_size() > 1) rc = estimate_spread(&st, epochs, n, err);
+    for (size_t i = 0; i < n && !rc && iflow_dist_size() == 1; i++) {
         char path[1200];
         checkpoint_path(&st, epochs[i], path, sizeof path);
         iflow_checkpoint_meta meta;
@@ -877,7 +943,7 @@ int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_e
         if (!rc) rc = check_meta(&st, path, epochs[i], &meta, err);
         if (!rc) rc = measure(&st, st.net, epochs[i], err);
     }
-    rc = finish_estimate(&st, o, rc, err);
+    if (root) rc = finish_estimate(&st, o, rc, err);
     free(epochs);
     release(&st);
     return rc;

@@ -1,0 +1,213 @@
+/* dist: the thin layer between infoflow and MPI (see dist.h). With IFLOW_HAVE_MPI undefined,
+ * or in a process no MPI launcher started, it is rank 0 of 1 and every call is a no-op. */
+#include "dist.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef IFLOW_HAVE_MPI
+#include <mpi.h>
+#endif
+
+/* Open MPI keeps allocations of MPI_Init and MPI_Finalize to the end of the process, many in
+ * plug-ins it has unloaded by then (LeakSanitizer reports them as "<unknown module>", which no
+ * suppression can name): in the sanitizer build those two calls are left out of leak checks. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define LSAN_OFF() __lsan_disable()
+#define LSAN_ON() __lsan_enable()
+#else
+#define LSAN_OFF() ((void)0)
+#define LSAN_ON() ((void)0)
+#endif
+
+static struct {
+    int inited;            /* MPI_Init was called */
+    int rank, size;        /* in MPI_COMM_WORLD */
+    int solo;
+    int shared_error;      /* the last agree found an error: every rank knows it */
+    unsigned long long bytes;
+    char task[160];
+} g = {.size = 1};
+
+int iflow_dist_rank(void) { return g.solo ? 0 : g.rank; }
+int iflow_dist_size(void) { return g.solo ? 1 : g.size; }
+int iflow_dist_world_rank(void) { return g.rank; }
+int iflow_dist_world_size(void) { return g.size; }
+unsigned long long iflow_dist_bytes_sent(void) { return g.bytes; }
+int iflow_dist_error_shared(void) { return g.shared_error; }
+const char *iflow_dist_task(void) { return g.task; }
+
+int iflow_dist_solo(int on) {
+    int was = g.solo;
+    g.solo = on;
+    return was;
+}
+
+int iflow_dist_owner(size_t u) { return (int)(u % (size_t)iflow_dist_size()); }
+
+void iflow_dist_set_task(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g.task, sizeof g.task, fmt, ap);
+    va_end(ap);
+}
+
+/* Started by an MPI launcher: Open MPI's mpirun, a PMIx or PMI launcher (srun --mpi=pmix,
+ * MPICH's hydra). IFLOW_MPI=1 forces MPI_Init, e.g. for a launcher not listed here. Without
+ * one, MPI_Init would make a singleton job: slow to start and of no use. */
+static int launched_by_mpi(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE",
+                                       "PMI_RANK", "IFLOW_MPI"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v && strcmp(v, "0")) return 1;
+    }
+    return 0;
+}
+
+#ifdef IFLOW_HAVE_MPI
+
+int iflow_dist_init(int *argc, char ***argv, iflow_error *err) {
+    if (g.inited || !launched_by_mpi()) return 0;
+    int provided = 0;
+    LSAN_OFF();
+    int mrc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    LSAN_ON();
+    if (mrc != MPI_SUCCESS) return iflow_error_set(err, IFLOW_EIO, "MPI_Init_thread failed");
+    g.inited = 1;
+    /* Errors come back as codes (a lost rank is reported, not an abort inside MPI). */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g.size);
+    return 0;
+}
+
+void iflow_dist_finalize(int rc) {
+    if (!g.inited) return;
+    g.inited = 0;
+    if (rc != 0 && g.size > 1 && !g.shared_error) {
+        fflush(stdout);
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, rc > 0 ? rc : 1);
+    }
+    LSAN_OFF();
+    MPI_Finalize();
+    LSAN_ON();
+}
+
+static int mpi_fail(int mrc, const char *what, iflow_error *err) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(mrc, msg, &len);
+    return iflow_error_set(err, IFLOW_EIO, "rank %d of %d: %s failed: %s", g.rank, g.size, what,
+                           msg);
+}
+
+int iflow_dist_agree(int rc, iflow_error *err) {
+    if (iflow_dist_size() == 1) return rc;
+    int me = rc ? g.rank : g.size, first = g.size;
+    int mrc = MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Allreduce", err);
+    if (first == g.size) return 0;
+    struct {
+        int code;
+        char msg[sizeof err->msg];
+    } m = {rc, ""};
+    if (g.rank == first) snprintf(m.msg, sizeof m.msg, "%s", err ? err->msg : "error");
+    mrc = MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Bcast", err);
+    g.shared_error = 1;
+    return iflow_error_set(err, m.code, "rank %d: %.1000s", first, m.msg);
+}
+
+/* MPI counts are ints: counts[] and their displacements, checked. */
+static int int_counts(const size_t *counts, size_t unit, int *cnt, int *disp, iflow_error *err) {
+    size_t off = 0;
+    for (int r = 0; r < g.size; r++) {
+        if (counts[r] > (size_t)INT_MAX / unit || off > (size_t)INT_MAX)
+            return iflow_error_set(err, IFLOW_EINVAL, "rank %d: %zu items exceed one MPI message",
+                                   r, counts[r]);
+        cnt[r] = (int)counts[r];
+        disp[r] = (int)off;
+        off += counts[r];
+    }
+    return 0;
+}
+
+int iflow_dist_allgather(const double *mine, const size_t *counts, double *all,
+                         iflow_error *err) {
+    if (iflow_dist_size() == 1) {
+        memmove(all, mine, counts[0] * sizeof *all);
+        return 0;
+    }
+    int *cnt = malloc(2 * (size_t)g.size * sizeof *cnt);
+    if (!cnt) return iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+    int rc = int_counts(counts, sizeof(double), cnt, cnt + g.size, err);
+    if (!rc) {
+        /* MPI_IN_PLACE: each rank's block already sits at its displacement in all. */
+        memmove(all + cnt[g.size + g.rank], mine, counts[g.rank] * sizeof *all);
+        int mrc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, cnt, cnt + g.size,
+                                 MPI_DOUBLE, MPI_COMM_WORLD);
+        if (mrc != MPI_SUCCESS) rc = mpi_fail(mrc, "MPI_Allgatherv", err);
+        g.bytes += (unsigned long long)counts[g.rank] * sizeof(double) * (unsigned)(g.size - 1);
+    }
+    free(cnt);
+    return rc;
+}
+
+int iflow_dist_gather(const void *mine, const size_t *counts, void *all, iflow_error *err) {
+    if (iflow_dist_size() == 1) {
+        if (all != mine) memmove(all, mine, counts[0]);
+        return 0;
+    }
+    int *cnt = malloc(2 * (size_t)g.size * sizeof *cnt);
+    if (!cnt) return iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+    int rc = int_counts(counts, 1, cnt, cnt + g.size, err);
+    if (!rc) {
+        int mrc = MPI_Gatherv(mine, cnt[g.rank], MPI_BYTE, all, cnt, cnt + g.size, MPI_BYTE, 0,
+                              MPI_COMM_WORLD);
+        if (mrc != MPI_SUCCESS) rc = mpi_fail(mrc, "MPI_Gatherv", err);
+        if (g.rank != 0) g.bytes += counts[g.rank];
+    }
+    free(cnt);
+    return rc;
+}
+
+#else /* no MPI in the build: one process */
+
+int iflow_dist_init(int *argc, char ***argv, iflow_error *err) {
+    (void)argc;
+    (void)argv;
+    if (launched_by_mpi() && getenv("OMPI_COMM_WORLD_SIZE") &&
+        strcmp(getenv("OMPI_COMM_WORLD_SIZE"), "1"))
+        return iflow_error_set(err, IFLOW_EINVAL, "started by mpirun with %s ranks, but this "
+                               "infoflow was built without MPI (meson setup -Dmpi=enabled)",
+                               getenv("OMPI_COMM_WORLD_SIZE"));
+    return 0;
+}
+
+void iflow_dist_finalize(int rc) { (void)rc; }
+
+int iflow_dist_agree(int rc, iflow_error *err) {
+    (void)err;
+    return rc;
+}
+
+int iflow_dist_allgather(const double *mine, const size_t *counts, double *all,
+                         iflow_error *err) {
+    (void)err;
+    memmove(all, mine, counts[0] * sizeof *all);
+    return 0;
+}
+
+int iflow_dist_gather(const void *mine, const size_t *counts, void *all, iflow_error *err) {
+    (void)err;
+    if (all != mine) memmove(all, mine, counts[0]);
+    return 0;
+}
+
+#endif
