@@ -168,6 +168,8 @@ _path = None
 
 
 def _load():
+    """Loads the first candidate that exists and has every function of _SIGNATURES; raises
+    OSError listing each path tried and why it failed."""
     global _lib, _path
     tried = []
     for what, path in _candidates():
@@ -267,12 +269,14 @@ def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1):
 
 
 def _size(v, name):
+    """v as a non-negative int (size_t, uint64), or ValueError naming the argument."""
     if isinstance(v, (bool, np.bool_)) or int(v) != v or v < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
     return int(v)
 
 
 def _threads(v):
+    """A thread count in [0, 4096] (the CLI's range)."""
     t = _size(v, "threads")
     if t > 4096:
         raise ValueError(f"threads must be in [0, 4096], got {v!r}")

@@ -59,6 +59,7 @@ def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights
 
 
 def _mi_terms(e):
+    """An iflow_mi_estimate as the dict sp_mi_terms returns."""
     return {"mi": e.mi.value, "mi_se": e.mi.se, "h": e.h.value, "h_se": e.h.se,
             "h_cond": e.h_cond.value, "h_cond_se": e.h_cond.se, "n_groups": int(e.n_groups)}
 
@@ -138,6 +139,7 @@ def pairwise_bounds(samples, sigma, threads=0):
 
 
 def _binning(bin_width, bins, origin):
+    """The iflow_binning for bin_width (with origin) or bins='szt30'; exactly one is given."""
     if (bin_width is None) == (bins is None):
         raise ValueError("give one of bin_width (a width > 0) and bins='szt30'")
     if bins is not None:

@@ -53,6 +53,7 @@ def read_csv(path):
 
 
 def _number(v):
+    """v as int, else float, else the string itself."""
     for kind in (int, float):
         try:
             return kind(v)

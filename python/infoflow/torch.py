@@ -49,6 +49,7 @@ def mlp_from_checkpoint(checkpoint):
 
 
 def _betas(layers, beta):
+    """One noise std per layer from a number, a list or a dict by name; each finite and > 0."""
     if isinstance(beta, dict):
         missing = [name for name in layers if name not in beta]
         if missing:
@@ -78,6 +79,7 @@ def _collect(model, x, layers, betas, replicas, noise_seed, batch_size):
     outputs = {name: [] for name in layers}
 
     def hook_for(name, b):
+        """A forward hook that records the module's output S_l and returns S_l + b Z."""
         def hook(module, args, out):
             outputs[name].append(out.detach().reshape(out.shape[0], -1).to(torch.float64).cpu())
             noise = torch.randn(out.shape, generator=gen, dtype=out.dtype, device=out.device)
