@@ -12,8 +12,6 @@ like `infoflow mi --group-col ...`. The thread count never changes a number.
 
 import ctypes
 
-import numpy as np
-
 from . import _native
 from ._native import address, as_groups, as_samples, call, sp_options
 

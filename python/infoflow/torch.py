@@ -106,7 +106,7 @@ def _collect(model, x, layers, betas, replicas, noise_seed, batch_size):
 
 
 def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolerance=1e-6,
-            queries_per_input=0, threads=0, noise_seed=1, batch_size=4096):
+            queries_per_input=0, threads=0, noise_seed=1, batch_size=4096, measured=None):
     """Measures I(X;T_l) and I(Y;T_l) of a PyTorch model made noisy after the named modules.
 
     X is uniform on the m inputs, Y its label. During the measurement each module named in
@@ -136,15 +136,23 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolera
         threads: OpenMP threads of the estimator (0 = default); never changes the numbers.
         noise_seed: seed of the torch.Generator that draws the injected noise.
         batch_size: rows per forward pass (the noise drawn depends on it).
+        measured: names among `layers` to estimate (default: all of them). Noise is added after
+            every module of `layers` either way, so measuring fewer layers measures the same
+            network, and gives the same numbers for those layers.
 
     Returns:
         dict by layer name of dicts with I_XT, I_XT_se, I_YT, I_YT_se, h_T, h_T_given_X,
-        h_T_given_Y (nats, as in mi.csv), width, and samples_per_input (R or 1).
+        h_T_given_Y (nats, as in mi.csv), width, and samples_per_input (R or 1). The standard
+        errors are the Monte Carlo errors given the samples, as in mi.csv; for a layer after
+        noise, the randomness of its R samples per input adds to the error of the estimate.
     """
     layers = list(layers)
     if not layers:
         raise ValueError("layers: give at least one module name")
     betas = _betas(layers, beta)
+    measured = layers if measured is None else list(measured)
+    if not set(measured) <= set(layers):
+        raise ValueError(f"measured: {sorted(set(measured) - set(layers))} not in layers")
     replicas = int(replicas)
     if replicas < 1:
         raise ValueError(f"replicas must be >= 1, got {replicas}")
@@ -161,6 +169,8 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolera
     samples = _collect(model, x, layers, betas, replicas, noise_seed, batch_size)
     result = {}
     for j, (name, b) in enumerate(zip(layers, betas)):
+        if name not in measured:
+            continue
         s = samples[name]
         d = s.shape[1]
         per_input = replicas

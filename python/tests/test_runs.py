@@ -2,6 +2,7 @@
 
 import csv
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -78,10 +79,10 @@ def test_bad_files_name_file_and_line(tmp_path):
 
 def test_read_run_of_repeats(tiny_run, tmp_path):
     """A directory of repeats: seed-S subdirectories as run["seeds"][S]."""
-    import shutil
     run_dir, _, _ = tiny_run
     for s in (1, 2):
-        shutil.copytree(run_dir, tmp_path / f"seed-{s}", ignore=shutil.ignore_patterns("checkpoints"))
+        shutil.copytree(run_dir, tmp_path / f"seed-{s}",
+                        ignore=shutil.ignore_patterns("checkpoints"))
     shutil.copy(run_dir / "info.csv", tmp_path / "info.csv")
     run = infoflow.read_run(tmp_path)
     assert sorted(run["seeds"]) == [1, 2]
