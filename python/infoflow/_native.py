@@ -269,9 +269,10 @@ def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1):
 
 
 def _size(v, name):
-    """v as a non-negative int (size_t, uint64), or ValueError naming the argument."""
-    if isinstance(v, (bool, np.bool_)) or int(v) != v or v < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+    """v as an int in [0, 2^64) (size_t, uint64; ctypes would wrap larger values silently), or
+    ValueError naming the argument."""
+    if isinstance(v, (bool, np.bool_)) or int(v) != v or not 0 <= v < 2**64:
+        raise ValueError(f"{name} must be an integer in [0, 2^64), got {v!r}")
     return int(v)
 
 

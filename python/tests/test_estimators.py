@@ -38,6 +38,7 @@ SP_CASES = [  # sigma, mc, seed, tolerance
     (0.1, 16, 1, 0.0),
     (0.5, 3, 12345, 1e-3),
     (0.02, 1, 7, 1e-6),
+    (0.3, 2, 2**64 - 1, 1e-6),  # the largest seed, as a uint64 on both sides
 ]
 
 
@@ -211,6 +212,10 @@ def test_python_side_checks():
         infoflow.sp_entropy(np.zeros((2, 2, 2)), 0.1)
     with pytest.raises(ValueError, match="one of bin_width"):
         infoflow.bin_entropy(x)
+    for bad in (-1, 2**64, 1.5, True):
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\^64\)"):
+            infoflow.sp_entropy(x, 0.1, seed=bad)
+    assert infoflow.sp_entropy(x, 0.1, seed=2**64 - 1, mc=1)  # the largest seed is fine
 
 
 def test_error_codes_map_to_exceptions():
