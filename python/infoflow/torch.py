@@ -92,16 +92,21 @@ def _collect(model, x, layers, betas, replicas, noise_seed, batch_size):
     try:
         model.eval()
         with torch.no_grad():
-            rep = torch.repeat_interleave(x, replicas, dim=0)
-            for i in range(0, rep.shape[0], batch_size):
-                model(rep[i:i + batch_size])
+            # Chunks of whole inputs, each repeated R times, so that only one batch of the
+            # m R rows is ever held (for images they are large).
+            per_batch = max(1, batch_size // replicas)
+            for i in range(0, x.shape[0], per_batch):
+                model(torch.repeat_interleave(x[i:i + per_batch], replicas, dim=0))
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
+    rows = x.shape[0] * replicas
     for name in layers:
-        if not outputs[name]:
-            raise ValueError(f"layer {name!r} was not called in the forward pass")
+        got = sum(o.shape[0] for o in outputs[name])
+        if got != rows:
+            raise ValueError(f"layer {name!r} gave {got} output rows for {rows} rows in "
+                             f"(a module called more or less than once per forward pass?)")
     return {name: torch.cat(outputs[name]).numpy() for name in layers}
 
 
@@ -135,7 +140,7 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolera
             next divisor of R; every mixture sum still runs over all m R samples.
         threads: OpenMP threads of the estimator (0 = default); never changes the numbers.
         noise_seed: seed of the torch.Generator that draws the injected noise.
-        batch_size: rows per forward pass (the noise drawn depends on it).
+        batch_size: rows per forward pass, at least R (the noise drawn depends on it).
         measured: names among `layers` to estimate (default: all of them). Noise is added after
             every module of `layers` either way, so measuring fewer layers measures the same
             network, and gives the same numbers for those layers.

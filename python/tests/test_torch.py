@@ -72,6 +72,10 @@ def test_measure_is_reproducible_and_leaves_the_model_as_it_was(tiny_run):
     a = iftorch.measure(model, x, y, hidden, beta, replicas=4, mc=2, threads=1)
     b = iftorch.measure(model, torch.from_numpy(x), torch.from_numpy(y), hidden, beta,
                         replicas=4, mc=2, threads=2, batch_size=4096)
+    c = iftorch.measure(model, x, y, hidden, beta, replicas=4, mc=2, batch_size=8)
+    # Noise-free first layer: batching changes at most the rounding of the matrix products.
+    assert c["1"]["I_XT"] == pytest.approx(a["1"]["I_XT"], rel=1e-9)
+    assert c["3"] != a["3"] and abs(c["3"]["I_XT"] - a["3"]["I_XT"]) < 0.2  # other noise draws
     assert a == b
     # Measuring one layer measures the same noisy net: the same numbers for that layer.
     assert iftorch.measure(model, x, y, hidden, beta, replicas=4, mc=2, measured=["3"]) == {
@@ -93,5 +97,8 @@ def test_measure_errors(tiny_run):
         iftorch.measure(model, x, y[:3], hidden, 0.1, replicas=2)
     with pytest.raises(ValueError, match=r"measured: \['5'\] not in layers"):
         iftorch.measure(model, x, y, hidden, 0.1, replicas=2, measured=["5"])
+    reused = torch.nn.Sequential(model[0], model[1], model[2], model[1], model[4])
+    with pytest.raises(ValueError, match=r"layer '1' gave 192 output rows for 96 rows in"):
+        iftorch.measure(reused, x, y, ["1"], 0.1, replicas=2)  # the same Tanh twice a pass
     with pytest.raises(ValueError, match="2 values for 1 layers"):
         iftorch.measure(model, x, y, ["1"], [0.1, 0.2], replicas=2)
