@@ -736,6 +736,63 @@ START_TEST(test_save_errors) {
 }
 END_TEST
 
+/* ---- a checkpoint's net without knowing its shape (iflow_checkpoint_load_net) ---- */
+
+START_TEST(test_load_net) {
+    const size_t widths[] = {5, 4, 3, 2};
+    const double beta[] = {0.125, 0};
+    iflow_net *net = make_net(4, widths, IFLOW_ACT_LEAKY_RELU, beta, 21);
+    net->leaky_slope = 0.2;
+    iflow_checkpoint_meta meta = {7, 99};
+    const char *path = tmp_path("net.ckpt");
+    iflow_error err;
+    ck_assert_int_eq(iflow_checkpoint_save(path, &meta, net, NULL, NULL, &err), 0);
+
+    iflow_net *got = NULL;
+    iflow_checkpoint_meta got_meta = {0, 0};
+    ck_assert_int_eq(iflow_checkpoint_load_net(path, &got_meta, &got, &err), 0);
+    ck_assert_int_eq(got_meta.epoch, 7);
+    ck_assert_uint_eq(got_meta.config_hash, 99);
+    size_t w[4], L = iflow_net_shape(got, NULL, NULL, NULL, NULL);
+    double b[4], slope;
+    iflow_activation act;
+    ck_assert_uint_eq(L, 3);
+    ck_assert_uint_eq(iflow_net_shape(got, w, b, &act, &slope), 3);
+    for (size_t l = 0; l <= L; l++) ck_assert_uint_eq(w[l], widths[l]);
+    ck_assert(b[0] == 0 && b[1] == 0.125 && b[2] == 0 && b[3] == 0);
+    ck_assert_int_eq(act, IFLOW_ACT_LEAKY_RELU);
+    ck_assert(same_bits(slope, 0.2));
+    /* Layer by layer, W in the row-major d_out x d_in layout, then b: the params block. */
+    size_t at = 0;
+    for (size_t l = 1; l <= L; l++) {
+        double wl[20], bl[4];
+        ck_assert_int_eq(iflow_net_layer_params(got, l, wl, bl, &err), 0);
+        for (size_t i = 0; i < widths[l] * widths[l - 1]; i++)
+            ck_assert(same_bits(wl[i], net->params[at++]));
+        for (size_t i = 0; i < widths[l]; i++) ck_assert(same_bits(bl[i], net->params[at++]));
+    }
+    ck_assert_uint_eq(at, net->n_params);
+    ck_assert_int_eq(iflow_net_layer_params(got, 0, NULL, NULL, &err), IFLOW_EINVAL);
+    ck_assert_int_eq(iflow_net_layer_params(got, 4, NULL, NULL, &err), IFLOW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "layer 4 out of range 1..3"));
+    iflow_net_free(got);
+
+    /* A damaged file: the loader's own message, and no net. */
+    size_t n;
+    unsigned char *bytes = read_bytes(path, &n);
+    write_bytes(path, bytes, n - 1);
+    got = (iflow_net *)&err; /* must be reset */
+    ck_assert_int_eq(iflow_checkpoint_load_net(path, NULL, &got, &err), IFLOW_ECORRUPT);
+    ck_assert_ptr_null(got);
+    ck_assert_ptr_nonnull(strstr(err.msg, path));
+    ck_assert_int_eq(iflow_checkpoint_load_net(tmp_path("missing.ckpt"), NULL, &got, &err),
+                     IFLOW_EIO);
+    ck_assert_ptr_null(got);
+    free(bytes);
+    iflow_net_free(net);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("core");
@@ -752,6 +809,7 @@ int main(void) {
     tcase_add_test(tc, test_bad_values_in_payload);
     tcase_add_test(tc, test_wrong_shape);
     tcase_add_test(tc, test_save_errors);
+    tcase_add_test(tc, test_load_net);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -13,7 +13,8 @@ case "$mode" in
 esac
 
 packages=(gcc meson ninja-build pkg-config libopenblas-dev zlib1g-dev libpng-dev libinih-dev
-          libcairo2-dev check fonts-dejavu-core dataset-fashion-mnist libopenmpi-dev openmpi-bin)
+          libcairo2-dev check fonts-dejavu-core dataset-fashion-mnist libopenmpi-dev openmpi-bin
+          python3-numpy python3-pytest python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -58,6 +59,8 @@ else
             awk '{s += $2} END {print s + 0}'; }
   checks=$(grep -h "Checks: " build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |
            sed 's/.*Checks: \([0-9]*\).*/\1/' | awk '{s += $1} END {print s + 0}')
-  echo "infoflow: $checks Check tests in $(count Ok) suite runs (normal and sanitizer builds)"
+  pytests=$(grep -h "^[0-9]* passed" build/meson-logs/testlog.txt | awk '{s += $1} END {print s + 0}')
+  echo "infoflow: $checks Check tests in $(count Ok) suite runs (normal and sanitizer builds)," \
+       "$pytests Python tests (python/tests, normal build)"
   echo "tests: $(count Ok) passed, $(( $(count Fail) + $(count Timeout) )) failed"
 fi

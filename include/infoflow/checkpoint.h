@@ -32,4 +32,11 @@ int iflow_checkpoint_save(const char *path, const iflow_checkpoint_meta *meta,
 int iflow_checkpoint_load(const char *path, iflow_checkpoint_meta *meta, iflow_net *net,
                           iflow_optim *opt, iflow_rng *rng, iflow_error *err);
 
+/* Loads the net of a checkpoint into a new net of the shape the file records (widths,
+ * activation, leaky slope, beta), e.g. to read a run's weights without its config (the Python
+ * package does this). The same checks as iflow_checkpoint_load; *out is the caller's
+ * (iflow_net_free) and NULL on error. meta may be NULL. */
+int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta, iflow_net **out,
+                              iflow_error *err);
+
 #endif

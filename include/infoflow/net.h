@@ -53,6 +53,17 @@ typedef struct iflow_net {
 int iflow_net_new(size_t n_widths, const size_t *widths, iflow_activation act, double leaky_slope,
                   const double *beta, iflow_net **out, iflow_error *err);
 void iflow_net_free(iflow_net *net);
+
+/* For language bindings, which should not mirror this struct's layout: returns L (n_layers) and
+ * fills, where not NULL, widths (L + 1 entries), beta (L + 1 entries; beta[0] = beta[L] = 0), the
+ * activation and the leaky slope. Call with NULLs first to learn L. */
+size_t iflow_net_shape(const iflow_net *net, size_t *widths, double *beta, iflow_activation *act,
+                       double *leaky_slope);
+
+/* Copies W_l (widths[l] x widths[l-1], row-major: y = W x, the layout of PyTorch's
+ * nn.Linear.weight) into w and b_l (widths[l]) into b, for 1 <= l <= L; either may be NULL.
+ * Returns IFLOW_EINVAL for another l. */
+int iflow_net_layer_params(const iflow_net *net, size_t l, double *w, double *b, iflow_error *err);
 void iflow_net_init(iflow_net *net, iflow_init kind, iflow_rng *rng);
 
 /* Scratch space for batches of up to max_n rows: pre-activations and activations of every layer.

@@ -588,19 +588,53 @@ static void apply(const payload *pl, iflow_checkpoint_meta *meta, iflow_net *net
     }
 }
 
-int iflow_checkpoint_load(const char *path, iflow_checkpoint_meta *meta, iflow_net *net,
-                          iflow_optim *opt, iflow_rng *rng, iflow_error *err) {
-    unsigned char *file = NULL, *buf = NULL;
+/* Reads, inflates and parses path into pl. On success *file and *buf hold the bytes pl points
+ * into (the caller frees both); on failure they are freed and NULL. */
+static int read_payload(const char *path, unsigned char **file, unsigned char **buf, payload *pl,
+                        iflow_error *err) {
     size_t size = 0;
     header h = {0, 0, 0};
+    *file = *buf = NULL;
+    int rc = read_whole_file(path, file, &size, err);
+    if (!rc) rc = parse_header(path, *file, size, &h, err);
+    if (!rc) rc = inflate_payload(path, *file + CKPT_HEADER_LEN, &h, buf, err);
+    if (!rc) rc = parse_payload(path, *buf, (size_t)h.payload_len, pl, err);
+    if (rc) {
+        free(*buf);
+        free(*file);
+        *file = *buf = NULL;
+    }
+    return rc;
+}
+
+int iflow_checkpoint_load(const char *path, iflow_checkpoint_meta *meta, iflow_net *net,
+                          iflow_optim *opt, iflow_rng *rng, iflow_error *err) {
+    unsigned char *file, *buf;
     payload pl;
-    int rc = read_whole_file(path, &file, &size, err);
-    if (!rc) rc = parse_header(path, file, size, &h, err);
-    if (!rc) rc = inflate_payload(path, file + CKPT_HEADER_LEN, &h, &buf, err);
-    if (!rc) rc = parse_payload(path, buf, (size_t)h.payload_len, &pl, err);
+    int rc = read_payload(path, &file, &buf, &pl, err);
     if (!rc) rc = check_net(path, &pl, net, err);
     if (!rc) rc = check_optim_rng(path, &pl, opt, rng, err);
     if (!rc) apply(&pl, meta, net, opt, rng);
+    free(buf);
+    free(file);
+    return rc;
+}
+
+int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta, iflow_net **out,
+                              iflow_error *err) {
+    unsigned char *file, *buf;
+    payload pl;
+    *out = NULL;
+    int rc = read_payload(path, &file, &buf, &pl, err);
+    iflow_net *net = NULL;
+    iflow_error net_err;
+    if (!rc && (rc = iflow_net_new(pl.n_layers + 1, pl.widths, (iflow_activation)pl.act,
+                                   pl.leaky_slope, pl.beta + 1, &net, &net_err)))
+        iflow_error_set(err, rc, "%s: %s", path, net_err.msg);
+    if (!rc) {
+        apply(&pl, meta, net, NULL, NULL);
+        *out = net;
+    }
     free(buf);
     free(file);
     return rc;

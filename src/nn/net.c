@@ -98,6 +98,29 @@ int iflow_net_new(size_t n_widths, const size_t *widths, iflow_activation act, d
     return 0;
 }
 
+size_t iflow_net_shape(const iflow_net *net, size_t *widths, double *beta, iflow_activation *act,
+                       double *leaky_slope) {
+    size_t L = net->n_layers;
+    for (size_t l = 0; l <= L; l++) {
+        if (widths) widths[l] = net->widths[l];
+        if (beta) beta[l] = l > 0 && l < L ? net->beta[l] : 0.0;
+    }
+    if (act) *act = net->act;
+    if (leaky_slope) *leaky_slope = net->leaky_slope;
+    return L;
+}
+
+int iflow_net_layer_params(const iflow_net *net, size_t l, double *w, double *b,
+                           iflow_error *err) {
+    if (l < 1 || l > net->n_layers)
+        return iflow_error_set(err, IFLOW_EINVAL, "net: layer %zu out of range 1..%zu", l,
+                               net->n_layers);
+    size_t d_out = net->widths[l], d_in = net->widths[l - 1];
+    if (w) memcpy(w, net->w[l], d_out * d_in * sizeof *w);
+    if (b) memcpy(b, net->b[l], d_out * sizeof *b);
+    return 0;
+}
+
 void iflow_net_free(iflow_net *net) {
     if (!net) return;
     free(net->params);

@@ -1,0 +1,203 @@
+"""Entropy and mutual-information estimators of libinfoflow on NumPy arrays (all in nats).
+
+Every function takes samples as an (n, d) array, one sample per row (a 1-D array is n samples
+of dimension 1). A C-contiguous float64 array is handed to the library as it is, without a
+copy; any other array is converted first. Errors of the library are raised with its message:
+ValueError for bad values (InfoflowValueError), MemoryError (InfoflowMemoryError).
+
+The numbers are those of the command line for the same arguments: `sp_entropy(x, sigma, ...)`
+prints like `infoflow entropy --sigma SIGMA ...` on the same array saved as .npy, `sp_mi`
+like `infoflow mi --group-col ...`. The thread count never changes a number.
+"""
+
+import ctypes
+
+from . import _native
+from ._native import address, as_groups, as_samples, call, sp_options
+
+__all__ = ["sp_entropy", "sp_mi", "sp_mi_terms", "sp_mi2", "pairwise_bounds", "bin_entropy",
+           "bin_mi", "knn_entropy", "gaussian_entropy"]
+
+
+def gaussian_entropy(d, sigma):
+    """Differential entropy of N(0, sigma^2 I_d) in nats: (d/2) ln(2 pi e sigma^2)."""
+    return float(_native.lib().iflow_gaussian_entropy(_native._size(d, "d"), float(sigma)))
+
+
+def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights=None):
+    """SP estimate of h(P * N(0, sigma^2 I)) from samples of P: the entropy of the Gaussian
+    mixture with one component N(s_j, sigma^2 I) per sample (ESTIMATION.md section 3), by Monte
+    Carlo with `mc` draws around every sample.
+
+    Args:
+        samples: (n, d) array of samples s_j.
+        sigma: noise std (> 0).
+        mc: draws per sample (>= 1).
+        seed: seed of the draws (the draws around sample i come from stream i of this seed).
+        tolerance: 0 for exact mixture sums; > 0 skips far samples so that every log-density is
+            within `tolerance` of its exact value.
+        threads: OpenMP threads, 0 = OpenMP's default; never changes the result.
+        weights: optional n non-negative weights of the samples (None = equal).
+
+    Returns:
+        (h, se): the estimate and its Monte Carlo standard error, in nats.
+    """
+    s = as_samples(samples)
+    n, d = s.shape
+    w = None
+    if weights is not None:
+        w = as_samples(weights, "weights").reshape(-1)
+        if w.shape[0] != n:
+            raise ValueError(f"weights: need one per sample ({n}), got {w.shape[0]}")
+    opt = sp_options(sigma, mc, seed, tolerance, threads)
+    out = _native.Estimate()
+    call("iflow_sp_entropy", address(s), None if w is None else address(w), n, d,
+         ctypes.byref(opt), ctypes.byref(out))
+    return out.value, out.se
+
+
+def _mi_terms(e):
+    """An iflow_mi_estimate as the dict sp_mi_terms returns."""
+    return {"mi": e.mi.value, "mi_se": e.mi.se, "h": e.h.value, "h_se": e.h.se,
+            "h_cond": e.h_cond.value, "h_cond_se": e.h_cond.se, "n_groups": int(e.n_groups)}
+
+
+def sp_mi_terms(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0,
+                query_stride=1, stream=0):
+    """Grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g) with T = S + Z,
+    Z ~ N(0, sigma^2 I), S drawn from the samples, G the group of the sample (p_g the fraction
+    of samples in group g), by SP with common random numbers, and its terms.
+
+    Args:
+        samples, sigma, mc, seed, tolerance, threads: as in sp_entropy.
+        groups: one integer id per sample (any integers; renumbered in increasing order, as
+            `infoflow mi --group-col` does).
+        query_stride: 1 draws around every sample; s > 1 around samples 0, s, 2s, ... only
+            (every mixture sum still runs over all samples): with the R samples of each input
+            stored together, s = R / q keeps q queries per input.
+        stream: first random stream of the draws (the CLI uses 0).
+
+    Returns:
+        dict with mi, mi_se, h, h_se, h_cond, h_cond_se (nats) and n_groups.
+    """
+    s = as_samples(samples)
+    n, d = s.shape
+    g, n_groups = as_groups(groups, n)
+    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride)
+    out = _native.MiEstimate()
+    call("iflow_sp_grouped_mi", address(s), n, d, address(g), n_groups, ctypes.byref(opt),
+         ctypes.byref(out))
+    return _mi_terms(out)
+
+
+def sp_mi(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0):
+    """SP estimate of the grouped mutual information I(G;T) (see sp_mi_terms), e.g. I(X;T) with
+    groups = the input each sample came from, or I(Y;T) with groups = labels.
+
+    Returns:
+        (mi, se) in nats.
+    """
+    t = sp_mi_terms(samples, groups, sigma, mc, seed, tolerance, threads)
+    return t["mi"], t["mi_se"]
+
+
+def sp_mi2(samples, groups_a, groups_b, sigma, mc=16, seed=1, tolerance=1e-6, threads=0,
+           query_stride=1, stream=0):
+    """Two groupings of the same samples at once (e.g. by input for I(X;T) and by label for
+    I(Y;T)), sharing the draws and the sums over all samples: the cost of one sp_mi_terms.
+
+    Returns:
+        (terms_a, terms_b): two dicts as returned by sp_mi_terms.
+    """
+    s = as_samples(samples)
+    n, d = s.shape
+    ga, na = as_groups(groups_a, n, "groups_a")
+    gb, nb = as_groups(groups_b, n, "groups_b")
+    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride)
+    out_a, out_b = _native.MiEstimate(), _native.MiEstimate()
+    call("iflow_sp_grouped_mi2", address(s), n, d, address(ga), na, address(gb), nb,
+         ctypes.byref(opt), ctypes.byref(out_a), ctypes.byref(out_b))
+    return _mi_terms(out_a), _mi_terms(out_b)
+
+
+def pairwise_bounds(samples, sigma, threads=0):
+    """Kolchinsky-Tracey pairwise bounds on the entropy of the Gaussian mixture of sp_entropy
+    (exact, no sampling), with D_ij = ||s_i - s_j||^2 and H_c = (d/2) ln(2 pi e sigma^2):
+    upper = H_c - mean_i ln mean_j exp(-D_ij / (2 sigma^2)), lower the same with 8 sigma^2.
+
+    Returns:
+        (lower, upper) in nats.
+    """
+    s = as_samples(samples)
+    n, d = s.shape
+    lower, upper = ctypes.c_double(), ctypes.c_double()
+    call("iflow_pairwise_bounds", address(s), n, d, float(sigma), _native._threads(threads),
+         ctypes.byref(lower), ctypes.byref(upper))
+    return lower.value, upper.value
+
+
+def _binning(bin_width, bins, origin):
+    """The iflow_binning for bin_width (with origin) or bins='szt30'; exactly one is given."""
+    if (bin_width is None) == (bins is None):
+        raise ValueError("give one of bin_width (a width > 0) and bins='szt30'")
+    if bins is not None:
+        if bins != "szt30":
+            raise ValueError(f"bins accepts only 'szt30', got {bins!r}")
+        return _native.Binning(_native.IFLOW_BIN_SZT30, 0.0, 0.0)
+    return _native.Binning(_native.IFLOW_BIN_WIDTH, float(bin_width), float(origin))
+
+
+def bin_entropy(samples, bin_width=None, bins=None, origin=0.0):
+    """Plug-in entropy H(Bin(T)) of the binned samples: every coordinate is quantised (bin index
+    floor((v - origin) / bin_width), or bins='szt30': Shwartz-Ziv & Tishby's 30 edges on
+    [-1, 1]), and each row's vector of indices is one symbol.
+
+    Returns:
+        H in nats.
+    """
+    s = as_samples(samples)
+    n, d = s.shape
+    b = _binning(bin_width, bins, origin)
+    h = ctypes.c_double()
+    call("iflow_bin_entropy", address(s), n, d, ctypes.byref(b), ctypes.byref(h))
+    return h.value
+
+
+def bin_mi(samples, groups, bin_width=None, bins=None, origin=0.0):
+    """Binned mutual information I(G; Bin T) = H(Bin T) - sum_g p_g H(Bin T | G = g), binning
+    as in bin_entropy, groups as in sp_mi.
+
+    Returns:
+        (mi, h, h_cond) in nats.
+    """
+    s = as_samples(samples)
+    n, d = s.shape
+    g, n_groups = as_groups(groups, n)
+    b = _binning(bin_width, bins, origin)
+    h, h_cond = ctypes.c_double(), ctypes.c_double()
+    call("iflow_bin_grouped", address(s), n, d, ctypes.byref(b), address(g), n_groups,
+         ctypes.byref(h), ctypes.byref(h_cond))
+    return h.value - h_cond.value, h.value, h_cond.value
+
+
+def knn_entropy(samples, k=3, threads=0):
+    """Kozachenko-Leonenko k-nearest-neighbour estimate of the differential entropy of the
+    distribution the samples come from (no smoothing):
+    h = psi(n) - psi(k) + ln V_d + (d/n) sum_i ln eps_i, eps_i the distance to the k-th neighbour.
+
+    Returns:
+        h in nats.
+    """
+    s = as_samples(samples)
+    n, d = s.shape
+    h = ctypes.c_double()
+    call("iflow_knn_entropy", address(s), n, d, _native._size(k, "k"), _native._threads(threads),
+         ctypes.byref(h))
+    return h.value
+
+
+# ---- sliced SP and clustering measures (issue 15) ---------------------------------------------
+# Issue 15 adds sliced SP (ESTIMATION.md section 7) and the clustering measures (section 8) to
+# the C library. Their wrappers belong here, written like sp_mi_terms: a signature in
+# _native._SIGNATURES, arrays through as_samples/as_groups, the call through `call`, and a test
+# against the CLI's JSON in python/tests/test_estimators.py.
