@@ -359,6 +359,15 @@ void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, s
 
 int iflow_mix_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
 
+void iflow_mix_tick(const iflow_mix_mc *p, size_t total) {
+    if (!p->progress || !p->progress_done || total == 0) return;
+    size_t done;
+#pragma omp atomic capture
+    done = ++*p->progress_done;
+    if (omp_get_thread_num() == 0 && (done * 100 / total != (done - 1) * 100 / total))
+        p->progress(p->progress_user, (double)done / (double)total);
+}
+
 /* Exact mode: blocks of ~64 queries (whole centres) in parallel, each swept over every tile. */
 static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
     const iflow_mix_mc *p = cx->p;
@@ -381,6 +390,7 @@ static int run_exact(const mc_ctx *cx, iflow_mix_stats *stats) {
             iflow_mix_shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
             iflow_mix_sweep(cx, cx->runs, cx->n_runs, &w, nq);
             iflow_mix_finish(cx, &w, NULL, i0, i1, stats);
+            iflow_mix_tick(p, n_blocks);
         }
         iflow_mix_ws_free(&w);
     }
