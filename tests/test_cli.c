@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -410,6 +411,220 @@ START_TEST(test_mi_errors) {
 }
 END_TEST
 
+/* Runs `sh -c cmd` (with $B set to the binary), output captured as by run(). */
+static void run_sh(result *r, const char *cmd) {
+    char full[2048];
+    snprintf(full, sizeof full, "B='%s'; %s", getenv("IFLOW_BIN"), cmd);
+    char out_path[128], err_path[128];
+    snprintf(out_path, sizeof out_path, "%s/stdout", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(127);
+        execl("/bin/sh", "sh", "-c", full, (char *)NULL);
+        _exit(127);
+    }
+    int ws = 0;
+    ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+    r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    read_file(out_path, r->out, sizeof r->out);
+    read_file(err_path, r->err, sizeof r->err);
+}
+
+/* n x d standard normal rows (seeded), scaled by `scale` and shifted by `shift`. */
+static const char *normal_csv(const char *name, size_t n, size_t d, double scale, double shift) {
+    static double x[2000 * 3];
+    ck_assert_uint_le(n * d, sizeof x / sizeof x[0]);
+    iflow_rng rng;
+    iflow_rng_init(&rng, 23, 0);
+    for (size_t i = 0; i < n * d; i++) x[i] = shift + scale * iflow_rng_normal(&rng);
+    return write_csv(name, x, n, d);
+}
+
+/* Issue 12, class 2: counts that size allocations are bounded on the command line (they once
+ * overflowed the draw buffers: segfault), with the option named. */
+START_TEST(test_sizes_refused) {
+    const char *good = normal_csv("sizes.csv", 50, 2, 1, 0);
+    const char *const cases[][4] = {
+        {"--mc", "18446744073709551615", "--mc"},
+        {"--mc", "4611686018427387904", "--mc"},
+        {"--mc", "1000001", "--mc"},
+        {"--threads", "100000", "--threads"},
+        {"--threads", "1025", "--threads"},
+    };
+    result r;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        RUN(&r, "entropy", "--sigma", "0.5", cases[i][0], cases[i][1], good);
+        check_error(&r, 2, "entropy", cases[i][2]);
+        RUN(&r, "mi", "--group-col", "1", "--sigma", "0.5", cases[i][0], cases[i][1], good);
+        check_error(&r, 2, "mi", cases[i][2]);
+    }
+    RUN(&r, "entropy", "--estimator", "knn", "--k", "99999999999", good);
+    check_error(&r, 2, "entropy", "--k");
+    /* At the caps: accepted (a small n keeps mc = 1e6 cheap: 2 x 1e6 draws). */
+    const char *tiny = normal_csv("tiny.csv", 2, 1, 1, 0);
+    RUN(&r, "entropy", "--sigma", "0.5", "--mc", "1000000", "--threads", "1", tiny);
+    check_json_line(&r);
+}
+END_TEST
+
+/* Issue 12, class 5: what double cannot compute is an error naming why; never "null" with
+ * exit 0; what it can (a large offset) is computed by centring. */
+START_TEST(test_numbers_at_edges) {
+    const char *unit = normal_csv("unit.csv", 400, 2, 1, 0);
+    const char *huge = normal_csv("huge.csv", 400, 2, 1e100, 0);
+    const char *far = normal_csv("far.csv", 400, 2, 1, 1e12);
+    result r, ref;
+    const char *const refused[][3] = {
+        {"1e154", unit, "beta = 1e+154"},  {"1e-160", unit, "beta = 1e-160"},
+        {"1e80", huge, "resolution"},     {"0.1", huge, "resolution"},
+    };
+    const char *const est[] = {"sp", "kde-lower", "kde-upper"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        for (size_t e = 0; e < 3; e++) {
+            RUN(&r, "entropy", "--estimator", est[e], "--sigma", refused[i][0], refused[i][1]);
+            check_error(&r, 1, "entropy", refused[i][2]);
+            ck_assert(!strstr(r.out, "null"));
+        }
+    RUN(&r, "mi", "--group-col", "1", "--sigma", "1e-160",
+        write_text("g2.csv", "0.1,0\n0.2,1\n0.3,0\n"));
+    check_error(&r, 1, "mi", "beta = 1e-160");
+    /* sigma 1e-3 on data at 1e12: 1e12 * 2^-32 > 1e-3, but the spread (~3) resolves it. The
+     * estimate equals that of the same data at the origin (translation invariance). */
+    for (size_t e = 0; e < 3; e++) {
+        RUN(&r, "entropy", "--estimator", est[e], "--sigma", "1e-3", far);
+        RUN(&ref, "entropy", "--estimator", est[e], "--sigma", "1e-3", unit);
+        check_json_line(&r);
+        check_json_line(&ref);
+        /* rows of far.csv = 1e12 + rows of unit.csv, up to the %.17g rounding at 1e12 (1e-4
+         * relative to sigma): the entropies agree to ~1e-3 nats. */
+        ck_assert_double_eq_tol(json_number(r.out, "h"), json_number(ref.out, "h"), 2e-3);
+    }
+}
+END_TEST
+
+/* Issue 12, class 5: group ids are read as integers: 2^53 and 2^53 + 1 are two groups. */
+START_TEST(test_group_ids_exact) {
+    const char *big = write_text("bigids.csv", "0.1,9007199254740992\n0.2,9007199254740993\n"
+                                               "0.3,9007199254740992\n0.4,9007199254740993\n");
+    const char *one = write_text("oneid.csv", "0.1,9007199254740993\n0.2,9007199254740993\n"
+                                               "0.3,9007199254740993\n0.4,9007199254740993\n");
+    const char *huge = write_text("u64ids.csv", "0.1,18446744073709551615\n"
+                                                "0.2,18446744073709551614\n");
+    result r;
+    RUN(&r, "mi", "--group-col", "1", "--sigma", "0.1", big);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "groups"), 2);
+    RUN(&r, "mi", "--group-col", "1", "--estimator", "bin", "--bin-width", "1", big);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "groups"), 2);
+    RUN(&r, "mi", "--group-col", "1", "--sigma", "0.1", one);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "groups"), 1);
+    ck_assert_double_eq_tol(json_number(r.out, "mi"), 0, 1e-12);
+    RUN(&r, "mi", "--group-col", "1", "--sigma", "0.1", huge);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "groups"), 2);
+    /* A float file cannot hold 2^53 + 1: beyond 2^53 it is refused, not merged. */
+    double x[] = {0.1, 9007199254740992.0, 0.2, 18014398509481984.0};
+    char npy[160];
+    snprintf(npy, sizeof npy, "%s/ids.npy", dir);
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_matrix_save_npy(npy, x, 2, 2, &err), 0);
+    RUN(&r, "mi", "--group-col", "1", "--sigma", "0.1", npy);
+    check_error(&r, 1, "mi", "2^53");
+}
+END_TEST
+
+/* Issue 12, class 3: a pipe is read fully (every row, the same answer as the file), a device
+ * or a FIFO without a writer ends at once with a message, an endless line is refused. */
+START_TEST(test_non_regular_inputs) {
+    const char *path = normal_csv("pipe.csv", 2000, 3, 1, 0);
+    result file, r;
+    RUN(&file, "entropy", "--sigma", "0.3", path);
+    check_json_line(&file);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cat '%s' | \"$B\" entropy --sigma 0.3 /dev/stdin", path);
+    run_sh(&r, cmd);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "n"), 2000);
+    ck_assert_double_eq(json_number(r.out, "h"), json_number(file.out, "h"));
+    snprintf(cmd, sizeof cmd, "\"$B\" entropy --sigma 0.3 /dev/fd/3 3< '%s'", path);
+    run_sh(&r, cmd); /* a redirected descriptor: a regular file behind /dev/fd */
+    check_json_line(&r);
+    /* .npy through a pipe: the magic is sniffed from memory, nothing is lost. */
+    char npy[160];
+    snprintf(npy, sizeof npy, "%s/pipe.npy", dir);
+    iflow_matrix *m = NULL;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_matrix_load(path, &m, &err), 0);
+    ck_assert_int_eq(iflow_matrix_save_npy(npy, m->data, m->rows, m->cols, &err), 0);
+    iflow_matrix_free(m);
+    snprintf(cmd, sizeof cmd, "cat '%s' | \"$B\" entropy --sigma 0.3 -", npy);
+    run_sh(&r, cmd); /* '-' is no file: a clear error */
+    ck_assert_int_eq(r.status, 1);
+    snprintf(cmd, sizeof cmd, "cat '%s' | \"$B\" entropy --sigma 0.3 /dev/stdin", npy);
+    run_sh(&r, cmd);
+    check_json_line(&r);
+    ck_assert_double_eq(json_number(r.out, "h"), json_number(file.out, "h"));
+    RUN(&r, "entropy", "--sigma", "0.3", "/dev/zero");
+    check_error(&r, 1, "entropy", "NUL byte");
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    RUN(&r, "entropy", "--sigma", "0.3", fifo); /* no writer: empty, not a hang */
+    check_error(&r, 1, "entropy", "no data rows");
+    /* A line beyond 16 MiB (one endless line of digits). */
+    char longp[160];
+    snprintf(longp, sizeof longp, "%s/long.csv", dir);
+    FILE *f = fopen(longp, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("1,2\n", f);
+    for (int i = 0; i < (17 << 20) / 8; i++) fputs("11111111", f);
+    fputs("\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    RUN(&r, "entropy", "--sigma", "0.3", longp);
+    check_error(&r, 1, "entropy", "long.csv:2: line longer than");
+}
+END_TEST
+
+/* Issue 12, class 6 and the defaults: a BOM is skipped; tolerance 1e-6 by default, printed. */
+START_TEST(test_bom_and_default_tolerance) {
+    const char *plain = write_text("plain.csv", "x,y\n1,2\n3,4\n5,7\n");
+    const char *bom = write_text("bom.csv", "\xEF\xBB\xBFx,y\n1,2\n3,4\n5,7\n");
+    const char *bom_data = write_text("bomdata.csv", "\xEF\xBB\xBF"
+                                                    "1,2\n3,4\n5,7\n");
+    const char *bom_bad = write_text("bombad.csv", "\xEF\xBB\xBFz,2\n3,4\n");
+    result a, b, c;
+    RUN(&a, "entropy", "--sigma", "0.5", plain);
+    RUN(&b, "entropy", "--sigma", "0.5", bom);
+    RUN(&c, "entropy", "--sigma", "0.5", bom_data);
+    check_json_line(&a);
+    check_json_line(&b);
+    check_json_line(&c);
+    ck_assert_double_eq(json_number(a.out, "h"), json_number(b.out, "h"));
+    ck_assert_double_eq(json_number(a.out, "h"), json_number(c.out, "h"));
+    ck_assert_double_eq(json_number(a.out, "n"), 3);
+    RUN(&a, "entropy", "--sigma", "0.5", bom_bad); /* the message shows no invisible BOM */
+    check_error(&a, 1, "entropy", "bombad.csv");
+    ck_assert(!strstr(a.err, "\xEF\xBB\xBF"));
+    /* Default tolerance: 1e-6 in the JSON, within 1e-6 per log-density of exact sums. */
+    const char *path = normal_csv("tol.csv", 1000, 2, 1, 0);
+    RUN(&a, "entropy", "--sigma", "0.05", path);
+    RUN(&b, "entropy", "--sigma", "0.05", "--tolerance", "0", path);
+    check_json_line(&a);
+    check_json_line(&b);
+    ck_assert_double_eq(json_number(a.out, "tolerance"), 1e-6);
+    ck_assert_double_eq(json_number(b.out, "tolerance"), 0);
+    ck_assert_double_eq_tol(json_number(a.out, "h"), json_number(b.out, "h"), 1e-6);
+    RUN(&a, "mi", "--group-col", "1", "--sigma", "0.05", write_text("g.csv", "0.1,0\n0.2,1\n"));
+    check_json_line(&a);
+    ck_assert_double_eq(json_number(a.out, "tolerance"), 1e-6);
+}
+END_TEST
 
 START_TEST(test_sliced_options) {
     /* Two groups 100 sigma apart in the plane: I = ln 2; a 1-D slice keeps nearly all of it
@@ -506,6 +721,11 @@ int main(void) {
     tcase_add_test(tc, test_mi_errors);
     tcase_add_test(tc, test_sliced_options);
     tcase_add_test(tc, test_cluster_command);
+    tcase_add_test(tc, test_sizes_refused);
+    tcase_add_test(tc, test_numbers_at_edges);
+    tcase_add_test(tc, test_group_ids_exact);
+    tcase_add_test(tc, test_non_regular_inputs);
+    tcase_add_test(tc, test_bom_and_default_tolerance);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     iflow_rmtree(dir);

@@ -238,7 +238,7 @@ END_TEST
 /* Issue 12, class 7: a number beyond double or long long is "out of range", not "malformed". */
 START_TEST(test_errors_out_of_range_numbers) {
     expect_error(BASE "[net]\nbeta = 1e400\n", IFLOW_EINVAL, 8,
-                 "[net] beta: 1e400 is out of range (must be >= 0)");
+                 "[net] beta: 1e400 is out of range (must be in [0, 1e+100])");
     expect_error(BASE "lr = -1e999\n", IFLOW_EINVAL, 7, "[train] lr: -1e999 is out of range");
     expect_error(BASE "batch = 99999999999999999999999\n", IFLOW_EINVAL, 7,
                  "[train] batch: 99999999999999999999999 is out of range");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -356,6 +357,98 @@ START_TEST(test_npy_errors) {
 }
 END_TEST
 
+/* Issue 12, class 6: the header is parsed as the Python dict literal it is, as numpy does:
+ * exactly the three keys, once each, in any order, either quote; nothing found by substring. */
+START_TEST(test_npy_header_dict) {
+    unsigned char b[64];
+    size_t len = 0;
+    for (int k = 0; k < 6; k++) len += put_f8(b + len, k + 0.5);
+    const char *ok[] = {
+        "{\"shape\": (2, 3), \"fortran_order\": False, \"descr\": \"<f8\"}",
+        "{ 'fortran_order' : False , 'descr' : '<f8' , 'shape' : ( 2 , 3 ) , }",
+    };
+    for (int i = 0; i < 2; i++) {
+        iflow_matrix *m = load_matrix_ok(write_npy("ok.npy", 1, ok[i], b, len));
+        ck_assert_uint_eq(m->rows, 2);
+        ck_assert_uint_eq(m->cols, 3);
+        ck_assert_double_eq(m->data[5], 5.5);
+        iflow_matrix_free(m);
+    }
+    /* A key quoted inside another value once won the substring search ('<i4' read as '<f8'
+     * by numpy and the other way round by infoflow); now the extra key is refused. */
+    expect_matrix_error(write_npy("hide.npy", 1,
+                                  "{'note': \"'descr': '<f8', \", 'descr': '<i4', "
+                                  "'fortran_order': False, 'shape': (2, 3), }", b, len),
+                        IFLOW_ECORRUPT, "unexpected key 'note'");
+    expect_matrix_error(write_npy("dup.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), "
+                                  "'descr': '<i4'}", b, len),
+                        IFLOW_ECORRUPT, "duplicate key 'descr'");
+    expect_matrix_error(write_npy("lack.npy", 1, "{'descr': '<f8', 'fortran_order': False}", b,
+                                  len),
+                        IFLOW_ECORRUPT, "lacks 'shape'");
+    expect_matrix_error(write_npy("junk.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)} x",
+                                  b, len),
+                        IFLOW_ECORRUPT, "not a Python dict");
+    expect_matrix_error(write_npy("noclose.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3),",
+                                  b, len),
+                        IFLOW_ECORRUPT, "not a Python dict");
+    expect_matrix_error(write_npy("fo.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (2, 3)}", b,
+                                  len),
+                        IFLOW_ECORRUPT, "fortran_order");
+}
+END_TEST
+
+/* Issue 12, classes 3 and 6: a BOM before a labelled CSV is skipped; a data set or split that
+ * is not a regular file is refused at once (it is read more than once); lines are capped. */
+START_TEST(test_csv_bom_devices_long_lines) {
+    iflow_dataset *a = NULL, *b = NULL;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_dataset_load_csv(write_text("nb.csv", "1,2,0\n3,4,1\n"), &a, &err), 0);
+    ck_assert_int_eq(iflow_dataset_load_csv(write_text("b.csv", "\xEF\xBB\xBF" "1,2,0\n3,4,1\n"),
+                                            &b, &err), 0);
+    ck_assert_uint_eq(a->n, b->n);
+    ck_assert_mem_eq(a->x, b->x, a->n * a->d * sizeof *a->x);
+    iflow_dataset_free(a);
+    iflow_dataset_free(b);
+    iflow_split *sp = NULL;
+    ck_assert_int_eq(iflow_split_from_file(write_text("s.txt", "\xEF\xBB\xBF" "1\n"), 3, &sp,
+                                           &err), 0);
+    ck_assert_uint_eq(sp->n_test, 1);
+    iflow_split_free(sp);
+    const char *devices[] = {"/dev/zero", "/dev/null"};
+    for (int i = 0; i < 2; i++) {
+        a = (iflow_dataset *)1;
+        expect_error(iflow_dataset_load_csv(devices[i], &a, &err), &err, IFLOW_EINVAL,
+                     devices[i], "not a regular file");
+        expect_error(iflow_split_from_file(devices[i], 3, &sp, &err), &err, IFLOW_EINVAL,
+                     devices[i], "not a regular file");
+        expect_error(iflow_dataset_load_idx(devices[i], devices[i], 0, &a, &err), &err,
+                     IFLOW_EINVAL, devices[i], "not a regular file");
+    }
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s", tmp_path("fifo"));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0); /* no writer: open would block */
+    expect_error(iflow_dataset_load_csv(fifo, &a, &err), &err, IFLOW_EINVAL, "fifo",
+                 "not a regular file");
+    expect_error(iflow_dataset_load_idx(fifo, fifo, 0, &a, &err), &err, IFLOW_EINVAL, "fifo",
+                 "not a regular file");
+    iflow_matrix *m = NULL;
+    expect_error(iflow_matrix_load(fifo, &m, &err), &err, IFLOW_EPARSE, "fifo", "no data rows");
+    /* 17 MiB without a newline: refused at the cap, not grown without bound. */
+    FILE *f = fopen(tmp_path("endless.csv"), "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < (17 << 20) / 8; i++) fputs("1,1,1,1,", f);
+    ck_assert_int_eq(fclose(f), 0);
+    a = (iflow_dataset *)1;
+    expect_error(iflow_dataset_load_csv(tmp_path("endless.csv"), &a, &err), &err, IFLOW_EPARSE,
+                 "endless.csv:1:", "line longer than 16777216 bytes");
+}
+END_TEST
+
 /* ---------------------------------------------------------------- IDX */
 
 /* Writes an IDX file (plain, or gzip through zlib): 0 0 type ndims, big-endian u32 dims,
@@ -614,6 +707,8 @@ int main(void) {
     tcase_add_test(tc, test_npy_roundtrip);
     tcase_add_test(tc, test_npy_f4_fortran_1d);
     tcase_add_test(tc, test_npy_errors);
+    tcase_add_test(tc, test_npy_header_dict);
+    tcase_add_test(tc, test_csv_bom_devices_long_lines);
     tcase_add_test(tc, test_idx_good);
     tcase_add_test(tc, test_idx_errors);
     tcase_add_test(tc, test_fashion_mnist);

@@ -19,6 +19,7 @@
 
 #include "infoflow/rng.h"
 #include "check_util.h"
+#include "io.h"
 
 static char tmpdir[256];
 static const char *bin;
@@ -125,6 +126,7 @@ static void assert_same_run(const char *a, const char *b) {
 typedef struct child_opts {
     rlim_t fsize;   /* > 0: RLIMIT_FSIZE in bytes, SIGXFSZ ignored (writes fail with EFBIG) */
     int drop_root;  /* run as nobody when root (so permissions apply) */
+    int sigxfsz;    /* with fsize: leave SIGXFSZ at its default (kill), as a shell does */
 } child_opts;
 
 /* Starts `infoflow ARGS...` (NULL-terminated) with cwd = tmpdir, stdout and stderr to
@@ -146,7 +148,7 @@ static pid_t spawn(const child_opts *co, const char *const *args) {
     dup2(fd, 2);
     if (co && co->fsize) {
         struct rlimit rl = {co->fsize, co->fsize};
-        signal(SIGXFSZ, SIG_IGN);
+        signal(SIGXFSZ, co->sigxfsz ? SIG_DFL : SIG_IGN);
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
     }
     if (co && co->drop_root && geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
@@ -505,6 +507,64 @@ START_TEST(test_nan_input_rejected_with_line) {
 }
 END_TEST
 
+/* Issue 12, class 7: under `ulimit -f` with SIGXFSZ at its default (a shell's), infoflow still
+ * reports the file and "File too large" (exit 1) instead of dying of the signal; a failed PNG
+ * write says so instead of libpng printing "Write Error" on its own. */
+START_TEST(test_file_size_limit_messages) {
+    child_opts co = {.fsize = 700, .sigxfsz = 1}; /* room for stderr.txt, not a PNG */
+    const char *plot[] = {"plot", "full", "--out", "figs", NULL};
+    ck_assert_int_eq(cli(&co, plot), 1);
+    assert_stderr_has("figs/");
+    assert_stderr_has(".png: write failed: File too large");
+    char *msg = slurp("stderr.txt", NULL);
+    ck_assert_msg(!strstr(msg, "libpng"), "%s", msg);
+    free(msg);
+    const char *run[] = {"run", "run.ini", "--out", "xfsz", "--quiet", NULL};
+    ck_assert_int_eq(cli(&co, run), 1);
+    assert_stderr_has("xfsz/config.ini: write failed: File too large");
+    /* The run's own plot at the end: the run is kept, the exit status says the figures failed. */
+    co.fsize = 200000;
+    const char *run2[] = {"run", "run.ini", "--out", "xfsz2", "--quiet", NULL};
+    ck_assert_int_eq(cli(&co, run2), 1);
+    assert_stderr_has("figures were not written");
+    assert_same_file("full", "xfsz2", "mi.csv");
+}
+END_TEST
+
+/* Issue 12, class 4: two processes writing one file atomically do not share a temporary file
+ * (two `infoflow plot`s of one run once corrupted a PNG): both commits succeed, and the file is
+ * one writer's complete content. */
+START_TEST(test_atomic_writers_do_not_collide) {
+    char path[900];
+    path_of(path, sizeof path, "shared.txt");
+    int go_parent[2], go_child[2];
+    ck_assert_int_eq(pipe(go_parent), 0);
+    ck_assert_int_eq(pipe(go_child), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    char c = 0;
+    if (pid == 0) { /* opens first, commits last */
+        iflow_atomic a;
+        if (iflow_atomic_open(&a, path, NULL) != 0) _exit(2);
+        fputs("child: first half, ", a.f);
+        fflush(a.f);
+        if (write(go_parent[1], "x", 1) != 1 || read(go_child[0], &c, 1) != 1) _exit(3);
+        fputs("second half\n", a.f);
+        _exit(iflow_atomic_commit(&a, NULL) == 0 ? 0 : 4);
+    }
+    ck_assert_int_eq(read(go_parent[0], &c, 1), 1);
+    iflow_atomic a;
+    ck_assert_int_eq(iflow_atomic_open(&a, path, NULL), 0);
+    fputs("parent\n", a.f);
+    ck_assert_int_eq(iflow_atomic_commit(&a, NULL), 0);
+    ck_assert_int_eq(write(go_child[1], "x", 1), 1);
+    ck_assert_int_eq(reap(pid), 0);
+    char *text = slurp("shared.txt", NULL);
+    ck_assert_str_eq(text, "child: first half, second half\n");
+    free(text);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("cli");
@@ -519,6 +579,8 @@ int main(void) {
     tcase_add_test(tc, test_concurrent_runs_refused);
     tcase_add_test(tc, test_divergence_message);
     tcase_add_test(tc, test_nan_input_rejected_with_line);
+    tcase_add_test(tc, test_file_size_limit_messages);
+    tcase_add_test(tc, test_atomic_writers_do_not_collide);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

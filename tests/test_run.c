@@ -424,6 +424,184 @@ START_TEST(test_sliced_columns_and_clustering) {
 }
 END_TEST
 
+/* ---- issue 12, class 4: the run directory is sacred ---- */
+
+static int estimate(const char *out, const char *epochs, const char *out_file, size_t layer,
+                    iflow_error *err) {
+    char d[512];
+    snprintf(d, sizeof d, "%s/%s", tmpdir, out);
+    iflow_config cfg;
+    ck_assert_int_eq(iflow_run_load_config(d, &cfg, err), 0);
+    iflow_estimate_options o = {.epochs = epochs, .out_file = out_file};
+    iflow_mi_options_from_config(&cfg, &o.mi);
+    if (layer) {
+        o.mi.layer_mask_n = 1;
+        o.mi.layers[0] = layer;
+    }
+    return iflow_run_estimate(d, &o, err);
+}
+
+static int exists(const char *out, const char *name) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s/%s", tmpdir, out, name);
+    return access(path, F_OK) == 0;
+}
+
+static void copy_file(const char *from, const char *to) {
+    char a[600], b[600], buf[65536];
+    snprintf(a, sizeof a, "%s/%s", tmpdir, from);
+    snprintf(b, sizeof b, "%s/%s", tmpdir, to);
+    FILE *in = fopen(a, "rb"), *o = fopen(b, "wb");
+    ck_assert(in && o);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) ck_assert_uint_eq(fwrite(buf, 1, n, o), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(o), 0);
+}
+
+/* --out may not name the run's own files or leave the directory; an estimate that selects
+ * nothing (epochs beyond the run, layers beyond the net) fails before replacing anything. */
+START_TEST(test_estimate_cannot_destroy) {
+    iflow_error err = {0};
+    ck_assert_msg(run("run.ini", "r", 0, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(estimate("r", "2", NULL, 0, &err) == 0, "%s", err.msg);
+    const char *own[] = {"config.ini", "metrics.csv", "config.hash", "mi.csv", "log.txt",
+                         "mi-estimate.csv", "info.csv"};
+    char *before[7];
+    for (int i = 0; i < 7; i++) before[i] = slurp("r", own[i]);
+    const char *bad_out[] = {"config.ini",  "metrics.csv", "config.hash", "mi.csv",
+                             "../x.csv",    "sub/x.csv",   ".x.csv",      "binned-estimate.csv",
+                             "scatter.csv", "x.png",       ""};
+    for (size_t i = 0; i < sizeof bad_out / sizeof *bad_out; i++) {
+        ck_assert_int_eq(estimate("r", "6", bad_out[i], 0, &err), IFLOW_EINVAL);
+        ck_assert_msg(strstr(err.msg, "--out"), "%s", err.msg);
+    }
+    ck_assert(!exists(".", "x.csv"));
+    write_file("r/notes.csv", "my,own\n1,2\n");
+    ck_assert_int_eq(estimate("r", "6", "notes.csv", 0, &err), IFLOW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not an earlier estimate"));
+    const char *nothing[] = {"99999", "7", "2,99999", "none"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(estimate("r", nothing[i], NULL, 0, &err), IFLOW_EINVAL);
+        ck_assert_msg(strstr(err.msg, "beyond") || strstr(err.msg, "no epoch"), "%s", err.msg);
+    }
+    ck_assert_int_eq(estimate("r", "6", NULL, 4, &err), IFLOW_EINVAL); /* 3 hidden layers */
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a hidden layer"));
+    for (int i = 0; i < 7; i++) {
+        char *after = slurp("r", own[i]);
+        ck_assert_msg(!strcmp(before[i], after), "%s changed", own[i]);
+        free(after);
+        free(before[i]);
+    }
+    char *notes = slurp("r", "notes.csv");
+    ck_assert_str_eq(notes, "my,own\n1,2\n");
+    free(notes);
+    /* A name of its own is written, and may be written again (it is an estimate's). */
+    ck_assert_msg(estimate("r", "6", "mine.csv", 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(estimate("r", "2", "mine.csv", 0, &err) == 0, "%s", err.msg);
+}
+END_TEST
+
+/* A checkpoint is used only if it is this run's and of the epoch its name says. */
+START_TEST(test_checkpoint_identity_checked) {
+    iflow_error err = {0};
+    ck_assert_msg(run("run.ini", "r", 0, 0, &err) == 0, "%s", err.msg);
+    config("other.ini", "weight_decay = 0.001\n", "tanh");
+    ck_assert_msg(run("other.ini", "o", 0, 0, &err) == 0, "%s", err.msg);
+    copy_file("r/checkpoints/epoch-000006.ckpt", "six.ckpt");
+    copy_file("r/checkpoints/epoch-000002.ckpt", "r/checkpoints/epoch-000006.ckpt");
+    ck_assert_int_eq(estimate("r", "6", NULL, 0, &err), IFLOW_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "holds epoch 2, not 6"), "%s", err.msg);
+    copy_file("o/checkpoints/epoch-000006.ckpt", "r/checkpoints/epoch-000006.ckpt");
+    ck_assert_int_eq(estimate("r", "6", NULL, 0, &err), IFLOW_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "another run"), "%s", err.msg);
+    /* Resume skips the foreign newest checkpoint and redoes epoch 6 from epoch 5. */
+    ck_assert_msg(run("run.ini", "r", 1, 0, &err) == 0, "%s", err.msg);
+    char *log = slurp("r", "log.txt");
+    ck_assert_ptr_nonnull(strstr(log, "another run"));
+    free(log);
+    double *a, *b;
+    size_t na, nb;
+    load_params("r", 6, &a, &na);
+    copy_file("six.ckpt", "r/checkpoints/epoch-000006.ckpt");
+    load_params("r", 6, &b, &nb);
+    ck_assert_int_eq(memcmp(a, b, na * sizeof *a), 0);
+    free(a);
+    free(b);
+    /* No checkpoint loads: refused, not a fresh run over the old one. */
+    for (int e = 0; e <= 6; e++) {
+        char name[64];
+        snprintf(name, sizeof name, "r/checkpoints/epoch-%06d.ckpt", e);
+        if (exists(".", name)) write_file(name, "junk");
+    }
+    char *metrics = slurp("r", "metrics.csv");
+    ck_assert_int_eq(run("run.ini", "r", 1, 0, &err), IFLOW_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "refusing to start over"), "%s", err.msg);
+    char *after = slurp("r", "metrics.csv");
+    ck_assert_str_eq(metrics, after);
+    free(metrics);
+    free(after);
+}
+END_TEST
+
+/* Resume never shortens a run, and a changed [estimate] epochs list (allowed) or thinned
+ * checkpoints never cost measured rows. */
+START_TEST(test_resume_keeps_what_was_measured) {
+    iflow_error err = {0};
+    ck_assert_msg(run("run.ini", "r", 0, 0, &err) == 0, "%s", err.msg);
+    char *ini = slurp("r", "config.ini"), *mi = slurp("r", "mi.csv");
+    char path[512];
+    snprintf(path, sizeof path, "%s/run.ini", tmpdir);
+    iflow_config cfg;
+    ck_assert_int_eq(iflow_config_load(path, &cfg, &err), 0);
+    snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s/r", tmpdir);
+    cfg.epochs = 4;
+    iflow_run_options o = {.resume = 1};
+    ck_assert_int_eq(iflow_run(&cfg, &o, &err), IFLOW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "shorten"), "%s", err.msg);
+    char *ini2 = slurp("r", "config.ini");
+    ck_assert_str_eq(ini, ini2);
+    free(ini2);
+    /* Extend to 8 epochs with a new list, keeping only the last checkpoint from now on. */
+    cfg.epochs = 8;
+    snprintf(cfg.mi_epochs, sizeof cfg.mi_epochs, "1,3,6,8");
+    snprintf(cfg.checkpoint_keep, sizeof cfg.checkpoint_keep, "last");
+    ck_assert_msg(iflow_run(&cfg, &o, &err) == 0, "%s", err.msg);
+    char *mi2 = slurp("r", "mi.csv");
+    ck_assert_msg(!strncmp(mi, mi2, strlen(mi)), "rows of epochs 2 and 6 changed:\n%s", mi2);
+    iflow_csv *c = NULL;
+    snprintf(path, sizeof path, "%s/r/mi.csv", tmpdir);
+    ck_assert_int_eq(iflow_csv_read(path, &c, &err), 0);
+    ck_assert_uint_eq(c->n_rows, 9); /* epochs 2, 6, 8: 3 hidden layers each */
+    ck_assert(isfinite(cell_at(c, "I_XT", 8, 3)) && isnan(cell_at(c, "I_XT", 1, 1)));
+    ck_assert(isfinite(cell_at(c, "h_T_se", 8, 1)) && cell_at(c, "h_T_se", 8, 1) > 0);
+    iflow_csv_free(c);
+    char *log = slurp("r", "log.txt");
+    ck_assert_ptr_nonnull(strstr(log, "epoch 3 was not measured before"));
+    free(log);
+    free(ini);
+    free(mi);
+    free(mi2);
+}
+END_TEST
+
+/* [data] max_rows applies to CSV; a noise std too large to bin names the noise (class 7). */
+START_TEST(test_max_rows_and_huge_noise) {
+    write_file("max.ini", "[data]\nfile = data.csv\nmax_rows = 100\ntest_fraction = 0.25\n"
+                          "[net]\nlayers = 5,3,2\nbeta = 0.05\n[train]\nepochs = 1\n"
+                          "[estimate]\nepochs = none\n");
+    iflow_error err = {0};
+    ck_assert_msg(run("max.ini", "max", 0, 0, &err) == 0, "%s", err.msg);
+    char *info = slurp("max", "info.csv");
+    ck_assert_msg(strstr(info, "\nm,100\n"), "%s", info);
+    free(info);
+    write_file("loud.ini", "[data]\nfile = data.csv\n[net]\nlayers = 5,3,2\nbeta = 1e60\n"
+                           "[train]\nepochs = 1\n[estimate]\nepochs = 1\nreplicas = 2\n");
+    ck_assert_int_ne(run("loud.ini", "loud", 0, 0, &err), 0);
+    ck_assert_msg(strstr(err.msg, "noise std beta = 1e+60"), "%s", err.msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("core");
@@ -437,6 +615,10 @@ int main(void) {
     tcase_add_test(tc, test_repeats_seeds_and_means);
     tcase_add_test(tc, test_aggregate_rows_and_errors);
     tcase_add_test(tc, test_sliced_columns_and_clustering);
+    tcase_add_test(tc, test_estimate_cannot_destroy);
+    tcase_add_test(tc, test_checkpoint_identity_checked);
+    tcase_add_test(tc, test_resume_keeps_what_was_measured);
+    tcase_add_test(tc, test_max_rows_and_huge_noise);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -35,6 +35,10 @@ typedef struct iflow_sp_options {
                             centres), e.g. one replica per input when the R replicas of each
                             input are stored together and s = R. The SE then comes from the
                             spread of the per-centre means (conservative). */
+    /* NULL, or called from the calling thread with the fraction of the draws done (e.g. for a
+     * progress line on a terminal); never changes a number. */
+    void (*progress)(void *user, double fraction);
+    void *progress_user;
 } iflow_sp_options;
 
 /* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, tolerance = 0,

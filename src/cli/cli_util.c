@@ -62,3 +62,12 @@ int cli_parse_long(const char *s, long *out) {
 }
 
 int cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }
+
+const char *cli_range_note(const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    return end != s && *end == '\0' && (errno == ERANGE || isinf(v)) && !isnan(v)
+               ? " (out of the range of a double)"
+               : "";
+}

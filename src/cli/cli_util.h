@@ -19,6 +19,10 @@ int cli_parse_size(const char *s, size_t *out);
 int cli_parse_u64(const char *s, uint64_t *out);
 int cli_parse_long(const char *s, long *out);
 
+/* " (out of the range of a double)" if s is a well-formed number beyond double (1e400), else
+ * "": appended to usage messages, which otherwise call it not a number. */
+const char *cli_range_note(const char *s);
+
 /* 1 if stderr is a terminal (progress displays are shown only then). */
 int cli_stderr_is_tty(void);
 

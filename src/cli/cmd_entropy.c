@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "estimator_args.h"
 #include "io.h"
+#include "progress.h"
 #include "commands.h"
 #include "dist.h"
 #include "infoflow/binning.h"
@@ -60,6 +61,10 @@ static int parse_args(int argc, char **argv, est_args *a) {
     return -1;
 }
 
+static void sp_progress(void *user, double fraction) {
+    cli_progress_update(user, "infoflow entropy: SP draws", fraction);
+}
+
 /* Runs the chosen estimator on m; fills h and se (se < 0: not applicable) and, when sliced, sl. */
 static int estimate(const est_args *a, const iflow_matrix *m, double *h, double *se,
                     iflow_sliced_estimate *sl, iflow_error *err) {
@@ -77,8 +82,13 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
     if (a->est == EST_SP) {
         iflow_sp_options opt;
         est_sp_options(a, &opt);
+        cli_progress prog; /* a line on a terminal only: a long entropy shows where it is */
+        cli_progress_init(&prog, 0);
+        opt.progress = sp_progress;
+        opt.progress_user = &prog;
         iflow_estimate e = {0};
         int rc = iflow_sp_entropy(m->data, NULL, m->rows, m->cols, &opt, &e, err);
+        cli_progress_done(&prog);
         *h = e.value;
         *se = e.se;
         return rc;

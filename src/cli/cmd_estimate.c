@@ -31,10 +31,14 @@ static void usage(FILE *out) {
             "                    every epoch (labels with them), as the paper's authors did; only\n"
             "                    to reproduce their numbers (results/REPRODUCTION.md section 2)\n"
             "  --threads N       threads (default: all cores; results do not depend on it)\n"
-            "  --out NAME        file name (in RUN_DIR) for the MI rows\n"
+            "  --out NAME        file name (a .csv in RUN_DIR, none of the run's own files)\n"
+            "                    for the MI rows\n"
             "  --replace         replace the run's mi.csv, binned.csv, activations.csv, scatter.csv\n"
             "  --quiet           no progress display\n"
-            "  -h, --help        this help\n");
+            "  -h, --help        this help\n\n"
+            "Epochs beyond the run, layers beyond the net, or an --out naming the run's files\n"
+            "are refused before anything is written. Checkpoints must be this run's (config\n"
+            "hash) and of the epoch their name says.\n");
 }
 
 static int parse_layers(const char *s, iflow_mi_options *mi) {

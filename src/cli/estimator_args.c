@@ -22,7 +22,8 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
         return cli_usage_error(cmd, "unknown estimator '%s' (%s)", v, c->estimator_list);
     case OPT_SIGMA:
         if (cli_parse_double(v, &a->sigma) || !(a->sigma > 0))
-            return cli_usage_error(cmd, "--sigma must be a number > 0, got '%s'", v);
+            return cli_usage_error(cmd, "--sigma must be a number > 0, got '%s'%s", v,
+                                   cli_range_note(v));
         return 0;
     case OPT_MC:
         if (cli_parse_size(v, &a->mc) || a->mc < 1 || a->mc > IFLOW_MAX_MC)
@@ -35,13 +36,15 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
         return 0;
     case OPT_TOL:
         if (cli_parse_double(v, &a->tolerance) || a->tolerance < 0)
-            return cli_usage_error(cmd, "--tolerance must be a number >= 0, got '%s'", v);
+            return cli_usage_error(cmd, "--tolerance must be a number >= 0, got '%s'%s", v,
+                                   cli_range_note(v));
         return 0;
     case OPT_WIDTH:
         if (a->have_bins) return cli_usage_error(cmd, "give one of --bin-width and --bins");
         a->bins = (iflow_binning){IFLOW_BIN_WIDTH, 0.0, 0.0};
         if (cli_parse_double(v, &a->bins.width) || !(a->bins.width > 0))
-            return cli_usage_error(cmd, "--bin-width must be a number > 0, got '%s'", v);
+            return cli_usage_error(cmd, "--bin-width must be a number > 0, got '%s'%s", v,
+                                   cli_range_note(v));
         a->have_bins = 1;
         return 0;
     case OPT_BINS:

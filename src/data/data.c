@@ -116,9 +116,9 @@ static int open_text(const char *path, FILE *f, line_reader *lr, iflow_error *er
     if (!regular) {
         fclose(lr->f);
         lr->f = NULL;
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: not a regular file (a pipe, FIFO or "
-                               "device); a data file is read more than once: save it to a file",
-                               path);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: not a regular file (a directory, pipe, "
+                               "FIFO or device); a data file is read more than once: save it to "
+                               "a file", path);
     }
     return 0;
 }
@@ -145,6 +145,25 @@ static size_t split_fields(char *line, char ***fields, size_t *cap) {
         if (!p) return count;
         *p = '\0';
     }
+}
+
+/* A field as shown in a message: at most 40 bytes, control characters and non-ASCII bytes as
+ * \xNN, so nothing invisible (a stray BOM, a zero-width space) hides inside the quotes. Returns
+ * buf (64 bytes). */
+static const char *shown(const char *field, char *buf) {
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)field; *c && o < 56; c++) {
+        if (c - (const unsigned char *)field >= 40) {
+            o += (size_t)snprintf(buf + o, 64 - o, "...");
+            break;
+        }
+        if (*c < 0x20 || *c >= 0x7f)
+            o += (size_t)snprintf(buf + o, 64 - o, "\\x%02x", *c);
+        else
+            buf[o++] = (char)*c;
+    }
+    buf[o < 64 ? o : 63] = '\0';
+    return buf;
 }
 
 /* Strict number: the whole field is one strtod number, surrounding spaces allowed. NaN and Inf
@@ -245,9 +264,10 @@ static int parse_row(csv_table *t, int labelled, char **fields, const char *path
                      iflow_error *err) {
     double *row = t->x + t->rows * t->n_feat;
     for (size_t j = 0; j < t->n_feat; j++) {
+        char b[64];
         if (parse_number(fields[j], &row[j]) != 0)
             return iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: column %zu: '%s' is not a number",
-                                   path, line, j + 1, fields[j]);
+                                   path, line, j + 1, shown(fields[j], b));
         if (!isfinite(row[j]))
             return iflow_error_set(err, IFLOW_EPARSE,
                                    "%s:%zu: NaN or Inf in column %zu (data row %zu)", path, line,
@@ -257,17 +277,18 @@ static int parse_row(csv_table *t, int labelled, char **fields, const char *path
         /* Any number that is an exact integer is accepted, so "1.0" written by np.savetxt works. */
         const char *s = fields[t->n_feat];
         double v;
+        char b[64];
         if (parse_number(s, &v) != 0 || !(v >= 0 && v <= MAX_LABEL) || v != floor(v))
             return iflow_error_set(err, IFLOW_EPARSE,
                                    "%s:%zu: label '%s' is not an integer in [0, %d]", path, line,
-                                   s, MAX_LABEL);
+                                   shown(s, b), MAX_LABEL);
         t->y[t->rows] = (int)v;
     }
     if (t->id_col < t->n_feat && parse_id(fields[t->id_col], &t->ids[t->rows]) != 0)
         return iflow_error_set(err, IFLOW_EINVAL,
                                "%s:%zu: data row %zu, column %zu (0-based): group '%s' is not a "
                                "non-negative integer", path, line, t->rows + 1, t->id_col,
-                               fields[t->id_col]);
+                               shown(fields[t->id_col], (char[64]){0}));
     t->rows++;
     return 0;
 }
@@ -968,9 +989,10 @@ static int read_split_lines(line_reader *lr, const char *path, size_t n, size_t 
     char *line;
     while ((line = next_line(lr)) != NULL) {
         size_t i;
+        char b[64];
         if (parse_index(line, &i) != 0)
             return iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: '%s' is not a row index", path,
-                                   lr->line_no, line);
+                                   lr->line_no, shown(line, b));
         if (i >= n)
             return iflow_error_set(err, IFLOW_EINVAL,
                                    "%s:%zu: row index %zu out of range (data has %zu rows)", path,

@@ -28,6 +28,8 @@ void iflow_sp_options_default(iflow_sp_options *opt) {
     opt->tolerance = 0.0;
     opt->threads = 0;
     opt->query_stride = 1;
+    opt->progress = NULL;
+    opt->progress_user = NULL;
 }
 
 /* Noise below this fraction of the samples' magnitude is lost to rounding: t = s + z is
@@ -198,9 +200,12 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
         for (size_t i = 0; i < n; i++) pw[i] = 1.0 / (double)n;
     }
     if (rc == 0) {
+        size_t done = 0;
         iflow_mix_mc p = {.s = weights ? sc : s, .lw = lw, .orig = orig, .n = m, .d = d,
                           .k = opt->mc, .beta = opt->beta, .tolerance = opt->tolerance,
-                          .seed = opt->seed, .stream = opt->stream, .threads = opt->threads};
+                          .seed = opt->seed, .stream = opt->stream, .threads = opt->threads,
+                          .progress = opt->progress, .progress_user = opt->progress_user,
+                          .progress_done = &done};
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
@@ -358,10 +363,12 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
     if (rc == 0 && stride > 1)
         rc = reorder_queries(s, n, d, stride, group_a, group_b, ga, gb, &ro, err);
     if (rc == 0) {
+        size_t done = 0;
         iflow_mix_mc p = {.s = ro.s ? ro.s : s, .ga = ga, .gb = gb, .orig = ro.orig, .n = n,
                           .d = d, .k = opt->mc, .n_query = nq, .beta = opt->beta,
                           .tolerance = opt->tolerance, .seed = opt->seed, .stream = opt->stream,
-                          .threads = opt->threads};
+                          .threads = opt->threads, .progress = opt->progress,
+                          .progress_user = opt->progress_user, .progress_done = &done};
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {

@@ -40,6 +40,7 @@ static int run_exact(mc_ctx *cx, iflow_mix_stats *stats) {
             iflow_mix_shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
             iflow_mix_sweep(cx, cx->runs, cx->n_runs, &w, nq);
             iflow_mix_finish(cx, &w, NULL, i0, i1, stats);
+            iflow_mix_tick(p, mine);
         }
         iflow_mix_ws_free(&w);
     }

@@ -65,7 +65,16 @@ typedef struct iflow_mix_mc {
     double tolerance;     /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
     uint64_t seed, stream;
     int threads;          /* 0: OpenMP default */
+    /* NULL, or told the fraction of query blocks done, from the calling thread (progress_done
+     * counts them across threads; the caller zeroes it). */
+    void (*progress)(void *user, double fraction);
+    void *progress_user;
+    size_t *progress_done;
 } iflow_mix_mc;
+
+/* One query block of `total` finished: counts it and, on the calling (master) thread, reports
+ * the fraction done when it has grown by 1% or more. */
+void iflow_mix_tick(const iflow_mix_mc *p, size_t total);
 
 /* Per-draw values, averaged per centre. With L = ln sum_j w_j e^{-||t - s_j||^2/2beta^2} and
  * A = ln(sum over the centres of the draw's own group a / sum over all), B likewise for b. */

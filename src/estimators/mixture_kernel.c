@@ -366,3 +366,12 @@ void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, s
 }
 
 int iflow_mix_threads(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+
+void iflow_mix_tick(const iflow_mix_mc *p, size_t total) {
+    if (!p->progress || !p->progress_done || total == 0) return;
+    size_t done;
+#pragma omp atomic capture
+    done = ++*p->progress_done;
+    if (omp_get_thread_num() == 0 && (done * 100 / total != (done - 1) * 100 / total))
+        p->progress(p->progress_user, (double)done / (double)total);
+}

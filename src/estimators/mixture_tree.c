@@ -390,6 +390,7 @@ static int run_blocks(mc_ctx *cx, iflow_mix_stats *stats) {
             iflow_mix_shift_fallback(cx, w.runs, n_runs, &w, nq);
             iflow_mix_sweep(cx, w.runs, n_runs, &w, nq);
             iflow_mix_finish(cx, &w, idx, 0, nc, stats);
+            iflow_mix_tick(p, mine);
         }
         if (!ok) {
 #pragma omp atomic write

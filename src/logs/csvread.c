@@ -8,9 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io.h"
+
 static int slurp(const char *path, char **text, size_t *len, iflow_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int regular = 0;
+    FILE *f = iflow_open_read(path, &regular, err); /* never blocks on a FIFO */
+    if (!f) return err ? err->code : IFLOW_EIO;
+    if (!regular) {
+        fclose(f);
+        return iflow_error_set(err, IFLOW_EIO, "%s: not a regular file", path);
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {

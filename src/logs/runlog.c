@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io.h"
 
@@ -69,6 +70,9 @@ int runlog_open(const char *dir, const char *name, const char *header, runlog *o
     if (!rc) rc = check_header(out->path, header, err);
     if (rc) return rc;
     out->n_cols = count_fields(header);
+    struct stat st; /* a FIFO or device in place of a log would block or swallow the rows */
+    if (stat(out->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return iflow_error_set(err, IFLOW_EIO, "%s: not a regular file", out->path);
     FILE *old = fopen(out->path, "r");
     char first[4096];
     if (old && fgets(first, sizeof first, old) && strchr(first, '\n'))
@@ -96,6 +100,9 @@ int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *
     char path[1100];
     int rc = iflow_path_join(path, sizeof path, dir, name, err);
     if (rc) return rc;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return iflow_error_set(err, IFLOW_EIO, "%s: not a regular file", path);
     FILE *in = fopen(path, "r");
     if (!in) return 0;
     iflow_atomic out;
@@ -125,10 +132,16 @@ int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *
     return iflow_atomic_commit(&out, err);
 }
 
+/* fopen for reading a log, or NULL if it is missing or not a regular file (no FIFO blocks). */
+static FILE *open_log(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "r") : NULL;
+}
+
 long runlog_last_epoch(const char *dir, const char *name) {
     char path[1100];
     if (iflow_path_join(path, sizeof path, dir, name, NULL)) return -1;
-    FILE *in = fopen(path, "r");
+    FILE *in = open_log(path);
     if (!in) return -1;
     char *line = NULL;
     size_t cap = 0;
@@ -147,7 +160,7 @@ long runlog_last_epoch(const char *dir, const char *name) {
 size_t runlog_epoch_rows(const char *dir, const char *name, long epoch) {
     char path[1100];
     if (iflow_path_join(path, sizeof path, dir, name, NULL)) return 0;
-    FILE *in = fopen(path, "r");
+    FILE *in = open_log(path);
     if (!in) return 0;
     char *line = NULL;
     size_t cap = 0, rows = 0;

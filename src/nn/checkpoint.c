@@ -288,7 +288,8 @@ done:
 /* ---- load: file and header ---- */
 
 static int read_whole_file(const char *path, unsigned char **out, size_t *size, iflow_error *err) {
-    FILE *f = fopen(path, "rb");
+    int regular = 0; /* a FIFO named like a checkpoint must not block the open */
+    FILE *f = iflow_open_read(path, &regular, NULL);
     if (!f)
         return iflow_error_set(err, IFLOW_EIO, "%s: cannot open checkpoint: %s", path,
                                strerror(errno));

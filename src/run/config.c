@@ -787,6 +787,7 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
     int regular = 0; /* a pipe (<(...)) is read once, fully; a FIFO with no writer is empty */
     st.f = iflow_open_read(path, &regular, err);
     if (!st.f) return err ? err->code : IFLOW_EIO;
+    if (!regular) st.dir[0] = '\0'; /* /dev/fd/63 has no directory: paths from the cwd */
     int ret = ini_parse_stream(read_line, &st, on_key, &st);
     int read_failed = ferror(st.f);
     fclose(st.f);

@@ -18,6 +18,7 @@
 #include "infoflow/data.h"
 #include "infoflow/plot.h"
 #include "infoflow/train.h"
+#include "csvread.h"
 #include "dist.h"
 #include "io.h"
 #include "run_cluster.h"
@@ -47,6 +48,7 @@ typedef struct run_state {
     runlog clusters, cos_hist; /* clustering.csv, cosine_hist.csv (closed: not measured) */
     size_t n_measured; /* MI epochs measured in this invocation */
     uint64_t config_hash; /* of cfg, computed once (it reads the data files) */
+    long resumed_from;    /* the checkpoint resumed from (-1: none): never thinned away */
     iflow_mi_options mi_opts;
 } run_state;
 
@@ -253,7 +255,7 @@ static int save_checkpoint(run_state *st, long epoch, iflow_error *err) {
     if (rc) return rc;
     /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it. */
     long prev = epoch - 1;
-    if (prev >= 0 && !contains(st->keep_epochs, st->n_keep, prev) &&
+    if (prev >= 0 && prev != st->resumed_from && !contains(st->keep_epochs, st->n_keep, prev) &&
         !contains(st->mi_epochs, st->n_mi, prev) && strcmp(st->cfg.checkpoint_keep, "all")) {
         checkpoint_path(st, prev, path, sizeof path);
         remove(path);
@@ -374,6 +376,11 @@ static int plot(run_state *st, iflow_error *err) {
     }
     say(st, "wrote %d figures to %s", n, st->dir);
     return 0;
+}
+
+static int cmp_long_asc(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
 }
 
 static int cmp_long_desc(const void *a, const void *b) {
@@ -627,6 +634,25 @@ static int write_hash(const char *path, uint64_t h, iflow_error *err) {
     return iflow_atomic_commit(&a, err);
 }
 
+/* A new run into an existing directory: files a run writes that are there without config.hash
+ * (which a run writes first, so an earlier attempt that failed has it) are the user's, e.g.
+ * `--out .` beside a config named config.ini: refused rather than overwritten. */
+static int check_foreign_files(const run_state *st, const char *hpath, iflow_error *err) {
+    static const char *const ours[] = {"config.ini", "mi.csv", "binned.csv", "activations.csv",
+                                       "scatter.csv", "info.csv", "summary.png",
+                                       "info_plane.png"};
+    if (access(hpath, F_OK) == 0) return 0;
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
+        char path[1100];
+        if (iflow_path_join(path, sizeof path, st->dir, ours[i], NULL) == 0 &&
+            access(path, F_OK) == 0)
+            return iflow_error_set(err, IFLOW_EINVAL, "%s: already there and not from an infoflow "
+                                   "run (no config.hash beside it); refusing to overwrite it: use "
+                                   "another --out", path);
+    }
+    return 0;
+}
+
 /* A resume may extend a run, never shorten it: config.ini would then describe fewer epochs
  * than the run's files hold. */
 static int check_not_shorter(const run_state *st, const char *path, iflow_error *err) {
@@ -672,6 +698,7 @@ static int check_config(run_state *st, iflow_error *err) {
                                    "%s already holds a run; use --resume to continue it, or "
                                    "another --out",
                                    st->dir);
+        if ((rc = check_foreign_files(st, hpath, err))) return rc;
     }
     if (st->o->resume && (rc = check_not_shorter(st, path, err))) return rc;
     rc = iflow_config_write(&st->cfg, path, err);
@@ -716,12 +743,13 @@ static int prepare(run_state *st, iflow_error *err) {
 }
 
 int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
-    run_state st = {.cfg = *cfg, .o = opts, .lock_fd = -1};
+    run_state st = {.cfg = *cfg, .o = opts, .lock_fd = -1, .resumed_from = -1};
     snprintf(st.dir, sizeof st.dir, "%s", cfg->out_dir);
     int rc = prepare(&st, err);
     long start = -1;
     if (!rc && opts->resume) {
         rc = resume_point(&st, &start, err);
+        st.resumed_from = start; /* kept under the rules it was written with */
         if (!rc && start >= 0) say(&st, "resuming after epoch %ld", start);
         if (!rc && start < 0) say(&st, "no usable checkpoint: starting from scratch");
         if (!rc) rc = trim_logs(&st, start, err);
@@ -907,6 +935,31 @@ static int estimate_spread(run_state *st, const long *epochs, size_t n, iflow_er
     return iflow_dist_agree(rc, err);
 }
 
+/* --replace rewrites mi.csv and its siblings: every epoch they hold must be measured again, and
+ * every layer, or rows the run measured would be lost (measure a subset beside them). */
+static int check_replace(const run_state *st, const iflow_estimate_options *o,
+                         const long *epochs, size_t n, iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, st->dir, "mi.csv", err);
+    iflow_csv *mi = NULL;
+    const double *ep = NULL;
+    if (rc || access(path, F_OK) != 0) return rc;
+    if (o->mi.layer_mask_n > 0)
+        return iflow_error_set(err, IFLOW_EINVAL, "--replace with --layers would drop the other "
+                               "layers' rows from %s; measure a subset without --replace", path);
+    rc = iflow_csv_read(path, &mi, err);
+    if (!rc) rc = iflow_csv_numbers(mi, "epoch", &ep, err);
+    for (size_t i = 0; !rc && i < mi->n_rows; i++) {
+        long e = (long)ep[i];
+        if (!bsearch(&e, epochs, n, sizeof *epochs, cmp_long_asc))
+            rc = iflow_error_set(err, IFLOW_EINVAL, "--replace would drop the rows of epoch %ld "
+                                 "from %s: include it in --epochs, or measure without --replace",
+                                 e, path);
+    }
+    iflow_csv_free(mi);
+    return rc;
+}
+
 int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
     iflow_run_options ro = {.progress = o->progress, .progress_user = o->progress_user};
     run_state st = {.o = &ro, .lock_fd = -1};
@@ -924,6 +977,7 @@ int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_e
         rc = iflow_epochs_expand(o->epochs ? o->epochs : st.cfg.mi_epochs, st.cfg.epochs, &epochs,
                                  &n, err);
     if (!rc) rc = check_selection(&st, o, n, err);
+    if (!rc && o->replace) rc = check_replace(&st, o, epochs, n, err);
     for (size_t i = 0; i < n && !rc; i++) { /* every checkpoint must exist before work starts */
         char path[1200];
         checkpoint_path(&st, epochs[i], path, sizeof path);
