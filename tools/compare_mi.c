@@ -88,8 +88,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "compare_mi: %s\n", err.msg);
             return 1;
         }
-        printf("m = %zu: ln m = %.4f nats; bootstrap E[H] = ln m - E[k ln k] = %.4f, sd %.4f\n",
-               m, log((double)m), e, sd);
+        printf("m = %zu: ln m = %.4f nats; bootstrap E[H] = ln m - E[k ln k] = %.4f, sd %.4f\n", m,
+               log((double)m), e, sd);
         snprintf(ref_text[0], sizeof ref_text[0], "ln m = %.3f", log((double)m));
         snprintf(ref_text[1], sizeof ref_text[1], "E[H] of bootstrap weights = %.3f", e);
         opt.n_refs = 2;
@@ -97,7 +97,8 @@ int main(int argc, char **argv) {
         opt.refs[1] = e, opt.ref_labels[1] = ref_text[1];
     }
     printf("mean (sd) over epochs >= %g of I(X;T_l), nats\nlayer", from);
-    for (size_t k = 0; k < n; k++) printf("  %24s", labels[k]);
+    for (size_t k = 0; k < n; k++)
+        printf("  %24s", labels[k]);
     printf("\n");
     double mean[MAX_FILES][MAX_LAYER + 1], sd[MAX_FILES][MAX_LAYER + 1];
     size_t count[MAX_FILES][MAX_LAYER + 1];

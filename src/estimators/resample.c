@@ -16,18 +16,18 @@ enum { STREAM_BOOTSTRAP = 0x424f4f54 };
 void iflow_bootstrap_indices(uint64_t seed, long epoch, size_t m, size_t *idx) {
     iflow_rng rng;
     iflow_rng_init(&rng, seed, iflow_rng_stream3(STREAM_BOOTSTRAP, (uint64_t)epoch, 0));
-    for (size_t i = 0; i < m; i++) idx[i] = (size_t)iflow_rng_below(&rng, m);
+    for (size_t i = 0; i < m; i++)
+        idx[i] = (size_t)iflow_rng_below(&rng, m);
 }
 
 int iflow_bootstrap_draw(const double *x, const int *y, size_t m, size_t d, uint64_t seed,
                          long epoch, double **xb, int **yb, iflow_error *err) {
     *xb = NULL;
     if (yb) *yb = NULL;
-    if (m == 0 || d == 0) return iflow_error_set(err, IFLOW_EINVAL, "bootstrap of %zu inputs of "
-                                                 "dimension %zu", m, d);
+    if (m == 0 || d == 0)
+        return iflow_error_set(err, IFLOW_EINVAL, "bootstrap of %zu inputs of dimension %zu", m, d);
     if (m > SIZE_MAX / sizeof(double) / d)
-        return iflow_error_set(err, IFLOW_EINVAL, "bootstrap of %zu x %zu inputs: too large", m,
-                               d);
+        return iflow_error_set(err, IFLOW_EINVAL, "bootstrap of %zu x %zu inputs: too large", m, d);
     size_t *idx = malloc(m * sizeof *idx);
     double *xs = malloc(m * d * sizeof *xs);
     int *ys = y && yb ? malloc(m * sizeof *ys) : NULL;
@@ -35,8 +35,7 @@ int iflow_bootstrap_draw(const double *x, const int *y, size_t m, size_t d, uint
         free(idx);
         free(xs);
         free(ys);
-        return iflow_error_set(err, IFLOW_ENOMEM, "out of memory for a bootstrap of %zu inputs",
-                               m);
+        return iflow_error_set(err, IFLOW_ENOMEM, "out of memory for a bootstrap of %zu inputs", m);
     }
     iflow_bootstrap_indices(seed, epoch, m, idx);
     for (size_t i = 0; i < m; i++) {
@@ -67,9 +66,13 @@ int iflow_bootstrap_draw(const double *x, const int *y, size_t m, size_t d, uint
 #define LOG_TINY (-800.0)
 
 /* n * log_p, with 0 * (-inf) = 0 (n = 0 copies of an impossible outcome). */
-static double n_log(double n, double log_p) { return n == 0 ? 0 : n * log_p; }
+static double n_log(double n, double log_p) {
+    return n == 0 ? 0 : n * log_p;
+}
 
-static double f_klogk(double k) { return k * log(k); }
+static double f_klogk(double k) {
+    return k * log(k);
+}
 
 int iflow_bootstrap_entropy(size_t m, double *mean, double *sd, iflow_error *err) {
     if (m == 0) return iflow_error_set(err, IFLOW_EINVAL, "bootstrap entropy of 0 inputs");

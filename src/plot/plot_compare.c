@@ -38,8 +38,8 @@ static size_t cmp_rows(const cmp_file *f, double l, double *e, double *v, double
     return n;
 }
 
-static void cmp_panel(iflow_figure *fig, iflow_box box, const cmp_file *f, size_t n_files,
-                      double l, const iflow_plot_compare_options *opt, double *buf, size_t cap) {
+static void cmp_panel(iflow_figure *fig, iflow_box box, const cmp_file *f, size_t n_files, double l,
+                      const iflow_plot_compare_options *opt, double *buf, size_t cap) {
     double *e = buf, *v = buf + cap, *lo = buf + 2 * cap, *hi = buf + 3 * cap;
     iflow_range rx, ry;
     iflow_range_init(&rx, 1);
@@ -85,7 +85,8 @@ int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *label
     size_t n_layers = 0;
     for (size_t i = 0; !rc && i < f[0].csv->n_rows; i++) { /* the first file's layers, in order */
         size_t j = 0;
-        while (j < n_layers && layers[j] != f[0].layer[i]) j++;
+        while (j < n_layers && layers[j] != f[0].layer[i])
+            j++;
         if (j == n_layers && n_layers < CMP_MAX_LAYERS && isfinite(f[0].ixt[i]))
             layers[n_layers++] = f[0].layer[i];
     }
@@ -106,13 +107,13 @@ int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *label
         iflow_legend_entry leg[10];
         size_t n_leg = 0;
         for (size_t k = 0; k < n_files; k++)
-            leg[n_leg++] = (iflow_legend_entry){labels[k], iflow_palette(k), 0, 2.2,
-                                                IFLOW_MARK_NONE, 1};
+            leg[n_leg++] =
+                (iflow_legend_entry){labels[k], iflow_palette(k), 0, 2.2, IFLOW_MARK_NONE, 1};
         for (size_t r = 0; r < opt->n_refs; r++)
-            leg[n_leg++] = (iflow_legend_entry){opt->ref_labels[r], iflow_palette(n_files + r),
-                                                1, 1.0, IFLOW_MARK_NONE, 0};
-        iflow_box cell = iflow_box_cell(body, rows, cols, (int)n_layers / cols,
-                                        (int)n_layers % cols, 30);
+            leg[n_leg++] = (iflow_legend_entry){
+                opt->ref_labels[r], iflow_palette(n_files + r), 1, 1.0, IFLOW_MARK_NONE, 0};
+        iflow_box cell =
+            iflow_box_cell(body, rows, cols, (int)n_layers / cols, (int)n_layers % cols, 30);
         iflow_legend_box(&fig, cell, leg, n_leg);
         char version[64];
         snprintf(version, sizeof version, "infoflow %s", IFLOW_VERSION);
@@ -121,6 +122,7 @@ int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *label
     }
     iflow_fig_free(&fig);
     free(buf);
-    for (size_t k = 0; k < n_files; k++) iflow_csv_free(f[k].csv);
+    for (size_t k = 0; k < n_files; k++)
+        iflow_csv_free(f[k].csv);
     return rc;
 }
