@@ -602,6 +602,25 @@ START_TEST(test_max_rows_and_huge_noise) {
 }
 END_TEST
 
+/* 160 inputs, cluster_k = 200: the clustering measures cannot be defined; the run goes on
+ * without them and says so in log.txt (the other logs as always). */
+START_TEST(test_clustering_skipped_with_message) {
+    write_file("bigk.ini", "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
+                           "[net]\nlayers = 5,6,4,3,2\nbeta = 0.05\n[train]\nepochs = 2\n"
+                           "[estimate]\nepochs = 2\nreplicas = 2\ncluster_k = 200\n");
+    iflow_error err = {0};
+    ck_assert_msg(run("bigk.ini", "bigk", 0, 0, &err) == 0, "%s", err.msg);
+    char *log = slurp("bigk", "log.txt");
+    ck_assert_ptr_nonnull(
+        strstr(log, "clustering measures skipped: 160 inputs, [estimate] cluster_k = 200"));
+    free(log);
+    char path[512];
+    snprintf(path, sizeof path, "%s/bigk/clustering.csv", tmpdir);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    free(slurp("bigk", "mi.csv"));
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("core");
@@ -619,6 +638,7 @@ int main(void) {
     tcase_add_test(tc, test_checkpoint_identity_checked);
     tcase_add_test(tc, test_resume_keeps_what_was_measured);
     tcase_add_test(tc, test_max_rows_and_huge_noise);
+    tcase_add_test(tc, test_clustering_skipped_with_message);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -17,6 +17,8 @@ static iflow_sp_options sp_opts(double beta, size_t mc, uint64_t seed) {
     o.beta = beta;
     o.mc = mc;
     o.seed = seed;
+    o.threads = 1; /* thousands of tiny SP calls: no thread start-up (test_threads_identical
+                      sets its own) */
     return o;
 }
 
@@ -38,13 +40,13 @@ static double *uniform_points(size_t n, size_t d, double lo, double hi, uint64_t
 }
 
 /* h of the 1-D mixture (1/n) sum_j N(u_j, beta^2) by Simpson's rule over
- * [min - 12 beta, max + 12 beta] with step beta / 200 (error far below 1e-6). */
+ * [min - 12 beta, max + 12 beta] with step beta / 100 (error far below 1e-6). */
 static double quad_entropy_1d(const double *u, size_t n, double beta) {
     double lo = u[0], hi = u[0];
     for (size_t j = 1; j < n; j++) lo = fmin(lo, u[j]), hi = fmax(hi, u[j]);
     lo -= 12 * beta;
     hi += 12 * beta;
-    size_t m = (size_t)((hi - lo) / (beta / 200)) | 1;
+    size_t m = (size_t)((hi - lo) / (beta / 100)) | 1;
     double h = (hi - lo) / (double)(m - 1), sum = 0;
     for (size_t i = 0; i < m; i++) {
         double t = lo + h * (double)i, g = 0;
@@ -58,9 +60,9 @@ static double quad_entropy_1d(const double *u, size_t n, double beta) {
 
 /* E_a[h(a^T S + Z)] over a uniform on the circle for planar samples s (n x 2): a and -a give
  * the same mixture, so average theta over [0, pi) (midpoint rule; the integrand is smooth and
- * periodic, so 720 angles are exact to far below the MC error). */
+ * periodic, so 360 angles are exact to far below the MC error). */
 static double sliced_truth_2d(const double *s, size_t n, double beta) {
-    size_t n_theta = 720;
+    size_t n_theta = 360;
     double *u = malloc(n * sizeof *u), sum = 0;
     for (size_t a = 0; a < n_theta; a++) {
         double th = M_PI * ((double)a + 0.5) / (double)n_theta;

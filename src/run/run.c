@@ -180,9 +180,13 @@ static int load_data(run_state *st, iflow_error *err) {
     if (c->cluster_inputs > 0)
         rc = run_cluster_subset(all, c->cluster_inputs, c->mi_seed, STREAM_CLUSTER,
                                 &st->cluster_set, err);
-    if (!rc && st->cluster_set && st->cluster_set->n <= c->cluster_k)
-        rc = iflow_error_set(err, IFLOW_EINVAL, "%s: [estimate] cluster_k = %zu needs more "
-                             "than %zu inputs", c->path, c->cluster_k, st->cluster_set->n);
+    char why[128];
+    if (!rc && st->cluster_set && !run_cluster_usable(st->cluster_set, c->cluster_k, why,
+                                                      sizeof why)) {
+        say(st, "clustering measures skipped: %s", why);
+        iflow_dataset_free(st->cluster_set);
+        st->cluster_set = NULL;
+    }
     if (rc) {
         iflow_dataset_free(all);
         return rc;

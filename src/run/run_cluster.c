@@ -1,6 +1,7 @@
 /* Clustering of each hidden layer's noiseless representations during a run (run_cluster.h). */
 #include "run_cluster.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "infoflow/cluster.h"
@@ -23,6 +24,17 @@ int run_cluster_subset(const iflow_dataset *all, size_t m, uint64_t seed, uint64
     int rc = iflow_dataset_subset(all, perm, m < n ? m : n, out, err);
     free(perm);
     return rc;
+}
+
+int run_cluster_usable(const iflow_dataset *set, size_t k, char *why, size_t n) {
+    if (set->n <= k) {
+        snprintf(why, n, "%zu inputs, [estimate] cluster_k = %zu needs more", set->n, k);
+        return 0;
+    }
+    for (size_t i = 1; i < set->n; i++)
+        if (set->y[i] != set->y[0]) return 1;
+    snprintf(why, n, "the %zu inputs hold one class only", set->n);
+    return 0;
 }
 
 /* An empty cell for a mean over no pairs (cluster.h gives NaN there). */

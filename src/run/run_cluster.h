@@ -21,6 +21,10 @@ extern const char *const RUN_COSINE_HIST_HEADER;
 int run_cluster_subset(const iflow_dataset *all, size_t m, uint64_t seed, uint64_t stream,
                        iflow_dataset **out, iflow_error *err);
 
+/* 1 if the measures are defined on set with k neighbours (more than k rows, two classes
+ * present); else 0 and why (e.g. "12 inputs, cluster_k = 10 needs more"). */
+int run_cluster_usable(const iflow_dataset *set, size_t k, char *why, size_t n);
+
 /* Measures every hidden layer of net on the noiseless activations of set and appends one
  * clustering.csv row per layer, and (hist not NULL) the cosine histogram rows. */
 int run_cluster_epoch(const iflow_net *net, const iflow_dataset *set, long epoch, size_t knn,
