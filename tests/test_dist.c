@@ -93,6 +93,15 @@ static pid_t spawn(int np, const char *const *args) {
     int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fo < 0 || fe < 0 || chdir(tmpdir) != 0) _exit(126);
+    if (np > 0) {
+        /* LeakSanitizer needs the slow unwinder to see the Open MPI threads' allocations that
+         * tests/lsan.supp names; only the processes mpirun starts pay for it. */
+        static char asan[1024];
+        const char *old = getenv("ASAN_OPTIONS");
+        snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "",
+                 old && *old ? ":" : "");
+        setenv("ASAN_OPTIONS", asan, 1);
+    }
     dup2(fo, 1);
     dup2(fe, 2);
     execv(argv[0], argv);
@@ -193,8 +202,8 @@ static void teardown(void) { iflow_rmtree(tmpdir); }
 
 /* ---- tests ---- */
 
-/* entropy and mi, exact and truncated: the JSON of 1, 2, 3 ranks (1 thread each) equals the
- * plain run's (2 threads), seconds aside. */
+/* entropy and mi, exact and truncated: the JSON of 1, 2, 3 ranks (1 thread each; 3 only in
+ * two cases, to keep the test short) equals the plain run's (2 threads), seconds aside. */
 START_TEST(test_entropy_mi_any_ranks) {
     write_samples("s.csv", 900, 3, 0);
     write_samples("g.csv", 900, 2, 1);
@@ -214,7 +223,7 @@ START_TEST(test_entropy_mi_any_ranks) {
         ck_assert_int_eq(run_np(0, args), 0);
         char *plain = json_without_seconds();
         args[n + 1] = "1";
-        for (int np = 1; np <= 3; np++) {
+        for (int np = c % 3 == 0 ? 1 : 3; np <= 3; np++) { /* 1, 2, 3 ranks in cases 0 and 3 */
             ck_assert_int_eq(run_np(np, args), 0);
             char *got = json_without_seconds();
             ck_assert_msg(!strcmp(plain, got), "%s on %d ranks: %s, one process: %s", args[0],
@@ -389,13 +398,8 @@ int main(void) {
         printf("SKIP: the build has MPI but no mpirun is on PATH (install openmpi-bin)\n");
         return 77;
     }
-    /* Open MPI refuses root without these; LeakSanitizer needs the slow unwinder to see the
-     * Open MPI threads' allocations that tests/lsan.supp names. */
+    /* Open MPI refuses root without these. */
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    char asan[1024];
-    const char *old = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "%s%sfast_unwind_on_malloc=0", old ? old : "", old ? ":" : "");
-    setenv("ASAN_OPTIONS", asan, 1);
     return iflow_check_run(suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -14,8 +14,9 @@ typedef int (*spread_unit_fn)(void *user, size_t item, const iflow_mi_options *m
                               iflow_layer_info *out, iflow_error *err);
 
 /* The units (item, l) for item in [0, n_items) and the hidden layers l = 1..n_hidden that
- * mi selects, numbered item-major, go round-robin to the ranks: unit u to rank u mod N, a
- * balanced share when neighbouring units cost alike (log-spaced epochs, alternating layers).
+ * mi selects, numbered item-major (an item's layers rotated by the item's index), go
+ * round-robin to the ranks: unit u to rank u mod N, a balanced share when neighbouring items
+ * cost alike (log-spaced epochs) whatever the layers cost.
  * Each rank calls fn once per item in which it owns units, in solo mode (the estimator
  * inside does not split its sums again), with mi's layer mask narrowed to its own layers.
  * Then rank 0's all[item * n_hidden + l - 1] receives every unit's result (layers not
