@@ -99,3 +99,25 @@ FILE *iflow_open_read(const char *path, int *regular, iflow_error *err) {
     }
     return f;
 }
+
+uint64_t iflow_fnv1a64(uint64_t h, const char *s) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+int iflow_fnv1a64_file(const char *path, uint64_t *out) {
+    int regular = 0;
+    FILE *f = path[0] ? iflow_open_read(path, &regular, NULL) : NULL;
+    if (f && !regular) fclose(f);
+    if (!f || !regular) return -1;
+    uint64_t h = IFLOW_FNV1A64_INIT;
+    unsigned char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < got; i++) h = (h ^ buf[i]) * 1099511628211ULL;
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return -1;
+    *out = h;
+    return 0;
+}

@@ -2,6 +2,7 @@
 #ifndef IFLOW_IO_H
 #define IFLOW_IO_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "infoflow/error.h"
@@ -25,6 +26,13 @@ void iflow_atomic_abort(iflow_atomic *a);
  * as empty) instead of hanging in open(2). *regular tells a regular file from a pipe, FIFO,
  * device or socket, which can be read only once and may never end. NULL (err set) on failure. */
 FILE *iflow_open_read(const char *path, int *regular, iflow_error *err);
+
+/* FNV-1a 64 (offset basis IFLOW_FNV1A64_INIT): of a string continuing hash h, and of a regular
+ * file's bytes (-1 if it cannot be opened or read, or is not a regular file: a pipe is never
+ * read to its end here). The one copy of the hash behind config hashes and PNG Config-Hash. */
+#define IFLOW_FNV1A64_INIT 14695981039346656037ULL
+uint64_t iflow_fnv1a64(uint64_t h, const char *s);
+int iflow_fnv1a64_file(const char *path, uint64_t *out);
 
 /* Monotonic wall-clock seconds, for timings and progress. */
 double iflow_now_seconds(void);

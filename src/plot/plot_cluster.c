@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "io.h"
-#include "plot_internal.h"
+#include "plot_figures.h"
 
 /* Reads run_dir/name into *out (NULL if the file does not exist), checking the columns. */
 static int load_csv(plot_ctx *c, const char *name, const char *const *cols, iflow_csv **out,

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plot_internal.h"
+#include "plot_figures.h"
 /* ---- binned estimates beside SP ---- */
 
 #define MAX_COMBOS 16

@@ -852,30 +852,15 @@ int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *e
 }
 
 /* FNV-1a, 64 bit. */
-static uint64_t fnv1a(uint64_t h, const char *s) {
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* FNV-1a of a file's bytes, so a data file hashes the same wherever the repository or run
  * directory lives; 0 if it cannot be read (the caller then hashes the path). */
 static uint64_t file_hash(const char *path) {
-    int regular = 0;
-    FILE *f = path[0] ? iflow_open_read(path, &regular, NULL) : NULL;
-    if (f && !regular) fclose(f); /* a pipe or device: never read to its end here */
-    if (!f || !regular) return 0;
-    uint64_t h = 14695981039346656037ULL;
-    unsigned char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        for (size_t i = 0; i < got; i++) h = (h ^ buf[i]) * 1099511628211ULL;
-    int bad = ferror(f);
-    fclose(f);
-    return bad ? 0 : h;
+    uint64_t h;
+    return iflow_fnv1a64_file(path, &h) == 0 ? h : 0;
 }
 
 uint64_t iflow_config_hash(const iflow_config *cfg) {
-    uint64_t h = fnv1a(14695981039346656037ULL, "infoflow-config-v2\n");
+    uint64_t h = iflow_fnv1a64(IFLOW_FNV1A64_INIT, "infoflow-config-v2\n");
     for (int id = 0; id < N_KEYS; id++) {
         const char *sec = keys[id].section;
         if ((strcmp(sec, "data") && strcmp(sec, "net") && strcmp(sec, "train")) ||
@@ -887,8 +872,11 @@ uint64_t iflow_config_hash(const iflow_config *cfg) {
             snprintf(v, sizeof v, "file:%016llx", (unsigned long long)fh);
         else
             format_value(cfg, id, 1, v, sizeof v);
-        h = fnv1a(fnv1a(fnv1a(fnv1a(fnv1a(h, sec), " "), keys[id].name), "="), v);
-        h = fnv1a(h, "\n");
+        h = iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(h, sec), " "),
+                                                             keys[id].name),
+                                              "="),
+                               v);
+        h = iflow_fnv1a64(h, "\n");
     }
     return h;
 }

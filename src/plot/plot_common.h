@@ -1,7 +1,7 @@
-/* Internal to the plotting code (plot.c, plot_dist.c): the state of one iflow_plot_run and the
- * helpers both files use. */
-#ifndef IFLOW_PLOT_INTERNAL_H
-#define IFLOW_PLOT_INTERNAL_H
+/* Internal to the plotting code: the state of one iflow_plot_run (plot_ctx), its loading and the
+ * helpers every family of figures uses (plot_common.c). */
+#ifndef IFLOW_PLOT_COMMON_H
+#define IFLOW_PLOT_COMMON_H
 
 #include <stddef.h>
 
@@ -68,28 +68,11 @@ iflow_range plot_epoch_range(const double *e, size_t n);
 /* "what (nats)" or "what (bits)". */
 void plot_ylabel(const plot_ctx *c, const char *what, char *buf, size_t n);
 
-#define SC_LAYERS 8
-
-/* Which layers (width 2 or 3) and which <= 4 epochs of scatter.csv to show. */
-typedef struct scat_plan {
-    size_t n_layers, rows, cols;
-    double layers[SC_LAYERS], eps[SC_LAYERS][4];
-    int width[SC_LAYERS];
-    size_t n_ep[SC_LAYERS];
-} scat_plan;
-
-int plot_scatter_plan(plot_ctx *c, scat_plan *sp);
-/* Figure bodies: 0 when drawn, -1 if the data do not support them. */
-int plot_draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box);
+/* Loads the run directory's logs into c (the *-estimate.csv files when mi.csv has no SP values
+ * but `infoflow estimate` wrote them; a note says so); plot_free_files releases them. */
+int plot_load_all(plot_ctx *c, iflow_error *err);
+void plot_free_files(plot_ctx *c);
 /* Writes fig as out_dir/name with the run's tEXt chunks, counting it. */
 int plot_save(plot_ctx *c, iflow_figure *fig, const char *name, iflow_error *err);
-/* clustering.png and cosine_hist.png from clustering.csv and cosine_hist.csv (plot_cluster.c),
- * when the run wrote them. */
-int plot_cluster_figures(plot_ctx *c, iflow_error *err);
-int plot_draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box);
-int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp);
-/* One scatter panel: layer l at epoch e, units ua and ub (0-based) on the axes. */
-void plot_scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e, int ua,
-                        int ub, int legend);
 
 #endif

@@ -1,0 +1,181 @@
+/* The information figures (information plane, I(X;T) and I(Y;T) against epoch, also from the
+ * k-sliced columns) and loss/accuracy. */
+#include "plot_figures.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- information plane ---- */
+
+/* I(Y;T) against I(X;T), one curve per layer, markers coloured by epoch on a log scale. */
+int plot_draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    if (!c->mi || !c->has_sp) return -1;
+    iflow_range rx, ry, re;
+    iflow_range_init(&rx, 0), iflow_range_init(&ry, 0);
+    re = plot_epoch_range(c->ep, c->mi->n_rows);
+    for (size_t i = 0; i < c->mi->n_rows; i++) {
+        double se_x = isfinite(c->ixt_se[i]) ? c->ixt_se[i] : 0;
+        double se_y = isfinite(c->iyt_se[i]) ? c->iyt_se[i] : 0;
+        iflow_range_add1(&rx, (c->ixt[i] - se_x) * c->unit),
+            iflow_range_add1(&rx, (c->ixt[i] + se_x) * c->unit);
+        iflow_range_add1(&ry, (c->iyt[i] - se_y) * c->unit),
+            iflow_range_add1(&ry, (c->iyt[i] + se_y) * c->unit);
+    }
+    double lnm = c->ln_m * c->unit, hy = c->h_y * c->unit;
+    if (lnm <= 1.3 * rx.hi) iflow_range_add1(&rx, lnm); /* the bound, when it is in view */
+    if (hy <= 1.3 * ry.hi) iflow_range_add1(&ry, hy);
+    if (!(re.lo <= re.hi)) re.lo = re.hi = 1;
+    if (re.hi <= re.lo) re.hi = re.lo * 10;
+    char lx[64], ly[64];
+    plot_ylabel(c, c->sliced_view ? "I_k(X;T)" : "I(X;T)", lx, sizeof lx);
+    plot_ylabel(c, c->sliced_view ? "I_k(Y;T)" : "I(Y;T)", ly, sizeof ly);
+    iflow_panel p;
+    iflow_axis_set(&p.x, rx, 0, 0.05, lx);
+    iflow_axis_set(&p.y, ry, 0, 0.05, ly);
+    iflow_box pb = box;
+    pb.w -= 140;
+    char title[160];
+    if (c->repeats)
+        snprintf(title, sizeof title, "I(Y;T) vs I(X;T), mean +-1 sd over %d seeds, markers "
+                 "coloured by epoch", c->repeats);
+    else
+        snprintf(title, sizeof title, "I(Y;T) vs I(X;T), +-1 se, markers coloured by epoch");
+    if (c->sliced_view)
+        snprintf(title, sizeof title, "%s: I_k(Y;T) vs I_k(X;T), +-1 se, markers coloured by "
+                 "epoch", c->sliced_label);
+    iflow_panel_init(&p, fig, pb, title);
+    iflow_panel_vline(&p, lnm, PLOT_REF, c->unit == 1 ? "ln m" : "log2 m");
+    iflow_panel_hline(&p, hy, PLOT_REF, "H(Y)");
+    iflow_legend_entry leg[MAX_LAYERS];
+    char names[MAX_LAYERS][48];
+    for (size_t j = 0; j < c->n_layers; j++) {
+        series s;
+        if (plot_mi_series(c, j, &s) == 0) {
+            iflow_rgb col = iflow_palette(j);
+            iflow_panel_line(&p, s.x, s.y, s.n, col, 2, 0);
+            for (size_t i = 0; i < s.n; i++)
+                iflow_panel_errorbar(&p, s.x[i], s.y[i], s.xse[i], s.yse[i], col);
+            for (size_t i = 0; i < s.n; i++) {
+                double t = iflow_scale01(fmax(s.e[i], re.lo), re.lo, re.hi, 1);
+                iflow_panel_marker(&p, s.x[i], s.y[i], PLOT_MARKS[j % 4], 14, iflow_viridis(t),
+                                   col);
+            }
+        }
+        plot_series_free(&s);
+        plot_layer_name(c, j, names[j], sizeof names[j]);
+        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2, PLOT_MARKS[j % 4], 0};
+    }
+    iflow_panel_legend(&p, leg, c->n_layers);
+    iflow_colorbar(fig, (iflow_box){pb.x + pb.w + 30, p.area.y, 110, p.area.h}, re.lo, re.hi, 1,
+                   "epoch");
+    iflow_panel_free(&p);
+    return 0;
+}
+
+/* ---- MI against epoch ---- */
+
+/* One panel: I(X;T_l) (which = 0) or I(Y;T_l) (which = 1) against epoch, +-1 se bands. */
+static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, int legend) {
+    const double *v = which ? c->iyt : c->ixt, *se = which ? c->iyt_se : c->ixt_se;
+    double bound = (which ? c->h_y : c->ln_m) * c->unit;
+    iflow_range rx = plot_epoch_range(c->ep, c->mi->n_rows), ry;
+    iflow_range_init(&ry, 0);
+    for (size_t i = 0; i < c->mi->n_rows; i++) {
+        if (!(c->ep[i] > 0)) continue;
+        double s = isfinite(se[i]) ? se[i] : 0;
+        iflow_range_add1(&ry, (v[i] - s) * c->unit), iflow_range_add1(&ry, (v[i] + s) * c->unit);
+    }
+    if (bound <= 1.3 * ry.hi) iflow_range_add1(&ry, bound);
+    char lx[64];
+    plot_ylabel(c, which ? (c->sliced_view ? "I_k(Y;T)" : "I(Y;T)")
+                         : (c->sliced_view ? "I_k(X;T)" : "I(X;T)"),
+                lx, sizeof lx);
+    iflow_panel p;
+    iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
+    iflow_axis_set(&p.y, ry, 0, 0.05, lx);
+    char title[160];
+    snprintf(title, sizeof title, "%s by layer", which ? "I(Y; T_l)" : "I(X; T_l)");
+    if (c->sliced_view)
+        snprintf(title, sizeof title, "%s, %s", which ? "I_k(Y; T_l)" : "I_k(X; T_l)",
+                 c->sliced_label);
+    if (c->repeats)
+        snprintf(title + strlen(title), sizeof title - strlen(title),
+                 ", mean +-1 sd over %d seeds", c->repeats);
+    iflow_panel_init(&p, fig, box, title);
+    iflow_panel_hline(&p, bound, PLOT_REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
+    iflow_legend_entry leg[MAX_LAYERS];
+    char names[MAX_LAYERS][48];
+    for (size_t j = 0; j < c->n_layers; j++) {
+        series s;
+        if (plot_mi_series(c, j, &s) == 0) {
+            double *m = which ? s.y : s.x, *sd = which ? s.yse : s.xse;
+            for (size_t i = 0; i < s.n; i++)
+                s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
+            iflow_panel_band(&p, s.e, s.lo, s.hi, s.n, iflow_palette(j), 0.25);
+            iflow_panel_line(&p, s.e, m, s.n, iflow_palette(j), 2.2, 0);
+        }
+        plot_series_free(&s);
+        plot_layer_name(c, j, names[j], sizeof names[j]);
+        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2.2, IFLOW_MARK_NONE, 1};
+    }
+    if (legend) iflow_panel_legend(&p, leg, c->n_layers);
+    iflow_panel_free(&p);
+}
+
+int plot_draw_mi_epochs(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    if (!c->mi || !c->has_sp) return -1;
+    iflow_range rx = plot_epoch_range(c->ep, c->mi->n_rows);
+    if (!(rx.lo <= rx.hi)) return -1;
+    mi_panel(c, fig, iflow_box_cell(box, 1, 2, 0, 0, 30), 0, 1);
+    mi_panel(c, fig, iflow_box_cell(box, 1, 2, 0, 1, 30), 1, 0);
+    return 0;
+}
+
+/* ---- loss and accuracy ---- */
+
+int plot_draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
+    if (!c->metrics || c->metrics->n_rows == 0) return -1;
+    iflow_csv *m = c->metrics;
+    static const char *const cols[2][4] = {
+        {"train_loss", "train_loss_clean", "test_loss", "test_loss_clean"},
+        {"train_acc", "train_acc_clean", "test_acc", "test_acc_clean"}};
+    static const char *const names[4] = {"train (noisy)", "train (clean)", "test (noisy)",
+                                         "test (clean)"};
+    const double *ep;
+    iflow_csv_numbers(m, "epoch", &ep, NULL);
+    iflow_range rx = plot_epoch_range(ep, m->n_rows);
+    int logx = rx.hi >= 20; /* long runs: the early epochs matter, as in the MI plots */
+    if (!logx) iflow_range_init(&rx, 0), iflow_range_add(&rx, ep, m->n_rows);
+    for (int k = 0; k < 2; k++) {
+        const double *v[4];
+        iflow_range ry;
+        iflow_range_init(&ry, 0);
+        for (int s = 0; s < 4; s++) {
+            char col[64];
+            snprintf(col, sizeof col, "%s%s", cols[k][s], c->msfx); /* "_mean" for repeats */
+            if (iflow_csv_numbers_opt(m, col, &v[s], NULL) != 0) v[s] = NULL;
+            for (size_t i = 0; v[s] && i < m->n_rows; i++)
+                if (!logx || ep[i] > 0) iflow_range_add1(&ry, v[s][i]); /* only what is drawn */
+        }
+        iflow_panel p;
+        iflow_axis_set(&p.x, rx, logx, 0.02, "epoch");
+        iflow_axis_set(&p.y, ry, 0, 0.05, k ? "accuracy" : "cross-entropy loss (nats)");
+        iflow_panel_init(&p, fig, iflow_box_cell(box, 1, 2, 0, k, 30), k ? "Accuracy" : "Loss");
+        iflow_legend_entry leg[4];
+        size_t n_leg = 0;
+        for (int s = 0; s < 4; s++) {
+            int has = 0;
+            for (size_t i = 0; v[s] && i < m->n_rows; i++)
+                has |= isfinite(v[s][i]);
+            if (!has) continue;
+            iflow_rgb col = iflow_palette((size_t)s / 2);
+            iflow_panel_line(&p, ep, v[s], m->n_rows, col, 2.2, s % 2);
+            leg[n_leg++] = (iflow_legend_entry){names[s], col, s % 2, 2.2, IFLOW_MARK_NONE, 0};
+        }
+        iflow_panel_legend(&p, leg, n_leg);
+        iflow_panel_free(&p);
+    }
+    return 0;
+}
