@@ -9,6 +9,8 @@
 
 #include "infoflow/error.h"
 
+#define IFLOW_MAX_BINS 8
+
 typedef enum {
     IFLOW_BIN_WIDTH, /* bin index floor((v - origin) / width) */
     IFLOW_BIN_SZT30  /* SZT: 30 equally spaced edges on [-1, 1] (np.digitize convention) */

@@ -7,26 +7,20 @@
 #include <stdint.h>
 
 #include "infoflow/error.h"
+#include "infoflow/mi.h"
 #include "infoflow/net.h"
 #include "infoflow/optim.h"
 
 #define IFLOW_PATH_MAX 1024
-#define IFLOW_MAX_BINS 8
 /* Caps on the config's counts that size allocations (see configs/README.md); [estimate] mc
  * and threads are capped by IFLOW_MAX_MC and IFLOW_MAX_THREADS of entropy.h. */
 #define IFLOW_MAX_EPOCHS 10000000   /* [train] epochs */
-#define IFLOW_MAX_REPLICAS 1000000  /* [estimate] replicas */
 #define IFLOW_MAX_REPEATS 10000     /* [output] repeats */
 #define IFLOW_MAX_SLICES 100000     /* [estimate] slices */
 #define IFLOW_MAX_CLUSTER_INPUTS 1000000 /* [estimate] cluster_inputs (a Gram matrix in blocks) */
 #define IFLOW_MAX_CLUSTER_K 1000    /* [estimate] cluster_k */
 #define IFLOW_MAX_WIDTH 16777216    /* a [net] layers width (2^24, as iflow_net_new) */
 #define IFLOW_MAX_BETA 1e100        /* [net] beta(_layers): beyond, squares overflow in training */
-
-/* [estimate] resample: how the m inputs of an estimate are drawn. BOOTSTRAP redraws them with
- * replacement at every measured epoch, as the authors' code did; it exists to reproduce the
- * paper's numbers (results/REPRODUCTION.md section 2), not for real measurements. */
-typedef enum iflow_resample { IFLOW_RESAMPLE_NONE = 0, IFLOW_RESAMPLE_BOOTSTRAP } iflow_resample;
 
 typedef struct iflow_config {
     char path[IFLOW_PATH_MAX]; /* the file it was read from ("" if built in code) */
@@ -119,5 +113,8 @@ double iflow_config_beta(const iflow_config *cfg, size_t l);
  *   "0,1,5,10" -> that list (entries > last dropped).
  * *epochs is malloc'ed (caller frees). */
 int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, iflow_error *err);
+
+/* The estimator options of the config's [estimate] section. */
+void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt);
 
 #endif

@@ -7,10 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "infoflow/config.h"
+#include "infoflow/binning.h"
 #include "infoflow/entropy.h"
 #include "infoflow/error.h"
 #include "infoflow/net.h"
+#include "infoflow/resample.h"
+
+#define IFLOW_MAX_REPLICAS 1000000  /* [estimate] replicas */
 
 typedef struct iflow_mi_options {
     size_t replicas;   /* R noisy passes per input */
@@ -29,9 +32,6 @@ typedef struct iflow_mi_options {
     iflow_resample resample;     /* BOOTSTRAP: measure on m inputs drawn with replacement from x
                                     (iflow_bootstrap_draw), a new draw each epoch; see config.h */
 } iflow_mi_options;
-
-/* Options from the config's [estimate] section. */
-void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt);
 
 typedef struct iflow_bin_info {
     double width;                   /* 0 = szt30 */

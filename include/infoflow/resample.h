@@ -10,6 +10,11 @@
 
 #include "infoflow/error.h"
 
+/* [estimate] resample: how the m inputs of an estimate are drawn. BOOTSTRAP redraws them with
+ * replacement at every measured epoch, as the authors' code did; it exists to reproduce the
+ * paper's numbers (results/REPRODUCTION.md section 2), not for real measurements. */
+typedef enum iflow_resample { IFLOW_RESAMPLE_NONE = 0, IFLOW_RESAMPLE_BOOTSTRAP } iflow_resample;
+
 /* idx[0..m): m indices drawn uniformly with replacement from [0, m), from the counter-indexed
  * stream (bootstrap tag, epoch, 0) of seed: one draw per (seed, epoch), whatever the layer or
  * thread count, and independent of the streams of the noise and of the SP estimator. */

@@ -18,21 +18,6 @@
 enum { STREAM_SAMPLES = 0x53414d50, STREAM_SP = 0x53505350, STREAM_SLICED = 0x534c4943 };
 #define CHUNK_ROWS 4096 /* forward passes in batches of about this many rows */
 
-void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt) {
-    memset(opt, 0, sizeof *opt);
-    opt->replicas = cfg->replicas;
-    opt->mc = cfg->mc;
-    opt->queries_per_input = cfg->queries_per_input;
-    opt->tolerance = cfg->tolerance;
-    opt->seed = cfg->mi_seed;
-    opt->threads = cfg->threads;
-    opt->resample = cfg->resample;
-    opt->n_bins = cfg->n_bins;
-    memcpy(opt->bins, cfg->bins, sizeof opt->bins);
-    opt->slice_dim = cfg->slice_dim;
-    opt->slices = cfg->slices;
-}
-
 static int layer_selected(const iflow_mi_options *opt, size_t l) {
     if (opt->layer_mask_n == 0) return 1;
     for (size_t i = 0; i < opt->layer_mask_n; i++)

@@ -7,7 +7,6 @@
 
 #include "chart.h"
 #include "csvread.h"
-#include "infoflow/config.h"
 #include "infoflow/plot.h"
 
 #define CMP_MAX_LAYERS 16

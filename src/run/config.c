@@ -880,3 +880,18 @@ uint64_t iflow_config_hash(const iflow_config *cfg) {
     }
     return h;
 }
+
+void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->replicas = cfg->replicas;
+    opt->mc = cfg->mc;
+    opt->queries_per_input = cfg->queries_per_input;
+    opt->tolerance = cfg->tolerance;
+    opt->seed = cfg->mi_seed;
+    opt->threads = cfg->threads;
+    opt->resample = cfg->resample;
+    opt->n_bins = cfg->n_bins;
+    memcpy(opt->bins, cfg->bins, sizeof opt->bins);
+    opt->slice_dim = cfg->slice_dim;
+    opt->slices = cfg->slices;
+}
