@@ -26,6 +26,9 @@ static void usage(FILE *out) {
             "  --mc K            Monte Carlo draws per centre\n"
             "  --queries Q       draw around Q of each input's R samples (0 = all)\n"
             "  --tolerance TOL   truncation tolerance of the mixture sums (0 = exact)\n"
+            "  --slice-dim K     also the k-sliced I_k(X;T), I_k(Y;T) (0 = off; mi rows gain\n"
+            "                    the sliced columns, docs/FORMATS.md)\n"
+            "  --slices M        random projections per layer and epoch (>= 2)\n"
             "  --seed S          estimator seed\n"
             "  --resample MODE   none (default) | bootstrap: draw the m inputs with replacement at\n"
             "                    every epoch (labels with them), as the paper's authors did; only\n"
@@ -61,11 +64,12 @@ int cmd_estimate(int argc, char **argv) {
         {"tolerance", required_argument, 0, 'T'}, {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
         {"resample", required_argument, 0, 'B'},
+        {"slice-dim", required_argument, 0, 'K'}, {"slices", required_argument, 0, 'M'},
         {"replace", no_argument, 0, 'r'},       {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *epochs = NULL, *layers = NULL, *outname = NULL;
-    size_t replicas = 0, mc = 0, queries = 0;
-    int have_queries = 0;
+    size_t replicas = 0, mc = 0, queries = 0, slice_dim = 0, slices = 0;
+    int have_queries = 0, have_slice_dim = 0;
     double tol = -1;
     uint64_t seed = 0;
     long threads = -1;
@@ -90,6 +94,15 @@ int cmd_estimate(int argc, char **argv) {
             if (cli_parse_size(optarg, &queries))
                 return cli_usage_error("estimate", "--queries must be an integer >= 0");
             have_queries = 1;
+            break;
+        case 'K':
+            if (cli_parse_size(optarg, &slice_dim))
+                return cli_usage_error("estimate", "--slice-dim must be an integer >= 0");
+            have_slice_dim = 1;
+            break;
+        case 'M':
+            if (cli_parse_size(optarg, &slices) || slices < 2 || slices > 100000)
+                return cli_usage_error("estimate", "--slices must be an integer in [2, 100000]");
             break;
         case 'T':
             if (cli_parse_double(optarg, &tol) || tol < 0)
@@ -130,6 +143,10 @@ int cmd_estimate(int argc, char **argv) {
     if (have_seed) o.mi.seed = seed;
     if (threads >= 0) o.mi.threads = (int)threads;
     if (resample >= 0) o.mi.resample = (iflow_resample)resample;
+    if (have_slice_dim) o.mi.slice_dim = slice_dim;
+    if (slices) o.mi.slices = slices;
+    if (o.mi.slice_dim > 0 && o.mi.slices < 2)
+        return cli_usage_error("estimate", "--slice-dim needs --slices M >= 2");
     if (layers && parse_layers(layers, &o.mi))
         return cli_usage_error("estimate", "--layers must be a list of layer numbers >= 1");
     cli_progress prog;
