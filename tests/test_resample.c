@@ -248,7 +248,7 @@ static char *slurp(const char *dir, const char *name) {
     long n = ftell(f);
     rewind(f);
     char *buf = calloc((size_t)n + 1, 1);
-    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
     fclose(f);
     return buf;
 }
