@@ -505,6 +505,86 @@ START_TEST(test_nan_input_rejected_with_line) {
 }
 END_TEST
 
+/* ---- conv nets and old checkpoints ---- */
+
+/* 96 images of 1 x 6 x 6 pixels in [0, 1), label = whether the left half is brighter. */
+static void write_images(const char *rel) {
+    char path[900];
+    path_of(path, sizeof path, "%s", rel);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    iflow_rng r;
+    iflow_rng_init(&r, 8, 1);
+    for (int i = 0; i < 96; i++) {
+        double diff = 0;
+        for (int p = 0; p < 36; p++) {
+            double v = iflow_rng_uniform(&r);
+            diff += p % 6 < 3 ? v : -v;
+            fprintf(f, "%.6f,", v);
+        }
+        fprintf(f, "%d\n", diff > 0);
+    }
+    fclose(f);
+}
+
+/* A noisy CNN killed at seeded random points and resumed until done: the same logs and
+ * checkpoints as an uninterrupted run with one thread (so the thread count is tested too). */
+START_TEST(test_cnn_kill_and_resume) {
+    write_images("img.csv");
+    write_text("cnn.ini", "[data]\nfile = img.csv\ntest_fraction = 0.25\n"
+                          "[net]\ninput = 1x6x6\nlayers = conv 4 3x3 pad 1 maxpool 2, "
+                          "conv 3 2x2 stride 1 avgpool 2, dense 2\nactivation = relu\n"
+                          "beta = 0.05\n[train]\nlr = 0.01\nbatch = 16\nepochs = 30\nseed = 3\n"
+                          "[estimate]\nepochs = 0,10,30\nreplicas = 8\nbins = 0.07\n");
+    double t0 = now();
+    ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn-full", "--quiet", "--no-plot",
+                         "--threads", "1"), 0);
+    double scale = now() - t0;
+    ck_assert(exists("cnn-full/net.txt"));
+    iflow_rng r;
+    iflow_rng_init(&r, 2020, 1);
+    int kills = 0, started = 0;
+    for (int attempt = 0; attempt < 20 && kills < 2; attempt++) {
+        double delay = (0.05 + 0.5 * iflow_rng_uniform(&r)) * scale;
+        const char *fresh[] = {"run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
+                               NULL};
+        const char *resume[] = {"run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
+                                "--resume", NULL};
+        int killed = kill_after(started ? resume : fresh, delay);
+        kills += killed;
+        started |= killed;
+        if (!killed) break; /* finished: compare what it wrote */
+    }
+    ck_assert_int_ge(kills, 1);
+    if (started)
+        ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
+                             "--resume"), 0);
+    assert_same_run("cnn-full", "cnn-killed");
+}
+END_TEST
+
+/* tests/data/v1-run holds epochs 0..1 of tests/data/v1-mlp.ini written by infoflow with
+ * checkpoint format version 1 (before conv nets; its checkpoint of epoch 1 only), and
+ * v1-full-metrics.csv the metrics of that old binary's uninterrupted 3-epoch run. Resuming the
+ * old run directory with this binary must give the old binary's epochs 2 and 3 exactly. */
+START_TEST(test_resume_version1_checkpoint) {
+    const char *src = getenv("IFLOW_SRCDIR");
+    ck_assert_ptr_nonnull(src);
+    char cmd[2000], ini[900], out[900];
+    snprintf(cmd, sizeof cmd, "cp -r %s/tests/data/v1-run %s/v1 && cp %s/tests/data/v1-full-metrics.csv %s/v1-full.csv", src, tmpdir, src, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(ini, sizeof ini, "%s/tests/data/v1-mlp.ini", src);
+    path_of(out, sizeof out, "v1");
+    ck_assert_int_eq(CLI("run", ini, "--out", out, "--quiet", "--no-plot", "--resume"), 0);
+    char *got = slurp("v1/metrics.csv", NULL), *want = slurp("v1-full.csv", NULL);
+    drop_last_column(got);
+    drop_last_column(want);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("cli");
@@ -519,6 +599,8 @@ int main(void) {
     tcase_add_test(tc, test_concurrent_runs_refused);
     tcase_add_test(tc, test_divergence_message);
     tcase_add_test(tc, test_nan_input_rejected_with_line);
+    tcase_add_test(tc, test_cnn_kill_and_resume);
+    tcase_add_test(tc, test_resume_version1_checkpoint);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

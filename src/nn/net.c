@@ -148,7 +148,10 @@ int iflow_net_new_blocks(iflow_shape input, size_t n_blocks, const iflow_block *
     net->act = act;
     net->leaky_slope = leaky_slope;
     for (size_t l = 0; l <= n_blocks; l++) net->shape[l] = shapes[l];
-    for (size_t l = 1; l <= n_blocks; l++) net->block[l] = blocks[l - 1];
+    for (size_t l = 1; l <= n_blocks; l++) /* dense blocks in one canonical form */
+        net->block[l] = blocks[l - 1].kind == IFLOW_BLOCK_DENSE
+                            ? (iflow_block){.kind = IFLOW_BLOCK_DENSE, .units = blocks[l - 1].units}
+                            : blocks[l - 1];
     rc = finish_net(net, beta, err);
     if (rc) {
         iflow_net_free(net);
