@@ -8,5 +8,6 @@ int cmd_estimate(int argc, char **argv);
 int cmd_entropy(int argc, char **argv);
 int cmd_mi(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const struct {
     {"entropy", cmd_entropy, "estimate the entropy of samples in a CSV or .npy file"},
     {"mi", cmd_mi, "estimate grouped mutual information I(G;T) of tagged samples"},
     {"plot", cmd_plot, "draw the PNG figures of a run directory"},
+    {"export", cmd_export, "write a run's net and activations as NumPy .npy files"},
 };
 
 static void usage(FILE *out) {
