@@ -25,6 +25,13 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of this process: with one thread, the fair measure on a shared machine. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static double *filled(size_t n) {
     double *v = malloc(n * sizeof *v);
     if (!v) exit(1);
@@ -33,16 +40,18 @@ static double *filled(size_t n) {
 }
 
 /* C (m x n) = op(A) op(B) with k inner, transposes as given ("NT": A as is, B transposed),
- * timed; adds 2 m n k to *flops. */
+ * timed (CPU seconds with one thread, else wall); adds 2 m n k to *flops. */
+static int one_thread;
+static double clock_now(void) { return one_thread ? cpu_now() : now(); }
 static double gemmt(const char *tr, size_t m, size_t n, size_t k, double *a, double *b,
                     double *c, double *flops) {
     int ta = tr[0] == 'T', tb = tr[1] == 'T';
-    double t0 = now();
+    double t0 = clock_now();
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, 1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0,
                 c, (int)n);
     *flops += 2.0 * (double)m * (double)n * (double)k;
-    return now() - t0;
+    return clock_now() - t0;
 }
 
 static double gemm(size_t m, size_t n, size_t k, double *a, double *b, double *c,
@@ -86,7 +95,8 @@ static double step_gemms(const iflow_net *net, size_t nb, double *buf[3], double
     return t;
 }
 
-/* Runs the PyTorch script and reads "torch float64 S" / "torch float32 S". */
+/* Runs the PyTorch script and reads "torch float64 S" / "torch float32 S" (CPU seconds with one
+ * thread, else wall). */
 static void run_torch(size_t rows, int threads, size_t batch, double *f64, double *f32) {
     char cmd[512], line[256];
     snprintf(cmd, sizeof cmd,
@@ -96,8 +106,9 @@ static void run_torch(size_t rows, int threads, size_t batch, double *f64, doubl
     *f64 = *f32 = 0;
     while (p && fgets(line, sizeof line, p)) {
         double s;
-        if (sscanf(line, "torch float64 %lf", &s) == 1) *f64 = s;
-        if (sscanf(line, "torch float32 %lf", &s) == 1) *f32 = s;
+        double cpu;
+        if (sscanf(line, "torch float64 %lf %lf", &s, &cpu) == 2) *f64 = threads == 1 ? cpu : s;
+        if (sscanf(line, "torch float32 %lf %lf", &s, &cpu) == 2) *f32 = threads == 1 ? cpu : s;
     }
     if (p) pclose(p);
 }
@@ -121,6 +132,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     openblas_set_num_threads(threads);
+    one_thread = threads == 1;
     omp_set_num_threads(threads);
     iflow_rng rng;
     iflow_rng_init(&rng, 1, 1);
@@ -128,19 +140,21 @@ int main(int argc, char **argv) {
     printf("%s: %zu rows, batch %zu, %d threads, %zu parameters\n", path, ds->n, cfg.batch,
            threads, net->n_params);
     double rate = machine_gflops();
-    double t0 = now(), loss, acc;
+    double t0 = clock_now(), w0 = now(), loss, acc;
     if (iflow_train_epoch(tr, net, opt, ds->x, ds->y, ds->n, cfg.orthonormal, &rng, &loss, &acc,
                           &err)) {
         fprintf(stderr, "bench_cnn: %s\n", err.msg);
         return 1;
     }
-    double epoch = now() - t0, flops = 0, gemm_s = 0;
+    double epoch = clock_now() - t0, wall = now() - w0, flops = 0, gemm_s = 0;
     size_t big = cfg.batch * 2048 * 32; /* generous for every GEMM operand of this net */
     double *buf[3] = {filled(big), filled(big), filled(big)};
     for (size_t i0 = 0; i0 < ds->n; i0 += cfg.batch)
         gemm_s += step_gemms(net, ds->n - i0 < cfg.batch ? ds->n - i0 : cfg.batch, buf, &flops);
     printf("machine dgemm (2048^3, %d threads): %.1f GFLOP/s\n", threads, rate);
-    printf("infoflow epoch: %.2f s (loss %.4f, train accuracy %.4f)\n", epoch, loss, acc);
+    printf("times are %s seconds\n", one_thread ? "CPU" : "wall");
+    printf("infoflow epoch: %.2f s (wall %.2f s; loss %.4f, train accuracy %.4f)\n", epoch, wall,
+           loss, acc);
     printf("  GEMMs replayed alone: %.2f s = %.0f%% of the epoch, %.1f GFLOP/s = %.0f%% of the "
            "machine's dgemm rate\n",
            gemm_s, 100 * gemm_s / epoch, flops / gemm_s / 1e9, 100 * flops / gemm_s / 1e9 / rate);

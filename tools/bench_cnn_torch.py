@@ -4,7 +4,8 @@
 conv 16 5x5 pad 2 -> relu -> maxpool 2 -> noise, conv 32 5x5 pad 2 -> relu -> maxpool 2 -> noise,
 dense 128 -> relu -> noise, dense 10; noise N(0, beta^2) after every hidden block, Adam, softmax
 cross-entropy, shuffled minibatches: the same computation as infoflow's training epoch.
-Prints one line per dtype: "torch float64 SECONDS" (the epoch, data loading excluded).
+Prints one line per dtype: "torch float64 WALL CPU" (seconds of the epoch, data loading
+excluded; CPU = process time, the fair measure with one thread on a shared machine).
 Usage: bench_cnn_torch.py --rows N --threads T --batch B [--dtypes float64,float32]
 """
 import argparse
@@ -74,9 +75,10 @@ def main():
         net = make_net(a.beta).to(dtype)
         opt = torch.optim.Adam(net.parameters(), lr=a.lr)
         epoch(net, opt, x[:5 * a.batch], y[:5 * a.batch], a.batch)  # warm-up: allocator, kernels
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         epoch(net, opt, x, y, a.batch)
-        print("torch %s %.6f" % (name, time.perf_counter() - t0), flush=True)
+        print("torch %s %.6f %.6f" % (name, time.perf_counter() - t0, time.process_time() - c0),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,20 @@ size_t iflow_conv_scratch_doubles(const iflow_conv_geom *g, size_t max_n) {
     return (ckk + g->c_out) * chunk_samples(g, max_n) * p;
 }
 
+/* The output columns ow whose input column iw = ow s + kj - pad lies in [0, W): [*lo, *hi). */
+static void valid_range(const iflow_conv_geom *g, size_t kj, size_t *lo, size_t *hi) {
+    long s = (long)g->stride, off = (long)kj - (long)g->pad, W = (long)g->w_in;
+    long a = off >= 0 ? 0 : (-off + s - 1) / s;     /* first ow with iw >= 0 */
+    long b = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1; /* one past the last with iw < W */
+    if (b > (long)g->w_out) b = (long)g->w_out;
+    if (a > b) a = b;
+    *lo = (size_t)a;
+    *hi = (size_t)b;
+}
+
 /* col[(ci KH + ki) KW + kj][c0 + oh W_out + ow] = x[ci][oh s + ki - pad][ow s + kj - pad], or 0
- * in the padding; col has ld columns. x is one sample. */
+ * in the padding; col has ld columns. x is one sample. The valid columns of each row are found
+ * once, so the inner loops are plain copies (contiguous for stride 1). */
 static void im2col(const double *x, const iflow_conv_geom *g, double *col, size_t ld, size_t c0) {
     const long H = (long)g->h_in, W = (long)g->w_in, s = (long)g->stride, pad = (long)g->pad;
     const size_t OH = g->h_out, OW = g->w_out;
@@ -42,22 +54,28 @@ static void im2col(const double *x, const iflow_conv_geom *g, double *col, size_
             for (size_t kj = 0; kj < g->kw; kj++) {
                 double *dst = col + ((ci * g->kh + ki) * g->kw + kj) * ld + c0;
                 const double *plane = x + ci * g->h_in * g->w_in;
+                size_t lo, hi;
+                valid_range(g, kj, &lo, &hi);
                 for (size_t oh = 0; oh < OH; oh++, dst += OW) {
                     long ih = (long)oh * s + (long)ki - pad;
                     if (ih < 0 || ih >= H) {
                         memset(dst, 0, OW * sizeof *dst);
                         continue;
                     }
-                    const double *row = plane + ih * W;
-                    for (size_t ow = 0; ow < OW; ow++) {
-                        long iw = (long)ow * s + (long)kj - pad;
-                        dst[ow] = iw >= 0 && iw < W ? row[iw] : 0.0;
-                    }
+                    const double *row = plane + ih * W; /* iw = ow s + off, valid in [lo, hi) */
+                    long off = (long)kj - pad;
+                    for (size_t ow = 0; ow < lo; ow++) dst[ow] = 0.0;
+                    if (s == 1 && hi > lo)
+                        memcpy(dst + lo, row + (long)lo + off, (hi - lo) * sizeof *dst);
+                    else
+                        for (size_t ow = lo; ow < hi; ow++) dst[ow] = row[(long)ow * s + off];
+                    for (size_t ow = hi; ow < OW; ow++) dst[ow] = 0.0;
                 }
             }
 }
 
-/* The adjoint of im2col: dx[ci][ih][iw] += col[...] over every position that read it. */
+/* The adjoint of im2col: dx[ci][ih][iw] += col[...] over every position that read it, in the
+ * same order as the direct loop (ci, ki, kj, oh, ow). */
 static void col2im(const double *col, const iflow_conv_geom *g, size_t ld, size_t c0, double *dx) {
     const long H = (long)g->h_in, W = (long)g->w_in, s = (long)g->stride, pad = (long)g->pad;
     const size_t OH = g->h_out, OW = g->w_out;
@@ -66,14 +84,14 @@ static void col2im(const double *col, const iflow_conv_geom *g, size_t ld, size_
             for (size_t kj = 0; kj < g->kw; kj++) {
                 const double *src = col + ((ci * g->kh + ki) * g->kw + kj) * ld + c0;
                 double *plane = dx + ci * g->h_in * g->w_in;
+                size_t lo, hi;
+                valid_range(g, kj, &lo, &hi);
                 for (size_t oh = 0; oh < OH; oh++, src += OW) {
                     long ih = (long)oh * s + (long)ki - pad;
                     if (ih < 0 || ih >= H) continue;
                     double *row = plane + ih * W;
-                    for (size_t ow = 0; ow < OW; ow++) {
-                        long iw = (long)ow * s + (long)kj - pad;
-                        if (iw >= 0 && iw < W) row[iw] += src[ow];
-                    }
+                    long off = (long)kj - pad;
+                    for (size_t ow = lo; ow < hi; ow++) row[(long)ow * s + off] += src[ow];
                 }
             }
 }
