@@ -185,6 +185,14 @@ START_TEST(test_cnn_layers) {
     ck_assert_int_eq(cfg.layers_line, 5);
     iflow_net *net = NULL;
     iflow_error err = {0};
+    /* The shipped CNN config: 1x28x28 -> 16x14x14 -> 32x7x7 -> 128 -> 10. */
+    char shipped[1024];
+    iflow_config fc;
+    snprintf(shipped, sizeof shipped, "%s/configs/fashion-cnn.ini", getenv("IFLOW_SRCDIR"));
+    ck_assert_msg(iflow_config_load(shipped, &fc, &err) == 0, "%s", err.msg);
+    const size_t fw[] = {784, 3136, 1568, 128, 10};
+    ck_assert_uint_eq(fc.n_widths, 5);
+    for (int l = 0; l < 5; l++) ck_assert_uint_eq(fc.widths[l], fw[l]);
     ck_assert_int_eq(iflow_config_net(&cfg, &net, &err), 0);
     ck_assert_uint_eq(net->widths[2], 12);
     ck_assert_double_eq(net->beta[3], 0.3);
