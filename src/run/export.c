@@ -78,6 +78,14 @@ static int export_activations(const export_state *s, iflow_error *err) {
     return rc;
 }
 
+/* The shortest of %.15g..%.17g that reads back as x. */
+static void fmt_double(double x, char *buf, size_t n) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
 /* net.txt: a comment with the input, activation and noise, then one block per line. */
 static int export_net_txt(const export_state *s, iflow_error *err) {
     const iflow_net *net = s->net;
@@ -88,9 +96,16 @@ static int export_net_txt(const export_state *s, iflow_error *err) {
     if (rc) return rc;
     fprintf(a.f, "# input %zux%zux%zu, activation %s", net->shape[0].c, net->shape[0].h,
             net->shape[0].w, iflow_activation_name(net->act));
-    if (net->act == IFLOW_ACT_LEAKY_RELU) fprintf(a.f, " (slope %.17g)", net->leaky_slope);
+    char num[40];
+    if (net->act == IFLOW_ACT_LEAKY_RELU) {
+        fmt_double(net->leaky_slope, num, sizeof num);
+        fprintf(a.f, " (slope %s)", num);
+    }
     fprintf(a.f, ", beta");
-    for (size_t l = 1; l < net->n_layers; l++) fprintf(a.f, "%s%.17g", l > 1 ? "," : " ", net->beta[l]);
+    for (size_t l = 1; l < net->n_layers; l++) {
+        fmt_double(net->beta[l], num, sizeof num);
+        fprintf(a.f, "%s%s", l > 1 ? "," : " ", num);
+    }
     fprintf(a.f, "\n");
     for (size_t l = 1; l <= net->n_layers; l++) {
         char text[128];
