@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_layers.h"
 #include "io.h"
 
 /* ---- the key table ---------------------------------------------------------------------- */
@@ -247,81 +248,6 @@ static int malformed(int id, const char *v, char *msg, size_t n) {
     return IFLOW_EPARSE;
 }
 
-#define MAX_SIZE ((long long)1 << 24) /* any size above this is a typo */
-
-/* A size in 1..2^24 (0..2^24 if zero_ok), the whole token. */
-static int parse_size_tok(const char *t, int zero_ok, size_t *out) {
-    long long v;
-    if (!t || parse_ll(t, &v) || v < (zero_ok ? 0 : 1) || v > MAX_SIZE) return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-/* "5x5" -> 5, 5 (each 1..2^24). */
-static int parse_pair(const char *t, size_t *a, size_t *b) {
-    char buf[64];
-    if (!t || copy_str(buf, sizeof buf, t)) return -1;
-    char *x = strchr(buf, 'x');
-    if (!x) return -1;
-    *x = '\0';
-    return parse_size_tok(buf, 0, a) || parse_size_tok(x + 1, 0, b) ? -1 : 0;
-}
-
-/* One typed entry: `dense N` or `conv C KHxKW [stride S] [pad P] [maxpool K | avgpool K]`. */
-static int parse_block(char *item, iflow_block *b, char *msg, size_t n) {
-    char *save = NULL, *tok[16];
-    size_t nt = 0;
-    for (char *t = strtok_r(item, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-        if (nt == 16) {
-            snprintf(msg, n, "[net] layers: too many words in one entry");
-            return IFLOW_EPARSE;
-        }
-        tok[nt++] = t;
-    }
-    *b = (iflow_block){.stride = 1};
-    const char *want = NULL;
-    if (nt == 0) {
-        snprintf(msg, n, "[net] layers: empty entry");
-        return IFLOW_EPARSE;
-    }
-    if (!strcmp(tok[0], "dense")) {
-        b->kind = IFLOW_BLOCK_DENSE;
-        if (nt < 2 || parse_size_tok(tok[1], 0, &b->units)) want = "dense N (N in 1..16777216)";
-        else if (nt > 2) want = "nothing after dense N";
-    } else if (!strcmp(tok[0], "conv")) {
-        b->kind = IFLOW_BLOCK_CONV;
-        if (nt < 3 || parse_size_tok(tok[1], 0, &b->units) || parse_pair(tok[2], &b->kh, &b->kw))
-            want = "conv C KxK (sizes in 1..16777216)";
-        int seen_stride = 0, seen_pad = 0;
-        for (size_t i = 3; !want && i < nt; i += 2) {
-            const char *w = tok[i], *v = i + 1 < nt ? tok[i + 1] : NULL;
-            int pool = !strcmp(w, "maxpool") ? IFLOW_POOL_MAX
-                       : !strcmp(w, "avgpool") ? IFLOW_POOL_AVG : IFLOW_POOL_NONE;
-            if (!strcmp(w, "stride") && !seen_stride++) {
-                if (parse_size_tok(v, 0, &b->stride)) want = "stride S (S in 1..16777216)";
-            } else if (!strcmp(w, "pad") && !seen_pad++) {
-                if (parse_size_tok(v, 1, &b->pad)) want = "pad P (P in 0..16777216)";
-            } else if (pool && b->pool == IFLOW_POOL_NONE) {
-                b->pool = (iflow_pool)pool;
-                if (parse_size_tok(v, 0, &b->pool_size)) want = "maxpool K or avgpool K";
-            } else {
-                snprintf(msg, n,
-                         "[net] layers: unexpected word '%.40s' in a conv entry (allowed once "
-                         "each, in any order: stride S, pad P, maxpool K or avgpool K)",
-                         w);
-                return IFLOW_EPARSE;
-            }
-        }
-    } else {
-        snprintf(msg, n, "[net] layers: unknown block '%.40s'; use conv or dense", tok[0]);
-        return IFLOW_EPARSE;
-    }
-    if (!want) return 0;
-    snprintf(msg, n, "[net] layers: malformed or missing number in '%.200s'; expected %s", tok[0],
-             want);
-    return IFLOW_EPARSE;
-}
-
 /* layers = 12,10,7,2: 2 to IFLOW_MAX_LAYERS + 1 widths >= 1; or typed blocks, one per entry, if
  * the first entry starts with a letter. Shapes are checked once [net] input is known. */
 static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
@@ -336,7 +262,7 @@ static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
         return IFLOW_EINVAL;
     }
     for (size_t i = 0; typed && i < cnt; i++) {
-        int rc = parse_block(items[i], &cfg->blocks[i], msg, n);
+        int rc = iflow_config_parse_block(items[i], &cfg->blocks[i], msg, n);
         if (rc) return rc;
     }
     if (typed) {
@@ -355,30 +281,6 @@ static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
     cfg->n_widths = cnt;
     cfg->n_blocks = 0;
     return 0;
-}
-
-/* input = CxHxW (each 1..2^24), e.g. 1x28x28; empty = not given. */
-static int parse_input(iflow_config *cfg, const char *v, char *msg, size_t n) {
-    char buf[64];
-    size_t d[3];
-    if (!*v) {
-        cfg->input = (iflow_shape){0, 0, 0};
-        return 0;
-    }
-    if (!copy_str(buf, sizeof buf, v)) {
-        char *x1 = strchr(buf, 'x'), *x2 = x1 ? strchr(x1 + 1, 'x') : NULL;
-        if (x2) {
-            *x1 = *x2 = '\0';
-            if (!parse_size_tok(buf, 0, &d[0]) && !parse_size_tok(x1 + 1, 0, &d[1]) &&
-                !parse_size_tok(x2 + 1, 0, &d[2])) {
-                cfg->input = (iflow_shape){d[0], d[1], d[2]};
-                return 0;
-            }
-        }
-    }
-    snprintf(msg, n, "[net] input: expected CxHxW (e.g. 1x28x28, sizes in 1..16777216), got "
-             "'%.200s'", v);
-    return IFLOW_EPARSE;
 }
 
 /* beta_layers = 0.1,0.2 (each >= 0) or bins = szt30,0.07 (widths > 0; szt30 is stored as 0,
@@ -435,7 +337,7 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
     const char *allowed = "";
     switch (id) {
     case N_LAYERS: return parse_layers(cfg, v, msg, n);
-    case N_INPUT: return parse_input(cfg, v, msg, n);
+    case N_INPUT: return iflow_config_parse_input(v, &cfg->input, msg, n);
     case N_BETA_LAYERS:
     case E_BINS: return parse_double_list(cfg, id, v, msg, n);
     case E_EPOCHS: return parse_mi_epochs(cfg, v, msg, n);
