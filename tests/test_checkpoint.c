@@ -344,7 +344,7 @@ START_TEST(test_byte_layout) {
     size_t n;
     unsigned char *d = read_bytes(path, &n);
     ck_assert(memcmp(d, "IFLOWCKP", 8) == 0);
-    ck_assert_uint_eq(le32(d + 8), 1);
+    ck_assert_uint_eq(le32(d + 8), 2);
     ck_assert_uint_eq(le32(d + 12), 0);
     uint64_t len = le64(d + 16), comp_len = le64(d + 24);
     ck_assert_uint_eq(comp_len, n - HEADER_LEN);
@@ -366,8 +366,20 @@ START_TEST(test_byte_layout) {
     uint64_t bits;
     memcpy(&bits, &small_beta[0], 8);
     ck_assert_uint_eq(le64(pl + at), bits);
-    ck_assert_uint_eq(le64(pl + at + 8), P);
-    at += 16;
+    at += 8;
+    /* Version 2: the input shape (12 x 1 x 1), then kind, units, kh, kw, stride, pad, pool,
+     * pool size of each block (dense blocks here: zeros except the units). */
+    ck_assert_uint_eq(le32(pl + at), small_widths[0]);
+    ck_assert_uint_eq(le32(pl + at + 4), 1);
+    ck_assert_uint_eq(le32(pl + at + 8), 1);
+    at += 12;
+    for (int l = 1; l < 3; l++, at += 32) {
+        ck_assert_uint_eq(le32(pl + at), IFLOW_BLOCK_DENSE);
+        ck_assert_uint_eq(le32(pl + at + 4), small_widths[l]);
+        for (int f = 2; f < 8; f++) ck_assert_uint_eq(le32(pl + at + 4 * f), 0);
+    }
+    ck_assert_uint_eq(le64(pl + at), P);
+    at += 8;
     for (size_t i = 0; i < P; i++, at += 8) {
         memcpy(&bits, &net->params[i], 8);
         ck_assert_uint_eq(le64(pl + at), bits);
@@ -488,7 +500,7 @@ START_TEST(test_foreign_and_future_files) {
     put_le32(d + 8, 7);
     write_bytes(bad, d, n);
     expect_fail(&p, bad, IFLOW_ECORRUPT, &err);
-    snprintf(want, sizeof want, "%s: checkpoint format version 7 is newer than this infoflow (1)",
+    snprintf(want, sizeof want, "%s: checkpoint format version 7 is newer than this infoflow (2)",
              bad);
     ck_assert_str_eq(err.msg, want);
     put_le32(d + 8, 1);
@@ -539,7 +551,7 @@ static void write_with_payload(const char *path, const unsigned char *pl, size_t
     unsigned char *d = malloc(HEADER_LEN + comp_len);
     ck_assert_int_eq(compress2(d + HEADER_LEN, &comp_len, pl, (uLong)len, 6), Z_OK);
     memcpy(d, "IFLOWCKP", 8);
-    put_le32(d + 8, 1);
+    put_le32(d + 8, 2);
     put_le32(d + 12, 0);
     put_le64(d + 16, len);
     put_le64(d + 24, comp_len);
@@ -580,7 +592,8 @@ START_TEST(test_bad_values_in_payload) {
     unsigned char *pl = payload_of(path, &len);
     unsigned char *copy = malloc(len);
     iflow_error err;
-    const size_t params_at = 36 + 8 + 8 * 1 + 8; /* 3-4-2 net: one beta */
+    /* 3-4-2 net: one beta, then (version 2) the input shape and 2 blocks of 8 u32 */
+    const size_t params_at = 36 + 8 + 8 * 1 + 12 + 2 * 32 + 8;
     const size_t optim_at = params_at + 8 * P, m_at = optim_at + 1 + 4 + 48 + 16;
     const size_t rng_at = m_at + 16 * P;
     struct {

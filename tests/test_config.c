@@ -167,6 +167,92 @@ START_TEST(test_errors_names_and_sections) {
 }
 END_TEST
 
+#define CNN_NET(layers) "[net]\ninput = 1x8x8\nlayers = " layers "\n" /* lines 3-5 */
+
+/* Typed layers: every malformed architecture gets the line of [net] layers (or input). */
+START_TEST(test_cnn_layers) {
+    iflow_config cfg, back;
+    load_ok(BASE_DATA CNN_NET("conv 4 3x3 pad 1 maxpool 2, conv 6 3x2 stride 2, dense 5, dense 3")
+                BASE_TRAIN "[net]\nbeta_layers = 0.1,0.2,0.3\n",
+            &cfg);
+    /* 4x8x8 -> pool 4x4x4; (4 - 3) / 2 + 1 = 1 by (4 - 2) / 2 + 1 = 2 -> 6x1x2 */
+    const size_t want[] = {64, 64, 12, 5, 3};
+    ck_assert_uint_eq(cfg.n_widths, 5);
+    for (int l = 0; l < 5; l++) ck_assert_uint_eq(cfg.widths[l], want[l]);
+    ck_assert_uint_eq(cfg.n_blocks, 4);
+    ck_assert_uint_eq(cfg.blocks[1].stride, 2);
+    ck_assert_uint_eq(cfg.blocks[1].kw, 2);
+    ck_assert_int_eq(cfg.blocks[0].pool, IFLOW_POOL_MAX);
+    ck_assert_int_eq(cfg.layers_line, 5);
+    iflow_net *net = NULL;
+    iflow_error err = {0};
+    /* The shipped CNN config: 1x28x28 -> 16x14x14 -> 32x7x7 -> 128 -> 10. */
+    char shipped[1024];
+    iflow_config fc;
+    snprintf(shipped, sizeof shipped, "%s/configs/fashion-cnn.ini", getenv("IFLOW_SRCDIR"));
+    ck_assert_msg(iflow_config_load(shipped, &fc, &err) == 0, "%s", err.msg);
+    const size_t fw[] = {784, 3136, 1568, 128, 10};
+    ck_assert_uint_eq(fc.n_widths, 5);
+    for (int l = 0; l < 5; l++) ck_assert_uint_eq(fc.widths[l], fw[l]);
+    ck_assert_int_eq(iflow_config_net(&cfg, &net, &err), 0);
+    ck_assert_uint_eq(net->widths[2], 12);
+    ck_assert_double_eq(net->beta[3], 0.3);
+    iflow_net_free(net);
+    /* Written and read back: the same architecture and hash; an MLP's hash ignores input. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/w.ini", tmpdir);
+    ck_assert_int_eq(iflow_config_write(&cfg, path, &err), 0);
+    ck_assert_int_eq(iflow_config_load(path, &back, &err), 0);
+    ck_assert_uint_eq(back.n_blocks, 4);
+    ck_assert_uint_eq(iflow_config_hash(&back), iflow_config_hash(&cfg));
+    load_ok(BASE_DATA CNN_NET("conv 4 3x3 pad 1 avgpool 2, dense 3") BASE_TRAIN, &back);
+    ck_assert(iflow_config_hash(&back) != iflow_config_hash(&cfg));
+    load_ok(BASE, &cfg);
+    uint64_t mlp = iflow_config_hash(&cfg);
+    load_ok(BASE_DATA "[net]\ninput = 2x1x2\nlayers = 4,3,2\n" BASE_TRAIN, &back);
+    ck_assert_uint_eq(back.n_blocks, 0);
+    ck_assert(iflow_config_hash(&back) != mlp);
+
+    expect_error(BASE_DATA CNN_NET("conv 4 11x11, dense 3") BASE_TRAIN, IFLOW_EINVAL, 5,
+                 "kernel 11x11 larger than the padded input 8x8");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3 maxpool 7, dense 3") BASE_TRAIN, IFLOW_EINVAL, 5,
+                 "output of size 0");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3, conv 2 7x7, dense 3") BASE_TRAIN, IFLOW_EINVAL,
+                 5, "block 2");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3 dilate 2, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "unexpected word 'dilate'");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3, pool 2, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "unknown block 'pool'");
+    expect_error(BASE_DATA CNN_NET("conv 4, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "missing number");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "expected conv C KxK");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3 pad, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "pad P");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3 pad 1 pad 2, dense 3") BASE_TRAIN, IFLOW_EPARSE,
+                 5, "unexpected word 'pad'");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3 maxpool 2 avgpool 2, dense 3") BASE_TRAIN,
+                 IFLOW_EPARSE, 5, "unexpected word 'avgpool'");
+    expect_error(BASE_DATA CNN_NET("dense 3 4") BASE_TRAIN, IFLOW_EPARSE, 5, "nothing after");
+    expect_error(BASE_DATA CNN_NET("conv 99999999 3x3, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "1..16777216");
+    expect_error(BASE_DATA CNN_NET("conv 4096 3x3 pad 4000, dense 3") BASE_TRAIN, IFLOW_EINVAL,
+                 5, "larger than 2^24");
+    expect_error(BASE_DATA CNN_NET("dense 5, conv 4 3x3") BASE_TRAIN, IFLOW_EINVAL, 5,
+                 "last block must be dense");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3, 5, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "unknown block '5'");
+    expect_error(BASE_DATA "[net]\nlayers = conv 4 3x3, dense 3\n" BASE_TRAIN, IFLOW_EINVAL, 4,
+                 "need [net] input = CxHxW");
+    expect_error(BASE_DATA "[net]\ninput = 1x8\nlayers = dense 3\n" BASE_TRAIN, IFLOW_EPARSE, 4,
+                 "expected CxHxW");
+    expect_error(BASE_DATA "[net]\ninput = 2x2x2\nlayers = 4,3,2\n" BASE_TRAIN, IFLOW_EINVAL, 4,
+                 "has 8 values but layers starts with 4");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3, dense 3") BASE_TRAIN "[net]\nbeta_layers = 1,2\n",
+                 IFLOW_EINVAL, 9, "beta_layers has 2 entries but layers has 1 hidden");
+}
+END_TEST
+
 START_TEST(test_errors_values) {
     expect_error(BASE "lr = 0.001x\n", IFLOW_EPARSE, 7, "[train] lr: malformed number '0.001x'");
     expect_error(BASE "batch = 12.5\n", IFLOW_EPARSE, 7, "malformed number");
@@ -544,6 +630,7 @@ int main(void) {
     tcase_add_test(tc, test_errors_values);
     tcase_add_test(tc, test_errors_counts_that_size_allocations);
     tcase_add_test(tc, test_errors_out_of_range_numbers);
+    tcase_add_test(tc, test_cnn_layers);
     tcase_add_test(tc, test_errors_cross_field);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_written_paths_relative);

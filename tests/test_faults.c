@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -565,6 +566,237 @@ START_TEST(test_atomic_writers_do_not_collide) {
 }
 END_TEST
 
+/* ---- conv nets and old checkpoints ---- */
+
+/* 96 images of 1 x 6 x 6 pixels in [0, 1), label = whether the left half is brighter. */
+static void write_images(const char *rel) {
+    char path[900];
+    path_of(path, sizeof path, "%s", rel);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    iflow_rng r;
+    iflow_rng_init(&r, 8, 1);
+    for (int i = 0; i < 96; i++) {
+        double diff = 0;
+        for (int p = 0; p < 36; p++) {
+            double v = iflow_rng_uniform(&r);
+            diff += p % 6 < 3 ? v : -v;
+            fprintf(f, "%.6f,", v);
+        }
+        fprintf(f, "%d\n", diff > 0);
+    }
+    fclose(f);
+}
+
+/* A noisy CNN killed at seeded random points and resumed until done: the same logs and
+ * checkpoints as an uninterrupted run with one thread (so the thread count is tested too). */
+START_TEST(test_cnn_kill_and_resume) {
+    write_images("img.csv");
+    write_text("cnn.ini", "[data]\nfile = img.csv\ntest_fraction = 0.25\n"
+                          "[net]\ninput = 1x6x6\nlayers = conv 4 3x3 pad 1 maxpool 2, "
+                          "conv 3 2x2 stride 1 avgpool 2, dense 2\nactivation = relu\n"
+                          "beta = 0.05\n[train]\nlr = 0.01\nbatch = 16\nepochs = 30\nseed = 3\n"
+                          "[estimate]\nepochs = 0,10,30\nreplicas = 8\nbins = 0.07\n");
+    double t0 = now();
+    ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn-full", "--quiet", "--no-plot",
+                         "--threads", "1"), 0);
+    double scale = now() - t0;
+    ck_assert(exists("cnn-full/net.txt"));
+    iflow_rng r;
+    iflow_rng_init(&r, 2020, 1);
+    int kills = 0, started = 0;
+    for (int attempt = 0; attempt < 20 && kills < 2; attempt++) {
+        double delay = (0.05 + 0.5 * iflow_rng_uniform(&r)) * scale;
+        const char *fresh[] = {"run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
+                               NULL};
+        const char *resume[] = {"run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
+                                "--resume", NULL};
+        int killed = kill_after(started ? resume : fresh, delay);
+        kills += killed;
+        started |= killed;
+        if (!killed && kills) break; /* finished after a kill: compare what it wrote */
+        if (!killed) { /* finished before any kill (2 threads beat the 1-thread timing) */
+            char path[900];
+            path_of(path, sizeof path, "cnn-killed");
+            iflow_rmtree(path);
+            scale *= 0.5;
+        }
+    }
+    ck_assert_int_ge(kills, 1);
+    /* Shapes that only the data can contradict: named with the line of [net] layers. */
+    write_text("cnn-bad.ini", "[data]\nfile = img.csv\n[net]\nlayers = conv 2 3x3, dense 1\n"
+                              "input = 1x6x6\n[train]\nepochs = 1\n");
+    ck_assert_int_eq(CLI("run", "cnn-bad.ini", "--out", "bad", "--quiet"), 1);
+    assert_stderr_has("cnn-bad.ini:4: data has labels up to 1 but [net] layers ends with 1");
+    write_text("cnn-bad.ini", "[data]\nfile = img.csv\n[net]\nlayers = conv 2 3x3, dense 2\n"
+                              "input = 1x5x6\n[train]\nepochs = 1\n");
+    ck_assert_int_eq(CLI("run", "cnn-bad.ini", "--out", "bad2", "--quiet"), 1);
+    assert_stderr_has("cnn-bad.ini:4: data rows have 36 values but [net] input 1x5x6 has 30");
+    if (started)
+        ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
+                             "--resume"), 0);
+    assert_same_run("cnn-full", "cnn-killed");
+}
+END_TEST
+
+/* tests/data/v1-run holds epochs 0..1 of tests/data/v1-mlp.ini written by infoflow with
+ * checkpoint format version 1 (before conv nets; its checkpoint of epoch 1 only), and
+ * v1-full-metrics.csv the metrics of that old binary's uninterrupted 3-epoch run. Resuming the
+ * old run directory with this binary must give the old binary's epochs 2 and 3 exactly. */
+START_TEST(test_resume_version1_checkpoint) {
+    const char *src = getenv("IFLOW_SRCDIR");
+    ck_assert_ptr_nonnull(src);
+    char cmd[2000], ini[900], out[900];
+    snprintf(cmd, sizeof cmd, "cp -r %s/tests/data/v1-run %s/v1 && cp %s/tests/data/v1-full-metrics.csv %s/v1-full.csv", src, tmpdir, src, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(ini, sizeof ini, "%s/tests/data/v1-mlp.ini", src);
+    path_of(out, sizeof out, "v1");
+    ck_assert_int_eq(CLI("run", ini, "--out", out, "--quiet", "--no-plot", "--resume"), 0);
+    char *got = slurp("v1/metrics.csv", NULL), *want = slurp("v1-full.csv", NULL);
+    drop_last_column(got);
+    drop_last_column(want);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+END_TEST
+
+/* ---- export ---- */
+
+/* A .npy file read by this test's own parser: '<f8' or '<i8', C order; shape and values. */
+typedef struct npy {
+    size_t ndim, shape[8], count;
+    double *f8;
+    long long *i8;
+} npy;
+
+static npy read_npy(const char *rel, const char *descr) {
+    size_t len;
+    char *raw = slurp(rel, &len);
+    ck_assert_msg(raw != NULL, "missing %s", rel);
+    ck_assert(len > 10 && !memcmp(raw, "\x93NUMPY\x01\x00", 8));
+    size_t hlen = (unsigned char)raw[8] | (size_t)(unsigned char)raw[9] << 8;
+    ck_assert_uint_eq((10 + hlen) % 64, 0);
+    char *hdr = strndup(raw + 10, hlen);
+    ck_assert_msg(strstr(hdr, descr) && strstr(hdr, "'fortran_order': False"), "%s", hdr);
+    npy a = {0};
+    char *p = strstr(hdr, "'shape': (") + 10;
+    a.count = 1;
+    while (*p != ')') {
+        char *end;
+        a.shape[a.ndim] = strtoul(p, &end, 10);
+        ck_assert(end != p);
+        a.count *= a.shape[a.ndim++];
+        p = end;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    ck_assert_uint_eq(len, 10 + hlen + 8 * a.count);
+    const unsigned char *d = (const unsigned char *)raw + 10 + hlen;
+    a.f8 = malloc(a.count * sizeof *a.f8);
+    a.i8 = malloc(a.count * sizeof *a.i8);
+    for (size_t k = 0; k < a.count; k++) {
+        uint64_t u = 0;
+        for (int i = 7; i >= 0; i--) u = u << 8 | d[8 * k + (size_t)i];
+        memcpy(&a.f8[k], &u, 8);
+        memcpy(&a.i8[k], &u, 8);
+    }
+    free(hdr);
+    free(raw);
+    return a;
+}
+
+static void npy_free(npy *a) {
+    free(a->f8);
+    free(a->i8);
+}
+
+/* The first n rows of a CSV written by write_data / write_images: features, label. */
+static void read_rows(const char *rel, size_t n, size_t d, double *x, long long *y) {
+    char *text = slurp(rel, NULL), *p = text;
+    for (size_t i = 0; i < n; i++) {
+        while (*p == '#') p = strchr(p, '\n') + 1;
+        for (size_t j = 0; j < d; j++) x[i * d + j] = strtod(p, &p), p++;
+        y[i] = strtoll(p, &p, 10);
+        p++;
+    }
+    free(text);
+}
+
+/* `infoflow export` of a CNN run and of an MLP run: inputs and labels are the data file's first
+ * rows, and S_1 recomputed here from weight-1, bias-1 and inputs by direct loops (conv, relu,
+ * 2 x 2 max pool; dense, tanh) matches S-1.npy. */
+START_TEST(test_export_reproduces_s1) {
+    write_images("img.csv");
+    write_text("cnn.ini", "[data]\nfile = img.csv\ntest_fraction = 0.25\n"
+                          "[net]\ninput = 1x6x6\nlayers = conv 4 3x3 pad 1 maxpool 2, "
+                          "dense 5, dense 2\nactivation = relu\nbeta = 0.05\n"
+                          "[train]\nlr = 0.01\nbatch = 16\nepochs = 3\n[estimate]\nepochs = none\n");
+    ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn", "--quiet", "--no-plot"), 0);
+    ck_assert_int_eq(CLI("export", "cnn", "--epoch", "3", "--inputs", "7", "--out", "ex"), 0);
+    npy w = read_npy("ex/weight-1.npy", "'<f8'"), b = read_npy("ex/bias-1.npy", "'<f8'");
+    npy x = read_npy("ex/inputs.npy", "'<f8'"), y = read_npy("ex/labels.npy", "'<i8'");
+    npy s1 = read_npy("ex/S-1.npy", "'<f8'"), w3 = read_npy("ex/weight-3.npy", "'<f8'");
+    ck_assert_uint_eq(w.ndim, 4);
+    ck_assert(w.shape[0] == 4 && w.shape[1] == 1 && w.shape[2] == 3 && w.shape[3] == 3);
+    ck_assert(x.ndim == 4 && x.shape[0] == 7 && x.shape[1] == 1 && x.shape[2] == 6);
+    ck_assert(s1.ndim == 4 && s1.shape[1] == 4 && s1.shape[2] == 3 && s1.shape[3] == 3);
+    ck_assert(w3.ndim == 2 && w3.shape[0] == 2 && w3.shape[1] == 5);
+    double rows[7 * 36];
+    long long labels[7];
+    read_rows("img.csv", 7, 36, rows, labels);
+    for (size_t k = 0; k < 7 * 36; k++) ck_assert_double_eq_tol(x.f8[k], rows[k], 1e-15);
+    for (size_t i = 0; i < 7; i++) ck_assert_int_eq(y.i8[i], labels[i]);
+    double worst = 0;
+    for (size_t i = 0; i < 7; i++)
+        for (size_t co = 0; co < 4; co++)
+            for (size_t ph = 0; ph < 3; ph++)
+                for (size_t pw = 0; pw < 3; pw++) {
+                    double best = -INFINITY;
+                    for (size_t oh = 2 * ph; oh < 2 * ph + 2; oh++)
+                        for (size_t ow = 2 * pw; ow < 2 * pw + 2; ow++) {
+                            double v = b.f8[co];
+                            for (int a = 0; a < 3; a++)
+                                for (int c = 0; c < 3; c++) {
+                                    int ih = (int)oh + a - 1, iw = (int)ow + c - 1;
+                                    if (ih >= 0 && iw >= 0 && ih < 6 && iw < 6)
+                                        v += w.f8[co * 9 + (size_t)(a * 3 + c)] *
+                                             x.f8[i * 36 + (size_t)(ih * 6 + iw)];
+                                }
+                            best = fmax(best, v > 0 ? v : 0);
+                        }
+                    worst = fmax(worst, fabs(best - s1.f8[((i * 4 + co) * 3 + ph) * 3 + pw]));
+                }
+    ck_assert_msg(worst < 1e-12, "CNN S_1 differs by %g", worst);
+    char *txt = slurp("ex/net.txt", NULL);
+    ck_assert_msg(strstr(txt, "conv 4 3x3 pad 1 maxpool 2\ndense 5\ndense 2\n"), "%s", txt);
+    free(txt);
+    npy *all[] = {&w, &b, &x, &y, &s1, &w3};
+    for (size_t k = 0; k < 6; k++) npy_free(all[k]);
+
+    /* The fixture's MLP run (5-6-4-2 tanh). */
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "5", "--inputs", "4", "--out", "exm"), 0);
+    w = read_npy("exm/weight-1.npy", "'<f8'");
+    b = read_npy("exm/bias-1.npy", "'<f8'");
+    x = read_npy("exm/inputs.npy", "'<f8'");
+    s1 = read_npy("exm/S-1.npy", "'<f8'");
+    ck_assert(w.ndim == 2 && w.shape[0] == 6 && w.shape[1] == 5);
+    ck_assert(x.ndim == 2 && x.shape[0] == 4 && s1.shape[1] == 6);
+    worst = 0;
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 6; j++) {
+            double v = b.f8[j];
+            for (size_t k = 0; k < 5; k++) v += w.f8[j * 5 + k] * x.f8[i * 5 + k];
+            worst = fmax(worst, fabs(tanh(v) - s1.f8[i * 6 + j]));
+        }
+    ck_assert_msg(worst < 1e-13, "MLP S_1 differs by %g", worst);
+    npy_free(&w), npy_free(&b), npy_free(&x), npy_free(&s1);
+    /* Usage errors and a missing checkpoint. */
+    ck_assert_int_eq(CLI("export", "full", "--out", "exm"), 2);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "999", "--out", "exm"), 1);
+    assert_stderr_has("epoch-000999.ckpt");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("cli");
@@ -581,6 +813,9 @@ int main(void) {
     tcase_add_test(tc, test_nan_input_rejected_with_line);
     tcase_add_test(tc, test_file_size_limit_messages);
     tcase_add_test(tc, test_atomic_writers_do_not_collide);
+    tcase_add_test(tc, test_cnn_kill_and_resume);
+    tcase_add_test(tc, test_resume_version1_checkpoint);
+    tcase_add_test(tc, test_export_reproduces_s1);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

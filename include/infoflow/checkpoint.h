@@ -3,8 +3,10 @@
  * File format (little-endian): magic "IFLOWCKP", u32 format version, u32 flags, u64
  * uncompressed payload length, u64 compressed length, u32 CRC-32 (zlib crc32) of the
  * uncompressed payload, then the zlib-compressed payload. The payload holds epoch, config hash,
- * the net's shape (layer count, widths, activation) and parameters, the optimiser's kind, step,
- * m and v, and the RNG state. Written to PATH.tmp, fsync'ed, then renamed onto PATH. */
+ * the net's shape (layer count, widths, activation, betas; from version 2 also the input shape
+ * and every block, docs/FORMATS.md) and parameters, the optimiser's kind, step, m and v, and the
+ * RNG state. Version 1 files (MLPs) still load. Written to PATH.tmp, fsync'ed, then renamed onto
+ * PATH. */
 #ifndef IFLOW_CHECKPOINT_H
 #define IFLOW_CHECKPOINT_H
 
@@ -25,7 +27,7 @@ int iflow_checkpoint_save(const char *path, const iflow_checkpoint_meta *meta,
                           const iflow_net *net, const iflow_optim *opt, const iflow_rng *rng,
                           iflow_error *err);
 
-/* Loads into an existing net (and opt, rng if not NULL) of the same shape. Every check failing
+/* Loads into an existing net (and opt, rng if not NULL) of the same architecture. Every check failing
  * (missing file, bad magic, unknown version, truncation, CRC mismatch, shape different from net,
  * optimiser state missing or of another size) returns an error naming the file and what is wrong,
  * and leaves net, opt and rng unchanged. */

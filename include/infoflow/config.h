@@ -40,8 +40,13 @@ typedef struct iflow_config {
     char test_labels[IFLOW_PATH_MAX];
 
     /* [net] */
-    size_t n_widths;                        /* layers = 12,10,7,5,4,3,2 (>= 2 entries) */
-    size_t widths[IFLOW_MAX_LAYERS + 1];
+    size_t n_widths;                        /* layers = 12,10,7,5,4,3,2 (>= 2 entries); for */
+    size_t widths[IFLOW_MAX_LAYERS + 1];    /* typed layers the flattened widths, derived */
+    iflow_shape input;                      /* input = CxHxW; all 0 when not given */
+    size_t n_blocks;                        /* typed layers = conv 16 5x5 pad 2 maxpool 2, */
+    iflow_block blocks[IFLOW_MAX_LAYERS];   /* ..., dense 10; 0 blocks for the plain form */
+    int layers_line;                        /* line of [net] layers (0: unknown), for errors
+                                               found when the data are read */
     iflow_activation activation;            /* default tanh */
     double leaky_slope;                     /* default 0.01 */
     double beta;                            /* noise std for every hidden layer, >= 0 */
@@ -105,6 +110,9 @@ uint64_t iflow_config_hash(const iflow_config *cfg);
 
 /* Noise std of hidden layer l (1-based): beta_layers[l-1] if given, else beta. */
 double iflow_config_beta(const iflow_config *cfg, size_t l);
+
+/* The net the config describes (typed blocks, or the MLP of layers), parameters zero. */
+int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err);
 
 /* Expands an epoch spec into an ascending, duplicate-free list of epochs in [0, last]:
  *   "none" -> empty; "all" -> 1..last; "every:N" -> N, 2N, ... and last;

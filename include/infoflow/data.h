@@ -62,6 +62,13 @@ int iflow_matrix_save_npy(const char *path, const double *data, size_t rows, siz
 
 void iflow_matrix_free(iflow_matrix *m);
 
+/* Writes an array of ndim (<= 8) dimensions as .npy format 1.0, C order: doubles as '<f8',
+ * int64 as '<i8' (temporary name, then rename). */
+int iflow_npy_save_f8(const char *path, const double *data, const size_t *shape, size_t ndim,
+                      iflow_error *err);
+int iflow_npy_save_i8(const char *path, const int64_t *data, const size_t *shape, size_t ndim,
+                      iflow_error *err);
+
 /* A train/test partition of rows 0..n-1. */
 typedef struct iflow_split {
     size_t n_train, n_test;

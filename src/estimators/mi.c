@@ -17,6 +17,15 @@
 /* Stream tags keep the draws of different purposes apart for the same seed and epoch. */
 enum { STREAM_SAMPLES = 0x53414d50, STREAM_SP = 0x53505350, STREAM_SLICED = 0x534c4943 };
 #define CHUNK_ROWS 4096 /* forward passes in batches of about this many rows */
+#define CONV_BUDGET ((size_t)1 << 24) /* doubles of a conv net's workspace (128 MB) */
+
+/* Rows per forward batch: CHUNK_ROWS, fewer for a conv net whose workspace would pass
+ * CONV_BUDGET (MLPs keep CHUNK_ROWS, so their draws stay as they were). */
+static size_t chunk_rows(const iflow_net *net) {
+    size_t per_row = iflow_workspace_row_doubles(net);
+    if (!net->has_conv || per_row * CHUNK_ROWS <= CONV_BUDGET) return CHUNK_ROWS;
+    return CONV_BUDGET / per_row > 0 ? CONV_BUDGET / per_row : 1;
+}
 
 static int layer_selected(const iflow_mi_options *opt, size_t l) {
     if (opt->layer_mask_n == 0) return 1;
@@ -30,7 +39,7 @@ int iflow_mi_clean_layer(const iflow_net *net, const double *x, size_t m, size_t
     if (l < 1 || l >= net->n_layers)
         return iflow_error_set(err, IFLOW_EINVAL, "layer %zu is not a hidden layer (1..%zu)", l,
                                net->n_layers - 1);
-    size_t rows = m < CHUNK_ROWS ? m : CHUNK_ROWS;
+    size_t rows = m < chunk_rows(net) ? m : chunk_rows(net);
     iflow_workspace *ws;
     int rc = iflow_workspace_new(net, rows ? rows : 1, &ws, err);
     if (rc) return rc;
@@ -49,7 +58,7 @@ int iflow_mi_clean_layer(const iflow_net *net, const double *x, size_t m, size_t
  * come from stream (epoch, i0): fixed chunking, so thread count and batching never matter. */
 static int draw_samples(const iflow_net *net, const double *x, size_t m, size_t R, long epoch,
                         uint64_t seed, double **clean, double **noisy, iflow_error *err) {
-    size_t per_chunk = R >= CHUNK_ROWS ? 1 : CHUNK_ROWS / R;
+    size_t chunk = chunk_rows(net), per_chunk = R >= chunk ? 1 : chunk / R;
     size_t d0 = net->widths[0], L = net->n_layers;
     iflow_workspace *ws;
     int rc = iflow_workspace_new(net, per_chunk * R, &ws, err);

@@ -15,10 +15,12 @@
 #include "io.h"
 
 /* Header: magic[8], u32 version, u32 flags, u64 payload length, u64 compressed length,
- * u32 crc32(payload). No flags are defined in version 1; a set flag means a newer writer. */
+ * u32 crc32(payload). No flags are defined; a set flag means a newer writer. Version 2 adds the
+ * architecture (input shape and blocks) after the betas; version 1 files (MLPs) still load. */
 #define CKPT_MAGIC "IFLOWCKP"
 #define CKPT_MAGIC_LEN 8
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
+#define CKPT_BLOCK_FIELDS 8 /* u32 kind, units, kh, kw, stride, pad, pool, pool size */
 #define CKPT_HEADER_LEN 36
 #define CKPT_ZLIB_LEVEL 6
 /* Deflate compresses by at most 1032:1, so payload length / 1032 > compressed length can only be
@@ -134,6 +136,8 @@ typedef struct {
     uint32_t act;
     double leaky_slope;
     double beta[IFLOW_MAX_LAYERS + 1];
+    iflow_shape input;                        /* version 1: (widths[0], 1, 1) */
+    iflow_block block[IFLOW_MAX_LAYERS + 1]; /* version 1: dense blocks of the widths */
     uint64_t n_params;
     const unsigned char *params;
     int has_optim;
@@ -148,6 +152,7 @@ typedef struct {
 static size_t payload_size(const iflow_net *net, const iflow_optim *opt, const iflow_rng *rng) {
     size_t L = net->n_layers;
     size_t n = 8 + 8 + 4 + 4 * (L + 1) + 4 + 8 + 8 * (L - 1) + 8 + 8 * net->n_params + 1;
+    n += 3 * 4 + 4 * CKPT_BLOCK_FIELDS * L; /* the architecture */
     if (opt) n += 4 + 6 * 8 + 8 + 8 + 16 * opt->n_params;
     n += 1;
     if (rng) n += 4 * 8;
@@ -165,6 +170,15 @@ static void encode_payload(writer *w, const iflow_checkpoint_meta *meta, const i
     put_f64(w, net->leaky_slope);
     for (size_t l = 1; l < net->n_layers; l++)
         put_f64(w, net->beta[l]);
+    put_u32(w, (uint32_t)net->shape[0].c);
+    put_u32(w, (uint32_t)net->shape[0].h);
+    put_u32(w, (uint32_t)net->shape[0].w);
+    for (size_t l = 1; l <= net->n_layers; l++) {
+        const iflow_block *b = &net->block[l];
+        const size_t f[CKPT_BLOCK_FIELDS] = {b->kind, b->units, b->kh,   b->kw,
+                                             b->stride, b->pad, b->pool, b->pool_size};
+        for (int i = 0; i < CKPT_BLOCK_FIELDS; i++) put_u32(w, (uint32_t)f[i]);
+    }
     put_u64(w, net->n_params);
     for (size_t i = 0; i < net->n_params; i++)
         put_f64(w, net->params[i]);
@@ -319,7 +333,7 @@ static int read_whole_file(const char *path, unsigned char **out, size_t *size, 
 
 typedef struct {
     uint64_t payload_len, comp_len;
-    uint32_t crc;
+    uint32_t crc, version;
 } header;
 
 static int parse_header(const char *path, const unsigned char *d, size_t size, header *h,
@@ -339,13 +353,14 @@ static int parse_header(const char *path, const unsigned char *d, size_t size, h
         return iflow_error_set(err, IFLOW_ECORRUPT,
                                "%s: checkpoint format version %u is newer than this infoflow (%u)",
                                path, version, CKPT_VERSION);
-    if (version != CKPT_VERSION)
+    if (version < 1)
         return iflow_error_set(err, IFLOW_ECORRUPT, "%s: unknown checkpoint format version %u",
                                path, version);
     if (flags != 0)
         return iflow_error_set(err, IFLOW_ECORRUPT,
                                "%s: unknown header flags 0x%x (written by a newer infoflow?)", path,
                                flags);
+    h->version = version;
     h->payload_len = load_u64(d + 16);
     h->comp_len = load_u64(d + 24);
     h->crc = load_u32(d + 32);
@@ -414,26 +429,75 @@ static long long encoded_nonfinite(const unsigned char *p, uint64_t n) {
     return -1;
 }
 
-/* Shape and parameters: n_layers, widths, activation, leaky slope, beta, params. */
-static int parse_net(const char *path, reader *r, payload *pl, iflow_error *err) {
+/* Version 2's architecture: the input shape and one block per layer, checked by the same
+ * rules as a config's; the widths stored before must agree with it. */
+static int parse_arch(const char *path, reader *r, payload *pl, iflow_error *err) {
+    pl->input.c = get_u32(r);
+    pl->input.h = get_u32(r);
+    pl->input.w = get_u32(r);
+    for (size_t l = 1; l <= pl->n_layers; l++) {
+        uint32_t f[CKPT_BLOCK_FIELDS];
+        for (int i = 0; i < CKPT_BLOCK_FIELDS; i++) f[i] = get_u32(r);
+        if (f[0] > IFLOW_BLOCK_CONV || f[6] > IFLOW_POOL_AVG)
+            return corrupt_payload(path, r, "unknown block or pooling kind", err);
+        pl->block[l] = (iflow_block){.kind = (iflow_block_kind)f[0], .units = f[1], .kh = f[2],
+                                     .kw = f[3], .stride = f[4], .pad = f[5],
+                                     .pool = (iflow_pool)f[6], .pool_size = f[7]};
+    }
+    if (r->bad) return corrupt_payload(path, r, "", err);
+    iflow_shape sh[IFLOW_MAX_LAYERS + 1];
+    iflow_error e = {0};
+    if (iflow_net_block_shapes(pl->input, pl->n_layers, pl->block + 1, sh, &e))
+        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: corrupt payload: %s", path, e.msg);
+    for (size_t l = 0; l <= pl->n_layers; l++)
+        if (sh[l].c * sh[l].h * sh[l].w != pl->widths[l])
+            return corrupt_payload(path, r, "widths do not match the blocks", err);
+    return 0;
+}
+
+/* Parameters the architecture has: W (rows x cols) and b (rows) per block. */
+static uint64_t arch_params(const payload *pl) {
+    uint64_t total = 0;
+    iflow_shape in = pl->input;
+    for (size_t l = 1; l <= pl->n_layers; l++) {
+        const iflow_block *b = &pl->block[l];
+        uint64_t cols = b->kind == IFLOW_BLOCK_CONV ? (uint64_t)in.c * b->kh * b->kw
+                                                    : (uint64_t)pl->widths[l - 1];
+        total += (uint64_t)b->units * (cols + 1);
+        in.c = b->units; /* only the channels matter for the next conv's kernel */
+    }
+    return total;
+}
+
+/* Shape and parameters: n_layers, widths, activation, leaky slope, beta, the architecture
+ * (version >= 2), params. */
+static int parse_net(const char *path, reader *r, uint32_t version, payload *pl,
+                     iflow_error *err) {
     uint32_t n_layers = get_u32(r);
     if (r->bad || n_layers < 1 || n_layers > IFLOW_MAX_LAYERS)
         return corrupt_payload(path, r, "layer count out of range", err);
     pl->n_layers = n_layers;
-    uint64_t expect = 0;
     for (size_t l = 0; l <= pl->n_layers; l++) {
         pl->widths[l] = get_u32(r);
         if (!r->bad && pl->widths[l] == 0) return corrupt_payload(path, r, "zero width", err);
-        if (l > 0) expect += (uint64_t)pl->widths[l] * (pl->widths[l - 1] + 1);
     }
     pl->act = get_u32(r);
     pl->leaky_slope = get_f64(r);
     for (size_t l = 1; l < pl->n_layers; l++)
         pl->beta[l] = get_f64(r);
-    pl->n_params = get_u64(r);
     if (r->bad || pl->act > IFLOW_ACT_LINEAR)
         return corrupt_payload(path, r, "unknown activation", err);
-    if (pl->n_params != expect)
+    if (version >= 2) {
+        int rc = parse_arch(path, r, pl, err);
+        if (rc) return rc;
+    } else { /* an MLP */
+        pl->input = (iflow_shape){pl->widths[0], 1, 1};
+        for (size_t l = 1; l <= pl->n_layers; l++)
+            pl->block[l] = (iflow_block){.kind = IFLOW_BLOCK_DENSE, .units = pl->widths[l]};
+    }
+    pl->n_params = get_u64(r);
+    if (r->bad) return corrupt_payload(path, r, "", err);
+    if (pl->n_params != arch_params(pl))
         return corrupt_payload(path, r, "parameter count does not match the widths", err);
     pl->params = get_f64_array(r, pl->n_params);
     if (r->bad) return corrupt_payload(path, r, "", err);
@@ -480,14 +544,14 @@ static int parse_optim(const char *path, reader *r, payload *pl, iflow_error *er
     return 0;
 }
 
-static int parse_payload(const char *path, const unsigned char *buf, size_t len, payload *pl,
-                         iflow_error *err) {
+static int parse_payload(const char *path, const unsigned char *buf, size_t len,
+                         uint32_t version, payload *pl, iflow_error *err) {
     reader r = {buf, len, 0, 0};
     memset(pl, 0, sizeof *pl);
     pl->epoch = get_u64(&r);
     pl->config_hash = get_u64(&r);
     if (!r.bad && pl->epoch > LONG_MAX) return corrupt_payload(path, &r, "epoch too large", err);
-    int rc = parse_net(path, &r, pl, err);
+    int rc = parse_net(path, &r, version, pl, err);
     if (!rc) rc = parse_optim(path, &r, pl, err);
     if (rc) return rc;
     unsigned has = get_u8(&r);
@@ -515,6 +579,25 @@ static void format_widths(char *out, size_t n, const size_t *widths, size_t n_la
     }
 }
 
+/* Field by field: the structs have padding. Conv-only fields of dense blocks do not count. */
+static int same_block(const iflow_block *a, const iflow_block *b) {
+    if (a->kind != b->kind || a->units != b->units) return 0;
+    return a->kind == IFLOW_BLOCK_DENSE ||
+           (a->kh == b->kh && a->kw == b->kw && a->stride == b->stride && a->pad == b->pad &&
+            a->pool == b->pool && (a->pool == IFLOW_POOL_NONE || a->pool_size == b->pool_size));
+}
+
+/* "1x28x28: conv 16 5x5 pad 2 maxpool 2, dense 10" */
+static void format_arch(char *out, size_t n, const iflow_shape *in, const iflow_block *block,
+                        size_t n_layers) {
+    int pos = snprintf(out, n, "%zux%zux%zu:", in->c, in->h, in->w);
+    for (size_t l = 1; l <= n_layers && pos >= 0 && (size_t)pos < n; l++) {
+        char text[128];
+        iflow_block_format(&block[l], text, sizeof text);
+        pos += snprintf(out + pos, n - (size_t)pos, "%s %s", l > 1 ? "," : "", text);
+    }
+}
+
 static int check_net(const char *path, const payload *pl, const iflow_net *net, iflow_error *err) {
     int same = pl->n_layers == net->n_layers;
     for (size_t l = 0; same && l <= pl->n_layers; l++)
@@ -524,6 +607,16 @@ static int check_net(const char *path, const payload *pl, const iflow_net *net, 
         format_widths(have, sizeof have, pl->widths, pl->n_layers);
         format_widths(want, sizeof want, net->widths, net->n_layers);
         return iflow_error_set(err, IFLOW_EINVAL, "%s: checkpoint is for a %s net, expected %s",
+                               path, have, want);
+    }
+    int same_arch = !memcmp(&pl->input, &net->shape[0], sizeof pl->input);
+    for (size_t l = 1; same_arch && l <= pl->n_layers; l++)
+        same_arch = same_block(&pl->block[l], &net->block[l]);
+    if (!same_arch) {
+        char have[600], want[600];
+        format_arch(have, sizeof have, &pl->input, pl->block, pl->n_layers);
+        format_arch(want, sizeof want, &net->shape[0], net->block, net->n_layers);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: checkpoint is for the net %s, expected %s",
                                path, have, want);
     }
     if (pl->act != (uint32_t)net->act)
@@ -594,12 +687,12 @@ static void apply(const payload *pl, iflow_checkpoint_meta *meta, iflow_net *net
 static int read_payload(const char *path, unsigned char **file, unsigned char **buf, payload *pl,
                         iflow_error *err) {
     size_t size = 0;
-    header h = {0, 0, 0};
+    header h = {0, 0, 0, 0};
     *file = *buf = NULL;
     int rc = read_whole_file(path, file, &size, err);
     if (!rc) rc = parse_header(path, *file, size, &h, err);
     if (!rc) rc = inflate_payload(path, *file + CKPT_HEADER_LEN, &h, buf, err);
-    if (!rc) rc = parse_payload(path, *buf, (size_t)h.payload_len, pl, err);
+    if (!rc) rc = parse_payload(path, *buf, (size_t)h.payload_len, h.version, pl, err);
     if (rc) {
         free(*buf);
         free(*file);
@@ -629,8 +722,9 @@ int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta, ifl
     int rc = read_payload(path, &file, &buf, &pl, err);
     iflow_net *net = NULL;
     iflow_error net_err;
-    if (!rc && (rc = iflow_net_new(pl.n_layers + 1, pl.widths, (iflow_activation)pl.act,
-                                   pl.leaky_slope, pl.beta + 1, &net, &net_err)))
+    if (!rc && (rc = iflow_net_new_blocks(pl.input, pl.n_layers, pl.block + 1,
+                                          (iflow_activation)pl.act, pl.leaky_slope, pl.beta + 1,
+                                          &net, &net_err)))
         iflow_error_set(err, rc, "%s: %s", path, net_err.msg);
     if (!rc) {
         apply(&pl, meta, net, NULL, NULL);

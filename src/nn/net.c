@@ -1,5 +1,6 @@
-/* Dense noisy networks: construction, initialisation, forward/backward passes with OpenBLAS,
- * softmax cross-entropy, and the Parseval orthonormality step. Shapes are row-major n x width. */
+/* Noisy block networks (dense and conv blocks): construction, initialisation, forward/backward
+ * passes with OpenBLAS, softmax cross-entropy, and the Parseval orthonormality step. Shapes are
+ * row-major n x width. */
 #include "infoflow/net.h"
 
 #include <assert.h>
@@ -9,13 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infoflow/conv.h"
+
 struct iflow_workspace {
     size_t n_layers, max_n, max_width;
     double *pre[IFLOW_MAX_LAYERS + 1]; /* pre-activations W_l T_{l-1} + b_l */
     double *s[IFLOW_MAX_LAYERS + 1];   /* S_l = a(pre_l); for l = L the logits (== pre) */
     double *t_buf[IFLOW_MAX_LAYERS + 1];
     double *t[IFLOW_MAX_LAYERS + 1]; /* T_l: t_buf[l] after noise, else an alias of s[l] */
+    double *a[IFLOW_MAX_LAYERS + 1]; /* a(pre_l) before pooling; an alias of s[l] without */
+    uint32_t *argmax[IFLOW_MAX_LAYERS + 1]; /* max pooling: winner of each output */
     double *delta[2];                /* backward: d loss / d pre of the current layer, ping-pong */
+    double *conv_scratch;            /* im2col buffers, shared by the conv blocks */
+    iflow_conv_geom geom[IFLOW_MAX_LAYERS + 1];
     double *block;                   /* one allocation behind all of the above */
 };
 
@@ -67,32 +74,88 @@ static int check_shape(size_t n_widths, const size_t *widths, iflow_activation a
     return 0;
 }
 
+/* The conv geometry of block l (l >= 1, a conv block). */
+static iflow_conv_geom block_geom(const iflow_net *net, size_t l) {
+    const iflow_block *b = &net->block[l];
+    const iflow_shape *in = &net->shape[l - 1];
+    iflow_conv_geom g = {.c_in = in->c, .h_in = in->h, .w_in = in->w, .c_out = b->units,
+                         .kh = b->kh, .kw = b->kw, .stride = b->stride, .pad = b->pad};
+    iflow_conv_geom_init(&g);
+    return g;
+}
+
+/* Fills everything after the shapes: widths, weight shapes, noise, parameter views. Each block's
+ * parameters are W (w_rows x w_cols) then b (w_rows). */
+static int finish_net(iflow_net *net, const double *beta, iflow_error *err) {
+    size_t L = net->n_layers, total = 0;
+    for (size_t l = 0; l <= L; l++)
+        net->widths[l] = net->shape[l].c * net->shape[l].h * net->shape[l].w;
+    for (size_t l = 1; l <= L; l++) {
+        const iflow_block *b = &net->block[l];
+        net->has_conv |= b->kind == IFLOW_BLOCK_CONV;
+        if (b->kind == IFLOW_BLOCK_CONV) {
+            iflow_conv_geom g = block_geom(net, l);
+            net->w_rows[l] = b->units;
+            net->w_cols[l] = g.c_in * g.kh * g.kw;
+            net->pre_size[l] = b->units * g.h_out * g.w_out;
+        } else {
+            net->w_rows[l] = net->widths[l];
+            net->w_cols[l] = net->widths[l - 1];
+            net->pre_size[l] = net->widths[l];
+        }
+        total += net->w_rows[l] * (net->w_cols[l] + 1);
+    }
+    for (size_t l = 1; l < L; l++) net->beta[l] = beta ? beta[l - 1] : 0.0;
+    net->n_params = total;
+    net->params = calloc(total, sizeof *net->params);
+    if (!net->params)
+        return iflow_error_set(err, IFLOW_ENOMEM, "net: out of memory for %zu parameters", total);
+    double *p = net->params;
+    for (size_t l = 1; l <= L; l++) {
+        net->w[l] = p;
+        p += net->w_rows[l] * net->w_cols[l];
+        net->b[l] = p;
+        p += net->w_rows[l];
+    }
+    return 0;
+}
+
 int iflow_net_new(size_t n_widths, const size_t *widths, iflow_activation act, double leaky_slope,
                   const double *beta, iflow_net **out, iflow_error *err) {
     *out = NULL;
     int rc = check_shape(n_widths, widths, act, leaky_slope, beta, err);
     if (rc) return rc;
+    iflow_block blocks[IFLOW_MAX_LAYERS];
+    for (size_t l = 1; l < n_widths; l++)
+        blocks[l - 1] = (iflow_block){.kind = IFLOW_BLOCK_DENSE, .units = widths[l]};
+    return iflow_net_new_blocks((iflow_shape){widths[0], 1, 1}, n_widths - 1, blocks, act,
+                                leaky_slope, beta, out, err);
+}
+
+int iflow_net_new_blocks(iflow_shape input, size_t n_blocks, const iflow_block *blocks,
+                         iflow_activation act, double leaky_slope, const double *beta,
+                         iflow_net **out, iflow_error *err) {
+    *out = NULL;
+    iflow_shape shapes[IFLOW_MAX_LAYERS + 1];
+    int rc = iflow_net_block_shapes(input, n_blocks, blocks, shapes, err);
+    size_t widths[IFLOW_MAX_LAYERS + 1];
+    for (size_t l = 0; !rc && l <= n_blocks; l++) widths[l] = shapes[l].c * shapes[l].h * shapes[l].w;
+    if (!rc) rc = check_shape(n_blocks + 1, widths, act, leaky_slope, beta, err);
+    if (rc) return rc;
     iflow_net *net = calloc(1, sizeof *net);
     if (!net) return iflow_error_set(err, IFLOW_ENOMEM, "net: out of memory");
-    net->n_layers = n_widths - 1;
+    net->n_layers = n_blocks;
     net->act = act;
     net->leaky_slope = leaky_slope;
-    size_t total = 0;
-    for (size_t l = 0; l < n_widths; l++) net->widths[l] = widths[l];
-    for (size_t l = 1; l < n_widths; l++) total += widths[l] * (widths[l - 1] + 1);
-    for (size_t l = 1; l + 1 < n_widths; l++) net->beta[l] = beta ? beta[l - 1] : 0.0;
-    net->n_params = total;
-    net->params = calloc(total, sizeof *net->params);
-    if (!net->params) {
-        free(net);
-        return iflow_error_set(err, IFLOW_ENOMEM, "net: out of memory for %zu parameters", total);
-    }
-    double *p = net->params;
-    for (size_t l = 1; l < n_widths; l++) {
-        net->w[l] = p;
-        p += widths[l] * widths[l - 1];
-        net->b[l] = p;
-        p += widths[l];
+    for (size_t l = 0; l <= n_blocks; l++) net->shape[l] = shapes[l];
+    for (size_t l = 1; l <= n_blocks; l++) /* dense blocks in one canonical form */
+        net->block[l] = blocks[l - 1].kind == IFLOW_BLOCK_DENSE
+                            ? (iflow_block){.kind = IFLOW_BLOCK_DENSE, .units = blocks[l - 1].units}
+                            : blocks[l - 1];
+    rc = finish_net(net, beta, err);
+    if (rc) {
+        iflow_net_free(net);
+        return rc;
     }
     *out = net;
     return 0;
@@ -115,10 +178,15 @@ int iflow_net_layer_params(const iflow_net *net, size_t l, double *w, double *b,
     if (l < 1 || l > net->n_layers)
         return iflow_error_set(err, IFLOW_EINVAL, "net: layer %zu out of range 1..%zu", l,
                                net->n_layers);
-    size_t d_out = net->widths[l], d_in = net->widths[l - 1];
-    if (w) memcpy(w, net->w[l], d_out * d_in * sizeof *w);
-    if (b) memcpy(b, net->b[l], d_out * sizeof *b);
+    size_t rows = net->w_rows[l], cols = net->w_cols[l];
+    if (w) memcpy(w, net->w[l], rows * cols * sizeof *w);
+    if (b) memcpy(b, net->b[l], rows * sizeof *b);
     return 0;
+}
+
+int iflow_net_clone_shape(const iflow_net *net, iflow_net **out, iflow_error *err) {
+    return iflow_net_new_blocks(net->shape[0], net->n_layers, net->block + 1, net->act,
+                                net->leaky_slope, net->beta + 1, out, err);
 }
 
 void iflow_net_free(iflow_net *net) {
@@ -139,26 +207,28 @@ static double truncated_normal(iflow_rng *rng) {
 
 void iflow_net_init(iflow_net *net, iflow_init kind, iflow_rng *rng) {
     for (size_t l = 1; l <= net->n_layers; l++) {
-        size_t fan_in = net->widths[l - 1], fan_out = net->widths[l];
-        size_t nw = fan_in * fan_out;
+        /* PyTorch's fans: a conv kernel's fan_in is C_in KH KW, its fan_out C_out KH KW. */
+        size_t fan_in = net->w_cols[l], fan_out = net->w_rows[l], nw = fan_in * fan_out;
+        if (net->block[l].kind == IFLOW_BLOCK_CONV) fan_out *= net->block[l].kh * net->block[l].kw;
         double *w = net->w[l], *b = net->b[l];
         double a;
         switch (kind) {
         case IFLOW_INIT_PYTORCH:
             a = 1.0 / sqrt((double)fan_in);
             for (size_t i = 0; i < nw; i++) w[i] = a * (2.0 * iflow_rng_uniform(rng) - 1.0);
-            for (size_t i = 0; i < fan_out; i++) b[i] = a * (2.0 * iflow_rng_uniform(rng) - 1.0);
+            for (size_t i = 0; i < net->w_rows[l]; i++)
+                b[i] = a * (2.0 * iflow_rng_uniform(rng) - 1.0);
             break;
         case IFLOW_INIT_XAVIER:
             a = sqrt(6.0 / (double)(fan_in + fan_out));
             for (size_t i = 0; i < nw; i++) w[i] = a * (2.0 * iflow_rng_uniform(rng) - 1.0);
-            memset(b, 0, fan_out * sizeof *b);
+            memset(b, 0, net->w_rows[l] * sizeof *b);
             break;
         case IFLOW_INIT_TRUNCNORMAL:
         default:
             a = 1.0 / sqrt((double)fan_in);
             for (size_t i = 0; i < nw; i++) w[i] = a * truncated_normal(rng);
-            memset(b, 0, fan_out * sizeof *b);
+            memset(b, 0, net->w_rows[l] * sizeof *b);
             break;
         }
     }
@@ -170,13 +240,25 @@ int iflow_workspace_new(const iflow_net *net, size_t max_n, iflow_workspace **ou
     if (max_n == 0) return iflow_error_set(err, IFLOW_EINVAL, "workspace: max_n is 0");
     iflow_workspace *ws = calloc(1, sizeof *ws);
     if (!ws) return iflow_error_set(err, IFLOW_ENOMEM, "workspace: out of memory");
-    size_t L = net->n_layers, total = 0, wmax = 0;
-    for (size_t l = 0; l <= L; l++) wmax = net->widths[l] > wmax ? net->widths[l] : wmax;
-    for (size_t l = 1; l <= L; l++) total += (l < L ? 3 : 1) * net->widths[l];
-    total = (total + 2 * wmax) * max_n;
-    ws->block = malloc(total * sizeof *ws->block);
-    if (!ws->block) {
-        free(ws);
+    size_t L = net->n_layers, wmax = 0, n_arg = 0, scratch = 0;
+    for (size_t l = 0; l <= L; l++) {
+        wmax = net->widths[l] > wmax ? net->widths[l] : wmax;
+        wmax = l && net->pre_size[l] > wmax ? net->pre_size[l] : wmax;
+    }
+    size_t total = iflow_workspace_row_doubles(net) * max_n;
+    for (size_t l = 1; l < L; l++)
+        if (net->block[l].pool == IFLOW_POOL_MAX) n_arg += net->widths[l] * max_n;
+    for (size_t l = 1; l <= L; l++)
+        if (net->block[l].kind == IFLOW_BLOCK_CONV) {
+            ws->geom[l] = block_geom(net, l);
+            size_t need = iflow_conv_scratch_doubles(&ws->geom[l], max_n);
+            scratch = need > scratch ? need : scratch;
+        }
+    ws->block = malloc((total + scratch) * sizeof *ws->block);
+    uint32_t *arg = n_arg ? malloc(n_arg * sizeof *arg) : NULL;
+    if (!ws->block || (n_arg && !arg)) {
+        free(arg);
+        iflow_workspace_free(ws);
         return iflow_error_set(err, IFLOW_ENOMEM, "workspace: out of memory for %zu rows",
                                max_n);
     }
@@ -187,24 +269,55 @@ int iflow_workspace_new(const iflow_net *net, size_t max_n, iflow_workspace **ou
     for (size_t l = 1; l <= L; l++) {
         size_t sz = net->widths[l] * max_n;
         ws->pre[l] = p;
-        p += sz;
+        p += net->pre_size[l] * max_n;
         if (l < L) {
+            if (net->block[l].pool != IFLOW_POOL_NONE) {
+                ws->a[l] = p;
+                p += net->pre_size[l] * max_n;
+            }
+            if (net->block[l].pool == IFLOW_POOL_MAX) {
+                ws->argmax[l] = arg;
+                arg += sz;
+            }
             ws->s[l] = p;
             ws->t_buf[l] = p + sz;
             p += 2 * sz;
+            if (!ws->a[l]) ws->a[l] = ws->s[l];
         } else {
-            ws->s[l] = ws->t_buf[l] = ws->pre[l];
+            ws->s[l] = ws->t_buf[l] = ws->a[l] = ws->pre[l];
         }
         ws->t[l] = ws->s[l];
     }
     ws->delta[0] = p;
     ws->delta[1] = p + wmax * max_n;
+    ws->conv_scratch = p + 2 * wmax * max_n;
     *out = ws;
     return 0;
 }
 
+/* pre and, for hidden blocks, a (if pooled), S, T per block, and two backward buffers of the
+ * widest block. */
+size_t iflow_workspace_row_doubles(const iflow_net *net) {
+    size_t L = net->n_layers, total = 0, wmax = 0;
+    for (size_t l = 0; l <= L; l++) {
+        wmax = net->widths[l] > wmax ? net->widths[l] : wmax;
+        wmax = l && net->pre_size[l] > wmax ? net->pre_size[l] : wmax;
+    }
+    for (size_t l = 1; l <= L; l++) {
+        total += net->pre_size[l];
+        if (l < L) total += 2 * net->widths[l];
+        if (l < L && net->block[l].pool != IFLOW_POOL_NONE) total += net->pre_size[l];
+    }
+    return total + 2 * wmax;
+}
+
 void iflow_workspace_free(iflow_workspace *ws) {
     if (!ws) return;
+    for (size_t l = 1; l <= ws->n_layers; l++)
+        if (ws->argmax[l]) { /* one allocation: the first pooled block holds it */
+            free(ws->argmax[l]);
+            break;
+        }
     free(ws->block);
     free(ws);
 }
@@ -320,16 +433,39 @@ static void dense_forward(const double *a, size_t n, size_t k, const double *w, 
                 w, (int)k, 1.0, pre, (int)m);
 }
 
+/* pre_l = W_l * in (dense product or convolution) + b_l for n rows. */
+static void block_forward(const iflow_net *net, size_t l, const double *in, size_t n,
+                          iflow_workspace *ws) {
+    if (net->block[l].kind == IFLOW_BLOCK_CONV)
+        iflow_conv_forward(in, n, &ws->geom[l], net->w[l], net->b[l], ws->pre[l],
+                           ws->conv_scratch);
+    else
+        dense_forward(in, n, net->widths[l - 1], net->w[l], net->b[l], net->widths[l],
+                      ws->pre[l]);
+}
+
+/* S_l = pool(a_l) for n rows. */
+static void pool_forward(const iflow_net *net, size_t l, size_t n, iflow_workspace *ws) {
+    const iflow_block *b = &net->block[l];
+    const iflow_conv_geom *g = &ws->geom[l];
+    if (b->pool == IFLOW_POOL_MAX)
+        iflow_maxpool_forward(ws->a[l], n, g->c_out, g->h_out, g->w_out, b->pool_size, ws->s[l],
+                              ws->argmax[l]);
+    else if (b->pool == IFLOW_POOL_AVG)
+        iflow_avgpool_forward(ws->a[l], n, g->c_out, g->h_out, g->w_out, b->pool_size, ws->s[l]);
+}
+
 /* Layers 1..upto on x; noise from rng after hidden layers l <= noise_upto with beta[l] > 0. */
 static void forward_layers(const iflow_net *net, const double *x, size_t n, size_t upto,
                            size_t noise_upto, iflow_rng *rng, iflow_workspace *ws) {
     assert(n <= ws->max_n && ws->n_layers == net->n_layers);
     const double *in = x;
     for (size_t l = 1; l <= upto; l++) {
-        size_t k = net->widths[l - 1], m = net->widths[l];
-        dense_forward(in, n, k, net->w[l], net->b[l], m, ws->pre[l]);
+        size_t m = net->widths[l];
+        block_forward(net, l, in, n, ws);
         if (l == net->n_layers) break; /* logits: s = t = pre */
-        activate(net->act, net->leaky_slope, ws->pre[l], ws->s[l], n * m);
+        activate(net->act, net->leaky_slope, ws->pre[l], ws->a[l], n * net->pre_size[l]);
+        pool_forward(net, l, n, ws);
         if (rng && l <= noise_upto && net->beta[l] > 0) {
             memcpy(ws->t_buf[l], ws->s[l], n * m * sizeof(double));
             iflow_rng_add_normal(rng, ws->t_buf[l], n * m, net->beta[l]);
@@ -403,22 +539,50 @@ static void dense_backward(const double *delta, const double *a, size_t n, size_
                     (int)m, w, (int)k, 0.0, da, (int)k);
 }
 
+/* Given delta = d loss / d pre_l and the block's input: its parameter gradients and, if
+ * d_in != NULL, d loss / d input. */
+static void block_backward(const iflow_net *net, size_t l, const double *delta, const double *in,
+                           size_t n, iflow_workspace *ws, double *grad, double *d_in) {
+    double *dw = grad + (net->w[l] - net->params), *db = grad + (net->b[l] - net->params);
+    if (net->block[l].kind == IFLOW_BLOCK_CONV)
+        iflow_conv_backward(delta, in, n, &ws->geom[l], net->w[l], dw, db, d_in,
+                            ws->conv_scratch);
+    else
+        dense_backward(delta, in, n, net->widths[l - 1], net->w[l], net->widths[l], dw, db, d_in);
+}
+
+/* d_out = d loss / d a_l from d_s = d loss / d S_l through block l's pooling. */
+static void pool_backward(const iflow_net *net, size_t l, size_t n, const iflow_workspace *ws,
+                          const double *d_s, double *d_out) {
+    const iflow_block *b = &net->block[l];
+    const iflow_conv_geom *g = &ws->geom[l];
+    if (b->pool == IFLOW_POOL_MAX)
+        iflow_maxpool_backward(d_s, ws->argmax[l], n, g->c_out, g->h_out, g->w_out,
+                               b->pool_size, d_out);
+    else
+        iflow_avgpool_backward(d_s, n, g->c_out, g->h_out, g->w_out, b->pool_size, d_out);
+}
+
 double iflow_net_backward(const iflow_net *net, const double *x, const int *y, size_t n,
                           iflow_workspace *ws, double *grad, size_t *n_correct) {
     size_t L = net->n_layers;
     double *delta = ws->delta[0], *next = ws->delta[1];
     double loss = iflow_softmax_xent(ws->pre[L], y, n, net->widths[L], delta, n_correct);
     for (size_t l = L; l >= 1; l--) {
-        size_t k = net->widths[l - 1], m = net->widths[l];
         const double *in = l > 1 ? ws->t[l - 1] : x;
-        double *dw = grad + (net->w[l] - net->params), *db = grad + (net->b[l] - net->params);
         /* The noise Z_{l-1} is a fixed input, so d T_{l-1} / d S_{l-1} = I. */
-        dense_backward(delta, in, n, k, net->w[l], m, dw, db, l > 1 ? next : NULL);
+        block_backward(net, l, delta, in, n, ws, grad, l > 1 ? next : NULL);
         if (l == 1) break;
-        activate_backward(net->act, net->leaky_slope, ws->pre[l - 1], ws->s[l - 1], next, n * k);
-        double *tmp = delta;
-        delta = next;
-        next = tmp;
+        size_t k = l - 1;
+        if (net->block[k].pool != IFLOW_POOL_NONE) {
+            pool_backward(net, k, n, ws, next, delta); /* delta is free again */
+        } else {
+            double *tmp = delta;
+            delta = next;
+            next = tmp;
+        }
+        activate_backward(net->act, net->leaky_slope, ws->pre[k], ws->a[k], delta,
+                          n * net->pre_size[k]);
     }
     return loss;
 }
@@ -432,7 +596,7 @@ static int all_finite(const double *v, size_t n) {
 
 size_t iflow_net_first_nonfinite(const iflow_net *net) {
     for (size_t l = 1; l <= net->n_layers; l++)
-        if (!all_finite(net->w[l], net->widths[l] * (net->widths[l - 1] + 1))) return l;
+        if (!all_finite(net->w[l], net->w_rows[l] * (net->w_cols[l] + 1))) return l;
     return 0;
 }
 
@@ -465,7 +629,7 @@ static int orthonormalize_layer(double *w, size_t r, size_t c, double alpha) {
 
 int iflow_net_orthonormalize(iflow_net *net, double alpha) {
     for (size_t l = 1; l <= net->n_layers; l++) {
-        int rc = orthonormalize_layer(net->w[l], net->widths[l], net->widths[l - 1], alpha);
+        int rc = orthonormalize_layer(net->w[l], net->w_rows[l], net->w_cols[l], alpha);
         if (rc) return rc;
     }
     return 0;

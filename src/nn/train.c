@@ -49,7 +49,8 @@ static int layer_has_nonfinite(const double *v, size_t count) {
     return 0;
 }
 
-/* Called when the loss of batch `step` is NaN/Inf (at_end = 0), or after the last step of the
+/* Blocks are named by index and weight matrix shape (conv: C_out x C_in KH KW).
+ * Called when the loss of batch `step` is NaN/Inf (at_end = 0), or after the last step of the
  * epoch (at_end = 1). Parameters that hold NaN/Inf now were last changed by the previous step's
  * update (or this one's, at the end); if all are finite, the activations overflowed. */
 static int diverged(const iflow_net *net, const iflow_workspace *ws, size_t nb, size_t step,
@@ -59,19 +60,19 @@ static int diverged(const iflow_net *net, const iflow_workspace *ws, size_t nb, 
     if (l && culprit == 0)
         return iflow_error_set(err, IFLOW_ENUMERIC,
                                "layer %zu (%zu x %zu): weights were NaN/Inf before the epoch", l,
-                               net->widths[l], net->widths[l - 1]);
+                               net->w_rows[l], net->w_cols[l]);
     if (l)
         return iflow_error_set(err, IFLOW_ENUMERIC,
                                "layer %zu (%zu x %zu): weights became NaN/Inf by step %zu of the "
                                "epoch",
-                               l, net->widths[l], net->widths[l - 1], culprit);
+                               l, net->w_rows[l], net->w_cols[l], culprit);
     if (at_end) return 0;
     for (l = 1; l < net->n_layers; l++)
         if (layer_has_nonfinite(iflow_workspace_layer(ws, l), nb * net->widths[l])) break;
     return iflow_error_set(err, IFLOW_ENUMERIC,
                            "layer %zu (%zu x %zu): activations overflowed to NaN/Inf at step %zu "
                            "of the epoch (weights still finite)",
-                           l, net->widths[l], net->widths[l - 1], step);
+                           l, net->w_rows[l], net->w_cols[l], step);
 }
 
 static void gather(const double *x, const int *y, size_t d, const size_t *rows, size_t nb,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_layers.h"
 #include "io.h"
 
 /* ---- the key table ---------------------------------------------------------------------- */
@@ -21,7 +22,7 @@
 enum key_id {
     D_FILE, D_FORMAT, D_LABELS, D_TEST_SPLIT, D_TEST_FRACTION, D_SPLIT_SEED, D_MAX_ROWS,
     D_TEST_FILE, D_TEST_LABELS,
-    N_LAYERS, N_ACTIVATION, N_LEAKY_SLOPE, N_BETA, N_BETA_LAYERS, N_INIT,
+    N_LAYERS, N_INPUT, N_ACTIVATION, N_LEAKY_SLOPE, N_BETA, N_BETA_LAYERS, N_INIT,
     T_OPTIMIZER, T_LR, T_MOMENTUM, T_WEIGHT_DECAY, T_BETA1, T_BETA2, T_EPS, T_BATCH, T_EPOCHS,
     T_SEED, T_ORTHONORMAL, T_KEEP,
     E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_QUERIES, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
@@ -69,6 +70,7 @@ static const key_def keys[N_KEYS] = {
     [D_TEST_FILE] = {"data", "test_file", K_PATH, F(test_file), ANY},
     [D_TEST_LABELS] = {"data", "test_labels", K_PATH, F(test_labels), ANY},
     [N_LAYERS] = {"net", "layers", K_CUSTOM, F(widths), ANY},
+    [N_INPUT] = {"net", "input", K_CUSTOM, F(input), ANY},
     [N_ACTIVATION] = {"net", "activation", K_CUSTOM, F(activation), ANY},
     [N_LEAKY_SLOPE] = {"net", "leaky_slope", K_DOUBLE, F(leaky_slope), UNIT},
     [N_BETA] = {"net", "beta", K_DOUBLE, F(beta), CAP(0, IFLOW_MAX_BETA)},
@@ -282,15 +284,27 @@ static int number_error(int id, const char *v, int why, char *msg, size_t n) {
     return IFLOW_EINVAL;
 }
 
-/* layers = 12,10,7,2: 2 to IFLOW_MAX_LAYERS + 1 widths >= 1. */
+/* layers = 12,10,7,2: 2 to IFLOW_MAX_LAYERS + 1 widths >= 1; or typed blocks, one per entry, if
+ * the first entry starts with a letter. Shapes are checked once [net] input is known. */
 static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
     char buf[IFLOW_PATH_MAX], *items[IFLOW_MAX_LAYERS + 1];
     size_t cnt;
     long long w;
-    if (split_list(v, buf, sizeof buf, items, IFLOW_MAX_LAYERS + 1, &cnt) || cnt < 2) {
-        snprintf(msg, n, "[net] layers must list 2 to %d positive widths, got '%.200s'",
-                 IFLOW_MAX_LAYERS + 1, v);
+    int typed = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z');
+    size_t max = typed ? IFLOW_MAX_LAYERS : IFLOW_MAX_LAYERS + 1;
+    if (split_list(v, buf, sizeof buf, items, max, &cnt) || cnt < (typed ? 1u : 2u)) {
+        snprintf(msg, n, "[net] layers must list 2 to %d positive widths, or 1 to %d blocks, got "
+                 "'%.200s'", IFLOW_MAX_LAYERS + 1, IFLOW_MAX_LAYERS, v);
         return IFLOW_EINVAL;
+    }
+    for (size_t i = 0; typed && i < cnt; i++) {
+        int rc = iflow_config_parse_block(items[i], &cfg->blocks[i], msg, n);
+        if (rc) return rc;
+    }
+    if (typed) {
+        cfg->n_blocks = cnt;
+        cfg->n_widths = 0; /* derived from the shapes after the whole file is read */
+        return 0;
     }
     for (size_t i = 0; i < cnt; i++) {
         int why = parse_ll(items[i], &w);
@@ -302,6 +316,7 @@ static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
         cfg->widths[i] = (size_t)w;
     }
     cfg->n_widths = cnt;
+    cfg->n_blocks = 0;
     return 0;
 }
 
@@ -360,6 +375,7 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
     const char *allowed = "";
     switch (id) {
     case N_LAYERS: return parse_layers(cfg, v, msg, n);
+    case N_INPUT: return iflow_config_parse_input(v, &cfg->input, msg, n);
     case N_BETA_LAYERS:
     case E_BINS: return parse_double_list(cfg, id, v, msg, n);
     case E_EPOCHS: return parse_mi_epochs(cfg, v, msg, n);
@@ -646,9 +662,18 @@ static void format_value(const iflow_config *cfg, int id, int absolute, char *bu
     case E_RESAMPLE:
         snprintf(buf, n, "%s", cfg->resample == IFLOW_RESAMPLE_BOOTSTRAP ? "bootstrap" : "none");
         return;
+    case N_INPUT:
+        if (cfg->input.c) snprintf(buf, n, "%zux%zux%zu", cfg->input.c, cfg->input.h, cfg->input.w);
+        else buf[0] = '\0';
+        return;
     case N_LAYERS:
         buf[0] = '\0';
-        for (size_t i = 0; i < cfg->n_widths && len < n; i++)
+        for (size_t i = 0; i < cfg->n_blocks && len < n; i++) {
+            char text[128];
+            iflow_block_format(&cfg->blocks[i], text, sizeof text);
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", text);
+        }
+        for (size_t i = 0; !cfg->n_blocks && i < cfg->n_widths && len < n; i++)
             len += (size_t)snprintf(buf + len, n - len, "%s%zu", i ? "," : "", cfg->widths[i]);
         return;
     default: snprintf(buf, n, "%s", (const char *)p); return; /* format, specs */
@@ -696,12 +721,59 @@ static int check_key(const iflow_config *cfg, int id, char *msg, size_t n) {
     return in_range(k, v) ? 0 : range_error(id, got, msg, n);
 }
 
+/* Typed blocks: their shapes on [net] input, checked, and the flattened widths (n_blocks + 1).
+ * The plain form: input, if given, must hold widths[0] values. *id gets the key to blame. */
+static int net_shapes(const iflow_config *cfg, size_t *widths, int *id, char *msg, size_t n) {
+    const iflow_shape *in = &cfg->input;
+    *id = N_INPUT;
+    if (!cfg->n_blocks) {
+        if (in->c && cfg->n_widths && in->c * in->h * in->w != cfg->widths[0]) {
+            snprintf(msg, n, "[net] input %zux%zux%zu has %zu values but layers starts with %zu",
+                     in->c, in->h, in->w, in->c * in->h * in->w, cfg->widths[0]);
+            return IFLOW_EINVAL;
+        }
+        return 0;
+    }
+    *id = N_LAYERS;
+    if (!in->c) {
+        snprintf(msg, n, "[net] layers of conv/dense blocks need [net] input = CxHxW");
+        return IFLOW_EINVAL;
+    }
+    iflow_shape sh[IFLOW_MAX_LAYERS + 1];
+    iflow_error e = {0};
+    if (iflow_net_block_shapes(*in, cfg->n_blocks, cfg->blocks, sh, &e)) {
+        snprintf(msg, n, "[net] layers: %.800s", e.msg);
+        return IFLOW_EINVAL;
+    }
+    for (size_t l = 0; l <= cfg->n_blocks; l++) widths[l] = sh[l].c * sh[l].h * sh[l].w;
+    return 0;
+}
+
+int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err) {
+    double beta[IFLOW_MAX_LAYERS];
+    for (size_t l = 1; l + 1 < cfg->n_widths; l++) beta[l - 1] = iflow_config_beta(cfg, l);
+    if (!cfg->n_blocks)
+        return iflow_net_new(cfg->n_widths, cfg->widths, cfg->activation, cfg->leaky_slope, beta,
+                             out, err);
+    return iflow_net_new_blocks(cfg->input, cfg->n_blocks, cfg->blocks, cfg->activation,
+                                cfg->leaky_slope, beta, out, err);
+}
+
 /* Required keys, ranges and cross-field rules; line (may be NULL) gives error line numbers. */
 static int check_config(const iflow_config *cfg, const int *line, iflow_error *err) {
     char msg[900];
-    int rc;
+    int rc, blame;
+    size_t widths[IFLOW_MAX_LAYERS + 1];
     if (!cfg->data_file[0])
         return fail_at(err, IFLOW_EINVAL, cfg, NULL, -1, "missing key [data] file");
+    if (cfg->n_blocks > IFLOW_MAX_LAYERS)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, N_LAYERS, "[net] layers: too many blocks");
+    if ((rc = net_shapes(cfg, widths, &blame, msg, sizeof msg)))
+        return fail_at(err, rc, cfg, line, blame, "%s", msg);
+    if (cfg->n_blocks && (cfg->n_widths != cfg->n_blocks + 1 ||
+                          memcmp(widths, cfg->widths, cfg->n_widths * sizeof *widths)))
+        return fail_at(err, IFLOW_EINVAL, cfg, line, N_LAYERS,
+                       "[net] widths do not match the blocks of layers");
     if (cfg->n_widths == 0)
         return fail_at(err, IFLOW_EINVAL, cfg, NULL, -1, "missing key [net] layers");
     if (cfg->epochs == 0)
@@ -801,6 +873,14 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
     if (st.err_line)
         return iflow_error_set(err, st.err_code, "%s:%d: %s", path, st.err_line, st.msg);
     fill_derived(&st, path);
+    cfg->layers_line = st.line[N_LAYERS];
+    if (cfg->n_blocks) { /* the widths of typed layers follow from the shapes */
+        char msg[900];
+        int id;
+        int rc = net_shapes(cfg, cfg->widths, &id, msg, sizeof msg);
+        if (rc) return fail_at(err, rc, cfg, st.line, id, "%s", msg);
+        cfg->n_widths = cfg->n_blocks + 1;
+    }
     return check_config(cfg, st.line, err);
 }
 
@@ -824,6 +904,7 @@ int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *e
         fprintf(a.f, "%s[%s]\n", s ? "\n" : "", sections[s]);
         for (int id = 0; id < N_KEYS; id++) {
             if (strcmp(keys[id].section, sections[s])) continue;
+            if (id == N_INPUT && !cfg->input.c) continue; /* MLP configs read as before */
             char v[2 * IFLOW_PATH_MAX];
             format_value(cfg, id, 1, v, sizeof v);
             if (keys[id].kind == K_PATH && real_dir && v[0]) {
@@ -864,8 +945,8 @@ uint64_t iflow_config_hash(const iflow_config *cfg) {
     for (int id = 0; id < N_KEYS; id++) {
         const char *sec = keys[id].section;
         if ((strcmp(sec, "data") && strcmp(sec, "net") && strcmp(sec, "train")) ||
-            (keys[id].flags & NO_HASH))
-            continue;
+            (keys[id].flags & NO_HASH) || (id == N_INPUT && !cfg->input.c))
+            continue; /* no input: the hash of an MLP config is what it always was */
         char v[2 * IFLOW_PATH_MAX];
         uint64_t fh = keys[id].kind == K_PATH ? file_hash((const char *)cfield(cfg, id)) : 0;
         if (fh)

@@ -27,6 +27,7 @@
 
 enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4, STREAM_CLUSTER = 5 };
 #define EVAL_ROWS 1024
+#define EVAL_BUDGET ((size_t)1 << 24) /* doubles of an evaluation workspace of a conv net */
 
 typedef struct run_state {
     iflow_config cfg;
@@ -41,6 +42,7 @@ typedef struct run_state {
     iflow_optim *opt;
     iflow_trainer *trainer;
     iflow_workspace *eval_ws;
+    size_t eval_rows;
     iflow_rng rng; /* training stream: shuffles and noise */
     long *mi_epochs, *keep_epochs;
     size_t n_mi, n_keep;
@@ -128,14 +130,21 @@ static int load_data(run_state *st, iflow_error *err) {
         rc = iflow_dataset_load_csv(c->data_file, &all, err);
     if (rc) return rc;
     if (!idx && c->max_rows > 0 && c->max_rows < all->n) all->n = c->max_rows; /* as for IDX */
-    if (all->d != c->widths[0]) {
+    char where[IFLOW_PATH_MAX + 16];
+    if (c->layers_line) snprintf(where, sizeof where, "%s:%d", c->path, c->layers_line);
+    else snprintf(where, sizeof where, "%s", c->path);
+    if (all->d != c->widths[0] && c->n_blocks) {
+        rc = iflow_error_set(err, IFLOW_EINVAL,
+                             "%s: data rows have %zu values but [net] input %zux%zux%zu has %zu",
+                             where, all->d, c->input.c, c->input.h, c->input.w, c->widths[0]);
+    } else if (all->d != c->widths[0]) {
         rc = iflow_error_set(err, IFLOW_EINVAL,
                              "%s: data has %zu features but [net] layers starts with %zu",
-                             c->path, all->d, c->widths[0]);
+                             where, all->d, c->widths[0]);
     } else if (all->n_classes > c->widths[c->n_widths - 1]) {
         rc = iflow_error_set(err, IFLOW_EINVAL,
                              "%s: data has labels up to %zu but [net] layers ends with %zu outputs",
-                             c->path, all->n_classes - 1, c->widths[c->n_widths - 1]);
+                             where, all->n_classes - 1, c->widths[c->n_widths - 1]);
     }
     if (!rc && idx && c->test_file[0]) {
         rc = iflow_dataset_load_idx(c->test_file, c->test_labels, c->max_rows, &st->test, err);
@@ -234,15 +243,36 @@ static int write_info(run_state *st, iflow_error *err) {
     return iflow_atomic_commit(&a, err);
 }
 
+/* Rows per evaluation batch: EVAL_ROWS, fewer for a wide conv net (its workspace per row is
+ * large); an MLP keeps EVAL_ROWS, so its numbers stay as they were. */
+static size_t eval_rows(const iflow_net *net) {
+    size_t per_row = iflow_workspace_row_doubles(net);
+    if (!net->has_conv || per_row * EVAL_ROWS <= EVAL_BUDGET) return EVAL_ROWS;
+    return EVAL_BUDGET / per_row > 0 ? EVAL_BUDGET / per_row : 1;
+}
+
+/* net.txt: one line per block with its output shape and parameter count. */
+static int write_net_txt(run_state *st, iflow_error *err) {
+    char path[1100], text[8192];
+    iflow_atomic a;
+    iflow_net_describe(st->net, text, sizeof text);
+    int rc = iflow_path_join(path, sizeof path, st->dir, "net.txt", err);
+    if (!rc) rc = iflow_atomic_open(&a, path, err);
+    if (rc) return rc;
+    fputs(text, a.f);
+    rc = iflow_atomic_commit(&a, err);
+    for (char *line = strtok(text, "\n"); line && !rc; line = strtok(NULL, "\n"))
+        say(st, "net: %s", line);
+    return rc;
+}
+
 static int build_model(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
-    double beta[IFLOW_MAX_LAYERS];
-    for (size_t l = 1; l + 1 < c->n_widths; l++) beta[l - 1] = iflow_config_beta(c, l);
-    int rc = iflow_net_new(c->n_widths, c->widths, c->activation, c->leaky_slope, beta, &st->net,
-                           err);
+    int rc = iflow_config_net(c, &st->net, err);
     if (!rc) rc = iflow_optim_new(&c->optim, st->net->n_params, &st->opt, err);
     if (!rc) rc = iflow_trainer_new(st->net, st->train->n, c->batch, &st->trainer, err);
-    if (!rc) rc = iflow_workspace_new(st->net, EVAL_ROWS, &st->eval_ws, err);
+    st->eval_rows = eval_rows(st->net);
+    if (!rc) rc = iflow_workspace_new(st->net, st->eval_rows, &st->eval_ws, err);
     if (rc) return rc;
     iflow_rng init;
     iflow_rng_init(&init, c->seed, STREAM_INIT);
@@ -271,14 +301,15 @@ static void evaluate(run_state *st, long epoch, runlog_metrics *m) {
     iflow_rng r;
     iflow_rng_init(&r, st->cfg.seed, iflow_rng_stream3(STREAM_EVAL, (uint64_t)epoch, 0));
     const iflow_dataset *tr = st->train, *te = st->test;
-    iflow_evaluate(st->net, tr->x, tr->y, tr->n, &r, st->eval_ws, EVAL_ROWS, &m->train_loss,
+    size_t rows = st->eval_rows;
+    iflow_evaluate(st->net, tr->x, tr->y, tr->n, &r, st->eval_ws, rows, &m->train_loss,
                    &m->train_acc);
-    iflow_evaluate(st->net, tr->x, tr->y, tr->n, NULL, st->eval_ws, EVAL_ROWS,
-                   &m->train_loss_clean, &m->train_acc_clean);
+    iflow_evaluate(st->net, tr->x, tr->y, tr->n, NULL, st->eval_ws, rows, &m->train_loss_clean,
+                   &m->train_acc_clean);
     if (te->n) {
-        iflow_evaluate(st->net, te->x, te->y, te->n, &r, st->eval_ws, EVAL_ROWS, &m->test_loss,
+        iflow_evaluate(st->net, te->x, te->y, te->n, &r, st->eval_ws, rows, &m->test_loss,
                        &m->test_acc);
-        iflow_evaluate(st->net, te->x, te->y, te->n, NULL, st->eval_ws, EVAL_ROWS,
+        iflow_evaluate(st->net, te->x, te->y, te->n, NULL, st->eval_ws, rows,
                        &m->test_loss_clean, &m->test_acc_clean);
     } else {
         m->test_loss = m->test_acc = m->test_loss_clean = m->test_acc_clean = NAN;
@@ -520,9 +551,7 @@ static int catch_up(run_state *st, long epoch, iflow_error *err) {
             continue;
         }
         iflow_net *copy;
-        const iflow_net *n = st->net;
-        int rc = iflow_net_new(n->n_layers + 1, n->widths, n->act, n->leaky_slope, n->beta + 1,
-                               &copy, err);
+        int rc = iflow_net_clone_shape(st->net, &copy, err);
         if (rc) return rc;
         iflow_checkpoint_meta meta;
         rc = iflow_checkpoint_load(path, &meta, copy, NULL, NULL, err);
@@ -742,6 +771,7 @@ static int prepare(run_state *st, iflow_error *err) {
     if (!rc) rc = load_data(st, err);
     if (!rc) rc = write_info(st, err);
     if (!rc) rc = build_model(st, err);
+    if (!rc) rc = write_net_txt(st, err);
     iflow_mi_options_from_config(c, &st->mi_opts);
     return rc;
 }

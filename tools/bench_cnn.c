@@ -1,0 +1,177 @@
+/* Benchmark of one training epoch of a conv net config (default configs/fashion-cnn.ini) on its
+ * IDX training data: infoflow's epoch, the time its GEMMs take alone (the same calls replayed),
+ * the machine's dgemm rate, and the same net in PyTorch (tools/bench_cnn_torch.py, float64 and
+ * float32) with the same rows, batch and threads, in one run so that the ratios share the load.
+ * Usage: bench_cnn [CONFIG] [ROWS=60000] [THREADS=2] [--no-torch] */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "infoflow/config.h"
+#include "infoflow/conv.h"
+#include "infoflow/data.h"
+#include "infoflow/train.h"
+
+void openblas_set_num_threads(int num_threads); /* not declared by every cblas.h */
+
+#define COL_BUDGET ((size_t)1 << 21) /* as src/nn/conv.c: samples per im2col chunk */
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of this process: with one thread, the fair measure on a shared machine. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double *filled(size_t n) {
+    double *v = malloc(n * sizeof *v);
+    if (!v) exit(1);
+    for (size_t i = 0; i < n; i++) v[i] = 1e-3 * (double)(i % 1000);
+    return v;
+}
+
+/* C (m x n) = op(A) op(B) with k inner, transposes as given ("NT": A as is, B transposed),
+ * timed (CPU seconds with one thread, else wall); adds 2 m n k to *flops. */
+static int one_thread;
+static double clock_now(void) { return one_thread ? cpu_now() : now(); }
+static double gemmt(const char *tr, size_t m, size_t n, size_t k, double *a, double *b,
+                    double *c, double *flops) {
+    int ta = tr[0] == 'T', tb = tr[1] == 'T';
+    double t0 = clock_now();
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)k, 1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0,
+                c, (int)n);
+    *flops += 2.0 * (double)m * (double)n * (double)k;
+    return clock_now() - t0;
+}
+
+static double gemm(size_t m, size_t n, size_t k, double *a, double *b, double *c,
+                   double *flops) {
+    return gemmt("NN", m, n, k, a, b, c, flops);
+}
+
+/* Best of three 2048^3 dgemms: the machine's rate with the current thread count. */
+static double machine_gflops(void) {
+    size_t n = 2048;
+    double *a = filled(n * n), *b = filled(n * n), *c = filled(n * n), best = 1e30, fl = 0;
+    for (int r = 0; r < 3; r++) {
+        double t = gemm(n, n, n, a, b, c, &fl);
+        best = t < best ? t : best;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * (double)n * (double)n * (double)n / best / 1e9;
+}
+
+/* The GEMMs of one training step on nb rows, as net.c and conv.c call them (forward, dW, and
+ * d input except for block 1), on scratch buffers; returns their seconds, adds their flops. */
+static double step_gemms(const iflow_net *net, size_t nb, double *buf[3], double *flops) {
+    double t = 0;
+    for (size_t l = 1; l <= net->n_layers; l++) {
+        size_t rows = net->w_rows[l], cols = net->w_cols[l];
+        if (net->block[l].kind == IFLOW_BLOCK_DENSE) {
+            t += gemmt("NT", nb, rows, cols, buf[0], buf[1], buf[2], flops);
+            t += gemmt("TN", rows, cols, nb, buf[0], buf[1], buf[2], flops);
+            if (l > 1) t += gemmt("NN", nb, cols, rows, buf[0], buf[1], buf[2], flops);
+            continue;
+        }
+        size_t p = net->pre_size[l] / rows, per = cols * p;
+        size_t g = per < COL_BUDGET ? COL_BUDGET / per : 1;
+        for (size_t i0 = 0; i0 < nb; i0 += g) {
+            size_t ld = (nb - i0 < g ? nb - i0 : g) * p;
+            t += gemmt("NN", rows, ld, cols, buf[0], buf[1], buf[2], flops);
+            t += gemmt("NT", rows, cols, ld, buf[0], buf[1], buf[2], flops);
+            if (l > 1) t += gemmt("TN", cols, ld, rows, buf[0], buf[1], buf[2], flops);
+        }
+    }
+    return t;
+}
+
+/* Runs the PyTorch script and reads "torch float64 S" / "torch float32 S" (CPU seconds with one
+ * thread, else wall). */
+static void run_torch(size_t rows, int threads, size_t batch, double *f64, double *f32) {
+    char cmd[512], line[256];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 tools/bench_cnn_torch.py --rows %zu --threads %d --batch %zu",
+             rows, threads, batch);
+    FILE *p = popen(cmd, "r");
+    *f64 = *f32 = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        double s;
+        double cpu;
+        if (sscanf(line, "torch float64 %lf %lf", &s, &cpu) == 2) *f64 = threads == 1 ? cpu : s;
+        if (sscanf(line, "torch float32 %lf %lf", &s, &cpu) == 2) *f32 = threads == 1 ? cpu : s;
+    }
+    if (p) pclose(p);
+}
+
+int main(int argc, char **argv) {
+    const char *path = argc > 1 ? argv[1] : "configs/fashion-cnn.ini";
+    size_t rows = argc > 2 ? strtoul(argv[2], NULL, 10) : 60000;
+    int threads = argc > 3 ? atoi(argv[3]) : 2, torch = !(argc > 4 && !strcmp(argv[4], "--no-torch"));
+    iflow_config cfg;
+    iflow_error err = {0};
+    iflow_dataset *ds = NULL;
+    iflow_net *net = NULL;
+    iflow_optim *opt = NULL;
+    iflow_trainer *tr = NULL;
+    if (iflow_config_load(path, &cfg, &err) ||
+        iflow_dataset_load_idx(cfg.data_file, cfg.data_labels, rows, &ds, &err) ||
+        iflow_config_net(&cfg, &net, &err) ||
+        iflow_optim_new(&cfg.optim, net->n_params, &opt, &err) ||
+        iflow_trainer_new(net, ds->n, cfg.batch, &tr, &err)) {
+        fprintf(stderr, "bench_cnn: %s\n", err.msg);
+        return 1;
+    }
+    openblas_set_num_threads(threads);
+    one_thread = threads == 1;
+    omp_set_num_threads(threads);
+    iflow_rng rng;
+    iflow_rng_init(&rng, 1, 1);
+    iflow_net_init(net, cfg.init, &rng);
+    printf("%s: %zu rows, batch %zu, %d threads, %zu parameters\n", path, ds->n, cfg.batch,
+           threads, net->n_params);
+    double rate = machine_gflops();
+    double t0 = clock_now(), w0 = now(), loss, acc;
+    if (iflow_train_epoch(tr, net, opt, ds->x, ds->y, ds->n, cfg.orthonormal, &rng, &loss, &acc,
+                          &err)) {
+        fprintf(stderr, "bench_cnn: %s\n", err.msg);
+        return 1;
+    }
+    double epoch = clock_now() - t0, wall = now() - w0, flops = 0, gemm_s = 0;
+    size_t big = cfg.batch * 2048 * 32; /* generous for every GEMM operand of this net */
+    double *buf[3] = {filled(big), filled(big), filled(big)};
+    for (size_t i0 = 0; i0 < ds->n; i0 += cfg.batch)
+        gemm_s += step_gemms(net, ds->n - i0 < cfg.batch ? ds->n - i0 : cfg.batch, buf, &flops);
+    printf("machine dgemm (2048^3, %d threads): %.1f GFLOP/s\n", threads, rate);
+    printf("times are %s seconds\n", one_thread ? "CPU" : "wall");
+    printf("infoflow epoch: %.2f s (wall %.2f s; loss %.4f, train accuracy %.4f)\n", epoch, wall,
+           loss, acc);
+    printf("  GEMMs replayed alone: %.2f s = %.0f%% of the epoch, %.1f GFLOP/s = %.0f%% of the "
+           "machine's dgemm rate\n",
+           gemm_s, 100 * gemm_s / epoch, flops / gemm_s / 1e9, 100 * flops / gemm_s / 1e9 / rate);
+    printf("  the rest (im2col/col2im, pooling, activations, noise, Adam, reordering): %.2f s\n",
+           epoch - gemm_s);
+    if (torch) {
+        double f64, f32;
+        run_torch(ds->n, threads, cfg.batch, &f64, &f32);
+        printf("pytorch float64 epoch: %.2f s; infoflow / torch64 time ratio %.2f\n", f64,
+               epoch / f64);
+        printf("pytorch float32 epoch: %.2f s; infoflow / torch32 time ratio %.2f\n", f32,
+               epoch / f32);
+    }
+    free(buf[0]), free(buf[1]), free(buf[2]);
+    iflow_trainer_free(tr);
+    iflow_optim_free(opt);
+    iflow_net_free(net);
+    iflow_dataset_free(ds);
+    return 0;
+}
