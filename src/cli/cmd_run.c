@@ -1,6 +1,4 @@
 /* infoflow run: train a noisy network from a config, measuring information as it trains. */
-#include <cblas.h>
-#include <omp.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,11 +89,6 @@ int cmd_run(int argc, char **argv) {
     }
     if (epochs) cfg.epochs = epochs;
     if (threads >= 0) cfg.threads = (int)threads;
-    /* An MLP's layers are small: BLAS threads cost more than they give. A conv net's GEMMs are
-     * large; OpenBLAS splits them by rows and columns only, so the numbers do not depend on it. */
-    int conv = 0;
-    for (size_t i = 0; i < cfg.n_blocks; i++) conv |= cfg.blocks[i].kind == IFLOW_BLOCK_CONV;
-    openblas_set_num_threads(conv ? (cfg.threads > 0 ? cfg.threads : omp_get_max_threads()) : 1);
     cli_progress prog;
     cli_progress_init(&prog, quiet);
     iflow_run_options opts = {.resume = resume,

@@ -4,6 +4,7 @@
  * Per-row results are stored and summed in row order afterwards, histograms are integer counts:
  * the numbers do not depend on the thread count. */
 #include "infoflow/cluster.h"
+#include "blas.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -182,7 +183,7 @@ static void one_block(const problem *p, const double *s, size_t d, size_t i0, si
         one_row(p, i0 + r, g + r * p->n, &w[omp_get_thread_num()], &out[i0 + r]);
 }
 
-int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
+static int cluster_body(const double *s, size_t n, size_t d, const size_t *labels,
                           size_t n_classes, const iflow_cluster_options *opt,
                           iflow_cluster_result *out, double *hist_within, double *hist_between,
                           iflow_error *err) {
@@ -240,5 +241,15 @@ int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *lab
     free(g);
     free(norm2);
     free(count);
+    return rc;
+}
+
+int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
+                          size_t n_classes, const iflow_cluster_options *opt,
+                          iflow_cluster_result *out, double *hist_within, double *hist_between,
+                          iflow_error *err) {
+    int blas = iflow_blas_serial_begin(); /* blas.h: the numbers must not depend on it */
+    int rc = cluster_body(s, n, d, labels, n_classes, opt, out, hist_within, hist_between, err);
+    iflow_blas_serial_end(blas);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "infoflow/sliced.h"
 #include "io.h"
+#include "blas.h"
 
 /* Stream tags keep the draws of different purposes apart for the same seed and epoch. */
 enum { STREAM_SAMPLES = 0x53414d50, STREAM_SP = 0x53505350, STREAM_SLICED = 0x534c4943 };
@@ -305,7 +306,7 @@ static int measure_inputs(const iflow_net *net, const double *x, const int *y, s
 /* resample = bootstrap measures everything above on the epoch's draw of m inputs with
  * replacement (labels travel with them): the authors' protocol, kept apart so that `none` runs
  * exactly the code and draws it always ran. */
-int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t m,
+static int measure_body(const iflow_net *net, const double *x, const int *y, size_t m,
                      size_t n_classes, long epoch, const iflow_mi_options *opt,
                      iflow_layer_info *out, iflow_progress_fn progress, void *user,
                      iflow_error *err) {
@@ -320,5 +321,15 @@ int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t
         rc = measure_inputs(net, xb, yb, m, n_classes, epoch, opt, out, progress, user, err);
     free(xb);
     free(yb);
+    return rc;
+}
+
+int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t m,
+                     size_t n_classes, long epoch, const iflow_mi_options *opt,
+                     iflow_layer_info *out, iflow_progress_fn progress, void *user,
+                     iflow_error *err) {
+    int blas = iflow_blas_serial_begin(); /* blas.h: the numbers must not depend on it */
+    int rc = measure_body(net, x, y, m, n_classes, epoch, opt, out, progress, user, err);
+    iflow_blas_serial_end(blas);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "infoflow/rng.h"
+#include "blas.h"
 
 /* Stream tags: the bases and the per-slice MC draws never share a stream. */
 enum { TAG_BASIS = 0x534c4241, TAG_MC = 0x534c4d43 };
@@ -120,7 +121,7 @@ static int slice_setup(const double *s, size_t n, size_t d, const iflow_sp_optio
     return 0;
 }
 
-int iflow_sliced_entropy(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
+static int sliced_entropy_body(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
                          const iflow_slice_options *sl, iflow_sliced_estimate *out,
                          iflow_estimate *per_slice, iflow_error *err) {
     int rc = check_slices("iflow_sliced_entropy", n, d, sp, sl, err);
@@ -148,6 +149,15 @@ int iflow_sliced_entropy(const double *s, size_t n, size_t d, const iflow_sp_opt
     return rc;
 }
 
+int iflow_sliced_entropy(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
+                         const iflow_slice_options *sl, iflow_sliced_estimate *out,
+                         iflow_estimate *per_slice, iflow_error *err) {
+    int blas = iflow_blas_serial_begin(); /* blas.h: the numbers must not depend on it */
+    int rc = sliced_entropy_body(s, n, d, sp, sl, out, per_slice, err);
+    iflow_blas_serial_end(blas);
+    return rc;
+}
+
 /* The three parts of an MI estimate over the slices (mi, h, h_cond), each summarised. */
 static void summarise_mi(const iflow_mi_estimate *e, size_t m, iflow_estimate *tmp,
                          iflow_mi_estimate *out, iflow_sliced_estimate *out_mc) {
@@ -162,7 +172,7 @@ static void summarise_mi(const iflow_mi_estimate *e, size_t m, iflow_estimate *t
     if (out_mc) *out_mc = mi;
 }
 
-int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
+static int sliced_mi2_body(const double *s, size_t n, size_t d, const size_t *group_a,
                              size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
                              const iflow_sp_options *sp, const iflow_slice_options *sl,
                              iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
@@ -198,5 +208,18 @@ int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, const size_t *
     free(ea);
     free(eb);
     free(tmp);
+    return rc;
+}
+
+int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
+                             size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                             const iflow_sp_options *sp, const iflow_slice_options *sl,
+                             iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
+                             iflow_sliced_estimate *out_mc_a, iflow_sliced_estimate *out_mc_b,
+                             iflow_error *err) {
+    int blas = iflow_blas_serial_begin(); /* blas.h: the numbers must not depend on it */
+    int rc = sliced_mi2_body(s, n, d, group_a, n_groups_a, group_b, n_groups_b, sp, sl, out_a, out_b, out_mc_a,
+                              out_mc_b, err);
+    iflow_blas_serial_end(blas);
     return rc;
 }

@@ -24,6 +24,7 @@
 #include "run_cluster.h"
 #include "runlog.h"
 #include "spread.h"
+#include "blas.h"
 
 enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4, STREAM_CLUSTER = 5 };
 #define EVAL_ROWS 1024
@@ -776,7 +777,7 @@ static int prepare(run_state *st, iflow_error *err) {
     return rc;
 }
 
-int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
+static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
     run_state st = {.cfg = *cfg, .o = opts, .lock_fd = -1, .resumed_from = -1};
     snprintf(st.dir, sizeof st.dir, "%s", cfg->out_dir);
     int rc = prepare(&st, err);
@@ -803,6 +804,13 @@ int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_erro
     else if (opts->plot)
         rc = plot(&st, err);
     release(&st);
+    return rc;
+}
+
+int iflow_run(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
+    int blas = iflow_blas_serial_begin(); /* blas.h: the numbers must not depend on it */
+    int rc = run_body(cfg, opts, err);
+    iflow_blas_serial_end(blas);
     return rc;
 }
 
@@ -994,7 +1002,7 @@ static int check_replace(const run_state *st, const iflow_estimate_options *o,
     return rc;
 }
 
-int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
+static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
     iflow_run_options ro = {.progress = o->progress, .progress_user = o->progress_user};
     run_state st = {.o = &ro, .lock_fd = -1};
     snprintf(st.dir, sizeof st.dir, "%s", dir);
@@ -1034,5 +1042,12 @@ int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_e
     if (root) rc = finish_estimate(&st, o, rc, err);
     free(epochs);
     release(&st);
+    return rc;
+}
+
+int iflow_run_estimate(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
+    int blas = iflow_blas_serial_begin(); /* blas.h: the numbers must not depend on it */
+    int rc = estimate_body(dir, o, err);
+    iflow_blas_serial_end(blas);
     return rc;
 }
