@@ -10,6 +10,8 @@
 #ifndef IFLOW_CHECKPOINT_H
 #define IFLOW_CHECKPOINT_H
 
+#include "infoflow/api.h"
+
 #include <stdint.h>
 
 #include "infoflow/error.h"
@@ -17,13 +19,17 @@
 #include "infoflow/optim.h"
 #include "infoflow/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct iflow_checkpoint_meta {
     long epoch;           /* epochs completed */
     uint64_t config_hash; /* hash of the effective config that produced it */
 } iflow_checkpoint_meta;
 
 /* opt may be NULL (a weights-only checkpoint); rng may be NULL. */
-int iflow_checkpoint_save(const char *path, const iflow_checkpoint_meta *meta,
+IFLOW_API int iflow_checkpoint_save(const char *path, const iflow_checkpoint_meta *meta,
                           const iflow_net *net, const iflow_optim *opt, const iflow_rng *rng,
                           iflow_error *err);
 
@@ -31,14 +37,18 @@ int iflow_checkpoint_save(const char *path, const iflow_checkpoint_meta *meta,
  * (missing file, bad magic, unknown version, truncation, CRC mismatch, shape different from net,
  * optimiser state missing or of another size) returns an error naming the file and what is wrong,
  * and leaves net, opt and rng unchanged. */
-int iflow_checkpoint_load(const char *path, iflow_checkpoint_meta *meta, iflow_net *net,
+IFLOW_API int iflow_checkpoint_load(const char *path, iflow_checkpoint_meta *meta, iflow_net *net,
                           iflow_optim *opt, iflow_rng *rng, iflow_error *err);
 
 /* Loads the net of a checkpoint into a new net of the shape the file records (widths,
  * activation, leaky slope, beta), e.g. to read a run's weights without its config (the Python
  * package does this). The same checks as iflow_checkpoint_load; *out is the caller's
  * (iflow_net_free) and NULL on error. meta may be NULL. */
-int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta, iflow_net **out,
+IFLOW_API int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta, iflow_net **out,
                               iflow_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

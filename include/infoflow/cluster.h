@@ -13,10 +13,16 @@
 #ifndef IFLOW_CLUSTER_H
 #define IFLOW_CLUSTER_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "infoflow/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct iflow_cluster_options {
     size_t knn;       /* k neighbours, 1 <= k < n; default 10 */
@@ -26,7 +32,7 @@ typedef struct iflow_cluster_options {
 } iflow_cluster_options;
 
 /* Fills opt with knn = 10, hist_bins = 40, block = 0, threads = 0. */
-void iflow_cluster_options_default(iflow_cluster_options *opt);
+IFLOW_API void iflow_cluster_options_default(iflow_cluster_options *opt);
 
 typedef struct iflow_cluster_result {
     double cos_within;   /* mean cosine over same-class pairs (NaN if n_within = 0) */
@@ -42,9 +48,13 @@ typedef struct iflow_cluster_result {
  * hist_within and hist_between (NULL, or opt->hist_bins entries each) receive the fractions of
  * the pairs counted whose cosine falls in bin b = [-1 + 2b/B, -1 + 2(b+1)/B) (the last bin
  * includes 1); each sums to 1 when pairs were counted, else is all 0. */
-int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
+IFLOW_API int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
                           size_t n_classes, const iflow_cluster_options *opt,
                           iflow_cluster_result *out, double *hist_within, double *hist_between,
                           iflow_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

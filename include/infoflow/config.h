@@ -3,6 +3,8 @@
 #ifndef IFLOW_CONFIG_H
 #define IFLOW_CONFIG_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +12,10 @@
 #include "infoflow/mi.h"
 #include "infoflow/net.h"
 #include "infoflow/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define IFLOW_PATH_MAX 1024
 /* Caps on the config's counts that size allocations (see configs/README.md); [estimate] mc
@@ -89,30 +95,30 @@ typedef struct iflow_config {
 } iflow_config;
 
 /* Fills cfg with the defaults above (no data file, no layers, epochs 0). */
-void iflow_config_defaults(iflow_config *cfg);
+IFLOW_API void iflow_config_defaults(iflow_config *cfg);
 
 /* Parses an INI file into cfg (defaults first). Unknown sections or keys, malformed or
  * out-of-range values and missing required keys ([data] file, [net] layers, [train] epochs)
  * return IFLOW_EPARSE/IFLOW_EINVAL with "path:line: message" (or "path: missing key
  * [section] key"). */
-int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err);
+IFLOW_API int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err);
 
 /* Checks cross-field consistency (e.g. beta_layers length, idx needs labels). */
-int iflow_config_validate(const iflow_config *cfg, iflow_error *err);
+IFLOW_API int iflow_config_validate(const iflow_config *cfg, iflow_error *err);
 
 /* Writes the effective config as INI (every key, absolute data paths) to path atomically; the
  * result loads back to an equal config. */
-int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *err);
+IFLOW_API int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *err);
 
 /* A 64-bit hash of everything that affects training results (not output paths). Data files
  * count by their contents, not their paths, so a moved or re-cloned run still resumes. */
-uint64_t iflow_config_hash(const iflow_config *cfg);
+IFLOW_API uint64_t iflow_config_hash(const iflow_config *cfg);
 
 /* Noise std of hidden layer l (1-based): beta_layers[l-1] if given, else beta. */
-double iflow_config_beta(const iflow_config *cfg, size_t l);
+IFLOW_API double iflow_config_beta(const iflow_config *cfg, size_t l);
 
 /* The net the config describes (typed blocks, or the MLP of layers), parameters zero. */
-int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err);
+IFLOW_API int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err);
 
 /* Expands an epoch spec into an ascending, duplicate-free list of epochs in [0, last]:
  *   "none" -> empty; "all" -> 1..last; "every:N" -> N, 2N, ... and last;
@@ -120,9 +126,13 @@ int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err)
  *              9999 gives the authors' 84 epochs... over [1, last]);
  *   "0,1,5,10" -> that list (entries > last dropped).
  * *epochs is malloc'ed (caller frees). */
-int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, iflow_error *err);
+IFLOW_API int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, iflow_error *err);
 
 /* The estimator options of the config's [estimate] section. */
-void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt);
+IFLOW_API void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,10 +8,16 @@
 #ifndef IFLOW_ENTROPY_H
 #define IFLOW_ENTROPY_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "infoflow/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Caps on the counts that size an estimator's work and memory (refused beyond, with a message
  * naming the option): draws per centre, and threads (OpenMP would try to start them all). */
@@ -19,7 +25,7 @@
 #define IFLOW_MAX_THREADS 1024
 
 /* Differential entropy of N(0, beta^2 I_d): (d/2) ln(2 pi e beta^2). */
-double iflow_gaussian_entropy(size_t d, double beta);
+IFLOW_API double iflow_gaussian_entropy(size_t d, double beta);
 
 typedef struct iflow_sp_options {
     double beta;      /* noise std, > 0 */
@@ -43,7 +49,7 @@ typedef struct iflow_sp_options {
 
 /* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, tolerance = 0,
  * threads = 0, query_stride = 1. */
-void iflow_sp_options_default(iflow_sp_options *opt);
+IFLOW_API void iflow_sp_options_default(iflow_sp_options *opt);
 
 typedef struct iflow_estimate {
     double value; /* the estimate (nats) */
@@ -52,21 +58,21 @@ typedef struct iflow_estimate {
 
 /* SP estimate of h(g) with its standard error. weights: n non-negative weights (NULL = equal),
  * so coincident samples can be merged into one weighted centre. */
-int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
+IFLOW_API int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
                      const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err);
 
 /* Kolchinsky-Tracey pairwise bounds on h(g) for equal weights (exact, no sampling), with
  * D_ij = ||s_i - s_j||^2, H_c = (d/2) ln(2 pi e beta^2):
  *   upper = H_c - (1/n) sum_i ln((1/n) sum_j exp(-D_ij / (2 beta^2)))
  *   lower = H_c - (1/n) sum_i ln((1/n) sum_j exp(-D_ij / (8 beta^2)))                       */
-int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int threads,
+IFLOW_API int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int threads,
                           double *lower, double *upper, iflow_error *err);
 
 /* Kozachenko-Leonenko k-nearest-neighbour estimate of the differential entropy of the
  * distribution the samples x (n x d) come from (no smoothing):
  *   h = psi(n) - psi(k) + ln V_d + (d/n) sum_i ln eps_i,
  * eps_i the distance from x_i to its k-th nearest neighbour, V_d the unit-ball volume. */
-int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads, double *h,
+IFLOW_API int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads, double *h,
                       iflow_error *err);
 
 /* Grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g), where T = S + Z with S
@@ -82,15 +88,19 @@ typedef struct iflow_mi_estimate {
     size_t n_groups;       /* groups that hold at least one sample */
 } iflow_mi_estimate;
 
-int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group,
+IFLOW_API int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group,
                         size_t n_groups, const iflow_sp_options *opt, iflow_mi_estimate *out,
                         iflow_error *err);
 
 /* Two groupings of the same samples at once (e.g. by input for I(X;T) and by label for I(Y;T)),
  * sharing the draws and the sums over all centres: the cost of one call. */
-int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
+IFLOW_API int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
                          size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
                          const iflow_sp_options *opt, iflow_mi_estimate *out_a,
                          iflow_mi_estimate *out_b, iflow_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

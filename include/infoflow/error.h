@@ -3,6 +3,12 @@
 #ifndef IFLOW_ERROR_H
 #define IFLOW_ERROR_H
 
+#include "infoflow/api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
     IFLOW_OK = 0,
     IFLOW_EIO = -1,      /* cannot open, read or write a file */
@@ -21,13 +27,17 @@ typedef struct iflow_error {
 
 /* Sets err (if not NULL) with a printf-style message and returns code, so callers can write
  * `return iflow_error_set(err, IFLOW_EINVAL, "%s:%d: ...", file, line);`. */
-int iflow_error_set(iflow_error *err, int code, const char *fmt, ...)
+IFLOW_API int iflow_error_set(iflow_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Clears err (code 0, empty message). NULL is a no-op. */
-void iflow_error_clear(iflow_error *err);
+IFLOW_API void iflow_error_clear(iflow_error *err);
 
 /* A short name for a code, e.g. "I/O error". */
-const char *iflow_strerror(int code);
+IFLOW_API const char *iflow_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,8 @@
 #ifndef IFLOW_MI_H
 #define IFLOW_MI_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +14,10 @@
 #include "infoflow/error.h"
 #include "infoflow/net.h"
 #include "infoflow/resample.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define IFLOW_MAX_REPLICAS 1000000  /* [estimate] replicas */
 
@@ -61,13 +67,17 @@ typedef void (*iflow_progress_fn)(void *user, const char *stage, double fraction
 
 /* Measures the hidden layers of net on inputs x (m x widths[0]) with labels y (in
  * [0, n_classes)). out has net->n_layers - 1 entries (layers not selected get layer = 0). */
-int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t m,
+IFLOW_API int iflow_mi_measure(const iflow_net *net, const double *x, const int *y, size_t m,
                      size_t n_classes, long epoch, const iflow_mi_options *opt,
                      iflow_layer_info *out, iflow_progress_fn progress, void *user,
                      iflow_error *err);
 
 /* Noiseless activations of hidden layer l for all m inputs: out (m x widths[l]). */
-int iflow_mi_clean_layer(const iflow_net *net, const double *x, size_t m, size_t l, double *out,
+IFLOW_API int iflow_mi_clean_layer(const iflow_net *net, const double *x, size_t m, size_t l, double *out,
                          iflow_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,14 +2,20 @@
 #ifndef IFLOW_OPTIM_H
 #define IFLOW_OPTIM_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 
 #include "infoflow/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { IFLOW_OPT_SGD, IFLOW_OPT_ADAM } iflow_optimizer;
 
-const char *iflow_optimizer_name(iflow_optimizer k); /* "sgd", "adam" */
-int iflow_optimizer_parse(const char *s, iflow_optimizer *out);
+IFLOW_API const char *iflow_optimizer_name(iflow_optimizer k); /* "sgd", "adam" */
+IFLOW_API int iflow_optimizer_parse(const char *s, iflow_optimizer *out);
 
 typedef struct iflow_optim_params {
     iflow_optimizer kind;
@@ -28,10 +34,14 @@ typedef struct iflow_optim {
     double *v;  /* Adam: second moment (unused by SGD, still allocated) */
 } iflow_optim;
 
-int iflow_optim_new(const iflow_optim_params *p, size_t n_params, iflow_optim **out,
+IFLOW_API int iflow_optim_new(const iflow_optim_params *p, size_t n_params, iflow_optim **out,
                     iflow_error *err);
-void iflow_optim_free(iflow_optim *o);
+IFLOW_API void iflow_optim_free(iflow_optim *o);
 /* One update of params (n_params) with gradient grad. Adam uses bias correction (Kingma & Ba). */
-void iflow_optim_step(iflow_optim *o, double *params, const double *grad);
+IFLOW_API void iflow_optim_step(iflow_optim *o, double *params, const double *grad);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,9 +3,15 @@
 #ifndef IFLOW_PLOT_H
 #define IFLOW_PLOT_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 
 #include "infoflow/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct iflow_plot_options {
     int bits;          /* 1: information axes in bits, 0: nats */
@@ -17,7 +23,7 @@ typedef struct iflow_plot_options {
  * figure the data supports. notes (if not NULL, size notes_size) receives one line per figure
  * left out, e.g. "info_plane.png: skipped, mi.csv has no SP columns (deterministic run)".
  * n_written (if not NULL) gets the number of PNGs written. */
-int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_options *opt,
+IFLOW_API int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_options *opt,
                    char *notes, size_t notes_size, int *n_written, iflow_error *err);
 
 /* Horizontal reference lines drawn on every panel whose range reaches them (nats). */
@@ -31,8 +37,12 @@ typedef struct iflow_plot_compare_options {
 /* Overlays I(X;T_l) (+-1 se bands) against epoch from n_files (1..6) mi.csv files of the same
  * net, e.g. estimated with [estimate] resample = none and bootstrap: one panel per hidden layer
  * of the first file, a legend with labels[k]; writes out_png atomically. */
-int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *labels, size_t n_files,
+IFLOW_API int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *labels, size_t n_files,
                           const iflow_plot_compare_options *opt, const char *out_png,
                           iflow_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

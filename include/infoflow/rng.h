@@ -8,8 +8,14 @@
 #ifndef IFLOW_RNG_H
 #define IFLOW_RNG_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct iflow_rng {
     uint64_t s[4];
@@ -17,23 +23,27 @@ typedef struct iflow_rng {
 
 /* Seeds rng for stream `stream` of generator `seed`. Distinct (seed, stream) pairs give
  * statistically independent sequences. */
-void iflow_rng_init(iflow_rng *rng, uint64_t seed, uint64_t stream);
+IFLOW_API void iflow_rng_init(iflow_rng *rng, uint64_t seed, uint64_t stream);
 
 /* Mixes several indices into one stream id, e.g. iflow_rng_stream3(purpose, epoch, layer). */
-uint64_t iflow_rng_stream3(uint64_t a, uint64_t b, uint64_t c);
+IFLOW_API uint64_t iflow_rng_stream3(uint64_t a, uint64_t b, uint64_t c);
 
-uint64_t iflow_rng_u64(iflow_rng *rng);
+IFLOW_API uint64_t iflow_rng_u64(iflow_rng *rng);
 /* Uniform on (0, 1): never returns 0 or 1. */
-double iflow_rng_uniform(iflow_rng *rng);
+IFLOW_API double iflow_rng_uniform(iflow_rng *rng);
 /* Uniform integer in [0, n), unbiased. n > 0. */
-uint64_t iflow_rng_below(iflow_rng *rng, uint64_t n);
+IFLOW_API uint64_t iflow_rng_below(iflow_rng *rng, uint64_t n);
 /* Standard normal N(0, 1). */
-double iflow_rng_normal(iflow_rng *rng);
+IFLOW_API double iflow_rng_normal(iflow_rng *rng);
 /* out[i] = std * N(0,1) for i < n. */
-void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, double std);
+IFLOW_API void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, double std);
 /* out[i] += std * N(0,1) for i < n. */
-void iflow_rng_add_normal(iflow_rng *rng, double *out, size_t n, double std);
+IFLOW_API void iflow_rng_add_normal(iflow_rng *rng, double *out, size_t n, double std);
 /* Fisher-Yates shuffle of idx[0..n). */
-void iflow_rng_shuffle(iflow_rng *rng, size_t *idx, size_t n);
+IFLOW_API void iflow_rng_shuffle(iflow_rng *rng, size_t *idx, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

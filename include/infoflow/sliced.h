@@ -12,11 +12,17 @@
 #ifndef IFLOW_SLICED_H
 #define IFLOW_SLICED_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "infoflow/entropy.h"
 #include "infoflow/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct iflow_slice_options {
     size_t slices; /* M >= 1 slices (M >= 2 when dim < d: the standard error needs the spread) */
@@ -26,16 +32,16 @@ typedef struct iflow_slice_options {
 } iflow_slice_options;
 
 /* Fills opt with slices = 16, dim = 1, seed = 1, stream = 0. */
-void iflow_slice_options_default(iflow_slice_options *opt);
+IFLOW_API void iflow_slice_options_default(iflow_slice_options *opt);
 
 /* A Haar-distributed d x k matrix with orthonormal columns (row-major, a[r * k + c]): the Q of
  * the QR factorisation, with R's diagonal positive, of a d x k matrix of standard normals drawn
  * from iflow_rng(seed, stream) in row-major order. 1 <= k <= d. */
-int iflow_slice_basis(size_t d, size_t k, uint64_t seed, uint64_t stream, double *a,
+IFLOW_API int iflow_slice_basis(size_t d, size_t k, uint64_t seed, uint64_t stream, double *a,
                       iflow_error *err);
 
 /* out = s A: the n x k projections of the n x d samples s onto basis a (d x k), by GEMM. */
-void iflow_slice_project(const double *s, size_t n, size_t d, const double *a, size_t k,
+IFLOW_API void iflow_slice_project(const double *s, size_t n, size_t d, const double *a, size_t k,
                          double *out);
 
 /* The slices' summary. value: mean over slices; se: the standard error of that mean (sample
@@ -50,7 +56,7 @@ typedef struct iflow_sliced_estimate {
 /* k-sliced SP entropy h_k = E_A[h(A^T S + Z')] of samples s (n x d). sp->seed/stream seed the
  * Monte Carlo draws; slice j uses the stream iflow_rng_stream3(tag, sp->stream, j) so the
  * slices' draws are independent. per_slice (NULL or M entries) receives each slice's estimate. */
-int iflow_sliced_entropy(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
+IFLOW_API int iflow_sliced_entropy(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
                          const iflow_slice_options *sl, iflow_sliced_estimate *out,
                          iflow_estimate *per_slice, iflow_error *err);
 
@@ -58,11 +64,15 @@ int iflow_sliced_entropy(const double *s, size_t n, size_t d, const iflow_sp_opt
  * h_cond of out_a and out_b are the slice means, each se the standard error of the mean over
  * slices; group_b may be NULL (out_b untouched). out_mc_a/out_mc_b (NULL or filled): the
  * summaries (sd across slices, per-slice MC error) of the two MI estimates. */
-int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
+IFLOW_API int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
                              size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
                              const iflow_sp_options *sp, const iflow_slice_options *sl,
                              iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
                              iflow_sliced_estimate *out_mc_a, iflow_sliced_estimate *out_mc_b,
                              iflow_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

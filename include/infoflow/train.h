@@ -2,12 +2,18 @@
 #ifndef IFLOW_TRAIN_H
 #define IFLOW_TRAIN_H
 
+#include "infoflow/api.h"
+
 #include <stddef.h>
 
 #include "infoflow/error.h"
 #include "infoflow/net.h"
 #include "infoflow/optim.h"
 #include "infoflow/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Reusable buffers for training: a workspace for `batch` rows, the gradient and a permutation.
  * One per training loop. */
@@ -21,9 +27,9 @@ typedef struct iflow_trainer {
     int *yb;        /* batch labels */
 } iflow_trainer;
 
-int iflow_trainer_new(const iflow_net *net, size_t n_rows, size_t batch, iflow_trainer **out,
+IFLOW_API int iflow_trainer_new(const iflow_net *net, size_t n_rows, size_t batch, iflow_trainer **out,
                       iflow_error *err);
-void iflow_trainer_free(iflow_trainer *t);
+IFLOW_API void iflow_trainer_free(iflow_trainer *t);
 
 /* One epoch: shuffle the n rows of (x, y) with rng, then for each minibatch of t->batch rows (the
  * last one smaller) a noisy forward pass (noise from rng), backward pass and optimiser step, then
@@ -31,14 +37,18 @@ void iflow_trainer_free(iflow_trainer *t);
  * accuracy over the epoch's batches (noisy). If any parameter becomes NaN or Inf the epoch stops
  * and IFLOW_ENUMERIC is returned with a message naming the layer ("layer 3 (7 x 5): weights
  * became NaN/Inf at step 12 of the epoch"); the caller adds the epoch. */
-int iflow_train_epoch(iflow_trainer *t, iflow_net *net, iflow_optim *opt, const double *x,
+IFLOW_API int iflow_train_epoch(iflow_trainer *t, iflow_net *net, iflow_optim *opt, const double *x,
                       const int *y, size_t n, double orthonormal, iflow_rng *rng, double *loss,
                       double *acc, iflow_error *err);
 
 /* Mean loss and accuracy of the net on (x, y), in batches of ws's capacity: with noise from rng,
  * or noiseless when rng == NULL. */
-void iflow_evaluate(const iflow_net *net, const double *x, const int *y, size_t n,
+IFLOW_API void iflow_evaluate(const iflow_net *net, const double *x, const int *y, size_t n,
                     iflow_rng *rng, iflow_workspace *ws, size_t ws_rows, double *loss,
                     double *acc);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
