@@ -242,7 +242,9 @@ END_TEST
 static const char *const est_files[] = {"binned-estimate.csv", "activations-estimate.csv",
                                         "scatter-estimate.csv"};
 
-/* estimate: every output file of 1, 2, 3 ranks equals the plain run's, and the in-run mi.csv. */
+/* estimate: every output file of 1, 2, 3 ranks equals the plain run's, and the in-run mi.csv;
+ * at the 4 MI epochs the units are (epoch, layer)s, at all 41 epochs whole epochs (>= 4 per
+ * rank). */
 START_TEST(test_estimate_any_ranks) {
     write_data();
     write_config("run.ini", 1);
@@ -266,6 +268,15 @@ START_TEST(test_estimate_any_ranks) {
             snprintf(keep, sizeof keep, "plain-%s", est_files[i]);
             assert_same(keep, name);
         }
+    }
+    ck_assert_int_eq(RUN(0, "estimate", "r", "--quiet", "--epochs", "all", "--out", "a0.csv"), 0);
+    for (int np = 2; np <= 3; np++) {
+        char out[64], rel[300];
+        snprintf(out, sizeof out, "a%d.csv", np);
+        ck_assert_int_eq(RUN(np, "estimate", "r", "--quiet", "--epochs", "all", "--threads", "1",
+                             "--out", out), 0);
+        snprintf(rel, sizeof rel, "r/%s", out);
+        assert_same("r/a0.csv", rel);
     }
 }
 END_TEST
