@@ -242,9 +242,8 @@ END_TEST
 static const char *const est_files[] = {"binned-estimate.csv", "activations-estimate.csv",
                                         "scatter-estimate.csv"};
 
-/* estimate: every output file of 1, 2, 3 ranks equals the plain run's, and the in-run mi.csv;
- * at the 4 MI epochs the units are (epoch, layer)s, at all 41 epochs whole epochs (>= 4 per
- * rank). */
+/* estimate: every output file of 1, 2, 3 ranks equals the plain run's, and the in-run mi.csv,
+ * at the 4 MI epochs and at all 41 epochs. */
 START_TEST(test_estimate_any_ranks) {
     write_data();
     write_config("run.ini", 1);
