@@ -50,10 +50,12 @@ int iflow_dist_solo(int on) {
 int iflow_dist_owner(size_t u) { return (int)(u % (size_t)iflow_dist_size()); }
 
 void iflow_dist_set_task(const char *fmt, ...) {
+    char buf[sizeof g.task];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g.task, sizeof g.task, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(g.task, buf, sizeof buf); /* whole: a signal handler may read it at any time */
 }
 
 /* Started by an MPI launcher: Open MPI's mpirun, a PMIx or PMI launcher (srun --mpi=pmix,

@@ -37,14 +37,17 @@ static void usage(FILE *out) {
 /* In an MPI job, mpirun stops the other ranks with SIGTERM when one fails or is killed: each
  * says which rank it is and what it was computing (mpirun names the rank that failed). */
 static void on_term(int sig) {
-    char line[320];
-    if (!iflow_dist_task()[0]) { /* not computing: mpirun's own message says it all */
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    int n = snprintf(line, sizeof line, "infoflow: rank %d of %d stopped by signal %d while computing %s\n",
-                     iflow_dist_world_rank(), iflow_dist_world_size(), sig, iflow_dist_task());
-    if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+    char task[160], line[320];
+    const char *t = iflow_dist_task();
+    size_t i = 0; /* a copy: the main thread may be changing the task */
+    for (; i + 1 < sizeof task && t[i]; i++) task[i] = t[i];
+    task[i] = '\0';
+    if (task[0]) {
+        int n = snprintf(line, sizeof line, "infoflow: rank %d of %d stopped by signal %d while "
+                         "computing %s\n", iflow_dist_world_rank(), iflow_dist_world_size(), sig,
+                         task);
+        if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+    } /* else not computing: mpirun's own message says it all */
     signal(sig, SIG_DFL);
     raise(sig);
 }
