@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "infoflow/epochs.h"
 #include "infoflow/error.h"
 #include "infoflow/mi.h"
 #include "infoflow/net.h"
@@ -20,7 +21,6 @@ extern "C" {
 #define IFLOW_PATH_MAX 1024
 /* Caps on the config's counts that size allocations (see configs/README.md); [estimate] mc
  * and threads are capped by IFLOW_MAX_MC and IFLOW_MAX_THREADS of entropy.h. */
-#define IFLOW_MAX_EPOCHS 10000000   /* [train] epochs */
 #define IFLOW_MAX_REPEATS 10000     /* [output] repeats */
 #define IFLOW_MAX_SLICES 100000     /* [estimate] slices */
 #define IFLOW_MAX_CLUSTER_INPUTS 1000000 /* [estimate] cluster_inputs (a Gram matrix in blocks) */
@@ -120,13 +120,6 @@ IFLOW_API double iflow_config_beta(const iflow_config *cfg, size_t l);
 /* The net the config describes (typed blocks, or the MLP of layers), parameters zero. */
 IFLOW_API int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err);
 
-/* Expands an epoch spec into an ascending, duplicate-free list of epochs in [0, last]:
- *   "none" -> empty; "all" -> 1..last; "every:N" -> N, 2N, ... and last;
- *   "log:K" -> round(10^(j * log10(last) / (K-1))), j = 0..K-1, deduplicated (so log:100 over
- *              9999 gives the authors' 84 epochs... over [1, last]);
- *   "0,1,5,10" -> that list (entries > last dropped).
- * *epochs is malloc'ed (caller frees). */
-IFLOW_API int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, iflow_error *err);
 
 /* The estimator options of the config's [estimate] section. */
 IFLOW_API void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt);

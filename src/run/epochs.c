@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "infoflow/config.h"
+#include "infoflow/epochs.h"
 
 /* Strict integer: the whole string, in range. */
 static int parse_ll(const char *s, long long *out) {
