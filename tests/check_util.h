@@ -5,6 +5,7 @@
 #include <check.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 /* Runs every test of s (forking, as Check does by default) and returns the number that failed. */
@@ -25,6 +26,21 @@ static inline int iflow_rmtree_entry(const char *path, const struct stat *st, in
 /* rm -rf path (depth first, not following links). */
 static inline void iflow_rmtree(const char *path) {
     nftw(path, iflow_rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The whole file at path as a NUL-terminated string (NULL if it cannot be opened); *len its size
+ * if len is not NULL. Caller frees. */
+static inline char *iflow_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = calloc((size_t)n + 1, 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
 }
 
 #endif

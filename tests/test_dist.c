@@ -31,15 +31,7 @@ static void path_of(char *out, size_t n, const char *rel) { snprintf(out, n, "%s
 static char *slurp(const char *rel) {
     char path[900];
     path_of(path, sizeof path, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = calloc((size_t)n + 1, 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return buf;
+    return iflow_read_file(path, NULL);
 }
 
 static void write_text(const char *rel, const char *text) {

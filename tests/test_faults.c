@@ -47,16 +47,7 @@ static int exists(const char *rel) {
 static char *slurp(const char *rel, size_t *len) {
     char path[900];
     path_of(path, sizeof path, "%s", rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = calloc((size_t)n + 1, 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return buf;
+    return iflow_read_file(path, len);
 }
 
 static void write_text(const char *rel, const char *text) {

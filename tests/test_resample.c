@@ -242,14 +242,8 @@ static char tmpdir[256];
 static char *slurp(const char *dir, const char *name) {
     char path[600];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "missing %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = calloc((size_t)n + 1, 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
+    char *buf = iflow_read_file(path, NULL);
+    ck_assert_msg(buf != NULL, "missing %s", path);
     return buf;
 }
 

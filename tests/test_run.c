@@ -75,14 +75,8 @@ static int run(const char *cfg_name, const char *out, int resume, long stop_afte
 static char *slurp(const char *out, const char *name) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s/%s", tmpdir, out, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "missing %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = calloc((size_t)n + 1, 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
+    char *buf = iflow_read_file(path, NULL);
+    ck_assert_msg(buf != NULL, "missing %s", path);
     return buf;
 }
 
