@@ -4,7 +4,9 @@
  * uncompressed payload length, u64 compressed length, u32 CRC-32 (zlib crc32) of the
  * uncompressed payload, then the zlib-compressed payload. The payload holds epoch, config hash,
  * the net's shape (layer count, widths, activation) and parameters, the optimiser's kind, step,
- * m and v, and the RNG state. Written to PATH.tmp, fsync'ed, then renamed onto PATH. */
+ * m and v, and the RNG state with its normal generator version (u32: 1 = v1, 2 = v2; format 2;
+ * format 1 files, written before the field existed, load as v1). Written to PATH.tmp, fsync'ed,
+ * then renamed onto PATH. */
 #ifndef IFLOW_CHECKPOINT_H
 #define IFLOW_CHECKPOINT_H
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "infoflow/error.h"
+#include "infoflow/rng.h"
 
 /* Caps on the counts that size an estimator's work and memory (refused beyond, with a message
  * naming the option): draws per centre, and threads (OpenMP would try to start them all). */
@@ -26,6 +27,7 @@ typedef struct iflow_sp_options {
     size_t mc;        /* k draws per centre, >= 1 (the SE needs k >= 2 or n >= 2) */
     uint64_t seed;    /* draws around centre i come from iflow_rng(seed, stream + i) */
     uint64_t stream;
+    iflow_normals normals; /* generator version of the draws (default v1) */
     double tolerance; /* 0: exact summation over every centre. > 0: centres farther than a
                          cut-off radius are skipped, the radius chosen so that every ln g(t) is
                          within `tolerance` of its exact value (provable bound, see entropy.c) */
@@ -37,8 +39,8 @@ typedef struct iflow_sp_options {
                             spread of the per-centre means (conservative). */
 } iflow_sp_options;
 
-/* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, tolerance = 0,
- * threads = 0, query_stride = 1. */
+/* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, normals v1,
+ * tolerance = 0, threads = 0, query_stride = 1. */
 void iflow_sp_options_default(iflow_sp_options *opt);
 
 typedef struct iflow_estimate {

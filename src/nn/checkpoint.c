@@ -15,10 +15,12 @@
 #include "io.h"
 
 /* Header: magic[8], u32 version, u32 flags, u64 payload length, u64 compressed length,
- * u32 crc32(payload). No flags are defined in version 1; a set flag means a newer writer. */
+ * u32 crc32(payload). No flags are defined; a set flag means a newer writer. Version 2 adds the
+ * RNG's normal generator version (u32, 1 = v1, 2 = v2) after the RNG state; version 1 files
+ * load as normals v1, which is what every version 1 writer used. */
 #define CKPT_MAGIC "IFLOWCKP"
 #define CKPT_MAGIC_LEN 8
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 #define CKPT_HEADER_LEN 36
 #define CKPT_ZLIB_LEVEL 6
 /* Deflate compresses by at most 1032:1, so payload length / 1032 > compressed length can only be
@@ -143,6 +145,7 @@ typedef struct {
     const unsigned char *m, *v;
     int has_rng;
     uint64_t rng[4];
+    iflow_normals normals;
 } payload;
 
 static size_t payload_size(const iflow_net *net, const iflow_optim *opt, const iflow_rng *rng) {
@@ -150,7 +153,7 @@ static size_t payload_size(const iflow_net *net, const iflow_optim *opt, const i
     size_t n = 8 + 8 + 4 + 4 * (L + 1) + 4 + 8 + 8 * (L - 1) + 8 + 8 * net->n_params + 1;
     if (opt) n += 4 + 6 * 8 + 8 + 8 + 16 * opt->n_params;
     n += 1;
-    if (rng) n += 4 * 8;
+    if (rng) n += 4 * 8 + 4;
     return n;
 }
 
@@ -185,9 +188,11 @@ static void encode_payload(writer *w, const iflow_checkpoint_meta *meta, const i
             put_f64(w, opt->v[i]);
     }
     put_u8(w, rng != NULL);
-    if (rng)
+    if (rng) {
         for (int i = 0; i < 4; i++)
             put_u64(w, rng->s[i]);
+        put_u32(w, (uint32_t)rng->normals + 1);
+    }
 }
 
 /* ---- save ---- */
@@ -318,7 +323,7 @@ static int read_whole_file(const char *path, unsigned char **out, size_t *size, 
 
 typedef struct {
     uint64_t payload_len, comp_len;
-    uint32_t crc;
+    uint32_t crc, version;
 } header;
 
 static int parse_header(const char *path, const unsigned char *d, size_t size, header *h,
@@ -338,13 +343,14 @@ static int parse_header(const char *path, const unsigned char *d, size_t size, h
         return iflow_error_set(err, IFLOW_ECORRUPT,
                                "%s: checkpoint format version %u is newer than this infoflow (%u)",
                                path, version, CKPT_VERSION);
-    if (version != CKPT_VERSION)
+    if (version != CKPT_VERSION && version != 1)
         return iflow_error_set(err, IFLOW_ECORRUPT, "%s: unknown checkpoint format version %u",
                                path, version);
     if (flags != 0)
         return iflow_error_set(err, IFLOW_ECORRUPT,
                                "%s: unknown header flags 0x%x (written by a newer infoflow?)", path,
                                flags);
+    h->version = version;
     h->payload_len = load_u64(d + 16);
     h->comp_len = load_u64(d + 24);
     h->crc = load_u32(d + 32);
@@ -479,8 +485,8 @@ static int parse_optim(const char *path, reader *r, payload *pl, iflow_error *er
     return 0;
 }
 
-static int parse_payload(const char *path, const unsigned char *buf, size_t len, payload *pl,
-                         iflow_error *err) {
+static int parse_payload(const char *path, const unsigned char *buf, size_t len,
+                         uint32_t version, payload *pl, iflow_error *err) {
     reader r = {buf, len, 0, 0};
     memset(pl, 0, sizeof *pl);
     pl->epoch = get_u64(&r);
@@ -494,7 +500,11 @@ static int parse_payload(const char *path, const unsigned char *buf, size_t len,
     pl->has_rng = (int)has;
     for (int i = 0; has && i < 4; i++)
         pl->rng[i] = get_u64(&r);
+    uint32_t normals = has && version >= 2 ? get_u32(&r) : 1;
     if (r.bad) return corrupt_payload(path, &r, "", err);
+    if (normals < 1 || normals > IFLOW_NORMALS_COUNT)
+        return corrupt_payload(path, &r, "unknown normal generator version", err);
+    pl->normals = (iflow_normals)(normals - 1);
     /* xoshiro's all-zero state is a fixed point: it would emit zeros forever. */
     if (has && !(pl->rng[0] | pl->rng[1] | pl->rng[2] | pl->rng[3]))
         return corrupt_payload(path, &r, "RNG state is all zero", err);
@@ -581,7 +591,10 @@ static void apply(const payload *pl, iflow_checkpoint_meta *meta, iflow_net *net
         decode_f64s(opt->m, pl->m, pl->n_optim);
         decode_f64s(opt->v, pl->v, pl->n_optim);
     }
-    if (rng) memcpy(rng->s, pl->rng, sizeof rng->s);
+    if (rng) {
+        memcpy(rng->s, pl->rng, sizeof rng->s);
+        rng->normals = pl->normals;
+    }
     if (meta) {
         meta->epoch = (long)pl->epoch;
         meta->config_hash = pl->config_hash;
@@ -593,12 +606,12 @@ static void apply(const payload *pl, iflow_checkpoint_meta *meta, iflow_net *net
 static int read_payload(const char *path, unsigned char **file, unsigned char **buf, payload *pl,
                         iflow_error *err) {
     size_t size = 0;
-    header h = {0, 0, 0};
+    header h = {0, 0, 0, 0};
     *file = *buf = NULL;
     int rc = read_whole_file(path, file, &size, err);
     if (!rc) rc = parse_header(path, *file, size, &h, err);
     if (!rc) rc = inflate_payload(path, *file + CKPT_HEADER_LEN, &h, buf, err);
-    if (!rc) rc = parse_payload(path, *buf, (size_t)h.payload_len, pl, err);
+    if (!rc) rc = parse_payload(path, *buf, (size_t)h.payload_len, h.version, pl, err);
     if (rc) {
         free(*buf);
         free(*file);
