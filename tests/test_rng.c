@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "infoflow/rng.h"
 #include "check_util.h"
@@ -109,6 +110,17 @@ START_TEST(test_normal_scaling) {
     for (int i = 0; i < 64; i++) y[i] = 1.0;
     iflow_rng_add_normal(&b, y, 64, 0.25);
     for (int i = 0; i < 64; i++) ck_assert_double_eq_tol(y[i], 1.0 + x[i], 1e-15);
+    /* noisy_copy(x -> out) is add_normal on a copy of x, bit for bit, and leaves x alone. */
+    iflow_rng c = a, d = a;
+    double src[70], out[70], want[70];
+    for (int i = 0; i < 70; i++) src[i] = want[i] = 0.1 * i;
+    iflow_rng_noisy_copy(&c, src, out, 70, 0.5);
+    iflow_rng_add_normal(&d, want, 70, 0.5);
+    for (int i = 0; i < 70; i++) {
+        ck_assert(memcmp(&out[i], &want[i], sizeof out[i]) == 0);
+        ck_assert(src[i] == 0.1 * i);
+    }
+    ck_assert_uint_eq(iflow_rng_u64(&c), iflow_rng_u64(&d));
 }
 END_TEST
 

@@ -49,6 +49,8 @@ double iflow_rng_normal(iflow_rng *rng);
 void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, double std);
 /* out[i] += std * N(0,1) for i < n (v2: out[i] = fma(std, z_i, out[i])), drawn as fill_normal. */
 void iflow_rng_add_normal(iflow_rng *rng, double *out, size_t n, double std);
+/* out[i] = x[i] + std * N(0,1) for i < n, drawn as add_normal on a copy of x (x may be out). */
+void iflow_rng_noisy_copy(iflow_rng *rng, const double *x, double *out, size_t n, double std);
 /* Fisher-Yates shuffle of idx[0..n). */
 void iflow_rng_shuffle(iflow_rng *rng, size_t *idx, size_t n);
 

@@ -188,7 +188,7 @@ INLINE void block(lanes8 *g, v8d *zc, v8d *zs) {
     *zs = rho * (v8d)sq;
 }
 
-void iflow_normal_v2(uint64_t key, double *out, size_t n, double std, int add) {
+void iflow_normal_v2(uint64_t key, const double *x, double *out, size_t n, double std) {
     lanes8 g[2];
     seed_lanes(key, g);
     v8d sd = splat(std);
@@ -200,15 +200,15 @@ void iflow_normal_v2(uint64_t key, double *out, size_t n, double std, int add) {
         if (m == 2 * LANES) {
             for (int v = 0; v < 4; v++) {
                 v8d o;
-                memcpy(&o, out + i0 + GROUP * v, sizeof o);
-                o = add ? vfma(sd, z[v], o) : sd * z[v];
+                if (x) memcpy(&o, x + i0 + GROUP * v, sizeof o);
+                o = x ? vfma(sd, z[v], o) : sd * z[v];
                 memcpy(out + i0 + GROUP * v, &o, sizeof o);
             }
         } else {
             double tmp[4 * GROUP];
             memcpy(tmp, z, sizeof tmp);
             for (size_t i = 0; i < m; i++)
-                out[i0 + i] = add ? fma(std, tmp[i], out[i0 + i]) : std * tmp[i];
+                out[i0 + i] = x ? fma(std, tmp[i], x[i0 + i]) : std * tmp[i];
         }
     }
 }

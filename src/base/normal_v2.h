@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* out[i] = std z_i (add = 0) or out[i] = fma(std, z_i, out[i]) (add = 1), i < n, where z is the
- * v2 normal sequence of `key`. */
-void iflow_normal_v2(uint64_t key, double *out, size_t n, double std, int add);
+/* out[i] = std z_i (x NULL) or out[i] = fma(std, z_i, x[i]), i < n, where z is the v2 normal
+ * sequence of `key`; x may be out. */
+void iflow_normal_v2(uint64_t key, const double *x, double *out, size_t n, double std);
 
 /* The transform's ln, sin and cos on 8 lanes, exposed for the accuracy test: log_u = ln u
  * (u normal, > 0), sin_x, cos_x of x in [-pi/4, pi/4]. */

@@ -132,7 +132,7 @@ double iflow_rng_normal(iflow_rng *rng) {
 
 void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, double std) {
     if (rng->normals == IFLOW_NORMALS_V2) {
-        if (n) iflow_normal_v2(next(rng), out, n, std, 0);
+        if (n) iflow_normal_v2(next(rng), NULL, out, n, std);
         return;
     }
     pthread_once(&zig_once, zig_init);
@@ -141,11 +141,20 @@ void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, double std) {
 
 void iflow_rng_add_normal(iflow_rng *rng, double *out, size_t n, double std) {
     if (rng->normals == IFLOW_NORMALS_V2) {
-        if (n) iflow_normal_v2(next(rng), out, n, std, 1);
+        if (n) iflow_normal_v2(next(rng), out, out, n, std);
         return;
     }
     pthread_once(&zig_once, zig_init);
     for (size_t i = 0; i < n; i++) out[i] += std * zig_normal(rng);
+}
+
+void iflow_rng_noisy_copy(iflow_rng *rng, const double *x, double *out, size_t n, double std) {
+    if (rng->normals == IFLOW_NORMALS_V2) {
+        if (n) iflow_normal_v2(next(rng), x, out, n, std); /* one pass, no copy */
+        return;
+    }
+    if (out != x) memcpy(out, x, n * sizeof *out);
+    iflow_rng_add_normal(rng, out, n, std);
 }
 
 void iflow_rng_shuffle(iflow_rng *rng, size_t *idx, size_t n) {

@@ -331,8 +331,7 @@ static void forward_layers(const iflow_net *net, const double *x, size_t n, size
         if (l == net->n_layers) break; /* logits: s = t = pre */
         activate(net->act, net->leaky_slope, ws->pre[l], ws->s[l], n * m);
         if (rng && l <= noise_upto && net->beta[l] > 0) {
-            memcpy(ws->t_buf[l], ws->s[l], n * m * sizeof(double));
-            iflow_rng_add_normal(rng, ws->t_buf[l], n * m, net->beta[l]);
+            iflow_rng_noisy_copy(rng, ws->s[l], ws->t_buf[l], n * m, net->beta[l]);
             ws->t[l] = ws->t_buf[l];
         } else {
             ws->t[l] = ws->s[l];
