@@ -315,7 +315,15 @@ static void activate_backward(iflow_activation act, double slope, const double *
 /* pre (n x m) = a (n x k) W^T + b, W m x k. */
 static void dense_forward(const double *a, size_t n, size_t k, const double *w, const double *b,
                           size_t m, double *pre) {
-    for (size_t i = 0; i < n; i++) memcpy(pre + i * m, b, m * sizeof *pre);
+    /* b in every row, by doubling the filled rows: log2(n) copies rather than n tiny ones,
+     * whose call overhead was ~8% of training the 12-bit net. The same values either way. */
+    size_t total = n * m, filled = m < total ? m : total;
+    memcpy(pre, b, filled * sizeof *pre);
+    while (filled < total) {
+        size_t more = filled < total - filled ? filled : total - filled;
+        memcpy(pre + filled, pre, more * sizeof *pre);
+        filled += more;
+    }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)k, 1.0, a, (int)k,
                 w, (int)k, 1.0, pre, (int)m);
 }
