@@ -27,7 +27,6 @@ typedef struct iflow_sp_options {
     size_t mc;        /* k draws per centre, >= 1 (the SE needs k >= 2 or n >= 2) */
     uint64_t seed;    /* draws around centre i come from iflow_rng(seed, stream + i) */
     uint64_t stream;
-    iflow_normals normals; /* generator version of the draws (default v1) */
     double tolerance; /* 0: exact summation over every centre. > 0: centres farther than a
                          cut-off radius are skipped, the radius chosen so that every ln g(t) is
                          within `tolerance` of its exact value (provable bound, see entropy.c) */
@@ -37,6 +36,8 @@ typedef struct iflow_sp_options {
                             centres), e.g. one replica per input when the R replicas of each
                             input are stored together and s = R. The SE then comes from the
                             spread of the per-centre means (conservative). */
+    iflow_normals normals; /* generator version of the draws (default v1); last, so that the
+                              Python package's mirror of the fields before it stays valid */
 } iflow_sp_options;
 
 /* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, normals v1,

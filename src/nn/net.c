@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dense_small.h"
+
 struct iflow_workspace {
     size_t n_layers, max_n, max_width;
     double *pre[IFLOW_MAX_LAYERS + 1]; /* pre-activations W_l T_{l-1} + b_l */
@@ -328,14 +330,20 @@ static void dense_forward(const double *a, size_t n, size_t k, const double *w, 
                 w, (int)k, 1.0, pre, (int)m);
 }
 
-/* Layers 1..upto on x; noise from rng after hidden layers l <= noise_upto with beta[l] > 0. */
+/* Layers 1..upto on x; noise from rng after hidden layers l <= noise_upto with beta[l] > 0.
+ * A noisy pass under normals v2 takes the fused kernel for layers of widths <= 16 (v1 and clean
+ * passes keep OpenBLAS, whose rounding every v1 result has). */
 static void forward_layers(const iflow_net *net, const double *x, size_t n, size_t upto,
                            size_t noise_upto, iflow_rng *rng, iflow_workspace *ws) {
     assert(n <= ws->max_n && ws->n_layers == net->n_layers);
     const double *in = x;
     for (size_t l = 1; l <= upto; l++) {
         size_t k = net->widths[l - 1], m = net->widths[l];
-        dense_forward(in, n, k, net->w[l], net->b[l], m, ws->pre[l]);
+        if (rng && rng->normals == IFLOW_NORMALS_V2 && k <= IFLOW_DENSE_SMALL_MAX &&
+            m <= IFLOW_DENSE_SMALL_MAX)
+            iflow_dense_small_forward(in, n, k, net->w[l], net->b[l], m, ws->pre[l]);
+        else
+            dense_forward(in, n, k, net->w[l], net->b[l], m, ws->pre[l]);
         if (l == net->n_layers) break; /* logits: s = t = pre */
         activate(net->act, net->leaky_slope, ws->pre[l], ws->s[l], n * m);
         if (rng && l <= noise_upto && net->beta[l] > 0) {
