@@ -258,7 +258,7 @@ START_TEST(test_round_trip) {
     iflow_optim_params p = {IFLOW_OPT_ADAM, 0.5, 0, 0, 0.8, 0.9, 1e-6};
     iflow_optim *opt2;
     ck_assert_int_eq(iflow_optim_new(&p, net2->n_params, &opt2, &err), 0);
-    iflow_rng rng2 = {{1, 2, 3, 4}};
+    iflow_rng rng2 = {{1, 2, 3, 4}, IFLOW_NORMALS_V1};
     iflow_checkpoint_meta meta2 = {0, 0};
     ck_assert_int_eq(iflow_checkpoint_load(path, &meta2, net2, opt2, &rng2, &err), 0);
     assert_matches(&saved, net2, opt2, &rng2, &meta2);
@@ -393,7 +393,8 @@ START_TEST(test_byte_layout) {
     ck_assert_uint_eq(pl[at], 1);
     for (int i = 0; i < 4; i++)
         ck_assert_uint_eq(le64(pl + at + 1 + 8 * i), p.rng.s[i]);
-    ck_assert_uint_eq(at + 1 + 32, len);
+    ck_assert_uint_eq(le32(pl + at + 1 + 32), 1); /* normals v1 */
+    ck_assert_uint_eq(at + 1 + 32 + 4, len);
     free(pl);
     free(d);
     pair_free(&p);
@@ -503,7 +504,10 @@ START_TEST(test_foreign_and_future_files) {
     snprintf(want, sizeof want, "%s: checkpoint format version 7 is newer than this infoflow (2)",
              bad);
     ck_assert_str_eq(err.msg, want);
-    put_le32(d + 8, 1);
+    put_le32(d + 8, 0);
+    write_bytes(bad, d, n);
+    expect_fail(&p, bad, IFLOW_ECORRUPT, &err);
+    put_le32(d + 8, 2);
 
     put_le32(d + 12, 4); /* a flag this version does not know */
     write_bytes(bad, d, n);
@@ -547,11 +551,12 @@ static unsigned char *payload_of(const char *path, size_t *len) {
 /* Writes a well-formed file (valid header, lengths and CRC) around an arbitrary payload, to
  * reach the payload parser's own checks. */
 static void write_with_payload(const char *path, const unsigned char *pl, size_t len) {
+    const uint32_t version = 2;
     uLongf comp_len = compressBound((uLong)len);
     unsigned char *d = malloc(HEADER_LEN + comp_len);
     ck_assert_int_eq(compress2(d + HEADER_LEN, &comp_len, pl, (uLong)len, 6), Z_OK);
     memcpy(d, "IFLOWCKP", 8);
-    put_le32(d + 8, 2);
+    put_le32(d + 8, version);
     put_le32(d + 12, 0);
     put_le64(d + 16, len);
     put_le64(d + 24, comp_len);
@@ -559,6 +564,52 @@ static void write_with_payload(const char *path, const unsigned char *pl, size_t
     write_bytes(path, d, HEADER_LEN + comp_len);
     free(d);
 }
+
+
+/* Normals v2 is restored with the state, so a resumed run draws its noise as before; a
+ * format 1 file (no generator field) loads as v1; an unknown generator is refused. */
+START_TEST(test_normals_version) {
+    iflow_rng rng, restored;
+    iflow_rng_init(&rng, 2019, 9);
+    rng.normals = IFLOW_NORMALS_V2;
+    double a[100], b[100];
+    iflow_rng_fill_normal(&rng, a, 100, 1.0);
+    iflow_net *net = make_net(3, small_widths, IFLOW_ACT_RELU, NULL, 1);
+    const char *path = tmp_path("normals.ckpt"), *old = tmp_path("format1.ckpt");
+    iflow_error err;
+    ck_assert_int_eq(iflow_checkpoint_save(path, NULL, net, NULL, &rng, &err), 0);
+    iflow_rng_init(&restored, 1, 1);
+    ck_assert_int_eq(iflow_checkpoint_load(path, NULL, net, NULL, &restored, &err), 0);
+    ck_assert_int_eq(restored.normals, IFLOW_NORMALS_V2);
+    iflow_rng_fill_normal(&rng, a, 100, 1.0);
+    iflow_rng_fill_normal(&restored, b, 100, 1.0);
+    for (int i = 0; i < 100; i++) ck_assert(same_bits(a[i], b[i]));
+
+    size_t len;
+    unsigned char *pl = payload_of(path, &len);
+    ck_assert_uint_eq(le32(pl + len - 4), 2);
+    /* A file written by the format 1 writer (tests/data/v1-run, see test_faults): v1. */
+    const char *src = getenv("IFLOW_SRCDIR");
+    ck_assert_ptr_nonnull(src);
+    char v1[1024];
+    snprintf(v1, sizeof v1, "%s/tests/data/v1-run/checkpoints/epoch-000001.ckpt", src);
+    iflow_net *v1net = NULL;
+    ck_assert_msg(iflow_checkpoint_load_net(v1, NULL, &v1net, &err) == 0, "%s", err.msg);
+    restored.normals = IFLOW_NORMALS_V2;
+    ck_assert_msg(iflow_checkpoint_load(v1, NULL, v1net, NULL, &restored, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(restored.normals, IFLOW_NORMALS_V1);
+    iflow_net_free(v1net);
+    put_le32(pl + len - 4, 3);
+    write_with_payload(old, pl, len);
+    restored.normals = IFLOW_NORMALS_V2;
+    ck_assert_int_eq(iflow_checkpoint_load(old, NULL, net, NULL, &restored, &err), IFLOW_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown normal generator version"));
+    ck_assert_int_eq(restored.normals, IFLOW_NORMALS_V2); /* untouched by the failed load */
+    free(pl);
+    iflow_net_free(net);
+}
+END_TEST
 
 /* Payloads cut short at every length but with a valid CRC: the parser's bounds checks must
  * catch each one on its own. */
@@ -813,6 +864,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_rng_continues);
+    tcase_add_test(tc, test_normals_version);
     tcase_add_test(tc, test_weights_only);
     tcase_add_test(tc, test_byte_layout);
     tcase_add_test(tc, test_truncated_everywhere);

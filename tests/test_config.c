@@ -262,6 +262,8 @@ START_TEST(test_errors_values) {
     expect_error(BASE "lr = -1\n", IFLOW_EINVAL, 7, "[train] lr must be > 0, got -1");
     expect_error(BASE "momentum = 1\n", IFLOW_EINVAL, 7, "must be in [0, 1), got 1");
     expect_error(BASE "batch = 0\n", IFLOW_EINVAL, 7, "[train] batch must be >= 1, got 0");
+    expect_error(BASE "noise_generator = v3\n", IFLOW_EINVAL, 7,
+                 "[train] noise_generator: 'v3' is not allowed; use v1 or v2");
     expect_error(BASE "[estimate]\ninputs = -5\n", IFLOW_EINVAL, 8, "must be >= 0, got -5");
     expect_error(BASE "[estimate]\nthreads = 99999999999\n", IFLOW_EINVAL, 8, "threads");
     expect_error(BASE_DATA "test_fraction = 1\n" BASE_NET BASE_TRAIN, IFLOW_EINVAL, 3,
@@ -374,7 +376,7 @@ static void assert_same_config(const iflow_config *a, const iflow_config *b) {
         ck_assert(a->beta_layers[i] == b->beta_layers[i]);
     ck_assert_mem_eq(&a->optim, &b->optim, sizeof a->optim);
     ck_assert(a->batch == b->batch && a->epochs == b->epochs && a->seed == b->seed &&
-              a->orthonormal == b->orthonormal);
+              a->orthonormal == b->orthonormal && a->noise_generator == b->noise_generator);
     ck_assert_str_eq(a->checkpoint_keep, b->checkpoint_keep);
     ck_assert_str_eq(a->mi_epochs, b->mi_epochs);
     ck_assert(a->replicas == b->replicas && a->mc == b->mc && a->mi_inputs == b->mi_inputs &&
@@ -398,6 +400,7 @@ START_TEST(test_round_trip) {
             "beta_layers = 0.1, 0.2\ninit = xavier\n"
             "[train]\noptimizer = sgd\nlr = 0.1\nmomentum = 0.9\nweight_decay = 1e-4\n"
             "batch = 32\nepochs = 77\nseed = 5\northonormal = 0.003\ncheckpoint_keep = log:5\n"
+            "noise_generator = v2\n"
             "[estimate]\nepochs = 0, 5, 10\nreplicas = 3\nmc = 2\ninputs = 9\ntolerance = 0\n"
             "bins = 0.5, szt30, 0.07\nthreads = 2\nresample = bootstrap\n"
             "[output]\ndir = out/x\nplot_every = 4\nrepeats = 3\n",
@@ -512,6 +515,13 @@ START_TEST(test_hash) {
     b = a;
     strcpy(b.data_file, "/elsewhere.csv");
     ck_assert_uint_ne(iflow_config_hash(&b), h);
+    /* v2 is another run; v1, written or not, hashes as before the key existed. */
+    ck_assert_int_eq(a.noise_generator, IFLOW_NORMALS_V1);
+    b = a;
+    b.noise_generator = IFLOW_NORMALS_V2;
+    ck_assert_uint_ne(iflow_config_hash(&b), h);
+    load_ok(BASE "noise_generator = v1\n", &b);
+    ck_assert_uint_eq(iflow_config_hash(&b), h);
     /* Output, estimation and checkpoint retention do not change training results. */
     b = a;
     strcpy(b.out_dir, "somewhere/else");

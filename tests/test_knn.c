@@ -125,6 +125,34 @@ START_TEST(test_uniform_cube) {
 }
 END_TEST
 
+/* The parallel build gives the sequential tree node for node: 40000 points in d = 3, a quarter
+ * of them on 8 coincident spots (one-big-leaf nodes) and the rest spread, so subtrees differ in
+ * size and tasks finish in any order. */
+START_TEST(test_parallel_build_same_tree) {
+    const size_t n = 40000, d = 3;
+    double *x = malloc(n * d * sizeof *x);
+    iflow_rng r;
+    iflow_rng_init(&r, 77, 0);
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++)
+            x[i * d + c] = i % 4 ? iflow_rng_normal(&r) : (double)(i % 32 / 4);
+    iflow_kdtree *a = iflow_kdtree_new(x, n, d, 16);
+    for (int threads = 2; threads <= 3; threads++) {
+        iflow_kdtree *b = iflow_kdtree_new_threads(x, n, d, 16, threads);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(a->n_nodes, b->n_nodes);
+        ck_assert_mem_eq(a->nodes, b->nodes, a->n_nodes * sizeof *a->nodes);
+        ck_assert_mem_eq(a->box, b->box, a->n_nodes * 2 * d * sizeof *a->box);
+        ck_assert_mem_eq(a->perm, b->perm, n * sizeof *a->perm);
+        ck_assert_mem_eq(a->x, b->x, n * d * sizeof *a->x);
+        iflow_kdtree_free(b);
+    }
+    ck_assert_uint_gt(a->n_nodes, 2 * n / 16);
+    iflow_kdtree_free(a);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_threads_and_errors) {
     size_t n = 5000, d = 4;
     double *x = normal_points(n, d, 1.0, 8), h1, h2;
@@ -153,6 +181,7 @@ int main(void) {
     tcase_add_test(tc, test_gaussian);
     tcase_add_test(tc, test_uniform_cube);
     tcase_add_test(tc, test_threads_and_errors);
+    tcase_add_test(tc, test_parallel_build_same_tree);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "infoflow/entropy.h"
+#include "infoflow/config.h"
 #include "infoflow/mi.h"
 #include "infoflow/net.h"
 #include "check_util.h"
@@ -155,11 +156,13 @@ START_TEST(test_data_processing) {
 END_TEST
 
 /* Same seed, same numbers, whatever the thread count. */
+/* _i = normals version: v1 and v2 are each the same for 1 and 2 threads. */
 START_TEST(test_reproducible_across_threads) {
     const size_t widths[] = {6, 5, 3, 2};
     fixture f = make(widths, 4, 0.05, 64, 8);
     iflow_layer_info a[2], b[2];
     iflow_mi_options o = options(8, 2);
+    o.normals = (iflow_normals)_i;
     o.threads = 1;
     ck_assert_int_eq(iflow_mi_measure(f.net, f.x, f.y, f.m, 2, 3, &o, a, NULL, NULL, NULL), 0);
     o.threads = 2;
@@ -172,6 +175,16 @@ START_TEST(test_reproducible_across_threads) {
     /* A different epoch draws different noise. */
     ck_assert_int_eq(iflow_mi_measure(f.net, f.x, f.y, f.m, 2, 4, &o, b, NULL, NULL, NULL), 0);
     ck_assert(a[1].ixt.mi.value != b[1].ixt.mi.value);
+    /* The other version draws other noise: the version reaches the draws. */
+    o.normals = (iflow_normals)(1 - _i);
+    ck_assert_int_eq(iflow_mi_measure(f.net, f.x, f.y, f.m, 2, 3, &o, b, NULL, NULL, NULL), 0);
+    ck_assert(a[1].ixt.mi.value != b[1].ixt.mi.value);
+    /* [train] noise_generator reaches the options that `infoflow estimate` builds. */
+    iflow_config cfg;
+    iflow_config_defaults(&cfg);
+    cfg.noise_generator = (iflow_normals)_i;
+    iflow_mi_options_from_config(&cfg, &o);
+    ck_assert_int_eq(o.normals, _i);
     release(&f);
 }
 END_TEST
@@ -216,7 +229,8 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_layer1_bounds_and_bruteforce);
     tcase_add_test(tc, test_data_processing);
-    tcase_add_test(tc, test_reproducible_across_threads);
+    tcase_add_loop_test(tc, test_reproducible_across_threads, IFLOW_NORMALS_V1,
+                        IFLOW_NORMALS_COUNT);
     tcase_add_test(tc, test_deterministic_net);
     tcase_add_test(tc, test_query_subsample);
     suite_add_tcase(s, tc);

@@ -214,6 +214,62 @@ END_TEST
 /* A 1-1-2 net with W_1 = 1, b_1 = 0 exposes the activation itself: compare it elementwise with
  * the C library over a wide range, including NaN propagation and the tanh kernel's branch at
  * |x| = 0.625. */
+/* A noisy pass under normals v2 takes the fused kernel for widths <= 16: on a linear net without
+ * noise, each layer is b_j then fma(a_ic, W_jc, .) over c in order, recomputed here; v1 (and a
+ * 17-wide layer under v2) goes through OpenBLAS, equal to rounding. */
+START_TEST(test_fused_forward_v2) {
+    const size_t widths[] = {12, 16, 9, 17, 3}, n = 37;
+    iflow_net *net = make_net(5, widths, IFLOW_ACT_LINEAR, NULL);
+    iflow_workspace *ws = make_ws(net, n);
+    iflow_rng r;
+    iflow_rng_init(&r, 3, 0);
+    fill_uniform(&r, net->params, net->n_params, -0.5, 0.5);
+    double x[37 * 12], a[37 * 17], next[37 * 17], v1[37 * 3];
+    fill_uniform(&r, x, n * 12, -1, 1);
+    memcpy(v1, iflow_net_forward(net, x, n, NULL, ws), sizeof v1);
+    r.normals = IFLOW_NORMALS_V2;
+    const double *v2 = iflow_net_forward(net, x, n, &r, ws);
+    memcpy(a, x, sizeof x);
+    for (size_t l = 1; l < 5; l++) {
+        size_t k = widths[l - 1], m = widths[l];
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < m; j++) {
+                double s = net->b[l][j];
+                if (k <= 16 && m <= 16)
+                    for (size_t c = 0; c < k; c++) s = fma(a[i * k + c], net->w[l][j * k + c], s);
+                else
+                    for (size_t c = 0; c < k; c++) s += a[i * k + c] * net->w[l][j * k + c];
+                next[i * m + j] = s;
+            }
+        memcpy(a, next, n * m * sizeof *a);
+    }
+    for (size_t i = 0; i < n * 3; i++) {
+        ck_assert_double_eq_tol(v1[i], a[i], 1e-12);
+        ck_assert_double_eq_tol(v2[i], a[i], 1e-12);
+    }
+    /* Layers 1-2 (12 -> 16 -> 9) are fused: bit for bit. */
+    double *s2 = malloc(n * 9 * sizeof *s2);
+    memcpy(a, x, sizeof x);
+    for (size_t l = 1; l <= 2; l++) {
+        size_t k = widths[l - 1], m = widths[l];
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < m; j++) {
+                double s = net->b[l][j];
+                for (size_t c = 0; c < k; c++) s = fma(a[i * k + c], net->w[l][j * k + c], s);
+                next[i * m + j] = s;
+            }
+        memcpy(a, next, n * m * sizeof *a);
+    }
+    iflow_rng_init(&r, 3, 1);
+    r.normals = IFLOW_NORMALS_V2;
+    iflow_net_propagate(net, x, n, 2, &r, ws, s2);
+    ck_assert_mem_eq(s2, a, n * 9 * sizeof *s2);
+    free(s2);
+    iflow_workspace_free(ws);
+    iflow_net_free(net);
+}
+END_TEST
+
 START_TEST(test_activation_values) {
     const size_t widths[] = {1, 1, 2};
     enum { N = 4003 };
@@ -227,7 +283,11 @@ START_TEST(test_activation_values) {
         iflow_net *net = make_net(3, widths, (iflow_activation)a, NULL);
         net->w[1][0] = 1;
         iflow_workspace *ws = make_ws(net, N);
-        iflow_net_forward(net, x, N, NULL, ws);
+        /* A pass with an rng but no noise: under v2 the fast paths (fused layer, fma tanh). */
+        iflow_rng r;
+        iflow_rng_init(&r, 1, 0);
+        r.normals = (iflow_normals)_i;
+        iflow_net_forward(net, x, N, &r, ws);
         const double *s = iflow_workspace_clean(ws, 1);
         for (int i = 0; i < N; i++) {
             double ref = act_ref((iflow_activation)a, x[i], 0.1);
@@ -434,7 +494,8 @@ int main(void) {
     tcase_add_test(tc, test_softmax_xent_direct);
     tcase_add_test(tc, test_softmax_large_logits);
     tcase_add_test(tc, test_forward_shapes_and_noise);
-    tcase_add_test(tc, test_activation_values);
+    tcase_add_loop_test(tc, test_activation_values, IFLOW_NORMALS_V1, IFLOW_NORMALS_COUNT);
+    tcase_add_test(tc, test_fused_forward_v2);
     tcase_add_test(tc, test_propagate);
     tcase_add_test(tc, test_inits);
     tcase_add_test(tc, test_orthonormalize);

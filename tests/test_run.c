@@ -48,16 +48,21 @@ static void write_data(void) {
     fclose(f);
 }
 
-static void config(const char *name, const char *extra_train, const char *act) {
+static void config_estimate(const char *name, const char *extra_train, const char *act,
+                            const char *extra_estimate) {
     char text[2048];
     snprintf(text, sizeof text,
              "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
              "[net]\nlayers = 5,6,4,3,2\nactivation = %s\nbeta = 0.05\n"
              "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 6\nseed = 4\n%s"
-             "[estimate]\nepochs = 2,6\nreplicas = 4\nmc = 2\nbins = szt30, 0.07\n"
+             "[estimate]\nepochs = 2,6\nreplicas = 4\nmc = 2\nbins = szt30, 0.07\n%s"
              "[output]\ndir = unused\n",
-             act, extra_train);
+             act, extra_train, extra_estimate);
     write_file(name, text);
+}
+
+static void config(const char *name, const char *extra_train, const char *act) {
+    config_estimate(name, extra_train, act, "");
 }
 
 static int run(const char *cfg_name, const char *out, int resume, long stop_after,
@@ -244,6 +249,39 @@ START_TEST(test_resume_is_exact) {
         free(x);
         free(y);
     }
+}
+END_TEST
+
+/* noise_generator = v2: the numbers move (it is live), are the same for 1 and 2 estimation
+ * threads, resume exactly, and the run directory refuses a config with the other version. */
+START_TEST(test_noise_generator_v2) {
+    iflow_error err = {0};
+    config_estimate("v2.ini", "noise_generator = v2\n", "tanh", "threads = 2\n");
+    config_estimate("v2t1.ini", "noise_generator = v2\n", "tanh", "threads = 1\n");
+    ck_assert_msg(run("run.ini", "v1", 0, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("v2.ini", "full", 0, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("v2t1.ini", "one", 0, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("v2.ini", "split", 0, 3, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("v2.ini", "split", 1, 0, &err) == 0, "%s", err.msg);
+    char *cfg = slurp("full", "config.ini");
+    ck_assert_ptr_nonnull(strstr(cfg, "\nnoise_generator = v2\n"));
+    free(cfg);
+    char *mv1 = metrics_sans_time("v1"), *mv2 = metrics_sans_time("full");
+    ck_assert_str_ne(mv1, mv2);
+    free(mv1);
+    free(mv2);
+    const char *logs[] = {"mi.csv", "binned.csv", "activations.csv", "scatter.csv"};
+    for (int i = 0; i < 4; i++) {
+        char *x = slurp("full", logs[i]), *y = slurp("split", logs[i]), *z = slurp("one", logs[i]);
+        ck_assert_msg(!strcmp(x, y), "%s differs after resume", logs[i]);
+        ck_assert_msg(!strcmp(x, z), "%s differs between 1 and 2 threads", logs[i]);
+        free(x);
+        free(y);
+        free(z);
+    }
+    /* The v1 config on the v2 run directory: another run. */
+    ck_assert_int_ne(run("run.ini", "full", 1, 0, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "full"));
 }
 END_TEST
 
@@ -642,6 +680,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_resume_is_exact);
+    tcase_add_test(tc, test_noise_generator_v2);
     tcase_add_test(tc, test_resume_after_torn_write);
     tcase_add_test(tc, test_refuses_occupied_or_locked_dir);
     tcase_add_test(tc, test_divergence_names_epoch_and_layer);

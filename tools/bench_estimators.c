@@ -120,6 +120,18 @@ __attribute__((noinline, optimize("fp-contract=fast"))) static double fma_chains
     return sum;
 }
 
+/* The exact kernel's compute bound from its operation count (src/estimators/mixture_kernel.c
+ * and iflow_exp_kernel in mixture.h, one lane of a vector per pair, no grouping): per pair
+ * d subtractions and d FMAs for ||t - s||^2, 2 for the exponent's argument (lw + c, then one
+ * FMA), 21 for exp (argument reduction: 3 FMAs and a subtraction; 12 Horner FMAs; 2 integer ops
+ * and a multiply for the scale; compare and blend for the underflow), 1 to accumulate:
+ * 2d + 24 vector operations, of which d + 17 need an FMA/multiply pipe. Two bounds follow from
+ * the measured FMA rate: (FMA/s) / (2d + 24) where additions share the FMA pipes (Intel's
+ * ports 0 and 5), and (FMA/s) / (d + 17) where they have pipes of their own (AMD Zen 4/5). */
+static double ops_per_pair(size_t d) { return 2.0 * (double)d + 24.0; }
+static double fma_ops_per_pair(size_t d) { return (double)d + 17.0; }
+static double g_fma_per_s; /* measured by peaks() */
+
 static void peaks(void) {
     size_t n = 2048, reps = 100000;
     double *x = aligned_alloc(64, n * sizeof *x), s = 0;
@@ -136,8 +148,17 @@ static void peaks(void) {
     t0 = cpu_now();
     double sum = fma_chains(iters), t_fma = cpu_now() - t0;
     double fma_per_s = 12.0 * 8.0 * (double)iters / t_fma;
+    g_fma_per_s = fma_per_s;
     printf("peak FMA (1 core): %.1f GFLOP/s = %.0f M FMA/s  (checksum %.3g)\n",
            2 * fma_per_s / 1e9, fma_per_s / 1e6, sum);
+    printf("exact kernel bound, all 2d + 24 ops per pair on the FMA pipes: d = 2 %.0f, d = 5 %.0f, "
+           "d = 10 %.0f M pairs/s per core\n",
+           fma_per_s / ops_per_pair(2) / 1e6, fma_per_s / ops_per_pair(5) / 1e6,
+           fma_per_s / ops_per_pair(10) / 1e6);
+    printf("exact kernel bound, only its d + 17 FMAs/multiplies on them:    d = 2 %.0f, d = 5 %.0f, "
+           "d = 10 %.0f M pairs/s per core\n",
+           fma_per_s / fma_ops_per_pair(2) / 1e6, fma_per_s / fma_ops_per_pair(5) / 1e6,
+           fma_per_s / fma_ops_per_pair(10) / 1e6);
     free(x);
 }
 
@@ -157,9 +178,11 @@ static void bench_case(const config *cf, const char *kind, const double *s, size
     double pairs = (double)n * (double)k * (double)n;
     result ex = run_sp(s, n, d, beta, k, 0.0, sub, cf->threads);
     double t_ex = ex.seconds * scale, c_ex = ex.cpu * scale;
-    printf("%6zu %3zu %6.3f %-9s exact %9.3f%s %9.3f %8.1f %8.1f %9.4f %7.4f\n", n, d, beta,
-           kind, t_ex, sub ? "*" : " ", c_ex, pairs / c_ex / 1e6, pairs / t_ex / 1e6, ex.h,
-           ex.se);
+    double rate = pairs / c_ex, all = g_fma_per_s / ops_per_pair(d);
+    double fma_only = g_fma_per_s / fma_ops_per_pair(d);
+    printf("%6zu %3zu %6.3f %-9s exact %9.3f%s %9.3f %8.1f %8.1f %9.4f %7.4f  bound %.0f%%/%.0f%%\n",
+           n, d, beta, kind, t_ex, sub ? "*" : " ", c_ex, rate / 1e6, pairs / t_ex / 1e6, ex.h,
+           ex.se, 100.0 * rate / all, 100.0 * rate / fma_only);
     result tr_sub = run_sp(s, n, d, beta, k, tol, sub, cf->threads), tr = tr_sub;
     int full = !sub || tr_sub.seconds * scale < 10.0;
     if (sub && full) tr = run_sp(s, n, d, beta, k, tol, 0, cf->threads);
@@ -206,6 +229,7 @@ int main(int argc, char **argv) {
         }
     }
     printf("* timed on a random subset of query centres, scaled by n/subset. pairs = n k n; "
-           "per core = pairs / cpu s; speed = exact wall / trunc wall\n");
+           "per core = pairs / cpu s; speed = exact wall / trunc wall;\n"
+           "bound: per-core rate against the all-ops / FMA-only compute bounds printed above\n");
     return 0;
 }

@@ -5,8 +5,8 @@
  * uncompressed payload, then the zlib-compressed payload. The payload holds epoch, config hash,
  * the net's shape (layer count, widths, activation, betas; from version 2 also the input shape
  * and every block, docs/FORMATS.md) and parameters, the optimiser's kind, step, m and v, and the
- * RNG state. Version 1 files (MLPs) still load. Written to PATH.tmp, fsync'ed, then renamed onto
- * PATH. */
+ * RNG state with its normal generator version (u32: 1 = v1, 2 = v2; format 2). Version 1 files
+ * (MLPs, normals v1) still load. Written to PATH.tmp, fsync'ed, then renamed onto PATH. */
 #ifndef IFLOW_CHECKPOINT_H
 #define IFLOW_CHECKPOINT_H
 

@@ -67,6 +67,8 @@ typedef struct iflow_config {
     long epochs;               /* required, >= 1 */
     uint64_t seed;             /* default 1 */
     double orthonormal;        /* Parseval step size alpha after each update; 0 = off */
+    iflow_normals noise_generator; /* normal generator version of training noise and estimate
+                                      draws: v1 (default) or v2 (see rng.h) */
     char checkpoint_keep[64];  /* which checkpoints to keep: "all" (default), "last",
                                   "every:N", "log:K" (always also the last and MI epochs) */
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "infoflow/error.h"
+#include "infoflow/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,14 +42,16 @@ typedef struct iflow_sp_options {
                             centres), e.g. one replica per input when the R replicas of each
                             input are stored together and s = R. The SE then comes from the
                             spread of the per-centre means (conservative). */
+    iflow_normals normals; /* generator version of the draws (default v1); right after
+                              query_stride, where the Python package's mirror has it */
     /* NULL, or called from the calling thread with the fraction of the draws done (e.g. for a
-     * progress line on a terminal); never changes a number. */
+     * progress line on a terminal); never changes a number. Not mirrored in Python. */
     void (*progress)(void *user, double fraction);
     void *progress_user;
 } iflow_sp_options;
 
-/* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, tolerance = 0,
- * threads = 0, query_stride = 1. */
+/* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, normals v1,
+ * tolerance = 0, threads = 0, query_stride = 1, no progress. */
 IFLOW_API void iflow_sp_options_default(iflow_sp_options *opt);
 
 typedef struct iflow_estimate {

@@ -28,6 +28,8 @@ typedef struct iflow_mi_options {
                                  (0 = all); every mixture sum still runs over all samples */
     double tolerance;  /* mixture truncation tolerance (0 = exact) */
     uint64_t seed;     /* all draws come from streams of this seed and the epoch */
+    iflow_normals normals; /* generator of the noisy passes and SP draws ([train]
+                              noise_generator); v1 = 0 after a memset */
     int threads;       /* 0 = all cores; never changes the numbers */
     size_t n_bins;
     double bins[IFLOW_MAX_BINS]; /* widths; 0 = SZT's 30 edges on [-1, 1] */

@@ -80,7 +80,7 @@ class SpOptions(ctypes.Structure):
     _fields_ = [("beta", ctypes.c_double), ("mc", ctypes.c_size_t), ("seed", ctypes.c_uint64),
                 ("stream", ctypes.c_uint64), ("tolerance", ctypes.c_double),
                 ("threads", ctypes.c_int), ("query_stride", ctypes.c_size_t),
-                ("_reserve", ctypes.c_char * _RESERVE)]
+                ("normals", ctypes.c_int), ("_reserve", ctypes.c_char * _RESERVE)]
 
 
 class Estimate(ctypes.Structure):

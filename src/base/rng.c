@@ -1,8 +1,12 @@
-/* xoshiro256** with splitmix64 seeding, and a ziggurat normal sampler. */
+/* xoshiro256** with splitmix64 seeding, a ziggurat normal sampler (normals v1), and the
+ * dispatch of batched normals to v1 or v2 (normal_v2.c). */
 #include "infoflow/rng.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <string.h>
+
+#include "normal_v2.h"
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -19,6 +23,19 @@ void iflow_rng_init(iflow_rng *rng, uint64_t seed, uint64_t stream) {
     h ^= splitmix64(&b) * 0xd6e8feb86659fd93ULL;
     for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&h);
     if (!(rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3])) rng->s[0] = 1;
+    rng->normals = IFLOW_NORMALS_V1;
+}
+
+static const char *const normals_names[IFLOW_NORMALS_COUNT] = {"v1", "v2"};
+
+const char *iflow_normals_name(iflow_normals v) {
+    return (unsigned)v < IFLOW_NORMALS_COUNT ? normals_names[v] : NULL;
+}
+
+int iflow_normals_parse(const char *s) {
+    for (int v = 0; v < IFLOW_NORMALS_COUNT; v++)
+        if (!strcmp(s, normals_names[v])) return v;
+    return -1;
 }
 
 uint64_t iflow_rng_stream3(uint64_t a, uint64_t b, uint64_t c) {
@@ -114,13 +131,30 @@ double iflow_rng_normal(iflow_rng *rng) {
 }
 
 void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, double std) {
+    if (rng->normals == IFLOW_NORMALS_V2) {
+        if (n) iflow_normal_v2(next(rng), NULL, out, n, std);
+        return;
+    }
     pthread_once(&zig_once, zig_init);
     for (size_t i = 0; i < n; i++) out[i] = std * zig_normal(rng);
 }
 
 void iflow_rng_add_normal(iflow_rng *rng, double *out, size_t n, double std) {
+    if (rng->normals == IFLOW_NORMALS_V2) {
+        if (n) iflow_normal_v2(next(rng), out, out, n, std);
+        return;
+    }
     pthread_once(&zig_once, zig_init);
     for (size_t i = 0; i < n; i++) out[i] += std * zig_normal(rng);
+}
+
+void iflow_rng_noisy_copy(iflow_rng *rng, const double *x, double *out, size_t n, double std) {
+    if (rng->normals == IFLOW_NORMALS_V2) {
+        if (n) iflow_normal_v2(next(rng), x, out, n, std); /* one pass, no copy */
+        return;
+    }
+    if (out != x) memcpy(out, x, n * sizeof *out);
+    iflow_rng_add_normal(rng, out, n, std);
 }
 
 void iflow_rng_shuffle(iflow_rng *rng, size_t *idx, size_t n) {

@@ -25,6 +25,7 @@ void iflow_sp_options_default(iflow_sp_options *opt) {
     opt->mc = 16;
     opt->seed = 1;
     opt->stream = 0;
+    opt->normals = IFLOW_NORMALS_V1;
     opt->tolerance = 0.0;
     opt->threads = 0;
     opt->query_stride = 1;
@@ -203,9 +204,9 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
         size_t done = 0;
         iflow_mix_mc p = {.s = weights ? sc : s, .lw = lw, .orig = orig, .n = m, .d = d,
                           .k = opt->mc, .beta = opt->beta, .tolerance = opt->tolerance,
-                          .seed = opt->seed, .stream = opt->stream, .threads = opt->threads,
-                          .progress = opt->progress, .progress_user = opt->progress_user,
-                          .progress_done = &done};
+                          .seed = opt->seed, .stream = opt->stream, .normals = opt->normals,
+                          .threads = opt->threads, .progress = opt->progress,
+                          .progress_user = opt->progress_user, .progress_done = &done};
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
@@ -367,8 +368,9 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         iflow_mix_mc p = {.s = ro.s ? ro.s : s, .ga = ga, .gb = gb, .orig = ro.orig, .n = n,
                           .d = d, .k = opt->mc, .n_query = nq, .beta = opt->beta,
                           .tolerance = opt->tolerance, .seed = opt->seed, .stream = opt->stream,
-                          .threads = opt->threads, .progress = opt->progress,
-                          .progress_user = opt->progress_user, .progress_done = &done};
+                          .normals = opt->normals, .threads = opt->threads,
+                          .progress = opt->progress, .progress_user = opt->progress_user,
+                          .progress_done = &done};
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {

@@ -3,6 +3,7 @@
 #include "kdtree.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,11 @@ typedef struct builder {
     const double *pts; /* row-major input */
     size_t d, leaf_size;
     iflow_kdtree *t;
+    int parallel; /* children's indices from an atomic counter, renumbered afterwards */
 } builder;
+
+/* Subtrees over at least this many points become OpenMP tasks in a parallel build. */
+#define PAR_MIN_POINTS 8192
 
 /* Tight bounding box of the points perm[begin..end) into box (lo[d], hi[d]). */
 static void node_box(const builder *b, size_t begin, size_t end, double *box) {
@@ -69,6 +74,8 @@ static void build_node(builder *b, size_t node, size_t begin, size_t end) {
     nd->begin = begin;
     nd->end = end;
     nd->left = nd->right = 0;
+    nd->dim = 0; /* unused in a leaf; set so that trees compare equal byte for byte */
+    nd->split = 0;
     if (end - begin <= b->leaf_size) return;
     size_t dim = 0;
     for (size_t c = 1; c < d; c++)
@@ -78,14 +85,86 @@ static void build_node(builder *b, size_t node, size_t begin, size_t end) {
     select_median(b, begin, end, mid, dim);
     nd->dim = dim;
     nd->split = b->pts[t->perm[mid] * d + dim];
-    size_t left = t->n_nodes++, right = t->n_nodes++;
+    size_t left, right;
+    if (b->parallel) {
+        size_t first;
+#pragma omp atomic capture
+        {
+            first = t->n_nodes;
+            t->n_nodes += 2;
+        }
+        left = first;
+        right = first + 1;
+    } else {
+        left = t->n_nodes++;
+        right = t->n_nodes++;
+    }
     nd->left = left;
     nd->right = right;
-    build_node(b, left, begin, mid);
-    build_node(b, right, mid, end);
+    /* The halves are disjoint ranges of perm: building them at once changes no point's place. */
+    if (b->parallel && end - begin >= PAR_MIN_POINTS) {
+#pragma omp task
+        build_node(b, left, begin, mid);
+        build_node(b, right, mid, end);
+#pragma omp taskwait
+    } else {
+        build_node(b, left, begin, mid);
+        build_node(b, right, mid, end);
+    }
+}
+
+/* Copies node `old` of a parallel build (and its subtree) to index `node` of t, numbering
+ * children as the sequential build does: both children of a node when it is visited, depth
+ * first, left before right. */
+static void renumber(const iflow_kdnode *nodes, const double *box, iflow_kdtree *t, size_t old,
+                     size_t node) {
+    size_t d2 = 2 * t->d;
+    t->nodes[node] = nodes[old];
+    memcpy(t->box + node * d2, box + old * d2, d2 * sizeof(double));
+    if (!nodes[old].left) return;
+    size_t left = t->n_nodes++, right = t->n_nodes++;
+    t->nodes[node].left = left;
+    t->nodes[node].right = right;
+    renumber(nodes, box, t, nodes[old].left, left);
+    renumber(nodes, box, t, nodes[old].right, right);
+}
+
+/* Builds t's nodes with `threads` threads into scratch arrays, then renumbers them into t. */
+static int build_parallel(builder *b, size_t max_nodes, int threads) {
+    iflow_kdtree *t = b->t;
+    iflow_kdnode *final_nodes = t->nodes;
+    double *final_box = t->box;
+    t->nodes = malloc(max_nodes * sizeof(iflow_kdnode));
+    t->box = malloc(max_nodes * 2 * t->d * sizeof(double));
+    if (!t->nodes || !t->box) {
+        free(t->nodes);
+        free(t->box);
+        t->nodes = final_nodes;
+        t->box = final_box;
+        return -1;
+    }
+    b->parallel = 1;
+    t->n_nodes = 1;
+#pragma omp parallel num_threads(threads)
+#pragma omp single
+    build_node(b, 0, 0, t->n);
+    iflow_kdnode *nodes = t->nodes;
+    double *box = t->box;
+    t->nodes = final_nodes;
+    t->box = final_box;
+    t->n_nodes = 1;
+    renumber(nodes, box, t, 0, 0);
+    free(nodes);
+    free(box);
+    return 0;
 }
 
 iflow_kdtree *iflow_kdtree_new(const double *pts, size_t n, size_t d, size_t leaf_size) {
+    return iflow_kdtree_new_threads(pts, n, d, leaf_size, 1);
+}
+
+iflow_kdtree *iflow_kdtree_new_threads(const double *pts, size_t n, size_t d, size_t leaf_size,
+                                       int threads) {
     if (n == 0 || d == 0) return NULL;
     if (leaf_size < 1) leaf_size = 1;
     iflow_kdtree *t = calloc(1, sizeof *t);
@@ -105,11 +184,19 @@ iflow_kdtree *iflow_kdtree_new(const double *pts, size_t n, size_t d, size_t lea
         return NULL;
     }
     for (size_t i = 0; i < n; i++) t->perm[i] = i;
-    builder b = {pts, d, leaf_size, t};
-    t->n_nodes = 1;
-    build_node(&b, 0, 0, n);
-    for (size_t p = 0; p < n; p++)
-        for (size_t c = 0; c < d; c++) t->x[c * n + p] = pts[t->perm[p] * d + c];
+    builder b = {pts, d, leaf_size, t, 0};
+    if (threads > 1 && n >= 2 * PAR_MIN_POINTS) {
+        if (build_parallel(&b, max_nodes, threads)) {
+            iflow_kdtree_free(t);
+            return NULL;
+        }
+    } else {
+        t->n_nodes = 1;
+        build_node(&b, 0, 0, n);
+    }
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static)
+    for (size_t c = 0; c < d; c++)
+        for (size_t p = 0; p < n; p++) t->x[c * n + p] = pts[t->perm[p] * d + c];
     return t;
 }
 

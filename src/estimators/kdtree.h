@@ -30,6 +30,10 @@ typedef struct iflow_kd_list {
 
 /* Builds the tree over pts (n x d, row-major; copied). NULL if out of memory or n == 0. */
 iflow_kdtree *iflow_kdtree_new(const double *pts, size_t n, size_t d, size_t leaf_size);
+/* The same tree, node for node and bit for bit, built with up to `threads` OpenMP threads
+ * (subtrees as tasks; threads <= 1: sequential). */
+iflow_kdtree *iflow_kdtree_new_threads(const double *pts, size_t n, size_t d, size_t leaf_size,
+                                       int threads);
 void iflow_kdtree_free(iflow_kdtree *t);
 
 /* Appends to out the tree position of every point with ||x_p - q||^2 <= r2, in tree order.

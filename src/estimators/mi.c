@@ -58,7 +58,8 @@ int iflow_mi_clean_layer(const iflow_net *net, const double *x, size_t m, size_t
  * i*R + r), noisy[l] gets T_l = S_l + Z_l of replica 0 (m x d_l). Draws for inputs [i0, i0+c)
  * come from stream (epoch, i0): fixed chunking, so thread count and batching never matter. */
 static int draw_samples(const iflow_net *net, const double *x, size_t m, size_t R, long epoch,
-                        uint64_t seed, double **clean, double **noisy, iflow_error *err) {
+                        uint64_t seed, iflow_normals normals, double **clean, double **noisy,
+                        iflow_error *err) {
     size_t chunk = chunk_rows(net), per_chunk = R >= chunk ? 1 : chunk / R;
     size_t d0 = net->widths[0], L = net->n_layers;
     iflow_workspace *ws;
@@ -76,6 +77,7 @@ static int draw_samples(const iflow_net *net, const double *x, size_t m, size_t 
                 memcpy(xb + (i * R + r) * d0, x + (i0 + i) * d0, d0 * sizeof *xb);
         iflow_rng rng;
         iflow_rng_init(&rng, seed, iflow_rng_stream3(STREAM_SAMPLES, (uint64_t)epoch, i0));
+        rng.normals = normals;
         iflow_net_forward(net, xb, c * R, &rng, ws);
         for (size_t l = 1; l < L; l++) {
             size_t dl = net->widths[l];
@@ -210,6 +212,7 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     sp.beta = beta;
     sp.mc = opt->mc;
     sp.seed = opt->seed;
+    sp.normals = opt->normals;
     sp.stream = iflow_rng_stream3(STREAM_SP, (uint64_t)epoch, l);
     sp.tolerance = opt->tolerance;
     sp.threads = opt->threads;
@@ -280,7 +283,7 @@ static int measure_inputs(const iflow_net *net, const double *x, const int *y, s
     }
     if (!rc) {
         if (progress) progress(user, "sampling", 0);
-        rc = draw_samples(net, x, m, R, epoch, opt->seed, clean, noisy, err);
+        rc = draw_samples(net, x, m, R, epoch, opt->seed, opt->normals, clean, noisy, err);
     }
     for (size_t l = 1; l < L && !rc; l++) {
         if (!layer_selected(opt, l)) continue;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "infoflow/error.h"
+#include "infoflow/rng.h"
 
 /* Explicit fused multiply-add: the build is ISO C11, where gcc does not contract a * b + c. */
 #if defined(__FMA__)
@@ -64,6 +65,7 @@ typedef struct iflow_mix_mc {
     double beta;
     double tolerance;     /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
     uint64_t seed, stream;
+    iflow_normals normals; /* generator version of the draws */
     int threads;          /* 0: OpenMP default */
     /* NULL, or told the fraction of query blocks done, from the calling thread (progress_done
      * counts them across threads; the caller zeroes it). */

@@ -277,6 +277,7 @@ size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1,
         size_t i = idx ? idx[u] : u;
         iflow_rng rng;
         iflow_rng_init(&rng, p->seed, p->stream + (p->orig ? p->orig[i] : i));
+        rng.normals = p->normals;
         double *t = w->t + q * d;
         iflow_rng_fill_normal(&rng, t, k * d, p->beta);
         double lwi = p->lw ? p->lw[i] : 0.0;

@@ -407,7 +407,7 @@ static int run_blocks(mc_ctx *cx, iflow_mix_stats *stats) {
 /* Builds the k-d tree and the per-centre arrays in tree order. */
 static int setup_tree(mc_ctx *cx) {
     const iflow_mix_mc *p = cx->p;
-    cx->tree = iflow_kdtree_new(p->s, p->n, p->d, 32);
+    cx->tree = iflow_kdtree_new_threads(p->s, p->n, p->d, 32, iflow_mix_threads(p->threads));
     cx->tlw = iflow_mix_alloc_aligned(p->n);
     cx->tga = p->ga ? iflow_mix_alloc_aligned(p->n) : NULL;
     cx->tgb = p->gb ? iflow_mix_alloc_aligned(p->n) : NULL;

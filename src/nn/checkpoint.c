@@ -16,7 +16,9 @@
 
 /* Header: magic[8], u32 version, u32 flags, u64 payload length, u64 compressed length,
  * u32 crc32(payload). No flags are defined; a set flag means a newer writer. Version 2 adds the
- * architecture (input shape and blocks) after the betas; version 1 files (MLPs) still load. */
+ * architecture (input shape and blocks) after the betas, and the RNG's normal generator version
+ * (u32, 1 = v1, 2 = v2) after the RNG state; version 1 files (MLPs, normals v1, which every
+ * version 1 writer used) still load. */
 #define CKPT_MAGIC "IFLOWCKP"
 #define CKPT_MAGIC_LEN 8
 #define CKPT_VERSION 2u
@@ -147,6 +149,7 @@ typedef struct {
     const unsigned char *m, *v;
     int has_rng;
     uint64_t rng[4];
+    iflow_normals normals;
 } payload;
 
 static size_t payload_size(const iflow_net *net, const iflow_optim *opt, const iflow_rng *rng) {
@@ -155,7 +158,7 @@ static size_t payload_size(const iflow_net *net, const iflow_optim *opt, const i
     n += 3 * 4 + 4 * CKPT_BLOCK_FIELDS * L; /* the architecture */
     if (opt) n += 4 + 6 * 8 + 8 + 8 + 16 * opt->n_params;
     n += 1;
-    if (rng) n += 4 * 8;
+    if (rng) n += 4 * 8 + 4;
     return n;
 }
 
@@ -199,9 +202,11 @@ static void encode_payload(writer *w, const iflow_checkpoint_meta *meta, const i
             put_f64(w, opt->v[i]);
     }
     put_u8(w, rng != NULL);
-    if (rng)
+    if (rng) {
         for (int i = 0; i < 4; i++)
             put_u64(w, rng->s[i]);
+        put_u32(w, (uint32_t)rng->normals + 1);
+    }
 }
 
 /* ---- save ---- */
@@ -559,7 +564,11 @@ static int parse_payload(const char *path, const unsigned char *buf, size_t len,
     pl->has_rng = (int)has;
     for (int i = 0; has && i < 4; i++)
         pl->rng[i] = get_u64(&r);
+    uint32_t normals = has && version >= 2 ? get_u32(&r) : 1;
     if (r.bad) return corrupt_payload(path, &r, "", err);
+    if (normals < 1 || normals > IFLOW_NORMALS_COUNT)
+        return corrupt_payload(path, &r, "unknown normal generator version", err);
+    pl->normals = (iflow_normals)(normals - 1);
     /* xoshiro's all-zero state is a fixed point: it would emit zeros forever. */
     if (has && !(pl->rng[0] | pl->rng[1] | pl->rng[2] | pl->rng[3]))
         return corrupt_payload(path, &r, "RNG state is all zero", err);
@@ -675,7 +684,10 @@ static void apply(const payload *pl, iflow_checkpoint_meta *meta, iflow_net *net
         decode_f64s(opt->m, pl->m, pl->n_optim);
         decode_f64s(opt->v, pl->v, pl->n_optim);
     }
-    if (rng) memcpy(rng->s, pl->rng, sizeof rng->s);
+    if (rng) {
+        memcpy(rng->s, pl->rng, sizeof rng->s);
+        rng->normals = pl->normals;
+    }
     if (meta) {
         meta->epoch = (long)pl->epoch;
         meta->config_hash = pl->config_hash;

@@ -99,6 +99,16 @@ static int check_meta(const run_state *st, const char *path, long epoch,
     return 0;
 }
 
+/* The run goes on with the generator it started with; a config naming another one is another
+ * run (its hash differs too, but a checkpoint from before the key existed matches either). */
+static int check_normals(const run_state *st, const char *path, iflow_error *err) {
+    if (st->rng.normals == st->cfg.noise_generator) return 0;
+    return iflow_error_set(err, IFLOW_ECORRUPT, "%s: its training noise was drawn with "
+                           "noise_generator = %s, the config says %s", path,
+                           iflow_normals_name(st->rng.normals),
+                           iflow_normals_name(st->cfg.noise_generator));
+}
+
 /* The run directory: created, writable, locked against a concurrent run. */
 static int open_dir(run_state *st, iflow_error *err) {
     int rc = iflow_mkdirs(st->dir, err);
@@ -279,6 +289,7 @@ static int build_model(run_state *st, iflow_error *err) {
     iflow_rng_init(&init, c->seed, STREAM_INIT);
     iflow_net_init(st->net, c->init, &init);
     iflow_rng_init(&st->rng, c->seed, STREAM_TRAIN);
+    st->rng.normals = c->noise_generator; /* a resumed run takes its checkpoint's */
     return 0;
 }
 
@@ -301,6 +312,7 @@ static int save_checkpoint(run_state *st, long epoch, iflow_error *err) {
 static void evaluate(run_state *st, long epoch, runlog_metrics *m) {
     iflow_rng r;
     iflow_rng_init(&r, st->cfg.seed, iflow_rng_stream3(STREAM_EVAL, (uint64_t)epoch, 0));
+    r.normals = st->cfg.noise_generator;
     const iflow_dataset *tr = st->train, *te = st->test;
     size_t rows = st->eval_rows;
     iflow_evaluate(st->net, tr->x, tr->y, tr->n, &r, st->eval_ws, rows, &m->train_loss,
@@ -468,7 +480,7 @@ static int resume_point(run_state *st, long *epoch, iflow_error *err) {
         checkpoint_path(st, epochs[i], path, sizeof path);
         iflow_checkpoint_meta meta;
         if (iflow_checkpoint_load(path, &meta, st->net, st->opt, &st->rng, &e) == 0 &&
-            check_meta(st, path, epochs[i], &meta, &e) == 0)
+            check_meta(st, path, epochs[i], &meta, &e) == 0 && check_normals(st, path, &e) == 0)
             *epoch = meta.epoch;
         else
             say(st, "skipping checkpoint: %s", e.msg);
