@@ -41,6 +41,7 @@ static void usage(FILE *out) {
             "Exit status: 0 ok, 1 bad data, 2 bad usage.\n");
 }
 
+// clang-format off
 static const struct option long_options[] = {
     {"labels-col", required_argument, NULL, OPT_LABELS},
     {"k", required_argument, NULL, OPT_KNN},
@@ -49,6 +50,7 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+// clang-format on
 
 typedef struct cluster_args {
     size_t col, knn, bins;

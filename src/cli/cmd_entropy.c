@@ -39,12 +39,14 @@ static void usage(FILE *out) {
             EST_HELP_TAIL);
 }
 
+// clang-format off
 static const struct option long_options[] = {
     EST_OPTIONS_SP_BIN,
     EST_OPTIONS_SLICED,
     {"k", required_argument, NULL, OPT_K},
     EST_OPTIONS_TAIL,
 };
+// clang-format on
 
 static const est_command command = {CMD, estimator_names, sizeof estimator_names / sizeof *estimator_names,
                                     "sp, kde-lower, kde-upper, bin, knn", long_options, usage};

@@ -57,6 +57,7 @@ static int parse_layers(const char *s, iflow_mi_options *mi) {
 }
 
 int cmd_estimate(int argc, char **argv) {
+    // clang-format off
     static const struct option longopts[] = {
         {"epochs", required_argument, 0, 'e'},  {"layers", required_argument, 0, 'l'},
         {"replicas", required_argument, 0, 'R'}, {"mc", required_argument, 0, 'k'},
@@ -67,6 +68,7 @@ int cmd_estimate(int argc, char **argv) {
         {"slice-dim", required_argument, 0, 'K'}, {"slices", required_argument, 0, 'M'},
         {"replace", no_argument, 0, 'r'},       {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    // clang-format on
     const char *epochs = NULL, *layers = NULL, *outname = NULL;
     size_t replicas = 0, mc = 0, queries = 0, slice_dim = 0, slices = 0;
     int have_queries = 0, have_slice_dim = 0;

@@ -27,11 +27,13 @@ static void usage(FILE *out) {
 }
 
 int cmd_export(int argc, char **argv) {
+    // clang-format off
     static const struct option longopts[] = {{"epoch", required_argument, NULL, 'e'},
                                              {"inputs", required_argument, NULL, 'n'},
                                              {"out", required_argument, NULL, 'o'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+    // clang-format on
     const char *out = NULL;
     long epoch = -1;
     long long n_inputs = 100;

@@ -38,12 +38,14 @@ static void usage(FILE *out) {
             EST_HELP_TAIL);
 }
 
+// clang-format off
 static const struct option long_options[] = {
     {"group-col", required_argument, NULL, OPT_GROUP},
     EST_OPTIONS_SP_BIN,
     EST_OPTIONS_SLICED,
     EST_OPTIONS_TAIL,
 };
+// clang-format on
 
 static const est_command command = {CMD, estimator_names, 2, "sp, bin", long_options, usage};
 

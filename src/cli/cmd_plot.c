@@ -22,10 +22,12 @@ static void usage(FILE *out) {
 }
 
 int cmd_plot(int argc, char **argv) {
+    // clang-format off
     static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                              {"units", required_argument, NULL, 'u'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+    // clang-format on
     const char *out = NULL;
     iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
     int c;

@@ -35,12 +35,14 @@ static void usage(FILE *out) {
 }
 
 int cmd_run(int argc, char **argv) {
+    // clang-format off
     static const struct option longopts[] = {
         {"out", required_argument, 0, 'o'},     {"seed", required_argument, 0, 's'},
         {"epochs", required_argument, 0, 'e'},  {"resume", no_argument, 0, 'r'},
         {"threads", required_argument, 0, 't'}, {"no-plot", no_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},         {"stop-after", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    // clang-format on
     const char *out = NULL;
     uint64_t seed = 0;
     long epochs = 0, stop_after = 0, threads = -1;

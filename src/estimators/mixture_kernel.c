@@ -122,6 +122,7 @@ INLINE void kernel_generic(const centre_run *r, query_group *g, size_t d, int ng
     KERNEL_STORE;
 }
 
+// clang-format off: one case per line reads as the table it is
 #define FIXED_CASES(NG)                                                                       \
     case 1: kernel_fixed(r, g, 1, NG); break;                                                 \
     case 2: kernel_fixed(r, g, 2, NG); break;                                                 \
@@ -156,6 +157,8 @@ KERNEL_ATTR static void kernel_ng2(const centre_run *r, query_group *g, size_t d
     default: kernel_generic(r, g, d, 2);
     }
 }
+
+// clang-format on
 
 static void run_kernel(const centre_run *r, query_group *g, size_t d, int ng) {
     if (ng == 0) kernel_ng0(r, g, d);

@@ -19,6 +19,7 @@
 
 /* ---- the key table ---------------------------------------------------------------------- */
 
+// clang-format off
 enum key_id {
     D_FILE, D_FORMAT, D_LABELS, D_TEST_SPLIT, D_TEST_FRACTION, D_SPLIT_SEED, D_MAX_ROWS,
     D_TEST_FILE, D_TEST_LABELS,
@@ -31,6 +32,7 @@ enum key_id {
     O_DIR, O_PLOT_EVERY, O_REPEATS,
     N_KEYS
 };
+// clang-format on
 
 /* K_PATH values are resolved against the config file's directory; K_CUSTOM ones have their own
  * parser and formatter below. */
@@ -59,6 +61,7 @@ typedef struct key_def {
 #define ANY 0, 0, 0
 #define CAP(lo, hi) (lo), (hi), HAS_LO | HAS_HI | HI_INCL /* [lo, hi] */
 
+// clang-format off
 static const key_def keys[N_KEYS] = {
     [D_FILE] = {"data", "file", K_PATH, F(data_file), ANY},
     [D_FORMAT] = {"data", "format", K_CUSTOM, F(data_format), ANY},
@@ -108,6 +111,7 @@ static const key_def keys[N_KEYS] = {
     [O_PLOT_EVERY] = {"output", "plot_every", K_LONG, F(plot_every), GE(0)},
     [O_REPEATS] = {"output", "repeats", K_SIZE, F(repeats), CAP(1, IFLOW_MAX_REPEATS)},
 };
+// clang-format on
 
 static const char *const sections[] = {"data", "net", "train", "estimate", "output"};
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
