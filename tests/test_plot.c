@@ -571,6 +571,35 @@ START_TEST(test_compare_mi) {
 }
 END_TEST
 
+/* Two clustering.csv of the same net (e.g. with and without orthonormality): a row per measure, a
+ * column per layer of the first file; a file without a measure column is refused with its name
+ * and the column. */
+START_TEST(test_compare_cluster) {
+    const char *hdr = "epoch,layer,width,inputs,cos_within,cos_between,silhouette,knn_agreement\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s0,1,4,9,0.5,0.4,0.1,0.3\n0,2,3,9,0.6,0.5,0.1,0.3\n"
+             "2,1,4,9,0.8,0.2,0.4,0.7\n2,2,3,9,0.9,0.1,0.5,0.8\n", hdr);
+    write_file(tmpdir, "ca.csv", text);
+    snprintf(text, sizeof text, "%s0,1,4,9,0.5,0.4,0.1,0.3\n0,2,3,9,0.6,0.5,0.1,0.3\n"
+             "2,1,4,9,0.7,0.3,0.3,0.6\n2,2,3,9,0.7,0.3,0.3,0.6\n", hdr);
+    write_file(tmpdir, "cb.csv", text);
+    char a[512], b[512], out[512];
+    path_in(a, sizeof a, tmpdir, "ca.csv");
+    path_in(b, sizeof b, tmpdir, "cb.csv");
+    path_in(out, sizeof out, tmpdir, "ccmp.png");
+    const char *paths[] = {a, b}, *labels[] = {"plain", "orthonormal"};
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_compare_cluster(paths, labels, 2, NULL, out, &err) == 0, "%s",
+                  err.msg);
+    check_png(tmpdir, "ccmp.png", 80 + 520 * 2, 130 + 380 * 4, NULL); /* 2 layers, 4 measures */
+    write_file(tmpdir, "cbad.csv", "epoch,layer,width,cos_within\n0,1,4,0.5\n");
+    path_in(b, sizeof b, tmpdir, "cbad.csv");
+    ck_assert_int_eq(iflow_plot_compare_cluster(paths, labels, 2, NULL, out, &err), IFLOW_EPARSE);
+    ck_assert_msg(strstr(err.msg, "cbad.csv") && strstr(err.msg, "cos_between"), "%s", err.msg);
+    ck_assert_int_eq(iflow_plot_compare_cluster(paths, labels, 0, NULL, out, &err), IFLOW_EINVAL);
+}
+END_TEST
+
 START_TEST(test_cli) {
     if (!getenv("IFLOW_BIN")) return; /* run outside meson: the library tests above still ran */
     write_run(tmpdir, 1);
@@ -605,6 +634,7 @@ int main(void) {
     tcase_add_test(tc, test_repeats_means_figures);
     tcase_add_test(tc, test_run_bad_csvs);
     tcase_add_test(tc, test_compare_mi);
+    tcase_add_test(tc, test_compare_cluster);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);

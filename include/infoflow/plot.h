@@ -41,6 +41,13 @@ IFLOW_API int iflow_plot_compare_mi(const char *const *csv_paths, const char *co
                           const iflow_plot_compare_options *opt, const char *out_png,
                           iflow_error *err);
 
+/* Overlays the clustering measures (cos_within, cos_between, silhouette, knn_agreement) against
+ * epoch from n_files (1..6) clustering.csv files of the same net: a row of panels per measure, a
+ * column per hidden layer of the first file, a legend with labels[k]; writes out_png atomically. */
+IFLOW_API int iflow_plot_compare_cluster(const char *const *csv_paths, const char *const *labels,
+                               size_t n_files, const char *title, const char *out_png,
+                               iflow_error *err);
+
 #ifdef __cplusplus
 }
 #endif
