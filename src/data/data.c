@@ -38,7 +38,7 @@ size_t data_count_classes(const int *y, size_t n) {
     int max = -1;
     for (size_t i = 0; i < n; i++)
         if (y[i] > max) max = y[i];
-    return (size_t)(max + 1);
+    return max < 0 ? 0 : (size_t)max + 1;
 }
 
 int iflow_dataset_load_csv(const char *path, iflow_dataset **out, iflow_error *err) {
@@ -112,7 +112,7 @@ static int slurp(FILE *f, const char *path, char **buf, size_t *len, iflow_error
         size_t got = fread(*buf + *len, 1, cap - *len, f);
         int first = *len == 0;
         *len += got;
-        if (first && got > 0 && (got < 6 || memcmp(*buf, data_npy_magic, 6)) && memchr(*buf, 0, got))
+        if (first && got > 0 && (got < 6 || memcmp(*buf, data_npy_magic, 6) != 0) && memchr(*buf, 0, got))
             return iflow_error_set(err, IFLOW_EPARSE, "%s: NUL byte: not a text file", path);
         if (got == 0) break;
     }

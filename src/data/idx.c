@@ -63,11 +63,11 @@ static int idx_open(const char *path, int min_dims, int max_dims, gzFile *gz, si
     if (rc == 0) {
         *ndims = h[3];
         got = gz_read_full(*gz, h + 4, 4 * (size_t)*ndims);
-        if (got != 4 * *ndims)
+        if (got != 4 * (long long)*ndims)
             rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: truncated: incomplete IDX header", path);
     }
     for (int k = 0; rc == 0 && k < *ndims; k++) {
-        const unsigned char *b = h + 4 + 4 * k;
+        const unsigned char *b = h + 4 + 4 * (size_t)k;
         dims[k] = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
     }
     if (rc) {
@@ -130,7 +130,7 @@ int iflow_dataset_load_idx(const char *images_path, const char *labels_path, siz
                            iflow_dataset **out, iflow_error *err) {
     *out = NULL;
     gzFile gi = NULL, gl = NULL;
-    size_t idims[3], ldims[1];
+    size_t idims[3] = {0}, ldims[1] = {0}; /* zeros: idx_open fills them, the analyzer cannot tell */
     int ni, nl;
     int rc = idx_open(images_path, 2, 3, &gi, idims, &ni, err);
     if (rc == 0) rc = idx_open(labels_path, 1, 1, &gl, ldims, &nl, err);

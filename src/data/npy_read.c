@@ -124,7 +124,7 @@ static int npy_parse_dict(const char *dict, const char *path, npy_header *h, ifl
         v = npy_space(v);
         if (*v++ != ':') goto bad;
         int k = 0;
-        while (k < 3 && strcmp(key, names[k])) k++;
+        while (k < 3 && strcmp(key, names[k]) != 0) k++;
         if (k < 3 && seen[k]++)
             return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: duplicate key '%s'",
                                    path, key);

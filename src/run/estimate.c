@@ -79,7 +79,7 @@ static int check_out_name(const char *dir, const char *name, iflow_error *err) {
                                       "metrics-mean.csv", "binned-estimate.csv",
                                       "activations-estimate.csv", "scatter-estimate.csv"};
     size_t len = strlen(name);
-    if (!*name || strchr(name, '/') || name[0] == '.' || len < 5 || strcmp(name + len - 4, ".csv"))
+    if (!*name || strchr(name, '/') || name[0] == '.' || len < 5 || strcmp(name + len - 4, ".csv") != 0)
         return iflow_error_set(err, IFLOW_EINVAL, "--out '%s': give a file name ending in .csv "
                                "(written inside %s; no '/', not starting with '.')", name, dir);
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)

@@ -59,7 +59,7 @@ static int agg_load(agg *a, const char *const *paths, size_t n, iflow_error *err
         a->num[f] = malloc(c->n_cols * sizeof *a->num[f]);
         if (!a->num[f]) return iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
         for (size_t k = 0; k < c->n_cols; k++) {
-            if (strcmp(c->header[k], first->header[k]))
+            if (strcmp(c->header[k], first->header[k]) != 0)
                 return iflow_error_set(err, IFLOW_EPARSE, "%s:1: column %zu is '%s', %s has '%s'",
                                        c->path, k + 1, c->header[k], first->path,
                                        first->header[k]);

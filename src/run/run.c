@@ -104,8 +104,9 @@ int run_load_data(run_state *st, iflow_error *err) {
     }
     if (c->mi_inputs > 0 && c->mi_inputs < all->n) {
         size_t *perm = malloc(all->n * sizeof *perm);
-        if (!perm) rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
-        if (!rc) {
+        if (!perm) {
+            rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+        } else {
             iflow_rng r;
             iflow_rng_init(&r, c->mi_seed, STREAM_SUBSET);
             for (size_t i = 0; i < all->n; i++) perm[i] = i;
@@ -192,7 +193,7 @@ static int save_checkpoint(run_state *st, long epoch, iflow_error *err) {
     /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it. */
     long prev = epoch - 1;
     if (prev >= 0 && prev != st->resumed_from && !contains(st->keep_epochs, st->n_keep, prev) &&
-        !contains(st->mi_epochs, st->n_mi, prev) && strcmp(st->cfg.checkpoint_keep, "all")) {
+        !contains(st->mi_epochs, st->n_mi, prev) && strcmp(st->cfg.checkpoint_keep, "all") != 0) {
         run_checkpoint_path(st, prev, path, sizeof path);
         remove(path);
     }

@@ -90,7 +90,7 @@ static int list_checkpoints(const char *dir, long **out, size_t *n, iflow_error 
     while ((e = readdir(d))) {
         long epoch;
         char tail[8];
-        if (sscanf(e->d_name, "epoch-%ld.ck%7s", &epoch, tail) != 2 || strcmp(tail, "pt"))
+        if (sscanf(e->d_name, "epoch-%ld.ck%7s", &epoch, tail) != 2 || strcmp(tail, "pt") != 0)
             continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
