@@ -28,7 +28,8 @@ static int parse_id(const char *s, uint64_t *out) {
 
 static int grow_table(csv_table *t, int labelled) {
     size_t new_cap = t->cap ? 2 * t->cap : 256;
-    if (new_cap > SIZE_MAX / sizeof(double) / (t->n_feat ? t->n_feat : 1)) return -1;
+    /* n_feat >= 1 once set_columns ran; 0 would make realloc free t->x */
+    if (t->n_feat == 0 || new_cap > SIZE_MAX / sizeof(double) / t->n_feat) return -1;
     double *x = realloc(t->x, new_cap * t->n_feat * sizeof *x);
     if (!x) return -1;
     t->x = x;
@@ -136,7 +137,8 @@ int data_read_csv(const char *path, FILE *in, size_t id_col, int labelled, int a
     }
     if (rc == 0) rc = data_line_reader_failed(&lr, path, err);
     if (rc == 0 && t->rows == 0) rc = iflow_error_set(err, IFLOW_EPARSE, "%s: no data rows", path);
-    if (rc == 0 && t->rows < t->cap) { /* give back the unused tail of the doubling buffer */
+    /* Give back the unused tail of the doubling buffer (never to 0 bytes: realloc would free). */
+    if (rc == 0 && t->rows < t->cap && t->rows > 0 && t->n_feat > 0) {
         double *x = realloc(t->x, t->rows * t->n_feat * sizeof *x);
         if (x) t->x = x;
     }

@@ -58,6 +58,7 @@ static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb,
             if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) != 0 ||
                 strcmp(iflow_csv_str(b, r, nc), cb[q].noise) != 0)
                 continue;
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): m < k <= n_rows: no write when n_rows is 0 */
             x[m] = ep[r], y[m++] = h[r] * c->unit;
         }
         iflow_panel_line(p, x, y, m, iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1), 2.2,
@@ -167,6 +168,7 @@ static void act_panel(plot_ctx *c, iflow_panel *p, double l, double dlo, double 
         while (e + 1 < ne && eps[e] < ep[r])
             e++;
         double left =
+            /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): a row with ep > 0 put eps[0] in */
             e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
         double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1])
                                   : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);
