@@ -66,7 +66,7 @@ static int launched_by_mpi(void) {
                                        "PMI_RANK", "IFLOW_MPI"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
-        if (v && *v && strcmp(v, "0")) return 1;
+        if (v && *v && strcmp(v, "0") != 0) return 1;
     }
     return 0;
 }
@@ -185,7 +185,7 @@ int iflow_dist_init(int *argc, char ***argv, iflow_error *err) {
     (void)argc;
     (void)argv;
     if (launched_by_mpi() && getenv("OMPI_COMM_WORLD_SIZE") &&
-        strcmp(getenv("OMPI_COMM_WORLD_SIZE"), "1"))
+        strcmp(getenv("OMPI_COMM_WORLD_SIZE"), "1") != 0)
         return iflow_error_set(err, IFLOW_EINVAL, "started by mpirun with %s ranks, but this "
                                "infoflow was built without MPI (meson setup -Dmpi=enabled)",
                                getenv("OMPI_COMM_WORLD_SIZE"));

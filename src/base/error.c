@@ -1,4 +1,5 @@
 /* iflow_error helpers. */
+#define IFLOW_ERROR_C /* the definition below, not the analyzer-only macro of error.h */
 #include "infoflow/error.h"
 
 #include <stdarg.h>

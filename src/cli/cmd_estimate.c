@@ -120,7 +120,7 @@ int cmd_estimate(int argc, char **argv) {
                                        IFLOW_MAX_THREADS);
             break;
         case 'B':
-            if (strcmp(optarg, "none") && strcmp(optarg, "bootstrap"))
+            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "bootstrap") != 0)
                 return cli_usage_error("estimate", "--resample must be none or bootstrap");
             resample = optarg[0] == 'b' ? IFLOW_RESAMPLE_BOOTSTRAP : IFLOW_RESAMPLE_NONE;
             break;

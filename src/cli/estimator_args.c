@@ -49,7 +49,7 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
         return 0;
     case OPT_BINS:
         if (a->have_bins) return cli_usage_error(cmd, "give one of --bin-width and --bins");
-        if (strcmp(v, "szt30"))
+        if (strcmp(v, "szt30") != 0)
             return cli_usage_error(cmd, "--bins accepts only 'szt30', got '%s'", v);
         a->bins = (iflow_binning){IFLOW_BIN_SZT30, 0.0, 0.0};
         a->have_bins = 1;

@@ -379,7 +379,7 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         for (size_t i = 0; i < nq; i++) pw[i] = 1.0 / (double)nq;
         grouped_result(st, ro.ga ? ro.ga : group_a, cnt_a, n_ga, n, nq, k, d, opt, IFLOW_MIX_A,
                        IFLOW_MIX_LA, pw, off, out_a);
-        if (group_b)
+        if (group_b && out_b) /* both or neither (iflow_sp_grouped_mi2 or _mi) */
             grouped_result(st, ro.gb ? ro.gb : group_b, cnt_b, n_gb, n, nq, k, d, opt,
                            IFLOW_MIX_B, IFLOW_MIX_LB, pw, off, out_b);
     }

@@ -53,6 +53,8 @@ int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads
         return iflow_error_set(err, IFLOW_ENOMEM, "iflow_knn_entropy: out of memory (n = %zu)",
                                n);
     }
+    /* nth is read by num_threads(nth), which the analyzer does not model */
+    /* NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores) */
     int nth = threads > 0 ? threads : omp_get_max_threads(), fail = 0;
 #pragma omp parallel num_threads(nth)
     {

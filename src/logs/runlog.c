@@ -52,7 +52,7 @@ static int check_header(const char *path, const char *header, iflow_error *err) 
     if (len > 0) {
         if (line[len - 1] == '\n') line[--len] = '\0';
         int v1 = header == RUNLOG_MI_HEADER && !strcmp(line, MI_V1_HEADER);
-        if (strcmp(line, header) && !v1)
+        if (strcmp(line, header) != 0 && !v1)
             rc = iflow_error_set(err, IFLOW_EINVAL, "%s: its header is not the one this run "
                                  "writes (\"%.200s\"); was it started with other [estimate] "
                                  "settings (e.g. slice_dim)? Use those, or another --out", path,

@@ -487,7 +487,7 @@ void iflow_panel_errorbar(iflow_panel *p, double x, double y, double xerr, doubl
 static void band_run(iflow_panel *p, const double *x, const double *lo, const double *hi, size_t i0,
                      size_t i1) {
     cairo_t *cr = p->fig->cr;
-    double px, py;
+    double px = 0, py = 0; /* the caller passes valid points only: iflow_panel_px sets them */
     for (size_t i = i0; i < i1; i++) {
         iflow_panel_px(p, x[i], lo[i], &px, &py);
         if (i == i0)
@@ -538,8 +538,8 @@ void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label)
     if (iflow_panel_px(p, xr, y, &px, &py) != 0 || py < p->area.y || py > p->area.y + p->area.h)
         return;
     ref_line(p, p->area.x, py, p->area.x + p->area.w, py, c);
-    for (double t = 0; t <= p->area.w; t += 10)
-        add_pt_w(p, p->area.x + t, py, 0.1);
+    for (long k = 0; 10.0 * (double)k <= p->area.w; k++) /* a point every 10 px */
+        add_pt_w(p, p->area.x + 10.0 * (double)k, py, 0.1);
     if (!label || !label[0]) return;
     double fs = p->fig->font_px - 2;
     set_rgb(p->fig->cr, c);
@@ -547,8 +547,8 @@ void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label)
     double ty = below ? py + 6 : py - 6;
     iflow_text(p->fig, p->area.x + p->area.w - 8, ty, label, fs, 1, below ? 0 : 1, 0, 0);
     double w = iflow_text_width(p->fig, label, fs, 0);
-    for (double t = 0; t <= w; t += 10)
-        add_pt_w(p, p->area.x + p->area.w - 8 - t, ty + (below ? 8 : -8), 50);
+    for (long k = 0; 10.0 * (double)k <= w; k++)
+        add_pt_w(p, p->area.x + p->area.w - 8 - 10.0 * (double)k, ty + (below ? 8 : -8), 50);
 }
 
 void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label) {
@@ -557,8 +557,8 @@ void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label)
     if (iflow_panel_px(p, x, yr, &px, &py) != 0 || px < p->area.x || px > p->area.x + p->area.w)
         return;
     ref_line(p, px, p->area.y, px, p->area.y + p->area.h, c);
-    for (double t = 0; t <= p->area.h; t += 10)
-        add_pt_w(p, px, p->area.y + t, 0.1);
+    for (long k = 0; 10.0 * (double)k <= p->area.h; k++) /* a point every 10 px */
+        add_pt_w(p, px, p->area.y + 10.0 * (double)k, 0.1);
     if (!label || !label[0]) return;
     double fs = p->fig->font_px - 2;
     set_rgb(p->fig->cr, c);
@@ -567,8 +567,8 @@ void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label)
     double y0 = p->area.y + p->area.h - 8;
     iflow_text(p->fig, px - 6, y0, label, fs, 0, 1, -M_PI / 2, 0);
     double w = iflow_text_width(p->fig, label, fs, 0);
-    for (double t = 0; t <= w; t += 10)
-        add_pt_w(p, px - 14, y0 - t, 50);
+    for (long k = 0; 10.0 * (double)k <= w; k++)
+        add_pt_w(p, px - 14, y0 - 10.0 * (double)k, 50);
 }
 
 void iflow_panel_rect(iflow_panel *p, double x0, double x1, double y0, double y1, iflow_rgb c) {

@@ -80,6 +80,7 @@ static void measure_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, iflow_c
     double *x = malloc(2 * f->n_rows * sizeof *x);
     for (size_t j = 0; x && j < nl; j++) {
         size_t k = plot_layer_rows(lay, ep, f->n_rows, layers[j], idx);
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): k <= n_rows: no write when n_rows is 0 */
         for (size_t i = 0; i < k; i++) x[i] = ep[idx[i]], x[f->n_rows + i] = v[idx[i]];
         iflow_panel_line(&p, x, x + f->n_rows, k, iflow_palette(j), 2.2, 0);
         for (size_t i = 0; i < k; i++)

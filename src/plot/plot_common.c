@@ -57,7 +57,7 @@ static int load(plot_ctx *c, const char *name, const char *const *cols, const ch
 static double info_value(const iflow_csv *info, const char *key) {
     int kc = iflow_csv_find(info, "key"), vc = iflow_csv_find(info, "value");
     for (size_t i = 0; info && kc >= 0 && vc >= 0 && i < info->n_rows; i++) {
-        if (strcmp(iflow_csv_str(info, i, kc), key)) continue;
+        if (strcmp(iflow_csv_str(info, i, kc), key) != 0) continue;
         char *end;
         double v = strtod(iflow_csv_str(info, i, vc), &end);
         return end != iflow_csv_str(info, i, vc) && *end == '\0' ? v : NAN;

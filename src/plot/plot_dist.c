@@ -22,11 +22,11 @@ static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, cons
     for (size_t i = 0; i < b->n_rows; i++) {
         const char *bin = iflow_csv_str(b, i, bc), *nz = iflow_csv_str(b, i, nc);
         size_t k = 0;
-        while (k < n && (strcmp(out[k].bin, bin) || strcmp(out[k].noise, nz)))
+        while (k < n && (strcmp(out[k].bin, bin) != 0 || strcmp(out[k].noise, nz) != 0))
             k++;
         if (k == n && n < MAX_COMBOS) out[n++] = (combo){bin, nz};
         k = 0;
-        while (k < *n_bins && strcmp(bins[k], bin))
+        while (k < *n_bins && strcmp(bins[k], bin) != 0)
             k++;
         if (k == *n_bins && *n_bins < MAX_COMBOS) bins[(*n_bins)++] = bin;
     }
@@ -35,7 +35,7 @@ static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, cons
 
 static size_t bin_index(const char **bins, size_t n, const char *bin) {
     size_t k = 0;
-    while (k < n && strcmp(bins[k], bin))
+    while (k < n && strcmp(bins[k], bin) != 0)
         k++;
     return k;
 }
@@ -55,9 +55,10 @@ static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb,
         size_t m = 0;
         for (size_t i = 0; i < k; i++) {
             size_t r = idx[i];
-            if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) ||
-                strcmp(iflow_csv_str(b, r, nc), cb[q].noise))
+            if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) != 0 ||
+                strcmp(iflow_csv_str(b, r, nc), cb[q].noise) != 0)
                 continue;
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): m < k <= n_rows: no write when n_rows is 0 */
             x[m] = ep[r], y[m++] = h[r] * c->unit;
         }
         iflow_panel_line(p, x, y, m, iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1), 2.2,
@@ -167,6 +168,7 @@ static void act_panel(plot_ctx *c, iflow_panel *p, double l, double dlo, double 
         while (e + 1 < ne && eps[e] < ep[r])
             e++;
         double left =
+            /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): a row with ep > 0 put eps[0] in */
             e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
         double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1])
                                   : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);

@@ -497,7 +497,7 @@ static int unknown_key(const char *section, const char *name, char *msg, size_t 
         return IFLOW_EPARSE;
     }
     for (int i = 0; i < N_KEYS; i++) {
-        if (strcmp(keys[i].section, section)) {
+        if (strcmp(keys[i].section, section) != 0) {
             if (!strcmp(keys[i].name, name) && other < 0) other = i;
         } else if (edit_distance(name, keys[i].name) < best_d) {
             best_d = edit_distance(name, keys[i].name);
@@ -788,7 +788,7 @@ static int check_config(const iflow_config *cfg, const int *line, iflow_error *e
     if ((rc = net_shapes(cfg, widths, &blame, msg, sizeof msg)))
         return fail_at(err, rc, cfg, line, blame, "%s", msg);
     if (cfg->n_blocks && (cfg->n_widths != cfg->n_blocks + 1 ||
-                          memcmp(widths, cfg->widths, cfg->n_widths * sizeof *widths)))
+                          memcmp(widths, cfg->widths, cfg->n_widths * sizeof *widths) != 0))
         return fail_at(err, IFLOW_EINVAL, cfg, line, N_LAYERS,
                        "[net] widths do not match the blocks of layers");
     if (cfg->n_widths == 0)
@@ -920,7 +920,7 @@ int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *e
     for (size_t s = 0; s < N_SECTIONS; s++) {
         fprintf(a.f, "%s[%s]\n", s ? "\n" : "", sections[s]);
         for (int id = 0; id < N_KEYS; id++) {
-            if (strcmp(keys[id].section, sections[s])) continue;
+            if (strcmp(keys[id].section, sections[s]) != 0) continue;
             if (id == N_INPUT && !cfg->input.c) continue; /* MLP configs read as before */
             char v[2 * IFLOW_PATH_MAX];
             format_value(cfg, id, 1, v, sizeof v);
@@ -961,7 +961,7 @@ uint64_t iflow_config_hash(const iflow_config *cfg) {
     uint64_t h = iflow_fnv1a64(IFLOW_FNV1A64_INIT, "infoflow-config-v2\n");
     for (int id = 0; id < N_KEYS; id++) {
         const char *sec = keys[id].section;
-        if ((strcmp(sec, "data") && strcmp(sec, "net") && strcmp(sec, "train")) ||
+        if ((strcmp(sec, "data") != 0 && strcmp(sec, "net") != 0 && strcmp(sec, "train") != 0) ||
             (keys[id].flags & NO_HASH) || (id == N_INPUT && !cfg->input.c))
             continue; /* no input: the hash of an MLP config is what it always was */
         /* v1 is what every run made before the key existed used: left out, their hash stays. */
