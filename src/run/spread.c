@@ -68,7 +68,7 @@ int iflow_spread_units(size_t n_items, size_t n_hidden, const iflow_mi_options *
                  : iflow_error_set(err, IFLOW_ENOMEM, "out of memory for %zu units", n_units);
     if (!rc) rc = compute_mine(n_items, n_hidden, mi, fn, user, mine, &n_mine, err);
     rc = iflow_dist_agree(rc, err);
-    for (size_t r = 0; r < size; r++)
+    for (size_t r = 0; counts && r < size; r++) /* counts is NULL only after an error */
         counts[r] = (n_units > r ? (n_units - r + size - 1) / size : 0) * sizeof *mine;
     if (!rc) rc = iflow_dist_gather(mine, counts, got, err);
     rc = iflow_dist_agree(rc, err);
