@@ -142,8 +142,9 @@ END_TEST
 /* The same for a .npy shape: refused from the file size, before allocating. */
 START_TEST(test_npy_huge_shape) {
     char hdr[128];
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': False, "
-                                      "'shape': (4000000000, 1000), }");
+    int n = snprintf(hdr, sizeof hdr,
+                     "{'descr': '<f8', 'fortran_order': False, "
+                     "'shape': (4000000000, 1000), }");
     while ((10 + n + 1) % 64) hdr[n++] = ' ';
     hdr[n++] = '\n';
     uint8_t file[256] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)n, 0};
@@ -153,8 +154,8 @@ START_TEST(test_npy_huge_shape) {
     iflow_matrix *m = NULL;
     iflow_error err = {0};
     ck_assert_int_eq(iflow_matrix_load(path, &m, &err), IFLOW_ECORRUPT);
-    ck_assert_msg(strstr(err.msg, "truncated: expected 32000000000000 bytes of data, got 16"),
-                  "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "truncated: expected 32000000000000 bytes of data, got 16"), "%s",
+                  err.msg);
 }
 END_TEST
 

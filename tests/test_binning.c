@@ -23,8 +23,7 @@ static double bin_h(const double *x, size_t n, size_t d, const iflow_binning *b)
 /* -sum p ln p of a histogram, straight from the definition. */
 static double entropy_of_counts(const size_t *c, size_t m) {
     size_t n = 0;
-    for (size_t i = 0; i < m; i++)
-        n += c[i];
+    for (size_t i = 0; i < m; i++) n += c[i];
     double h = 0;
     for (size_t i = 0; i < m; i++)
         if (c[i]) h -= (double)c[i] / (double)n * log((double)c[i] / (double)n);
@@ -61,8 +60,7 @@ END_TEST
 /* np.linspace(-1, 1, 30): k * (2 / 29) + (-1), the last edge exactly 1. */
 static void numpy_edges(double *edges) {
     double step = 2.0 / 29.0;
-    for (int k = 0; k < 30; k++)
-        edges[k] = (double)k * step + -1.0;
+    for (int k = 0; k < 30; k++) edges[k] = (double)k * step + -1.0;
     edges[29] = 1.0;
 }
 
@@ -84,8 +82,7 @@ START_TEST(test_szt_edges) {
     /* One value strictly inside each of the 31 bins: ln 31. */
     double inside[31];
     inside[0] = -2.0;
-    for (int k = 1; k < 30; k++)
-        inside[k] = 0.5 * (edges[k - 1] + edges[k]);
+    for (int k = 1; k < 30; k++) inside[k] = 0.5 * (edges[k - 1] + edges[k]);
     inside[30] = 2.0;
     ck_assert_double_eq_tol(bin_h(inside, 31, 1, &szt), log(31.0), 1e-14);
 }
@@ -97,10 +94,8 @@ START_TEST(test_distinct_rows) {
     size_t *group = malloc(n * sizeof *group);
     iflow_rng rng;
     iflow_rng_init(&rng, 11, 0);
-    for (size_t i = 0; i < n * d; i++)
-        x[i] = 2 * iflow_rng_uniform(&rng) - 1;
-    for (size_t i = 0; i < n; i++)
-        group[i] = i;
+    for (size_t i = 0; i < n * d; i++) x[i] = 2 * iflow_rng_uniform(&rng) - 1;
+    for (size_t i = 0; i < n; i++) group[i] = i;
     iflow_binning tiny = {IFLOW_BIN_WIDTH, 1e-9, 0.0};
     ck_assert_double_eq_tol(bin_h(x, n, d, &tiny), log((double)n), 1e-12);
     /* Grouping by input: H(Bin T | X) = 0, so I(X; Bin T) = H(Bin T) = ln n. */
@@ -112,8 +107,7 @@ START_TEST(test_distinct_rows) {
     /* Many integer-valued rows, one per bin: exercises table growth and probing. */
     const size_t big = 100000;
     double *y = malloc(big * sizeof *y);
-    for (size_t i = 0; i < big; i++)
-        y[i] = (double)((i * 7919) % big) - 50000.0;
+    for (size_t i = 0; i < big; i++) y[i] = (double)((i * 7919) % big) - 50000.0;
     ck_assert_double_eq_tol(bin_h(y, big, 1, &unit_width), log((double)big), 1e-10);
     free(x);
     free(group);
@@ -161,35 +155,30 @@ START_TEST(test_wide_rows) {
      * Symbols differing only in column 299 must not merge. */
     const size_t d = 300, base = 60;
     size_t n = 0, counts[120];
-    for (size_t i = 0; i < base; i++)
-        n += 1 + i % 5;
+    for (size_t i = 0; i < base; i++) n += 1 + i % 5;
     n += base;
     double *x = malloc(n * d * sizeof *x), *b = malloc(base * d * sizeof *b), edges[30];
     numpy_edges(edges);
     iflow_rng rng;
     iflow_rng_init(&rng, 3, 1);
-    for (size_t i = 0; i < base * d; i++)
-        b[i] = 1.8 * iflow_rng_uniform(&rng) - 0.9;
+    for (size_t i = 0; i < base * d; i++) b[i] = 1.8 * iflow_rng_uniform(&rng) - 0.9;
     size_t r = 0;
     for (size_t i = 0; i < base; i++) {
         counts[i] = 1 + i % 5;
-        for (size_t c = 0; c < counts[i]; c++, r++)
-            memcpy(x + r * d, b + i * d, d * sizeof *x);
+        for (size_t c = 0; c < counts[i]; c++, r++) memcpy(x + r * d, b + i * d, d * sizeof *x);
     }
     for (size_t i = 0; i < base; i++, r++) {
         memcpy(x + r * d, b + i * d, d * sizeof *x);
         double v = b[i * d + d - 1];
         int k = 0;
-        while (edges[k] <= v)
-            k++; /* v < edges[k]: move it onto that edge */
+        while (edges[k] <= v) k++; /* v < edges[k]: move it onto that edge */
         x[r * d + d - 1] = edges[k];
         counts[base + i] = 1;
     }
     ck_assert_double_eq_tol(bin_h(x, n, d, &szt), entropy_of_counts(counts, 2 * base), 1e-13);
     /* Row order does not matter: reverse the rows. */
     double *rev = malloc(n * d * sizeof *rev);
-    for (size_t i = 0; i < n; i++)
-        memcpy(rev + i * d, x + (n - 1 - i) * d, d * sizeof *x);
+    for (size_t i = 0; i < n; i++) memcpy(rev + i * d, x + (n - 1 - i) * d, d * sizeof *x);
     ck_assert_double_eq_tol(bin_h(rev, n, d, &szt), entropy_of_counts(counts, 2 * base), 1e-13);
     free(x);
     free(b);

@@ -69,18 +69,14 @@ static uint32_t le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t le64(const unsigned char *p) {
-    return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
+static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 static void put_le32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static void put_le64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
 /* ---- fixtures: nets, optimisers and snapshots of everything a load may change ---- */
@@ -92,8 +88,7 @@ static iflow_net *make_net(size_t n_widths, const size_t *widths, iflow_activati
     ck_assert_int_eq(iflow_net_new(n_widths, widths, act, 0.01, beta, &net, &err), 0);
     iflow_rng r;
     iflow_rng_init(&r, seed, 1);
-    for (size_t i = 0; i < net->n_params; i++)
-        net->params[i] = iflow_rng_normal(&r);
+    for (size_t i = 0; i < net->n_params; i++) net->params[i] = iflow_rng_normal(&r);
     /* Values that a lossy or text encoding would not keep. */
     net->params[0] = -0.0;
     net->params[1] = 4.9406564584124654e-324;
@@ -153,9 +148,7 @@ static void snap_free(snapshot *s) {
     free(s->v);
 }
 
-static int same_bits(double a, double b) {
-    return memcmp(&a, &b, sizeof a) == 0;
-}
+static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
 
 /* Bitwise equality of everything in s with the given objects (NULL ones are skipped). */
 static void assert_matches(const snapshot *s, const iflow_net *net, const iflow_optim *opt,
@@ -234,8 +227,7 @@ START_TEST(test_round_trip) {
     iflow_optim *opt = make_opt(IFLOW_OPT_ADAM, net->n_params, 11);
     iflow_rng rng;
     iflow_rng_init(&rng, 12, 3);
-    for (int i = 0; i < 77; i++)
-        iflow_rng_u64(&rng);
+    for (int i = 0; i < 77; i++) iflow_rng_u64(&rng);
     iflow_checkpoint_meta meta = {42, 0x0123456789abcdefULL};
     snapshot saved = snap(net, opt, &rng, &meta);
     const char *path = tmp_path("round.ckpt");
@@ -243,8 +235,7 @@ START_TEST(test_round_trip) {
     ck_assert_int_eq(iflow_checkpoint_save(path, &meta, net, opt, &rng, &err), 0);
 
     /* Into the same objects after scrambling them. */
-    for (size_t i = 0; i < net->n_params; i++)
-        net->params[i] = opt->m[i] = opt->v[i] = 7.0;
+    for (size_t i = 0; i < net->n_params; i++) net->params[i] = opt->m[i] = opt->v[i] = 7.0;
     opt->step = 0;
     opt->p.lr = 1;
     iflow_rng_init(&rng, 0, 0);
@@ -281,8 +272,7 @@ END_TEST
 START_TEST(test_rng_continues) {
     iflow_rng rng, restored;
     iflow_rng_init(&rng, 2019, 9);
-    for (int i = 0; i < 1000; i++)
-        iflow_rng_normal(&rng);
+    for (int i = 0; i < 1000; i++) iflow_rng_normal(&rng);
     iflow_net *net = make_net(3, small_widths, IFLOW_ACT_RELU, NULL, 1);
     const char *path = tmp_path("rng.ckpt");
     iflow_error err;
@@ -359,8 +349,7 @@ START_TEST(test_byte_layout) {
     ck_assert_uint_eq(le64(pl), 17);
     ck_assert_uint_eq(le64(pl + 8), p.meta.config_hash);
     ck_assert_uint_eq(le32(pl + 16), 2);
-    for (int l = 0; l < 3; l++)
-        ck_assert_uint_eq(le32(pl + 20 + 4 * l), small_widths[l]);
+    for (int l = 0; l < 3; l++) ck_assert_uint_eq(le32(pl + 20 + 4 * l), small_widths[l]);
     ck_assert_uint_eq(le32(pl + 32), IFLOW_ACT_TANH);
     at = 36 + 8; /* leaky slope */
     uint64_t bits;
@@ -391,8 +380,7 @@ START_TEST(test_byte_layout) {
     ck_assert_uint_eq(le64(pl + at + 8), P);
     at += 16 + 16 * P;
     ck_assert_uint_eq(pl[at], 1);
-    for (int i = 0; i < 4; i++)
-        ck_assert_uint_eq(le64(pl + at + 1 + 8 * i), p.rng.s[i]);
+    for (int i = 0; i < 4; i++) ck_assert_uint_eq(le64(pl + at + 1 + 8 * i), p.rng.s[i]);
     ck_assert_uint_eq(le32(pl + at + 1 + 32), 1); /* normals v1 */
     ck_assert_uint_eq(at + 1 + 32 + 4, len);
     free(pl);
@@ -564,7 +552,6 @@ static void write_with_payload(const char *path, const unsigned char *pl, size_t
     write_bytes(path, d, HEADER_LEN + comp_len);
     free(d);
 }
-
 
 /* Normals v2 is restored with the state, so a resumed run draws its noise as before; a
  * format 1 file (no generator field) loads as v1; an unknown generator is refused. */
@@ -748,8 +735,7 @@ static int count_entries(const char *dir) {
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    while ((e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     closedir(d);
     return n;
 }

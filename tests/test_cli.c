@@ -107,8 +107,7 @@ static const char *write_csv(const char *name, const double *x, size_t n, size_t
     ck_assert_ptr_nonnull(f);
     fprintf(f, "# written by test_cli\n");
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            fprintf(f, "%.17g%c", x[i * d + j], j + 1 < d ? ',' : '\n');
+        for (size_t j = 0; j < d; j++) fprintf(f, "%.17g%c", x[i * d + j], j + 1 < d ? ',' : '\n');
     ck_assert_int_eq(fclose(f), 0);
     return path;
 }
@@ -133,8 +132,7 @@ static double gaussian_entropy(size_t d, double s) {
 enum { REP_N = 50, REP_D = 3 };
 static void repeated_point(double *x) {
     const double p[REP_D] = {0.3, -1.2, 2.0};
-    for (size_t i = 0; i < REP_N; i++)
-        memcpy(x + i * REP_D, p, sizeof p);
+    for (size_t i = 0; i < REP_N; i++) memcpy(x + i * REP_D, p, sizeof p);
 }
 
 START_TEST(test_help) {
@@ -220,8 +218,7 @@ START_TEST(test_threads_do_not_change_results) {
     iflow_rng rng;
     iflow_rng_init(&rng, 17, 0);
     double x[200 * 4];
-    for (size_t i = 0; i < 200 * 4; i++)
-        x[i] = iflow_rng_normal(&rng);
+    for (size_t i = 0; i < 200 * 4; i++) x[i] = iflow_rng_normal(&rng);
     const char *path = write_csv("gauss.csv", x, 200, 4);
     result a, b;
     RUN(&a, "entropy", "--sigma", "0.4", "--threads", "1", path);
@@ -264,8 +261,7 @@ START_TEST(test_knn_estimator) {
     static double x[N * 2];
     iflow_rng rng;
     iflow_rng_init(&rng, 23, 0);
-    for (size_t i = 0; i < N * 2; i++)
-        x[i] = iflow_rng_uniform(&rng);
+    for (size_t i = 0; i < N * 2; i++) x[i] = iflow_rng_uniform(&rng);
     const char *path = write_csv("unif.csv", x, N, 2);
     result r;
     RUN(&r, "entropy", "--estimator", "knn", path);
@@ -374,8 +370,7 @@ START_TEST(test_entropy_errors) {
     };
     for (size_t i = 0; i < sizeof usage_cases / sizeof usage_cases[0]; i++) {
         const char *args[10] = {"entropy"};
-        for (size_t j = 0; j < 8 && usage_cases[i][j]; j++)
-            args[j + 1] = usage_cases[i][j];
+        for (size_t j = 0; j < 8 && usage_cases[i][j]; j++) args[j + 1] = usage_cases[i][j];
         run(&r, args);
         check_error(&r, 2, "entropy", NULL);
     }
@@ -479,8 +474,10 @@ START_TEST(test_numbers_at_edges) {
     const char *far = normal_csv("far.csv", 400, 2, 1, 1e12);
     result r, ref;
     const char *const refused[][3] = {
-        {"1e154", unit, "beta = 1e+154"},  {"1e-160", unit, "beta = 1e-160"},
-        {"1e80", huge, "resolution"},     {"0.1", huge, "resolution"},
+        {"1e154", unit, "beta = 1e+154"},
+        {"1e-160", unit, "beta = 1e-160"},
+        {"1e80", huge, "resolution"},
+        {"0.1", huge, "resolution"},
     };
     const char *const est[] = {"sp", "kde-lower", "kde-upper"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
@@ -511,7 +508,7 @@ START_TEST(test_group_ids_exact) {
     const char *big = write_text("bigids.csv", "0.1,9007199254740992\n0.2,9007199254740993\n"
                                                "0.3,9007199254740992\n0.4,9007199254740993\n");
     const char *one = write_text("oneid.csv", "0.1,9007199254740993\n0.2,9007199254740993\n"
-                                               "0.3,9007199254740993\n0.4,9007199254740993\n");
+                                              "0.3,9007199254740993\n0.4,9007199254740993\n");
     const char *huge = write_text("u64ids.csv", "0.1,18446744073709551615\n"
                                                 "0.2,18446744073709551614\n");
     result r;
@@ -596,7 +593,7 @@ START_TEST(test_bom_and_default_tolerance) {
     const char *plain = write_text("plain.csv", "x,y\n1,2\n3,4\n5,7\n");
     const char *bom = write_text("bom.csv", "\xEF\xBB\xBFx,y\n1,2\n3,4\n5,7\n");
     const char *bom_data = write_text("bomdata.csv", "\xEF\xBB\xBF"
-                                                    "1,2\n3,4\n5,7\n");
+                                                     "1,2\n3,4\n5,7\n");
     const char *bom_bad = write_text("bombad.csv", "\xEF\xBB\xBFz,2\n3,4\n");
     result a, b, c;
     RUN(&a, "entropy", "--sigma", "0.5", plain);
@@ -698,7 +695,6 @@ START_TEST(test_cluster_command) {
     ck_assert_ptr_nonnull(strstr(r.out, "silhouette"));
 }
 END_TEST
-
 
 /* One temporary directory for the whole run (tests run one after another), created before the
  * tests fork and removed at the end even if some failed. */

@@ -20,7 +20,8 @@ static double *gaussian_points(size_t n, size_t d, uint64_t seed) {
 
 static double dist(const double *s, size_t d, size_t i, size_t j) {
     double q = 0;
-    for (size_t c = 0; c < d; c++) q += (s[i * d + c] - s[j * d + c]) * (s[i * d + c] - s[j * d + c]);
+    for (size_t c = 0; c < d; c++)
+        q += (s[i * d + c] - s[j * d + c]) * (s[i * d + c] - s[j * d + c]);
     return sqrt(q);
 }
 
@@ -42,8 +43,10 @@ static void brute(const double *s, size_t n, size_t d, const size_t *lab, size_t
             double cs = dot / sqrt(ni * nj);
             size_t b = (size_t)floor((cs + 1) / 2 * (double)bins);
             if (b >= bins) b = bins - 1;
-            if (lab[i] == lab[j]) cw += cs, nw++, hw[b]++;
-            else cb += cs, nb++, hb[b]++;
+            if (lab[i] == lab[j])
+                cw += cs, nw++, hw[b]++;
+            else
+                cb += cs, nb++, hb[b]++;
         }
     double *dj = malloc(n * sizeof *dj);
     size_t *order = malloc(n * sizeof *order);
@@ -55,8 +58,10 @@ static void brute(const double *s, size_t n, size_t d, const size_t *lab, size_t
             size_t cnt = 0;
             for (size_t j = 0; j < n; j++)
                 if (j != i && lab[j] == c) sum += dist(s, d, i, j), cnt++;
-            if (c == lab[i]) a = sum, na = cnt;
-            else if (cnt) best = fmin(best, sum / (double)cnt);
+            if (c == lab[i])
+                a = sum, na = cnt;
+            else if (cnt)
+                best = fmin(best, sum / (double)cnt);
         }
         if (na > 0) sil += (best - a / (double)na) / fmax(a / (double)na, best);
         /* k nearest by selection sort on (distance, index). */
@@ -196,7 +201,7 @@ START_TEST(test_zero_rows_and_errors) {
     iflow_error err = {0};
     ck_assert_int_eq(iflow_cluster_measure(s, n, d, lab, 2, &opt, &r, NULL, NULL, &err), 0);
     ck_assert_uint_eq(r.n_zero, 2);
-    ck_assert_uint_eq(r.n_within, 2);  /* pairs among the 2 + 2 non-zero rows */
+    ck_assert_uint_eq(r.n_within, 2); /* pairs among the 2 + 2 non-zero rows */
     ck_assert_uint_eq(r.n_between, 4);
     ck_assert(isfinite(r.cos_within) && isfinite(r.cos_between));
     opt.knn = 6;

@@ -36,10 +36,10 @@ static const char *write_file(const char *name, const char *text) {
     return path;
 }
 
-#define BASE_DATA "[data]\nfile = data.csv\n"
-#define BASE_NET "[net]\nlayers = 4,3,2\n"
+#define BASE_DATA  "[data]\nfile = data.csv\n"
+#define BASE_NET   "[net]\nlayers = 4,3,2\n"
 #define BASE_TRAIN "[train]\nepochs = 10\n"
-#define BASE BASE_DATA BASE_NET BASE_TRAIN /* lines 1-6 */
+#define BASE       BASE_DATA BASE_NET BASE_TRAIN /* lines 1-6 */
 
 /* Loads text as tmpdir/c.ini; it must fail with code, and the message must contain
  * "c.ini:LINE:" (line > 0) or "c.ini: " (line 0) and the fragment want. */
@@ -217,8 +217,8 @@ START_TEST(test_cnn_layers) {
                  "kernel 11x11 larger than the padded input 8x8");
     expect_error(BASE_DATA CNN_NET("conv 4 3x3 maxpool 7, dense 3") BASE_TRAIN, IFLOW_EINVAL, 5,
                  "output of size 0");
-    expect_error(BASE_DATA CNN_NET("conv 4 3x3, conv 2 7x7, dense 3") BASE_TRAIN, IFLOW_EINVAL,
-                 5, "block 2");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3, conv 2 7x7, dense 3") BASE_TRAIN, IFLOW_EINVAL, 5,
+                 "block 2");
     expect_error(BASE_DATA CNN_NET("conv 4 3x3 dilate 2, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
                  "unexpected word 'dilate'");
     expect_error(BASE_DATA CNN_NET("conv 4 3x3, pool 2, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
@@ -227,17 +227,16 @@ START_TEST(test_cnn_layers) {
                  "missing number");
     expect_error(BASE_DATA CNN_NET("conv 4 3x, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
                  "expected conv C KxK");
-    expect_error(BASE_DATA CNN_NET("conv 4 3x3 pad, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
-                 "pad P");
-    expect_error(BASE_DATA CNN_NET("conv 4 3x3 pad 1 pad 2, dense 3") BASE_TRAIN, IFLOW_EPARSE,
-                 5, "unexpected word 'pad'");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3 pad, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5, "pad P");
+    expect_error(BASE_DATA CNN_NET("conv 4 3x3 pad 1 pad 2, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
+                 "unexpected word 'pad'");
     expect_error(BASE_DATA CNN_NET("conv 4 3x3 maxpool 2 avgpool 2, dense 3") BASE_TRAIN,
                  IFLOW_EPARSE, 5, "unexpected word 'avgpool'");
     expect_error(BASE_DATA CNN_NET("dense 3 4") BASE_TRAIN, IFLOW_EPARSE, 5, "nothing after");
     expect_error(BASE_DATA CNN_NET("conv 99999999 3x3, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
                  "1..16777216");
-    expect_error(BASE_DATA CNN_NET("conv 4096 3x3 pad 4000, dense 3") BASE_TRAIN, IFLOW_EINVAL,
-                 5, "larger than 2^24");
+    expect_error(BASE_DATA CNN_NET("conv 4096 3x3 pad 4000, dense 3") BASE_TRAIN, IFLOW_EINVAL, 5,
+                 "larger than 2^24");
     expect_error(BASE_DATA CNN_NET("dense 5, conv 4 3x3") BASE_TRAIN, IFLOW_EINVAL, 5,
                  "last block must be dense");
     expect_error(BASE_DATA CNN_NET("conv 4 3x3, 5, dense 3") BASE_TRAIN, IFLOW_EPARSE, 5,
@@ -314,8 +313,7 @@ START_TEST(test_errors_counts_that_size_allocations) {
     long *ep = NULL;
     size_t n = 0;
     iflow_error err = {0};
-    ck_assert_int_eq(iflow_epochs_expand("all", 2305843009213693952L, &ep, &n, &err),
-                     IFLOW_EINVAL);
+    ck_assert_int_eq(iflow_epochs_expand("all", 2305843009213693952L, &ep, &n, &err), IFLOW_EINVAL);
     ck_assert_ptr_null(ep);
     ck_assert_int_eq(iflow_epochs_expand("every:3", 2305843009213693952L, &ep, &n, &err),
                      IFLOW_EINVAL);
@@ -337,8 +335,8 @@ END_TEST
 
 /* Errors that need the whole file: reported at the line of the key at fault. */
 START_TEST(test_errors_cross_field) {
-    expect_error(BASE_DATA "[net]\nbeta_layers = 0.1\nlayers = 4,3,3,2\n" BASE_TRAIN,
-                 IFLOW_EINVAL, 4, "beta_layers has 1 entries but layers has 2 hidden layers");
+    expect_error(BASE_DATA "[net]\nbeta_layers = 0.1\nlayers = 4,3,3,2\n" BASE_TRAIN, IFLOW_EINVAL,
+                 4, "beta_layers has 1 entries but layers has 2 hidden layers");
     expect_error(BASE "[data]\nformat = idx\n", IFLOW_EINVAL, 8, "needs [data] labels");
     expect_error("[data]\nfile = train-idx3-ubyte\n" BASE_NET BASE_TRAIN, IFLOW_EINVAL, 2,
                  "needs [data] labels");
@@ -348,7 +346,8 @@ START_TEST(test_errors_cross_field) {
                  "slices must be >= 2");
     expect_error(BASE "[estimate]\ncluster_inputs = 10\ncluster_k = 10\n", IFLOW_EINVAL, 9,
                  "cluster_k = 10 needs cluster_inputs > cluster_k");
-    expect_error(BASE "[estimate]\nslice_dim = -1\n", IFLOW_EINVAL, 8, "slice_dim must be in [0, 16777216], got -1");
+    expect_error(BASE "[estimate]\nslice_dim = -1\n", IFLOW_EINVAL, 8,
+                 "slice_dim must be in [0, 16777216], got -1");
     iflow_config cfg;
     load_ok(BASE, &cfg);
     ck_assert(cfg.slice_dim == 0 && cfg.slices == 16 && cfg.cluster_inputs == 2000 &&
@@ -372,8 +371,7 @@ static void assert_same_config(const iflow_config *a, const iflow_config *b) {
     ck_assert(a->activation == b->activation && a->leaky_slope == b->leaky_slope &&
               a->beta == b->beta && a->init == b->init);
     ck_assert_uint_eq(a->n_beta_layers, b->n_beta_layers);
-    for (size_t i = 0; i < a->n_beta_layers; i++)
-        ck_assert(a->beta_layers[i] == b->beta_layers[i]);
+    for (size_t i = 0; i < a->n_beta_layers; i++) ck_assert(a->beta_layers[i] == b->beta_layers[i]);
     ck_assert_mem_eq(&a->optim, &b->optim, sizeof a->optim);
     ck_assert(a->batch == b->batch && a->epochs == b->epochs && a->seed == b->seed &&
               a->orthonormal == b->orthonormal && a->noise_generator == b->noise_generator);
@@ -481,8 +479,8 @@ START_TEST(test_all_configs_load) {
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) {
         size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") || !strncmp(e->d_name, "exp-minimal", 11) ||
-            !strncmp(e->d_name, "exp-estimators", 14))
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") ||
+            !strncmp(e->d_name, "exp-minimal", 11) || !strncmp(e->d_name, "exp-estimators", 14))
             continue;
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);

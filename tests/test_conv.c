@@ -41,8 +41,14 @@ static const size_t geoms[][8] = {
 
 static iflow_conv_geom geom(size_t k) {
     const size_t *v = geoms[k];
-    iflow_conv_geom g = {.c_in = v[0], .h_in = v[1], .w_in = v[2], .c_out = v[3], .kh = v[4],
-                         .kw = v[5], .stride = v[6], .pad = v[7]};
+    iflow_conv_geom g = {.c_in = v[0],
+                         .h_in = v[1],
+                         .w_in = v[2],
+                         .c_out = v[3],
+                         .kh = v[4],
+                         .kw = v[5],
+                         .stride = v[6],
+                         .pad = v[7]};
     ck_assert_int_eq(iflow_conv_geom_init(&g), 0);
     return g;
 }
@@ -124,8 +130,10 @@ START_TEST(test_pooling) {
     fill_uniform(&rng, x, N * C * H * W, -1, 1);
     fill_uniform(&rng, r, ny, -1, 1);
     for (int is_max = 0; is_max < 2; is_max++) {
-        if (is_max) iflow_maxpool_forward(x, N, C, H, W, k, y, arg);
-        else iflow_avgpool_forward(x, N, C, H, W, k, y);
+        if (is_max)
+            iflow_maxpool_forward(x, N, C, H, W, k, y, arg);
+        else
+            iflow_avgpool_forward(x, N, C, H, W, k, y);
         for (size_t pl = 0; pl < N * C; pl++)
             for (size_t i = 0; i < oh; i++)
                 for (size_t j = 0; j < ow; j++) {
@@ -139,24 +147,30 @@ START_TEST(test_pooling) {
                     double want = is_max ? m : s / (double)(k * k);
                     ck_assert_double_eq_tol(y[(pl * oh + i) * ow + j], want, 1e-15);
                 }
-        if (is_max) iflow_maxpool_backward(r, arg, N, C, H, W, k, dx);
-        else iflow_avgpool_backward(r, N, C, H, W, k, dx);
+        if (is_max)
+            iflow_maxpool_backward(r, arg, N, C, H, W, k, dx);
+        else
+            iflow_avgpool_backward(r, N, C, H, W, k, dx);
         double h = 1e-6, worst = 0;
         for (size_t q = 0; q < N * C * H * W; q++) {
             double saved = x[q], lp = 0, lm = 0;
             x[q] = saved + h;
-            if (is_max) iflow_maxpool_forward(x, N, C, H, W, k, y, arg);
-            else iflow_avgpool_forward(x, N, C, H, W, k, y);
+            if (is_max)
+                iflow_maxpool_forward(x, N, C, H, W, k, y, arg);
+            else
+                iflow_avgpool_forward(x, N, C, H, W, k, y);
             for (size_t t = 0; t < ny; t++) lp += r[t] * y[t];
             x[q] = saved - h;
-            if (is_max) iflow_maxpool_forward(x, N, C, H, W, k, y, arg);
-            else iflow_avgpool_forward(x, N, C, H, W, k, y);
+            if (is_max)
+                iflow_maxpool_forward(x, N, C, H, W, k, y, arg);
+            else
+                iflow_avgpool_forward(x, N, C, H, W, k, y);
             for (size_t t = 0; t < ny; t++) lm += r[t] * y[t];
             x[q] = saved;
             worst = fmax(worst, fabs((lp - lm) / (2 * h) - dx[q]));
         }
-        ck_assert_msg(worst < 1e-8, "%s pool %zu: worst gradient error %g",
-                      is_max ? "max" : "avg", k, worst);
+        ck_assert_msg(worst < 1e-8, "%s pool %zu: worst gradient error %g", is_max ? "max" : "avg",
+                      k, worst);
     }
     /* NaN wins a max pool, so a diverging net shows. */
     x[1] = NAN;
@@ -178,10 +192,22 @@ static double loss_at(const iflow_net *net, const double *x, const int *y, size_
  * from kinks and ties by a loose bound on the few parameters near one. */
 static void cnn_gradient(iflow_activation act, int variant) {
     iflow_block b[5] = {
-        {.kind = IFLOW_BLOCK_CONV, .units = 3, .kh = 3, .kw = 3, .stride = 2, .pad = 1,
-         .pool = IFLOW_POOL_MAX, .pool_size = 2},
-        {.kind = IFLOW_BLOCK_CONV, .units = 4, .kh = 2, .kw = 1, .stride = 1, .pad = 1,
-         .pool = IFLOW_POOL_AVG, .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 3,
+         .kh = 3,
+         .kw = 3,
+         .stride = 2,
+         .pad = 1,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 4,
+         .kh = 2,
+         .kw = 1,
+         .stride = 1,
+         .pad = 1,
+         .pool = IFLOW_POOL_AVG,
+         .pool_size = 2},
         {.kind = IFLOW_BLOCK_CONV, .units = 2, .kh = 1, .kw = 2, .stride = 1, .pad = 0},
         {.kind = IFLOW_BLOCK_DENSE, .units = 5},
         {.kind = IFLOW_BLOCK_DENSE, .units = 3},
@@ -195,8 +221,9 @@ static void cnn_gradient(iflow_activation act, int variant) {
     const double beta[] = {0.1, 0.05, 0.1, 0.1};
     iflow_net *net = NULL;
     iflow_error err = {0};
-    ck_assert_msg(iflow_net_new_blocks((iflow_shape){2, 9, 8}, nb, b, act, 0.1, beta, &net,
-                                       &err) == 0, "%s", err.msg);
+    ck_assert_msg(iflow_net_new_blocks((iflow_shape){2, 9, 8}, nb, b, act, 0.1, beta, &net, &err) ==
+                      0,
+                  "%s", err.msg);
     iflow_rng rng;
     iflow_rng_init(&rng, 1234 + (uint64_t)variant, 0);
     iflow_net_init(net, IFLOW_INIT_PYTORCH, &rng);
@@ -238,25 +265,36 @@ static void cnn_gradient(iflow_activation act, int variant) {
     iflow_net_free(net);
 }
 
-START_TEST(test_cnn_gradient) {
-    cnn_gradient(_i < 2 ? IFLOW_ACT_TANH : IFLOW_ACT_RELU, _i % 2);
-}
+START_TEST(test_cnn_gradient) { cnn_gradient(_i < 2 ? IFLOW_ACT_TANH : IFLOW_ACT_RELU, _i % 2); }
 END_TEST
 
 /* Shapes and widths of the Fashion-MNIST net; shape errors name the block. */
 START_TEST(test_block_shapes) {
     iflow_block b[4] = {
-        {.kind = IFLOW_BLOCK_CONV, .units = 16, .kh = 5, .kw = 5, .stride = 1, .pad = 2,
-         .pool = IFLOW_POOL_MAX, .pool_size = 2},
-        {.kind = IFLOW_BLOCK_CONV, .units = 32, .kh = 5, .kw = 5, .stride = 1, .pad = 2,
-         .pool = IFLOW_POOL_MAX, .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 16,
+         .kh = 5,
+         .kw = 5,
+         .stride = 1,
+         .pad = 2,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 32,
+         .kh = 5,
+         .kw = 5,
+         .stride = 1,
+         .pad = 2,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
         {.kind = IFLOW_BLOCK_DENSE, .units = 128},
         {.kind = IFLOW_BLOCK_DENSE, .units = 10},
     };
     iflow_net *net = NULL;
     iflow_error err = {0};
-    ck_assert_int_eq(iflow_net_new_blocks((iflow_shape){1, 28, 28}, 4, b, IFLOW_ACT_RELU, 0,
-                                          NULL, &net, &err), 0);
+    ck_assert_int_eq(
+        iflow_net_new_blocks((iflow_shape){1, 28, 28}, 4, b, IFLOW_ACT_RELU, 0, NULL, &net, &err),
+        0);
     const size_t widths[] = {784, 16 * 14 * 14, 32 * 7 * 7, 128, 10};
     for (size_t l = 0; l <= 4; l++) ck_assert_uint_eq(net->widths[l], widths[l]);
     ck_assert_uint_eq(net->n_params, 16 * 26 + 32 * (16 * 25 + 1) + 128 * 1569 + 10 * 129);
@@ -268,18 +306,15 @@ START_TEST(test_block_shapes) {
     iflow_net_free(net);
     iflow_shape s[5];
     b[0].kh = 33; /* larger than 28 + 2 * 2 */
-    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 28, 28}, 4, b, s, &err),
-                     IFLOW_EINVAL);
+    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 28, 28}, 4, b, s, &err), IFLOW_EINVAL);
     ck_assert_msg(strstr(err.msg, "block 1") && strstr(err.msg, "larger than the padded input"),
                   "%s", err.msg);
     b[0].kh = 5;
     b[1].pool_size = 20; /* 14 x 14 conv output */
-    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 28, 28}, 4, b, s, &err),
-                     IFLOW_EINVAL);
+    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 28, 28}, 4, b, s, &err), IFLOW_EINVAL);
     ck_assert_msg(strstr(err.msg, "block 2") && strstr(err.msg, "size 0"), "%s", err.msg);
     b[1].pool_size = 2;
-    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 28, 28}, 2, b, s, &err),
-                     IFLOW_EINVAL);
+    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 28, 28}, 2, b, s, &err), IFLOW_EINVAL);
     ck_assert_msg(strstr(err.msg, "last block must be dense"), "%s", err.msg);
 }
 END_TEST
@@ -294,8 +329,8 @@ START_TEST(test_mlp_as_blocks_and_ortho) {
     iflow_net *a = NULL, *c = NULL;
     iflow_error err = {0};
     ck_assert_int_eq(iflow_net_new(4, widths, IFLOW_ACT_TANH, 0, NULL, &a, &err), 0);
-    ck_assert_int_eq(iflow_net_new_blocks((iflow_shape){6, 1, 1}, 3, b, IFLOW_ACT_TANH, 0, NULL,
-                                          &c, &err), 0);
+    ck_assert_int_eq(
+        iflow_net_new_blocks((iflow_shape){6, 1, 1}, 3, b, IFLOW_ACT_TANH, 0, NULL, &c, &err), 0);
     iflow_rng r1, r2;
     iflow_rng_init(&r1, 3, 0);
     iflow_rng_init(&r2, 3, 0);
@@ -309,8 +344,8 @@ START_TEST(test_mlp_as_blocks_and_ortho) {
      * kernel matrix's rows orthonormal. */
     iflow_block cb[2] = {{.kind = IFLOW_BLOCK_CONV, .units = 3, .kh = 2, .kw = 2, .stride = 1},
                          {.kind = IFLOW_BLOCK_DENSE, .units = 2}};
-    ck_assert_int_eq(iflow_net_new_blocks((iflow_shape){2, 4, 4}, 2, cb, IFLOW_ACT_TANH, 0, NULL,
-                                          &c, &err), 0);
+    ck_assert_int_eq(
+        iflow_net_new_blocks((iflow_shape){2, 4, 4}, 2, cb, IFLOW_ACT_TANH, 0, NULL, &c, &err), 0);
     ck_assert_uint_eq(c->w_rows[1], 3);
     ck_assert_uint_eq(c->w_cols[1], 8);
     iflow_net_init(c, IFLOW_INIT_PYTORCH, &r1);

@@ -314,8 +314,8 @@ START_TEST(test_npy_f4_fortran_1d) {
     /* 1-D (4,) becomes 4 x 1. */
     len = 0;
     for (int k = 0; k < 4; k++) len += put_f8(b + len, k * 0.5);
-    m = load_matrix_ok(write_npy(
-        "v.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", b, len));
+    m = load_matrix_ok(
+        write_npy("v.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", b, len));
     ck_assert(m->rows == 4 && m->cols == 1 && m->data[3] == 1.5);
     iflow_matrix_free(m);
 }
@@ -325,34 +325,34 @@ START_TEST(test_npy_errors) {
     unsigned char b[64];
     size_t len = 0;
     for (int k = 0; k < 6; k++) len += put_f8(b + len, k);
-    expect_matrix_error(
-        write_npy("be.npy", 1, "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3), }", b,
-                  len),
-        IFLOW_EINVAL, "big-endian");
-    expect_matrix_error(
-        write_npy("i4.npy", 1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", b,
-                  len),
-        IFLOW_EINVAL, "unsupported dtype '<i4'");
-    expect_matrix_error(
-        write_npy("3d.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 3), }",
-                  b, len),
-        IFLOW_EINVAL, "shape");
-    expect_matrix_error(
-        write_npy("short.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 4), }",
-                  b, len),
-        IFLOW_ECORRUPT, "truncated: expected 64 bytes of data, got 48");
+    expect_matrix_error(write_npy("be.npy", 1,
+                                  "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3), }", b,
+                                  len),
+                        IFLOW_EINVAL, "big-endian");
+    expect_matrix_error(write_npy("i4.npy", 1,
+                                  "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", b,
+                                  len),
+                        IFLOW_EINVAL, "unsupported dtype '<i4'");
+    expect_matrix_error(write_npy("3d.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 3), }",
+                                  b, len),
+                        IFLOW_EINVAL, "shape");
+    expect_matrix_error(write_npy("short.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 4), }", b,
+                                  len),
+                        IFLOW_ECORRUPT, "truncated: expected 64 bytes of data, got 48");
     expect_matrix_error(write_npy("v9.npy", 9, "{}", b, 0), IFLOW_EINVAL, "version 9.0");
     put_f8(b + 8 * 4, NAN);
-    expect_matrix_error(
-        write_npy("nan.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", b,
-                  len),
-        IFLOW_EPARSE, "row 2, column 2");
+    expect_matrix_error(write_npy("nan.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", b,
+                                  len),
+                        IFLOW_EPARSE, "row 2, column 2");
     put_f8(b + 8 * 4, 4.0);
     put_f8(b + 8 * 1, INFINITY); /* Fortran position 1 is element (1, 0): row 2, column 1 */
-    expect_matrix_error(
-        write_npy("finf.npy", 1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", b,
-                  len),
-        IFLOW_EPARSE, "row 2, column 1");
+    expect_matrix_error(write_npy("finf.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", b,
+                                  len),
+                        IFLOW_EPARSE, "row 2, column 1");
     expect_matrix_error(write_bytes("stub.npy", "\x93NUMPY\x01", 7), IFLOW_ECORRUPT, "truncated");
 }
 END_TEST
@@ -378,27 +378,28 @@ START_TEST(test_npy_header_dict) {
      * by numpy and the other way round by infoflow); now the extra key is refused. */
     expect_matrix_error(write_npy("hide.npy", 1,
                                   "{'note': \"'descr': '<f8', \", 'descr': '<i4', "
-                                  "'fortran_order': False, 'shape': (2, 3), }", b, len),
+                                  "'fortran_order': False, 'shape': (2, 3), }",
+                                  b, len),
                         IFLOW_ECORRUPT, "unexpected key 'note'");
     expect_matrix_error(write_npy("dup.npy", 1,
                                   "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), "
-                                  "'descr': '<i4'}", b, len),
-                        IFLOW_ECORRUPT, "duplicate key 'descr'");
-    expect_matrix_error(write_npy("lack.npy", 1, "{'descr': '<f8', 'fortran_order': False}", b,
-                                  len),
-                        IFLOW_ECORRUPT, "lacks 'shape'");
-    expect_matrix_error(write_npy("junk.npy", 1,
-                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)} x",
+                                  "'descr': '<i4'}",
                                   b, len),
+                        IFLOW_ECORRUPT, "duplicate key 'descr'");
+    expect_matrix_error(
+        write_npy("lack.npy", 1, "{'descr': '<f8', 'fortran_order': False}", b, len),
+        IFLOW_ECORRUPT, "lacks 'shape'");
+    expect_matrix_error(write_npy("junk.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)} x", b,
+                                  len),
                         IFLOW_ECORRUPT, "not a Python dict");
     expect_matrix_error(write_npy("noclose.npy", 1,
-                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3),",
-                                  b, len),
-                        IFLOW_ECORRUPT, "not a Python dict");
-    expect_matrix_error(write_npy("fo.npy", 1,
-                                  "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (2, 3)}", b,
+                                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3),", b,
                                   len),
-                        IFLOW_ECORRUPT, "fortran_order");
+                        IFLOW_ECORRUPT, "not a Python dict");
+    expect_matrix_error(
+        write_npy("fo.npy", 1, "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (2, 3)}", b, len),
+        IFLOW_ECORRUPT, "fortran_order");
 }
 END_TEST
 
@@ -408,22 +409,26 @@ START_TEST(test_csv_bom_devices_long_lines) {
     iflow_dataset *a = NULL, *b = NULL;
     iflow_error err = {0};
     ck_assert_int_eq(iflow_dataset_load_csv(write_text("nb.csv", "1,2,0\n3,4,1\n"), &a, &err), 0);
-    ck_assert_int_eq(iflow_dataset_load_csv(write_text("b.csv", "\xEF\xBB\xBF" "1,2,0\n3,4,1\n"),
-                                            &b, &err), 0);
+    ck_assert_int_eq(iflow_dataset_load_csv(write_text("b.csv", "\xEF\xBB\xBF"
+                                                                "1,2,0\n3,4,1\n"),
+                                            &b, &err),
+                     0);
     ck_assert_uint_eq(a->n, b->n);
     ck_assert_mem_eq(a->x, b->x, a->n * a->d * sizeof *a->x);
     iflow_dataset_free(a);
     iflow_dataset_free(b);
     iflow_split *sp = NULL;
-    ck_assert_int_eq(iflow_split_from_file(write_text("s.txt", "\xEF\xBB\xBF" "1\n"), 3, &sp,
-                                           &err), 0);
+    ck_assert_int_eq(iflow_split_from_file(write_text("s.txt", "\xEF\xBB\xBF"
+                                                               "1\n"),
+                                           3, &sp, &err),
+                     0);
     ck_assert_uint_eq(sp->n_test, 1);
     iflow_split_free(sp);
     const char *devices[] = {"/dev/zero", "/dev/null"};
     for (int i = 0; i < 2; i++) {
         a = (iflow_dataset *)1;
-        expect_error(iflow_dataset_load_csv(devices[i], &a, &err), &err, IFLOW_EINVAL,
-                     devices[i], "not a regular file");
+        expect_error(iflow_dataset_load_csv(devices[i], &a, &err), &err, IFLOW_EINVAL, devices[i],
+                     "not a regular file");
         expect_error(iflow_split_from_file(devices[i], 3, &sp, &err), &err, IFLOW_EINVAL,
                      devices[i], "not a regular file");
         expect_error(iflow_dataset_load_idx(devices[i], devices[i], 0, &a, &err), &err,
@@ -649,9 +654,9 @@ static void expect_split_error(const char *name, const char *text, int code, con
 START_TEST(test_split_file) {
     iflow_split *s;
     iflow_error err = {0};
-    ck_assert_int_eq(iflow_split_from_file(write_text("s.txt", "# test rows\r\n7\n 0 \n\n3\r\n"),
-                                           10, &s, &err),
-                     0);
+    ck_assert_int_eq(
+        iflow_split_from_file(write_text("s.txt", "# test rows\r\n7\n 0 \n\n3\r\n"), 10, &s, &err),
+        0);
     ck_assert(s->n_test == 3 && s->test[0] == 0 && s->test[1] == 3 && s->test[2] == 7);
     check_partition(s, 10);
     iflow_split_free(s);

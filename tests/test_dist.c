@@ -25,7 +25,9 @@ static char mpirun[1024];
 
 /* ---- files ---- */
 
-static void path_of(char *out, size_t n, const char *rel) { snprintf(out, n, "%s/%s", tmpdir, rel); }
+static void path_of(char *out, size_t n, const char *rel) {
+    snprintf(out, n, "%s/%s", tmpdir, rel);
+}
 
 /* The whole file as a string (NULL if missing). */
 static char *slurp(const char *rel) {
@@ -222,8 +224,8 @@ START_TEST(test_entropy_mi_any_ranks) {
         for (int np = c == 0 ? 1 : c == 2 ? 2 : 3; np <= (c == 2 ? 2 : 3); np++) {
             ck_assert_int_eq(run_np(np, args), 0);
             char *got = json_without_seconds();
-            ck_assert_msg(!strcmp(plain, got), "%s on %d ranks: %s, one process: %s", args[0],
-                          np, got, plain);
+            ck_assert_msg(!strcmp(plain, got), "%s on %d ranks: %s, one process: %s", args[0], np,
+                          got, plain);
             free(got);
         }
         free(plain);
@@ -264,8 +266,9 @@ START_TEST(test_estimate_any_ranks) {
     for (int np = 2; np <= 3; np++) {
         char out[64], rel[300];
         snprintf(out, sizeof out, "a%d.csv", np);
-        ck_assert_int_eq(RUN(np, "estimate", "r", "--quiet", "--epochs", "all", "--threads", "1",
-                             "--out", out), 0);
+        ck_assert_int_eq(
+            RUN(np, "estimate", "r", "--quiet", "--epochs", "all", "--threads", "1", "--out", out),
+            0);
         snprintf(rel, sizeof rel, "r/%s", out);
         assert_same("r/a0.csv", rel);
     }
@@ -279,8 +282,12 @@ START_TEST(test_repeats_on_ranks) {
     write_config("rep.ini", 3);
     ck_assert_int_eq(RUN(0, "run", "rep.ini", "--out", "a", "--quiet", "--no-plot"), 0);
     ck_assert_int_eq(RUN(2, "run", "rep.ini", "--out", "b", "--quiet", "--no-plot"), 0);
-    const char *files[] = {"mi-mean.csv", "info.csv", "seed-4/mi.csv", "seed-5/mi.csv",
-                           "seed-6/mi.csv", "seed-5/binned.csv",
+    const char *files[] = {"mi-mean.csv",
+                           "info.csv",
+                           "seed-4/mi.csv",
+                           "seed-5/mi.csv",
+                           "seed-6/mi.csv",
+                           "seed-5/binned.csv",
                            "seed-5/checkpoints/epoch-000040.ckpt"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char a[300], b[300];
@@ -342,13 +349,14 @@ START_TEST(test_rank_killed) {
     write_data();
     write_config("run.ini", 1);
     ck_assert_int_eq(RUN(0, "run", "run.ini", "--out", "r", "--quiet", "--no-plot"), 0);
-    ck_assert_int_eq(RUN(0, "estimate", "r", "--quiet", "--replicas", "48", "--mc", "4",
-                         "--out", "plain.csv"), 0);
+    ck_assert_int_eq(
+        RUN(0, "estimate", "r", "--quiet", "--replicas", "48", "--mc", "4", "--out", "plain.csv"),
+        0);
     char tag[300];
     snprintf(tag, sizeof tag, "IFLOW_DIST_TEST=%s", tmpdir); /* marks this job's processes */
     putenv(tag);
-    const char *args[] = {"estimate", "r", "--quiet", "--replicas", "48", "--mc", "4", "--out",
-                          "killed.csv", NULL};
+    const char *args[] = {"estimate", "r", "--quiet", "--replicas", "48",
+                          "--mc",     "4", "--out",   "killed.csv", NULL};
     pid_t job = spawn(2, args), victim = 0;
     for (double t0 = now(); !victim && now() - t0 < 60;) {
         victim = find_rank(tag, 1);

@@ -282,8 +282,8 @@ START_TEST(test_truncated_blocks_match_exact) {
             o.tolerance = tol;
             for (int t = 0; t < 2; t++) {
                 o.threads = t + 1;
-                ck_assert_int_eq(iflow_sp_grouped_mi2(s, n, d, ga, n / 8, gb, 2, &o, &ta[t],
-                                                      &tb[t], NULL), 0);
+                ck_assert_int_eq(
+                    iflow_sp_grouped_mi2(s, n, d, ga, n / 8, gb, 2, &o, &ta[t], &tb[t], NULL), 0);
             }
             ck_assert(ta[0].mi.value == ta[1].mi.value && tb[0].mi.value == tb[1].mi.value);
             ck_assert(ta[0].h.se == ta[1].h.se && tb[0].h_cond.value == tb[1].h_cond.value);
@@ -319,10 +319,9 @@ START_TEST(test_threads_identical) {
             o.tolerance = trunc ? 1e-6 : 0;
             o.threads = t + 1;
             ck_assert_int_eq(iflow_sp_entropy(s, NULL, n, d, &o, &e[t], NULL), 0);
-            ck_assert_int_eq(iflow_sp_grouped_mi2(s, n, d, ga, 100, gb, 3, &o, &ma[t], &mb[t],
-                                                  NULL), 0);
-            ck_assert_int_eq(iflow_pairwise_bounds(s, n, d, 0.03, t + 1, &lo[t], &up[t], NULL),
-                             0);
+            ck_assert_int_eq(
+                iflow_sp_grouped_mi2(s, n, d, ga, 100, gb, 3, &o, &ma[t], &mb[t], NULL), 0);
+            ck_assert_int_eq(iflow_pairwise_bounds(s, n, d, 0.03, t + 1, &lo[t], &up[t], NULL), 0);
         }
         ck_assert(e[0].value == e[1].value && e[0].se == e[1].se);
         ck_assert(ma[0].mi.value == ma[1].mi.value && mb[0].mi.value == mb[1].mi.value);
@@ -394,8 +393,7 @@ START_TEST(test_grouped_range_and_mi2) {
         iflow_mi_estimate a, b, a2, b2;
         ck_assert_int_eq(iflow_sp_grouped_mi(s, n, d, ga, n_ga, &o, &a, NULL), 0);
         ck_assert_int_eq(iflow_sp_grouped_mi(s, n, d, gb, n_gb, &o, &b, NULL), 0);
-        ck_assert_int_eq(iflow_sp_grouped_mi2(s, n, d, ga, n_ga, gb, n_gb, &o, &a2, &b2, NULL),
-                         0);
+        ck_assert_int_eq(iflow_sp_grouped_mi2(s, n, d, ga, n_ga, gb, n_gb, &o, &a2, &b2, NULL), 0);
         ck_assert_uint_eq(a.n_groups, n_ga - 1);
         const iflow_mi_estimate *all[4] = {&a, &b, &a2, &b2};
         double cap[4] = {log((double)n_ga - 1), log((double)n_gb), log((double)n_ga - 1),
@@ -403,8 +401,7 @@ START_TEST(test_grouped_range_and_mi2) {
         for (int t = 0; t < 4; t++) {
             ck_assert_double_ge(all[t]->mi.value, -4 * all[t]->mi.se);
             ck_assert_double_le(all[t]->mi.value, cap[t] + 4 * all[t]->mi.se);
-            ck_assert_double_eq_tol(all[t]->mi.value,
-                                    all[t]->h.value - all[t]->h_cond.value, 1e-9);
+            ck_assert_double_eq_tol(all[t]->mi.value, all[t]->h.value - all[t]->h_cond.value, 1e-9);
         }
         ck_assert_double_eq_tol(a.mi.value, a2.mi.value, 1e-12);
         ck_assert_double_eq_tol(a.mi.se, a2.mi.se, 1e-12);

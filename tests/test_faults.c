@@ -27,7 +27,8 @@ static const char *bin;
 
 /* ---- files ---- */
 
-static void path_of(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_of(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void path_of(char *out, size_t n, const char *fmt, ...) {
     char rel[600];
     va_list ap;
@@ -116,9 +117,9 @@ static void assert_same_run(const char *a, const char *b) {
 /* ---- running the CLI ---- */
 
 typedef struct child_opts {
-    rlim_t fsize;   /* > 0: RLIMIT_FSIZE in bytes, SIGXFSZ ignored (writes fail with EFBIG) */
-    int drop_root;  /* run as nobody when root (so permissions apply) */
-    int sigxfsz;    /* with fsize: leave SIGXFSZ at its default (kill), as a shell does */
+    rlim_t fsize;  /* > 0: RLIMIT_FSIZE in bytes, SIGXFSZ ignored (writes fail with EFBIG) */
+    int drop_root; /* run as nobody when root (so permissions apply) */
+    int sigxfsz;   /* with fsize: leave SIGXFSZ at its default (kill), as a shell does */
 } child_opts;
 
 /* Starts `infoflow ARGS...` (NULL-terminated) with cwd = tmpdir, stdout and stderr to
@@ -168,8 +169,7 @@ static double now(void) {
 
 static void sleep_seconds(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 /* Starts args, SIGKILLs it after `delay` seconds; 1 if it was killed, 0 if it finished first
@@ -274,8 +274,8 @@ START_TEST(test_kill_during_training) {
          * be faster now than when the reference run was timed). */
         double delay = (0.02 + 0.28 * iflow_rng_uniform(&r)) * scale;
         const char *fresh[] = {"run", "run.ini", "--out", "killed", "--quiet", "--no-plot", NULL};
-        const char *resume[] = {"run", "run.ini", "--out", "killed", "--quiet", "--no-plot",
-                                "--resume", NULL};
+        const char *resume[] = {"run",     "run.ini",   "--out",    "killed",
+                                "--quiet", "--no-plot", "--resume", NULL};
         int killed = kill_after(started ? resume : fresh, delay);
         kills += killed;
         started = killed;
@@ -300,8 +300,8 @@ END_TEST
  * complete (never a partial or appended file), and a re-run writes the same rows as an
  * uninterrupted one. */
 START_TEST(test_kill_during_estimate) {
-    const char *args[] = {"estimate", "full", "--epochs", "5,20,40", "--replicas", "32",
-                          "--quiet", NULL};
+    const char *args[] = {"estimate",   "full", "--epochs", "5,20,40",
+                          "--replicas", "32",   "--quiet",  NULL};
     const char *outs[] = {"full/mi-estimate.csv", "full/binned-estimate.csv",
                           "full/activations-estimate.csv", "full/scatter-estimate.csv"};
     double t0 = now();
@@ -385,14 +385,14 @@ static void assert_log_prefix(const char *run, const char *name) {
 static void full_disk_case(const char *out, long stop_after, long headroom) {
     char rel[300];
     snprintf(rel, sizeof rel, "%ld", stop_after);
-    ck_assert_int_eq(CLI("run", "run.ini", "--out", out, "--quiet", "--no-plot", "--stop-after", rel),
-                     0);
+    ck_assert_int_eq(
+        CLI("run", "run.ini", "--out", out, "--quiet", "--no-plot", "--stop-after", rel), 0);
     size_t acts = 0;
     snprintf(rel, sizeof rel, "%s/activations.csv", out);
     free(slurp(rel, &acts));
     child_opts co = {.fsize = (rlim_t)((long)acts + headroom)};
-    const char *resume[] = {"run", "run.ini", "--out", out, "--quiet", "--no-plot", "--resume",
-                            NULL};
+    const char *resume[] = {"run",     "run.ini",   "--out",    out,
+                            "--quiet", "--no-plot", "--resume", NULL};
     ck_assert_int_eq(cli(&co, resume), 1);
     assert_stderr_has("File too large");
     snprintf(rel, sizeof rel, "%s/", out); /* the message names the file in the run directory */
@@ -441,8 +441,8 @@ START_TEST(test_read_only_output) {
     snprintf(cmd, sizeof cmd, "cp -r %s/full %s/rofull && chmod -R a-w %s/rofull", tmpdir, tmpdir,
              tmpdir);
     ck_assert_int_eq(system(cmd), 0);
-    const char *resume[] = {"run", "run.ini", "--out", "rofull", "--quiet", "--resume",
-                            "--epochs", "50", NULL};
+    const char *resume[] = {"run",      "run.ini",  "--out", "rofull", "--quiet",
+                            "--resume", "--epochs", "50",    NULL};
     ck_assert_int_eq(cli(&co, resume), 1);
     assert_stderr_has("rofull: cannot write in the run directory: Permission denied");
     assert_same_run("full", "rofull");
@@ -589,8 +589,8 @@ START_TEST(test_cnn_kill_and_resume) {
                           "beta = 0.05\n[train]\nlr = 0.01\nbatch = 16\nepochs = 30\nseed = 3\n"
                           "[estimate]\nepochs = 0,10,30\nreplicas = 8\nbins = 0.07\n");
     double t0 = now();
-    ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn-full", "--quiet", "--no-plot",
-                         "--threads", "1"), 0);
+    ck_assert_int_eq(
+        CLI("run", "cnn.ini", "--out", "cnn-full", "--quiet", "--no-plot", "--threads", "1"), 0);
     double scale = now() - t0;
     ck_assert(exists("cnn-full/net.txt"));
     iflow_rng r;
@@ -598,10 +598,10 @@ START_TEST(test_cnn_kill_and_resume) {
     int kills = 0, started = 0;
     for (int attempt = 0; attempt < 20 && kills < 2; attempt++) {
         double delay = (0.05 + 0.5 * iflow_rng_uniform(&r)) * scale;
-        const char *fresh[] = {"run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
-                               NULL};
-        const char *resume[] = {"run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
-                                "--resume", NULL};
+        const char *fresh[] = {"run",     "cnn.ini",   "--out", "cnn-killed",
+                               "--quiet", "--no-plot", NULL};
+        const char *resume[] = {"run",     "cnn.ini",   "--out",    "cnn-killed",
+                                "--quiet", "--no-plot", "--resume", NULL};
         int killed = kill_after(started ? resume : fresh, delay);
         kills += killed;
         started |= killed;
@@ -624,8 +624,8 @@ START_TEST(test_cnn_kill_and_resume) {
     ck_assert_int_eq(CLI("run", "cnn-bad.ini", "--out", "bad2", "--quiet"), 1);
     assert_stderr_has("cnn-bad.ini:4: data rows have 36 values but [net] input 1x5x6 has 30");
     if (started)
-        ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot",
-                             "--resume"), 0);
+        ck_assert_int_eq(
+            CLI("run", "cnn.ini", "--out", "cnn-killed", "--quiet", "--no-plot", "--resume"), 0);
     assert_same_run("cnn-full", "cnn-killed");
 }
 END_TEST
@@ -638,7 +638,10 @@ START_TEST(test_resume_version1_checkpoint) {
     const char *src = getenv("IFLOW_SRCDIR");
     ck_assert_ptr_nonnull(src);
     char cmd[2000], ini[900], out[900];
-    snprintf(cmd, sizeof cmd, "cp -r %s/tests/data/v1-run %s/v1 && cp %s/tests/data/v1-full-metrics.csv %s/v1-full.csv", src, tmpdir, src, tmpdir);
+    snprintf(
+        cmd, sizeof cmd,
+        "cp -r %s/tests/data/v1-run %s/v1 && cp %s/tests/data/v1-full-metrics.csv %s/v1-full.csv",
+        src, tmpdir, src, tmpdir);
     ck_assert_int_eq(system(cmd), 0);
     snprintf(ini, sizeof ini, "%s/tests/data/v1-mlp.ini", src);
     path_of(out, sizeof out, "v1");
@@ -718,10 +721,11 @@ static void read_rows(const char *rel, size_t n, size_t d, double *x, long long 
  * 2 x 2 max pool; dense, tanh) matches S-1.npy. */
 START_TEST(test_export_reproduces_s1) {
     write_images("img.csv");
-    write_text("cnn.ini", "[data]\nfile = img.csv\ntest_fraction = 0.25\n"
-                          "[net]\ninput = 1x6x6\nlayers = conv 4 3x3 pad 1 maxpool 2, "
-                          "dense 5, dense 2\nactivation = relu\nbeta = 0.05\n"
-                          "[train]\nlr = 0.01\nbatch = 16\nepochs = 3\n[estimate]\nepochs = none\n");
+    write_text("cnn.ini",
+               "[data]\nfile = img.csv\ntest_fraction = 0.25\n"
+               "[net]\ninput = 1x6x6\nlayers = conv 4 3x3 pad 1 maxpool 2, "
+               "dense 5, dense 2\nactivation = relu\nbeta = 0.05\n"
+               "[train]\nlr = 0.01\nbatch = 16\nepochs = 3\n[estimate]\nepochs = none\n");
     ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "cnn", "--quiet", "--no-plot"), 0);
     ck_assert_int_eq(CLI("export", "cnn", "--epoch", "3", "--inputs", "7", "--out", "ex"), 0);
     npy w = read_npy("ex/weight-1.npy", "'<f8'"), b = read_npy("ex/bias-1.npy", "'<f8'");

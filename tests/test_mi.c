@@ -1,4 +1,5 @@
-/* Tests of the per-epoch information measurement (src/estimators/mi.c) on random noisy tanh nets. */
+/* Tests of the per-epoch information measurement (src/estimators/mi.c) on random noisy tanh nets.
+ */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>

@@ -12,8 +12,7 @@ static iflow_net *make_net(size_t n_widths, const size_t *widths, iflow_activati
                            const double *beta) {
     iflow_net *net = NULL;
     iflow_error err = {0};
-    ck_assert_msg(iflow_net_new(n_widths, widths, act, 0.1, beta, &net, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(iflow_net_new(n_widths, widths, act, 0.1, beta, &net, &err) == 0, "%s", err.msg);
     return net;
 }
 
@@ -97,8 +96,8 @@ static void gradient_check(iflow_activation act) {
         double rel = fabs(fd - grad[p]) / fmax(fmax(fabs(fd), fabs(grad[p])), 1e-4);
         worst = fmax(worst, rel);
     }
-    ck_assert_msg(worst < 1e-6, "%s: worst relative gradient error %g",
-                  iflow_activation_name(act), worst);
+    ck_assert_msg(worst < 1e-6, "%s: worst relative gradient error %g", iflow_activation_name(act),
+                  worst);
     free(grad);
     iflow_workspace_free(ws);
     iflow_net_free(net);
@@ -330,8 +329,7 @@ START_TEST(test_propagate) {
         iflow_rng_init(&r2, 9, (uint64_t)l);
         iflow_net_forward(net, x, N, &r1, ws);
         iflow_net_propagate(net, x, N, l, &r2, ws, out);
-        ck_assert_int_eq(memcmp(out, iflow_workspace_clean(ws, l), N * widths[l] * sizeof *out),
-                         0);
+        ck_assert_int_eq(memcmp(out, iflow_workspace_clean(ws, l), N * widths[l] * sizeof *out), 0);
         /* No noise is drawn after layer l: the rng has advanced by exactly the normals of
          * layers 1..l-1. */
         size_t drawn = 0;
@@ -344,8 +342,8 @@ START_TEST(test_propagate) {
         if (l > 1) { /* and the noise does matter */
             iflow_net_propagate(net, x, N, l, NULL, ws, out);
             iflow_net_forward(net, x, N, &r1, ws);
-            ck_assert_int_ne(
-                memcmp(out, iflow_workspace_clean(ws, l), N * widths[l] * sizeof *out), 0);
+            ck_assert_int_ne(memcmp(out, iflow_workspace_clean(ws, l), N * widths[l] * sizeof *out),
+                             0);
         }
     }
     iflow_workspace_free(ws);
@@ -393,8 +391,10 @@ START_TEST(test_inits) {
         /* the truncated normal reaches close to its bound; a plain N(0, 1/fi) would exceed it */
         ck_assert_double_ge(maxabs, 0.95 * cases[c].bound);
         moments(net->b[1], fo, &mean, &var, &maxabs);
-        if (cases[c].zero_bias) ck_assert_double_eq(maxabs, 0);
-        else ck_assert(maxabs > 0.5 * a_pt && maxabs <= a_pt);
+        if (cases[c].zero_bias)
+            ck_assert_double_eq(maxabs, 0);
+        else
+            ck_assert(maxabs > 0.5 * a_pt && maxabs <= a_pt);
     }
     iflow_net_free(net);
 }
@@ -422,8 +422,7 @@ START_TEST(test_orthonormalize) {
     fill_uniform(&rng, net->params, net->n_params, -0.5, 0.5);
     double before[4], *w0 = malloc(net->n_params * sizeof *w0);
     memcpy(w0, net->params, net->n_params * sizeof *w0);
-    for (size_t l = 1; l <= 3; l++)
-        before[l] = ortho_error(net->w[l], widths[l], widths[l - 1]);
+    for (size_t l = 1; l <= 3; l++) before[l] = ortho_error(net->w[l], widths[l], widths[l - 1]);
     const double alpha = 0.1;
     ck_assert_int_eq(iflow_net_orthonormalize(net, alpha), 0);
     for (size_t l = 1; l <= 3; l++) {

@@ -62,8 +62,12 @@ END_TEST
 START_TEST(test_adam_two_steps) {
     /* Kingma & Ba, Algorithm 1, with L2 decay added to the gradient (PyTorch's Adam). */
     const double lr = 0.01, b1 = 0.8, b2 = 0.95, eps = 1e-6, wd = 0.1;
-    iflow_optim *o = make_opt((iflow_optim_params){.kind = IFLOW_OPT_ADAM, .lr = lr, .beta1 = b1,
-                                                   .beta2 = b2, .eps = eps, .weight_decay = wd},
+    iflow_optim *o = make_opt((iflow_optim_params){.kind = IFLOW_OPT_ADAM,
+                                                   .lr = lr,
+                                                   .beta1 = b1,
+                                                   .beta2 = b2,
+                                                   .eps = eps,
+                                                   .weight_decay = wd},
                               2);
     double p[2] = {0.5, -1.5};
     const double g1[2] = {0.2, -3}, g2[2] = {-0.1, 1};
@@ -124,8 +128,7 @@ START_TEST(test_minimise_quadratic) {
         }
         f = quadratic(p, g, N);
         ck_assert_msg(f < 1e-10 * f0, "optimiser %d: f = %g from %g", c, f, f0);
-        for (size_t i = 0; i < N; i++)
-            ck_assert_double_eq_tol(p[i], 1.0 - 0.3 * (double)i, 1e-4);
+        for (size_t i = 0; i < N; i++) ck_assert_double_eq_tol(p[i], 1.0 - 0.3 * (double)i, 1e-4);
         iflow_optim_free(o);
     }
 }
@@ -140,12 +143,16 @@ START_TEST(test_validation_and_names) {
     iflow_optim_params bad_mu = {.kind = IFLOW_OPT_SGD, .lr = 0.1, .momentum = 1};
     ck_assert_int_eq(iflow_optim_new(&bad_mu, 3, &o, &err), IFLOW_EINVAL);
     ck_assert(strstr(err.msg, "momentum") != NULL);
-    iflow_optim_params bad_b2 = {.kind = IFLOW_OPT_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 1,
-                                 .eps = 1e-8};
+    iflow_optim_params bad_b2 = {
+        .kind = IFLOW_OPT_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 1, .eps = 1e-8};
     ck_assert_int_eq(iflow_optim_new(&bad_b2, 3, &o, &err), IFLOW_EINVAL);
     ck_assert(strstr(err.msg, "beta2") != NULL);
-    iflow_optim_params bad_wd = {.kind = IFLOW_OPT_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 0.9,
-                                 .eps = 1e-8, .weight_decay = NAN};
+    iflow_optim_params bad_wd = {.kind = IFLOW_OPT_ADAM,
+                                 .lr = 0.1,
+                                 .beta1 = 0.9,
+                                 .beta2 = 0.9,
+                                 .eps = 1e-8,
+                                 .weight_decay = NAN};
     ck_assert_int_eq(iflow_optim_new(&bad_wd, 3, &o, &err), IFLOW_EINVAL);
     ck_assert_ptr_null(o);
     iflow_optimizer k;

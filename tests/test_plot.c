@@ -23,9 +23,7 @@ static void setup(void) {
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
-static void teardown(void) {
-    iflow_rmtree(tmpdir);
-}
+static void teardown(void) { iflow_rmtree(tmpdir); }
 
 static void path_in(char *out, size_t n, const char *dir, const char *name) {
     snprintf(out, n, "%.300s/%.200s", dir, name);
@@ -184,8 +182,7 @@ START_TEST(test_ticks) {
     size_t n = iflow_ticks(1, 1e4, 1, 8, t, &sci);
     ck_assert_uint_eq(n, 5);
     ck_assert_int_eq(sci, 1);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_double_eq_tol(t[i], pow(10, (double)i), 1e-9 * t[i]);
+    for (size_t i = 0; i < n; i++) ck_assert_double_eq_tol(t[i], pow(10, (double)i), 1e-9 * t[i]);
     /* log over 1..30: 1, 2, 5, 10, 20 */
     n = iflow_ticks(1, 30, 1, 6, t, &sci);
     ck_assert_uint_eq(n, 5);
@@ -360,8 +357,7 @@ START_TEST(test_run_all_figures) {
     const char *ini = "not an ini file\n";
     write_file(tmpdir, "config.ini", ini);
     unsigned long long h = 14695981039346656037ULL;
-    for (const char *s = ini; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (const char *s = ini; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", h);
     char out[512], notes[2048];
@@ -416,8 +412,8 @@ START_TEST(test_sliced_and_clustering_figures) {
             for (int w = 0; w < 2; w++)
                 for (int b = 0; b < 40; b++) {
                     double x = -1 + 0.05 * (b + 0.5), m = w ? 0.0 : 0.5 + 0.04 * e;
-                    fprintf(f, "%d,%d,%s,%g,%g,%g\n", e, l, w ? "between" : "within",
-                            -1 + 0.05 * b, -1 + 0.05 * (b + 1), 0.05 * exp(-8 * (x - m) * (x - m)));
+                    fprintf(f, "%d,%d,%s,%g,%g,%g\n", e, l, w ? "between" : "within", -1 + 0.05 * b,
+                            -1 + 0.05 * (b + 1), 0.05 * exp(-8 * (x - m) * (x - m)));
                 }
     fclose(f);
     char notes[2048];
@@ -433,7 +429,8 @@ START_TEST(test_sliced_and_clustering_figures) {
     check_png(tmpdir, "clustering.png", 1600, 1100, NULL);
     check_png(tmpdir, "cosine_hist.png", 1600, 700, NULL);
     /* A malformed clustering.csv is an error naming the file, line and column. */
-    write_file(tmpdir, "clustering.csv", "epoch,layer,width,cos_within,cos_between,silhouette,"
+    write_file(tmpdir, "clustering.csv",
+               "epoch,layer,width,cos_within,cos_between,silhouette,"
                "knn_agreement\n1,1,3,0.5,x,0.1,0.2\n");
     ck_assert_int_eq(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err),
                      IFLOW_EPARSE);
@@ -455,8 +452,7 @@ START_TEST(test_deterministic_run_skips_sp_figures) {
         strstr(notes, "info_plane.png: skipped, mi.csv has no SP values (deterministic run)\n"));
     ck_assert_ptr_nonnull(
         strstr(notes, "mi_epochs.png: skipped, mi.csv has no SP values (deterministic run)\n"));
-    for (int i = 2; i < 7; i++)
-        ck_assert_msg(file_exists(tmpdir, FIGS[i]), "%s missing", FIGS[i]);
+    for (int i = 2; i < 7; i++) ck_assert_msg(file_exists(tmpdir, FIGS[i]), "%s missing", FIGS[i]);
     /* an empty run directory: nothing to draw, every figure noted, no error */
     char empty[512];
     path_in(empty, sizeof empty, tmpdir, "empty");
@@ -502,7 +498,8 @@ START_TEST(test_repeats_means_figures) {
         check_png(tmpdir, drawn[i], i == 3 ? 2400 : 1600, i == 3 ? 1600 : 1000, NULL);
     ck_assert_ptr_nonnull(strstr(notes, "binned_vs_sp.png: skipped, no binned.csv"));
     /* A mean file without the sd columns is an error naming it. */
-    write_file(tmpdir, "mi-mean.csv", "epoch,layer,width,runs,I_XT_mean,I_YT_mean\n1,1,3,3,2,0.1\n");
+    write_file(tmpdir, "mi-mean.csv",
+               "epoch,layer,width,runs,I_XT_mean,I_YT_mean\n1,1,3,3,2,0.1\n");
     ck_assert_int_ne(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err), 0);
     ck_assert_msg(strstr(err.msg, "mi-mean.csv") && strstr(err.msg, "I_XT_sd"), "%s", err.msg);
 }
@@ -556,8 +553,9 @@ START_TEST(test_compare_mi) {
     char a[512], b[512], out[512];
     path_in(a, sizeof a, tmpdir, "mi.csv");
     path_in(b, sizeof b, tmpdir, "mi-b.csv");
-    write_file(tmpdir, "mi-b.csv", "epoch,layer,width,I_XT,I_XT_se\n1,1,4,2.5,0.1\n3,1,4,2.4,0.1\n"
-                                   "1,2,3,1.5,0.1\n3,2,3,1.2,0.1\n");
+    write_file(tmpdir, "mi-b.csv",
+               "epoch,layer,width,I_XT,I_XT_se\n1,1,4,2.5,0.1\n3,1,4,2.4,0.1\n"
+               "1,2,3,1.5,0.1\n3,2,3,1.2,0.1\n");
     path_in(out, sizeof out, tmpdir, "cmp.png");
     const char *paths[] = {a, b}, *labels[] = {"none", "bootstrap"};
     iflow_plot_compare_options opt = {.n_refs = 1, .refs = {3.0}, .ref_labels = {"ref"}};
@@ -577,11 +575,15 @@ END_TEST
 START_TEST(test_compare_cluster) {
     const char *hdr = "epoch,layer,width,inputs,cos_within,cos_between,silhouette,knn_agreement\n";
     char text[1024];
-    snprintf(text, sizeof text, "%s0,1,4,9,0.5,0.4,0.1,0.3\n0,2,3,9,0.6,0.5,0.1,0.3\n"
-             "2,1,4,9,0.8,0.2,0.4,0.7\n2,2,3,9,0.9,0.1,0.5,0.8\n", hdr);
+    snprintf(text, sizeof text,
+             "%s0,1,4,9,0.5,0.4,0.1,0.3\n0,2,3,9,0.6,0.5,0.1,0.3\n"
+             "2,1,4,9,0.8,0.2,0.4,0.7\n2,2,3,9,0.9,0.1,0.5,0.8\n",
+             hdr);
     write_file(tmpdir, "ca.csv", text);
-    snprintf(text, sizeof text, "%s0,1,4,9,0.5,0.4,0.1,0.3\n0,2,3,9,0.6,0.5,0.1,0.3\n"
-             "2,1,4,9,0.7,0.3,0.3,0.6\n2,2,3,9,0.7,0.3,0.3,0.6\n", hdr);
+    snprintf(text, sizeof text,
+             "%s0,1,4,9,0.5,0.4,0.1,0.3\n0,2,3,9,0.6,0.5,0.1,0.3\n"
+             "2,1,4,9,0.7,0.3,0.3,0.6\n2,2,3,9,0.7,0.3,0.3,0.6\n",
+             hdr);
     write_file(tmpdir, "cb.csv", text);
     char a[512], b[512], out[512];
     path_in(a, sizeof a, tmpdir, "ca.csv");

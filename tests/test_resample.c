@@ -24,8 +24,7 @@ static double weights_entropy(const size_t *counts, size_t m) {
 
 static double draw_entropy(const size_t *idx, size_t m) {
     size_t *counts = calloc(m, sizeof *counts);
-    for (size_t i = 0; i < m; i++)
-        counts[idx[i]]++;
+    for (size_t i = 0; i < m; i++) counts[idx[i]]++;
     double h = weights_entropy(counts, m);
     free(counts);
     return h;
@@ -36,13 +35,11 @@ static double draw_entropy(const size_t *idx, size_t m) {
 START_TEST(test_moments_enumerated) {
     for (size_t m = 1; m <= 6; m++) {
         size_t total = 1, idx[6];
-        for (size_t i = 0; i < m; i++)
-            total *= m;
+        for (size_t i = 0; i < m; i++) total *= m;
         double s = 0, s2 = 0;
         for (size_t code = 0; code < total; code++) {
             size_t c = code;
-            for (size_t i = 0; i < m; i++, c /= m)
-                idx[i] = c % m;
+            for (size_t i = 0; i < m; i++, c /= m) idx[i] = c % m;
             double h = draw_entropy(idx, m);
             s += h;
             s2 += h * h;
@@ -70,8 +67,7 @@ START_TEST(test_moments_simulated) {
     iflow_rng_init(&r, 2024, 5);
     double s = 0, s2 = 0;
     for (size_t k = 0; k < n; k++) {
-        for (size_t i = 0; i < m; i++)
-            idx[i] = (size_t)iflow_rng_below(&r, m);
+        for (size_t i = 0; i < m; i++) idx[i] = (size_t)iflow_rng_below(&r, m);
         double h = draw_entropy(idx, m);
         s += h;
         s2 += h * h;
@@ -90,8 +86,7 @@ START_TEST(test_draw) {
     double x[50 * 3];
     int y[50];
     for (size_t i = 0; i < m; i++) {
-        for (size_t k = 0; k < d; k++)
-            x[i * d + k] = (double)(i * 10 + k);
+        for (size_t k = 0; k < d; k++) x[i * d + k] = (double)(i * 10 + k);
         y[i] = (int)(i % 7);
     }
     size_t a[50], b[50];
@@ -101,8 +96,7 @@ START_TEST(test_draw) {
     iflow_bootstrap_indices(3, 10, m, b);
     ck_assert(memcmp(a, b, sizeof a) != 0);
     size_t distinct = 0, seen[50] = {0};
-    for (size_t i = 0; i < m; i++)
-        distinct += !seen[a[i]]++;
+    for (size_t i = 0; i < m; i++) distinct += !seen[a[i]]++;
     ck_assert(distinct < m); /* P(a permutation) = 50!/50^50 */
     double *xb;
     int *yb;
@@ -135,13 +129,11 @@ static void corners_make(corners *c, double beta) {
     iflow_net_init(c->net, IFLOW_INIT_XAVIER, &r);
     double *w1 = c->net->w[1], *b1 = c->net->b[1];
     for (size_t o = 0; o < 6; o++) {
-        for (size_t i = 0; i < 6; i++)
-            w1[o * 6 + i] = o == i ? 5.0 : 0.0;
+        for (size_t i = 0; i < 6; i++) w1[o * 6 + i] = o == i ? 5.0 : 0.0;
         b1[o] = -2.5;
     }
     for (size_t i = 0; i < 64; i++) {
-        for (size_t k = 0; k < 6; k++)
-            c->x[i * 6 + k] = (double)((i >> k) & 1);
+        for (size_t k = 0; k < 6; k++) c->x[i * 6 + k] = (double)((i >> k) & 1);
         c->y[i] = (int)(((i * 37) >> 2) & 1);
     }
 }

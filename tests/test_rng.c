@@ -215,7 +215,6 @@ START_TEST(test_known_answers_normal) {
 }
 END_TEST
 
-
 /* ---- normals v2: the definition in src/base/normal_v2.c, recomputed here with libm ---- */
 
 /* Output i of a v2 call keyed by key: lane j = i mod 16 of block b = i / 32, its cosine
@@ -278,8 +277,10 @@ START_TEST(test_normal_v2_kernels) {
         iflow_normal_v2_kernels(u, x, lg, sn, cs);
         for (int j = 0; j < 8; j++) {
             double l = log(u[j]);
-            if (l != 0) worst_log = fmax(worst_log, fabs(lg[j] - l) / (0x1p-52 * fabs(l)));
-            else ck_assert(fabs(lg[j]) < 1e-300);
+            if (l != 0)
+                worst_log = fmax(worst_log, fabs(lg[j] - l) / (0x1p-52 * fabs(l)));
+            else
+                ck_assert(fabs(lg[j]) < 1e-300);
             worst_trig = fmax(worst_trig, fabs(sn[j] - sin(x[j])) / 0x1p-52);
             worst_trig = fmax(worst_trig, fabs(cs[j] - cos(x[j])) / 0x1p-52);
         }

@@ -125,9 +125,7 @@ static void setup(void) {
     config("run.ini", "", "tanh");
 }
 
-static void teardown(void) {
-    iflow_rmtree(tmpdir);
-}
+static void teardown(void) { iflow_rmtree(tmpdir); }
 
 /* The value of column col in the row of f whose first two cells are (epoch, layer); NAN if none. */
 static double cell_at(iflow_csv *f, const char *col, double epoch, double layer) {
@@ -518,13 +516,13 @@ START_TEST(test_estimate_cannot_destroy) {
     iflow_error err = {0};
     ck_assert_msg(run("run.ini", "r", 0, 0, &err) == 0, "%s", err.msg);
     ck_assert_msg(estimate("r", "2", NULL, 0, &err) == 0, "%s", err.msg);
-    const char *own[] = {"config.ini", "metrics.csv", "config.hash", "mi.csv", "log.txt",
-                         "mi-estimate.csv", "info.csv"};
+    const char *own[] = {"config.ini", "metrics.csv",     "config.hash", "mi.csv",
+                         "log.txt",    "mi-estimate.csv", "info.csv"};
     char *before[7];
     for (int i = 0; i < 7; i++) before[i] = slurp("r", own[i]);
-    const char *bad_out[] = {"config.ini",  "metrics.csv", "config.hash", "mi.csv",
-                             "../x.csv",    "sub/x.csv",   ".x.csv",      "binned-estimate.csv",
-                             "scatter.csv", "x.png",       ""};
+    const char *bad_out[] = {
+        "config.ini", "metrics.csv",         "config.hash", "mi.csv", "../x.csv", "sub/x.csv",
+        ".x.csv",     "binned-estimate.csv", "scatter.csv", "x.png",  ""};
     for (size_t i = 0; i < sizeof bad_out / sizeof *bad_out; i++) {
         ck_assert_int_eq(estimate("r", "6", bad_out[i], 0, &err), IFLOW_EINVAL);
         ck_assert_msg(strstr(err.msg, "--out"), "%s", err.msg);

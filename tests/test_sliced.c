@@ -180,8 +180,9 @@ START_TEST(test_mi_1d_slices_quadrature) {
     iflow_slice_options sl = sl_opts(300, 1, 4);
     iflow_mi_estimate e;
     iflow_sliced_estimate mc;
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(s, n, 2, group, 3, NULL, 0, &sp, &sl, &e, NULL, &mc,
-                                              NULL, NULL), 0);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(s, n, 2, group, 3, NULL, 0, &sp, &sl, &e, NULL, &mc, NULL, NULL),
+        0);
     ck_assert_double_eq_tol(e.mi.value, truth, 4 * e.mi.se);
     ck_assert_double_eq(mc.est.value, e.mi.value);
     ck_assert_double_gt(truth, 0.2);
@@ -196,11 +197,13 @@ START_TEST(test_sliced_below_full_and_k_equals_d) {
     iflow_mi_estimate full, k1, k2, kd;
     ck_assert_int_eq(iflow_sp_grouped_mi(s, n, d, group, 8, &sp, &full, NULL), 0);
     iflow_slice_options sl = sl_opts(48, 1, 10);
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &k1, NULL,
-                                              NULL, NULL, NULL), 0);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &k1, NULL, NULL, NULL, NULL),
+        0);
     sl.dim = 2;
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &k2, NULL,
-                                              NULL, NULL, NULL), 0);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &k2, NULL, NULL, NULL, NULL),
+        0);
     /* I_1 <= I_2 <= I (data processing), each up to the errors; here strictly. */
     ck_assert_double_lt(k1.mi.value + 3 * k1.mi.se, full.mi.value);
     ck_assert_double_lt(k2.mi.value, full.mi.value + 3 * hypot(full.mi.se, k2.mi.se));
@@ -209,13 +212,15 @@ START_TEST(test_sliced_below_full_and_k_equals_d) {
      * error of both (independent draws); M = 1 is allowed and its SE is the MC error. */
     sl.dim = d;
     sl.slices = 6;
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &kd, NULL,
-                                              NULL, NULL, NULL), 0);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &kd, NULL, NULL, NULL, NULL),
+        0);
     ck_assert_double_eq_tol(kd.mi.value, full.mi.value, 4 * hypot(kd.mi.se, full.mi.se));
     ck_assert_double_eq_tol(kd.h.value, full.h.value, 4 * hypot(kd.h.se, full.h.se));
     sl.slices = 1;
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &kd, NULL,
-                                              NULL, NULL, NULL), 0);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(s, n, d, group, 8, NULL, 0, &sp, &sl, &kd, NULL, NULL, NULL, NULL),
+        0);
     ck_assert_double_gt(kd.mi.se, 0);
     ck_assert_double_eq_tol(kd.mi.value, full.mi.value, 4 * hypot(kd.mi.se, full.mi.se));
     free(s);
@@ -239,10 +244,12 @@ START_TEST(test_rotation_invariance) {
     iflow_sp_options sp = sp_opts(0.2, 16, 1);
     iflow_slice_options sl = sl_opts(64, 2, 2);
     iflow_mi_estimate a, b;
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(s, n, d, group, 5, NULL, 0, &sp, &sl, &a, NULL,
-                                              NULL, NULL, NULL), 0);
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(rs, n, d, group, 5, NULL, 0, &sp, &sl, &b, NULL,
-                                              NULL, NULL, NULL), 0);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(s, n, d, group, 5, NULL, 0, &sp, &sl, &a, NULL, NULL, NULL, NULL),
+        0);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(rs, n, d, group, 5, NULL, 0, &sp, &sl, &b, NULL, NULL, NULL, NULL),
+        0);
     ck_assert_double_ne(a.mi.value, b.mi.value); /* really different slices of the data */
     ck_assert_double_eq_tol(a.mi.value, b.mi.value, 4 * hypot(a.mi.se, b.mi.se));
     free(s);
@@ -261,7 +268,8 @@ START_TEST(test_threads_identical) {
         sp.threads = t + 1;
         iflow_slice_options sl = sl_opts(5, 3, 4);
         ck_assert_int_eq(iflow_sliced_grouped_mi2(s, n, d, group, 6, label, 2, &sp, &sl, &a[t],
-                                                  &b[t], NULL, NULL, NULL), 0);
+                                                  &b[t], NULL, NULL, NULL),
+                         0);
         ck_assert_int_eq(iflow_sliced_entropy(s, n, d, &sp, &sl, &h[t], NULL, NULL), 0);
     }
     ck_assert(memcmp(&a[0], &a[1], sizeof a[0]) == 0);
@@ -282,8 +290,9 @@ START_TEST(test_invalid) {
     ck_assert_int_eq(iflow_sliced_entropy(s, 4, 2, &sp, &sl, &e, NULL, &err), IFLOW_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "2 slices"));
     sl = sl_opts(4, 3, 1);
-    ck_assert_int_eq(iflow_sliced_grouped_mi2(s, 4, 2, g, 2, NULL, 0, &sp, &sl, &m, NULL, NULL,
-                                              NULL, &err), IFLOW_EINVAL);
+    ck_assert_int_eq(
+        iflow_sliced_grouped_mi2(s, 4, 2, g, 2, NULL, 0, &sp, &sl, &m, NULL, NULL, NULL, &err),
+        IFLOW_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "slice dimension 3"));
     sl.dim = 0;
     ck_assert_int_eq(iflow_sliced_entropy(s, 4, 2, &sp, &sl, &e, NULL, &err), IFLOW_EINVAL);

@@ -15,9 +15,8 @@ typedef struct {
     iflow_trainer *tr;
 } setup;
 
-static setup make(size_t n_widths, const size_t *widths, iflow_activation act,
-                  const double *beta, iflow_optim_params op, size_t n_rows, size_t batch,
-                  uint64_t seed) {
+static setup make(size_t n_widths, const size_t *widths, iflow_activation act, const double *beta,
+                  iflow_optim_params op, size_t n_rows, size_t batch, uint64_t seed) {
     setup s = {0};
     iflow_error err = {0};
     ck_assert_msg(iflow_net_new(n_widths, widths, act, 0.01, beta, &s.net, &err) == 0, "%s",
@@ -66,8 +65,8 @@ START_TEST(test_learns_blobs) {
     iflow_evaluate(s.net, x, y, N, NULL, s.tr->ws, s.tr->batch, &loss0, &acc0);
     iflow_error err = {0};
     for (int e = 0; e < 200; e++)
-        ck_assert_msg(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, 0, &rng, &loss, &acc,
-                                        &err) == 0,
+        ck_assert_msg(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, 0, &rng, &loss, &acc, &err) ==
+                          0,
                       "%s", err.msg);
     ck_assert_double_gt(acc, 0.95);
     ck_assert_double_lt(loss, 0.5 * loss0);
@@ -98,8 +97,7 @@ static void train_copy(uint64_t seed, double orthonormal, double *params_out, si
     iflow_error err = {0};
     for (int e = 0; e < 20; e++)
         ck_assert_int_eq(
-            iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, orthonormal, &rng, NULL, NULL, &err),
-            0);
+            iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, orthonormal, &rng, NULL, NULL, &err), 0);
     memcpy(params_out, s.net->params, n_params * sizeof *params_out);
     release(&s);
 }
@@ -140,8 +138,8 @@ START_TEST(test_orthonormal_step_applied) {
         iflow_rng_init(&rng, 5, 1);
         iflow_error err = {0};
         for (int e = 0; e < 30; e++)
-            ck_assert_int_eq(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, with ? 0.1 : 0,
-                                               &rng, NULL, NULL, &err),
+            ck_assert_int_eq(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, with ? 0.1 : 0, &rng,
+                                               NULL, NULL, &err),
                              0);
         *(with ? &err_with : &err_without) = ortho_error(s.net, 2);
         release(&s);
@@ -221,8 +219,7 @@ START_TEST(test_epoch_statistics_are_means) {
     iflow_rng_init(&rng, 4, 1);
     double loss, acc, eval_loss, eval_acc, eval_loss7, eval_acc7;
     iflow_error err = {0};
-    ck_assert_int_eq(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, 0, &rng, &loss, &acc, &err),
-                     0);
+    ck_assert_int_eq(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N, 0, &rng, &loss, &acc, &err), 0);
     ck_assert_int_eq(s.opt->step, 5);
     iflow_evaluate(s.net, x, y, N, NULL, s.tr->ws, s.tr->batch, &eval_loss, &eval_acc);
     iflow_evaluate(s.net, x, y, N, NULL, s.tr->ws, 7, &eval_loss7, &eval_acc7);
@@ -233,8 +230,7 @@ START_TEST(test_epoch_statistics_are_means) {
     ck_assert(acc > 0 && acc < 1); /* not a degenerate net */
 
     /* Wrong shapes are reported, not trusted. */
-    ck_assert_int_eq(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N - 1, 0, &rng, &loss, &acc,
-                                       &err),
+    ck_assert_int_eq(iflow_train_epoch(s.tr, s.net, s.opt, x, y, N - 1, 0, &rng, &loss, &acc, &err),
                      IFLOW_EINVAL);
     iflow_trainer *t2 = NULL;
     ck_assert_int_eq(iflow_trainer_new(s.net, N, 0, &t2, &err), IFLOW_EINVAL);

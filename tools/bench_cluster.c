@@ -59,12 +59,18 @@ int main(int argc, char **argv) {
     size_t m = 2000, d = 12544, brute = 300, slices = 16, k = 4;
     int threads = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--m")) m = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--d")) d = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--brute")) brute = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--slices")) slices = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--k")) k = strtoul(argv[i + 1], NULL, 10);
+        if (!strcmp(argv[i], "--m"))
+            m = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--d"))
+            d = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--brute"))
+            brute = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--slices"))
+            slices = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--k"))
+            k = strtoul(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_cluster [--m M] [--d D] [--threads N] [--brute B] "
                             "[--slices S] [--k K]\n");
@@ -123,8 +129,8 @@ int main(int argc, char **argv) {
     }
     printf("k-sliced SP, k = %zu, %zu slices, beta 0.5: %.2f s wall; I_k(X;T) = %.3f +- %.3f, "
            "I_k(Y;T) = %.3f +- %.3f nats (ln m = %.3f)\n",
-           k, slices, clock_s(CLOCK_MONOTONIC) - w0, ex.mi.value, ex.mi.se, ey.mi.value,
-           ey.mi.se, log((double)m));
+           k, slices, clock_s(CLOCK_MONOTONIC) - w0, ex.mi.value, ex.mi.se, ey.mi.value, ey.mi.se,
+           log((double)m));
     free(gx);
     free(s);
     free(lab);

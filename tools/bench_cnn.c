@@ -43,8 +43,8 @@ static double *filled(size_t n) {
  * timed (CPU seconds with one thread, else wall); adds 2 m n k to *flops. */
 static int one_thread;
 static double clock_now(void) { return one_thread ? cpu_now() : now(); }
-static double gemmt(const char *tr, size_t m, size_t n, size_t k, double *a, double *b,
-                    double *c, double *flops) {
+static double gemmt(const char *tr, size_t m, size_t n, size_t k, double *a, double *b, double *c,
+                    double *flops) {
     int ta = tr[0] == 'T', tb = tr[1] == 'T';
     double t0 = clock_now();
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
@@ -54,8 +54,7 @@ static double gemmt(const char *tr, size_t m, size_t n, size_t k, double *a, dou
     return clock_now() - t0;
 }
 
-static double gemm(size_t m, size_t n, size_t k, double *a, double *b, double *c,
-                   double *flops) {
+static double gemm(size_t m, size_t n, size_t k, double *a, double *b, double *c, double *flops) {
     return gemmt("NN", m, n, k, a, b, c, flops);
 }
 
@@ -100,8 +99,8 @@ static double step_gemms(const iflow_net *net, size_t nb, double *buf[3], double
 static void run_torch(size_t rows, int threads, size_t batch, double *f64, double *f32) {
     char cmd[512], line[256];
     snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 tools/bench_cnn_torch.py --rows %zu --threads %d --batch %zu",
-             rows, threads, batch);
+             "/usr/bin/python3 tools/bench_cnn_torch.py --rows %zu --threads %d --batch %zu", rows,
+             threads, batch);
     FILE *p = popen(cmd, "r");
     *f64 = *f32 = 0;
     while (p && fgets(line, sizeof line, p)) {
@@ -116,7 +115,8 @@ static void run_torch(size_t rows, int threads, size_t batch, double *f64, doubl
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "configs/fashion-cnn.ini";
     size_t rows = argc > 2 ? strtoul(argv[2], NULL, 10) : 60000;
-    int threads = argc > 3 ? atoi(argv[3]) : 2, torch = !(argc > 4 && !strcmp(argv[4], "--no-torch"));
+    int threads = argc > 3 ? atoi(argv[3]) : 2,
+        torch = !(argc > 4 && !strcmp(argv[4], "--no-torch"));
     iflow_config cfg;
     iflow_error err = {0};
     iflow_dataset *ds = NULL;
@@ -137,8 +137,8 @@ int main(int argc, char **argv) {
     iflow_rng rng;
     iflow_rng_init(&rng, 1, 1);
     iflow_net_init(net, cfg.init, &rng);
-    printf("%s: %zu rows, batch %zu, %d threads, %zu parameters\n", path, ds->n, cfg.batch,
-           threads, net->n_params);
+    printf("%s: %zu rows, batch %zu, %d threads, %zu parameters\n", path, ds->n, cfg.batch, threads,
+           net->n_params);
     double rate = machine_gflops();
     double t0 = clock_now(), w0 = now(), loss, acc;
     if (iflow_train_epoch(tr, net, opt, ds->x, ds->y, ds->n, cfg.orthonormal, &rng, &loss, &acc,

@@ -73,8 +73,15 @@ static result run_sp(const double *s, size_t n, size_t d, double beta, size_t k,
                      size_t n_query, int threads) {
     size_t nq = n_query ? n_query : n;
     iflow_mix_stats *st = malloc(nq * sizeof *st);
-    iflow_mix_mc p = {.s = s, .n = n, .d = d, .k = k, .n_query = n_query, .beta = beta,
-                      .tolerance = tol, .seed = 1, .threads = threads};
+    iflow_mix_mc p = {.s = s,
+                      .n = n,
+                      .d = d,
+                      .k = k,
+                      .n_query = n_query,
+                      .beta = beta,
+                      .tolerance = tol,
+                      .seed = 1,
+                      .threads = threads};
     double t0 = now(), c0 = cpu_now();
     iflow_error err;
     if (iflow_mix_mc_run(&p, st, &err)) {
@@ -100,9 +107,10 @@ WIDE __attribute__((noinline)) static double exp_sum(const double *x, size_t n) 
     return s;
 }
 
-/* Peaks per core (CPU time, one thread): the kernel's exp on an L1-resident array (the asm barrier keeps the compiler from
- * hoisting the pure call out of the loop), and of 12 independent FMA chains of 8 lanes held in
- * registers (gcc vector extension: enough chains to cover the FMA latency on two ports). */
+/* Peaks per core (CPU time, one thread): the kernel's exp on an L1-resident array (the asm barrier
+ * keeps the compiler from hoisting the pure call out of the loop), and of 12 independent FMA chains
+ * of 8 lanes held in registers (gcc vector extension: enough chains to cover the FMA latency on two
+ * ports). */
 typedef double v8d __attribute__((vector_size(64)));
 
 /* ISO C11 does not contract a * b + c: ask for FMAs in this one function. */
@@ -149,16 +157,17 @@ static void peaks(void) {
     double sum = fma_chains(iters), t_fma = cpu_now() - t0;
     double fma_per_s = 12.0 * 8.0 * (double)iters / t_fma;
     g_fma_per_s = fma_per_s;
-    printf("peak FMA (1 core): %.1f GFLOP/s = %.0f M FMA/s  (checksum %.3g)\n",
-           2 * fma_per_s / 1e9, fma_per_s / 1e6, sum);
+    printf("peak FMA (1 core): %.1f GFLOP/s = %.0f M FMA/s  (checksum %.3g)\n", 2 * fma_per_s / 1e9,
+           fma_per_s / 1e6, sum);
     printf("exact kernel bound, all 2d + 24 ops per pair on the FMA pipes: d = 2 %.0f, d = 5 %.0f, "
            "d = 10 %.0f M pairs/s per core\n",
            fma_per_s / ops_per_pair(2) / 1e6, fma_per_s / ops_per_pair(5) / 1e6,
            fma_per_s / ops_per_pair(10) / 1e6);
-    printf("exact kernel bound, only its d + 17 FMAs/multiplies on them:    d = 2 %.0f, d = 5 %.0f, "
-           "d = 10 %.0f M pairs/s per core\n",
-           fma_per_s / fma_ops_per_pair(2) / 1e6, fma_per_s / fma_ops_per_pair(5) / 1e6,
-           fma_per_s / fma_ops_per_pair(10) / 1e6);
+    printf(
+        "exact kernel bound, only its d + 17 FMAs/multiplies on them:    d = 2 %.0f, d = 5 %.0f, "
+        "d = 10 %.0f M pairs/s per core\n",
+        fma_per_s / fma_ops_per_pair(2) / 1e6, fma_per_s / fma_ops_per_pair(5) / 1e6,
+        fma_per_s / fma_ops_per_pair(10) / 1e6);
     free(x);
 }
 
@@ -180,9 +189,10 @@ static void bench_case(const config *cf, const char *kind, const double *s, size
     double t_ex = ex.seconds * scale, c_ex = ex.cpu * scale;
     double rate = pairs / c_ex, all = g_fma_per_s / ops_per_pair(d);
     double fma_only = g_fma_per_s / fma_ops_per_pair(d);
-    printf("%6zu %3zu %6.3f %-9s exact %9.3f%s %9.3f %8.1f %8.1f %9.4f %7.4f  bound %.0f%%/%.0f%%\n",
-           n, d, beta, kind, t_ex, sub ? "*" : " ", c_ex, rate / 1e6, pairs / t_ex / 1e6, ex.h,
-           ex.se, 100.0 * rate / all, 100.0 * rate / fma_only);
+    printf(
+        "%6zu %3zu %6.3f %-9s exact %9.3f%s %9.3f %8.1f %8.1f %9.4f %7.4f  bound %.0f%%/%.0f%%\n",
+        n, d, beta, kind, t_ex, sub ? "*" : " ", c_ex, rate / 1e6, pairs / t_ex / 1e6, ex.h, ex.se,
+        100.0 * rate / all, 100.0 * rate / fma_only);
     result tr_sub = run_sp(s, n, d, beta, k, tol, sub, cf->threads), tr = tr_sub;
     int full = !sub || tr_sub.seconds * scale < 10.0;
     if (sub && full) tr = run_sp(s, n, d, beta, k, tol, 0, cf->threads);
@@ -196,10 +206,14 @@ static void bench_case(const config *cf, const char *kind, const double *s, size
 int main(int argc, char **argv) {
     config cf = {0, omp_get_max_threads(), 0, 16};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) cf.quick = 1;
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) cf.threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--n") && i + 1 < argc) cf.only_n = strtoul(argv[++i], 0, 10);
-        else if (!strcmp(argv[i], "--k") && i + 1 < argc) cf.k = strtoul(argv[++i], 0, 10);
+        if (!strcmp(argv[i], "--quick"))
+            cf.quick = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            cf.threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--n") && i + 1 < argc)
+            cf.only_n = strtoul(argv[++i], 0, 10);
+        else if (!strcmp(argv[i], "--k") && i + 1 < argc)
+            cf.k = strtoul(argv[++i], 0, 10);
         else {
             fprintf(stderr, "usage: %s [--quick] [--threads N] [--n N] [--k K]\n", argv[0]);
             return 2;
@@ -207,8 +221,8 @@ int main(int argc, char **argv) {
     }
     if (cf.threads < 1) cf.threads = 1;
     if (cf.k < 1) cf.k = 1;
-    printf("bench_estimators: %d thread(s), k = %zu draws per centre, tolerance 1e-6\n",
-           cf.threads, cf.k);
+    printf("bench_estimators: %d thread(s), k = %zu draws per centre, tolerance 1e-6\n", cf.threads,
+           cf.k);
     peaks();
     printf("\n     n   d   beta data      mode   wall s     cpu s  Mpair/s  Mpair/s         h"
            "      se  speed  |dh|/se\n"

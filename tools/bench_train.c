@@ -14,9 +14,9 @@
 
 void openblas_set_num_threads(int num_threads); /* not declared by every cblas.h */
 
-#define N_ALL 4096
+#define N_ALL   4096
 #define N_TRAIN 3277
-#define D 12
+#define D       12
 
 /* CPU time of this thread, not wall time: on a shared, oversubscribed machine the time spent
  * descheduled would otherwise dominate (the wall time is printed too). */
@@ -69,8 +69,8 @@ int main(int argc, char **argv) {
     iflow_optim *opt = NULL;
     iflow_trainer *tr = NULL;
     iflow_error err = {0};
-    iflow_optim_params op = {.kind = IFLOW_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999,
-                             .eps = 1e-8};
+    iflow_optim_params op = {
+        .kind = IFLOW_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     if (iflow_net_new(7, widths, IFLOW_ACT_TANH, 0.0, beta, &net, &err) ||
         iflow_optim_new(&op, net->n_params, &opt, &err) ||
         iflow_trainer_new(net, N_TRAIN, 256, &tr, &err)) {
@@ -84,8 +84,7 @@ int main(int argc, char **argv) {
 
     double loss = 0, acc = 0, t0 = now(), w0 = wall();
     for (long e = 0; e < epochs; e++) {
-        if (iflow_train_epoch(tr, net, opt, x, y, N_TRAIN, orthonormal, &rng, &loss, &acc,
-                              &err)) {
+        if (iflow_train_epoch(tr, net, opt, x, y, N_TRAIN, orthonormal, &rng, &loss, &acc, &err)) {
             fprintf(stderr, "bench_train: epoch %ld: %s\n", e + 1, err.msg);
             return 1;
         }

@@ -43,8 +43,7 @@ static int table_read(const char *path, table *t) {
             t->v[t->n_rows][c] = end == p ? NAN : x;
             p = strchr(end, ',');
             if (!p) {
-                for (c++; c < t->n_cols; c++)
-                    t->v[t->n_rows][c] = NAN;
+                for (c++; c < t->n_cols; c++) t->v[t->n_rows][c] = NAN;
                 break;
             }
             p++;
@@ -87,7 +86,8 @@ static void report(const char *dir, const char *label) {
     printf("%s: clean test accuracy %.4f, train %.4f (epoch %g)\n", label, acc, acc_tr,
            has_m ? tab_m.v[tab_m.n_rows - 1][0] : NAN);
     printf("  layer  cos_within      cos_between     silhouette      knn_agreement   I_k(X;T)"
-           "        I_k(Y;T)      (epoch %g -> %g)\n", e0, e1);
+           "        I_k(Y;T)      (epoch %g -> %g)\n",
+           e0, e1);
     for (double l = 1; l < 64; l++) {
         if (isnan(at(&tab_c, "cos_within", e1, l))) break;
         printf("  %5g", l);
@@ -130,8 +130,11 @@ int main(int argc, char **argv) {
         report(dirs[k], labels[k]);
     }
     iflow_error err = {0};
-    if (iflow_plot_compare_cluster(csv, labels, n, title ? title : "Clustering of the hidden "
-                                   "representations during training", out, &err)) {
+    if (iflow_plot_compare_cluster(csv, labels, n,
+                                   title ? title
+                                         : "Clustering of the hidden "
+                                           "representations during training",
+                                   out, &err)) {
         fprintf(stderr, "compare_cluster: %s\n", err.msg);
         return 1;
     }

@@ -97,8 +97,7 @@ int main(int argc, char **argv) {
         opt.refs[1] = e, opt.ref_labels[1] = ref_text[1];
     }
     printf("mean (sd) over epochs >= %g of I(X;T_l), nats\nlayer", from);
-    for (size_t k = 0; k < n; k++)
-        printf("  %24s", labels[k]);
+    for (size_t k = 0; k < n; k++) printf("  %24s", labels[k]);
     printf("\n");
     double mean[MAX_FILES][MAX_LAYER + 1], sd[MAX_FILES][MAX_LAYER + 1];
     size_t count[MAX_FILES][MAX_LAYER + 1];

@@ -57,17 +57,22 @@ static int handler(void *user, const char *section, const char *name, const char
     char *end;
     double x = strtod(value, &end);
     if (end == value || *end || !isfinite(x) || x < 0) return 0;
-    struct { const char *key; double *d; long *l; } keys[] = {
-        {"beta", &c->beta, 0}, {"component_std", &c->component_std, 0},
-        {"repeats", 0, &c->repeats}, {"min_repeats", 0, &c->min_repeats},
-        {"budget", 0, &c->budget}, {"sp_draws", 0, &c->sp_draws}, {"knn_k", 0, &c->knn_k},
-        {"kde_queries", 0, &c->kde_queries}, {"kde_grid", 0, &c->kde_grid},
-        {"kde_h_min", &c->kde_h_min, 0}, {"kde_h_max", &c->kde_h_max, 0},
-        {"truth_mc", 0, &c->truth_mc}};
+    struct {
+        const char *key;
+        double *d;
+        long *l;
+    } keys[] = {{"beta", &c->beta, 0},           {"component_std", &c->component_std, 0},
+                {"repeats", 0, &c->repeats},     {"min_repeats", 0, &c->min_repeats},
+                {"budget", 0, &c->budget},       {"sp_draws", 0, &c->sp_draws},
+                {"knn_k", 0, &c->knn_k},         {"kde_queries", 0, &c->kde_queries},
+                {"kde_grid", 0, &c->kde_grid},   {"kde_h_min", &c->kde_h_min, 0},
+                {"kde_h_max", &c->kde_h_max, 0}, {"truth_mc", 0, &c->truth_mc}};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(name, keys[i].key)) {
-            if (keys[i].d) *keys[i].d = x;
-            else *keys[i].l = (long)x;
+            if (keys[i].d)
+                *keys[i].d = x;
+            else
+                *keys[i].l = (long)x;
             return 1;
         }
     if (!strcmp(name, "seed")) return c->seed = (unsigned long long)x, 1;
@@ -87,12 +92,12 @@ static void write_config(const config *c, const char *path) {
     write_list(f, "dims", c->dims, c->n_dims);
     write_list(f, "n", c->ns, c->n_n);
     write_list(f, "n_max", c->nmax, c->n_nmax);
-    fprintf(f, "beta = %.17g\ncomponent_std = %.17g\nrepeats = %ld\nmin_repeats = %ld\n"
-               "budget = %ld\nsp_draws = %ld\nknn_k = %ld\nkde_queries = %ld\nkde_grid = %ld\n"
-               "kde_h_min = %.17g\nkde_h_max = %.17g\ntruth_mc = %ld\nseed = %llu\n",
-            c->beta, c->component_std, c->repeats, c->min_repeats, c->budget, c->sp_draws,
-            c->knn_k, c->kde_queries, c->kde_grid, c->kde_h_min, c->kde_h_max, c->truth_mc,
-            c->seed);
+    fprintf(f,
+            "beta = %.17g\ncomponent_std = %.17g\nrepeats = %ld\nmin_repeats = %ld\n"
+            "budget = %ld\nsp_draws = %ld\nknn_k = %ld\nkde_queries = %ld\nkde_grid = %ld\n"
+            "kde_h_min = %.17g\nkde_h_max = %.17g\ntruth_mc = %ld\nseed = %llu\n",
+            c->beta, c->component_std, c->repeats, c->min_repeats, c->budget, c->sp_draws, c->knn_k,
+            c->kde_queries, c->kde_grid, c->kde_h_min, c->kde_h_max, c->truth_mc, c->seed);
     fclose(f);
 }
 
@@ -182,7 +187,8 @@ static double kde_entropy(const config *c, const double *t, size_t n, size_t d, 
                     double x = -(dist[j] - dmin) * inv;
                     sum += iflow_exp_kernel(x < -745 ? -745 : x);
                 }
-                double others = -dmin * inv + log(sum), lnorm = 0.5 * (double)d * log(2 * M_PI * hs[g] * hs[g]);
+                double others = -dmin * inv + log(sum),
+                       lnorm = 0.5 * (double)d * log(2 * M_PI * hs[g] * hs[g]);
                 lo[g] += others - log((double)(n - 1)) - lnorm;
                 /* ln(1 + sum_{j != i}) = logaddexp(0, others): the self term is exp(0) */
                 double all = others > 0 ? others + log1p(exp(-others)) : log1p(exp(others));
@@ -253,8 +259,8 @@ static void summarise(const result *r, size_t nr, double truth, summary *s) {
 }
 
 /* Top row: mean |error| against n (log-log) with an n^-1/2 guide; bottom: the estimates. */
-static int plot(const config *c, const summary *s, size_t ns, const double *truth,
-                const char *path, iflow_error *err) {
+static int plot(const config *c, const summary *s, size_t ns, const double *truth, const char *path,
+                iflow_error *err) {
     iflow_figure fig;
     int W = 1500, H = 1150, rc = iflow_fig_new(&fig, W, H, err);
     if (rc) return rc;
@@ -273,18 +279,23 @@ static int plot(const config *c, const summary *s, size_t ns, const double *trut
                 if (s[i].d != d) continue;
                 iflow_range_add1(&rx, (double)s[i].n);
                 for (int e = 0; e < N_EST; e++)
-                    if (row == 0) iflow_range_add1(&ry, s[i].mae[e]);
-                    else iflow_range_add1(&ry, s[i].mean[e] - s[i].sd[e]),
-                         iflow_range_add1(&ry, s[i].mean[e] + s[i].sd[e]);
+                    if (row == 0)
+                        iflow_range_add1(&ry, s[i].mae[e]);
+                    else
+                        iflow_range_add1(&ry, s[i].mean[e] - s[i].sd[e]),
+                            iflow_range_add1(&ry, s[i].mean[e] + s[i].sd[e]);
             }
             if (row == 1) iflow_range_add1(&ry, truth[di]);
             iflow_panel p;
             char t2[120];
-            snprintf(t2, sizeof t2, row ? "d = %zu: estimates, mean +-1 sd over repetitions"
-                                        : "d = %zu: mean absolute error", d);
+            snprintf(t2, sizeof t2,
+                     row ? "d = %zu: estimates, mean +-1 sd over repetitions"
+                         : "d = %zu: mean absolute error",
+                     d);
             iflow_axis_set(&p.x, rx, 1, 0.04, "n (samples)");
             iflow_axis_set(&p.y, ry, row == 0, 0.05, row ? "h estimate (nats)" : "|error| (nats)");
-            iflow_panel_init(&p, &fig, iflow_box_cell(area, 2, (int)c->n_dims, row, (int)di, 30), t2);
+            iflow_panel_init(&p, &fig, iflow_box_cell(area, 2, (int)c->n_dims, row, (int)di, 30),
+                             t2);
             if (row == 1) iflow_panel_hline(&p, truth[di], (iflow_rgb){.4, .4, .4}, "true h");
             for (int e = 0; e < N_EST; e++) {
                 size_t k = 0;
@@ -298,16 +309,18 @@ static int plot(const config *c, const summary *s, size_t ns, const double *trut
                 iflow_panel_line(&p, x, y, k, col, 2.2, 0);
                 for (size_t i = 0; i < k; i++)
                     iflow_panel_marker(&p, x[i], y[i], (iflow_marker)(e + 1), 7, col, col);
-                if (row == 0 && e == EST_SP && k > 0) { /* guide: SP's first error times sqrt(n0/n) */
+                if (row == 0 && e == EST_SP &&
+                    k > 0) { /* guide: SP's first error times sqrt(n0/n) */
                     for (size_t i = 0; i < k; i++) lo[i] = y[0] * sqrt(x[0] / x[i]);
                     iflow_panel_line(&p, x, lo, k, (iflow_rgb){.5, .5, .5}, 1.2, 1);
                 }
             }
             iflow_legend_entry leg[N_EST + 1];
             for (int e = 0; e < N_EST; e++)
-                leg[e] = (iflow_legend_entry){est_name[e], iflow_palette((size_t)e), 0, 2.2,
-                                              (iflow_marker)(e + 1), 0};
-            leg[N_EST] = (iflow_legend_entry){"slope n^-1/2", {.5, .5, .5}, 1, 1.2, IFLOW_MARK_NONE, 0};
+                leg[e] = (iflow_legend_entry){est_name[e], iflow_palette((size_t)e), 0,
+                                              2.2,         (iflow_marker)(e + 1),    0};
+            leg[N_EST] =
+                (iflow_legend_entry){"slope n^-1/2", {.5, .5, .5}, 1, 1.2, IFLOW_MARK_NONE, 0};
             iflow_panel_legend(&p, leg, row == 0 ? N_EST + 1 : N_EST);
             iflow_panel_free(&p);
         }
@@ -327,28 +340,43 @@ static long reps_for(const config *c, size_t n) {
 int main(int argc, char **argv) {
     const char *cfg_path = NULL, *out = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--config")) cfg_path = argv[i + 1];
-        else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
+        if (!strcmp(argv[i], "--config"))
+            cfg_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--out"))
+            out = argv[i + 1];
     }
     if (!cfg_path || !out) {
         fprintf(stderr, "usage: exp_estimators --config FILE.ini --out DIR\n");
         return 2;
     }
-    config c = {.beta = 0.1, .repeats = 10, .min_repeats = 3, .budget = 100000, .sp_draws = 20000,
-                .knn_k = 3, .kde_queries = 2000, .kde_grid = 24, .kde_h_min = 0.01,
-                .kde_h_max = 1, .truth_mc = 1000000, .seed = 1};
+    config c = {.beta = 0.1,
+                .repeats = 10,
+                .min_repeats = 3,
+                .budget = 100000,
+                .sp_draws = 20000,
+                .knn_k = 3,
+                .kde_queries = 2000,
+                .kde_grid = 24,
+                .kde_h_min = 0.01,
+                .kde_h_max = 1,
+                .truth_mc = 1000000,
+                .seed = 1};
     int line = ini_parse(cfg_path, handler, &c);
     if (line) {
-        if (line < 0) fprintf(stderr, "exp_estimators: cannot read %s\n", cfg_path);
-        else fprintf(stderr, "exp_estimators: %s:%d: bad value or unknown key\n", cfg_path, line);
+        if (line < 0)
+            fprintf(stderr, "exp_estimators: cannot read %s\n", cfg_path);
+        else
+            fprintf(stderr, "exp_estimators: %s:%d: bad value or unknown key\n", cfg_path, line);
         return 1;
     }
     if (!c.n_dims || !c.n_n || c.n_nmax != c.n_dims || !(c.beta > 0) || c.kde_grid < 2 ||
         c.kde_grid > MAX_GRID || c.knn_k < 1 || c.min_repeats < 1 || c.repeats < c.min_repeats ||
         !(c.kde_h_max > c.kde_h_min && c.kde_h_min > 0) || c.truth_mc < 2 || c.kde_queries < 2) {
-        fprintf(stderr, "exp_estimators: %s: need dims, n, n_max (one per dim), beta > 0, "
-                        "2 <= kde_grid <= %d, 0 < kde_h_min < kde_h_max, knn_k, repeats >= "
-                        "min_repeats >= 1\n", cfg_path, MAX_GRID);
+        fprintf(stderr,
+                "exp_estimators: %s: need dims, n, n_max (one per dim), beta > 0, "
+                "2 <= kde_grid <= %d, 0 < kde_h_min < kde_h_max, knn_k, repeats >= "
+                "min_repeats >= 1\n",
+                cfg_path, MAX_GRID);
         return 1;
     }
     mkdir(out, 0777);
@@ -392,7 +420,8 @@ int main(int argc, char **argv) {
             }
             if (rc) break;
             summarise(r, (size_t)reps, truth[di], &s[ns]);
-            printf("d = %zu n = %zu (%ld reps): |err| SP %.4f  kNN %.4f  KDE %.4f  (s: %.1f %.1f %.1f)\n",
+            printf("d = %zu n = %zu (%ld reps): |err| SP %.4f  kNN %.4f  KDE %.4f  (s: %.1f %.1f "
+                   "%.1f)\n",
                    d, n, reps, s[ns].mae[0], s[ns].mae[1], s[ns].mae[2], s[ns].seconds[0],
                    s[ns].seconds[1], s[ns].seconds[2]);
             fflush(stdout);
@@ -407,13 +436,15 @@ int main(int argc, char **argv) {
     fprintf(f, "d,n,reps,estimator,mean,sd,bias,rmse,mean_abs_error,seconds_total\n");
     for (size_t i = 0; i < ns; i++)
         for (int e = 0; e < N_EST; e++)
-            fprintf(f, "%zu,%zu,%zu,%s,%.10g,%.6g,%.6g,%.6g,%.6g,%.4g\n", s[i].d, s[i].n,
-                    s[i].reps, est_name[e], s[i].mean[e], s[i].sd[e], s[i].bias[e], s[i].rmse[e],
-                    s[i].mae[e], s[i].seconds[e]);
+            fprintf(f, "%zu,%zu,%zu,%s,%.10g,%.6g,%.6g,%.6g,%.6g,%.4g\n", s[i].d, s[i].n, s[i].reps,
+                    est_name[e], s[i].mean[e], s[i].sd[e], s[i].bias[e], s[i].rmse[e], s[i].mae[e],
+                    s[i].seconds[e]);
     fclose(f);
     snprintf(path, sizeof path, "%s/estimators.png", out);
-    if (plot(&c, s, ns, truth, path, &err)) return fprintf(stderr, "exp_estimators: %s\n", err.msg), 1;
+    if (plot(&c, s, ns, truth, path, &err))
+        return fprintf(stderr, "exp_estimators: %s\n", err.msg), 1;
     printf("exp_estimators: wrote %s/{estimators.csv,estimators-summary.csv,truth.csv,"
-           "estimators.png,config.ini}\n", out);
+           "estimators.png,config.ini}\n",
+           out);
     return 0;
 }

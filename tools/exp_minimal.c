@@ -17,7 +17,7 @@
 #include "infoflow/rng.h"
 
 #define MAX_POINTS 16
-#define MAX_BINS 4
+#define MAX_BINS   4
 
 typedef struct {
     size_t n_points;
@@ -35,7 +35,8 @@ static int parse_list(const char *v, double *out, size_t max, size_t *n, int all
     char buf[256];
     snprintf(buf, sizeof buf, "%s", v);
     *n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') tok++;
         char *end;
         if (*n == max) return 0;
@@ -63,24 +64,36 @@ static int handler(void *user, const char *section, const char *name, const char
     size_t n;
     if (strcmp(section, "minimal")) return 0;
     if (!strcmp(name, "points")) return parse_list(value, c->points, MAX_POINTS, &c->n_points, 0);
-    if (!strcmp(name, "labels")) return parse_list(value, c->labels, MAX_POINTS, &n, 0) && n == c->n_points;
+    if (!strcmp(name, "labels"))
+        return parse_list(value, c->labels, MAX_POINTS, &n, 0) && n == c->n_points;
     if (!strcmp(name, "bins")) return parse_list(value, c->bins, MAX_BINS, &c->n_bins, 1);
     if (!num(value, &x)) return 0;
-    if (!strcmp(name, "beta")) c->beta = x;
-    else if (!strcmp(name, "bias_per_weight")) c->bias_per_weight = x;
-    else if (!strcmp(name, "w_min")) c->w_min = x;
-    else if (!strcmp(name, "w_max")) c->w_max = x;
-    else if (!strcmp(name, "n_w")) c->n_w = (long)x;
-    else if (!strcmp(name, "mc")) c->mc = (long)x;
-    else if (!strcmp(name, "bin_samples")) c->bin_samples = (long)x;
-    else if (!strcmp(name, "seed")) c->seed = (unsigned long long)x;
-    else return 0;
+    if (!strcmp(name, "beta"))
+        c->beta = x;
+    else if (!strcmp(name, "bias_per_weight"))
+        c->bias_per_weight = x;
+    else if (!strcmp(name, "w_min"))
+        c->w_min = x;
+    else if (!strcmp(name, "w_max"))
+        c->w_max = x;
+    else if (!strcmp(name, "n_w"))
+        c->n_w = (long)x;
+    else if (!strcmp(name, "mc"))
+        c->mc = (long)x;
+    else if (!strcmp(name, "bin_samples"))
+        c->bin_samples = (long)x;
+    else if (!strcmp(name, "seed"))
+        c->seed = (unsigned long long)x;
+    else
+        return 0;
     return 1;
 }
 
 static void bin_name(double b, char *s, size_t size) {
-    if (b == 0) snprintf(s, size, "szt30");
-    else snprintf(s, size, "%g", b);
+    if (b == 0)
+        snprintf(s, size, "szt30");
+    else
+        snprintf(s, size, "%g", b);
 }
 
 static void write_config(const config *c, const char *path) {
@@ -202,8 +215,7 @@ static int write_csv(const config *c, const row *r, const char *path) {
     fprintf(f, "\n");
     for (long i = 0; i < c->n_w; i++) {
         fprintf(f, "%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g", r[i].w, r[i].b, r[i].ixt,
-                r[i].iyt, r[i].sp_x.mi.value, r[i].sp_x.mi.se, r[i].sp_y.mi.value,
-                r[i].sp_y.mi.se);
+                r[i].iyt, r[i].sp_x.mi.value, r[i].sp_x.mi.se, r[i].sp_y.mi.value, r[i].sp_y.mi.se);
         for (size_t j = 0; j < c->n_bins; j++)
             fprintf(f, ",%.10g,%.10g", r[i].h_bin_clean[j], r[i].i_bin_noisy[j]);
         fprintf(f, "\n");
@@ -239,7 +251,8 @@ static int plot(const config *c, const row *r, const char *path, iflow_error *er
     iflow_panel_hline(&p, log((double)c->n_points), (iflow_rgb){.5, .5, .5}, "ln m");
     double *ix = y, *iy = y + n, *hb = y + 2 * n, *ib = y + 3 * n;
     for (size_t i = 0; i < n; i++)
-        ix[i] = r[i].ixt, iy[i] = r[i].iyt, hb[i] = r[i].h_bin_clean[0], ib[i] = r[i].i_bin_noisy[0];
+        ix[i] = r[i].ixt, iy[i] = r[i].iyt, hb[i] = r[i].h_bin_clean[0],
+        ib[i] = r[i].i_bin_noisy[0];
     iflow_rgb cx = iflow_palette(0), cy = iflow_palette(1), cb = iflow_palette(2),
               cn = iflow_palette(3);
     iflow_panel_line(&p, w, ix, n, cx, 2.2, 0);
@@ -289,25 +302,37 @@ static int plot(const config *c, const row *r, const char *path, iflow_error *er
 int main(int argc, char **argv) {
     const char *cfg_path = NULL, *out = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--config")) cfg_path = argv[i + 1];
-        else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
+        if (!strcmp(argv[i], "--config"))
+            cfg_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--out"))
+            out = argv[i + 1];
     }
     if (!cfg_path || !out) {
         fprintf(stderr, "usage: exp_minimal --config FILE.ini --out DIR\n");
         return 2;
     }
-    config c = {.beta = 0.01, .bias_per_weight = -2, .w_min = 1e-3, .w_max = 20, .n_w = 61,
-                .mc = 200, .bin_samples = 2000, .seed = 1};
+    config c = {.beta = 0.01,
+                .bias_per_weight = -2,
+                .w_min = 1e-3,
+                .w_max = 20,
+                .n_w = 61,
+                .mc = 200,
+                .bin_samples = 2000,
+                .seed = 1};
     int line = ini_parse(cfg_path, handler, &c);
     if (line) {
-        if (line < 0) fprintf(stderr, "exp_minimal: cannot read %s\n", cfg_path);
-        else fprintf(stderr, "exp_minimal: %s:%d: bad value or unknown key\n", cfg_path, line);
+        if (line < 0)
+            fprintf(stderr, "exp_minimal: cannot read %s\n", cfg_path);
+        else
+            fprintf(stderr, "exp_minimal: %s:%d: bad value or unknown key\n", cfg_path, line);
         return 1;
     }
     if (c.n_points < 2 || !(c.beta > 0) || !(c.w_min > 0) || !(c.w_max > c.w_min) || c.n_w < 2 ||
         c.mc < 2 || c.bin_samples < 1) {
-        fprintf(stderr, "exp_minimal: %s: need points, beta > 0, 0 < w_min < w_max, n_w >= 2, "
-                        "mc >= 2, bin_samples >= 1\n", cfg_path);
+        fprintf(stderr,
+                "exp_minimal: %s: need points, beta > 0, 0 < w_min < w_max, n_w >= 2, "
+                "mc >= 2, bin_samples >= 1\n",
+                cfg_path);
         return 1;
     }
     for (size_t i = 0; i < c.n_points; i++)
@@ -331,8 +356,10 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/minimal.png", out);
         rc = plot(&c, r, path, &err);
     }
-    if (rc) fprintf(stderr, "exp_minimal: %s\n", err.msg[0] ? err.msg : "failed");
-    else printf("exp_minimal: wrote %s/{minimal.csv,minimal.png,config.ini}\n", out);
+    if (rc)
+        fprintf(stderr, "exp_minimal: %s\n", err.msg[0] ? err.msg : "failed");
+    else
+        printf("exp_minimal: wrote %s/{minimal.csv,minimal.png,config.ini}\n", out);
     free(r);
     return rc ? 1 : 0;
 }

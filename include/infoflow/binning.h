@@ -29,14 +29,14 @@ typedef struct iflow_binning {
 } iflow_binning;
 
 /* H(Bin(T)) of x (n x d). */
-IFLOW_API int iflow_bin_entropy(const double *x, size_t n, size_t d, const iflow_binning *bins, double *h,
-                      iflow_error *err);
+IFLOW_API int iflow_bin_entropy(const double *x, size_t n, size_t d, const iflow_binning *bins,
+                                double *h, iflow_error *err);
 
 /* H(Bin T) and sum_g p_g H(Bin T | G = g), group[i] in [0, n_groups); so
  * I(G; Bin T) = h - h_cond. */
 IFLOW_API int iflow_bin_grouped(const double *x, size_t n, size_t d, const iflow_binning *bins,
-                      const size_t *group, size_t n_groups, double *h, double *h_cond,
-                      iflow_error *err);
+                                const size_t *group, size_t n_groups, double *h, double *h_cond,
+                                iflow_error *err);
 
 #ifdef __cplusplus
 }

@@ -30,22 +30,22 @@ typedef struct iflow_checkpoint_meta {
 
 /* opt may be NULL (a weights-only checkpoint); rng may be NULL. */
 IFLOW_API int iflow_checkpoint_save(const char *path, const iflow_checkpoint_meta *meta,
-                          const iflow_net *net, const iflow_optim *opt, const iflow_rng *rng,
-                          iflow_error *err);
+                                    const iflow_net *net, const iflow_optim *opt,
+                                    const iflow_rng *rng, iflow_error *err);
 
-/* Loads into an existing net (and opt, rng if not NULL) of the same architecture. Every check failing
- * (missing file, bad magic, unknown version, truncation, CRC mismatch, shape different from net,
- * optimiser state missing or of another size) returns an error naming the file and what is wrong,
- * and leaves net, opt and rng unchanged. */
+/* Loads into an existing net (and opt, rng if not NULL) of the same architecture. Every check
+ * failing (missing file, bad magic, unknown version, truncation, CRC mismatch, shape different from
+ * net, optimiser state missing or of another size) returns an error naming the file and what is
+ * wrong, and leaves net, opt and rng unchanged. */
 IFLOW_API int iflow_checkpoint_load(const char *path, iflow_checkpoint_meta *meta, iflow_net *net,
-                          iflow_optim *opt, iflow_rng *rng, iflow_error *err);
+                                    iflow_optim *opt, iflow_rng *rng, iflow_error *err);
 
 /* Loads the net of a checkpoint into a new net of the shape the file records (widths,
  * activation, leaky slope, beta), e.g. to read a run's weights without its config (the Python
  * package does this). The same checks as iflow_checkpoint_load; *out is the caller's
  * (iflow_net_free) and NULL on error. meta may be NULL. */
-IFLOW_API int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta, iflow_net **out,
-                              iflow_error *err);
+IFLOW_API int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta,
+                                        iflow_net **out, iflow_error *err);
 
 #ifdef __cplusplus
 }

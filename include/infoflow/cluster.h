@@ -35,12 +35,12 @@ typedef struct iflow_cluster_options {
 IFLOW_API void iflow_cluster_options_default(iflow_cluster_options *opt);
 
 typedef struct iflow_cluster_result {
-    double cos_within;   /* mean cosine over same-class pairs (NaN if n_within = 0) */
-    double cos_between;  /* mean cosine over different-class pairs (NaN if n_between = 0) */
-    uint64_t n_within;   /* unordered pairs counted; rows of norm 0 (no direction) are left out */
+    double cos_within;  /* mean cosine over same-class pairs (NaN if n_within = 0) */
+    double cos_between; /* mean cosine over different-class pairs (NaN if n_between = 0) */
+    uint64_t n_within;  /* unordered pairs counted; rows of norm 0 (no direction) are left out */
     uint64_t n_between;
-    size_t n_zero;       /* rows of norm 0, left out of the cosine measures only */
-    double silhouette;   /* in [-1, 1] */
+    size_t n_zero;        /* rows of norm 0, left out of the cosine measures only */
+    double silhouette;    /* in [-1, 1] */
     double knn_agreement; /* in [0, 1] */
 } iflow_cluster_result;
 
@@ -49,9 +49,9 @@ typedef struct iflow_cluster_result {
  * the pairs counted whose cosine falls in bin b = [-1 + 2b/B, -1 + 2(b+1)/B) (the last bin
  * includes 1); each sums to 1 when pairs were counted, else is all 0. */
 IFLOW_API int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
-                          size_t n_classes, const iflow_cluster_options *opt,
-                          iflow_cluster_result *out, double *hist_within, double *hist_between,
-                          iflow_error *err);
+                                    size_t n_classes, const iflow_cluster_options *opt,
+                                    iflow_cluster_result *out, double *hist_within,
+                                    double *hist_between, iflow_error *err);
 
 #ifdef __cplusplus
 }

@@ -21,12 +21,12 @@ extern "C" {
 #define IFLOW_PATH_MAX 1024
 /* Caps on the config's counts that size allocations (see configs/README.md); [estimate] mc
  * and threads are capped by IFLOW_MAX_MC and IFLOW_MAX_THREADS of entropy.h. */
-#define IFLOW_MAX_REPEATS 10000     /* [output] repeats */
-#define IFLOW_MAX_SLICES 100000     /* [estimate] slices */
-#define IFLOW_MAX_CLUSTER_INPUTS 1000000 /* [estimate] cluster_inputs (a Gram matrix in blocks) */
-#define IFLOW_MAX_CLUSTER_K 1000    /* [estimate] cluster_k */
-#define IFLOW_MAX_WIDTH 16777216    /* a [net] layers width (2^24, as iflow_net_new) */
-#define IFLOW_MAX_BETA 1e100        /* [net] beta(_layers): beyond, squares overflow in training */
+#define IFLOW_MAX_REPEATS        10000    /* [output] repeats */
+#define IFLOW_MAX_SLICES         100000   /* [estimate] slices */
+#define IFLOW_MAX_CLUSTER_INPUTS 1000000  /* [estimate] cluster_inputs (a Gram matrix in blocks) */
+#define IFLOW_MAX_CLUSTER_K      1000     /* [estimate] cluster_k */
+#define IFLOW_MAX_WIDTH          16777216 /* a [net] layers width (2^24, as iflow_net_new) */
+#define IFLOW_MAX_BETA           1e100 /* [net] beta(_layers): beyond, squares overflow in training */
 
 typedef struct iflow_config {
     char path[IFLOW_PATH_MAX]; /* the file it was read from ("" if built in code) */
@@ -46,47 +46,47 @@ typedef struct iflow_config {
     char test_labels[IFLOW_PATH_MAX];
 
     /* [net] */
-    size_t n_widths;                        /* layers = 12,10,7,5,4,3,2 (>= 2 entries); for */
-    size_t widths[IFLOW_MAX_LAYERS + 1];    /* typed layers the flattened widths, derived */
-    iflow_shape input;                      /* input = CxHxW; all 0 when not given */
-    size_t n_blocks;                        /* typed layers = conv 16 5x5 pad 2 maxpool 2, */
-    iflow_block blocks[IFLOW_MAX_LAYERS];   /* ..., dense 10; 0 blocks for the plain form */
-    int layers_line;                        /* line of [net] layers (0: unknown), for errors
-                                               found when the data are read */
-    iflow_activation activation;            /* default tanh */
-    double leaky_slope;                     /* default 0.01 */
-    double beta;                            /* noise std for every hidden layer, >= 0 */
-    size_t n_beta_layers;                   /* beta_layers = per-hidden-layer override list */
-    double beta_layers[IFLOW_MAX_LAYERS];   /* (n_widths - 2 entries when given) */
-    iflow_init init;                        /* default pytorch */
+    size_t n_widths;                      /* layers = 12,10,7,5,4,3,2 (>= 2 entries); for */
+    size_t widths[IFLOW_MAX_LAYERS + 1];  /* typed layers the flattened widths, derived */
+    iflow_shape input;                    /* input = CxHxW; all 0 when not given */
+    size_t n_blocks;                      /* typed layers = conv 16 5x5 pad 2 maxpool 2, */
+    iflow_block blocks[IFLOW_MAX_LAYERS]; /* ..., dense 10; 0 blocks for the plain form */
+    int layers_line;                      /* line of [net] layers (0: unknown), for errors
+                                             found when the data are read */
+    iflow_activation activation;          /* default tanh */
+    double leaky_slope;                   /* default 0.01 */
+    double beta;                          /* noise std for every hidden layer, >= 0 */
+    size_t n_beta_layers;                 /* beta_layers = per-hidden-layer override list */
+    double beta_layers[IFLOW_MAX_LAYERS]; /* (n_widths - 2 entries when given) */
+    iflow_init init;                      /* default pytorch */
 
     /* [train] */
-    iflow_optim_params optim;  /* optimizer = adam|sgd, lr, momentum, weight_decay,
-                                  adam_beta1 (0.9), adam_beta2 (0.999), adam_eps (1e-8) */
-    size_t batch;              /* default 256 */
-    long epochs;               /* required, >= 1 */
-    uint64_t seed;             /* default 1 */
-    double orthonormal;        /* Parseval step size alpha after each update; 0 = off */
+    iflow_optim_params optim;      /* optimizer = adam|sgd, lr, momentum, weight_decay,
+                                      adam_beta1 (0.9), adam_beta2 (0.999), adam_eps (1e-8) */
+    size_t batch;                  /* default 256 */
+    long epochs;                   /* required, >= 1 */
+    uint64_t seed;                 /* default 1 */
+    double orthonormal;            /* Parseval step size alpha after each update; 0 = off */
     iflow_normals noise_generator; /* normal generator version of training noise and estimate
                                       draws: v1 (default) or v2 (see rng.h) */
-    char checkpoint_keep[64];  /* which checkpoints to keep: "all" (default), "last",
-                                  "every:N", "log:K" (always also the last and MI epochs) */
+    char checkpoint_keep[64];      /* which checkpoints to keep: "all" (default), "last",
+                                      "every:N", "log:K" (always also the last and MI epochs) */
 
     /* [estimate] */
-    char mi_epochs[256];   /* epoch spec (see iflow_epochs_expand); "none" = no estimation */
-    size_t replicas;       /* R noisy passes per input, default 100 */
-    size_t mc;             /* k Monte Carlo draws per centre, default 1 */
-    size_t mi_inputs;      /* 0 = all inputs; else a random subset of this many */
+    char mi_epochs[256];      /* epoch spec (see iflow_epochs_expand); "none" = no estimation */
+    size_t replicas;          /* R noisy passes per input, default 100 */
+    size_t mc;                /* k Monte Carlo draws per centre, default 1 */
+    size_t mi_inputs;         /* 0 = all inputs; else a random subset of this many */
     size_t queries_per_input; /* MC query centres per input: 0 = all R replicas; else q (raised
                                  to the next divisor of R) */
-    double tolerance;      /* truncation tolerance of the mixture sums; 0 = exact; default 1e-6 */
-    uint64_t mi_seed;      /* default: seed */
-    size_t n_bins;         /* bins = szt30, 0.07 (default) */
+    double tolerance; /* truncation tolerance of the mixture sums; 0 = exact; default 1e-6 */
+    uint64_t mi_seed; /* default: seed */
+    size_t n_bins;    /* bins = szt30, 0.07 (default) */
     double bins[IFLOW_MAX_BINS]; /* 0 stands for "szt30" (30 equal edges on [-1,1]) */
-    int threads;           /* 0 = all cores */
-    iflow_resample resample; /* none (default) or bootstrap; not hashed, as no [estimate] key */
-    size_t slice_dim;      /* k-sliced SP in k dimensions; 0 = off (default) */
-    size_t slices;         /* M slices per layer and epoch, default 16 (>= 2 when slicing) */
+    int threads;                 /* 0 = all cores */
+    iflow_resample resample;     /* none (default) or bootstrap; not hashed, as no [estimate] key */
+    size_t slice_dim;            /* k-sliced SP in k dimensions; 0 = off (default) */
+    size_t slices;               /* M slices per layer and epoch, default 16 (>= 2 when slicing) */
     size_t cluster_inputs; /* clustering measures on this many inputs; 0 = off; default 2000 */
     size_t cluster_k;      /* neighbours of the k-NN class agreement, default 10 */
 
@@ -121,7 +121,6 @@ IFLOW_API double iflow_config_beta(const iflow_config *cfg, size_t l);
 
 /* The net the config describes (typed blocks, or the MLP of layers), parameters zero. */
 IFLOW_API int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err);
-
 
 /* The estimator options of the config's [estimate] section. */
 IFLOW_API void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt);

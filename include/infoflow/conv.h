@@ -32,27 +32,28 @@ IFLOW_API int iflow_conv_geom_init(iflow_conv_geom *g);
 IFLOW_API size_t iflow_conv_scratch_doubles(const iflow_conv_geom *g, size_t max_n);
 
 /* y (n, C_out, H_out, W_out) = conv(x (n, C_in, H_in, W_in), w (C_out, C_in, KH, KW)) + b. */
-IFLOW_API void iflow_conv_forward(const double *x, size_t n, const iflow_conv_geom *g, const double *w,
-                        const double *b, double *y, double *scratch);
+IFLOW_API void iflow_conv_forward(const double *x, size_t n, const iflow_conv_geom *g,
+                                  const double *w, const double *b, double *y, double *scratch);
 
 /* Given dy = d loss / d y (n, C_out, H_out, W_out) and the forward input x: dw (C_out x C_in KH
  * KW) and db (C_out), overwritten, and, if dx != NULL, dx = d loss / d x (n, C_in, H_in, W_in). */
-IFLOW_API void iflow_conv_backward(const double *dy, const double *x, size_t n, const iflow_conv_geom *g,
-                         const double *w, double *dw, double *db, double *dx, double *scratch);
+IFLOW_API void iflow_conv_backward(const double *dy, const double *x, size_t n,
+                                   const iflow_conv_geom *g, const double *w, double *dw,
+                                   double *db, double *dx, double *scratch);
 
 /* Pooling over non-overlapping k x k windows (stride k, no padding, a trailing partial window
  * is dropped as in PyTorch): x (n, c, h, w) -> y (n, c, h / k, w / k). Max pooling records in
  * argmax the index (within its h x w plane) of the first maximum, and propagates NaN. */
-IFLOW_API void iflow_maxpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w, size_t k,
-                           double *y, uint32_t *argmax);
+IFLOW_API void iflow_maxpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w,
+                                     size_t k, double *y, uint32_t *argmax);
 /* dx (n, c, h, w), overwritten: dy routed to the argmax positions. */
 IFLOW_API void iflow_maxpool_backward(const double *dy, const uint32_t *argmax, size_t n, size_t c,
-                            size_t h, size_t w, size_t k, double *dx);
-IFLOW_API void iflow_avgpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w, size_t k,
-                           double *y);
+                                      size_t h, size_t w, size_t k, double *dx);
+IFLOW_API void iflow_avgpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w,
+                                     size_t k, double *y);
 /* dx (n, c, h, w), overwritten: dy / k^2 over each window (0 where no window reaches). */
-IFLOW_API void iflow_avgpool_backward(const double *dy, size_t n, size_t c, size_t h, size_t w, size_t k,
-                            double *dx);
+IFLOW_API void iflow_avgpool_backward(const double *dy, size_t n, size_t c, size_t h, size_t w,
+                                      size_t k, double *dx);
 
 #ifdef __cplusplus
 }

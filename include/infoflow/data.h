@@ -34,12 +34,12 @@ IFLOW_API int iflow_dataset_load_csv(const char *path, iflow_dataset **out, iflo
  * Pixels are scaled to [0, 1] (divided by 255); d = rows * cols. max_rows > 0 keeps only the first
  * max_rows rows. Errors: bad magic, unsupported type, truncated file, label count different from
  * image count. */
-IFLOW_API int iflow_dataset_load_idx(const char *images_path, const char *labels_path, size_t max_rows,
-                           iflow_dataset **out, iflow_error *err);
+IFLOW_API int iflow_dataset_load_idx(const char *images_path, const char *labels_path,
+                                     size_t max_rows, iflow_dataset **out, iflow_error *err);
 
 /* A new data set holding rows idx[0..n) of src (copies). */
 IFLOW_API int iflow_dataset_subset(const iflow_dataset *src, const size_t *idx, size_t n,
-                         iflow_dataset **out, iflow_error *err);
+                                   iflow_dataset **out, iflow_error *err);
 
 IFLOW_API void iflow_dataset_free(iflow_dataset *ds);
 
@@ -59,21 +59,21 @@ IFLOW_API int iflow_matrix_load(const char *path, iflow_matrix **out, iflow_erro
  * caller frees): CSV digits are read as integers, so ids beyond 2^53 stay distinct; a float
  * value must be an integer <= 2^53. A pipe or device is read to its end first (at most 4 GiB),
  * then parsed like a file; both functions accept them. */
-IFLOW_API int iflow_matrix_load_ids(const char *path, size_t id_col, iflow_matrix **out, uint64_t **ids,
-                          iflow_error *err);
+IFLOW_API int iflow_matrix_load_ids(const char *path, size_t id_col, iflow_matrix **out,
+                                    uint64_t **ids, iflow_error *err);
 
 /* Writes a 2-D '<f8' .npy file (temporary name, then rename). */
 IFLOW_API int iflow_matrix_save_npy(const char *path, const double *data, size_t rows, size_t cols,
-                          iflow_error *err);
+                                    iflow_error *err);
 
 IFLOW_API void iflow_matrix_free(iflow_matrix *m);
 
 /* Writes an array of ndim (<= 8) dimensions as .npy format 1.0, C order: doubles as '<f8',
  * int64 as '<i8' (temporary name, then rename). */
-IFLOW_API int iflow_npy_save_f8(const char *path, const double *data, const size_t *shape, size_t ndim,
-                      iflow_error *err);
-IFLOW_API int iflow_npy_save_i8(const char *path, const int64_t *data, const size_t *shape, size_t ndim,
-                      iflow_error *err);
+IFLOW_API int iflow_npy_save_f8(const char *path, const double *data, const size_t *shape,
+                                size_t ndim, iflow_error *err);
+IFLOW_API int iflow_npy_save_i8(const char *path, const int64_t *data, const size_t *shape,
+                                size_t ndim, iflow_error *err);
 
 /* A train/test partition of rows 0..n-1. */
 typedef struct iflow_split {
@@ -84,12 +84,13 @@ typedef struct iflow_split {
 
 /* Reads a split file: one 0-based test row index per line, '#' comments. Errors for an index
  * >= n, a duplicate, a non-integer (with the line number). Every other row is a train row. */
-IFLOW_API int iflow_split_from_file(const char *path, size_t n, iflow_split **out, iflow_error *err);
+IFLOW_API int iflow_split_from_file(const char *path, size_t n, iflow_split **out,
+                                    iflow_error *err);
 
 /* Random split: round(test_fraction * n) test rows, chosen with iflow_rng(seed, stream 0).
  * test_fraction in [0, 1). */
 IFLOW_API int iflow_split_fraction(size_t n, double test_fraction, uint64_t seed, iflow_split **out,
-                         iflow_error *err);
+                                   iflow_error *err);
 
 IFLOW_API void iflow_split_free(iflow_split *s);
 

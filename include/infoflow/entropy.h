@@ -22,26 +22,26 @@ extern "C" {
 
 /* Caps on the counts that size an estimator's work and memory (refused beyond, with a message
  * naming the option): draws per centre, and threads (OpenMP would try to start them all). */
-#define IFLOW_MAX_MC 1000000
+#define IFLOW_MAX_MC      1000000
 #define IFLOW_MAX_THREADS 1024
 
 /* Differential entropy of N(0, beta^2 I_d): (d/2) ln(2 pi e beta^2). */
 IFLOW_API double iflow_gaussian_entropy(size_t d, double beta);
 
 typedef struct iflow_sp_options {
-    double beta;      /* noise std, > 0 */
-    size_t mc;        /* k draws per centre, >= 1 (the SE needs k >= 2 or n >= 2) */
-    uint64_t seed;    /* draws around centre i come from iflow_rng(seed, stream + i) */
+    double beta;   /* noise std, > 0 */
+    size_t mc;     /* k draws per centre, >= 1 (the SE needs k >= 2 or n >= 2) */
+    uint64_t seed; /* draws around centre i come from iflow_rng(seed, stream + i) */
     uint64_t stream;
-    double tolerance; /* 0: exact summation over every centre. > 0: centres farther than a
-                         cut-off radius are skipped, the radius chosen so that every ln g(t) is
-                         within `tolerance` of its exact value (provable bound, see entropy.c) */
-    int threads;      /* 0: OpenMP default; results never depend on it */
-    size_t query_stride; /* grouped MI only. 0 or 1: draws around every centre. s > 1: draws
-                            around centres 0, s, 2s, ... only (every sum still runs over all n
-                            centres), e.g. one replica per input when the R replicas of each
-                            input are stored together and s = R. The SE then comes from the
-                            spread of the per-centre means (conservative). */
+    double tolerance;      /* 0: exact summation over every centre. > 0: centres farther than a
+                              cut-off radius are skipped, the radius chosen so that every ln g(t) is
+                              within `tolerance` of its exact value (provable bound, see entropy.c) */
+    int threads;           /* 0: OpenMP default; results never depend on it */
+    size_t query_stride;   /* grouped MI only. 0 or 1: draws around every centre. s > 1: draws
+                              around centres 0, s, 2s, ... only (every sum still runs over all n
+                              centres), e.g. one replica per input when the R replicas of each
+                              input are stored together and s = R. The SE then comes from the
+                              spread of the per-centre means (conservative). */
     iflow_normals normals; /* generator version of the draws (default v1); right after
                               query_stride, where the Python package's mirror has it */
     /* NULL, or called from the calling thread with the fraction of the draws done (e.g. for a
@@ -62,21 +62,21 @@ typedef struct iflow_estimate {
 /* SP estimate of h(g) with its standard error. weights: n non-negative weights (NULL = equal),
  * so coincident samples can be merged into one weighted centre. */
 IFLOW_API int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
-                     const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err);
+                               const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err);
 
 /* Kolchinsky-Tracey pairwise bounds on h(g) for equal weights (exact, no sampling), with
  * D_ij = ||s_i - s_j||^2, H_c = (d/2) ln(2 pi e beta^2):
  *   upper = H_c - (1/n) sum_i ln((1/n) sum_j exp(-D_ij / (2 beta^2)))
  *   lower = H_c - (1/n) sum_i ln((1/n) sum_j exp(-D_ij / (8 beta^2)))                       */
 IFLOW_API int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int threads,
-                          double *lower, double *upper, iflow_error *err);
+                                    double *lower, double *upper, iflow_error *err);
 
 /* Kozachenko-Leonenko k-nearest-neighbour estimate of the differential entropy of the
  * distribution the samples x (n x d) come from (no smoothing):
  *   h = psi(n) - psi(k) + ln V_d + (d/n) sum_i ln eps_i,
  * eps_i the distance from x_i to its k-th nearest neighbour, V_d the unit-ball volume. */
-IFLOW_API int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads, double *h,
-                      iflow_error *err);
+IFLOW_API int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads,
+                                double *h, iflow_error *err);
 
 /* Grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g), where T = S + Z with S
  * drawn from the samples (equal weights) and group[i] in [0, n_groups) tags sample i; p_g is the
@@ -92,15 +92,15 @@ typedef struct iflow_mi_estimate {
 } iflow_mi_estimate;
 
 IFLOW_API int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group,
-                        size_t n_groups, const iflow_sp_options *opt, iflow_mi_estimate *out,
-                        iflow_error *err);
+                                  size_t n_groups, const iflow_sp_options *opt,
+                                  iflow_mi_estimate *out, iflow_error *err);
 
 /* Two groupings of the same samples at once (e.g. by input for I(X;T) and by label for I(Y;T)),
  * sharing the draws and the sums over all centres: the cost of one call. */
 IFLOW_API int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
-                         size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
-                         const iflow_sp_options *opt, iflow_mi_estimate *out_a,
-                         iflow_mi_estimate *out_b, iflow_error *err);
+                                   size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                                   const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                                   iflow_mi_estimate *out_b, iflow_error *err);
 
 #ifdef __cplusplus
 }

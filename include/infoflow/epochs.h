@@ -9,7 +9,7 @@
 
 #include "infoflow/error.h"
 
-#define IFLOW_MAX_EPOCHS 10000000   /* [train] epochs */
+#define IFLOW_MAX_EPOCHS 10000000 /* [train] epochs */
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,7 +21,8 @@ extern "C" {
  *              9999 gives the authors' 84 epochs... over [1, last]);
  *   "0,1,5,10" -> that list (entries > last dropped).
  * *epochs is malloc'ed (caller frees). */
-IFLOW_API int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n, iflow_error *err);
+IFLOW_API int iflow_epochs_expand(const char *spec, long last, long **epochs, size_t *n,
+                                  iflow_error *err);
 
 #ifdef __cplusplus
 }

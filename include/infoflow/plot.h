@@ -23,8 +23,9 @@ typedef struct iflow_plot_options {
  * figure the data supports. notes (if not NULL, size notes_size) receives one line per figure
  * left out, e.g. "info_plane.png: skipped, mi.csv has no SP columns (deterministic run)".
  * n_written (if not NULL) gets the number of PNGs written. */
-IFLOW_API int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_options *opt,
-                   char *notes, size_t notes_size, int *n_written, iflow_error *err);
+IFLOW_API int iflow_plot_run(const char *run_dir, const char *out_dir,
+                             const iflow_plot_options *opt, char *notes, size_t notes_size,
+                             int *n_written, iflow_error *err);
 
 /* Horizontal reference lines drawn on every panel whose range reaches them (nats). */
 typedef struct iflow_plot_compare_options {
@@ -37,16 +38,16 @@ typedef struct iflow_plot_compare_options {
 /* Overlays I(X;T_l) (+-1 se bands) against epoch from n_files (1..6) mi.csv files of the same
  * net, e.g. estimated with [estimate] resample = none and bootstrap: one panel per hidden layer
  * of the first file, a legend with labels[k]; writes out_png atomically. */
-IFLOW_API int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *labels, size_t n_files,
-                          const iflow_plot_compare_options *opt, const char *out_png,
-                          iflow_error *err);
+IFLOW_API int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *labels,
+                                    size_t n_files, const iflow_plot_compare_options *opt,
+                                    const char *out_png, iflow_error *err);
 
 /* Overlays the clustering measures (cos_within, cos_between, silhouette, knn_agreement) against
  * epoch from n_files (1..6) clustering.csv files of the same net: a row of panels per measure, a
  * column per hidden layer of the first file, a legend with labels[k]; writes out_png atomically. */
 IFLOW_API int iflow_plot_compare_cluster(const char *const *csv_paths, const char *const *labels,
-                               size_t n_files, const char *title, const char *out_png,
-                               iflow_error *err);
+                                         size_t n_files, const char *title, const char *out_png,
+                                         iflow_error *err);
 
 #ifdef __cplusplus
 }

@@ -30,7 +30,7 @@ IFLOW_API void iflow_bootstrap_indices(uint64_t seed, long epoch, size_t m, size
  * inputs), idx from iflow_bootstrap_indices. A duplicated input stays two rows, so it becomes two
  * centres of the mixture with their own noisy passes, as in the authors' code. Caller frees. */
 IFLOW_API int iflow_bootstrap_draw(const double *x, const int *y, size_t m, size_t d, uint64_t seed,
-                         long epoch, double **xb, int **yb, iflow_error *err);
+                                   long epoch, double **xb, int **yb, iflow_error *err);
 
 /* Mean and standard deviation, over bootstrap draws of m inputs from m, of the entropy (nats) of
  * the draw's weights k_j / m: E[H] = ln m - E[k ln k] with k ~ Binomial(m, 1/m), summed over the

@@ -56,7 +56,8 @@ IFLOW_API void iflow_rng_fill_normal(iflow_rng *rng, double *out, size_t n, doub
 /* out[i] += std * N(0,1) for i < n (v2: out[i] = fma(std, z_i, out[i])), drawn as fill_normal. */
 IFLOW_API void iflow_rng_add_normal(iflow_rng *rng, double *out, size_t n, double std);
 /* out[i] = x[i] + std * N(0,1) for i < n, drawn as add_normal on a copy of x (x may be out). */
-IFLOW_API void iflow_rng_noisy_copy(iflow_rng *rng, const double *x, double *out, size_t n, double std);
+IFLOW_API void iflow_rng_noisy_copy(iflow_rng *rng, const double *x, double *out, size_t n,
+                                    double std);
 /* Fisher-Yates shuffle of idx[0..n). */
 IFLOW_API void iflow_rng_shuffle(iflow_rng *rng, size_t *idx, size_t n);
 

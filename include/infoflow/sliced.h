@@ -27,7 +27,8 @@ extern "C" {
 typedef struct iflow_slice_options {
     size_t slices; /* M >= 1 slices (M >= 2 when dim < d: the standard error needs the spread) */
     size_t dim;    /* k, 1 <= k <= d */
-    uint64_t seed; /* slice j's basis comes from iflow_rng(seed, iflow_rng_stream3(tag, stream, j)) */
+    uint64_t
+        seed; /* slice j's basis comes from iflow_rng(seed, iflow_rng_stream3(tag, stream, j)) */
     uint64_t stream;
 } iflow_slice_options;
 
@@ -38,11 +39,11 @@ IFLOW_API void iflow_slice_options_default(iflow_slice_options *opt);
  * the QR factorisation, with R's diagonal positive, of a d x k matrix of standard normals drawn
  * from iflow_rng(seed, stream) in row-major order. 1 <= k <= d. */
 IFLOW_API int iflow_slice_basis(size_t d, size_t k, uint64_t seed, uint64_t stream, double *a,
-                      iflow_error *err);
+                                iflow_error *err);
 
 /* out = s A: the n x k projections of the n x d samples s onto basis a (d x k), by GEMM. */
 IFLOW_API void iflow_slice_project(const double *s, size_t n, size_t d, const double *a, size_t k,
-                         double *out);
+                                   double *out);
 
 /* The slices' summary. value: mean over slices; se: the standard error of that mean (sample
  * standard deviation across slices / sqrt(M); for M = 1 and k = d, where every slice has the
@@ -57,19 +58,19 @@ typedef struct iflow_sliced_estimate {
  * Monte Carlo draws; slice j uses the stream iflow_rng_stream3(tag, sp->stream, j) so the
  * slices' draws are independent. per_slice (NULL or M entries) receives each slice's estimate. */
 IFLOW_API int iflow_sliced_entropy(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
-                         const iflow_slice_options *sl, iflow_sliced_estimate *out,
-                         iflow_estimate *per_slice, iflow_error *err);
+                                   const iflow_slice_options *sl, iflow_sliced_estimate *out,
+                                   iflow_estimate *per_slice, iflow_error *err);
 
 /* k-sliced grouped information for two groupings at once (as iflow_sp_grouped_mi2): mi, h and
  * h_cond of out_a and out_b are the slice means, each se the standard error of the mean over
  * slices; group_b may be NULL (out_b untouched). out_mc_a/out_mc_b (NULL or filled): the
  * summaries (sd across slices, per-slice MC error) of the two MI estimates. */
 IFLOW_API int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
-                             size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
-                             const iflow_sp_options *sp, const iflow_slice_options *sl,
-                             iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
-                             iflow_sliced_estimate *out_mc_a, iflow_sliced_estimate *out_mc_b,
-                             iflow_error *err);
+                                       size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                                       const iflow_sp_options *sp, const iflow_slice_options *sl,
+                                       iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
+                                       iflow_sliced_estimate *out_mc_a,
+                                       iflow_sliced_estimate *out_mc_b, iflow_error *err);
 
 #ifdef __cplusplus
 }

@@ -20,15 +20,15 @@ extern "C" {
 typedef struct iflow_trainer {
     iflow_workspace *ws;
     size_t batch;
-    size_t n_rows;  /* rows of the training set */
-    double *grad;   /* n_params */
-    size_t *perm;   /* n_rows */
-    double *xb;     /* batch x widths[0] gathered rows */
-    int *yb;        /* batch labels */
+    size_t n_rows; /* rows of the training set */
+    double *grad;  /* n_params */
+    size_t *perm;  /* n_rows */
+    double *xb;    /* batch x widths[0] gathered rows */
+    int *yb;       /* batch labels */
 } iflow_trainer;
 
-IFLOW_API int iflow_trainer_new(const iflow_net *net, size_t n_rows, size_t batch, iflow_trainer **out,
-                      iflow_error *err);
+IFLOW_API int iflow_trainer_new(const iflow_net *net, size_t n_rows, size_t batch,
+                                iflow_trainer **out, iflow_error *err);
 IFLOW_API void iflow_trainer_free(iflow_trainer *t);
 
 /* One epoch: shuffle the n rows of (x, y) with rng, then for each minibatch of t->batch rows (the
@@ -38,14 +38,14 @@ IFLOW_API void iflow_trainer_free(iflow_trainer *t);
  * and IFLOW_ENUMERIC is returned with a message naming the layer ("layer 3 (7 x 5): weights
  * became NaN/Inf at step 12 of the epoch"); the caller adds the epoch. */
 IFLOW_API int iflow_train_epoch(iflow_trainer *t, iflow_net *net, iflow_optim *opt, const double *x,
-                      const int *y, size_t n, double orthonormal, iflow_rng *rng, double *loss,
-                      double *acc, iflow_error *err);
+                                const int *y, size_t n, double orthonormal, iflow_rng *rng,
+                                double *loss, double *acc, iflow_error *err);
 
 /* Mean loss and accuracy of the net on (x, y), in batches of ws's capacity: with noise from rng,
  * or noiseless when rng == NULL. */
 IFLOW_API void iflow_evaluate(const iflow_net *net, const double *x, const int *y, size_t n,
-                    iflow_rng *rng, iflow_workspace *ws, size_t ws_rows, double *loss,
-                    double *acc);
+                              iflow_rng *rng, iflow_workspace *ws, size_t ws_rows, double *loss,
+                              double *acc);
 
 #ifdef __cplusplus
 }

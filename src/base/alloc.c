@@ -16,7 +16,7 @@ void *iflow_alloc_array(size_t n, size_t size, const char *what, iflow_error *er
     if (iflow_check_array(n, size, what, err)) return NULL;
     void *p = malloc(n && size ? n * size : 1);
     if (!p)
-        iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory for %zu entries of %zu bytes",
-                        what, n, size);
+        iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory for %zu entries of %zu bytes", what,
+                        n, size);
     return p;
 }

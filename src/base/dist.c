@@ -18,17 +18,17 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define LSAN_OFF() __lsan_disable()
-#define LSAN_ON() __lsan_enable()
+#define LSAN_ON()  __lsan_enable()
 #else
 #define LSAN_OFF() ((void)0)
-#define LSAN_ON() ((void)0)
+#define LSAN_ON()  ((void)0)
 #endif
 
 static struct {
-    int inited;            /* MPI_Init was called */
-    int rank, size;        /* in MPI_COMM_WORLD */
+    int inited;     /* MPI_Init was called */
+    int rank, size; /* in MPI_COMM_WORLD */
     int solo;
-    int shared_error;      /* the last agree found an error: every rank knows it */
+    int shared_error; /* the last agree found an error: every rank knows it */
     unsigned long long bytes;
     char task[160];
 } g = {.size = 1};
@@ -62,8 +62,8 @@ void iflow_dist_set_task(const char *fmt, ...) {
  * MPICH's hydra). IFLOW_MPI=1 forces MPI_Init, e.g. for a launcher not listed here. Without
  * one, MPI_Init would make a singleton job: slow to start and of no use. */
 static int launched_by_mpi(void) {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE",
-                                       "PMI_RANK", "IFLOW_MPI"};
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK",
+                                       "IFLOW_MPI"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
         if (v && *v && strcmp(v, "0") != 0) return 1;
@@ -140,8 +140,7 @@ static int int_counts(const size_t *counts, size_t unit, int *cnt, int *disp, if
     return 0;
 }
 
-int iflow_dist_allgather(const double *mine, const size_t *counts, double *all,
-                         iflow_error *err) {
+int iflow_dist_allgather(const double *mine, const size_t *counts, double *all, iflow_error *err) {
     if (iflow_dist_size() == 1) {
         memmove(all, mine, counts[0] * sizeof *all);
         return 0;
@@ -186,7 +185,8 @@ int iflow_dist_init(int *argc, char ***argv, iflow_error *err) {
     (void)argv;
     if (launched_by_mpi() && getenv("OMPI_COMM_WORLD_SIZE") &&
         strcmp(getenv("OMPI_COMM_WORLD_SIZE"), "1") != 0)
-        return iflow_error_set(err, IFLOW_EINVAL, "started by mpirun with %s ranks, but this "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "started by mpirun with %s ranks, but this "
                                "infoflow was built without MPI (meson setup -Dmpi=enabled)",
                                getenv("OMPI_COMM_WORLD_SIZE"));
     return 0;
@@ -199,8 +199,7 @@ int iflow_dist_agree(int rc, iflow_error *err) {
     return rc;
 }
 
-int iflow_dist_allgather(const double *mine, const size_t *counts, double *all,
-                         iflow_error *err) {
+int iflow_dist_allgather(const double *mine, const size_t *counts, double *all, iflow_error *err) {
     (void)err;
     memmove(all, mine, counts[0] * sizeof *all);
     return 0;

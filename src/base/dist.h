@@ -41,8 +41,7 @@ int iflow_dist_agree(int rc, iflow_error *err);
 
 /* counts[r] doubles from each rank r of the group; all receives them on every rank, in rank
  * order (mine may lie inside all). */
-int iflow_dist_allgather(const double *mine, const size_t *counts, double *all,
-                         iflow_error *err);
+int iflow_dist_allgather(const double *mine, const size_t *counts, double *all, iflow_error *err);
 
 /* counts[r] bytes from each rank r; on rank 0, all receives them in rank order (other ranks
  * may pass all = NULL). */

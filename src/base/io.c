@@ -11,8 +11,7 @@
 int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err) {
     a->f = NULL;
     if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path ||
-        snprintf(a->tmp, sizeof a->tmp, "%s.%ld.tmp", path, (long)getpid()) >=
-            (int)sizeof a->tmp)
+        snprintf(a->tmp, sizeof a->tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof a->tmp)
         return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
     a->f = fopen(a->tmp, "wb");
     if (!a->f)

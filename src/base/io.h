@@ -16,8 +16,8 @@ typedef struct iflow_atomic {
 /* Opens PATH.PID.tmp for writing ("wb"): the process id keeps two processes writing the same
  * file (e.g. two `infoflow plot`s) from sharing one temporary file. */
 int iflow_atomic_open(iflow_atomic *a, const char *path, iflow_error *err);
-/* Checks for write errors, flushes, fsyncs, closes and renames PATH.PID.tmp onto PATH. On failure the
- * temporary file is removed and PATH is left as it was. */
+/* Checks for write errors, flushes, fsyncs, closes and renames PATH.PID.tmp onto PATH. On failure
+ * the temporary file is removed and PATH is left as it was. */
 int iflow_atomic_commit(iflow_atomic *a, iflow_error *err);
 /* Closes and removes the temporary file. */
 void iflow_atomic_abort(iflow_atomic *a);

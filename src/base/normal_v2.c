@@ -73,10 +73,11 @@ INLINE v8d horner(v8d z, const double *c, int n) {
 /* ln m = 2 atanh(s), s = (m - 1) / (m + 1): 2 sum s^(2k+1) / (2k+1). For m in [sqrt(1/2),
  * sqrt(2)), |s| <= 0.1716, s^2 <= 0.02944 and the first omitted term (k = 11) is < 2^-60 of the
  * sum. */
-static const double LOG_C[11] = {2.0,        2.0 / 3,  2.0 / 5,  2.0 / 7,  2.0 / 9, 2.0 / 11,
-                                 2.0 / 13,   2.0 / 15, 2.0 / 17, 2.0 / 19, 2.0 / 21};
-#define LN2_HI 0x1.62e42fefa3800p-1 /* ln 2 = LN2_HI + LN2_LO, LN2_HI with 42 bits: k LN2_HI exact */
-#define LN2_LO 0x1.ef35793c76730p-45
+static const double LOG_C[11] = {2.0,      2.0 / 3,  2.0 / 5,  2.0 / 7,  2.0 / 9, 2.0 / 11,
+                                 2.0 / 13, 2.0 / 15, 2.0 / 17, 2.0 / 19, 2.0 / 21};
+#define LN2_HI                                                                                     \
+    0x1.62e42fefa3800p-1 /* ln 2 = LN2_HI + LN2_LO, LN2_HI with 42 bits: k LN2_HI exact */
+#define LN2_LO         0x1.ef35793c76730p-45
 #define SQRT_HALF_BITS 0x3fe6a09e667f3bcdULL
 
 /* ln u for normal positive u (musl's reduction: u = 2^k m, m in [sqrt(1/2), sqrt(2))). */

@@ -67,7 +67,9 @@ static inline uint64_t next(iflow_rng *rng) {
 uint64_t iflow_rng_u64(iflow_rng *rng) { return next(rng); }
 
 /* 53 random bits, offset by half an ulp: in (0, 1). */
-static inline double uniform(iflow_rng *rng) { return ((double)(next(rng) >> 11) + 0.5) * 0x1.0p-53; }
+static inline double uniform(iflow_rng *rng) {
+    return ((double)(next(rng) >> 11) + 0.5) * 0x1.0p-53;
+}
 
 double iflow_rng_uniform(iflow_rng *rng) { return uniform(rng); }
 

@@ -127,8 +127,7 @@ static int measure(const cluster_args *a, const est_tagged *t, iflow_error *err)
     }
     iflow_cluster_result r;
     double t0 = iflow_now_seconds();
-    int rc = iflow_cluster_measure(t->s, t->n, t->d, t->group, t->n_groups, &opt, &r, hw, hb,
-                                   err);
+    int rc = iflow_cluster_measure(t->s, t->n, t->d, t->group, t->n_groups, &opt, &r, hw, hb, err);
     if (!rc) {
         printf("{\"n\":%zu,\"d\":%zu,\"classes\":%zu,\"k\":%zu", t->n, t->d, t->n_groups, a->knn);
         est_json_number("cos_within", r.cos_within);
@@ -158,7 +157,8 @@ int cmd_cluster(int argc, char **argv) {
         return est_data_error(CMD, a.path, &err);
     est_tagged t = {0};
     if (m->cols < 2 || a.col >= m->cols)
-        rc = iflow_error_set(&err, IFLOW_EINVAL, "%s: needs a label column and at least one "
+        rc = iflow_error_set(&err, IFLOW_EINVAL,
+                             "%s: needs a label column and at least one "
                              "data column; --labels-col %zu but the file has %zu column(s)",
                              a.path, a.col, m->cols);
     else if (m->rows <= a.knn)

@@ -23,20 +23,18 @@ enum { EST_SP, EST_KDE_LOWER, EST_KDE_UPPER, EST_BIN, EST_KNN };
 static const char *const estimator_names[] = {"sp", "kde-lower", "kde-upper", "bin", "knn"};
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: infoflow entropy [options] FILE\n\n"
-            "Estimates the entropy (nats) of the samples in FILE (CSV or .npy, one sample per\n"
-            "row) and prints one JSON line.\n\n"
-            "Options:\n"
-            "  --estimator E    sp (default): SP estimate of h(P * N(0, sigma^2 I)), Monte Carlo\n"
-            "                   kde-lower, kde-upper: pairwise bounds on that entropy (exact)\n"
-            "                   bin: plug-in entropy of the binned rows (discrete)\n"
-            "                   knn: Kozachenko-Leonenko estimate of h(P) (no noise)\n"
-            "  --sigma B        noise std for sp and kde-* (required for them, > 0)\n"
-            EST_HELP_SP_BIN
-            EST_HELP_SLICED
-            "  --k K            knn: neighbour order (default 3)\n"
-            EST_HELP_TAIL);
+    fprintf(
+        out,
+        "Usage: infoflow entropy [options] FILE\n\n"
+        "Estimates the entropy (nats) of the samples in FILE (CSV or .npy, one sample per\n"
+        "row) and prints one JSON line.\n\n"
+        "Options:\n"
+        "  --estimator E    sp (default): SP estimate of h(P * N(0, sigma^2 I)), Monte Carlo\n"
+        "                   kde-lower, kde-upper: pairwise bounds on that entropy (exact)\n"
+        "                   bin: plug-in entropy of the binned rows (discrete)\n"
+        "                   knn: Kozachenko-Leonenko estimate of h(P) (no noise)\n"
+        "  --sigma B        noise std for sp and kde-* (required for them, > 0)\n" EST_HELP_SP_BIN
+            EST_HELP_SLICED "  --k K            knn: neighbour order (default 3)\n" EST_HELP_TAIL);
 }
 
 // clang-format off
@@ -48,8 +46,12 @@ static const struct option long_options[] = {
 };
 // clang-format on
 
-static const est_command command = {CMD, estimator_names, sizeof estimator_names / sizeof *estimator_names,
-                                    "sp, kde-lower, kde-upper, bin, knn", long_options, usage};
+static const est_command command = {CMD,
+                                    estimator_names,
+                                    sizeof estimator_names / sizeof *estimator_names,
+                                    "sp, kde-lower, kde-upper, bin, knn",
+                                    long_options,
+                                    usage};
 
 /* Parses argv into a; returns -1 to go on, else the exit code (0 after --help). */
 static int parse_args(int argc, char **argv, est_args *a) {

@@ -11,37 +11,38 @@
 #include "progress.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: infoflow estimate RUN_DIR [options]\n\n"
-            "Measures I(X;T_l), I(Y;T_l) and binned entropies from the checkpoints saved in\n"
-            "RUN_DIR, e.g. with more replicas than during training. Writes RUN_DIR/mi-estimate.csv\n"
-            "(and binned-, activations-, scatter-estimate.csv) unless --replace or --out.\n"
-            "Under MPI, `mpirun -np N infoflow estimate RUN_DIR` spreads the (epoch, layer)\n"
-            "units over the ranks; rank 0 writes the same bytes as one process\n"
-            "(docs/SCALING.md).\n\n"
-            "Options (defaults: the run's [estimate] section):\n"
-            "  --epochs SPEC     epochs to measure: 1,10,100 | every:N | log:K | all\n"
-            "  --layers LIST     hidden layers to measure, e.g. 1,5 (default: all)\n"
-            "  --replicas R      noisy passes per input\n"
-            "  --mc K            Monte Carlo draws per centre\n"
-            "  --queries Q       draw around Q of each input's R samples (0 = all)\n"
-            "  --tolerance TOL   truncation tolerance of the mixture sums (0 = exact)\n"
-            "  --slice-dim K     also the k-sliced I_k(X;T), I_k(Y;T) (0 = off; mi rows gain\n"
-            "                    the sliced columns, docs/FORMATS.md)\n"
-            "  --slices M        random projections per layer and epoch (>= 2)\n"
-            "  --seed S          estimator seed\n"
-            "  --resample MODE   none (default) | bootstrap: draw the m inputs with replacement at\n"
-            "                    every epoch (labels with them), as the paper's authors did; only\n"
-            "                    to reproduce their numbers (results/REPRODUCTION.md section 2)\n"
-            "  --threads N       threads (default: all cores; results do not depend on it)\n"
-            "  --out NAME        file name (a .csv in RUN_DIR, none of the run's own files)\n"
-            "                    for the MI rows\n"
-            "  --replace         replace the run's mi.csv, binned.csv, activations.csv, scatter.csv\n"
-            "  --quiet           no progress display\n"
-            "  -h, --help        this help\n\n"
-            "Epochs beyond the run, layers beyond the net, or an --out naming the run's files\n"
-            "are refused before anything is written. Checkpoints must be this run's (config\n"
-            "hash) and of the epoch their name says.\n");
+    fprintf(
+        out,
+        "Usage: infoflow estimate RUN_DIR [options]\n\n"
+        "Measures I(X;T_l), I(Y;T_l) and binned entropies from the checkpoints saved in\n"
+        "RUN_DIR, e.g. with more replicas than during training. Writes RUN_DIR/mi-estimate.csv\n"
+        "(and binned-, activations-, scatter-estimate.csv) unless --replace or --out.\n"
+        "Under MPI, `mpirun -np N infoflow estimate RUN_DIR` spreads the (epoch, layer)\n"
+        "units over the ranks; rank 0 writes the same bytes as one process\n"
+        "(docs/SCALING.md).\n\n"
+        "Options (defaults: the run's [estimate] section):\n"
+        "  --epochs SPEC     epochs to measure: 1,10,100 | every:N | log:K | all\n"
+        "  --layers LIST     hidden layers to measure, e.g. 1,5 (default: all)\n"
+        "  --replicas R      noisy passes per input\n"
+        "  --mc K            Monte Carlo draws per centre\n"
+        "  --queries Q       draw around Q of each input's R samples (0 = all)\n"
+        "  --tolerance TOL   truncation tolerance of the mixture sums (0 = exact)\n"
+        "  --slice-dim K     also the k-sliced I_k(X;T), I_k(Y;T) (0 = off; mi rows gain\n"
+        "                    the sliced columns, docs/FORMATS.md)\n"
+        "  --slices M        random projections per layer and epoch (>= 2)\n"
+        "  --seed S          estimator seed\n"
+        "  --resample MODE   none (default) | bootstrap: draw the m inputs with replacement at\n"
+        "                    every epoch (labels with them), as the paper's authors did; only\n"
+        "                    to reproduce their numbers (results/REPRODUCTION.md section 2)\n"
+        "  --threads N       threads (default: all cores; results do not depend on it)\n"
+        "  --out NAME        file name (a .csv in RUN_DIR, none of the run's own files)\n"
+        "                    for the MI rows\n"
+        "  --replace         replace the run's mi.csv, binned.csv, activations.csv, scatter.csv\n"
+        "  --quiet           no progress display\n"
+        "  -h, --help        this help\n\n"
+        "Epochs beyond the run, layers beyond the net, or an --out naming the run's files\n"
+        "are refused before anything is written. Checkpoints must be this run's (config\n"
+        "hash) and of the epoch their name says.\n");
 }
 
 static int parse_layers(const char *s, iflow_mi_options *mi) {
@@ -84,8 +85,10 @@ int cmd_estimate(int argc, char **argv) {
         case 'o': outname = optarg; break;
         case 'R':
             if (cli_parse_size(optarg, &replicas) || replicas < 1 || replicas > IFLOW_MAX_REPLICAS)
-                return cli_usage_error("estimate", "--replicas must be an integer in [1, %d], "
-                                       "got '%s'", IFLOW_MAX_REPLICAS, optarg);
+                return cli_usage_error("estimate",
+                                       "--replicas must be an integer in [1, %d], "
+                                       "got '%s'",
+                                       IFLOW_MAX_REPLICAS, optarg);
             break;
         case 'k':
             if (cli_parse_size(optarg, &mc) || mc < 1 || mc > IFLOW_MAX_MC)
@@ -131,7 +134,8 @@ int cmd_estimate(int argc, char **argv) {
         }
     }
     if (argc - optind != 1) return cli_usage_error("estimate", "expected one RUN_DIR");
-    if (replace && outname) return cli_usage_error("estimate", "--replace and --out exclude each other");
+    if (replace && outname)
+        return cli_usage_error("estimate", "--replace and --out exclude each other");
     const char *dir = argv[optind];
     iflow_config cfg;
     iflow_error err = {0};
@@ -160,6 +164,8 @@ int cmd_estimate(int argc, char **argv) {
     if (rc) return cli_fail(&err);
     if (!quiet && iflow_dist_world_rank() == 0)
         fprintf(stderr, "wrote %s/%s\n", dir,
-                replace ? "mi.csv" : outname ? outname : "mi-estimate.csv");
+                replace   ? "mi.csv"
+                : outname ? outname
+                          : "mi-estimate.csv");
     return 0;
 }

@@ -9,21 +9,20 @@
 #include "infoflow/run.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: infoflow export RUN_DIR --epoch E [--inputs N] --out DIR\n\n"
-            "Writes the net of RUN_DIR at epoch E (from its checkpoint) to DIR as NumPy .npy\n"
-            "files (little-endian float64, C order; docs/FORMATS.md), in PyTorch's layouts:\n"
-            "  weight-J.npy, bias-J.npy  every weighted block J = 1..L (conv weight\n"
-            "                            (C_out, C_in, KH, KW), dense weight (out, in))\n"
-            "  inputs.npy, labels.npy    the first N rows of the data file, (N, C, H, W) for\n"
-            "                            image input or (N, D); labels int64\n"
-            "  S-L.npy                   noiseless output of every hidden block L for them\n"
-            "  net.txt                   the block list, one line per block\n\n"
-            "Options:\n"
-            "  -e, --epoch E    epoch whose checkpoint to export (required)\n"
-            "  -n, --inputs N   number of inputs (default 100)\n"
-            "  -o, --out DIR    output directory (required; created)\n"
-            "  -h, --help       show this help\n");
+    fprintf(out, "Usage: infoflow export RUN_DIR --epoch E [--inputs N] --out DIR\n\n"
+                 "Writes the net of RUN_DIR at epoch E (from its checkpoint) to DIR as NumPy .npy\n"
+                 "files (little-endian float64, C order; docs/FORMATS.md), in PyTorch's layouts:\n"
+                 "  weight-J.npy, bias-J.npy  every weighted block J = 1..L (conv weight\n"
+                 "                            (C_out, C_in, KH, KW), dense weight (out, in))\n"
+                 "  inputs.npy, labels.npy    the first N rows of the data file, (N, C, H, W) for\n"
+                 "                            image input or (N, D); labels int64\n"
+                 "  S-L.npy                   noiseless output of every hidden block L for them\n"
+                 "  net.txt                   the block list, one line per block\n\n"
+                 "Options:\n"
+                 "  -e, --epoch E    epoch whose checkpoint to export (required)\n"
+                 "  -n, --inputs N   number of inputs (default 100)\n"
+                 "  -o, --out DIR    output directory (required; created)\n"
+                 "  -h, --help       show this help\n");
 }
 
 int cmd_export(int argc, char **argv) {
@@ -54,20 +53,15 @@ int cmd_export(int argc, char **argv) {
                 return cli_usage_error("export", "--inputs needs an integer in 1..2^32, not '%s'",
                                        optarg);
             break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            return cli_usage_error("export", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("export", "unknown option '%s'", argv[optind - 1]);
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case ':': return cli_usage_error("export", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("export", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1)
-        return cli_usage_error("export", optind >= argc ? "missing RUN_DIR" : "one RUN_DIR expected");
+        return cli_usage_error("export",
+                               optind >= argc ? "missing RUN_DIR" : "one RUN_DIR expected");
     if (epoch < 0) return cli_usage_error("export", "missing --epoch E");
     if (!out) return cli_usage_error("export", "missing --out DIR");
     iflow_error err = {0};

@@ -32,10 +32,8 @@ static void usage(FILE *out) {
             "  --group-col C    0-based column holding the group (required)\n"
             "  --estimator E    sp (default): T = sample + N(0, sigma^2 I), SP estimate\n"
             "                   bin: T = the binned sample, plug-in entropies\n"
-            "  --sigma B        sp: noise std (required, > 0)\n"
-            EST_HELP_SP_BIN
-            EST_HELP_SLICED
-            EST_HELP_TAIL);
+            "  --sigma B        sp: noise std (required, > 0)\n" EST_HELP_SP_BIN EST_HELP_SLICED
+                EST_HELP_TAIL);
 }
 
 // clang-format off
@@ -71,13 +69,13 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     if (a->slice_dim > 0) {
         iflow_slice_options sl;
         est_slice_options(a, &sl);
-        rc = iflow_sliced_grouped_mi2(t->s, t->n, t->d, t->group, t->n_groups, NULL, 0, &opt,
-                                      &sl, &e, NULL, &sl_e, NULL, err);
+        rc = iflow_sliced_grouped_mi2(t->s, t->n, t->d, t->group, t->n_groups, NULL, 0, &opt, &sl,
+                                      &e, NULL, &sl_e, NULL, err);
     } else {
         rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
     }
-    const char *what[] = {"I", "its standard error", "h", "the standard error of h", "h_cond",
-                          "the standard error of h_cond"};
+    const char *what[] = {"I",      "its standard error",          "h", "the standard error of h",
+                          "h_cond", "the standard error of h_cond"};
     double v[] = {e.mi.value, e.mi.se, e.h.value, e.h.se, e.h_cond.value, e.h_cond.se};
     for (size_t i = 0; i < 6 && !rc; i++) rc = est_check_finite(what[i], v[i], err);
     if (rc) return rc;

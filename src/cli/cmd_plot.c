@@ -35,9 +35,7 @@ int cmd_plot(int argc, char **argv) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:u:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            out = optarg;
-            break;
+        case 'o': out = optarg; break;
         case 'u':
             if (!strcmp(optarg, "bits"))
                 opt.bits = 1;
@@ -47,13 +45,9 @@ int cmd_plot(int argc, char **argv) {
                 return cli_usage_error("plot", "--units must be 'nats' or 'bits', not '%s'",
                                        optarg);
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            return cli_usage_error("plot", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return cli_usage_error("plot", "unknown option '%s'", argv[optind - 1]);
+        case 'h': usage(stdout); return 0;
+        case ':': return cli_usage_error("plot", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("plot", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1)

@@ -52,7 +52,8 @@ int cmd_run(int argc, char **argv) {
         switch (c) {
         case 'o': out = optarg; break;
         case 's':
-            if (cli_parse_u64(optarg, &seed)) return cli_usage_error("run", "bad --seed '%s'", optarg);
+            if (cli_parse_u64(optarg, &seed))
+                return cli_usage_error("run", "bad --seed '%s'", optarg);
             have_seed = 1;
             break;
         case 'e':
@@ -76,7 +77,8 @@ int cmd_run(int argc, char **argv) {
         default: return cli_usage_error("run", "unknown option");
         }
     }
-    if (argc - optind > 1) return cli_usage_error("run", "expected one CONFIG, got %d", argc - optind);
+    if (argc - optind > 1)
+        return cli_usage_error("run", "expected one CONFIG, got %d", argc - optind);
     if (argc - optind == 0 && !(resume && out))
         return cli_usage_error("run", "missing CONFIG (or --resume --out DIR)");
     iflow_config cfg;
@@ -86,7 +88,8 @@ int cmd_run(int argc, char **argv) {
     if (rc) return cli_fail(&err);
     if (out) snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s", out);
     if (have_seed) {
-        if (cfg.mi_seed == cfg.seed) cfg.mi_seed = seed; /* [estimate] seed follows, as documented */
+        if (cfg.mi_seed == cfg.seed)
+            cfg.mi_seed = seed; /* [estimate] seed follows, as documented */
         cfg.seed = seed;
     }
     if (epochs) cfg.epochs = epochs;

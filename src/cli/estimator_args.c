@@ -85,8 +85,8 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
 int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
     /* tolerance: the run's default (1e-6), many times faster than exact sums and equal to
      * every printed digit in the measurements of README.md. */
-    *a = (est_args){.est = 0, .mc = 16, .seed = 1, .k = 3, .tolerance = EST_DEFAULT_TOLERANCE,
-                    .slices = 16};
+    *a = (est_args){
+        .est = 0, .mc = 16, .seed = 1, .k = 3, .tolerance = EST_DEFAULT_TOLERANCE, .slices = 16};
     opterr = 0; /* report errors in our own words */
     optind = 0; /* glibc: full re-initialisation */
     int opt;
@@ -103,8 +103,7 @@ int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
         if (rc) return rc;
     }
     if (optind != argc - 1)
-        return cli_usage_error(c->name,
-                               optind == argc ? "no FILE given" : "give exactly one FILE");
+        return cli_usage_error(c->name, optind == argc ? "no FILE given" : "give exactly one FILE");
     a->path = argv[optind];
     if (a->have_slices && a->slice_dim == 0)
         return cli_usage_error(c->name, "--slices needs --slice-dim K (K >= 1)");
@@ -135,7 +134,6 @@ int est_check_finite(const char *what, double v, iflow_error *err) {
                            "these samples (see docs/BAD_INPUTS.md)",
                            what, v);
 }
-
 
 void est_sp_options(const est_args *a, iflow_sp_options *opt) {
     iflow_sp_options_default(opt);

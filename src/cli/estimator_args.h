@@ -35,40 +35,43 @@ enum {
 #define IFLOW_MAX_KNN_K 1000000
 
 /* Help lines of the options both commands take: the sp and bin ones, then the tail. */
-#define EST_HELP_SP_BIN                                                                        \
-    "  --mc K           sp: draws per sample (default 16)\n"                                   \
-    "  --seed S         sp: random seed (default 1)\n"                                         \
-    "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"          \
-    "                   (default 1e-6, as runs; 0: exact sums)\n"                              \
-    "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                   \
+#define EST_HELP_SP_BIN                                                                            \
+    "  --mc K           sp: draws per sample (default 16)\n"                                       \
+    "  --seed S         sp: random seed (default 1)\n"                                             \
+    "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"              \
+    "                   (default 1e-6, as runs; 0: exact sums)\n"                                  \
+    "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                       \
     "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
-#define EST_HELP_SLICED                                                                        \
-    "  --slice-dim K    sp: k-sliced estimate, the mean over random k-dimensional\n"         \
-    "                   projections (Haar; default 0: unsliced, all d dimensions)\n"         \
-    "  --slices M       sp: number of projections with --slice-dim (default 16;\n"          \
+#define EST_HELP_SLICED                                                                            \
+    "  --slice-dim K    sp: k-sliced estimate, the mean over random k-dimensional\n"               \
+    "                   projections (Haar; default 0: unsliced, all d dimensions)\n"               \
+    "  --slices M       sp: number of projections with --slice-dim (default 16;\n"                 \
     "                   >= 2 when K < d: the stderr comes from their spread)\n"
-#define EST_HELP_TAIL                                                                          \
-    "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"          \
-    "                   depend on it)\n"                                                       \
-    "  -h, --help       show this help\n\n"                                                    \
-    "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"     \
-    "1 bad data, 2 bad usage. Under MPI, `mpirun -np N infoflow ...` splits the sp\n"      \
+#define EST_HELP_TAIL                                                                              \
+    "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"              \
+    "                   depend on it)\n"                                                           \
+    "  -h, --help       show this help\n\n"                                                        \
+    "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"          \
+    "1 bad data, 2 bad usage. Under MPI, `mpirun -np N infoflow ...` splits the sp\n"              \
     "draws over the ranks, with the same output as one process (docs/SCALING.md).\n"
 
 /* The matching getopt_long entries. */
-#define EST_OPTIONS_SP_BIN                                                                     \
-    {"estimator", required_argument, NULL, OPT_ESTIMATOR},                                    \
-        {"sigma", required_argument, NULL, OPT_SIGMA}, {"mc", required_argument, NULL, OPT_MC}, \
-        {"seed", required_argument, NULL, OPT_SEED},                                          \
-        {"tolerance", required_argument, NULL, OPT_TOL},                                      \
-        {"bin-width", required_argument, NULL, OPT_WIDTH},                                    \
-        {"bins", required_argument, NULL, OPT_BINS}
-#define EST_OPTIONS_SLICED                                                                     \
-    {"slices", required_argument, NULL, OPT_SLICES},                                          \
-        {"slice-dim", required_argument, NULL, OPT_SLICE_DIM}
-#define EST_OPTIONS_TAIL                                                                       \
-    {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'},      \
-        {NULL, 0, NULL, 0}
+#define EST_OPTIONS_SP_BIN                                                                         \
+    {"estimator", required_argument, NULL, OPT_ESTIMATOR},                                         \
+        {"sigma", required_argument, NULL, OPT_SIGMA}, {"mc", required_argument, NULL, OPT_MC},    \
+        {"seed", required_argument, NULL, OPT_SEED},                                               \
+        {"tolerance", required_argument, NULL, OPT_TOL},                                           \
+        {"bin-width", required_argument, NULL, OPT_WIDTH}, {                                       \
+        "bins", required_argument, NULL, OPT_BINS                                                  \
+    }
+#define EST_OPTIONS_SLICED                                                                         \
+    {"slices", required_argument, NULL, OPT_SLICES}, {                                             \
+        "slice-dim", required_argument, NULL, OPT_SLICE_DIM                                        \
+    }
+#define EST_OPTIONS_TAIL                                                                           \
+    {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'}, {         \
+        NULL, 0, NULL, 0                                                                           \
+    }
 
 typedef struct est_args {
     size_t est;   /* index into the command's estimator names */
@@ -88,10 +91,10 @@ typedef struct est_args {
 } est_args;
 
 typedef struct est_command {
-    const char *name;                 /* "entropy" */
-    const char *const *estimators;    /* names, the first is the default */
+    const char *name;              /* "entropy" */
+    const char *const *estimators; /* names, the first is the default */
     size_t n_estimators;
-    const char *estimator_list;       /* "sp, bin" for messages */
+    const char *estimator_list; /* "sp, bin" for messages */
     const struct option *options;
     void (*usage)(FILE *out);
 } est_command;
@@ -133,6 +136,5 @@ void est_json_number(const char *key, double v);
 
 /* 0 if v is finite, else an IFLOW_ENUMERIC error naming `what` (a printed result). */
 int est_check_finite(const char *what, double v, iflow_error *err);
-
 
 #endif

@@ -46,10 +46,12 @@ static void on_term(int sig) {
     for (; i + 1 < sizeof task && t[i]; i++) task[i] = t[i];
     task[i] = '\0';
     if (task[0]) {
-        int n = snprintf(line, sizeof line, "infoflow: rank %d of %d stopped by signal %d while "
-                         "computing %s\n", iflow_dist_world_rank(), iflow_dist_world_size(), sig,
-                         task);
-        if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+        int n = snprintf(line, sizeof line,
+                         "infoflow: rank %d of %d stopped by signal %d while "
+                         "computing %s\n",
+                         iflow_dist_world_rank(), iflow_dist_world_size(), sig, task);
+        if (n > 0)
+            (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
     } /* else not computing: mpirun's own message says it all */
     signal(sig, SIG_DFL);
     raise(sig);

@@ -37,7 +37,8 @@ void cli_progress_update(void *user, const char *stage, double fraction) {
     p->last_draw = t;
     char elapsed[32], eta[32] = "?";
     format_duration(t - p->start, elapsed, sizeof elapsed);
-    if (fraction > 0.001) format_duration((t - p->start) * (1 - fraction) / fraction, eta, sizeof eta);
+    if (fraction > 0.001)
+        format_duration((t - p->start) * (1 - fraction) / fraction, eta, sizeof eta);
     fprintf(stderr, "\r\033[K%s  [%3.0f%%  %s elapsed, ETA %s]", stage, 100 * fraction, elapsed,
             eta);
     fflush(stderr);

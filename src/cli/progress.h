@@ -3,11 +3,11 @@
 #define IFLOW_CLI_PROGRESS_H
 
 typedef struct cli_progress {
-    int tty;          /* draw only on a terminal */
-    int quiet;        /* no messages either */
-    double start;     /* monotonic seconds */
+    int tty;      /* draw only on a terminal */
+    int quiet;    /* no messages either */
+    double start; /* monotonic seconds */
     double last_draw;
-    int drawn;        /* a progress line is on screen */
+    int drawn; /* a progress line is on screen */
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, int quiet);

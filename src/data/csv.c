@@ -95,7 +95,8 @@ static int parse_row(csv_table *t, int labelled, char **fields, const char *path
     if (t->id_col < t->n_feat && parse_id(fields[t->id_col], &t->ids[t->rows]) != 0)
         return iflow_error_set(err, IFLOW_EINVAL,
                                "%s:%zu: data row %zu, column %zu (0-based): group '%s' is not a "
-                               "non-negative integer", path, line, t->rows + 1, t->id_col,
+                               "non-negative integer",
+                               path, line, t->rows + 1, t->id_col,
                                data_shown(fields[t->id_col], (char[64]){0}));
     t->rows++;
     return 0;
@@ -104,7 +105,7 @@ static int parse_row(csv_table *t, int labelled, char **fields, const char *path
 /* Reads every data line of a CSV. labelled: the last column is an integer label. allow_header:
  * a first data line whose fields are all non-numeric is a header and skipped. */
 int data_read_csv(const char *path, FILE *in, size_t id_col, int labelled, int allow_header,
-                    csv_table *t, iflow_error *err) {
+                  csv_table *t, iflow_error *err) {
     line_reader lr;
     memset(t, 0, sizeof *t);
     t->id_col = id_col;
@@ -124,8 +125,8 @@ int data_read_csv(const char *path, FILE *in, size_t id_col, int labelled, int a
             first = 0;
             rc = set_columns(t, labelled, count, path, lr.line_no, err);
         } else if (count != t->cols) {
-            rc = iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: expected %zu columns, found %zu",
-                                 path, lr.line_no, t->cols, count);
+            rc = iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: expected %zu columns, found %zu", path,
+                                 lr.line_no, t->cols, count);
         }
         /* A skipped header leaves t->cols == 0, so it is not parsed as data. */
         if (rc == 0 && t->cols != 0) {
@@ -143,8 +144,10 @@ int data_read_csv(const char *path, FILE *in, size_t id_col, int labelled, int a
         if (x) t->x = x;
     }
     if (rc == 0 && id_col != SIZE_MAX && id_col >= t->n_feat)
-        rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no column %zu (0-based) for the groups: the "
-                             "file has %zu column(s)", path, id_col, t->n_feat);
+        rc = iflow_error_set(err, IFLOW_EINVAL,
+                             "%s: no column %zu (0-based) for the groups: the "
+                             "file has %zu column(s)",
+                             path, id_col, t->n_feat);
     free(fields);
     data_close_text(&lr, in);
     if (rc) {

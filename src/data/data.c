@@ -61,13 +61,13 @@ int iflow_dataset_load_csv(const char *path, iflow_dataset **out, iflow_error *e
     return 0;
 }
 
-int iflow_dataset_subset(const iflow_dataset *src, const size_t *idx, size_t n,
-                         iflow_dataset **out, iflow_error *err) {
+int iflow_dataset_subset(const iflow_dataset *src, const size_t *idx, size_t n, iflow_dataset **out,
+                         iflow_error *err) {
     *out = NULL;
     for (size_t i = 0; i < n; i++)
         if (idx[i] >= src->n)
-            return iflow_error_set(err, IFLOW_EINVAL, "subset: row index %zu out of range (n = %zu)",
-                                   idx[i], src->n);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "subset: row index %zu out of range (n = %zu)", idx[i], src->n);
     iflow_dataset *ds;
     int rc = data_dataset_alloc(n, src->d, &ds, err);
     if (rc) return rc;
@@ -102,8 +102,10 @@ static int slurp(FILE *f, const char *path, char **buf, size_t *len, iflow_error
     for (;;) {
         if (*len == cap) {
             if (cap >= MAX_STREAM)
-                return iflow_error_set(err, IFLOW_EINVAL, "%s: more than %zu bytes from a pipe or "
-                                       "device: save the data to a file", path, MAX_STREAM);
+                return iflow_error_set(err, IFLOW_EINVAL,
+                                       "%s: more than %zu bytes from a pipe or "
+                                       "device: save the data to a file",
+                                       path, MAX_STREAM);
             char *grown = realloc(*buf, 2 * cap);
             if (!grown) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
             *buf = grown;
@@ -112,17 +114,19 @@ static int slurp(FILE *f, const char *path, char **buf, size_t *len, iflow_error
         size_t got = fread(*buf + *len, 1, cap - *len, f);
         int first = *len == 0;
         *len += got;
-        if (first && got > 0 && (got < 6 || memcmp(*buf, data_npy_magic, 6) != 0) && memchr(*buf, 0, got))
+        if (first && got > 0 && (got < 6 || memcmp(*buf, data_npy_magic, 6) != 0) &&
+            memchr(*buf, 0, got))
             return iflow_error_set(err, IFLOW_EPARSE, "%s: NUL byte: not a text file", path);
         if (got == 0) break;
     }
-    if (ferror(f)) return iflow_error_set(err, IFLOW_EIO, "%s: read failed: %s", path, strerror(errno));
+    if (ferror(f))
+        return iflow_error_set(err, IFLOW_EIO, "%s: read failed: %s", path, strerror(errno));
     return 0;
 }
 
 /* The matrix in f (size bytes, or a regular file's size): .npy by its magic, else CSV. */
-static int matrix_from(FILE *f, size_t size, const char *path, size_t id_col,
-                       iflow_matrix **out, uint64_t **ids, iflow_error *err) {
+static int matrix_from(FILE *f, size_t size, const char *path, size_t id_col, iflow_matrix **out,
+                       uint64_t **ids, iflow_error *err) {
     char magic[6];
     if (fread(magic, 1, 6, f) == 6 && memcmp(magic, data_npy_magic, 6) == 0) {
         rewind(f);
@@ -130,15 +134,18 @@ static int matrix_from(FILE *f, size_t size, const char *path, size_t id_col,
         if (rc || !ids) return rc;
         /* Groups from a float file: exact only up to 2^53 (beyond, neighbours merge). */
         iflow_matrix *m = *out;
-        if (id_col >= m->cols) rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no column %zu "
-                                      "(0-based) for the groups: the file has %zu column(s)",
-                                      path, id_col, m->cols);
+        if (id_col >= m->cols)
+            rc = iflow_error_set(err, IFLOW_EINVAL,
+                                 "%s: no column %zu "
+                                 "(0-based) for the groups: the file has %zu column(s)",
+                                 path, id_col, m->cols);
         *ids = rc ? NULL : iflow_alloc_array(m->rows, sizeof **ids, path, err);
         if (!rc && !*ids) rc = IFLOW_ENOMEM;
         for (size_t i = 0; !rc && i < m->rows; i++) {
             double g = m->data[i * m->cols + id_col];
             if (!(g >= 0 && g <= 0x1p53 && g == floor(g)))
-                rc = iflow_error_set(err, IFLOW_EINVAL, "%s: data row %zu, column %zu (0-based): "
+                rc = iflow_error_set(err, IFLOW_EINVAL,
+                                     "%s: data row %zu, column %zu (0-based): "
                                      "group %.17g is not a non-negative integer below 2^53 (a "
                                      "float file cannot hold larger ones exactly; use CSV)",
                                      path, i + 1, id_col, g);
@@ -207,15 +214,25 @@ int iflow_matrix_save_npy(const char *path, const double *data, size_t rows, siz
     /* Version 1.0: magic, 1, 0, u16 header length, then the dict padded with spaces and a final
      * '\n' so that the data starts at a multiple of 64 bytes. */
     char dict[160];
-    int len = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': "
-                                          "(%zu, %zu), }", rows, cols);
+    int len = snprintf(dict, sizeof dict,
+                       "{'descr': '<f8', 'fortran_order': False, 'shape': "
+                       "(%zu, %zu), }",
+                       rows, cols);
     size_t total = 10 + (size_t)len + 1;
     size_t hlen = (total + 63) / 64 * 64 - 10;
     iflow_atomic a;
     int rc = iflow_atomic_open(&a, path, err);
     if (rc) return rc;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                             (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
+                             (unsigned char)(hlen >> 8)};
     fwrite(pre, 1, sizeof pre, a.f);
     fprintf(a.f, "%-*s\n", (int)hlen - 1, dict);
     unsigned char b[8];
@@ -250,8 +267,10 @@ static int split_from_marks(const unsigned char *is_test, size_t n, iflow_split 
         return iflow_error_set(err, IFLOW_ENOMEM, "split of %zu rows: out of memory", n);
     }
     for (size_t i = 0; i < n; i++) {
-        if (is_test[i]) s->test[s->n_test++] = i;
-        else s->train[s->n_train++] = i;
+        if (is_test[i])
+            s->test[s->n_test++] = i;
+        else
+            s->train[s->n_train++] = i;
     }
     *out = s;
     return 0;
@@ -289,8 +308,7 @@ int iflow_split_from_file(const char *path, size_t n, iflow_split **out, iflow_e
     size_t *first_line = calloc(n ? n : 1, sizeof *first_line);
     unsigned char *is_test = calloc(n ? n : 1, 1);
     size_t count = 0;
-    if (!first_line || !is_test)
-        rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
+    if (!first_line || !is_test) rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
     if (rc == 0) rc = read_split_lines(&lr, path, n, first_line, &count, err);
     if (rc == 0 && count == 0) rc = iflow_error_set(err, IFLOW_EPARSE, "%s: no row indices", path);
     for (size_t i = 0; rc == 0 && i < n; i++) is_test[i] = first_line[i] != 0;

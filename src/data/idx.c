@@ -35,7 +35,8 @@ static int idx_open(const char *path, int min_dims, int max_dims, gzFile *gz, si
     struct stat st;
     *gz = NULL;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* gzopen would block on a FIFO */
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: not a regular file (a pipe, FIFO or "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: not a regular file (a pipe, FIFO or "
                                "device); a data file is read more than once: save it to a file",
                                path);
     *gz = gzopen(path, "rb");
@@ -58,8 +59,8 @@ static int idx_open(const char *path, int min_dims, int max_dims, gzFile *gz, si
                              "%s: unsupported IDX type 0x%02x (only 0x08, unsigned byte)", path,
                              h[2]);
     else if (h[3] < min_dims || h[3] > max_dims)
-        rc = iflow_error_set(err, IFLOW_EINVAL, "%s: %d dimensions, expected %d to %d", path,
-                             h[3], min_dims, max_dims);
+        rc = iflow_error_set(err, IFLOW_EINVAL, "%s: %d dimensions, expected %d to %d", path, h[3],
+                             min_dims, max_dims);
     if (rc == 0) {
         *ndims = h[3];
         got = gz_read_full(*gz, h + 4, 4 * (size_t)*ndims);
@@ -85,8 +86,8 @@ static int idx_payload(gzFile gz, const char *path, const char *what, unsigned c
         return iflow_error_set(err, IFLOW_EIO, "%s: read failed: %s", path, gz_message(gz));
     if ((size_t)got < len)
         return iflow_error_set(err, IFLOW_ECORRUPT,
-                               "%s: truncated: expected %zu bytes of %s, got %lld", path, len,
-                               what, got);
+                               "%s: truncated: expected %zu bytes of %s, got %lld", path, len, what,
+                               got);
     return 0;
 }
 
@@ -107,8 +108,8 @@ static int idx_check_size(gzFile gz, const char *path, int ndims, size_t need, c
     size_t have = idx_capacity(gz, path, 4 + 4 * (size_t)ndims);
     if (need > have)
         return iflow_error_set(err, IFLOW_ECORRUPT,
-                               "%s: truncated: expected %zu bytes of %s, got %s%zu", path,
-                               need, what, gzdirect(gz) ? "" : "at most ", have);
+                               "%s: truncated: expected %zu bytes of %s, got %s%zu", path, need,
+                               what, gzdirect(gz) ? "" : "at most ", have);
     return 0;
 }
 
@@ -130,7 +131,8 @@ int iflow_dataset_load_idx(const char *images_path, const char *labels_path, siz
                            iflow_dataset **out, iflow_error *err) {
     *out = NULL;
     gzFile gi = NULL, gl = NULL;
-    size_t idims[3] = {0}, ldims[1] = {0}; /* zeros: idx_open fills them, the analyzer cannot tell */
+    size_t idims[3] = {0},
+           ldims[1] = {0}; /* zeros: idx_open fills them, the analyzer cannot tell */
     int ni, nl;
     int rc = idx_open(images_path, 2, 3, &gi, idims, &ni, err);
     if (rc == 0) rc = idx_open(labels_path, 1, 1, &gl, ldims, &nl, err);

@@ -13,14 +13,24 @@
  * final '\n' so that the data start at a multiple of 64 bytes. shape () is a scalar; (n,) 1-D. */
 static int write_header(FILE *f, const char *descr, const size_t *shape, size_t ndim) {
     char dict[512];
-    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                       descr);
+    int len =
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (size_t i = 0; i < ndim; i++)
         len += snprintf(dict + len, sizeof dict - (size_t)len, "%zu%s", shape[i],
-                        ndim == 1 ? "," : i + 1 < ndim ? ", " : "");
+                        ndim == 1      ? ","
+                        : i + 1 < ndim ? ", "
+                                       : "");
     len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
     size_t hlen = (10 + (size_t)len + 1 + 63) / 64 * 64 - 10;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     fwrite(pre, 1, sizeof pre, f);
     return fprintf(f, "%-*s\n", (int)hlen - 1, dict) < 0 ? -1 : 0;

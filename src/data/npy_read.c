@@ -42,8 +42,10 @@ static int npy_parse_descr(const char *v, const char *path, npy_header *h, iflow
         if (end && (size_t)(end - v - 1) < sizeof descr)
             memcpy(descr, v + 1, (size_t)(end - v - 1));
     }
-    if (strcmp(descr, "<f8") == 0) h->elsize = 8;
-    else if (strcmp(descr, "<f4") == 0) h->elsize = 4;
+    if (strcmp(descr, "<f8") == 0)
+        h->elsize = 8;
+    else if (strcmp(descr, "<f4") == 0)
+        h->elsize = 4;
     else if (descr[0] == '>')
         return iflow_error_set(err, IFLOW_EINVAL,
                                "%s: big-endian dtype '%s' is not supported (use '<f8' or '<f4')",
@@ -69,8 +71,10 @@ static int npy_parse_shape(const char *v, const char *path, npy_header *h, iflow
         if (errno == ERANGE || x > SIZE_MAX) goto bad;
         dims[nd++] = (size_t)x;
         for (v = end; *v == ' '; v++) {}
-        if (*v == ',') v++;
-        else if (*v != ')') goto bad;
+        if (*v == ',')
+            v++;
+        else if (*v != ')')
+            goto bad;
     }
     if (nd == 0) goto bad;
     h->rows = dims[0];
@@ -100,12 +104,14 @@ static int npy_dict_value(const char *key, const char *p, const char **end, cons
         *end = strchr(p, ')');
         if (*end) ++*end;
     } else {
-        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: unexpected key '%s' in the .npy header "
-                               "(only 'descr', 'fortran_order', 'shape')", path, key);
+        return iflow_error_set(err, IFLOW_ECORRUPT,
+                               "%s: unexpected key '%s' in the .npy header "
+                               "(only 'descr', 'fortran_order', 'shape')",
+                               path, key);
     }
     if (!rc && !*end)
-        rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: malformed value of '%s'",
-                             path, key);
+        rc = iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: malformed value of '%s'", path,
+                             key);
     return rc;
 }
 
@@ -126,13 +132,15 @@ static int npy_parse_dict(const char *dict, const char *path, npy_header *h, ifl
         int k = 0;
         while (k < 3 && strcmp(key, names[k]) != 0) k++;
         if (k < 3 && seen[k]++)
-            return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: duplicate key '%s'",
-                                   path, key);
+            return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header: duplicate key '%s'", path,
+                                   key);
         rc = npy_dict_value(key, npy_space(v), &p, path, h, err);
         if (rc) return rc;
         p = npy_space(p);
-        if (*p == ',') p++;
-        else if (*p != '}') goto bad;
+        if (*p == ',')
+            p++;
+        else if (*p != '}')
+            goto bad;
     }
     if (*npy_space(p + 1) != '\0') goto bad;
     for (int k = 0; k < 3; k++)
@@ -141,7 +149,8 @@ static int npy_parse_dict(const char *dict, const char *path, npy_header *h, ifl
                                    names[k]);
     return 0;
 bad:
-    return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header is not a Python dict of "
+    return iflow_error_set(err, IFLOW_ECORRUPT,
+                           "%s: .npy header is not a Python dict of "
                            "'descr', 'fortran_order' and 'shape' (near byte %ld of the header)",
                            path, (long)(p - dict));
 }
@@ -160,8 +169,8 @@ static int npy_read_header(FILE *f, const char *path, npy_header *h, iflow_error
             return iflow_error_set(err, IFLOW_ECORRUPT, "%s: truncated .npy preamble", path);
         hlen = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     } else {
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: unsupported .npy version %d.%d", path,
-                               major, pre[7]);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: unsupported .npy version %d.%d", path, major,
+                               pre[7]);
     }
     if (hlen > (1u << 24))
         return iflow_error_set(err, IFLOW_ECORRUPT, "%s: .npy header length %zu is implausible",
@@ -180,8 +189,8 @@ static int npy_read_header(FILE *f, const char *path, npy_header *h, iflow_error
 /* Little-endian bytes to double, independent of the host's byte order. */
 static double npy_decode(const unsigned char *b, int elsize) {
     if (elsize == 4) {
-        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                     (uint32_t)b[3] << 24;
+        uint32_t u =
+            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
         float v;
         memcpy(&v, &u, sizeof v);
         return v;
@@ -194,22 +203,21 @@ static double npy_decode(const unsigned char *b, int elsize) {
 }
 
 /* size: bytes of the whole file (known: a regular file or a pipe read into memory). */
-int data_npy_load(FILE *f, size_t size, const char *path, iflow_matrix **out,
-                    iflow_error *err) {
+int data_npy_load(FILE *f, size_t size, const char *path, iflow_matrix **out, iflow_error *err) {
     npy_header h = {0};
     int rc = npy_read_header(f, path, &h, err);
     if (rc) return rc;
     size_t count = h.rows * h.cols;
     if (h.cols != 0 && (h.rows > SIZE_MAX / h.cols || count > SIZE_MAX / sizeof(double)))
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: matrix %zu x %zu is too large", path,
-                               h.rows, h.cols);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: matrix %zu x %zu is too large", path, h.rows,
+                               h.cols);
     size_t bytes = count * (size_t)h.elsize;
     /* Checked before allocating, so a corrupt shape cannot ask for gigabytes. */
     long pos = ftell(f);
     if (pos >= 0 && (size < (size_t)pos || size - (size_t)pos < bytes))
         return iflow_error_set(err, IFLOW_ECORRUPT,
-                               "%s: truncated: expected %zu bytes of data, got %lld",
-                               path, bytes, (long long)size - pos);
+                               "%s: truncated: expected %zu bytes of data, got %lld", path, bytes,
+                               (long long)size - pos);
     unsigned char *raw = malloc(bytes);
     iflow_matrix *m = calloc(1, sizeof *m);
     double *data = malloc(count * sizeof *data);

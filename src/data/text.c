@@ -67,8 +67,10 @@ int data_line_reader_failed(const line_reader *lr, const char *path, iflow_error
         return iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: NUL byte: not a text file", path,
                                lr->line_no);
     if (lr->too_long)
-        return iflow_error_set(err, IFLOW_EPARSE, "%s:%zu: line longer than %zu bytes: not a "
-                               "data file", path, lr->line_no + 1, MAX_LINE);
+        return iflow_error_set(err, IFLOW_EPARSE,
+                               "%s:%zu: line longer than %zu bytes: not a "
+                               "data file",
+                               path, lr->line_no + 1, MAX_LINE);
     if (lr->no_memory)
         return iflow_error_set(err, IFLOW_ENOMEM, "%s:%zu: out of memory", path, lr->line_no + 1);
     if (ferror(lr->f) || !feof(lr->f))
@@ -92,9 +94,11 @@ int data_open_text(const char *path, FILE *f, line_reader *lr, iflow_error *err)
     if (!regular) {
         fclose(lr->f);
         lr->f = NULL;
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: not a regular file (a directory, pipe, "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: not a regular file (a directory, pipe, "
                                "FIFO or device); a data file is read more than once: save it to "
-                               "a file", path);
+                               "a file",
+                               path);
     }
     return 0;
 }

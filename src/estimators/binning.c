@@ -28,8 +28,7 @@ static int quantiser_init(quantiser *q, const iflow_binning *bins, iflow_error *
     if (bins->kind == IFLOW_BIN_SZT30) {
         const double start = -1.0, stop = 1.0, step = (stop - start) / (SZT_EDGES - 1);
         q->step = step;
-        for (int k = 0; k < SZT_EDGES; k++)
-            q->edges[k] = (double)k * step + start;
+        for (int k = 0; k < SZT_EDGES; k++) q->edges[k] = (double)k * step + start;
         q->edges[SZT_EDGES - 1] = stop;
         return 0;
     }
@@ -53,10 +52,8 @@ static int64_t bin_index(const quantiser *q, double v) {
     /* Guess the bin from the spacing, then step to the exact edges (rounding may be off by 1). */
     int j = (int)((v - q->edges[0]) / q->step);
     if (j > SZT_EDGES - 2) j = SZT_EDGES - 2;
-    while (j > 0 && q->edges[j] > v)
-        j--;
-    while (q->edges[j + 1] <= v)
-        j++;
+    while (j > 0 && q->edges[j] > v) j--;
+    while (q->edges[j + 1] <= v) j++;
     return j + 1;
 }
 
@@ -92,8 +89,7 @@ static uint64_t mix64(uint64_t z) {
 
 static uint64_t symbol_hash(const int64_t *sym, size_t d) {
     uint64_t h = 0x243f6a8885a308d3ULL;
-    for (size_t k = 0; k < d; k++)
-        h = mix64(h ^ (uint64_t)sym[k]);
+    for (size_t k = 0; k < d; k++) h = mix64(h ^ (uint64_t)sym[k]);
     return h;
 }
 
@@ -111,8 +107,7 @@ static int row_matches(const quantiser *q, const double *row, size_t d, const in
 static int assign_symbols(const double *x, size_t n, size_t d, const quantiser *q, size_t *sym_id,
                           size_t *n_symbols, iflow_error *err) {
     size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
+    while (cap < 2 * n) cap *= 2;
     uint64_t *slot_hash = malloc(cap * sizeof *slot_hash);
     size_t *slot_row = malloc(cap * sizeof *slot_row);
     int64_t *sym = malloc(d * sizeof *sym);
@@ -121,8 +116,7 @@ static int assign_symbols(const double *x, size_t n, size_t d, const quantiser *
         rc = iflow_error_set(err, IFLOW_ENOMEM, "binning: out of memory for %zu rows", n);
         goto done;
     }
-    for (size_t s = 0; s < cap; s++)
-        slot_row[s] = SIZE_MAX;
+    for (size_t s = 0; s < cap; s++) slot_row[s] = SIZE_MAX;
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         rc = row_symbol(q, x + i * d, d, i, sym, err);
@@ -182,8 +176,7 @@ static int symbol_counts(const double *x, size_t n, size_t d, const iflow_binnin
     if (rc) return rc;
     *count = calloc(*n_symbols, sizeof **count);
     if (!*count) return iflow_error_set(err, IFLOW_ENOMEM, "binning: out of memory");
-    for (size_t i = 0; i < n; i++)
-        (*count)[sym_id[i]]++;
+    for (size_t i = 0; i < n; i++) (*count)[sym_id[i]]++;
     return 0;
 }
 
@@ -213,14 +206,12 @@ static int joint_sum_c_log_c(const size_t *sym_id, const size_t *group, size_t n
                              iflow_error *err) {
     sym_group *pairs = malloc(n * sizeof *pairs);
     if (!pairs) return iflow_error_set(err, IFLOW_ENOMEM, "binning: out of memory");
-    for (size_t i = 0; i < n; i++)
-        pairs[i] = (sym_group){sym_id[i], group[i]};
+    for (size_t i = 0; i < n; i++) pairs[i] = (sym_group){sym_id[i], group[i]};
     qsort(pairs, n, sizeof *pairs, cmp_sym_group);
     double s = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && !cmp_sym_group(&pairs[i], &pairs[j]))
-            j++;
+        while (j < n && !cmp_sym_group(&pairs[i], &pairs[j])) j++;
         if (j - i > 1) s += (double)(j - i) * log((double)(j - i));
         i = j;
     }
@@ -255,8 +246,7 @@ int iflow_bin_grouped(const double *x, size_t n, size_t d, const iflow_binning *
     double joint = 0;
     if (!rc) rc = joint_sum_c_log_c(sym_id, group, n, &joint, err);
     if (rc) goto done;
-    for (size_t i = 0; i < n; i++)
-        group_size[group[i]]++;
+    for (size_t i = 0; i < n; i++) group_size[group[i]]++;
     *h = log((double)n) - sum_c_log_c(count, m) / (double)n;
     *h_cond = (sum_c_log_c(group_size, n_groups) - joint) / (double)n;
 done:

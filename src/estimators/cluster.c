@@ -23,9 +23,9 @@ void iflow_cluster_options_default(iflow_cluster_options *opt) {
 
 /* What each row contributes; summed in row order at the end. */
 typedef struct row_out {
-    double sil, agree;       /* silhouette s_i, k-NN agreement of row i */
-    double cw, cb;           /* sums of cosines to j > i, same / other class */
-    uint64_t nw, nb;         /* their counts */
+    double sil, agree; /* silhouette s_i, k-NN agreement of row i */
+    double cw, cb;     /* sums of cosines to j > i, same / other class */
+    uint64_t nw, nb;   /* their counts */
 } row_out;
 
 /* Per-thread scratch: class distance sums and the k-NN max-heap of (distance^2, index). */
@@ -77,8 +77,8 @@ static void heap_offer(double *hd, size_t *hj, size_t k, size_t *size, double di
 
 typedef struct problem {
     const size_t *labels;
-    const double *norm2;   /* n */
-    const size_t *count;   /* n_classes: members of each class */
+    const double *norm2; /* n */
+    const size_t *count; /* n_classes: members of each class */
     size_t n, n_classes, knn, bins;
 } problem;
 
@@ -97,8 +97,10 @@ static void one_row(const problem *p, size_t i, const double *g, scratch *w, row
         if (j < i || ni == 0 || p->norm2[j] == 0) continue;
         double c = g[j] / sqrt(ni * p->norm2[j]);
         int same = p->labels[j] == li;
-        if (same) o->cw += c, o->nw++;
-        else o->cb += c, o->nb++;
+        if (same)
+            o->cw += c, o->nw++;
+        else
+            o->cb += c, o->nb++;
         double bf = floor((fmin(fmax(c, -1.0), 1.0) + 1) * 0.5 * (double)p->bins);
         size_t b = bf >= (double)p->bins ? p->bins - 1 : (size_t)bf;
         w->hist[(same ? 0 : p->bins) + b]++;
@@ -119,28 +121,35 @@ static int check_input(const double *s, size_t n, size_t d, const size_t *labels
                        const iflow_cluster_options *opt, size_t *count, iflow_error *err) {
     const char *fn = "iflow_cluster_measure";
     if (!s || !labels || !opt || n < 2 || d < 1)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: need at least 2 rows of dimension >= 1 "
-                               "with labels (n = %zu, d = %zu)", fn, n, d);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: need at least 2 rows of dimension >= 1 "
+                               "with labels (n = %zu, d = %zu)",
+                               fn, n, d);
     if (opt->knn < 1 || opt->knn >= n)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: k = %zu neighbours needs 1 <= k < n = "
-                               "%zu", fn, opt->knn, n);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: k = %zu neighbours needs 1 <= k < n = "
+                               "%zu",
+                               fn, opt->knn, n);
     if (opt->hist_bins < 1)
         return iflow_error_set(err, IFLOW_EINVAL, "%s: hist_bins must be >= 1", fn);
     if (n > (size_t)INT32_MAX || d > (size_t)INT32_MAX)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: %zu x %zu is too large for GEMM", fn, n,
-                               d);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: %zu x %zu is too large for GEMM", fn, n, d);
     memset(count, 0, nc * sizeof *count);
     for (size_t i = 0; i < n; i++) {
         if (labels[i] >= nc)
-            return iflow_error_set(err, IFLOW_EINVAL, "%s: label %zu of row %zu is out of range "
-                                   "[0, %zu)", fn, labels[i], i, nc);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "%s: label %zu of row %zu is out of range "
+                                   "[0, %zu)",
+                                   fn, labels[i], i, nc);
         count[labels[i]]++;
     }
     size_t present = 0;
     for (size_t c = 0; c < nc; c++) present += count[c] > 0;
     if (present < 2)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: the labels hold %zu class(es); the "
-                               "silhouette needs at least 2", fn, present);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: the labels hold %zu class(es); the "
+                               "silhouette needs at least 2",
+                               fn, present);
     for (size_t i = 0; i < n * d; i++)
         if (!isfinite(s[i]))
             return iflow_error_set(err, IFLOW_EINVAL, "%s: row %zu, column %zu is %g", fn, i / d,
@@ -183,10 +192,9 @@ static void one_block(const problem *p, const double *s, size_t d, size_t i0, si
         one_row(p, i0 + r, g + r * p->n, &w[omp_get_thread_num()], &out[i0 + r]);
 }
 
-static int cluster_body(const double *s, size_t n, size_t d, const size_t *labels,
-                          size_t n_classes, const iflow_cluster_options *opt,
-                          iflow_cluster_result *out, double *hist_within, double *hist_between,
-                          iflow_error *err) {
+static int cluster_body(const double *s, size_t n, size_t d, const size_t *labels, size_t n_classes,
+                        const iflow_cluster_options *opt, iflow_cluster_result *out,
+                        double *hist_within, double *hist_between, iflow_error *err) {
     size_t *count = malloc((n_classes ? n_classes : 1) * sizeof *count);
     if (!count) return iflow_error_set(err, IFLOW_ENOMEM, "iflow_cluster_measure: out of memory");
     int rc = check_input(s, n, d, labels, n_classes, opt, count, err);
@@ -211,8 +219,10 @@ static int cluster_body(const double *s, size_t n, size_t d, const size_t *label
         ok = w[t].class_sum && w[t].hd && w[t].hj && w[t].hist;
     }
     if (!ok) {
-        rc = iflow_error_set(err, IFLOW_ENOMEM, "iflow_cluster_measure: out of memory (n = %zu, "
-                             "block = %zu)", n, block);
+        rc = iflow_error_set(err, IFLOW_ENOMEM,
+                             "iflow_cluster_measure: out of memory (n = %zu, "
+                             "block = %zu)",
+                             n, block);
     } else {
         for (size_t i = 0; i < n; i++) {
             double q = 0;

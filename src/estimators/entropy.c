@@ -56,20 +56,24 @@ static int check_samples(const char *fn, const double *s, size_t n, size_t d, do
     *use = s;
     *copy = NULL;
     if (!s || n < 1 || d < 1)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: need at least one sample of dimension "
-                               ">= 1 (n = %zu, d = %zu)", fn, n, d);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: need at least one sample of dimension "
+                               ">= 1 (n = %zu, d = %zu)",
+                               fn, n, d);
     if (!(beta > 0) || !isfinite(beta))
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: beta must be finite and > 0 (got %g)",
-                               fn, beta);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: beta must be finite and > 0 (got %g)", fn,
+                               beta);
     double b2 = beta * beta;
     if (!(b2 >= DBL_MIN) || !isfinite(8 * M_PI * M_E * b2))
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: beta = %g cannot be used in double "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: beta = %g cannot be used in double "
                                "precision (beta^2 must be a normal double: about 1.5e-154 "
-                               "<= beta <= 1e153)", fn, beta);
+                               "<= beta <= 1e153)",
+                               fn, beta);
     for (size_t i = 0; i < n * d; i++)
         if (!isfinite(s[i]))
-            return iflow_error_set(err, IFLOW_EINVAL, "%s: sample %zu, coordinate %zu is %g",
-                                   fn, i / d, i % d, s[i]);
+            return iflow_error_set(err, IFLOW_EINVAL, "%s: sample %zu, coordinate %zu is %g", fn,
+                                   i / d, i % d, s[i]);
     double r = magnitude(s, n, d, NULL);
     if (beta >= r * MIN_BETA_PER_MAGNITUDE && isfinite(4 * r * r * (double)d))
         return 0; /* the usual case: s as given */
@@ -83,13 +87,15 @@ static int check_samples(const char *fn, const double *s, size_t n, size_t d, do
     double rc = magnitude(s, n, d, centre);
     if (!isfinite(4 * rc * rc * (double)d)) {
         free(centre);
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: the samples spread %g around their "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: the samples spread %g around their "
                                "centre: squared distances overflow double; rescale the data",
                                fn, rc);
     }
     if (!(beta >= rc * MIN_BETA_PER_MAGNITUDE)) {
         free(centre);
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: beta = %g is below the resolution of the "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: beta = %g is below the resolution of the "
                                "samples (they spread %g around their centre; double precision "
                                "resolves noise down to about %g of that, i.e. beta >= %.3g): the "
                                "noise would be lost to rounding; rescale the data or raise beta",
@@ -107,14 +113,18 @@ static int check_samples(const char *fn, const double *s, size_t n, size_t d, do
 static int check_options(const char *fn, const iflow_sp_options *opt, iflow_error *err) {
     if (!opt) return iflow_error_set(err, IFLOW_EINVAL, "%s: options are NULL", fn);
     if (opt->mc < 1 || opt->mc > IFLOW_MAX_MC)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: mc (draws per centre) must be in [1, %d], "
-                               "got %zu", fn, IFLOW_MAX_MC, opt->mc);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: mc (draws per centre) must be in [1, %d], "
+                               "got %zu",
+                               fn, IFLOW_MAX_MC, opt->mc);
     if (opt->threads < 0 || opt->threads > IFLOW_MAX_THREADS)
         return iflow_error_set(err, IFLOW_EINVAL, "%s: threads must be in [0, %d], got %d", fn,
                                IFLOW_MAX_THREADS, opt->threads);
     if (!(opt->tolerance >= 0) || !isfinite(opt->tolerance))
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: tolerance must be finite and >= 0 (got "
-                               "%g)", fn, opt->tolerance);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: tolerance must be finite and >= 0 (got "
+                               "%g)",
+                               fn, opt->tolerance);
     return 0;
 }
 
@@ -150,13 +160,15 @@ static iflow_estimate stratified(const iflow_mix_stats *st, const double *pw, co
 /* Drops zero-weight centres (they contribute neither draws nor mass) and fills the kept
  * centres' coordinates, ln(w_i / w_max) and stream indices; pw_i = w_i / W. */
 static int compact_weights(const double *s, const double *w, size_t n, size_t d, double *sc,
-                           double *lw, size_t *orig, double *pw, size_t *m_out,
-                           double *ln_wsum, iflow_error *err) {
+                           double *lw, size_t *orig, double *pw, size_t *m_out, double *ln_wsum,
+                           iflow_error *err) {
     double wmax = 0, wsum = 0;
     for (size_t i = 0; i < n; i++) {
         if (!(w[i] >= 0) || !isfinite(w[i]))
-            return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_entropy: weight %zu is %g "
-                                   "(must be finite and >= 0)", i, w[i]);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "iflow_sp_entropy: weight %zu is %g "
+                                   "(must be finite and >= 0)",
+                                   i, w[i]);
         wmax = fmax(wmax, w[i]);
         wsum += w[i];
     }
@@ -202,11 +214,21 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
     }
     if (rc == 0) {
         size_t done = 0;
-        iflow_mix_mc p = {.s = weights ? sc : s, .lw = lw, .orig = orig, .n = m, .d = d,
-                          .k = opt->mc, .beta = opt->beta, .tolerance = opt->tolerance,
-                          .seed = opt->seed, .stream = opt->stream, .normals = opt->normals,
-                          .threads = opt->threads, .progress = opt->progress,
-                          .progress_user = opt->progress_user, .progress_done = &done};
+        iflow_mix_mc p = {.s = weights ? sc : s,
+                          .lw = lw,
+                          .orig = orig,
+                          .n = m,
+                          .d = d,
+                          .k = opt->mc,
+                          .beta = opt->beta,
+                          .tolerance = opt->tolerance,
+                          .seed = opt->seed,
+                          .stream = opt->stream,
+                          .normals = opt->normals,
+                          .threads = opt->threads,
+                          .progress = opt->progress,
+                          .progress_user = opt->progress_user,
+                          .progress_done = &done};
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
@@ -228,8 +250,10 @@ int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int 
     const double *s_in = s;
     double *centred = NULL;
     if (threads < 0 || threads > IFLOW_MAX_THREADS)
-        return iflow_error_set(err, IFLOW_EINVAL, "iflow_pairwise_bounds: threads must be in "
-                               "[0, %d], got %d", IFLOW_MAX_THREADS, threads);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_pairwise_bounds: threads must be in "
+                               "[0, %d], got %d",
+                               IFLOW_MAX_THREADS, threads);
     int rc = check_samples("iflow_pairwise_bounds", s_in, n, d, beta, &s, &centred, err);
     if (rc) return rc;
     double *lse = malloc(n * sizeof(double));
@@ -260,8 +284,10 @@ static int count_groups(const size_t *group, size_t n, size_t n_groups, const ch
     for (size_t g = 0; g < n_groups; g++) count[g] = 0;
     for (size_t i = 0; i < n; i++) {
         if (group[i] >= n_groups)
-            return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_mi: %s[%zu] = %zu is "
-                                   "out of range [0, %zu)", which, i, group[i], n_groups);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "iflow_sp_grouped_mi: %s[%zu] = %zu is "
+                                   "out of range [0, %zu)",
+                                   which, i, group[i], n_groups);
         count[group[i]]++;
         gd[i] = (double)group[i];
     }
@@ -300,8 +326,8 @@ static void grouped_result(const iflow_mix_stats *st, const size_t *group, const
 
 /* Centres reordered so that every stride-th one comes first (see query_stride). */
 struct reorder {
-    double *s;      /* n x d */
-    size_t *orig;   /* original index of each centre: its draws' stream */
+    double *s;       /* n x d */
+    size_t *orig;    /* original index of each centre: its draws' stream */
     size_t *ga, *gb; /* group ids in the new order */
 };
 
@@ -365,11 +391,22 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         rc = reorder_queries(s, n, d, stride, group_a, group_b, ga, gb, &ro, err);
     if (rc == 0) {
         size_t done = 0;
-        iflow_mix_mc p = {.s = ro.s ? ro.s : s, .ga = ga, .gb = gb, .orig = ro.orig, .n = n,
-                          .d = d, .k = opt->mc, .n_query = nq, .beta = opt->beta,
-                          .tolerance = opt->tolerance, .seed = opt->seed, .stream = opt->stream,
-                          .normals = opt->normals, .threads = opt->threads,
-                          .progress = opt->progress, .progress_user = opt->progress_user,
+        iflow_mix_mc p = {.s = ro.s ? ro.s : s,
+                          .ga = ga,
+                          .gb = gb,
+                          .orig = ro.orig,
+                          .n = n,
+                          .d = d,
+                          .k = opt->mc,
+                          .n_query = nq,
+                          .beta = opt->beta,
+                          .tolerance = opt->tolerance,
+                          .seed = opt->seed,
+                          .stream = opt->stream,
+                          .normals = opt->normals,
+                          .threads = opt->threads,
+                          .progress = opt->progress,
+                          .progress_user = opt->progress_user,
                           .progress_done = &done};
         rc = iflow_mix_mc_run(&p, st, err);
     }
@@ -380,8 +417,8 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         grouped_result(st, ro.ga ? ro.ga : group_a, cnt_a, n_ga, n, nq, k, d, opt, IFLOW_MIX_A,
                        IFLOW_MIX_LA, pw, off, out_a);
         if (group_b && out_b) /* both or neither (iflow_sp_grouped_mi2 or _mi) */
-            grouped_result(st, ro.gb ? ro.gb : group_b, cnt_b, n_gb, n, nq, k, d, opt,
-                           IFLOW_MIX_B, IFLOW_MIX_LB, pw, off, out_b);
+            grouped_result(st, ro.gb ? ro.gb : group_b, cnt_b, n_gb, n, nq, k, d, opt, IFLOW_MIX_B,
+                           IFLOW_MIX_LB, pw, off, out_b);
     }
     free(ro.s);
     free(ro.orig);
@@ -398,9 +435,8 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
     return rc;
 }
 
-int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group,
-                        size_t n_groups, const iflow_sp_options *opt, iflow_mi_estimate *out,
-                        iflow_error *err) {
+int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group, size_t n_groups,
+                        const iflow_sp_options *opt, iflow_mi_estimate *out, iflow_error *err) {
     return grouped(s, n, d, group, n_groups, NULL, 0, opt, out, NULL, err);
 }
 

@@ -58,9 +58,12 @@ static void select_median(const builder *b, size_t begin, size_t end, size_t mid
                 i++;
             }
         }
-        if (mid < lt) hi = lt;
-        else if (mid >= gt) lo = gt;
-        else return;
+        if (mid < lt)
+            hi = lt;
+        else if (mid >= gt)
+            lo = gt;
+        else
+            return;
     }
 }
 
@@ -301,8 +304,7 @@ int iflow_kdtree_ball_ranges(const iflow_kdtree *t, const double *q, double r2,
 }
 
 /* Inserts (dist2, idx) into the ascending list of the best k so far (len entries). */
-static size_t best_insert(double *d2, size_t *idx, size_t len, size_t k, double dist,
-                          size_t i) {
+static size_t best_insert(double *d2, size_t *idx, size_t len, size_t k, double dist, size_t i) {
     if (len == k && dist >= d2[k - 1]) return len;
     size_t pos = len < k ? len++ : k - 1;
     while (pos > 0 && d2[pos - 1] > dist) {
@@ -315,8 +317,8 @@ static size_t best_insert(double *d2, size_t *idx, size_t len, size_t k, double 
     return len;
 }
 
-void iflow_kdtree_knn(const iflow_kdtree *t, const double *q, size_t k, size_t skip,
-                      double *d2, size_t *idx) {
+void iflow_kdtree_knn(const iflow_kdtree *t, const double *q, size_t k, size_t skip, double *d2,
+                      size_t *idx) {
     size_t stack[STACK], top = 0, len = 0;
     stack[top++] = 0;
     while (top) {

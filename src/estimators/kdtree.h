@@ -15,10 +15,10 @@ typedef struct iflow_kdnode {
 
 typedef struct iflow_kdtree {
     size_t n, d;
-    double *x;          /* d x n, coordinate c of the point at tree position p at x[c * n + p] */
-    size_t *perm;       /* perm[p] = the point's index in the input */
+    double *x;    /* d x n, coordinate c of the point at tree position p at x[c * n + p] */
+    size_t *perm; /* perm[p] = the point's index in the input */
     iflow_kdnode *nodes;
-    double *box;        /* per node 2d doubles: lower corner, then upper corner (tight) */
+    double *box; /* per node 2d doubles: lower corner, then upper corner (tight) */
     size_t n_nodes;
 } iflow_kdtree;
 
@@ -44,13 +44,12 @@ int iflow_kdtree_ball(const iflow_kdtree *t, const double *q, double r2, iflow_k
  * every point with ||x_p - q||^2 <= r2: whole subtrees whose box lies inside the ball and whole
  * leaves that meet it (so a range may hold some points outside the ball). Returns 0 or
  * IFLOW_ENOMEM. */
-int iflow_kdtree_ball_ranges(const iflow_kdtree *t, const double *q, double r2,
-                             iflow_kd_list *out);
+int iflow_kdtree_ball_ranges(const iflow_kdtree *t, const double *q, double r2, iflow_kd_list *out);
 
 /* The k nearest points to q, skipping the point whose input index is `skip` (pass (size_t)-1
  * to skip none): d2[0..k) squared distances ascending, idx[0..k) input indices. k <= n (or
  * n - 1 with a skip); ties resolved by the visiting order. */
-void iflow_kdtree_knn(const iflow_kdtree *t, const double *q, size_t k, size_t skip,
-                      double *d2, size_t *idx);
+void iflow_kdtree_knn(const iflow_kdtree *t, const double *q, size_t k, size_t skip, double *d2,
+                      size_t *idx);
 
 #endif

@@ -1,5 +1,5 @@
-/* knn: the Kozachenko-Leonenko k-nearest-neighbour entropy estimator (docs/ESTIMATION.md section 4),
- * a generic baseline for the SP estimator, on the k-d tree of kdtree.c. */
+/* knn: the Kozachenko-Leonenko k-nearest-neighbour entropy estimator (docs/ESTIMATION.md section
+ * 4), a generic baseline for the SP estimator, on the k-d tree of kdtree.c. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -17,8 +17,10 @@ static double digamma(double x) {
         x += 1.0;
     }
     double r = 1.0 / (x * x);
-    double series = r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 -
-                    r * (1.0 / 132 - r * (691.0 / 32760))))));
+    double series =
+        r * (1.0 / 12 -
+             r * (1.0 / 120 -
+                  r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132 - r * (691.0 / 32760))))));
     return acc + log(x) - 0.5 / x - series;
 }
 
@@ -29,12 +31,16 @@ static double log_unit_ball(size_t d) {
 
 static int check_knn(const double *x, size_t n, size_t d, size_t k, iflow_error *err) {
     if (!x || d < 1 || k < 1 || n < k + 1)
-        return iflow_error_set(err, IFLOW_EINVAL, "iflow_knn_entropy: need d >= 1, k >= 1 and "
-                               "n > k (n = %zu, d = %zu, k = %zu)", n, d, k);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_knn_entropy: need d >= 1, k >= 1 and "
+                               "n > k (n = %zu, d = %zu, k = %zu)",
+                               n, d, k);
     for (size_t i = 0; i < n * d; i++)
         if (!isfinite(x[i]))
-            return iflow_error_set(err, IFLOW_EINVAL, "iflow_knn_entropy: sample %zu, "
-                                   "coordinate %zu is %g", i / d, i % d, x[i]);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "iflow_knn_entropy: sample %zu, "
+                                   "coordinate %zu is %g",
+                                   i / d, i % d, x[i]);
     return 0;
 }
 
@@ -43,15 +49,16 @@ int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads
     int rc = check_knn(x, n, d, k, err);
     if (rc) return rc;
     if (threads < 0 || threads > IFLOW_MAX_THREADS)
-        return iflow_error_set(err, IFLOW_EINVAL, "iflow_knn_entropy: threads must be in [0, %d], "
-                               "got %d", IFLOW_MAX_THREADS, threads);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_knn_entropy: threads must be in [0, %d], "
+                               "got %d",
+                               IFLOW_MAX_THREADS, threads);
     iflow_kdtree *tree = iflow_kdtree_new(x, n, d, 16);
     double *log_eps = malloc(n * sizeof(double));
     if (!tree || !log_eps) {
         iflow_kdtree_free(tree);
         free(log_eps);
-        return iflow_error_set(err, IFLOW_ENOMEM, "iflow_knn_entropy: out of memory (n = %zu)",
-                               n);
+        return iflow_error_set(err, IFLOW_ENOMEM, "iflow_knn_entropy: out of memory (n = %zu)", n);
     }
     /* nth is read by num_threads(nth), which the analyzer does not model */
     /* NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores) */
@@ -77,8 +84,10 @@ int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, int threads
     double sum = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!isfinite(log_eps[i]))
-            rc = iflow_error_set(err, IFLOW_EINVAL, "iflow_knn_entropy: sample %zu has %zu or "
-                                 "more exact duplicates (k-th neighbour distance 0)", i, k);
+            rc = iflow_error_set(err, IFLOW_EINVAL,
+                                 "iflow_knn_entropy: sample %zu has %zu or "
+                                 "more exact duplicates (k-th neighbour distance 0)",
+                                 i, k);
         sum += log_eps[i];
     }
     /* h = psi(n) - psi(k) + ln V_d + (d/n) sum_i ln eps_i */

@@ -17,7 +17,7 @@
 
 /* Stream tags keep the draws of different purposes apart for the same seed and epoch. */
 enum { STREAM_SAMPLES = 0x53414d50, STREAM_SP = 0x53505350, STREAM_SLICED = 0x534c4943 };
-#define CHUNK_ROWS 4096 /* forward passes in batches of about this many rows */
+#define CHUNK_ROWS  4096              /* forward passes in batches of about this many rows */
 #define CONV_BUDGET ((size_t)1 << 24) /* doubles of a conv net's workspace (128 MB) */
 
 /* Rows per forward batch: CHUNK_ROWS, fewer for a conv net whose workspace would pass
@@ -81,7 +81,8 @@ static int draw_samples(const iflow_net *net, const double *x, size_t m, size_t 
         iflow_net_forward(net, xb, c * R, &rng, ws);
         for (size_t l = 1; l < L; l++) {
             size_t dl = net->widths[l];
-            memcpy(clean[l] + i0 * R * dl, iflow_workspace_clean(ws, l), c * R * dl * sizeof(double));
+            memcpy(clean[l] + i0 * R * dl, iflow_workspace_clean(ws, l),
+                   c * R * dl * sizeof(double));
             const double *t = iflow_workspace_layer(ws, l);
             for (size_t i = 0; i < c; i++)
                 memcpy(noisy[l] + (i0 + i) * dl, t + i * R * dl, dl * sizeof(double));
@@ -127,8 +128,8 @@ static void report(iflow_progress_fn progress, void *user, size_t l, size_t n_hi
  * k-sliced information is the information itself: the unsliced estimate is copied. */
 static int measure_sliced(const double *s, size_t n, size_t d, const size_t *ga, size_t m,
                           const size_t *gb, size_t n_classes, const iflow_sp_options *sp,
-                          long epoch, size_t l, const iflow_mi_options *opt,
-                          iflow_layer_info *info, iflow_error *err) {
+                          long epoch, size_t l, const iflow_mi_options *opt, iflow_layer_info *info,
+                          iflow_error *err) {
     info->has_sliced = 1;
     if (opt->slice_dim >= d) {
         info->slice_dim = d;
@@ -176,8 +177,10 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
         if (noisy)
-            return iflow_error_set(err, rc, "layer %zu, binning the noisy activations (noise std "
-                                   "beta = %g): %s", l, net->beta[l], msg);
+            return iflow_error_set(err, rc,
+                                   "layer %zu, binning the noisy activations (noise std "
+                                   "beta = %g): %s",
+                                   l, net->beta[l], msg);
         return iflow_error_set(err, rc, "layer %zu, binning the activations: %s", l, msg);
     }
     double beta = net->beta[l];
@@ -224,8 +227,8 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
         while (per_input % q) q++;
         sp.query_stride = per_input / q;
     }
-    rc = iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt,
-                              err);
+    rc =
+        iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt, err);
     if (!rc && opt->slice_dim > 0)
         rc = measure_sliced(samples, n, d, ga, m, gb, n_classes, &sp, epoch, l, opt, info, err);
     if (!rc && l == 1 && !noisy_before) {
@@ -246,8 +249,10 @@ static int measure_inputs(const iflow_net *net, const double *x, const int *y, s
     size_t L = net->n_layers, R = opt->replicas;
     if (m < 2) return iflow_error_set(err, IFLOW_EINVAL, "need at least 2 inputs, got %zu", m);
     if (R < 1 || R > IFLOW_MAX_REPLICAS || opt->mc < 1 || opt->mc > IFLOW_MAX_MC)
-        return iflow_error_set(err, IFLOW_EINVAL, "replicas (%zu) must be in [1, %d] and mc (%zu) "
-                               "in [1, %d]", R, IFLOW_MAX_REPLICAS, opt->mc, IFLOW_MAX_MC);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "replicas (%zu) must be in [1, %d] and mc (%zu) "
+                               "in [1, %d]",
+                               R, IFLOW_MAX_REPLICAS, opt->mc, IFLOW_MAX_MC);
     size_t mr;
     if (iflow_size_mul(m, R, &mr))
         return iflow_error_set(err, IFLOW_EINVAL, "%zu inputs x %zu replicas is too many samples",
@@ -291,8 +296,8 @@ static int measure_inputs(const iflow_net *net, const double *x, const int *y, s
         report(progress, user, l, L - 1, "estimating", (double)(l - 1) / (double)(L - 1));
         rc = iflow_mi_clean_layer(net, x, m, l, tclean, err);
         if (!rc)
-            rc = measure_layer(net, l, epoch, opt, clean[l], noisy[l], tclean, m, gx, gy,
-                               n_classes, &out[l - 1], err);
+            rc = measure_layer(net, l, epoch, opt, clean[l], noisy[l], tclean, m, gx, gy, n_classes,
+                               &out[l - 1], err);
         out[l - 1].seconds = iflow_now_seconds() - t0;
     }
     if (!rc && progress) progress(user, "done", 1);
@@ -310,9 +315,9 @@ static int measure_inputs(const iflow_net *net, const double *x, const int *y, s
  * replacement (labels travel with them): the authors' protocol, kept apart so that `none` runs
  * exactly the code and draws it always ran. */
 static int measure_body(const iflow_net *net, const double *x, const int *y, size_t m,
-                     size_t n_classes, long epoch, const iflow_mi_options *opt,
-                     iflow_layer_info *out, iflow_progress_fn progress, void *user,
-                     iflow_error *err) {
+                        size_t n_classes, long epoch, const iflow_mi_options *opt,
+                        iflow_layer_info *out, iflow_progress_fn progress, void *user,
+                        iflow_error *err) {
     if (opt->resample == IFLOW_RESAMPLE_NONE)
         return measure_inputs(net, x, y, m, n_classes, epoch, opt, out, progress, user, err);
     if (opt->resample != IFLOW_RESAMPLE_BOOTSTRAP)
@@ -320,8 +325,7 @@ static int measure_body(const iflow_net *net, const double *x, const int *y, siz
     double *xb;
     int *yb;
     int rc = iflow_bootstrap_draw(x, y, m, net->widths[0], opt->seed, epoch, &xb, &yb, err);
-    if (!rc)
-        rc = measure_inputs(net, xb, yb, m, n_classes, epoch, opt, out, progress, user, err);
+    if (!rc) rc = measure_inputs(net, xb, yb, m, n_classes, epoch, opt, out, progress, user, err);
     free(xb);
     free(yb);
     return rc;

@@ -59,10 +59,11 @@ static int gather_blocks(const mc_ctx *cx, iflow_mix_stats *stats, iflow_error *
     size_t *counts = calloc(size, sizeof *counts), *disp = calloc(size, sizeof *disp);
     size_t *at = malloc(size * sizeof *at);
     iflow_mix_stats *buf = malloc((n ? n : 1) * sizeof *buf);
-    int rc = counts && disp && at && buf
-                 ? 0
-                 : iflow_error_set(err, IFLOW_ENOMEM, "mixture: out of memory gathering %zu "
-                                   "centres", n);
+    int rc = counts && disp && at && buf ? 0
+                                         : iflow_error_set(err, IFLOW_ENOMEM,
+                                                           "mixture: out of memory gathering %zu "
+                                                           "centres",
+                                                           n);
     for (size_t b = 0; !rc && b < cx->n_blk; b++) counts[b % size] += st[b + 1] - st[b];
     for (size_t r = 1; !rc && r < size; r++) disp[r] = disp[r - 1] + counts[r - 1];
     /* pass 0 packs this rank's blocks at its displacement, pass 1 unpacks every rank's */
@@ -71,8 +72,10 @@ static int gather_blocks(const mc_ctx *cx, iflow_mix_stats *stats, iflow_error *
         for (size_t b = pass == 0 ? rank : 0; b < cx->n_blk; b += pass == 0 ? size : 1)
             for (size_t u = st[b]; u < st[b + 1]; u++) {
                 size_t i = ord ? ord[u] : u;
-                if (pass == 0) buf[at[b % size]++] = stats[i];
-                else stats[i] = buf[at[b % size]++];
+                if (pass == 0)
+                    buf[at[b % size]++] = stats[i];
+                else
+                    stats[i] = buf[at[b % size]++];
             }
         if (pass == 0) {
             for (size_t r = 0; r < size; r++) counts[r] *= 2 * IFLOW_MIX_NQ; /* in doubles */
@@ -87,8 +90,12 @@ static int gather_blocks(const mc_ctx *cx, iflow_mix_stats *stats, iflow_error *
 }
 
 int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error *err) {
-    mc_ctx cx = {.p = p, .ng = p->gb ? 2 : p->ga ? 1 : 0,
-                 .inv = 1.0 / (2.0 * p->beta * p->beta), .lw_max = -INFINITY};
+    mc_ctx cx = {.p = p,
+                 .ng = p->gb   ? 2
+                       : p->ga ? 1
+                               : 0,
+                 .inv = 1.0 / (2.0 * p->beta * p->beta),
+                 .lw_max = -INFINITY};
     for (size_t i = 0; i < p->n; i++) {
         double lw = p->lw ? p->lw[i] : 0.0;
         cx.lw_max = fmax(cx.lw_max, lw);
@@ -114,8 +121,8 @@ int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error 
     return rc;
 }
 
-int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int threads,
-                       double *out, iflow_error *err) {
+int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int threads, double *out,
+                       iflow_error *err) {
     iflow_mix_mc p = {.s = s, .n = n, .d = d, .k = 1};
     mc_ctx cx = {.p = &p, .ng = 0, .inv = inv};
     iflow_mix_tiles tl;

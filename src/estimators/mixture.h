@@ -54,19 +54,19 @@ static inline __attribute__((always_inline)) double iflow_exp_kernel(double x) {
 /* One Monte Carlo SP problem. Centre i gets k draws t_ij = s_i + z_ij, z_ij ~ N(0, beta^2 I)
  * from iflow_rng(seed, stream + orig[i]); every draw's sums run over all n centres. */
 typedef struct iflow_mix_mc {
-    const double *s;      /* n x d centres, row-major */
-    const double *lw;     /* n: ln of each weight (<= 0 advised), NULL = all 0 */
-    const double *ga;     /* n: group ids (small integers as doubles), NULL = no grouping */
-    const double *gb;     /* a second grouping, NULL = none (needs ga) */
-    const size_t *orig;   /* n: stream index of each centre, NULL = i */
+    const double *s;    /* n x d centres, row-major */
+    const double *lw;   /* n: ln of each weight (<= 0 advised), NULL = all 0 */
+    const double *ga;   /* n: group ids (small integers as doubles), NULL = no grouping */
+    const double *gb;   /* a second grouping, NULL = none (needs ga) */
+    const size_t *orig; /* n: stream index of each centre, NULL = i */
     size_t n, d, k;
-    size_t n_query;       /* draws only around centres [0, n_query) (0 = all n): an unbiased
-                             subsample of the strata, e.g. for benchmarks */
+    size_t n_query; /* draws only around centres [0, n_query) (0 = all n): an unbiased
+                       subsample of the strata, e.g. for benchmarks */
     double beta;
-    double tolerance;     /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
+    double tolerance; /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
     uint64_t seed, stream;
     iflow_normals normals; /* generator version of the draws */
-    int threads;          /* 0: OpenMP default */
+    int threads;           /* 0: OpenMP default */
     /* NULL, or told the fraction of query blocks done, from the calling thread (progress_done
      * counts them across threads; the caller zeroes it). */
     void (*progress)(void *user, double fraction);
@@ -94,7 +94,7 @@ int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error 
 
 /* For every centre i as the query: out[i] = ln sum_j exp(-||s_i - s_j||^2 * inv) (equal
  * weights, exact), e.g. inv = 1/(2 beta^2) for the pairwise bounds. */
-int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int threads,
-                       double *out, iflow_error *err);
+int iflow_mix_self_lse(const double *s, size_t n, size_t d, double inv, int threads, double *out,
+                       iflow_error *err);
 
 #endif

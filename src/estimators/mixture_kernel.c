@@ -23,7 +23,6 @@ enum { JB = 64 }; /* centres per block in the generic-d kernel (distances kept i
  * taken from a max pass (see iflow_mix_shift_fallback). */
 #define SAFE_EXP 600.0
 
-
 /* QG queries (row-major t, QG x d) with c = -shift, group ids and the running sums:
  * acc[q] += sum_j e_qj, acc[QG + q] over group a matches, acc[2 QG + q] over group b, where
  * e_qj = exp(lw_j - ||t_q - s_j||^2 * inv - shift_q). */
@@ -35,32 +34,32 @@ typedef struct query_group {
 
 /* The accumulation step shared by both kernels: one exp per (query, centre), masked adds for
  * the group partial sums (ng = number of groupings, a compile-time constant after inlining). */
-#define ACCUMULATE(q, dist)                                                                   \
-    do {                                                                                      \
-        double e_ = iflow_exp_kernel(IFLOW_FMA(dist, -inv, l + c##q));                        \
-        s##q += e_;                                                                           \
-        if (ng >= 1) pa##q += ga[j] == qa##q ? e_ : 0.0;                                      \
-        if (ng >= 2) pb##q += gb[j] == qb##q ? e_ : 0.0;                                      \
+#define ACCUMULATE(q, dist)                                                                        \
+    do {                                                                                           \
+        double e_ = iflow_exp_kernel(IFLOW_FMA(dist, -inv, l + c##q));                             \
+        s##q += e_;                                                                                \
+        if (ng >= 1) pa##q += ga[j] == qa##q ? e_ : 0.0;                                           \
+        if (ng >= 2) pb##q += gb[j] == qb##q ? e_ : 0.0;                                           \
     } while (0)
 
-#define KERNEL_LOCALS                                                                         \
-    const double *x = r->x, *lw = r->lw, *ga = r->ga, *gb = r->gb;                            \
-    const size_t ld = r->ld, m = r->m;                                                        \
-    const double inv = g->inv;                                                                \
-    const double *t0 = g->t, *t1 = t0 + d, *t2 = t1 + d, *t3 = t2 + d;                        \
-    const double c0 = g->c[0], c1 = g->c[1], c2 = g->c[2], c3 = g->c[3];                      \
-    const double qa0 = ng >= 1 ? g->qa[0] : 0, qa1 = ng >= 1 ? g->qa[1] : 0;                  \
-    const double qa2 = ng >= 1 ? g->qa[2] : 0, qa3 = ng >= 1 ? g->qa[3] : 0;                  \
-    const double qb0 = ng >= 2 ? g->qb[0] : 0, qb1 = ng >= 2 ? g->qb[1] : 0;                  \
-    const double qb2 = ng >= 2 ? g->qb[2] : 0, qb3 = ng >= 2 ? g->qb[3] : 0;                  \
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, pa0 = 0, pa1 = 0, pa2 = 0, pa3 = 0;                \
+#define KERNEL_LOCALS                                                                              \
+    const double *x = r->x, *lw = r->lw, *ga = r->ga, *gb = r->gb;                                 \
+    const size_t ld = r->ld, m = r->m;                                                             \
+    const double inv = g->inv;                                                                     \
+    const double *t0 = g->t, *t1 = t0 + d, *t2 = t1 + d, *t3 = t2 + d;                             \
+    const double c0 = g->c[0], c1 = g->c[1], c2 = g->c[2], c3 = g->c[3];                           \
+    const double qa0 = ng >= 1 ? g->qa[0] : 0, qa1 = ng >= 1 ? g->qa[1] : 0;                       \
+    const double qa2 = ng >= 1 ? g->qa[2] : 0, qa3 = ng >= 1 ? g->qa[3] : 0;                       \
+    const double qb0 = ng >= 2 ? g->qb[0] : 0, qb1 = ng >= 2 ? g->qb[1] : 0;                       \
+    const double qb2 = ng >= 2 ? g->qb[2] : 0, qb3 = ng >= 2 ? g->qb[3] : 0;                       \
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, pa0 = 0, pa1 = 0, pa2 = 0, pa3 = 0;                     \
     double pb0 = 0, pb1 = 0, pb2 = 0, pb3 = 0
 
-#define KERNEL_STORE                                                                          \
-    do {                                                                                      \
-        g->acc[0] += s0, g->acc[1] += s1, g->acc[2] += s2, g->acc[3] += s3;                   \
-        g->acc[4] += pa0, g->acc[5] += pa1, g->acc[6] += pa2, g->acc[7] += pa3;               \
-        g->acc[8] += pb0, g->acc[9] += pb1, g->acc[10] += pb2, g->acc[11] += pb3;             \
+#define KERNEL_STORE                                                                               \
+    do {                                                                                           \
+        g->acc[0] += s0, g->acc[1] += s1, g->acc[2] += s2, g->acc[3] += s3;                        \
+        g->acc[4] += pa0, g->acc[5] += pa1, g->acc[6] += pa2, g->acc[7] += pa3;                    \
+        g->acc[8] += pb0, g->acc[9] += pb1, g->acc[10] += pb2, g->acc[11] += pb3;                  \
     } while (0)
 
 /* Kernel for a compile-time d: the loop over centres j is the vectorised one (8 centres per
@@ -123,18 +122,18 @@ INLINE void kernel_generic(const centre_run *r, query_group *g, size_t d, int ng
 }
 
 // clang-format off: one case per line reads as the table it is
-#define FIXED_CASES(NG)                                                                       \
-    case 1: kernel_fixed(r, g, 1, NG); break;                                                 \
-    case 2: kernel_fixed(r, g, 2, NG); break;                                                 \
-    case 3: kernel_fixed(r, g, 3, NG); break;                                                 \
-    case 4: kernel_fixed(r, g, 4, NG); break;                                                 \
-    case 5: kernel_fixed(r, g, 5, NG); break;                                                 \
-    case 6: kernel_fixed(r, g, 6, NG); break;                                                 \
-    case 7: kernel_fixed(r, g, 7, NG); break;                                                 \
-    case 8: kernel_fixed(r, g, 8, NG); break;                                                 \
-    case 9: kernel_fixed(r, g, 9, NG); break;                                                 \
-    case 10: kernel_fixed(r, g, 10, NG); break;                                               \
-    case 11: kernel_fixed(r, g, 11, NG); break;                                               \
+#define FIXED_CASES(NG)                                                                            \
+    case 1: kernel_fixed(r, g, 1, NG); break;                                                      \
+    case 2: kernel_fixed(r, g, 2, NG); break;                                                      \
+    case 3: kernel_fixed(r, g, 3, NG); break;                                                      \
+    case 4: kernel_fixed(r, g, 4, NG); break;                                                      \
+    case 5: kernel_fixed(r, g, 5, NG); break;                                                      \
+    case 6: kernel_fixed(r, g, 6, NG); break;                                                      \
+    case 7: kernel_fixed(r, g, 7, NG); break;                                                      \
+    case 8: kernel_fixed(r, g, 8, NG); break;                                                      \
+    case 9: kernel_fixed(r, g, 9, NG); break;                                                      \
+    case 10: kernel_fixed(r, g, 10, NG); break;                                                    \
+    case 11: kernel_fixed(r, g, 11, NG); break;                                                    \
     case 12: kernel_fixed(r, g, 12, NG); break
 
 KERNEL_ATTR static void kernel_ng0(const centre_run *r, query_group *g, size_t d) {
@@ -161,9 +160,12 @@ KERNEL_ATTR static void kernel_ng2(const centre_run *r, query_group *g, size_t d
 // clang-format on
 
 static void run_kernel(const centre_run *r, query_group *g, size_t d, int ng) {
-    if (ng == 0) kernel_ng0(r, g, d);
-    else if (ng == 1) kernel_ng1(r, g, d);
-    else kernel_ng2(r, g, d);
+    if (ng == 0)
+        kernel_ng0(r, g, d);
+    else if (ng == 1)
+        kernel_ng1(r, g, d);
+    else
+        kernel_ng2(r, g, d);
 }
 
 /* max_j (lw_j - ||t - s_j||^2 inv) over a run: the two-pass fallback's first pass. */
@@ -235,8 +237,11 @@ int iflow_mix_tiles_new(iflow_mix_tiles *tl, const double *s, const double *lw, 
     if (rc == 0 && !tl->runs) rc = IFLOW_ENOMEM;
     for (size_t b = 0; rc == 0 && b < tl->n_tiles; b++) {
         size_t j0 = b * tl->tile;
-        centre_run r = {tl->x + j0 * d, tl->lw + j0, tl->ga ? tl->ga + j0 : NULL,
-                        tl->gb ? tl->gb + j0 : NULL, tl->tile,
+        centre_run r = {tl->x + j0 * d,
+                        tl->lw + j0,
+                        tl->ga ? tl->ga + j0 : NULL,
+                        tl->gb ? tl->gb + j0 : NULL,
+                        tl->tile,
                         n - j0 < tl->tile ? n - j0 : tl->tile};
         tl->runs[b] = r;
     }
@@ -245,7 +250,6 @@ int iflow_mix_tiles_new(iflow_mix_tiles *tl, const double *s, const double *lw, 
 }
 
 /* ---- per-draw bookkeeping ---------------------------------------------------------------- */
-
 
 void iflow_mix_ws_free(workspace *w) {
     free(w->t);
@@ -268,12 +272,11 @@ int iflow_mix_ws_init(workspace *w, size_t cap_q, size_t d) {
     return w->t && w->c && w->qa && w->qb && w->sum ? 0 : IFLOW_ENOMEM;
 }
 
-/* Draws the k queries of centres idx[i0..i1) (idx NULL: centres i0..i1) and their shifts. The own centre's exponent,
- * lw_i - ||z||^2 / (2 beta^2), is known without a pass over the centres: it is the LSE shift,
- * and every other term is exp(a_j - shift) <= exp(||z||^2/(2 beta^2) + lw_max - lw_i).
- * Returns the query count padded to a multiple of QG (pads repeat the last query). */
-size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1,
-                         workspace *w) {
+/* Draws the k queries of centres idx[i0..i1) (idx NULL: centres i0..i1) and their shifts. The own
+ * centre's exponent, lw_i - ||z||^2 / (2 beta^2), is known without a pass over the centres: it is
+ * the LSE shift, and every other term is exp(a_j - shift) <= exp(||z||^2/(2 beta^2) + lw_max -
+ * lw_i). Returns the query count padded to a multiple of QG (pads repeat the last query). */
+size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1, workspace *w) {
     const iflow_mix_mc *p = cx->p;
     size_t d = p->d, k = p->k, q = 0;
     for (size_t u = i0; u < i1; u++) {
@@ -308,8 +311,8 @@ size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1,
 /* Two-pass fallback for draws whose terms could overflow (||z||^2/(2 beta^2) > ~600, only in
  * hundreds of dimensions): shift = max(a_own, max_j a_j - SAFE_EXP), so no term exceeds
  * e^SAFE_EXP and the own term underflows only if max_j a_j - a_own > SAFE_EXP + 708. */
-void iflow_mix_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
-                           workspace *w, size_t nq) {
+void iflow_mix_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
+                              size_t nq) {
     for (size_t q = 0; q < nq; q++) {
         if (w->c[q] + cx->lw_max <= SAFE_EXP) continue;
         double best = -INFINITY;
@@ -322,7 +325,7 @@ void iflow_mix_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n
 /* sum[q], sum[cap + q], sum[2 cap + q] += the three sums of query q over the runs. Each query's
  * sums are accumulated by one thread in run order, so results are thread-count independent. */
 void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
-                  size_t nq) {
+                     size_t nq) {
     size_t d = cx->p->d, cap = w->cap_q;
     memset(w->sum, 0, 3 * cap * sizeof(double));
     for (size_t b = 0; b < n_runs; b++) {
@@ -340,8 +343,8 @@ void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, wo
 
 /* Per-centre mean and variance of L = shift + ln S, A = ln(S_a / S), B = ln(S_b / S), for
  * the centres of iflow_mix_draw (same idx, i0, i1). */
-void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, size_t i0,
-                         size_t i1, iflow_mix_stats *stats) {
+void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, size_t i0, size_t i1,
+                      iflow_mix_stats *stats) {
     size_t k = cx->p->k, cap = w->cap_q;
     for (size_t ci = i0; ci < i1; ci++) {
         iflow_mix_stats *st = &stats[idx ? idx[ci] : ci];

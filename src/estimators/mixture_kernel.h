@@ -19,15 +19,15 @@ typedef struct centre_run {
 
 typedef struct mc_ctx {
     const iflow_mix_mc *p;
-    int ng;             /* groupings: 0, 1 or 2 */
-    double inv;         /* 1 / (2 beta^2) */
-    double lw_max;      /* max_j ln w_j, for the overflow check */
-    double wsum;        /* sum_j w_j, for the truncation radius */
-    centre_run *runs;   /* exact mode: one run per tile */
+    int ng;           /* groupings: 0, 1 or 2 */
+    double inv;       /* 1 / (2 beta^2) */
+    double lw_max;    /* max_j ln w_j, for the overflow check */
+    double wsum;      /* sum_j w_j, for the truncation radius */
+    centre_run *runs; /* exact mode: one run per tile */
     size_t n_runs;
     /* truncated mode: set up and freed inside mixture_tree.c */
-    iflow_kdtree *tree;          /* tree over the centres ... */
-    double *tlw, *tga, *tgb;     /* ... and the per-centre arrays in tree order */
+    iflow_kdtree *tree;      /* tree over the centres ... */
+    double *tlw, *tga, *tgb; /* ... and the per-centre arrays in tree order */
     /* The query blocks, for splitting them over the ranks of an MPI job (dist.h): block b
      * holds the query centres order[start[b] .. start[b+1]) (order NULL: the identity) and
      * is computed by rank iflow_dist_owner(b). Filled by the drivers; freed by the caller. */
@@ -39,8 +39,8 @@ typedef struct mc_ctx {
 typedef struct workspace {
     size_t cap_q, cap_runs;
     double *t, *c, *qa, *qb, *sum;
-    iflow_kd_list hits;  /* truncated mode: ranges of tree positions, as (begin, end) pairs */
-    centre_run *runs;    /* ... and as kernel runs */
+    iflow_kd_list hits; /* truncated mode: ranges of tree positions, as (begin, end) pairs */
+    centre_run *runs;   /* ... and as kernel runs */
 } workspace;
 
 /* Centres per tile for dimension d: ~32 KB, a multiple of 8. */
@@ -64,14 +64,14 @@ void iflow_mix_ws_free(workspace *w);
  * query count padded to a multiple of QG. */
 size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1, workspace *w);
 /* Lowers the shift of draws whose terms could overflow (two-pass fallback). */
-void iflow_mix_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
-                              workspace *w, size_t nq);
+void iflow_mix_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
+                              size_t nq);
 /* The three sums of each of the nq draws in w over the runs, in run order. */
 void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
                      size_t nq);
 /* Per-centre statistics of the draws of iflow_mix_draw (same idx, i0, i1). */
-void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, size_t i0,
-                      size_t i1, iflow_mix_stats *stats);
+void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, size_t i0, size_t i1,
+                      iflow_mix_stats *stats);
 /* The thread count for a threads option (0 = OpenMP default). */
 int iflow_mix_threads(int threads);
 

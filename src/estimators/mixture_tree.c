@@ -43,7 +43,8 @@ static double truncation_radius(const mc_ctx *cx, size_t i, const double *t) {
  * the block passes over it. */
 static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
     size_t nr = w->hits.n / 2, nt = cx->tree->n, tile = iflow_mix_tile_size(cx->p->d), count = 0;
-    for (size_t r = 0; r < nr; r++) count += (w->hits.v[2 * r + 1] - w->hits.v[2 * r] + tile - 1) / tile;
+    for (size_t r = 0; r < nr; r++)
+        count += (w->hits.v[2 * r + 1] - w->hits.v[2 * r] + tile - 1) / tile;
     if (count > w->cap_runs) {
         free(w->runs);
         w->cap_runs = count + count / 2 + 8;
@@ -56,8 +57,12 @@ static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
     count = 0;
     for (size_t r = 0; r < nr; r++) {
         for (size_t b = w->hits.v[2 * r], e = w->hits.v[2 * r + 1]; b < e; b += tile) {
-            centre_run run = {cx->tree->x + b, cx->tlw + b, cx->tga ? cx->tga + b : NULL,
-                              cx->tgb ? cx->tgb + b : NULL, nt, e - b < tile ? e - b : tile};
+            centre_run run = {cx->tree->x + b,
+                              cx->tlw + b,
+                              cx->tga ? cx->tga + b : NULL,
+                              cx->tgb ? cx->tgb + b : NULL,
+                              nt,
+                              e - b < tile ? e - b : tile};
             w->runs[count++] = run;
         }
     }
@@ -92,21 +97,21 @@ typedef struct block_list {
 
 typedef struct plan {
     const mc_ctx *cx;
-    const double *rad;   /* r_i per centre index (query centres only) */
-    size_t *qpos;        /* tree positions of the query centres, in tree order */
-    size_t *qcount;      /* qcount[p] = query centres among tree positions [0, p) */
-    size_t per_block;    /* max query centres per block */
-    size_t *frontier;    /* the highest nodes with at most per_block query centres (or
-                            leaves), in tree order: planned independently, in parallel */
+    const double *rad; /* r_i per centre index (query centres only) */
+    size_t *qpos;      /* tree positions of the query centres, in tree order */
+    size_t *qcount;    /* qcount[p] = query centres among tree positions [0, p) */
+    size_t per_block;  /* max query centres per block */
+    size_t *frontier;  /* the highest nodes with at most per_block query centres (or
+                          leaves), in tree order: planned independently, in parallel */
     size_t n_frontier, cap_frontier;
-    block_list all;      /* the plan */
+    block_list all; /* the plan */
 } plan;
 
 /* One thread's planning state. */
 typedef struct planner {
     const plan *pl;
     block_list out;
-    double *tmp;         /* d: a ball centre being costed */
+    double *tmp; /* d: a ball centre being costed */
     iflow_kd_list scratch;
 } planner;
 
@@ -157,7 +162,8 @@ static double node_cost(planner *pr, size_t node) {
     pr->scratch.n = 0;
     if (iflow_kdtree_ball_ranges(pl->cx->tree, pr->tmp, r2, &pr->scratch)) return -1;
     size_t centres = 0;
-    for (size_t r = 0; r < pr->scratch.n; r += 2) centres += pr->scratch.v[r + 1] - pr->scratch.v[r];
+    for (size_t r = 0; r < pr->scratch.n; r += 2)
+        centres += pr->scratch.v[r + 1] - pr->scratch.v[r];
     size_t draws = (b - a) * pl->cx->p->k;
     return (double)((draws + QG - 1) / QG * QG) * (double)centres;
 }
@@ -365,8 +371,10 @@ static int run_blocks(mc_ctx *cx, iflow_mix_stats *stats) {
         iflow_mix_ws_free(&w);
     }
     plan pl;
-    if (!fail) fail = plan_build(&pl, cx, rad, nqc) != 0;
-    else memset(&pl, 0, sizeof pl);
+    if (!fail)
+        fail = plan_build(&pl, cx, rad, nqc) != 0;
+    else
+        memset(&pl, 0, sizeof pl);
     if (!fail) fail = share_blocks(cx, &pl, nqc) != 0;
     size_t rank = (size_t)iflow_dist_rank(), size = (size_t)iflow_dist_size();
     size_t mine = !fail && pl.all.n > rank ? (pl.all.n - rank + size - 1) / size : 0;

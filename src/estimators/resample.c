@@ -16,8 +16,7 @@ enum { STREAM_BOOTSTRAP = 0x424f4f54 };
 void iflow_bootstrap_indices(uint64_t seed, long epoch, size_t m, size_t *idx) {
     iflow_rng rng;
     iflow_rng_init(&rng, seed, iflow_rng_stream3(STREAM_BOOTSTRAP, (uint64_t)epoch, 0));
-    for (size_t i = 0; i < m; i++)
-        idx[i] = (size_t)iflow_rng_below(&rng, m);
+    for (size_t i = 0; i < m; i++) idx[i] = (size_t)iflow_rng_below(&rng, m);
 }
 
 int iflow_bootstrap_draw(const double *x, const int *y, size_t m, size_t d, uint64_t seed,
@@ -66,13 +65,9 @@ int iflow_bootstrap_draw(const double *x, const int *y, size_t m, size_t d, uint
 #define LOG_TINY (-800.0)
 
 /* n * log_p, with 0 * (-inf) = 0 (n = 0 copies of an impossible outcome). */
-static double n_log(double n, double log_p) {
-    return n == 0 ? 0 : n * log_p;
-}
+static double n_log(double n, double log_p) { return n == 0 ? 0 : n * log_p; }
 
-static double f_klogk(double k) {
-    return k * log(k);
-}
+static double f_klogk(double k) { return k * log(k); }
 
 int iflow_bootstrap_entropy(size_t m, double *mean, double *sd, iflow_error *err) {
     if (m == 0) return iflow_error_set(err, IFLOW_EINVAL, "bootstrap entropy of 0 inputs");

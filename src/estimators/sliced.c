@@ -38,8 +38,10 @@ void iflow_slice_options_default(iflow_slice_options *opt) {
 int iflow_slice_basis(size_t d, size_t k, uint64_t seed, uint64_t stream, double *a,
                       iflow_error *err) {
     if (k < 1 || k > d)
-        return iflow_error_set(err, IFLOW_EINVAL, "iflow_slice_basis: slice dimension %zu must "
-                               "be in [1, d = %zu]", k, d);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_slice_basis: slice dimension %zu must "
+                               "be in [1, d = %zu]",
+                               k, d);
     iflow_rng rng;
     iflow_rng_init(&rng, seed, stream);
     iflow_rng_fill_normal(&rng, a, d * k, 1.0);
@@ -57,7 +59,8 @@ int iflow_slice_basis(size_t d, size_t k, uint64_t seed, uint64_t stream, double
         for (size_t r = 0; r < d; r++) norm += a[r * k + c] * a[r * k + c];
         norm = sqrt(norm);
         if (!(norm > 0))
-            return iflow_error_set(err, IFLOW_ENUMERIC, "iflow_slice_basis: column %zu of the "
+            return iflow_error_set(err, IFLOW_ENUMERIC,
+                                   "iflow_slice_basis: column %zu of the "
                                    "Gaussian matrix is linearly dependent (d = %zu, k = %zu)",
                                    c, d, k);
         for (size_t r = 0; r < d; r++) a[r * k + c] /= norm;
@@ -67,24 +70,30 @@ int iflow_slice_basis(size_t d, size_t k, uint64_t seed, uint64_t stream, double
 
 void iflow_slice_project(const double *s, size_t n, size_t d, const double *a, size_t k,
                          double *out) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)d, 1.0, s,
-                (int)d, a, (int)k, 0.0, out, (int)k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)d, 1.0, s, (int)d,
+                a, (int)k, 0.0, out, (int)k);
 }
 
 static int check_slices(const char *fn, size_t n, size_t d, const iflow_sp_options *sp,
                         const iflow_slice_options *sl, iflow_error *err) {
     if (!sp || !sl) return iflow_error_set(err, IFLOW_EINVAL, "%s: options are NULL", fn);
     if (sl->dim < 1 || sl->dim > d)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: slice dimension %zu must be in [1, d = "
-                               "%zu]", fn, sl->dim, d);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: slice dimension %zu must be in [1, d = "
+                               "%zu]",
+                               fn, sl->dim, d);
     if (sl->slices < 1 || (sl->slices < 2 && sl->dim < d))
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: need at least 2 slices when the slice "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: need at least 2 slices when the slice "
                                "dimension (%zu) is below d = %zu: the standard error comes from "
-                               "the spread across slices (got %zu)", fn, sl->dim, d, sl->slices);
+                               "the spread across slices (got %zu)",
+                               fn, sl->dim, d, sl->slices);
     /* GEMM takes int sizes. */
     if (n > (size_t)INT32_MAX || d > (size_t)INT32_MAX)
-        return iflow_error_set(err, IFLOW_EINVAL, "%s: %zu x %zu samples are too many for one "
-                               "GEMM", fn, n, d);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: %zu x %zu samples are too many for one "
+                               "GEMM",
+                               fn, n, d);
     return 0;
 }
 
@@ -112,8 +121,8 @@ static iflow_sliced_estimate summarise(const iflow_estimate *e, size_t m) {
 static int slice_setup(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
                        const iflow_slice_options *sl, size_t j, double *a, double *proj,
                        iflow_sp_options *sp_j, iflow_error *err) {
-    int rc = iflow_slice_basis(d, sl->dim, sl->seed, iflow_rng_stream3(TAG_BASIS, sl->stream, j),
-                               a, err);
+    int rc = iflow_slice_basis(d, sl->dim, sl->seed, iflow_rng_stream3(TAG_BASIS, sl->stream, j), a,
+                               err);
     if (rc) return rc;
     iflow_slice_project(s, n, d, a, sl->dim, proj);
     *sp_j = *sp;
@@ -122,18 +131,19 @@ static int slice_setup(const double *s, size_t n, size_t d, const iflow_sp_optio
 }
 
 static int sliced_entropy_body(const double *s, size_t n, size_t d, const iflow_sp_options *sp,
-                         const iflow_slice_options *sl, iflow_sliced_estimate *out,
-                         iflow_estimate *per_slice, iflow_error *err) {
+                               const iflow_slice_options *sl, iflow_sliced_estimate *out,
+                               iflow_estimate *per_slice, iflow_error *err) {
     int rc = check_slices("iflow_sliced_entropy", n, d, sp, sl, err);
     if (rc) return rc;
-    if (!s || n < 1)
-        return iflow_error_set(err, IFLOW_EINVAL, "iflow_sliced_entropy: no samples");
+    if (!s || n < 1) return iflow_error_set(err, IFLOW_EINVAL, "iflow_sliced_entropy: no samples");
     size_t k = sl->dim, m = sl->slices;
     double *a = malloc(d * k * sizeof *a), *proj = malloc(n * k * sizeof *proj);
     iflow_estimate *e = malloc(m * sizeof *e);
     if (!a || !proj || !e)
-        rc = iflow_error_set(err, IFLOW_ENOMEM, "iflow_sliced_entropy: out of memory (n = %zu, "
-                             "d = %zu, k = %zu)", n, d, k);
+        rc = iflow_error_set(err, IFLOW_ENOMEM,
+                             "iflow_sliced_entropy: out of memory (n = %zu, "
+                             "d = %zu, k = %zu)",
+                             n, d, k);
     for (size_t j = 0; j < m && !rc; j++) {
         iflow_sp_options sp_j;
         rc = slice_setup(s, n, d, sp, sl, j, a, proj, &sp_j, err);
@@ -173,11 +183,11 @@ static void summarise_mi(const iflow_mi_estimate *e, size_t m, iflow_estimate *t
 }
 
 static int sliced_mi2_body(const double *s, size_t n, size_t d, const size_t *group_a,
-                             size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
-                             const iflow_sp_options *sp, const iflow_slice_options *sl,
-                             iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
-                             iflow_sliced_estimate *out_mc_a, iflow_sliced_estimate *out_mc_b,
-                             iflow_error *err) {
+                           size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                           const iflow_sp_options *sp, const iflow_slice_options *sl,
+                           iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
+                           iflow_sliced_estimate *out_mc_a, iflow_sliced_estimate *out_mc_b,
+                           iflow_error *err) {
     int rc = check_slices("iflow_sliced_grouped_mi2", n, d, sp, sl, err);
     if (rc) return rc;
     if (!s || n < 1)
@@ -187,15 +197,17 @@ static int sliced_mi2_body(const double *s, size_t n, size_t d, const size_t *gr
     iflow_mi_estimate *ea = malloc(m * sizeof *ea), *eb = malloc(m * sizeof *eb);
     iflow_estimate *tmp = malloc(m * sizeof *tmp);
     if (!a || !proj || !ea || !eb || !tmp)
-        rc = iflow_error_set(err, IFLOW_ENOMEM, "iflow_sliced_grouped_mi2: out of memory (n = "
-                             "%zu, d = %zu, k = %zu)", n, d, k);
+        rc = iflow_error_set(err, IFLOW_ENOMEM,
+                             "iflow_sliced_grouped_mi2: out of memory (n = "
+                             "%zu, d = %zu, k = %zu)",
+                             n, d, k);
     for (size_t j = 0; j < m && !rc; j++) {
         iflow_sp_options sp_j;
         rc = slice_setup(s, n, d, sp, sl, j, a, proj, &sp_j, err);
         if (rc) break;
         if (group_b)
-            rc = iflow_sp_grouped_mi2(proj, n, k, group_a, n_groups_a, group_b, n_groups_b,
-                                      &sp_j, &ea[j], &eb[j], err);
+            rc = iflow_sp_grouped_mi2(proj, n, k, group_a, n_groups_a, group_b, n_groups_b, &sp_j,
+                                      &ea[j], &eb[j], err);
         else
             rc = iflow_sp_grouped_mi(proj, n, k, group_a, n_groups_a, &sp_j, &ea[j], err);
     }
@@ -218,8 +230,8 @@ int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, const size_t *
                              iflow_sliced_estimate *out_mc_a, iflow_sliced_estimate *out_mc_b,
                              iflow_error *err) {
     int blas = iflow_blas_serial_begin(); /* blas.h: the numbers must not depend on it */
-    int rc = sliced_mi2_body(s, n, d, group_a, n_groups_a, group_b, n_groups_b, sp, sl, out_a, out_b, out_mc_a,
-                              out_mc_b, err);
+    int rc = sliced_mi2_body(s, n, d, group_a, n_groups_a, group_b, n_groups_b, sp, sl, out_a,
+                             out_b, out_mc_a, out_mc_b, err);
     iflow_blas_serial_end(blas);
     return rc;
 }

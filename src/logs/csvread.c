@@ -47,8 +47,7 @@ static size_t split_line(char *line, char **cells, size_t max) {
     size_t n = 0;
     for (char *p = line;; p++) {
         char *start = p;
-        while (*p && *p != ',')
-            p++;
+        while (*p && *p != ',') p++;
         if (n < max) cells[n] = start;
         n++;
         if (!*p) break;
@@ -59,8 +58,7 @@ static size_t split_line(char *line, char **cells, size_t max) {
 
 static size_t count_cells(const char *line) {
     size_t n = 1;
-    for (; *line; line++)
-        n += *line == ',';
+    for (; *line; line++) n += *line == ',';
     return n;
 }
 
@@ -148,8 +146,7 @@ int iflow_csv_read(const char *path, iflow_csv **out, iflow_error *err) {
 void iflow_csv_free(iflow_csv *csv) {
     if (!csv) return;
     if (csv->num)
-        for (size_t j = 0; j < csv->n_cols; j++)
-            free(csv->num[j]);
+        for (size_t j = 0; j < csv->n_cols; j++) free(csv->num[j]);
     free(csv->num);
     free(csv->header);
     free(csv->cells);
@@ -177,8 +174,7 @@ const char *iflow_csv_str(const iflow_csv *csv, size_t row, int col) {
 
 int iflow_csv_missing(const iflow_csv *csv, size_t row, int col) {
     const char *s = iflow_csv_str(csv, row, col);
-    while (*s == ' ')
-        s++;
+    while (*s == ' ') s++;
     return *s == '\0';
 }
 
@@ -194,8 +190,7 @@ static int parse_column(iflow_csv *c, int col, iflow_error *err) {
         char *end;
         errno = 0;
         v[i] = strtod(s, &end);
-        while (*end == ' ')
-            end++;
+        while (*end == ' ') end++;
         if (end == s || *end != '\0') {
             free(v);
             return iflow_error_set(err, IFLOW_EPARSE, "%s:%ld: column %s: '%s' is not a number",

@@ -14,10 +14,10 @@ const char *const RUNLOG_METRICS_HEADER =
     "test_loss_clean,test_acc_clean,seconds";
 /* The three *_se columns after kde_upper_h_T came later: files without them (older runs) are
  * still read, and appended to in their own layout (MI_COLS_V1 columns). */
-#define MI_BASE                                                                               \
-    "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,h_T_given_X,h_T_given_Y,kde_lower_h_T,"      \
+#define MI_BASE                                                                                    \
+    "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,h_T_given_X,h_T_given_Y,kde_lower_h_T,"       \
     "kde_upper_h_T"
-#define MI_SE ",h_T_se,h_T_given_X_se,h_T_given_Y_se"
+#define MI_SE     ",h_T_se,h_T_given_X_se,h_T_given_Y_se"
 #define MI_SLICED ",I_XT_sliced,I_XT_sliced_se,I_YT_sliced,I_YT_sliced_se,slice_dim,slices"
 const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE;
 /* Appended when [estimate] slice_dim > 0 (docs/FORMATS.md). */
@@ -53,10 +53,11 @@ static int check_header(const char *path, const char *header, iflow_error *err) 
         if (line[len - 1] == '\n') line[--len] = '\0';
         int v1 = header == RUNLOG_MI_HEADER && !strcmp(line, MI_V1_HEADER);
         if (strcmp(line, header) != 0 && !v1)
-            rc = iflow_error_set(err, IFLOW_EINVAL, "%s: its header is not the one this run "
+            rc = iflow_error_set(err, IFLOW_EINVAL,
+                                 "%s: its header is not the one this run "
                                  "writes (\"%.200s\"); was it started with other [estimate] "
-                                 "settings (e.g. slice_dim)? Use those, or another --out", path,
-                                 header);
+                                 "settings (e.g. slice_dim)? Use those, or another --out",
+                                 path, header);
     }
     free(line);
     return rc;
@@ -94,7 +95,6 @@ int runlog_close(runlog *log) {
     log->f = NULL;
     return rc;
 }
-
 
 int runlog_trim(const char *dir, const char *name, long max_epoch, iflow_error *err) {
     char path[1100];
@@ -186,9 +186,9 @@ int runlog_flush(runlog *log, iflow_error *err) {
 }
 
 int runlog_write_metrics(runlog *log, long epoch, const runlog_metrics *m, iflow_error *err) {
-    fprintf(log->f, "%ld,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.6g\n", epoch, m->train_loss,
-            m->train_acc, m->test_loss, m->test_acc, m->train_loss_clean, m->train_acc_clean,
-            m->test_loss_clean, m->test_acc_clean, m->seconds);
+    fprintf(log->f, "%ld,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.6g\n", epoch,
+            m->train_loss, m->train_acc, m->test_loss, m->test_acc, m->train_loss_clean,
+            m->train_acc_clean, m->test_loss_clean, m->test_acc_clean, m->seconds);
     return runlog_flush(log, err);
 }
 

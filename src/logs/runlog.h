@@ -17,7 +17,7 @@ extern const char *const RUNLOG_SCATTER_HEADER;
 
 /* An open log and its path, which every write error names. */
 typedef struct runlog {
-    FILE *f; /* NULL when closed */
+    FILE *f;    /* NULL when closed */
     int sliced; /* mi.csv: the k-sliced columns follow (set by runlog_open from the header) */
     char path[1100];
     size_t n_cols; /* columns of the file's header (an older file may have fewer than ours) */

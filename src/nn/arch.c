@@ -43,8 +43,14 @@ static int one_block(size_t l, int last, const iflow_block *b, iflow_shape in, i
     if (b->kh == 0 || b->kw == 0 || b->stride == 0 || b->kh > MAX_DIM || b->kw > MAX_DIM ||
         b->stride > MAX_DIM || b->pad > MAX_DIM)
         return block_error(err, l, b, "kernel and stride must be 1..2^24, pad 0..2^24");
-    iflow_conv_geom g = {.c_in = in.c, .h_in = in.h, .w_in = in.w, .c_out = b->units,
-                         .kh = b->kh, .kw = b->kw, .stride = b->stride, .pad = b->pad};
+    iflow_conv_geom g = {.c_in = in.c,
+                         .h_in = in.h,
+                         .w_in = in.w,
+                         .c_out = b->units,
+                         .kh = b->kh,
+                         .kw = b->kw,
+                         .stride = b->stride,
+                         .pad = b->pad};
     if (iflow_conv_geom_init(&g)) {
         snprintf(msg, sizeof msg, "kernel %zux%zu larger than the padded input %zux%zu", b->kh,
                  b->kw, in.h + 2 * b->pad, in.w + 2 * b->pad);
@@ -86,17 +92,16 @@ int iflow_net_block_shapes(iflow_shape input, size_t n_blocks, const iflow_block
 void iflow_net_describe(const iflow_net *net, char *buf, size_t n) {
     size_t len = 0;
     const iflow_shape *in = &net->shape[0];
-    len += (size_t)snprintf(buf, n, "input  %zux%zux%zu = %zu\n", in->c, in->h, in->w,
-                            net->widths[0]);
+    len +=
+        (size_t)snprintf(buf, n, "input  %zux%zux%zu = %zu\n", in->c, in->h, in->w, net->widths[0]);
     for (size_t l = 1; l <= net->n_layers && len < n; l++) {
         char text[128];
         iflow_block_format(&net->block[l], text, sizeof text);
         const iflow_shape *s = &net->shape[l];
         size_t params = net->w_rows[l] * (net->w_cols[l] + 1);
-        len += (size_t)snprintf(buf + len, n - len,
-                                "%-5zu  %-32s  out %zux%zux%zu = %zu  params %zu%s\n", l, text,
-                                s->c, s->h, s->w, net->widths[l], params,
-                                l == net->n_layers ? "  (logits)" : "");
+        len += (size_t)snprintf(
+            buf + len, n - len, "%-5zu  %-32s  out %zux%zux%zu = %zu  params %zu%s\n", l, text,
+            s->c, s->h, s->w, net->widths[l], params, l == net->n_layers ? "  (logits)" : "");
     }
     if (len < n) snprintf(buf + len, n - len, "total params %zu\n", net->n_params);
 }

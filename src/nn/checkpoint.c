@@ -19,12 +19,12 @@
  * architecture (input shape and blocks) after the betas, and the RNG's normal generator version
  * (u32, 1 = v1, 2 = v2) after the RNG state; version 1 files (MLPs, normals v1, which every
  * version 1 writer used) still load. */
-#define CKPT_MAGIC "IFLOWCKP"
-#define CKPT_MAGIC_LEN 8
-#define CKPT_VERSION 2u
+#define CKPT_MAGIC        "IFLOWCKP"
+#define CKPT_MAGIC_LEN    8
+#define CKPT_VERSION      2u
 #define CKPT_BLOCK_FIELDS 8 /* u32 kind, units, kh, kw, stride, pad, pool, pool size */
-#define CKPT_HEADER_LEN 36
-#define CKPT_ZLIB_LEVEL 6
+#define CKPT_HEADER_LEN   36
+#define CKPT_ZLIB_LEVEL   6
 /* Deflate compresses by at most 1032:1, so payload length / 1032 > compressed length can only be
  * a corrupt header; checking it avoids a huge allocation. */
 #define CKPT_MAX_RATIO 1032u
@@ -43,14 +43,12 @@ static void put_u8(writer *w, unsigned v) {
 
 static void put_u32(writer *w, uint32_t v) {
     assert(w->pos + 4 <= w->len);
-    for (int i = 0; i < 4; i++)
-        w->buf[w->pos++] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; i++) w->buf[w->pos++] = (unsigned char)(v >> (8 * i));
 }
 
 static void put_u64(writer *w, uint64_t v) {
     assert(w->pos + 8 <= w->len);
-    for (int i = 0; i < 8; i++)
-        w->buf[w->pos++] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 8; i++) w->buf[w->pos++] = (unsigned char)(v >> (8 * i));
 }
 
 static void put_f64(writer *w, double x) {
@@ -61,15 +59,13 @@ static void put_f64(writer *w, double x) {
 
 static uint32_t load_u32(const unsigned char *p) {
     uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
     return v;
 }
 
 static uint64_t load_u64(const unsigned char *p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
     return v;
 }
 
@@ -138,7 +134,7 @@ typedef struct {
     uint32_t act;
     double leaky_slope;
     double beta[IFLOW_MAX_LAYERS + 1];
-    iflow_shape input;                        /* version 1: (widths[0], 1, 1) */
+    iflow_shape input;                       /* version 1: (widths[0], 1, 1) */
     iflow_block block[IFLOW_MAX_LAYERS + 1]; /* version 1: dense blocks of the widths */
     uint64_t n_params;
     const unsigned char *params;
@@ -167,24 +163,21 @@ static void encode_payload(writer *w, const iflow_checkpoint_meta *meta, const i
     put_u64(w, meta ? (uint64_t)meta->epoch : 0);
     put_u64(w, meta ? meta->config_hash : 0);
     put_u32(w, (uint32_t)net->n_layers);
-    for (size_t l = 0; l <= net->n_layers; l++)
-        put_u32(w, (uint32_t)net->widths[l]);
+    for (size_t l = 0; l <= net->n_layers; l++) put_u32(w, (uint32_t)net->widths[l]);
     put_u32(w, (uint32_t)net->act);
     put_f64(w, net->leaky_slope);
-    for (size_t l = 1; l < net->n_layers; l++)
-        put_f64(w, net->beta[l]);
+    for (size_t l = 1; l < net->n_layers; l++) put_f64(w, net->beta[l]);
     put_u32(w, (uint32_t)net->shape[0].c);
     put_u32(w, (uint32_t)net->shape[0].h);
     put_u32(w, (uint32_t)net->shape[0].w);
     for (size_t l = 1; l <= net->n_layers; l++) {
         const iflow_block *b = &net->block[l];
-        const size_t f[CKPT_BLOCK_FIELDS] = {b->kind, b->units, b->kh,   b->kw,
-                                             b->stride, b->pad, b->pool, b->pool_size};
+        const size_t f[CKPT_BLOCK_FIELDS] = {b->kind,   b->units, b->kh,   b->kw,
+                                             b->stride, b->pad,   b->pool, b->pool_size};
         for (int i = 0; i < CKPT_BLOCK_FIELDS; i++) put_u32(w, (uint32_t)f[i]);
     }
     put_u64(w, net->n_params);
-    for (size_t i = 0; i < net->n_params; i++)
-        put_f64(w, net->params[i]);
+    for (size_t i = 0; i < net->n_params; i++) put_f64(w, net->params[i]);
     put_u8(w, opt != NULL);
     if (opt) {
         put_u32(w, (uint32_t)opt->p.kind);
@@ -196,15 +189,12 @@ static void encode_payload(writer *w, const iflow_checkpoint_meta *meta, const i
         put_f64(w, opt->p.eps);
         put_u64(w, (uint64_t)(int64_t)opt->step);
         put_u64(w, opt->n_params);
-        for (size_t i = 0; i < opt->n_params; i++)
-            put_f64(w, opt->m[i]);
-        for (size_t i = 0; i < opt->n_params; i++)
-            put_f64(w, opt->v[i]);
+        for (size_t i = 0; i < opt->n_params; i++) put_f64(w, opt->m[i]);
+        for (size_t i = 0; i < opt->n_params; i++) put_f64(w, opt->v[i]);
     }
     put_u8(w, rng != NULL);
     if (rng) {
-        for (int i = 0; i < 4; i++)
-            put_u64(w, rng->s[i]);
+        for (int i = 0; i < 4; i++) put_u64(w, rng->s[i]);
         put_u32(w, (uint32_t)rng->normals + 1);
     }
 }
@@ -445,9 +435,14 @@ static int parse_arch(const char *path, reader *r, payload *pl, iflow_error *err
         for (int i = 0; i < CKPT_BLOCK_FIELDS; i++) f[i] = get_u32(r);
         if (f[0] > IFLOW_BLOCK_CONV || f[6] > IFLOW_POOL_AVG)
             return corrupt_payload(path, r, "unknown block or pooling kind", err);
-        pl->block[l] = (iflow_block){.kind = (iflow_block_kind)f[0], .units = f[1], .kh = f[2],
-                                     .kw = f[3], .stride = f[4], .pad = f[5],
-                                     .pool = (iflow_pool)f[6], .pool_size = f[7]};
+        pl->block[l] = (iflow_block){.kind = (iflow_block_kind)f[0],
+                                     .units = f[1],
+                                     .kh = f[2],
+                                     .kw = f[3],
+                                     .stride = f[4],
+                                     .pad = f[5],
+                                     .pool = (iflow_pool)f[6],
+                                     .pool_size = f[7]};
     }
     if (r->bad) return corrupt_payload(path, r, "", err);
     iflow_shape sh[IFLOW_MAX_LAYERS + 1];
@@ -476,8 +471,7 @@ static uint64_t arch_params(const payload *pl) {
 
 /* Shape and parameters: n_layers, widths, activation, leaky slope, beta, the architecture
  * (version >= 2), params. */
-static int parse_net(const char *path, reader *r, uint32_t version, payload *pl,
-                     iflow_error *err) {
+static int parse_net(const char *path, reader *r, uint32_t version, payload *pl, iflow_error *err) {
     uint32_t n_layers = get_u32(r);
     if (r->bad || n_layers < 1 || n_layers > IFLOW_MAX_LAYERS)
         return corrupt_payload(path, r, "layer count out of range", err);
@@ -488,8 +482,7 @@ static int parse_net(const char *path, reader *r, uint32_t version, payload *pl,
     }
     pl->act = get_u32(r);
     pl->leaky_slope = get_f64(r);
-    for (size_t l = 1; l < pl->n_layers; l++)
-        pl->beta[l] = get_f64(r);
+    for (size_t l = 1; l < pl->n_layers; l++) pl->beta[l] = get_f64(r);
     if (r->bad || pl->act > IFLOW_ACT_LINEAR)
         return corrupt_payload(path, r, "unknown activation", err);
     if (version >= 2) {
@@ -507,8 +500,7 @@ static int parse_net(const char *path, reader *r, uint32_t version, payload *pl,
     pl->params = get_f64_array(r, pl->n_params);
     if (r->bad) return corrupt_payload(path, r, "", err);
     int beta_ok = isfinite(pl->leaky_slope);
-    for (size_t l = 1; l < pl->n_layers; l++)
-        beta_ok &= isfinite(pl->beta[l]) && pl->beta[l] >= 0;
+    for (size_t l = 1; l < pl->n_layers; l++) beta_ok &= isfinite(pl->beta[l]) && pl->beta[l] >= 0;
     if (!beta_ok) return corrupt_payload(path, r, "non-finite leaky slope or beta", err);
     long long bad = encoded_nonfinite(pl->params, pl->n_params);
     if (bad >= 0)
@@ -527,8 +519,7 @@ static int parse_optim(const char *path, reader *r, payload *pl, iflow_error *er
     double *hyper[6] = {&pl->op.lr,    &pl->op.momentum, &pl->op.weight_decay,
                         &pl->op.beta1, &pl->op.beta2,    &pl->op.eps};
     int finite = 1;
-    for (int i = 0; i < 6; i++)
-        finite &= isfinite(*hyper[i] = get_f64(r));
+    for (int i = 0; i < 6; i++) finite &= isfinite(*hyper[i] = get_f64(r));
     pl->step = (int64_t)get_u64(r);
     pl->n_optim = get_u64(r);
     if (r->bad || kind > IFLOW_OPT_ADAM)
@@ -549,8 +540,8 @@ static int parse_optim(const char *path, reader *r, payload *pl, iflow_error *er
     return 0;
 }
 
-static int parse_payload(const char *path, const unsigned char *buf, size_t len,
-                         uint32_t version, payload *pl, iflow_error *err) {
+static int parse_payload(const char *path, const unsigned char *buf, size_t len, uint32_t version,
+                         payload *pl, iflow_error *err) {
     reader r = {buf, len, 0, 0};
     memset(pl, 0, sizeof *pl);
     pl->epoch = get_u64(&r);
@@ -562,8 +553,7 @@ static int parse_payload(const char *path, const unsigned char *buf, size_t len,
     unsigned has = get_u8(&r);
     if (r.bad || has > 1) return corrupt_payload(path, &r, "bad RNG flag", err);
     pl->has_rng = (int)has;
-    for (int i = 0; has && i < 4; i++)
-        pl->rng[i] = get_u64(&r);
+    for (int i = 0; has && i < 4; i++) pl->rng[i] = get_u64(&r);
     uint32_t normals = has && version >= 2 ? get_u32(&r) : 1;
     if (r.bad) return corrupt_payload(path, &r, "", err);
     if (normals < 1 || normals > IFLOW_NORMALS_COUNT)
@@ -609,8 +599,7 @@ static void format_arch(char *out, size_t n, const iflow_shape *in, const iflow_
 
 static int check_net(const char *path, const payload *pl, const iflow_net *net, iflow_error *err) {
     int same = pl->n_layers == net->n_layers;
-    for (size_t l = 0; same && l <= pl->n_layers; l++)
-        same = pl->widths[l] == net->widths[l];
+    for (size_t l = 0; same && l <= pl->n_layers; l++) same = pl->widths[l] == net->widths[l];
     if (!same) {
         char have[400], want[400];
         format_widths(have, sizeof have, pl->widths, pl->n_layers);
@@ -669,8 +658,7 @@ static int check_optim_rng(const char *path, const payload *pl, const iflow_opti
 }
 
 static void decode_f64s(double *dst, const unsigned char *src, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++)
-        dst[i] = load_f64(src + 8 * i);
+    for (uint64_t i = 0; i < n; i++) dst[i] = load_f64(src + 8 * i);
 }
 
 /* Only called once every check has passed, so a failed load changes nothing. The optimiser's
@@ -734,9 +722,9 @@ int iflow_checkpoint_load_net(const char *path, iflow_checkpoint_meta *meta, ifl
     int rc = read_payload(path, &file, &buf, &pl, err);
     iflow_net *net = NULL;
     iflow_error net_err;
-    if (!rc && (rc = iflow_net_new_blocks(pl.input, pl.n_layers, pl.block + 1,
-                                          (iflow_activation)pl.act, pl.leaky_slope, pl.beta + 1,
-                                          &net, &net_err)))
+    if (!rc &&
+        (rc = iflow_net_new_blocks(pl.input, pl.n_layers, pl.block + 1, (iflow_activation)pl.act,
+                                   pl.leaky_slope, pl.beta + 1, &net, &net_err)))
         iflow_error_set(err, rc, "%s: %s", path, net_err.msg);
     if (!rc) {
         apply(&pl, meta, net, NULL, NULL);

@@ -12,8 +12,7 @@
 #define PARALLEL_MIN ((size_t)1 << 16)
 
 int iflow_conv_geom_init(iflow_conv_geom *g) {
-    if (!g->c_in || !g->h_in || !g->w_in || !g->c_out || !g->kh || !g->kw || !g->stride)
-        return -1;
+    if (!g->c_in || !g->h_in || !g->w_in || !g->c_out || !g->kh || !g->kw || !g->stride) return -1;
     if (g->kh > g->h_in + 2 * g->pad || g->kw > g->w_in + 2 * g->pad) return -1;
     g->h_out = (g->h_in + 2 * g->pad - g->kh) / g->stride + 1;
     g->w_out = (g->w_in + 2 * g->pad - g->kw) / g->stride + 1;
@@ -35,7 +34,7 @@ size_t iflow_conv_scratch_doubles(const iflow_conv_geom *g, size_t max_n) {
 /* The output columns ow whose input column iw = ow s + kj - pad lies in [0, W): [*lo, *hi). */
 static void valid_range(const iflow_conv_geom *g, size_t kj, size_t *lo, size_t *hi) {
     long s = (long)g->stride, off = (long)kj - (long)g->pad, W = (long)g->w_in;
-    long a = off >= 0 ? 0 : (-off + s - 1) / s;     /* first ow with iw >= 0 */
+    long a = off >= 0 ? 0 : (-off + s - 1) / s;           /* first ow with iw >= 0 */
     long b = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1; /* one past the last with iw < W */
     if (b > (long)g->w_out) b = (long)g->w_out;
     if (a > b) a = b;
@@ -139,18 +138,17 @@ void iflow_conv_backward(const double *dy, const double *x, size_t n, const iflo
         im2col_chunk(x, i0, cnt, g, col);
         for (size_t i = 0; i < cnt; i++)
             for (size_t co = 0; co < g->c_out; co++)
-                memcpy(tmp + co * ld + i * p, dy + ((i0 + i) * g->c_out + co) * p,
-                       p * sizeof *tmp);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out, (int)ckk, (int)ld,
-                    1.0, tmp, (int)ld, col, (int)ld, i0 ? 1.0 : 0.0, dw, (int)ckk);
+                memcpy(tmp + co * ld + i * p, dy + ((i0 + i) * g->c_out + co) * p, p * sizeof *tmp);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out, (int)ckk, (int)ld, 1.0,
+                    tmp, (int)ld, col, (int)ld, i0 ? 1.0 : 0.0, dw, (int)ckk);
         for (size_t co = 0; co < g->c_out; co++) {
             double sum = 0;
             for (size_t q = 0; q < ld; q++) sum += tmp[co * ld + q];
             db[co] += sum;
         }
         if (!dx) continue;
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ld, (int)g->c_out,
-                    1.0, w, (int)ckk, tmp, (int)ld, 0.0, col, (int)ld);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ld, (int)g->c_out, 1.0,
+                    w, (int)ckk, tmp, (int)ld, 0.0, col, (int)ld);
 #pragma omp parallel for schedule(static) if (cnt > 1 && ld * ckk >= PARALLEL_MIN)
         for (size_t i = 0; i < cnt; i++) col2im(col, g, ld, i * p, dx + (i0 + i) * in_sz);
     }
@@ -180,12 +178,13 @@ void iflow_maxpool_forward(const double *x, size_t n, size_t c, size_t h, size_t
     }
 }
 
-void iflow_maxpool_backward(const double *dy, const uint32_t *argmax, size_t n, size_t c,
-                            size_t h, size_t w, size_t k, double *dx) {
+void iflow_maxpool_backward(const double *dy, const uint32_t *argmax, size_t n, size_t c, size_t h,
+                            size_t w, size_t k, double *dx) {
     size_t oh = h / k, ow = w / k;
     memset(dx, 0, n * c * h * w * sizeof *dx);
     for (size_t pl = 0; pl < n * c; pl++)
-        for (size_t q = 0; q < oh * ow; q++) dx[pl * h * w + argmax[pl * oh * ow + q]] += dy[pl * oh * ow + q];
+        for (size_t q = 0; q < oh * ow; q++)
+            dx[pl * h * w + argmax[pl * oh * ow + q]] += dy[pl * oh * ow + q];
 }
 
 void iflow_avgpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w, size_t k,
@@ -214,6 +213,7 @@ void iflow_avgpool_backward(const double *dy, size_t n, size_t c, size_t h, size
             for (size_t j = 0; j < ow; j++) {
                 double g = dy[(pl * oh + i) * ow + j] * scale;
                 for (size_t a = 0; a < k; a++)
-                    for (size_t b = 0; b < k; b++) dx[pl * h * w + (i * k + a) * w + j * k + b] += g;
+                    for (size_t b = 0; b < k; b++)
+                        dx[pl * h * w + (i * k + a) * w + j * k + b] += g;
             }
 }

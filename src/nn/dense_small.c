@@ -21,20 +21,20 @@
 /* Row i: two 8-lane accumulators hold the m outputs, starting from b; column c of a is
  * broadcast against row c of W^T. Four rows at a time, so that four independent fma chains
  * hide the fma latency (each output's chain is unchanged). */
-#define ROW_STEP(r)                                                                           \
-    do {                                                                                      \
-        __m512d av = _mm512_set1_pd(a[(i + (r)) * k + c]);                                    \
-        lo##r = _mm512_fmadd_pd(av, w0, lo##r);                                               \
-        if (m1) hi##r = _mm512_fmadd_pd(av, w1, hi##r);                                       \
+#define ROW_STEP(r)                                                                                \
+    do {                                                                                           \
+        __m512d av = _mm512_set1_pd(a[(i + (r)) * k + c]);                                         \
+        lo##r = _mm512_fmadd_pd(av, w0, lo##r);                                                    \
+        if (m1) hi##r = _mm512_fmadd_pd(av, w1, hi##r);                                            \
     } while (0)
-#define ROW_STORE(r)                                                                          \
-    do {                                                                                      \
-        _mm512_mask_storeu_pd(pre + (i + (r)) * m, m0, lo##r);                                \
-        if (m1) _mm512_mask_storeu_pd(pre + (i + (r)) * m + 8, m1, hi##r);                    \
+#define ROW_STORE(r)                                                                               \
+    do {                                                                                           \
+        _mm512_mask_storeu_pd(pre + (i + (r)) * m, m0, lo##r);                                     \
+        if (m1) _mm512_mask_storeu_pd(pre + (i + (r)) * m + 8, m1, hi##r);                         \
     } while (0)
 
-static void forward_avx512(const double *a, size_t n, size_t k, const double *wt,
-                           const double *bb, size_t m, double *pre) {
+static void forward_avx512(const double *a, size_t n, size_t k, const double *wt, const double *bb,
+                           size_t m, double *pre) {
     __mmask8 m0 = m >= 8 ? 0xff : (__mmask8)((1u << m) - 1);
     __mmask8 m1 = m > 8 ? (__mmask8)((1u << (m - 8)) - 1) : 0;
     __m512d b0 = _mm512_load_pd(bb), b1 = _mm512_load_pd(bb + 8);

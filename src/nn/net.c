@@ -18,13 +18,13 @@ struct iflow_workspace {
     double *pre[IFLOW_MAX_LAYERS + 1]; /* pre-activations W_l T_{l-1} + b_l */
     double *s[IFLOW_MAX_LAYERS + 1];   /* S_l = a(pre_l); for l = L the logits (== pre) */
     double *t_buf[IFLOW_MAX_LAYERS + 1];
-    double *t[IFLOW_MAX_LAYERS + 1]; /* T_l: t_buf[l] after noise, else an alias of s[l] */
-    double *a[IFLOW_MAX_LAYERS + 1]; /* a(pre_l) before pooling; an alias of s[l] without */
+    double *t[IFLOW_MAX_LAYERS + 1];        /* T_l: t_buf[l] after noise, else an alias of s[l] */
+    double *a[IFLOW_MAX_LAYERS + 1];        /* a(pre_l) before pooling; an alias of s[l] without */
     uint32_t *argmax[IFLOW_MAX_LAYERS + 1]; /* max pooling: winner of each output */
-    double *delta[2];                /* backward: d loss / d pre of the current layer, ping-pong */
-    double *conv_scratch;            /* im2col buffers, shared by the conv blocks */
+    double *delta[2];     /* backward: d loss / d pre of the current layer, ping-pong */
+    double *conv_scratch; /* im2col buffers, shared by the conv blocks */
     iflow_conv_geom geom[IFLOW_MAX_LAYERS + 1];
-    double *block;                   /* one allocation behind all of the above */
+    double *block; /* one allocation behind all of the above */
 };
 
 static const char *const act_names[] = {"tanh", "relu", "leaky_relu", "sigmoid", "linear"};
@@ -79,8 +79,14 @@ static int check_shape(size_t n_widths, const size_t *widths, iflow_activation a
 static iflow_conv_geom block_geom(const iflow_net *net, size_t l) {
     const iflow_block *b = &net->block[l];
     const iflow_shape *in = &net->shape[l - 1];
-    iflow_conv_geom g = {.c_in = in->c, .h_in = in->h, .w_in = in->w, .c_out = b->units,
-                         .kh = b->kh, .kw = b->kw, .stride = b->stride, .pad = b->pad};
+    iflow_conv_geom g = {.c_in = in->c,
+                         .h_in = in->h,
+                         .w_in = in->w,
+                         .c_out = b->units,
+                         .kh = b->kh,
+                         .kw = b->kw,
+                         .stride = b->stride,
+                         .pad = b->pad};
     iflow_conv_geom_init(&g);
     return g;
 }
@@ -140,7 +146,8 @@ int iflow_net_new_blocks(iflow_shape input, size_t n_blocks, const iflow_block *
     iflow_shape shapes[IFLOW_MAX_LAYERS + 1];
     int rc = iflow_net_block_shapes(input, n_blocks, blocks, shapes, err);
     size_t widths[IFLOW_MAX_LAYERS + 1];
-    for (size_t l = 0; !rc && l <= n_blocks; l++) widths[l] = shapes[l].c * shapes[l].h * shapes[l].w;
+    for (size_t l = 0; !rc && l <= n_blocks; l++)
+        widths[l] = shapes[l].c * shapes[l].h * shapes[l].w;
     if (!rc) rc = check_shape(n_blocks + 1, widths, act, leaky_slope, beta, err);
     if (rc) return rc;
     iflow_net *net = calloc(1, sizeof *net);
@@ -174,8 +181,7 @@ size_t iflow_net_shape(const iflow_net *net, size_t *widths, double *beta, iflow
     return L;
 }
 
-int iflow_net_layer_params(const iflow_net *net, size_t l, double *w, double *b,
-                           iflow_error *err) {
+int iflow_net_layer_params(const iflow_net *net, size_t l, double *w, double *b, iflow_error *err) {
     if (l < 1 || l > net->n_layers)
         return iflow_error_set(err, IFLOW_EINVAL, "net: layer %zu out of range 1..%zu", l,
                                net->n_layers);
@@ -260,8 +266,7 @@ int iflow_workspace_new(const iflow_net *net, size_t max_n, iflow_workspace **ou
     if (!ws->block || (n_arg && !arg)) {
         free(arg);
         iflow_workspace_free(ws);
-        return iflow_error_set(err, IFLOW_ENOMEM, "workspace: out of memory for %zu rows",
-                               max_n);
+        return iflow_error_set(err, IFLOW_ENOMEM, "workspace: out of memory for %zu rows", max_n);
     }
     ws->n_layers = L;
     ws->max_n = max_n;
@@ -399,9 +404,7 @@ static void tanh_array_fma(const double *in, double *out, size_t count) {
 static void activate(iflow_activation act, double slope, const double *pre, double *s,
                      size_t count) {
     switch (act) {
-    case IFLOW_ACT_TANH:
-        tanh_array(pre, s, count);
-        break;
+    case IFLOW_ACT_TANH: tanh_array(pre, s, count); break;
     case IFLOW_ACT_RELU:
         for (size_t i = 0; i < count; i++) s[i] = pre[i] < 0 ? 0.0 : pre[i];
         break;
@@ -411,9 +414,7 @@ static void activate(iflow_activation act, double slope, const double *pre, doub
     case IFLOW_ACT_SIGMOID:
         for (size_t i = 0; i < count; i++) s[i] = 1.0 / (1.0 + exp(-pre[i]));
         break;
-    case IFLOW_ACT_LINEAR:
-        memcpy(s, pre, count * sizeof *s);
-        break;
+    case IFLOW_ACT_LINEAR: memcpy(s, pre, count * sizeof *s); break;
     }
 }
 
@@ -434,8 +435,7 @@ static void activate_backward(iflow_activation act, double slope, const double *
     case IFLOW_ACT_SIGMOID:
         for (size_t i = 0; i < count; i++) d[i] *= s[i] * (1.0 - s[i]);
         break;
-    case IFLOW_ACT_LINEAR:
-        break;
+    case IFLOW_ACT_LINEAR: break;
     }
 }
 
@@ -451,19 +451,17 @@ static void dense_forward(const double *a, size_t n, size_t k, const double *w, 
         memcpy(pre + filled, pre, more * sizeof *pre);
         filled += more;
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)k, 1.0, a, (int)k,
-                w, (int)k, 1.0, pre, (int)m);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)k, 1.0, a, (int)k, w,
+                (int)k, 1.0, pre, (int)m);
 }
 
 /* pre_l = W_l * in (dense product or convolution) + b_l for n rows. */
 static void block_forward(const iflow_net *net, size_t l, const double *in, size_t n,
                           iflow_workspace *ws) {
     if (net->block[l].kind == IFLOW_BLOCK_CONV)
-        iflow_conv_forward(in, n, &ws->geom[l], net->w[l], net->b[l], ws->pre[l],
-                           ws->conv_scratch);
+        iflow_conv_forward(in, n, &ws->geom[l], net->w[l], net->b[l], ws->pre[l], ws->conv_scratch);
     else
-        dense_forward(in, n, net->widths[l - 1], net->w[l], net->b[l], net->widths[l],
-                      ws->pre[l]);
+        dense_forward(in, n, net->widths[l - 1], net->w[l], net->b[l], net->widths[l], ws->pre[l]);
 }
 
 /* S_l = pool(a_l) for n rows. */
@@ -516,8 +514,8 @@ const double *iflow_net_forward(const iflow_net *net, const double *x, size_t n,
     return ws->pre[L];
 }
 
-void iflow_net_propagate(const iflow_net *net, const double *x, size_t n, size_t l,
-                         iflow_rng *rng, iflow_workspace *ws, double *out) {
+void iflow_net_propagate(const iflow_net *net, const double *x, size_t n, size_t l, iflow_rng *rng,
+                         iflow_workspace *ws, double *out) {
     assert(l >= 1 && l < net->n_layers);
     size_t d = net->widths[0], m = net->widths[l];
     /* In chunks of the workspace's capacity; noise is drawn chunk by chunk, layer by layer. */
@@ -530,8 +528,8 @@ void iflow_net_propagate(const iflow_net *net, const double *x, size_t n, size_t
 
 /* loss_i = logsumexp(z_i) - z_i[y_i], with logsumexp(z) = max z + log sum_j e^{z_j - max z};
  * d loss / d z_ij = (softmax(z_i)_j - [j = y_i]) / n. */
-double iflow_softmax_xent(const double *logits, const int *y, size_t n, size_t c,
-                          double *dlogits, size_t *n_correct) {
+double iflow_softmax_xent(const double *logits, const int *y, size_t n, size_t c, double *dlogits,
+                          size_t *n_correct) {
     double total = 0;
     size_t correct = 0;
     for (size_t i = 0; i < n; i++) {
@@ -561,8 +559,8 @@ double iflow_softmax_xent(const double *logits, const int *y, size_t n, size_t c
  * dW = delta^T a (m x k), db = column sums of delta, and if da != NULL, da = delta W (n x k). */
 static void dense_backward(const double *delta, const double *a, size_t n, size_t k,
                            const double *w, size_t m, double *dw, double *db, double *da) {
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)k, (int)n, 1.0, delta,
-                (int)m, a, (int)k, 0.0, dw, (int)k);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)k, (int)n, 1.0, delta, (int)m,
+                a, (int)k, 0.0, dw, (int)k);
     /* db_j = 0 + delta_0j + delta_1j + ... in row order, 8 columns at a time in a local array:
      * summing into db itself made the compiler reload and store db (it may alias delta) and
      * left m < 8 to scalar code; 5-10% of training the 12-bit net, the same sums. */
@@ -586,8 +584,7 @@ static void block_backward(const iflow_net *net, size_t l, const double *delta, 
                            size_t n, iflow_workspace *ws, double *grad, double *d_in) {
     double *dw = grad + (net->w[l] - net->params), *db = grad + (net->b[l] - net->params);
     if (net->block[l].kind == IFLOW_BLOCK_CONV)
-        iflow_conv_backward(delta, in, n, &ws->geom[l], net->w[l], dw, db, d_in,
-                            ws->conv_scratch);
+        iflow_conv_backward(delta, in, n, &ws->geom[l], net->w[l], dw, db, d_in, ws->conv_scratch);
     else
         dense_backward(delta, in, n, net->widths[l - 1], net->w[l], net->widths[l], dw, db, d_in);
 }
@@ -598,8 +595,8 @@ static void pool_backward(const iflow_net *net, size_t l, size_t n, const iflow_
     const iflow_block *b = &net->block[l];
     const iflow_conv_geom *g = &ws->geom[l];
     if (b->pool == IFLOW_POOL_MAX)
-        iflow_maxpool_backward(d_s, ws->argmax[l], n, g->c_out, g->h_out, g->w_out,
-                               b->pool_size, d_out);
+        iflow_maxpool_backward(d_s, ws->argmax[l], n, g->c_out, g->h_out, g->w_out, b->pool_size,
+                               d_out);
     else
         iflow_avgpool_backward(d_s, n, g->c_out, g->h_out, g->w_out, b->pool_size, d_out);
 }

@@ -15,9 +15,12 @@ const char *iflow_optimizer_name(iflow_optimizer k) {
 }
 
 int iflow_optimizer_parse(const char *s, iflow_optimizer *out) {
-    if (s && strcmp(s, "sgd") == 0) *out = IFLOW_OPT_SGD;
-    else if (s && strcmp(s, "adam") == 0) *out = IFLOW_OPT_ADAM;
-    else return IFLOW_EINVAL;
+    if (s && strcmp(s, "sgd") == 0)
+        *out = IFLOW_OPT_SGD;
+    else if (s && strcmp(s, "adam") == 0)
+        *out = IFLOW_OPT_ADAM;
+    else
+        return IFLOW_EINVAL;
     return 0;
 }
 
@@ -105,7 +108,9 @@ static void adam_step(iflow_optim *o, double *params, const double *grad) {
 }
 
 void iflow_optim_step(iflow_optim *o, double *params, const double *grad) {
-    if (o->p.kind == IFLOW_OPT_ADAM) adam_step(o, params, grad);
-    else sgd_step(o, params, grad);
+    if (o->p.kind == IFLOW_OPT_ADAM)
+        adam_step(o, params, grad);
+    else
+        sgd_step(o, params, grad);
     o->step++;
 }

@@ -110,8 +110,9 @@ int iflow_train_epoch(iflow_trainer *t, iflow_net *net, iflow_optim *opt, const 
         correct_total += correct;
         iflow_optim_step(opt, net->params, t->grad);
         if (orthonormal > 0 && iflow_net_orthonormalize(net, orthonormal))
-            return iflow_error_set(err, IFLOW_ENOMEM, "train: out of memory in the "
-                                                      "orthonormality step");
+            return iflow_error_set(err, IFLOW_ENOMEM,
+                                   "train: out of memory in the "
+                                   "orthonormality step");
     }
     int rc = diverged(net, t->ws, 0, step, 1, err);
     if (rc) return rc;
@@ -120,9 +121,8 @@ int iflow_train_epoch(iflow_trainer *t, iflow_net *net, iflow_optim *opt, const 
     return 0;
 }
 
-void iflow_evaluate(const iflow_net *net, const double *x, const int *y, size_t n,
-                    iflow_rng *rng, iflow_workspace *ws, size_t ws_rows, double *loss,
-                    double *acc) {
+void iflow_evaluate(const iflow_net *net, const double *x, const int *y, size_t n, iflow_rng *rng,
+                    iflow_workspace *ws, size_t ws_rows, double *loss, double *acc) {
     size_t d = net->widths[0], c = net->widths[net->n_layers], correct_total = 0;
     double loss_sum = 0;
     for (size_t i0 = 0; i0 < n; i0 += ws_rows) {

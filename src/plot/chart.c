@@ -12,14 +12,12 @@
 #include "io.h"
 
 #define FONT "DejaVu Sans"
-#define CAP 0.73 /* cap height of DejaVu Sans as a fraction of the font size */
+#define CAP  0.73 /* cap height of DejaVu Sans as a fraction of the font size */
 
 static const iflow_rgb INK = {0.13, 0.13, 0.13}, GRID = {0.88, 0.88, 0.88},
                        FRAME = {0.25, 0.25, 0.25};
 
-static void set_rgb(cairo_t *cr, iflow_rgb c) {
-    cairo_set_source_rgb(cr, c.r, c.g, c.b);
-}
+static void set_rgb(cairo_t *cr, iflow_rgb c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
 
 static void set_font(cairo_t *cr, double size, int bold) {
     cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL,
@@ -110,8 +108,7 @@ void iflow_range_add1(iflow_range *r, double v) {
 }
 
 void iflow_range_add(iflow_range *r, const double *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++)
-        iflow_range_add1(r, v[i]);
+    for (size_t i = 0; v && i < n; i++) iflow_range_add1(r, v[i]);
 }
 
 void iflow_axis_set(iflow_axis *a, iflow_range r, int log, double frac, const char *label) {
@@ -187,8 +184,7 @@ size_t iflow_ticks(double lo, double hi, int log, size_t max_ticks, double *t, i
     n = 0;
     if (n_dec >= 2) {
         int every = (n_dec + (int)max_ticks - 1) / (int)max_ticks;
-        for (int k = k0; k <= k1; k += every)
-            t[n++] = pow(10, k);
+        for (int k = k0; k <= k1; k += every) t[n++] = pow(10, k);
         *sci = 1;
         return n;
     }
@@ -233,8 +229,7 @@ static void draw_tick(iflow_figure *fig, const iflow_axis *a, double v, double x
 
 static double max_tick_width(iflow_figure *fig, const iflow_axis *a, double size) {
     double w = 0;
-    for (size_t i = 0; i < a->n_ticks; i++)
-        w = fmax(w, tick_width(fig, a, a->ticks[i], size));
+    for (size_t i = 0; i < a->n_ticks; i++) w = fmax(w, tick_width(fig, a, a->ticks[i], size));
     return w;
 }
 
@@ -263,9 +258,7 @@ static void add_pt_w(iflow_panel *p, double x, double y, double weight) {
     p->n_pts++;
 }
 
-static void add_pt(iflow_panel *p, double x, double y) {
-    add_pt_w(p, x, y, 1);
-}
+static void add_pt(iflow_panel *p, double x, double y) { add_pt_w(p, x, y, 1); }
 
 static void set_ticks(iflow_panel *p) {
     iflow_figure *fig = p->fig;
@@ -371,9 +364,7 @@ static void clip_begin(iflow_panel *p) {
     cairo_clip(p->fig->cr);
 }
 
-static void clip_end(iflow_panel *p) {
-    cairo_restore(p->fig->cr);
-}
+static void clip_end(iflow_panel *p) { cairo_restore(p->fig->cr); }
 
 static void set_dash(cairo_t *cr, int dashed, double width) {
     double d[2] = {4 * width + 2, 2.5 * width + 2};
@@ -436,8 +427,7 @@ static void marker_path(cairo_t *cr, double x, double y, iflow_marker m, double 
         cairo_new_sub_path(cr);
         cairo_arc(cr, x, y, r, 0, 2 * M_PI);
         break;
-    case IFLOW_MARK_NONE:
-        break;
+    case IFLOW_MARK_NONE: break;
     }
 }
 
@@ -567,8 +557,7 @@ void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label)
     double y0 = p->area.y + p->area.h - 8;
     iflow_text(p->fig, px - 6, y0, label, fs, 0, 1, -M_PI / 2, 0);
     double w = iflow_text_width(p->fig, label, fs, 0);
-    for (long k = 0; 10.0 * (double)k <= w; k++)
-        add_pt_w(p, px - 14, y0 - 10.0 * (double)k, 50);
+    for (long k = 0; 10.0 * (double)k <= w; k++) add_pt_w(p, px - 14, y0 - 10.0 * (double)k, 50);
 }
 
 void iflow_panel_rect(iflow_panel *p, double x0, double x1, double y0, double y1, iflow_rgb c) {
@@ -628,8 +617,7 @@ static void legend_at(iflow_figure *fig, double x, double y, const iflow_legend_
 static double legend_label_width(iflow_figure *fig, const iflow_legend_entry *e, size_t n,
                                  double size) {
     double w = 0;
-    for (size_t i = 0; i < n; i++)
-        w = fmax(w, iflow_text_width(fig, e[i].label, size, 0));
+    for (size_t i = 0; i < n; i++) w = fmax(w, iflow_text_width(fig, e[i].label, size, 0));
     return w;
 }
 

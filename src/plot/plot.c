@@ -44,21 +44,25 @@ static void cell_message(iflow_figure *fig, iflow_box b, const char *msg) {
 }
 
 typedef enum {
-    F_INFO, F_MI, F_BINNED, F_LOSS, F_ACTS, F_SCATTER, F_SUMMARY, F_INFO_K, F_MI_K, N_FIGS
+    F_INFO,
+    F_MI,
+    F_BINNED,
+    F_LOSS,
+    F_ACTS,
+    F_SCATTER,
+    F_SUMMARY,
+    F_INFO_K,
+    F_MI_K,
+    N_FIGS
 } fig_id;
 static const char *const FIG_FILE[N_FIGS] = {
-    "info_plane.png",  "mi_epochs.png", "binned_vs_sp.png", "loss_acc.png",
-    "activations.png", "scatter.png",   "summary.png",      "info_plane_sliced.png",
-    "mi_epochs_sliced.png"};
-static const char *const FIG_TITLE[N_FIGS] = {"Information plane",
-                                              "Mutual information by epoch",
-                                              "Binned estimates vs sample propagation",
-                                              "Loss and accuracy",
-                                              "Activation distributions",
-                                              "Hidden representations",
-                                              "Summary",
-                                              "Information plane, k-sliced",
-                                              "k-sliced mutual information by epoch"};
+    "info_plane.png", "mi_epochs.png",         "binned_vs_sp.png",
+    "loss_acc.png",   "activations.png",       "scatter.png",
+    "summary.png",    "info_plane_sliced.png", "mi_epochs_sliced.png"};
+static const char *const FIG_TITLE[N_FIGS] = {
+    "Information plane", "Mutual information by epoch", "Binned estimates vs sample propagation",
+    "Loss and accuracy", "Activation distributions",    "Hidden representations",
+    "Summary",           "Information plane, k-sliced", "k-sliced mutual information by epoch"};
 
 /* The information figures again from the k-sliced columns (F_INFO_K, F_MI_K). */
 static int draw_sliced(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body) {
@@ -66,7 +70,8 @@ static int draw_sliced(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body
     const double *keep[4] = {c->ixt, c->ixt_se, c->iyt, c->iyt_se};
     c->ixt = c->ixt_k, c->ixt_se = c->ixt_k_se, c->iyt = c->iyt_k, c->iyt_se = c->iyt_k_se;
     c->sliced_view = 1;
-    int rc = id == F_INFO_K ? plot_draw_info_plane(c, fig, body) : plot_draw_mi_epochs(c, fig, body);
+    int rc =
+        id == F_INFO_K ? plot_draw_info_plane(c, fig, body) : plot_draw_mi_epochs(c, fig, body);
     c->ixt = keep[0], c->ixt_se = keep[1], c->iyt = keep[2], c->iyt_se = keep[3];
     c->sliced_view = 0;
     return rc;
@@ -75,29 +80,20 @@ static int draw_sliced(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body
 /* Draws figure id into fig (already sized); -1 if the data do not support it. */
 static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const scat_plan *sp) {
     switch (id) {
-    case F_INFO:
-        return plot_draw_info_plane(c, fig, body);
-    case F_MI:
-        return plot_draw_mi_epochs(c, fig, body);
-    case F_BINNED:
-        return plot_draw_binned(c, fig, body);
-    case F_LOSS:
-        return plot_draw_loss_acc(c, fig, body);
-    case F_ACTS:
-        return plot_draw_activations(c, fig, body);
-    case F_SCATTER:
-        return sp->n_layers ? plot_draw_scatter(c, fig, body, sp) : -1;
+    case F_INFO: return plot_draw_info_plane(c, fig, body);
+    case F_MI: return plot_draw_mi_epochs(c, fig, body);
+    case F_BINNED: return plot_draw_binned(c, fig, body);
+    case F_LOSS: return plot_draw_loss_acc(c, fig, body);
+    case F_ACTS: return plot_draw_activations(c, fig, body);
+    case F_SCATTER: return sp->n_layers ? plot_draw_scatter(c, fig, body, sp) : -1;
     case F_INFO_K:
-    case F_MI_K:
-        return draw_sliced(c, id, fig, body);
-    default:
-        break;
+    case F_MI_K: return draw_sliced(c, id, fig, body);
+    default: break;
     }
     /* summary: information plane, MI vs epoch, loss/accuracy, one scatter panel */
     int drawn = 0;
     iflow_box cell[4];
-    for (int k = 0; k < 4; k++)
-        cell[k] = iflow_box_cell(body, 2, 2, k / 2, k % 2, 50);
+    for (int k = 0; k < 4; k++) cell[k] = iflow_box_cell(body, 2, 2, k / 2, k % 2, 50);
     iflow_box top = {body.x, body.y, body.w, cell[0].h};
     if (!c->has_sp && plot_draw_binned(c, fig, top) == 0) { /* deterministic run: binning is all */
         drawn++;
@@ -134,19 +130,15 @@ static const char *why_missing(const plot_ctx *c, fig_id id) {
             return "mi.csv has no rows (no epoch measured: infoflow estimate measures them)";
         return c->has_sp ? "mi.csv has no epoch > 0"
                          : "mi.csv has no SP values (deterministic run)";
-    case F_BINNED:
-        return c->binned ? "binned.csv has no epoch > 0" : "no binned.csv";
-    case F_LOSS:
-        return c->metrics ? "metrics.csv has no rows" : "no metrics.csv";
+    case F_BINNED: return c->binned ? "binned.csv has no epoch > 0" : "no binned.csv";
+    case F_LOSS: return c->metrics ? "metrics.csv has no rows" : "no metrics.csv";
     case F_ACTS:
         return c->acts ? "activations.csv has no positive epoch or density" : "no activations.csv";
     case F_SCATTER:
         return c->scatter ? "scatter.csv has no layer of width 2 or 3" : "no scatter.csv";
     case F_INFO_K:
-    case F_MI_K:
-        return "mi.csv has no k-sliced values ([estimate] slice_dim = 0)";
-    default:
-        return "no data";
+    case F_MI_K: return "mi.csv has no k-sliced values ([estimate] slice_dim = 0)";
+    default: return "no data";
     }
 }
 
@@ -197,8 +189,7 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s", run_dir);
     size_t len = strlen(tmp);
-    while (len > 1 && tmp[len - 1] == '/')
-        tmp[--len] = '\0';
+    while (len > 1 && tmp[len - 1] == '/') tmp[--len] = '\0';
     const char *base = strrchr(tmp, '/');
     snprintf(c.run_name, sizeof c.run_name, "%s", base ? base + 1 : tmp);
     snprintf(c.version, sizeof c.version, "infoflow %s", IFLOW_VERSION);
@@ -213,8 +204,7 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
         config_hash(&c);
         scat_plan sp;
         plot_scatter_plan(&c, &sp);
-        for (int id = 0; id < N_FIGS && !rc; id++)
-            rc = figure(&c, (fig_id)id, &sp, err);
+        for (int id = 0; id < N_FIGS && !rc; id++) rc = figure(&c, (fig_id)id, &sp, err);
         if (!rc) rc = plot_cluster_figures(&c, err);
     }
     plot_free_files(&c);

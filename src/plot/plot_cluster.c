@@ -53,8 +53,7 @@ static void layer_name(double l, const double *lay, const double *width, size_t 
     snprintf(buf, size, "layer %g", l);
 }
 
-static const char *const MEASURES[4] = {"cos_within", "cos_between", "silhouette",
-                                        "knn_agreement"};
+static const char *const MEASURES[4] = {"cos_within", "cos_between", "silhouette", "knn_agreement"};
 static const char *const MEASURE_TITLE[4] = {
     "mean cosine similarity, same class", "mean cosine similarity, different classes",
     "silhouette of the class partition (Euclidean)", "k-NN class agreement"};
@@ -84,8 +83,8 @@ static void measure_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, iflow_c
         for (size_t i = 0; i < k; i++) x[i] = ep[idx[i]], x[f->n_rows + i] = v[idx[i]];
         iflow_panel_line(&p, x, x + f->n_rows, k, iflow_palette(j), 2.2, 0);
         for (size_t i = 0; i < k; i++)
-            iflow_panel_marker(&p, x[i], x[f->n_rows + i], PLOT_MARKS[j % 4], 9,
-                               iflow_palette(j), iflow_palette(j));
+            iflow_panel_marker(&p, x[i], x[f->n_rows + i], PLOT_MARKS[j % 4], 9, iflow_palette(j),
+                               iflow_palette(j));
         layer_name(layers[j], lay, w, f->n_rows, names[j], sizeof names[j]);
         leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2.2, PLOT_MARKS[j % 4], 0};
     }
@@ -103,15 +102,15 @@ static int clustering_png(plot_ctx *c, iflow_csv *f, iflow_error *err) {
     if (!idx) return iflow_error_set(err, IFLOW_ENOMEM, "clustering.png: out of memory");
     iflow_figure fig;
     iflow_box body;
-    int rc = new_figure(c, &fig, "Clustering of the representations by class", 1600, 1100,
-                        &body, err);
+    int rc =
+        new_figure(c, &fig, "Clustering of the representations by class", 1600, 1100, &body, err);
     if (rc) {
         free(idx);
         return rc;
     }
     for (int m = 0; m < 4; m++)
-        measure_panel(c, &fig, iflow_box_cell(body, 2, 2, m / 2, m % 2, 40), f, m, layers, nl,
-                      idx, m == 0);
+        measure_panel(c, &fig, iflow_box_cell(body, 2, 2, m / 2, m % 2, 40), f, m, layers, nl, idx,
+                      m == 0);
     rc = plot_save(c, &fig, "clustering.png", err);
     iflow_fig_free(&fig);
     free(idx);
@@ -150,8 +149,8 @@ static void hist_panel(iflow_figure *fig, iflow_box box, iflow_csv *f, double l,
             iflow_panel_line(&p, x, x + f->n_rows, k, col, 2.2, which);
             if (n_leg < 16) {
                 snprintf(names[n_leg], sizeof names[n_leg], "epoch %g, %s", eps[e], kind);
-                leg[n_leg] = (iflow_legend_entry){names[n_leg], col, which, 2.2,
-                                                  IFLOW_MARK_NONE, 0};
+                leg[n_leg] =
+                    (iflow_legend_entry){names[n_leg], col, which, 2.2, IFLOW_MARK_NONE, 0};
                 n_leg++;
             }
         }
@@ -194,8 +193,9 @@ static int cosine_png(plot_ctx *c, iflow_csv *f, const iflow_csv *cl, iflow_erro
 }
 
 int plot_cluster_figures(plot_ctx *c, iflow_error *err) {
-    static const char *const cl_cols[] = {"epoch", "layer", "width", "cos_within", "cos_between",
-                                          "silhouette", "knn_agreement", NULL};
+    static const char *const cl_cols[] = {"epoch",         "layer",       "width",
+                                          "cos_within",    "cos_between", "silhouette",
+                                          "knn_agreement", NULL};
     static const char *const h_cols[] = {"epoch", "layer", "lo", "hi", "fraction", NULL};
     iflow_csv *cl = NULL, *h = NULL;
     int rc = load_csv(c, "clustering.csv", cl_cols, &cl, err);

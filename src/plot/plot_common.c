@@ -71,8 +71,7 @@ size_t plot_distinct(const double *v, size_t n, double *out, size_t max) {
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i])) continue;
         size_t j = 0;
-        while (j < k && out[j] < v[i])
-            j++;
+        while (j < k && out[j] < v[i]) j++;
         if (j < k && out[j] == v[i]) continue;
         if (k == max) continue;
         memmove(out + j + 1, out + j, (k - j) * sizeof *out);
@@ -85,10 +84,10 @@ size_t plot_distinct(const double *v, size_t n, double *out, size_t max) {
 /* Loads mi-mean.csv and metrics-mean.csv of a `repeats` directory (tools/aggregate: key
  * columns, `runs`, then COL_mean, COL_sd) when the directory has no mi.csv of its own. */
 static int load_means(plot_ctx *c, iflow_error *err) {
-    static const char *const mi_cols[] = {"epoch", "layer", "width", "runs", "I_XT_mean",
+    static const char *const mi_cols[] = {"epoch",   "layer",     "width",   "runs", "I_XT_mean",
                                           "I_XT_sd", "I_YT_mean", "I_YT_sd", NULL};
-    static const char *const m_cols[] = {"epoch", "train_loss_mean", "train_acc_mean",
-                                         "test_loss_mean", "test_acc_mean", NULL};
+    static const char *const m_cols[] = {"epoch",          "train_loss_mean", "train_acc_mean",
+                                         "test_loss_mean", "test_acc_mean",   NULL};
     int rc = load(c, "mi-mean.csv", mi_cols, NULL, &c->mi, err);
     if (rc || !c->mi) return rc;
     const double *runs;
@@ -215,8 +214,7 @@ size_t plot_layer_rows(const double *layer, const double *epoch, size_t n, doubl
 }
 
 static void gather(const double *v, const size_t *idx, size_t k, double scale, double *out) {
-    for (size_t i = 0; i < k; i++)
-        out[i] = v ? v[idx[i]] * scale : NAN;
+    for (size_t i = 0; i < k; i++) out[i] = v ? v[idx[i]] * scale : NAN;
 }
 
 int plot_mi_series(plot_ctx *c, size_t j, series *s) {

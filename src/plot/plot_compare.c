@@ -84,8 +84,7 @@ int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *label
     size_t n_layers = 0;
     for (size_t i = 0; !rc && i < f[0].csv->n_rows; i++) { /* the first file's layers, in order */
         size_t j = 0;
-        while (j < n_layers && layers[j] != f[0].layer[i])
-            j++;
+        while (j < n_layers && layers[j] != f[0].layer[i]) j++;
         if (j == n_layers && n_layers < CMP_MAX_LAYERS && isfinite(f[0].ixt[i]))
             layers[n_layers++] = f[0].layer[i];
     }
@@ -121,7 +120,6 @@ int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *label
     }
     iflow_fig_free(&fig);
     free(buf);
-    for (size_t k = 0; k < n_files; k++)
-        iflow_csv_free(f[k].csv);
+    for (size_t k = 0; k < n_files; k++) iflow_csv_free(f[k].csv);
     return rc;
 }

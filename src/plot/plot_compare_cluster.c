@@ -10,11 +10,11 @@
 #include "infoflow/plot.h"
 
 #define CC_MAX_LAYERS 8
-#define CC_MAX_FILES 6
+#define CC_MAX_FILES  6
 
 static const char *const cc_cols[] = {"cos_within", "cos_between", "silhouette", "knn_agreement"};
-static const char *const cc_names[] = {"within-class cosine", "between-class cosine",
-                                       "silhouette", "k-NN class agreement"};
+static const char *const cc_names[] = {"within-class cosine", "between-class cosine", "silhouette",
+                                       "k-NN class agreement"};
 #define CC_MEASURES 4
 
 typedef struct cc_file {
@@ -81,8 +81,7 @@ int iflow_plot_compare_cluster(const char *const *csv_paths, const char *const *
     size_t n_layers = 0;
     for (size_t i = 0; !rc && i < f[0].csv->n_rows; i++) { /* the first file's layers, in order */
         size_t j = 0;
-        while (j < n_layers && layers[j] != f[0].layer[i])
-            j++;
+        while (j < n_layers && layers[j] != f[0].layer[i]) j++;
         if (j == n_layers && n_layers < CC_MAX_LAYERS) layers[n_layers++] = f[0].layer[i];
     }
     if (!rc && n_layers == 0) rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no rows", csv_paths[0]);
@@ -96,14 +95,14 @@ int iflow_plot_compare_cluster(const char *const *csv_paths, const char *const *
                                      title ? title : "clustering measures compared", 28);
         iflow_legend_entry leg[CC_MAX_FILES];
         for (size_t k = 0; k < n_files; k++)
-            leg[k] = (iflow_legend_entry){labels[k], iflow_palette(k), (int)(k % 2), 2.2,
-                                          IFLOW_MARK_CIRCLE, 0};
+            leg[k] = (iflow_legend_entry){labels[k], iflow_palette(k),  (int)(k % 2),
+                                          2.2,       IFLOW_MARK_CIRCLE, 0};
         iflow_legend_box(&fig, (iflow_box){20, top, fig.width - 40, 60}, leg, n_files);
         iflow_box body = {20, top + 70, fig.width - 40, fig.height - top - 90};
         for (int m = 0; m < rows; m++)
             for (int j = 0; j < cols; j++)
-                cc_panel(&fig, iflow_box_cell(body, rows, cols, m, j, 30), f, n_files, layers[j],
-                         m, buf, buf + cap);
+                cc_panel(&fig, iflow_box_cell(body, rows, cols, m, j, 30), f, n_files, layers[j], m,
+                         buf, buf + cap);
         char version[64];
         snprintf(version, sizeof version, "infoflow %s", IFLOW_VERSION);
         const char *keys[] = {"Software"}, *values[] = {version};
@@ -111,7 +110,6 @@ int iflow_plot_compare_cluster(const char *const *csv_paths, const char *const *
     }
     iflow_fig_free(&fig);
     free(buf);
-    for (size_t k = 0; k < n_files; k++)
-        iflow_csv_free(f[k].csv);
+    for (size_t k = 0; k < n_files; k++) iflow_csv_free(f[k].csv);
     return rc;
 }

@@ -22,12 +22,10 @@ static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, cons
     for (size_t i = 0; i < b->n_rows; i++) {
         const char *bin = iflow_csv_str(b, i, bc), *nz = iflow_csv_str(b, i, nc);
         size_t k = 0;
-        while (k < n && (strcmp(out[k].bin, bin) != 0 || strcmp(out[k].noise, nz) != 0))
-            k++;
+        while (k < n && (strcmp(out[k].bin, bin) != 0 || strcmp(out[k].noise, nz) != 0)) k++;
         if (k == n && n < MAX_COMBOS) out[n++] = (combo){bin, nz};
         k = 0;
-        while (k < *n_bins && strcmp(bins[k], bin) != 0)
-            k++;
+        while (k < *n_bins && strcmp(bins[k], bin) != 0) k++;
         if (k == *n_bins && *n_bins < MAX_COMBOS) bins[(*n_bins)++] = bin;
     }
     return n;
@@ -35,8 +33,7 @@ static size_t binned_combos(const iflow_csv *b, combo *out, size_t *n_bins, cons
 
 static size_t bin_index(const char **bins, size_t n, const char *bin) {
     size_t k = 0;
-    while (k < n && strcmp(bins[k], bin) != 0)
-        k++;
+    while (k < n && strcmp(bins[k], bin) != 0) k++;
     return k;
 }
 
@@ -58,7 +55,8 @@ static void binned_panel(plot_ctx *c, iflow_panel *p, double l, const combo *cb,
             if (strcmp(iflow_csv_str(b, r, bc), cb[q].bin) != 0 ||
                 strcmp(iflow_csv_str(b, r, nc), cb[q].noise) != 0)
                 continue;
-            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): m < k <= n_rows: no write when n_rows is 0 */
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): m < k <= n_rows: no write when n_rows is
+             * 0 */
             x[m] = ep[r], y[m++] = h[r] * c->unit;
         }
         iflow_panel_line(p, x, y, m, iflow_palette(bin_index(bins, n_bins, cb[q].bin) + 1), 2.2,
@@ -92,8 +90,7 @@ int plot_draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     iflow_range rx = plot_epoch_range(ep, b->n_rows), ry;
     if (!(rx.lo <= rx.hi) || nl == 0) return -1;
     iflow_range_init(&ry, 0);
-    for (size_t i = 0; i < b->n_rows; i++)
-        iflow_range_add1(&ry, h[i] * c->unit);
+    for (size_t i = 0; i < b->n_rows; i++) iflow_range_add1(&ry, h[i] * c->unit);
     for (size_t i = 0; c->has_sp && i < c->mi->n_rows; i++)
         iflow_range_add1(&ry, c->ixt[i] * c->unit);
     iflow_range_add1(&ry, 0);
@@ -165,10 +162,10 @@ static void act_panel(plot_ctx *c, iflow_panel *p, double l, double dlo, double 
     for (size_t i = 0; i < k; i++) {
         size_t r = idx[i];
         if (!(ep[r] > 0) || !(d[r] > 0)) continue;
-        while (e + 1 < ne && eps[e] < ep[r])
-            e++;
+        while (e + 1 < ne && eps[e] < ep[r]) e++;
         double left =
-            /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): a row with ep > 0 put eps[0] in */
+            /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): a row with ep > 0
+               put eps[0] in */
             e > 0 ? sqrt(eps[e - 1] * eps[e]) : eps[e] / (ne > 1 ? sqrt(eps[1] / eps[0]) : 2);
         double right = e + 1 < ne ? sqrt(eps[e] * eps[e + 1])
                                   : eps[e] * (ne > 1 ? sqrt(eps[e] / eps[e - 1]) : 2);
@@ -242,8 +239,7 @@ int plot_scatter_plan(plot_ctx *c, scat_plan *sp) {
         for (size_t i = 0; i < s->n_rows; i++) {
             if (lay[i] != layers[j] || !isfinite(ep[i])) continue;
             size_t q = 0;
-            while (q < ne && eps[q] != ep[i])
-                q++;
+            while (q < ne && eps[q] != ep[i]) q++;
             if (q == ne && ne < 1024) eps[ne++] = ep[i];
         }
         size_t n_show = ne < 4 ? ne : 4, k = sp->n_layers;

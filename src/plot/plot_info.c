@@ -38,13 +38,17 @@ int plot_draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     pb.w -= 140;
     char title[160];
     if (c->repeats)
-        snprintf(title, sizeof title, "I(Y;T) vs I(X;T), mean +-1 sd over %d seeds, markers "
-                 "coloured by epoch", c->repeats);
+        snprintf(title, sizeof title,
+                 "I(Y;T) vs I(X;T), mean +-1 sd over %d seeds, markers "
+                 "coloured by epoch",
+                 c->repeats);
     else
         snprintf(title, sizeof title, "I(Y;T) vs I(X;T), +-1 se, markers coloured by epoch");
     if (c->sliced_view)
-        snprintf(title, sizeof title, "%s: I_k(Y;T) vs I_k(X;T), +-1 se, markers coloured by "
-                 "epoch", c->sliced_label);
+        snprintf(title, sizeof title,
+                 "%s: I_k(Y;T) vs I_k(X;T), +-1 se, markers coloured by "
+                 "epoch",
+                 c->sliced_label);
     iflow_panel_init(&p, fig, pb, title);
     iflow_panel_vline(&p, lnm, PLOT_REF, c->unit == 1 ? "ln m" : "log2 m");
     iflow_panel_hline(&p, hy, PLOT_REF, "H(Y)");
@@ -89,8 +93,9 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
     }
     if (bound <= 1.3 * ry.hi) iflow_range_add1(&ry, bound);
     char lx[64];
-    plot_ylabel(c, which ? (c->sliced_view ? "I_k(Y;T)" : "I(Y;T)")
-                         : (c->sliced_view ? "I_k(X;T)" : "I(X;T)"),
+    plot_ylabel(c,
+                which ? (c->sliced_view ? "I_k(Y;T)" : "I(Y;T)")
+                      : (c->sliced_view ? "I_k(X;T)" : "I(X;T)"),
                 lx, sizeof lx);
     iflow_panel p;
     iflow_axis_set(&p.x, rx, 1, 0.02, "epoch");
@@ -101,8 +106,8 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
         snprintf(title, sizeof title, "%s, %s", which ? "I_k(Y; T_l)" : "I_k(X; T_l)",
                  c->sliced_label);
     if (c->repeats)
-        snprintf(title + strlen(title), sizeof title - strlen(title),
-                 ", mean +-1 sd over %d seeds", c->repeats);
+        snprintf(title + strlen(title), sizeof title - strlen(title), ", mean +-1 sd over %d seeds",
+                 c->repeats);
     iflow_panel_init(&p, fig, box, title);
     iflow_panel_hline(&p, bound, PLOT_REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
     iflow_legend_entry leg[MAX_LAYERS];
@@ -111,8 +116,7 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
         series s;
         if (plot_mi_series(c, j, &s) == 0) {
             double *m = which ? s.y : s.x, *sd = which ? s.yse : s.xse;
-            for (size_t i = 0; i < s.n; i++)
-                s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
+            for (size_t i = 0; i < s.n; i++) s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
             iflow_panel_band(&p, s.e, s.lo, s.hi, s.n, iflow_palette(j), 0.25);
             iflow_panel_line(&p, s.e, m, s.n, iflow_palette(j), 2.2, 0);
         }
@@ -167,8 +171,7 @@ int plot_draw_loss_acc(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         size_t n_leg = 0;
         for (int s = 0; s < 4; s++) {
             int has = 0;
-            for (size_t i = 0; v[s] && i < m->n_rows; i++)
-                has |= isfinite(v[s][i]);
+            for (size_t i = 0; v[s] && i < m->n_rows; i++) has |= isfinite(v[s][i]);
             if (!has) continue;
             iflow_rgb col = iflow_palette((size_t)s / 2);
             iflow_panel_line(&p, ep, v[s], m->n_rows, col, 2.2, s % 2);

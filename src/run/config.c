@@ -54,11 +54,11 @@ typedef struct key_def {
     unsigned flags;
 } key_def;
 
-#define F(field) offsetof(iflow_config, field), sizeof(((iflow_config *)0)->field)
-#define GE(x) (x), 0, HAS_LO
-#define GT(x) (x), 0, HAS_LO | LO_OPEN
-#define UNIT 0, 1, HAS_LO | HAS_HI /* [0, 1) */
-#define ANY 0, 0, 0
+#define F(field)    offsetof(iflow_config, field), sizeof(((iflow_config *)0)->field)
+#define GE(x)       (x), 0, HAS_LO
+#define GT(x)       (x), 0, HAS_LO | LO_OPEN
+#define UNIT        0, 1, HAS_LO | HAS_HI /* [0, 1) */
+#define ANY         0, 0, 0
 #define CAP(lo, hi) (lo), (hi), HAS_LO | HAS_HI | HI_INCL /* [lo, hi] */
 
 // clang-format off
@@ -130,8 +130,8 @@ void iflow_config_defaults(iflow_config *cfg) {
     cfg->activation = IFLOW_ACT_TANH;
     cfg->leaky_slope = 0.01;
     cfg->init = IFLOW_INIT_PYTORCH;
-    cfg->optim = (iflow_optim_params){.kind = IFLOW_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9,
-                                      .beta2 = 0.999, .eps = 1e-8};
+    cfg->optim = (iflow_optim_params){
+        .kind = IFLOW_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     cfg->batch = 256;
     cfg->seed = 1;
     strcpy(cfg->checkpoint_keep, "all");
@@ -242,8 +242,7 @@ static int copy_str(char *dst, size_t n, const char *src) {
 }
 
 /* Splits a comma list into trimmed entries (in buf); an empty entry is an error. */
-static int split_list(const char *s, char *buf, size_t bufsz, char **items, size_t max,
-                      size_t *n) {
+static int split_list(const char *s, char *buf, size_t bufsz, char **items, size_t max, size_t *n) {
     *n = 0;
     if (copy_str(buf, bufsz, s)) return -1;
     if (!*buf) return 0;
@@ -298,8 +297,10 @@ static int parse_layers(iflow_config *cfg, const char *v, char *msg, size_t n) {
     int typed = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z');
     size_t max = typed ? IFLOW_MAX_LAYERS : IFLOW_MAX_LAYERS + 1;
     if (split_list(v, buf, sizeof buf, items, max, &cnt) || cnt < (typed ? 1u : 2u)) {
-        snprintf(msg, n, "[net] layers must list 2 to %d positive widths, or 1 to %d blocks, got "
-                 "'%.200s'", IFLOW_MAX_LAYERS + 1, IFLOW_MAX_LAYERS, v);
+        snprintf(msg, n,
+                 "[net] layers must list 2 to %d positive widths, or 1 to %d blocks, got "
+                 "'%.200s'",
+                 IFLOW_MAX_LAYERS + 1, IFLOW_MAX_LAYERS, v);
         return IFLOW_EINVAL;
     }
     for (size_t i = 0; typed && i < cnt; i++) {
@@ -422,8 +423,8 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
         allowed = "none or bootstrap";
         break;
     }
-    snprintf(msg, n, "[%s] %s: '%.200s' is not allowed; use %s", keys[id].section,
-             keys[id].name, v, allowed);
+    snprintf(msg, n, "[%s] %s: '%.200s' is not allowed; use %s", keys[id].section, keys[id].name, v,
+             allowed);
     return IFLOW_EINVAL;
 }
 
@@ -531,8 +532,7 @@ static int store_value(parse_state *st, int id, const char *v, char *msg, size_t
     case K_STR:
         if (copy_str(p, k->size, v)) break;
         return 0;
-    case K_CUSTOM:
-        return parse_custom(st->cfg, id, v, msg, n);
+    case K_CUSTOM: return parse_custom(st->cfg, id, v, msg, n);
     case K_U64:
         if (parse_u64(v, p)) return malformed(id, v, msg, n);
         return 0;
@@ -551,13 +551,11 @@ static int store_value(parse_state *st, int id, const char *v, char *msg, size_t
         if (k->kind == K_INT) *(int *)p = (int)ll;
         return 0;
     }
-    snprintf(msg, n, "[%s] %s: value longer than %zu characters", k->section, k->name,
-             k->size - 1);
+    snprintf(msg, n, "[%s] %s: value longer than %zu characters", k->section, k->name, k->size - 1);
     return IFLOW_EINVAL;
 }
 
-static int handle_key(parse_state *st, const char *section, const char *name,
-                      const char *value) {
+static int handle_key(parse_state *st, const char *section, const char *name, const char *value) {
     char v[IFLOW_PATH_MAX];
     int id = find_key(section, name);
     if (id < 0) return unknown_key(section, name, st->msg, sizeof st->msg);
@@ -567,8 +565,8 @@ static int handle_key(parse_state *st, const char *section, const char *name,
                      "indented line continues [%s] %s; multi-line values are not supported",
                      section, name);
         else
-            snprintf(st->msg, sizeof st->msg, "duplicate key '%s' in [%s] (first on line %d)",
-                     name, section, st->line[id]);
+            snprintf(st->msg, sizeof st->msg, "duplicate key '%s' in [%s] (first on line %d)", name,
+                     section, st->line[id]);
         return IFLOW_EPARSE;
     }
     st->line[id] = st->lineno;
@@ -644,7 +642,8 @@ static void relative_path(const char *p, const char *dir, char *out, size_t n) {
     for (const char *c = dir + last; *c; c++)
         if (*c == '/' && c[1] && c[1] != '/') ups++;
     out[0] = '\0';
-    for (size_t u = 0; u < ups && len + 3 < n; u++) len += (size_t)snprintf(out + len, n - len, "../");
+    for (size_t u = 0; u < ups && len + 3 < n; u++)
+        len += (size_t)snprintf(out + len, n - len, "../");
     snprintf(out + len, n - len, "%s", p + last + 1);
 }
 
@@ -680,8 +679,10 @@ static void format_value(const iflow_config *cfg, int id, int absolute, char *bu
         snprintf(buf, n, "%s", cfg->resample == IFLOW_RESAMPLE_BOOTSTRAP ? "bootstrap" : "none");
         return;
     case N_INPUT:
-        if (cfg->input.c) snprintf(buf, n, "%zux%zux%zu", cfg->input.c, cfg->input.h, cfg->input.w);
-        else buf[0] = '\0';
+        if (cfg->input.c)
+            snprintf(buf, n, "%zux%zux%zu", cfg->input.c, cfg->input.h, cfg->input.w);
+        else
+            buf[0] = '\0';
         return;
     case N_LAYERS:
         buf[0] = '\0';
@@ -884,8 +885,8 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
     /* ret > 0 with no handler message (or an earlier line) is inih's own syntax error. */
     if (ret > 0 && (!st.err_line || ret < st.err_line))
         return iflow_error_set(err, IFLOW_EPARSE,
-                               "%s:%d: syntax error: expected '[section]' or 'key = value'",
-                               path, ret);
+                               "%s:%d: syntax error: expected '[section]' or 'key = value'", path,
+                               ret);
     if (ret < 0) return iflow_error_set(err, IFLOW_ENOMEM, "%s: inih failed (%d)", path, ret);
     if (st.err_line)
         return iflow_error_set(err, st.err_code, "%s:%d: %s", path, st.err_line, st.msg);
@@ -911,12 +912,17 @@ int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *e
      * committed to or cloned with a repository finds its data; absolute if nothing is shared. */
     char dir[IFLOW_PATH_MAX];
     const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     char *real_dir = realpath(dir, NULL);
-    fprintf(a.f, "; Effective infoflow %s configuration: every key; data paths relative to this "
-            "file.\n", IFLOW_VERSION);
+    fprintf(a.f,
+            "; Effective infoflow %s configuration: every key; data paths relative to this "
+            "file.\n",
+            IFLOW_VERSION);
     for (size_t s = 0; s < N_SECTIONS; s++) {
         fprintf(a.f, "%s[%s]\n", s ? "\n" : "", sections[s]);
         for (int id = 0; id < N_KEYS; id++) {
@@ -972,10 +978,10 @@ uint64_t iflow_config_hash(const iflow_config *cfg) {
             snprintf(v, sizeof v, "file:%016llx", (unsigned long long)fh);
         else
             format_value(cfg, id, 1, v, sizeof v);
-        h = iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(h, sec), " "),
-                                                             keys[id].name),
-                                              "="),
-                               v);
+        h = iflow_fnv1a64(
+            iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(iflow_fnv1a64(h, sec), " "), keys[id].name),
+                          "="),
+            v);
         h = iflow_fnv1a64(h, "\n");
     }
     return h;

@@ -58,8 +58,10 @@ int iflow_config_parse_block(char *item, iflow_block *b, char *msg, size_t n) {
     }
     if (!strcmp(tok[0], "dense")) {
         b->kind = IFLOW_BLOCK_DENSE;
-        if (nt < 2 || parse_size_tok(tok[1], 0, &b->units)) want = "dense N (N in 1..16777216)";
-        else if (nt > 2) want = "nothing after dense N";
+        if (nt < 2 || parse_size_tok(tok[1], 0, &b->units))
+            want = "dense N (N in 1..16777216)";
+        else if (nt > 2)
+            want = "nothing after dense N";
     } else if (!strcmp(tok[0], "conv")) {
         b->kind = IFLOW_BLOCK_CONV;
         if (nt < 3 || parse_size_tok(tok[1], 0, &b->units) || parse_pair(tok[2], &b->kh, &b->kw))
@@ -67,8 +69,9 @@ int iflow_config_parse_block(char *item, iflow_block *b, char *msg, size_t n) {
         int seen_stride = 0, seen_pad = 0;
         for (size_t i = 3; !want && i < nt; i += 2) {
             const char *w = tok[i], *v = i + 1 < nt ? tok[i + 1] : NULL;
-            int pool = !strcmp(w, "maxpool") ? IFLOW_POOL_MAX
-                       : !strcmp(w, "avgpool") ? IFLOW_POOL_AVG : IFLOW_POOL_NONE;
+            int pool = !strcmp(w, "maxpool")   ? IFLOW_POOL_MAX
+                       : !strcmp(w, "avgpool") ? IFLOW_POOL_AVG
+                                               : IFLOW_POOL_NONE;
             if (!strcmp(w, "stride") && !seen_stride++) {
                 if (parse_size_tok(v, 0, &b->stride)) want = "stride S (S in 1..16777216)";
             } else if (!strcmp(w, "pad") && !seen_pad++) {
@@ -113,8 +116,9 @@ int iflow_config_parse_input(const char *v, iflow_shape *out, char *msg, size_t 
             }
         }
     }
-    snprintf(msg, n, "[net] input: expected CxHxW (e.g. 1x28x28, sizes in 1..16777216), got "
-             "'%.200s'", v);
+    snprintf(msg, n,
+             "[net] input: expected CxHxW (e.g. 1x28x28, sizes in 1..16777216), got "
+             "'%.200s'",
+             v);
     return IFLOW_EPARSE;
 }
-

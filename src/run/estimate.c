@@ -27,18 +27,17 @@ static int estimate_path(const run_state *st, const iflow_estimate_options *o, s
                          const char *sfx, char *path, size_t n, iflow_error *err) {
     static const char *const base[] = {"mi", "binned", "activations", "scatter"};
     char name[IFLOW_PATH_MAX];
-    int len = i == 0 && o->out_file
-                  ? snprintf(name, sizeof name, "%s%s", o->out_file, sfx)
-                  : snprintf(name, sizeof name, "%s%s%s", base[i],
-                             o->replace ? ".csv" : "-estimate.csv", sfx);
+    int len = i == 0 && o->out_file ? snprintf(name, sizeof name, "%s%s", o->out_file, sfx)
+                                    : snprintf(name, sizeof name, "%s%s%s", base[i],
+                                               o->replace ? ".csv" : "-estimate.csv", sfx);
     if (len < 0 || (size_t)len >= sizeof name)
         return iflow_error_set(err, IFLOW_EINVAL, "%s: output name too long", o->out_file);
     return iflow_path_join(path, n, st->dir, name, err);
 }
 
 static int open_estimate_logs(run_state *st, const iflow_estimate_options *o, iflow_error *err) {
-    const char *hdr[] = {runlog_mi_header(o->mi.slice_dim > 0), RUNLOG_BINNED_HEADER, RUNLOG_ACTIVATIONS_HEADER,
-                         RUNLOG_SCATTER_HEADER};
+    const char *hdr[] = {runlog_mi_header(o->mi.slice_dim > 0), RUNLOG_BINNED_HEADER,
+                         RUNLOG_ACTIVATIONS_HEADER, RUNLOG_SCATTER_HEADER};
     runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter};
     for (size_t i = 0; i < 4; i++) {
         char path[IFLOW_PATH_MAX + 100];
@@ -74,18 +73,30 @@ static int finish_estimate(run_state *st, const iflow_estimate_options *o, int r
 /* --out NAME: a plain .csv name in the run directory that is none of the run's own files; an
  * existing file is replaced only if it is an earlier estimate's (its header is mi.csv's). */
 static int check_out_name(const char *dir, const char *name, iflow_error *err) {
-    static const char *const own[] = {"mi.csv", "binned.csv", "activations.csv", "scatter.csv",
-                                      "metrics.csv", "info.csv", "mi-mean.csv",
-                                      "metrics-mean.csv", "binned-estimate.csv",
-                                      "activations-estimate.csv", "scatter-estimate.csv"};
+    static const char *const own[] = {"mi.csv",
+                                      "binned.csv",
+                                      "activations.csv",
+                                      "scatter.csv",
+                                      "metrics.csv",
+                                      "info.csv",
+                                      "mi-mean.csv",
+                                      "metrics-mean.csv",
+                                      "binned-estimate.csv",
+                                      "activations-estimate.csv",
+                                      "scatter-estimate.csv"};
     size_t len = strlen(name);
-    if (!*name || strchr(name, '/') || name[0] == '.' || len < 5 || strcmp(name + len - 4, ".csv") != 0)
-        return iflow_error_set(err, IFLOW_EINVAL, "--out '%s': give a file name ending in .csv "
-                               "(written inside %s; no '/', not starting with '.')", name, dir);
+    if (!*name || strchr(name, '/') || name[0] == '.' || len < 5 ||
+        strcmp(name + len - 4, ".csv") != 0)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "--out '%s': give a file name ending in .csv "
+                               "(written inside %s; no '/', not starting with '.')",
+                               name, dir);
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         if (!strcmp(name, own[i]))
-            return iflow_error_set(err, IFLOW_EINVAL, "--out '%s' is one of the run's own files; "
-                                   "choose another name (or --replace for mi.csv)", name);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "--out '%s' is one of the run's own files; "
+                                   "choose another name (or --replace for mi.csv)",
+                                   name);
     char path[IFLOW_PATH_MAX + 100], head[512] = "";
     int rc = iflow_path_join(path, sizeof path, dir, name, err);
     FILE *f = rc ? NULL : fopen(path, "r");
@@ -94,8 +105,10 @@ static int check_out_name(const char *dir, const char *name, iflow_error *err) {
     int ours = fgets(head, sizeof head, f) && !strncmp(head, mi_prefix, sizeof mi_prefix - 1);
     fclose(f);
     if (!ours)
-        return iflow_error_set(err, IFLOW_EINVAL, "--out '%s': %s exists and is not an earlier "
-                               "estimate's output; choose another name", name, path);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "--out '%s': %s exists and is not an earlier "
+                               "estimate's output; choose another name",
+                               name, path);
     return 0;
 }
 
@@ -110,16 +123,22 @@ static int check_selection(const run_state *st, const iflow_estimate_options *o,
     long beyond = rc == 0 && n_wide > n ? wide[n] : -1; /* wide is sorted: the first dropped */
     free(wide);
     if (rc == 0 && isdigit((unsigned char)spec[0]) && beyond >= 0)
-        return iflow_error_set(err, IFLOW_EINVAL, "--epochs '%s': epoch %ld is beyond the run's "
-                               "last epoch %ld", spec, beyond, st->cfg.epochs);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "--epochs '%s': epoch %ld is beyond the run's "
+                               "last epoch %ld",
+                               spec, beyond, st->cfg.epochs);
     if (rc == 0 && n == 0)
-        return iflow_error_set(err, IFLOW_EINVAL, "epochs '%s' select no epoch of the run (0 to "
-                               "%ld): nothing to measure", spec, st->cfg.epochs);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "epochs '%s' select no epoch of the run (0 to "
+                               "%ld): nothing to measure",
+                               spec, st->cfg.epochs);
     size_t hidden = st->net->n_layers - 1;
     for (size_t i = 0; rc == 0 && i < o->mi.layer_mask_n; i++)
         if (o->mi.layers[i] < 1 || o->mi.layers[i] > hidden)
-            return iflow_error_set(err, IFLOW_EINVAL, "--layers: %zu is not a hidden layer of "
-                                   "this net (1 to %zu)", o->mi.layers[i], hidden);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "--layers: %zu is not a hidden layer of "
+                                   "this net (1 to %zu)",
+                                   o->mi.layers[i], hidden);
     return rc;
 }
 
@@ -131,8 +150,8 @@ typedef struct spread_ctx {
     const long *epochs;
 } spread_ctx;
 
-static int spread_unit(void *user, size_t item, const iflow_mi_options *mi,
-                       iflow_layer_info *out, iflow_error *err) {
+static int spread_unit(void *user, size_t item, const iflow_mi_options *mi, iflow_layer_info *out,
+                       iflow_error *err) {
     const spread_ctx *c = user;
     run_state *st = c->st;
     char path[1200], layers[64] = "";
@@ -157,8 +176,8 @@ static int estimate_spread(run_state *st, const long *epochs, size_t n, iflow_er
     size_t H = st->net->n_layers - 1;
     int root = iflow_dist_rank() == 0;
     iflow_layer_info *all = root ? malloc((n ? n : 1) * H * sizeof *all) : NULL;
-    int rc = iflow_dist_agree(root && !all ? iflow_error_set(err, IFLOW_ENOMEM, "out of memory")
-                                           : 0, err);
+    int rc = iflow_dist_agree(
+        root && !all ? iflow_error_set(err, IFLOW_ENOMEM, "out of memory") : 0, err);
     spread_ctx c = {st, epochs};
     if (!rc) rc = iflow_spread_units(n, H, &st->mi_opts, spread_unit, &c, all, err);
     for (size_t i = 0; root && i < n && !rc; i++) {
@@ -166,7 +185,8 @@ static int estimate_spread(run_state *st, const long *epochs, size_t n, iflow_er
         run_checkpoint_path(st, epochs[i], path, sizeof path);
         iflow_checkpoint_meta meta;
         double seconds = 0;
-        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): root without all: rc != 0 (iflow_dist_agree) */
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): root without all: rc != 0
+         * (iflow_dist_agree) */
         for (size_t l = 0; l < H; l++) seconds += all[i * H + l].seconds;
         rc = iflow_checkpoint_load(path, &meta, st->net, NULL, NULL, err);
         if (!rc) rc = run_record(st, st->net, epochs[i], all + i * H, seconds, err);
@@ -177,22 +197,25 @@ static int estimate_spread(run_state *st, const long *epochs, size_t n, iflow_er
 
 /* --replace rewrites mi.csv and its siblings: every epoch they hold must be measured again, and
  * every layer, or rows the run measured would be lost (measure a subset beside them). */
-static int check_replace(const run_state *st, const iflow_estimate_options *o,
-                         const long *epochs, size_t n, iflow_error *err) {
+static int check_replace(const run_state *st, const iflow_estimate_options *o, const long *epochs,
+                         size_t n, iflow_error *err) {
     char path[1100];
     int rc = iflow_path_join(path, sizeof path, st->dir, "mi.csv", err);
     iflow_csv *mi = NULL;
     const double *ep = NULL;
     if (rc || access(path, F_OK) != 0) return rc;
     if (o->mi.layer_mask_n > 0)
-        return iflow_error_set(err, IFLOW_EINVAL, "--replace with --layers would drop the other "
-                               "layers' rows from %s; measure a subset without --replace", path);
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "--replace with --layers would drop the other "
+                               "layers' rows from %s; measure a subset without --replace",
+                               path);
     rc = iflow_csv_read(path, &mi, err);
     if (!rc) rc = iflow_csv_numbers(mi, "epoch", &ep, err);
     for (size_t i = 0; !rc && i < mi->n_rows; i++) {
         long e = (long)ep[i];
         if (!bsearch(&e, epochs, n, sizeof *epochs, cmp_long_asc))
-            rc = iflow_error_set(err, IFLOW_EINVAL, "--replace would drop the rows of epoch %ld "
+            rc = iflow_error_set(err, IFLOW_EINVAL,
+                                 "--replace would drop the rows of epoch %ld "
                                  "from %s: include it in --epochs, or measure without --replace",
                                  e, path);
     }

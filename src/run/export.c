@@ -58,7 +58,8 @@ static int export_activations(const export_state *s, iflow_error *err) {
     if (!rc) rc = iflow_npy_save_i8(path, labels, &n, 1, err);
     free(labels);
     size_t max_w = 0;
-    for (size_t l = 1; l < net->n_layers; l++) max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
+    for (size_t l = 1; l < net->n_layers; l++)
+        max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
     iflow_workspace *ws = NULL;
     double *out = NULL;
     if (!rc && max_w) rc = iflow_workspace_new(net, n < 256 ? n : 256, &ws, err);

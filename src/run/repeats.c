@@ -61,8 +61,7 @@ static int agg_load(agg *a, const char *const *paths, size_t n, iflow_error *err
         for (size_t k = 0; k < c->n_cols; k++) {
             if (strcmp(c->header[k], first->header[k]) != 0)
                 return iflow_error_set(err, IFLOW_EPARSE, "%s:1: column %zu is '%s', %s has '%s'",
-                                       c->path, k + 1, c->header[k], first->path,
-                                       first->header[k]);
+                                       c->path, k + 1, c->header[k], first->path, first->header[k]);
             rc = iflow_csv_numbers(c, c->header[k], &a->num[f][k], err);
             if (rc) return rc;
             for (size_t r = 0; k < a->n_keys && r < c->n_rows; r++)
@@ -77,8 +76,7 @@ static int agg_load(agg *a, const char *const *paths, size_t n, iflow_error *err
 /* Writes the rows of one key group: keys, runs, then mean and sd (two passes) per column. */
 static void agg_row(const agg *a, const entry *g, size_t ng, FILE *out) {
     const iflow_csv *c0 = a->in[g[0].file];
-    for (size_t k = 0; k < a->n_keys; k++)
-        fprintf(out, "%s,", iflow_csv_str(c0, g[0].row, (int)k));
+    for (size_t k = 0; k < a->n_keys; k++) fprintf(out, "%s,", iflow_csv_str(c0, g[0].row, (int)k));
     fprintf(out, "%zu", ng);
     for (size_t k = a->n_keys; k < c0->n_cols; k++) {
         double sum = 0, ss = 0;
@@ -105,7 +103,8 @@ static void agg_row(const agg *a, const entry *g, size_t ng, FILE *out) {
 int iflow_aggregate_csv(const char *const *paths, size_t n, size_t n_keys, const char *out_path,
                         iflow_error *err) {
     if (n < 1 || n_keys < 1)
-        return iflow_error_set(err, IFLOW_EINVAL, "aggregate: need at least one file and one key "
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "aggregate: need at least one file and one key "
                                "column");
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of n pointers, one per file */
     agg a = {.in = calloc(n, sizeof *a.in), .num = calloc(n, sizeof *a.num), .n_keys = n_keys};
@@ -149,7 +148,8 @@ int iflow_aggregate_csv(const char *const *paths, size_t n, size_t n_keys, const
 
 /* ---- repeated runs ----------------------------------------------------------------------- */
 
-static void say(const iflow_run_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const iflow_run_options *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void say(const iflow_run_options *o, const char *fmt, ...) {
     if (!o->message) return;
     char line[1400];
@@ -183,7 +183,7 @@ static int copy_file(const char *from, const char *to, iflow_error *err) {
 static int aggregate_log(const iflow_config *cfg, const char *name, size_t n_keys,
                          iflow_error *err) {
     size_t n = cfg->repeats;
-    char (*paths)[1200] = malloc(n * sizeof *paths);
+    char(*paths)[1200] = malloc(n * sizeof *paths);
     const char **ptrs = malloc(n * sizeof *ptrs);
     char out[1200];
     int rc = paths && ptrs ? 0 : iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
@@ -224,11 +224,14 @@ static int run_seed(const iflow_config *cfg, const iflow_run_options *opts, size
 
 int iflow_run_repeats(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
     if (cfg->repeats <= 1 && iflow_dist_size() > 1)
-        return iflow_dist_agree(iflow_error_set(err, IFLOW_EINVAL, "%s: under MPI, run spreads "
+        return iflow_dist_agree(iflow_error_set(err, IFLOW_EINVAL,
+                                                "%s: under MPI, run spreads "
                                                 "the seeds of [output] repeats = S > 1 over the "
                                                 "ranks; train a single run in one process, then "
                                                 "`mpirun infoflow estimate DIR` spreads its "
-                                                "measurements", cfg->path), err);
+                                                "measurements",
+                                                cfg->path),
+                                err);
     if (cfg->repeats <= 1) return iflow_run(cfg, opts, err);
     int rc = iflow_mkdirs(cfg->out_dir, err);
     /* In an MPI job seed r goes to rank r mod N, each run on its own (solo); the aggregate is
@@ -252,7 +255,7 @@ int iflow_run_repeats(const iflow_config *cfg, const iflow_run_options *opts, if
     }
     if (!rc)
         say(opts, "mean and sd over seeds %llu..%llu: %s/mi-mean.csv, metrics-mean.csv",
-            (unsigned long long)cfg->seed,
-            (unsigned long long)(cfg->seed + cfg->repeats - 1), cfg->out_dir);
+            (unsigned long long)cfg->seed, (unsigned long long)(cfg->seed + cfg->repeats - 1),
+            cfg->out_dir);
     return rc;
 }

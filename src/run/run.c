@@ -12,7 +12,7 @@
 #include "run_cluster.h"
 #include "run_internal.h"
 
-#define EVAL_ROWS 1024
+#define EVAL_ROWS   1024
 #define EVAL_BUDGET ((size_t)1 << 24) /* doubles of an evaluation workspace of a conv net */
 
 static int contains(const long *v, size_t n, long x) {
@@ -33,16 +33,18 @@ int run_load_data(run_state *st, iflow_error *err) {
     if (rc) return rc;
     if (!idx && c->max_rows > 0 && c->max_rows < all->n) all->n = c->max_rows; /* as for IDX */
     char where[IFLOW_PATH_MAX + 16];
-    if (c->layers_line) snprintf(where, sizeof where, "%s:%d", c->path, c->layers_line);
-    else snprintf(where, sizeof where, "%s", c->path);
+    if (c->layers_line)
+        snprintf(where, sizeof where, "%s:%d", c->path, c->layers_line);
+    else
+        snprintf(where, sizeof where, "%s", c->path);
     if (all->d != c->widths[0] && c->n_blocks) {
         rc = iflow_error_set(err, IFLOW_EINVAL,
                              "%s: data rows have %zu values but [net] input %zux%zux%zu has %zu",
                              where, all->d, c->input.c, c->input.h, c->input.w, c->widths[0]);
     } else if (all->d != c->widths[0]) {
         rc = iflow_error_set(err, IFLOW_EINVAL,
-                             "%s: data has %zu features but [net] layers starts with %zu",
-                             where, all->d, c->widths[0]);
+                             "%s: data has %zu features but [net] layers starts with %zu", where,
+                             all->d, c->widths[0]);
     } else if (all->n_classes > c->widths[c->n_widths - 1]) {
         rc = iflow_error_set(err, IFLOW_EINVAL,
                              "%s: data has labels up to %zu but [net] layers ends with %zu outputs",
@@ -54,9 +56,9 @@ int run_load_data(run_state *st, iflow_error *err) {
         all = NULL;
     } else if (!rc) {
         iflow_split *sp = NULL;
-        rc = c->test_split[0] ? iflow_split_from_file(c->test_split, all->n, &sp, err)
-                              : iflow_split_fraction(all->n, c->test_fraction, c->split_seed, &sp,
-                                                     err);
+        rc = c->test_split[0]
+                 ? iflow_split_from_file(c->test_split, all->n, &sp, err)
+                 : iflow_split_fraction(all->n, c->test_fraction, c->split_seed, &sp, err);
         if (!rc) rc = iflow_dataset_subset(all, sp->train, sp->n_train, &st->train, err);
         if (!rc) rc = iflow_dataset_subset(all, sp->test, sp->n_test, &st->test, err);
         iflow_split_free(sp);
@@ -92,8 +94,8 @@ int run_load_data(run_state *st, iflow_error *err) {
         rc = run_cluster_subset(all, c->cluster_inputs, c->mi_seed, STREAM_CLUSTER,
                                 &st->cluster_set, err);
     char why[128];
-    if (!rc && st->cluster_set && !run_cluster_usable(st->cluster_set, c->cluster_k, why,
-                                                      sizeof why)) {
+    if (!rc && st->cluster_set &&
+        !run_cluster_usable(st->cluster_set, c->cluster_k, why, sizeof why)) {
         run_say(st, "clustering measures skipped: %s", why);
         iflow_dataset_free(st->cluster_set);
         st->cluster_set = NULL;
@@ -141,8 +143,8 @@ static int write_info(run_state *st, iflow_error *err) {
     int rc = iflow_path_join(path, sizeof path, st->dir, "info.csv", err);
     if (!rc) rc = iflow_atomic_open(&a, path, err);
     if (rc) return rc;
-    fprintf(a.f, "key,value\nm,%zu\nH_Y,%.10g\nln_m,%.10g\nactivation,%s\nbeta,%.10g\n", in->n,
-            hy, log((double)in->n), iflow_activation_name(st->cfg.activation), st->cfg.beta);
+    fprintf(a.f, "key,value\nm,%zu\nH_Y,%.10g\nln_m,%.10g\nactivation,%s\nbeta,%.10g\n", in->n, hy,
+            log((double)in->n), iflow_activation_name(st->cfg.activation), st->cfg.beta);
     return iflow_atomic_commit(&a, err);
 }
 
@@ -214,8 +216,8 @@ static void evaluate(run_state *st, long epoch, runlog_metrics *m) {
     if (te->n) {
         iflow_evaluate(st->net, te->x, te->y, te->n, &r, st->eval_ws, rows, &m->test_loss,
                        &m->test_acc);
-        iflow_evaluate(st->net, te->x, te->y, te->n, NULL, st->eval_ws, rows,
-                       &m->test_loss_clean, &m->test_acc_clean);
+        iflow_evaluate(st->net, te->x, te->y, te->n, NULL, st->eval_ws, rows, &m->test_loss_clean,
+                       &m->test_acc_clean);
     } else {
         m->test_loss = m->test_acc = m->test_loss_clean = m->test_acc_clean = NAN;
     }
@@ -230,9 +232,10 @@ static int plot(run_state *st, iflow_error *err) {
     int rc = iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e);
     if (rc) {
         run_say(st, "plot failed: %s", e.msg);
-        return iflow_error_set(err, rc, "%s: the run is complete but its figures were not "
-                               "written: %s (infoflow plot %s draws them again)", st->dir, e.msg,
-                               st->dir);
+        return iflow_error_set(err, rc,
+                               "%s: the run is complete but its figures were not "
+                               "written: %s (infoflow plot %s draws them again)",
+                               st->dir, e.msg, st->dir);
     }
     run_say(st, "wrote %d figures to %s", n, st->dir);
     return 0;
@@ -271,8 +274,10 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
         double beta_max = 0;
         for (size_t l = 1; l + 1 < st->cfg.n_widths; l++)
             beta_max = fmax(beta_max, iflow_config_beta(&st->cfg, l));
-        return iflow_error_set(err, rc, "training diverged at epoch %ld: %s; the last good "
-                               "checkpoint is epoch %ld (%s)", epoch, msg, epoch - 1,
+        return iflow_error_set(err, rc,
+                               "training diverged at epoch %ld: %s; the last good "
+                               "checkpoint is epoch %ld (%s)",
+                               epoch, msg, epoch - 1,
                                beta_max > 1e6 ? "the noise std [net] beta is huge: its square "
                                                 "enters the gradients and overflows"
                                               : "lower lr?");
@@ -285,8 +290,8 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
     }
     if (!rc && st->o->progress) {
         char stage[160];
-        snprintf(stage, sizeof stage, "epoch %ld/%ld  loss %.4f  train %.2f%%  test %.2f%%",
-                 epoch, st->cfg.epochs, m.train_loss_clean, 100 * m.train_acc_clean,
+        snprintf(stage, sizeof stage, "epoch %ld/%ld  loss %.4f  train %.2f%%  test %.2f%%", epoch,
+                 st->cfg.epochs, m.train_loss_clean, 100 * m.train_acc_clean,
                  100 * m.test_acc_clean);
         st->o->progress(st->o->progress_user, stage, (double)epoch / (double)st->cfg.epochs);
     }
@@ -294,7 +299,7 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
 }
 
 void run_release(run_state *st) {
-    runlog *logs[] = {&st->metrics, &st->mi,      &st->binned,  &st->acts,
+    runlog *logs[] = {&st->metrics, &st->mi,       &st->binned,  &st->acts,
                       &st->scatter, &st->clusters, &st->cos_hist};
     for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) runlog_close(logs[i]);
     if (st->log) fclose(st->log);
@@ -347,7 +352,7 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
     if (!rc && start >= 0) rc = run_catch_up(&st, start, err);
     if (!rc && start < 0)
         run_say(&st, "training %zu rows (test %zu), MI on %zu inputs at %zu epochs, into %s",
-            st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
+                st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
     long done = 0;
     for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
         rc = one_epoch(&st, e, err);

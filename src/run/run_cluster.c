@@ -65,7 +65,8 @@ static void write_hist(FILE *f, long epoch, size_t l, const double *hw, const do
 int run_cluster_epoch(const iflow_net *net, const iflow_dataset *set, long epoch, size_t knn,
                       int threads, runlog *csv, runlog *hist, iflow_error *err) {
     size_t m = set->n, max_w = 0;
-    for (size_t l = 1; l < net->n_layers; l++) max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
+    for (size_t l = 1; l < net->n_layers; l++)
+        max_w = net->widths[l] > max_w ? net->widths[l] : max_w;
     double *t = malloc(m * max_w * sizeof *t);
     size_t *labels = malloc(m * sizeof *labels);
     int rc = t && labels ? 0 : iflow_error_set(err, IFLOW_ENOMEM, "out of memory");

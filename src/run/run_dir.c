@@ -38,14 +38,17 @@ void run_checkpoint_path(const run_state *st, long epoch, char *out, size_t n) {
  * config.hash; checkpoints written before that stored iflow_config_hash with the same epochs)
  * and of the epoch in its name (a renamed or copied file is refused). */
 int run_check_meta(const run_state *st, const char *path, long epoch,
-                      const iflow_checkpoint_meta *meta, iflow_error *err) {
+                   const iflow_checkpoint_meta *meta, iflow_error *err) {
     if (meta->epoch != epoch)
-        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: holds epoch %ld, not %ld (a renamed or "
-                               "copied checkpoint)", path, meta->epoch, epoch);
+        return iflow_error_set(err, IFLOW_ECORRUPT,
+                               "%s: holds epoch %ld, not %ld (a renamed or "
+                               "copied checkpoint)",
+                               path, meta->epoch, epoch);
     if (meta->config_hash != st->config_hash && meta->config_hash != iflow_config_hash(&st->cfg))
-        return iflow_error_set(err, IFLOW_ECORRUPT, "%s: written by another run or config "
-                               "(config hash %016llx, this run's %016llx)", path,
-                               (unsigned long long)meta->config_hash,
+        return iflow_error_set(err, IFLOW_ECORRUPT,
+                               "%s: written by another run or config "
+                               "(config hash %016llx, this run's %016llx)",
+                               path, (unsigned long long)meta->config_hash,
                                (unsigned long long)st->config_hash);
     return 0;
 }
@@ -54,9 +57,10 @@ int run_check_meta(const run_state *st, const char *path, long epoch,
  * run (its hash differs too, but a checkpoint from before the key existed matches either). */
 static int check_normals(const run_state *st, const char *path, iflow_error *err) {
     if (st->rng.normals == st->cfg.noise_generator) return 0;
-    return iflow_error_set(err, IFLOW_ECORRUPT, "%s: its training noise was drawn with "
-                           "noise_generator = %s, the config says %s", path,
-                           iflow_normals_name(st->rng.normals),
+    return iflow_error_set(err, IFLOW_ECORRUPT,
+                           "%s: its training noise was drawn with "
+                           "noise_generator = %s, the config says %s",
+                           path, iflow_normals_name(st->rng.normals),
                            iflow_normals_name(st->cfg.noise_generator));
 }
 
@@ -70,11 +74,11 @@ int run_open_dir(run_state *st, iflow_error *err) {
     if (rc) return rc;
     st->lock_fd = open(path, O_RDWR | O_CREAT, 0666);
     if (st->lock_fd < 0)
-        return iflow_error_set(err, IFLOW_EIO, "%s: cannot write in the run directory: %s",
-                               st->dir, strerror(errno));
+        return iflow_error_set(err, IFLOW_EIO, "%s: cannot write in the run directory: %s", st->dir,
+                               strerror(errno));
     if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        return iflow_error_set(err, IFLOW_EBUSY,
-                               "%s: another infoflow run is using this directory", st->dir);
+        return iflow_error_set(err, IFLOW_EBUSY, "%s: another infoflow run is using this directory",
+                               st->dir);
     if (!rc) rc = iflow_path_join(path, sizeof path, st->dir, "log.txt", err);
     if (!rc && !(st->log = fopen(path, "a")))
         rc = iflow_error_set(err, IFLOW_EIO, "%s: cannot write: %s", path, strerror(errno));
@@ -193,17 +197,18 @@ static int write_hash(const char *path, uint64_t h, iflow_error *err) {
  * (which a run writes first, so an earlier attempt that failed has it) are the user's, e.g.
  * `--out .` beside a config named config.ini: refused rather than overwritten. */
 static int check_foreign_files(const run_state *st, const char *hpath, iflow_error *err) {
-    static const char *const ours[] = {"config.ini", "mi.csv", "binned.csv", "activations.csv",
-                                       "scatter.csv", "info.csv", "summary.png",
-                                       "info_plane.png"};
+    static const char *const ours[] = {"config.ini",  "mi.csv",   "binned.csv",  "activations.csv",
+                                       "scatter.csv", "info.csv", "summary.png", "info_plane.png"};
     if (access(hpath, F_OK) == 0) return 0;
     for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
         char path[1100];
         if (iflow_path_join(path, sizeof path, st->dir, ours[i], NULL) == 0 &&
             access(path, F_OK) == 0)
-            return iflow_error_set(err, IFLOW_EINVAL, "%s: already there and not from an infoflow "
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "%s: already there and not from an infoflow "
                                    "run (no config.hash beside it); refusing to overwrite it: use "
-                                   "another --out", path);
+                                   "another --out",
+                                   path);
     }
     return 0;
 }

@@ -9,7 +9,8 @@
  *   run_measure.c the measured epochs: their logs (run_open_logs, run_trim_logs), one
  *                 measurement and its rows (run_measure, run_record), and the epochs a kill cut
  *                 off (run_catch_up);
- *   estimate.c    `infoflow estimate` from checkpoints, with its MPI spread (iflow_run_estimate). */
+ *   estimate.c    `infoflow estimate` from checkpoints, with its MPI spread (iflow_run_estimate).
+ */
 #ifndef IFLOW_RUN_INTERNAL_H
 #define IFLOW_RUN_INTERNAL_H
 
@@ -27,7 +28,8 @@
 #include "infoflow/train.h"
 #include "runlog.h"
 
-/* The random streams of a run (iflow_rng(seed or mi_seed, stream)): fixed, results depend on them. */
+/* The random streams of a run (iflow_rng(seed or mi_seed, stream)): fixed, results depend on them.
+ */
 enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4, STREAM_CLUSTER = 5 };
 
 typedef struct run_state {
@@ -49,9 +51,9 @@ typedef struct run_state {
     size_t n_mi, n_keep;
     runlog metrics, mi, binned, acts, scatter;
     runlog clusters, cos_hist; /* clustering.csv, cosine_hist.csv (closed: not measured) */
-    size_t n_measured; /* MI epochs measured in this invocation */
-    uint64_t config_hash; /* of cfg, computed once (it reads the data files) */
-    long resumed_from;    /* the checkpoint resumed from (-1: none): never thinned away */
+    size_t n_measured;         /* MI epochs measured in this invocation */
+    uint64_t config_hash;      /* of cfg, computed once (it reads the data files) */
+    long resumed_from;         /* the checkpoint resumed from (-1: none): never thinned away */
     iflow_mi_options mi_opts;
 } run_state;
 

@@ -41,7 +41,7 @@ static void forward_progress(void *user, const char *stage, double fraction) {
 /* Appends the rows of one measured epoch: activations and scatter of the net as it is, then
  * binned.csv and mi.csv from info (measured here or on another rank); `seconds` for the log. */
 int run_record(run_state *st, const iflow_net *net, long epoch, const iflow_layer_info *info,
-                  double seconds, iflow_error *err) {
+               double seconds, iflow_error *err) {
     size_t H = net->n_layers - 1;
     const iflow_dataset *in = st->inputs;
     double t0 = iflow_now_seconds();
@@ -54,23 +54,21 @@ int run_record(run_state *st, const iflow_net *net, long epoch, const iflow_laye
         rc = iflow_mi_clean_layer(net, in->x, in->n, l, t, err);
         if (!rc)
             rc = runlog_write_activations(&st->acts, scatter_epoch(st, epoch) ? &st->scatter : NULL,
-                                          epoch, l, net->widths[l], net->act, t, in->y, in->n,
-                                          err);
+                                          epoch, l, net->widths[l], net->act, t, in->y, in->n, err);
     }
     free(t);
     if (!rc && st->clusters.f)
         rc = run_cluster_epoch(net, st->cluster_set, epoch, st->cfg.cluster_k, st->cfg.threads,
-                               &st->clusters, scatter_epoch(st, epoch) ? &st->cos_hist : NULL,
-                               err);
+                               &st->clusters, scatter_epoch(st, epoch) ? &st->cos_hist : NULL, err);
     /* mi.csv last: a full set of its rows marks the epoch complete (see catch_up). */
     if (!rc) rc = runlog_write_mi(&st->mi, &st->binned, epoch, info, H, err);
     if (rc) return rc;
     char line[1024];
     int pos = snprintf(line, sizeof line, "epoch %ld: I(X;T) =", epoch);
     for (size_t l = 0; l < H && pos < (int)sizeof line - 16; l++)
-        pos += info[l].has_sp ? snprintf(line + pos, sizeof line - (size_t)pos, " %.3f",
-                                         info[l].ixt.mi.value)
-                              : snprintf(line + pos, sizeof line - (size_t)pos, " -");
+        pos += info[l].has_sp
+                   ? snprintf(line + pos, sizeof line - (size_t)pos, " %.3f", info[l].ixt.mi.value)
+                   : snprintf(line + pos, sizeof line - (size_t)pos, " -");
     run_say(st, "%s nats (%.1f s)", line, seconds + iflow_now_seconds() - t0);
     st->n_measured++;
     return 0;
@@ -82,9 +80,9 @@ int run_measure(run_state *st, const iflow_net *net, long epoch, iflow_error *er
     const iflow_dataset *in = st->inputs;
     double t0 = iflow_now_seconds();
     mi_progress mp = {st, epoch};
-    int rc = iflow_mi_measure(net, in->x, in->y, in->n, net->widths[net->n_layers], epoch,
-                              &st->mi_opts, info, st->o->progress ? forward_progress : NULL, &mp,
-                              err);
+    int rc =
+        iflow_mi_measure(net, in->x, in->y, in->n, net->widths[net->n_layers], epoch, &st->mi_opts,
+                         info, st->o->progress ? forward_progress : NULL, &mp, err);
     return rc ? rc : run_record(st, net, epoch, info, iflow_now_seconds() - t0, err);
 }
 
@@ -109,7 +107,7 @@ int run_open_logs(run_state *st, iflow_error *err) {
 }
 
 int run_trim_logs(run_state *st, long epoch, iflow_error *err) {
-    static const char *const names[] = {"metrics.csv", "mi.csv",         "binned.csv",
+    static const char *const names[] = {"metrics.csv",     "mi.csv",      "binned.csv",
                                         "activations.csv", "scatter.csv", "clustering.csv",
                                         "cosine_hist.csv"};
     int rc = 0;
@@ -121,13 +119,11 @@ int run_trim_logs(run_state *st, long epoch, iflow_error *err) {
 /* Drops the measurement rows of epochs > max_epoch. The files are closed first: trimming
  * replaces them, and rows written through the old handles would be lost. */
 static int retrim_mi_logs(run_state *st, long max_epoch, iflow_error *err) {
-    static const char *const names[] = {"mi.csv",         "binned.csv",     "activations.csv",
-                                        "scatter.csv",    "clustering.csv", "cosine_hist.csv"};
-    const char *headers[] = {mi_header(st),         RUNLOG_BINNED_HEADER,
-                             RUNLOG_ACTIVATIONS_HEADER, RUNLOG_SCATTER_HEADER,
-                             RUN_CLUSTER_HEADER,     RUN_COSINE_HIST_HEADER};
-    runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter, &st->clusters,
-                       &st->cos_hist};
+    static const char *const names[] = {"mi.csv",      "binned.csv",     "activations.csv",
+                                        "scatter.csv", "clustering.csv", "cosine_hist.csv"};
+    const char *headers[] = {mi_header(st),         RUNLOG_BINNED_HEADER, RUNLOG_ACTIVATIONS_HEADER,
+                             RUNLOG_SCATTER_HEADER, RUN_CLUSTER_HEADER,   RUN_COSINE_HIST_HEADER};
+    runlog *files[] = {&st->mi, &st->binned, &st->acts, &st->scatter, &st->clusters, &st->cos_hist};
     int rc = 0;
     for (size_t i = 0; i < 6 && !rc; i++) {
         if (i >= 4 && !st->cluster_set) break;
@@ -151,9 +147,10 @@ int run_catch_up(run_state *st, long epoch, iflow_error *err) {
         char path[1200];
         run_checkpoint_path(st, e, path, sizeof path);
         if (e < last_logged || access(path, F_OK) != 0) {
-            run_say(st, "epoch %ld was not measured before (the [estimate] epochs changed%s); "
+            run_say(st,
+                    "epoch %ld was not measured before (the [estimate] epochs changed%s); "
                     "measure it with infoflow estimate",
-                e, access(path, F_OK) ? " and its checkpoint was not kept" : "");
+                    e, access(path, F_OK) ? " and its checkpoint was not kept" : "");
             continue;
         }
         iflow_net *copy;

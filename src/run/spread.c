@@ -46,8 +46,7 @@ static int compute_mine(size_t n_items, size_t n_hidden, const iflow_mi_options 
             if (u++ % size == rank) o.layers[o.layer_mask_n++] = unit_layer(sel, n_sel, item, k);
         if (o.layer_mask_n == 0) continue;
         rc = fn(user, item, &o, tmp, err);
-        for (size_t k = 0; k < o.layer_mask_n && !rc; k++)
-            mine[(*n_mine)++] = tmp[o.layers[k] - 1];
+        for (size_t k = 0; k < o.layer_mask_n && !rc; k++) mine[(*n_mine)++] = tmp[o.layers[k] - 1];
     }
     iflow_dist_solo(was);
     free(tmp);

@@ -31,8 +31,8 @@ static int same_state(const iflow_net *a, const iflow_net *b, const iflow_optim 
                       const iflow_optim *ob, const iflow_rng *ra, const iflow_rng *rb) {
     size_t n = a->n_params * sizeof *a->params;
     return !memcmp(a->params, b->params, n) && !memcmp(oa->m, ob->m, n) &&
-           !memcmp(oa->v, ob->v, n) && oa->step == ob->step && !memcmp(&oa->p, &ob->p, sizeof oa->p) &&
-           !memcmp(ra, rb, sizeof *ra);
+           !memcmp(oa->v, ob->v, n) && oa->step == ob->step &&
+           !memcmp(&oa->p, &ob->p, sizeof oa->p) && !memcmp(ra, rb, sizeof *ra);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -50,8 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
     }
     /* A known state to compare against after a failed load. */
-    for (size_t i = 0; i < net->n_params; i++)
-        net->params[i] = opt->m[i] = opt->v[i] = (double)i;
+    for (size_t i = 0; i < net->n_params; i++) net->params[i] = opt->m[i] = opt->v[i] = (double)i;
     opt->step = 7;
     memcpy(ref->params, net->params, net->n_params * sizeof *net->params);
     memcpy(ref_opt->m, opt->m, net->n_params * sizeof *opt->m);
