@@ -14,7 +14,7 @@ esac
 
 packages=(gcc meson ninja-build pkg-config libopenblas-dev zlib1g-dev libpng-dev libinih-dev
           libcairo2-dev check fonts-dejavu-core dataset-fashion-mnist libopenmpi-dev openmpi-bin
-          python3-numpy python3-pytest python3-torch)
+          python3-numpy python3-pytest python3-torch clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,6 +42,8 @@ if [ "$mode" = run ]; then
   # Into results/runs/ (not tracked): results/szt-tanh holds the committed reference outputs.
   exec build/infoflow run configs/szt-tanh.ini --resume --out results/runs/szt-tanh
 else
+  # The tree stays formatted (.clang-format; tools/format applies it).
+  tools/format --check
   meson test -C build --no-suite slow --print-errorlogs
   # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer); no
   # -march=native, so the build also runs under valgrind. UB halts, so it fails the test.
