@@ -188,6 +188,26 @@ static int compact_weights(const double *s, const double *w, size_t n, size_t d,
     return 0;
 }
 
+/* The mixture problem of n centres s (n x d) with the options' draws: beta, k = mc, tolerance,
+ * seed and stream, generator, threads and progress (counted in *done, which the caller zeroes).
+ * Weights, groupings, stream indices and the query subset are the caller's to add. */
+static iflow_mix_mc mix_problem(const iflow_sp_options *opt, const double *s, size_t n, size_t d,
+                                size_t *done) {
+    return (iflow_mix_mc){.s = s,
+                          .n = n,
+                          .d = d,
+                          .k = opt->mc,
+                          .beta = opt->beta,
+                          .tolerance = opt->tolerance,
+                          .seed = opt->seed,
+                          .stream = opt->stream,
+                          .normals = opt->normals,
+                          .threads = opt->threads,
+                          .progress = opt->progress,
+                          .progress_user = opt->progress_user,
+                          .progress_done = done};
+}
+
 int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
                      const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
     const char *fn = "iflow_sp_entropy";
@@ -214,21 +234,9 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
     }
     if (rc == 0) {
         size_t done = 0;
-        iflow_mix_mc p = {.s = weights ? sc : s,
-                          .lw = lw,
-                          .orig = orig,
-                          .n = m,
-                          .d = d,
-                          .k = opt->mc,
-                          .beta = opt->beta,
-                          .tolerance = opt->tolerance,
-                          .seed = opt->seed,
-                          .stream = opt->stream,
-                          .normals = opt->normals,
-                          .threads = opt->threads,
-                          .progress = opt->progress,
-                          .progress_user = opt->progress_user,
-                          .progress_done = &done};
+        iflow_mix_mc p = mix_problem(opt, weights ? sc : s, m, d, &done);
+        p.lw = lw;
+        p.orig = orig;
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
@@ -391,23 +399,11 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         rc = reorder_queries(s, n, d, stride, group_a, group_b, ga, gb, &ro, err);
     if (rc == 0) {
         size_t done = 0;
-        iflow_mix_mc p = {.s = ro.s ? ro.s : s,
-                          .ga = ga,
-                          .gb = gb,
-                          .orig = ro.orig,
-                          .n = n,
-                          .d = d,
-                          .k = opt->mc,
-                          .n_query = nq,
-                          .beta = opt->beta,
-                          .tolerance = opt->tolerance,
-                          .seed = opt->seed,
-                          .stream = opt->stream,
-                          .normals = opt->normals,
-                          .threads = opt->threads,
-                          .progress = opt->progress,
-                          .progress_user = opt->progress_user,
-                          .progress_done = &done};
+        iflow_mix_mc p = mix_problem(opt, ro.s ? ro.s : s, n, d, &done);
+        p.ga = ga;
+        p.gb = gb;
+        p.orig = ro.orig;
+        p.n_query = nq;
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
