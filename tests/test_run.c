@@ -256,7 +256,8 @@ START_TEST(test_noise_generator_v2) {
     iflow_error err = {0};
     config_estimate("v2.ini", "noise_generator = v2\n", "tanh", "threads = 2\n");
     config_estimate("v2t1.ini", "noise_generator = v2\n", "tanh", "threads = 1\n");
-    ck_assert_msg(run("run.ini", "v1", 0, 0, &err) == 0, "%s", err.msg);
+    config("v1.ini", "noise_generator = v1\n", "tanh");
+    ck_assert_msg(run("v1.ini", "v1", 0, 0, &err) == 0, "%s", err.msg);
     ck_assert_msg(run("v2.ini", "full", 0, 0, &err) == 0, "%s", err.msg);
     ck_assert_msg(run("v2t1.ini", "one", 0, 0, &err) == 0, "%s", err.msg);
     ck_assert_msg(run("v2.ini", "split", 0, 3, &err) == 0, "%s", err.msg);
@@ -278,8 +279,66 @@ START_TEST(test_noise_generator_v2) {
         free(z);
     }
     /* The v1 config on the v2 run directory: another run. */
-    ck_assert_int_ne(run("run.ini", "full", 1, 0, &err), 0);
+    ck_assert_int_ne(run("v1.ini", "full", 1, 0, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "full"));
+    /* A config that names no generator makes a v2 run. */
+    ck_assert_msg(run("run.ini", "default", 0, 0, &err) == 0, "%s", err.msg);
+    char *md = metrics_sans_time("default"), *mf = metrics_sans_time("full");
+    ck_assert_str_eq(md, mf);
+    free(md);
+    free(mf);
+}
+END_TEST
+
+/* Removes the line "noise_generator = v1" from out/config.ini, as in a run directory written
+ * before the key existed (config.hash is unchanged: v1 was never hashed). */
+static void forget_generator(const char *out) {
+    char *text = slurp(out, "config.ini");
+    char *line = strstr(text, "noise_generator = v1\n");
+    ck_assert_ptr_nonnull(line);
+    memmove(line, line + strlen("noise_generator = v1\n"),
+            strlen(line + strlen("noise_generator = v1\n")) + 1);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/config.ini", tmpdir, out);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+}
+
+/* The default generator moved from v1 to v2: a v1 run, also one from before the key existed,
+ * resumed with a config that names no generator goes on with v1 and ends as if never stopped;
+ * its directory reads as v1 for `infoflow estimate`; a config naming v2 is another run. */
+START_TEST(test_resume_keeps_v1) {
+    iflow_error err = {0};
+    config("v1.ini", "noise_generator = v1\n", "tanh");
+    config("v2.ini", "noise_generator = v2\n", "tanh");
+    ck_assert_msg(run("v1.ini", "full", 0, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("v1.ini", "old", 0, 3, &err) == 0, "%s", err.msg);
+    forget_generator("old");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/old", tmpdir);
+    iflow_config cfg;
+    ck_assert_msg(iflow_run_load_config(dir, &cfg, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(cfg.noise_generator, IFLOW_NORMALS_V1);
+    ck_assert_int_ne(run("v2.ini", "old", 1, 0, &err), 0);
+    ck_assert_msg(run("run.ini", "old", 1, 0, &err) == 0, "%s", err.msg);
+    char *x = metrics_sans_time("full"), *y = metrics_sans_time("old");
+    ck_assert_str_eq(x, y);
+    free(x);
+    free(y);
+    const char *logs[] = {"mi.csv", "binned.csv"};
+    for (int i = 0; i < 2; i++) {
+        x = slurp("full", logs[i]);
+        y = slurp("old", logs[i]);
+        ck_assert_msg(!strcmp(x, y), "%s differs after resume", logs[i]);
+        free(x);
+        free(y);
+    }
+    char *c = slurp("old", "config.ini"); /* now written with the key */
+    ck_assert_ptr_nonnull(strstr(c, "\nnoise_generator = v1\n"));
+    free(c);
 }
 END_TEST
 
@@ -679,6 +738,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_resume_is_exact);
     tcase_add_test(tc, test_noise_generator_v2);
+    tcase_add_test(tc, test_resume_keeps_v1);
     tcase_add_test(tc, test_resume_after_torn_write);
     tcase_add_test(tc, test_refuses_occupied_or_locked_dir);
     tcase_add_test(tc, test_divergence_names_epoch_and_layer);

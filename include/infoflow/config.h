@@ -68,7 +68,9 @@ typedef struct iflow_config {
     uint64_t seed;                 /* default 1 */
     double orthonormal;            /* Parseval step size alpha after each update; 0 = off */
     iflow_normals noise_generator; /* normal generator version of training noise and estimate
-                                      draws: v1 (default) or v2 (see rng.h) */
+                                      draws: v1 or v2 (see rng.h); default v2 for a new run, a
+                                      resumed one keeps its own (see iflow_run_load_config) */
+    int noise_generator_given;     /* 1 if the file named noise_generator */
     char checkpoint_keep[64];      /* which checkpoints to keep: "all" (default), "last",
                                       "every:N", "log:K" (always also the last and MI epochs) */
 

@@ -255,8 +255,13 @@ def address(a):
     return a.ctypes.data
 
 
-def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1):
+NORMALS = {"v1": 0, "v2": 1}  # iflow_normals
+
+
+def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1, normals="v1"):
     """An iflow_sp_options with the library's defaults, then these fields."""
+    if normals not in NORMALS:
+        raise ValueError(f"normals: must be 'v1' or 'v2', got {normals!r}")
     opt = SpOptions()
     lib().iflow_sp_options_default(ctypes.byref(opt))
     opt.beta = float(sigma)
@@ -266,6 +271,7 @@ def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1):
     opt.tolerance = float(tolerance)
     opt.threads = _threads(threads)
     opt.query_stride = _size(query_stride, "query_stride")
+    opt.normals = NORMALS[normals]
     return opt
 
 

@@ -24,7 +24,8 @@ def gaussian_entropy(d, sigma):
     return float(_native.lib().iflow_gaussian_entropy(_native._size(d, "d"), float(sigma)))
 
 
-def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights=None):
+def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights=None,
+               normals="v1"):
     """SP estimate of h(P * N(0, sigma^2 I)) from samples of P: the entropy of the Gaussian
     mixture with one component N(s_j, sigma^2 I) per sample (ESTIMATION.md section 3), by Monte
     Carlo with `mc` draws around every sample.
@@ -38,6 +39,8 @@ def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights
             within `tolerance` of its exact value.
         threads: OpenMP threads, 0 = OpenMP's default; never changes the result.
         weights: optional n non-negative weights of the samples (None = equal).
+        normals: generator of the draws, "v1" (default, the numbers this function always gave)
+            or "v2" (configs/README.md); other draws of the same estimate.
 
     Returns:
         (h, se): the estimate and its Monte Carlo standard error, in nats.
@@ -49,7 +52,7 @@ def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights
         w = as_samples(weights, "weights").reshape(-1)
         if w.shape[0] != n:
             raise ValueError(f"weights: need one per sample ({n}), got {w.shape[0]}")
-    opt = sp_options(sigma, mc, seed, tolerance, threads)
+    opt = sp_options(sigma, mc, seed, tolerance, threads, normals=normals)
     out = _native.Estimate()
     call("iflow_sp_entropy", address(s), None if w is None else address(w), n, d,
          ctypes.byref(opt), ctypes.byref(out))
@@ -63,13 +66,13 @@ def _mi_terms(e):
 
 
 def sp_mi_terms(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0,
-                query_stride=1, stream=0):
+                query_stride=1, stream=0, normals="v1"):
     """Grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g) with T = S + Z,
     Z ~ N(0, sigma^2 I), S drawn from the samples, G the group of the sample (p_g the fraction
     of samples in group g), by SP with common random numbers, and its terms.
 
     Args:
-        samples, sigma, mc, seed, tolerance, threads: as in sp_entropy.
+        samples, sigma, mc, seed, tolerance, threads, normals: as in sp_entropy.
         groups: one integer id per sample (any integers; renumbered in increasing order, as
             `infoflow mi --group-col` does).
         query_stride: 1 draws around every sample; s > 1 around samples 0, s, 2s, ... only
@@ -83,26 +86,26 @@ def sp_mi_terms(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0
     s = as_samples(samples)
     n, d = s.shape
     g, n_groups = as_groups(groups, n)
-    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride)
+    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals)
     out = _native.MiEstimate()
     call("iflow_sp_grouped_mi", address(s), n, d, address(g), n_groups, ctypes.byref(opt),
          ctypes.byref(out))
     return _mi_terms(out)
 
 
-def sp_mi(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0):
+def sp_mi(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, normals="v1"):
     """SP estimate of the grouped mutual information I(G;T) (see sp_mi_terms), e.g. I(X;T) with
     groups = the input each sample came from, or I(Y;T) with groups = labels.
 
     Returns:
         (mi, se) in nats.
     """
-    t = sp_mi_terms(samples, groups, sigma, mc, seed, tolerance, threads)
+    t = sp_mi_terms(samples, groups, sigma, mc, seed, tolerance, threads, normals=normals)
     return t["mi"], t["mi_se"]
 
 
 def sp_mi2(samples, groups_a, groups_b, sigma, mc=16, seed=1, tolerance=1e-6, threads=0,
-           query_stride=1, stream=0):
+           query_stride=1, stream=0, normals="v1"):
     """Two groupings of the same samples at once (e.g. by input for I(X;T) and by label for
     I(Y;T)), sharing the draws and the sums over all samples: the cost of one sp_mi_terms.
 
@@ -113,7 +116,7 @@ def sp_mi2(samples, groups_a, groups_b, sigma, mc=16, seed=1, tolerance=1e-6, th
     n, d = s.shape
     ga, na = as_groups(groups_a, n, "groups_a")
     gb, nb = as_groups(groups_b, n, "groups_b")
-    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride)
+    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals)
     out_a, out_b = _native.MiEstimate(), _native.MiEstimate()
     call("iflow_sp_grouped_mi2", address(s), n, d, address(ga), na, address(gb), nb,
          ctypes.byref(opt), ctypes.byref(out_a), ctypes.byref(out_b))

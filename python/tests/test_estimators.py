@@ -67,6 +67,27 @@ def test_sp_mi_equals_cli(cli, npy, sigma, mc, seed, tol):
     assert str(t["n_groups"]) == j["groups"] == "4"
 
 
+@pytest.mark.parametrize("normals", ["v1", "v2"])
+def test_normals_equal_cli(cli, npy, normals):
+    x = samples()
+    h, se = infoflow.sp_entropy(x, 0.1, normals=normals)
+    j = cli_json(cli("entropy", "--sigma", 0.1, "--normals", normals, npy(x)))
+    assert (printed(h), printed(se)) == (j["h"], j["stderr"])
+    ids = np.arange(len(x)) % 3
+    mi, se = infoflow.sp_mi(x, ids, 0.1, normals=normals)
+    j = cli_json(cli("mi", "--group-col", 0, "--sigma", 0.1, "--normals", normals,
+                     npy(np.column_stack([ids, x]))))
+    assert (printed(mi), printed(se)) == (j["mi"], j["stderr"])
+
+
+def test_normals_v1_is_the_default_and_v2_other_draws():
+    x = samples()
+    assert infoflow.sp_entropy(x, 0.1) == infoflow.sp_entropy(x, 0.1, normals="v1")
+    assert infoflow.sp_entropy(x, 0.1) != infoflow.sp_entropy(x, 0.1, normals="v2")
+    with pytest.raises(ValueError, match="normals"):
+        infoflow.sp_entropy(x, 0.1, normals="v3")
+
+
 def test_sp_mi2_is_two_sp_mi(npy):
     """Two groupings at once give what each gives alone (same draws, same sums)."""
     x = samples(d=2)

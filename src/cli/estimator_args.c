@@ -39,6 +39,12 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
             return cli_usage_error(cmd, "--tolerance must be a number >= 0, got '%s'%s", v,
                                    cli_range_note(v));
         return 0;
+    case OPT_NORMALS: {
+        int g = iflow_normals_parse(v);
+        if (g < 0) return cli_usage_error(cmd, "--normals must be v1 or v2, got '%s'", v);
+        a->normals = (iflow_normals)g;
+        return 0;
+    }
     case OPT_WIDTH:
         if (a->have_bins) return cli_usage_error(cmd, "give one of --bin-width and --bins");
         a->bins = (iflow_binning){IFLOW_BIN_WIDTH, 0.0, 0.0};
@@ -141,6 +147,7 @@ void est_sp_options(const est_args *a, iflow_sp_options *opt) {
     opt->mc = a->mc;
     opt->seed = a->seed;
     opt->tolerance = a->tolerance;
+    opt->normals = a->normals;
     opt->threads = (int)a->threads;
 }
 

@@ -26,7 +26,8 @@ enum {
     OPT_THREADS,
     OPT_GROUP,
     OPT_SLICES,
-    OPT_SLICE_DIM
+    OPT_SLICE_DIM,
+    OPT_NORMALS
 };
 
 /* Default --tolerance: the run's [estimate] tolerance. */
@@ -40,6 +41,7 @@ enum {
     "  --seed S         sp: random seed (default 1)\n"                                             \
     "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"              \
     "                   (default 1e-6, as runs; 0: exact sums)\n"                                  \
+    "  --normals V      sp: normal generator of the draws, v1 (default) or v2\n"                   \
     "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                       \
     "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
 #define EST_HELP_SLICED                                                                            \
@@ -61,6 +63,7 @@ enum {
         {"sigma", required_argument, NULL, OPT_SIGMA}, {"mc", required_argument, NULL, OPT_MC},    \
         {"seed", required_argument, NULL, OPT_SEED},                                               \
         {"tolerance", required_argument, NULL, OPT_TOL},                                           \
+        {"normals", required_argument, NULL, OPT_NORMALS},                                         \
         {"bin-width", required_argument, NULL, OPT_WIDTH}, {                                       \
         "bins", required_argument, NULL, OPT_BINS                                                  \
     }
@@ -79,6 +82,7 @@ typedef struct est_args {
     size_t mc;
     uint64_t seed;
     double tolerance;
+    iflow_normals normals; /* --normals, default v1 */
     int have_bins;
     iflow_binning bins;
     size_t k;

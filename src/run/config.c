@@ -134,6 +134,7 @@ void iflow_config_defaults(iflow_config *cfg) {
         .kind = IFLOW_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     cfg->batch = 256;
     cfg->seed = 1;
+    cfg->noise_generator = IFLOW_NORMALS_V2;
     strcpy(cfg->checkpoint_keep, "all");
     strcpy(cfg->mi_epochs, "log:20");
     cfg->replicas = 100;
@@ -405,6 +406,7 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
         int g = iflow_normals_parse(v);
         if (g >= 0) {
             cfg->noise_generator = (iflow_normals)g;
+            cfg->noise_generator_given = 1;
             return 0;
         }
         allowed = "v1 or v2";

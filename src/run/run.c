@@ -319,7 +319,6 @@ void run_release(run_state *st) {
 static int prepare(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
     int rc = iflow_config_validate(c, err);
-    st->config_hash = run_resume_hash(c); /* as config.hash: a run may be extended */
     if (!rc) rc = iflow_epochs_expand(c->mi_epochs, c->epochs, &st->mi_epochs, &st->n_mi, err);
     if (!rc) {
         const char *keep = c->checkpoint_keep;
@@ -327,7 +326,8 @@ static int prepare(run_state *st, iflow_error *err) {
         rc = iflow_epochs_expand(keep, c->epochs, &st->keep_epochs, &st->n_keep, err);
     }
     if (!rc) rc = run_open_dir(st, err);
-    if (!rc) rc = run_check_config(st, err);
+    if (!rc) rc = run_check_config(st, err); /* may adopt the run's noise_generator */
+    st->config_hash = run_resume_hash(c);    /* as config.hash: a run may be extended */
     if (!rc) rc = run_load_data(st, err);
     if (!rc) rc = write_info(st, err);
     if (!rc) rc = run_build_model(st, err);

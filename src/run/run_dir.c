@@ -213,12 +213,20 @@ static int check_foreign_files(const run_state *st, const char *hpath, iflow_err
     return 0;
 }
 
+/* A run directory's config.ini, whose noise_generator, if not named, is v1: every run since the
+ * key existed writes it, so a file without it is from a run made before, with v1. */
+static int load_run_config(const char *path, iflow_config *cfg, iflow_error *err) {
+    int rc = iflow_config_load(path, cfg, err);
+    if (!rc && !cfg->noise_generator_given) cfg->noise_generator = IFLOW_NORMALS_V1;
+    return rc;
+}
+
 /* A resume may extend a run, never shorten it: config.ini would then describe fewer epochs
  * than the run's files hold. */
 static int check_not_shorter(const run_state *st, const char *path, iflow_error *err) {
     iflow_config old;
     iflow_error e;
-    if (access(path, F_OK) != 0 || iflow_config_load(path, &old, &e) != 0) return 0;
+    if (access(path, F_OK) != 0 || load_run_config(path, &old, &e) != 0) return 0;
     if (st->cfg.epochs >= old.epochs) return 0;
     return iflow_error_set(err, IFLOW_EINVAL,
                            "%s: the run has [train] epochs = %ld; resuming with %ld would shorten "
@@ -227,11 +235,32 @@ static int check_not_shorter(const run_state *st, const char *path, iflow_error 
                            path, old.epochs, st->cfg.epochs, old.epochs);
 }
 
+/* A resumed run keeps the generator it started with when the config does not name one: the
+ * default moved from v1 to v2, and a config written before must still resume its v1 run. The
+ * run's config.ini says which; without it, config.hash does (v1 is not hashed). */
+static int adopt_run_generator(run_state *st, const char *path, const char *hpath,
+                               iflow_error *err) {
+    if (!st->o->resume || st->cfg.noise_generator_given) return 0;
+    if (access(path, F_OK) == 0) {
+        iflow_config old;
+        int rc = load_run_config(path, &old, err);
+        if (!rc) st->cfg.noise_generator = old.noise_generator;
+        return rc;
+    }
+    uint64_t then;
+    iflow_config v1 = st->cfg;
+    v1.noise_generator = IFLOW_NORMALS_V1;
+    if (read_hash(hpath, &then) == 0 && then == run_resume_hash(&v1))
+        st->cfg.noise_generator = IFLOW_NORMALS_V1;
+    return 0;
+}
+
 /* The effective config: a new run writes it; a resumed one must match it (epochs may grow). */
 int run_check_config(run_state *st, iflow_error *err) {
     char path[1100], hpath[1100];
     int rc = iflow_path_join(path, sizeof path, st->dir, "config.ini", err);
     if (!rc) rc = iflow_path_join(hpath, sizeof hpath, st->dir, "config.hash", err);
+    if (!rc) rc = adopt_run_generator(st, path, hpath, err);
     if (rc) return rc;
     uint64_t now = run_resume_hash(&st->cfg), then;
     if (st->o->resume && read_hash(hpath, &then) == 0) {
@@ -243,7 +272,7 @@ int run_check_config(run_state *st, iflow_error *err) {
     } else if (st->o->resume && access(path, F_OK) == 0) {
         /* A run directory from before config.hash existed: compare with its config.ini. */
         iflow_config old;
-        if ((rc = iflow_config_load(path, &old, err))) return rc;
+        if ((rc = load_run_config(path, &old, err))) return rc;
         adopt_moved_paths(&old, &st->cfg);
         if (run_resume_hash(&old) != now)
             return iflow_error_set(err, IFLOW_EINVAL,
@@ -271,5 +300,5 @@ int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err) 
     if (!rc && access(path, R_OK) != 0)
         return iflow_error_set(err, IFLOW_EIO, "%s: not a run directory (no readable config.ini)",
                                dir);
-    return rc ? rc : iflow_config_load(path, cfg, err);
+    return rc ? rc : load_run_config(path, cfg, err);
 }
