@@ -79,7 +79,10 @@ static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
  * block when that costs at most (1 + PLAN_SLACK) times what its two children cost apart
  * (cost = padded draws x centres in the ball): for widely spread centres (beta large against
  * their spacing) whole nodes of BLOCK_DRAWS draws are blocks; for separated clusters a block
- * is one cluster. The plan depends only on the data, never on the thread count. */
+ * is one cluster. This greedy plan over-merges clustered data (2.0x the pairs of every query
+ * centre alone in its own ball on the quick szt-tanh run), so IFLOW_MIX_PLAN_BEST chooses each
+ * node's split bottom-up instead (plan_best: 1.66x there). Either plan depends only on the
+ * data, never on the thread count. */
 enum { BLOCK_DRAWS = 64 };
 #define PLAN_SLACK 0.1
 
@@ -248,10 +251,14 @@ static int plan_node(planner *pr, size_t node, double cost) {
 
 /* The bottom-up plan (IFLOW_MIX_PLAN_BEST): best(node) = min(one block, best(left) +
  * best(right)), each block costing its pairs plus PLAN_BLOCK_COST for its ball query and kernel
- * pass (without it the plan fragments into many small blocks whose fixed costs the pair count
- * does not see). Leaves and wide nodes keep the rules above. Appends node's blocks to pr->out
- * and sets *best to their cost. Every node of a frontier subtree is costed once. */
-#define PLAN_BLOCK_COST 2048.0
+ * pass. Measured on the 60 (epoch, layer) sums of configs/exp-szt-tanh-quick.ini: 0, 512,
+ * 2048, 8192 and 32768 gave 1691, 1692, 1712, 1830 and 2122 M pairs, and the sums' CPU time
+ * grew with the pairs, not with the blocks (145k at 0, 80k at 32768): the fixed cost is small,
+ * 512 only keeps equal-cost splits from fragmenting. Leaves and wide nodes keep the rules
+ * above. Appends node's blocks to pr->out and sets *best to their cost. Every node of a
+ * frontier subtree with query centres in both halves is costed once (one ball query each:
+ * about twice the greedy's planning time). */
+#define PLAN_BLOCK_COST 512.0
 static int plan_best(planner *pr, size_t node, double *best) {
     const plan *pl = pr->pl;
     const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
@@ -269,6 +276,10 @@ static int plan_best(planner *pr, size_t node, double *best) {
         }
         return rc;
     }
+    /* A node whose query centres all lie in one half has that half's ball and plan: go down
+     * without costing it (a sparse query subset makes long chains of such nodes). */
+    size_t split = pl->qcount[pl->cx->tree->nodes[nd->left].end];
+    if (split == a || split == b) return plan_best(pr, split == b ? nd->left : nd->right, best);
     double bl, br;
     int rc = plan_best(pr, nd->left, &bl);
     if (!rc) rc = plan_best(pr, nd->right, &br);
