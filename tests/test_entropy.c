@@ -259,7 +259,8 @@ END_TEST
  * tight clusters, uniform points, beta from far below to far above their spacing, one draw
  * per centre with a query subsample, several draws, and more draws than a block holds: every
  * grouped quantity must stay within the tolerance of the exact sums (each ln is off by at
- * most tol, so a difference of two by at most 2 tol), for any thread count. */
+ * most tol, so a difference of two by at most 2 tol), for any thread count, under both block
+ * plans: normals v1 plans greedily, v2 bottom-up (the v2 exact sums use v2's draws too). */
 START_TEST(test_truncated_blocks_match_exact) {
     size_t n = 2400, d = 3;
     double *s = clustered_points(n, d, 40, 0.002, 41);
@@ -272,27 +273,31 @@ START_TEST(test_truncated_blocks_match_exact) {
     }
     const double tol = 1e-9, betas[3] = {0.002, 0.02, 0.5};
     const size_t mc[3] = {1, 3, 70}, stride[3] = {4, 1, 16};
-    for (int b = 0; b < 3; b++) {
-        for (int c = 0; c < 3; c++) {
-            iflow_sp_options o = opts(betas[b], mc[c], 3 + (uint64_t)c);
-            o.query_stride = stride[c];
-            iflow_mi_estimate ea, eb, ta[2], tb[2];
-            ck_assert_int_eq(iflow_sp_grouped_mi2(s, n, d, ga, n / 8, gb, 2, &o, &ea, &eb, NULL),
-                             0);
-            o.tolerance = tol;
-            for (int t = 0; t < 2; t++) {
-                o.threads = t + 1;
+    for (int v = 0; v < 2; v++) {
+        for (int b = 0; b < 3; b++) {
+            for (int c = 0; c < 3; c++) {
+                iflow_sp_options o = opts(betas[b], mc[c], 3 + (uint64_t)c);
+                o.normals = v ? IFLOW_NORMALS_V2 : IFLOW_NORMALS_V1;
+                o.query_stride = stride[c];
+                iflow_mi_estimate ea, eb, ta[2], tb[2];
                 ck_assert_int_eq(
-                    iflow_sp_grouped_mi2(s, n, d, ga, n / 8, gb, 2, &o, &ta[t], &tb[t], NULL), 0);
+                    iflow_sp_grouped_mi2(s, n, d, ga, n / 8, gb, 2, &o, &ea, &eb, NULL), 0);
+                o.tolerance = tol;
+                for (int t = 0; t < 2; t++) {
+                    o.threads = t ? 3 : 1;
+                    ck_assert_int_eq(
+                        iflow_sp_grouped_mi2(s, n, d, ga, n / 8, gb, 2, &o, &ta[t], &tb[t], NULL),
+                        0);
+                }
+                ck_assert(ta[0].mi.value == ta[1].mi.value && tb[0].mi.value == tb[1].mi.value);
+                ck_assert(ta[0].h.se == ta[1].h.se && tb[0].h_cond.value == tb[1].h_cond.value);
+                ck_assert_double_eq_tol(ta[0].h.value, ea.h.value, tol);
+                ck_assert_double_eq_tol(ta[0].h_cond.value, ea.h_cond.value, tol);
+                ck_assert_double_eq_tol(tb[0].h_cond.value, eb.h_cond.value, tol);
+                ck_assert_double_eq_tol(ta[0].mi.value, ea.mi.value, 2 * tol);
+                ck_assert_double_eq_tol(tb[0].mi.value, eb.mi.value, 2 * tol);
+                ck_assert_double_eq_tol(ta[0].mi.se, ea.mi.se, 1e-6);
             }
-            ck_assert(ta[0].mi.value == ta[1].mi.value && tb[0].mi.value == tb[1].mi.value);
-            ck_assert(ta[0].h.se == ta[1].h.se && tb[0].h_cond.value == tb[1].h_cond.value);
-            ck_assert_double_eq_tol(ta[0].h.value, ea.h.value, tol);
-            ck_assert_double_eq_tol(ta[0].h_cond.value, ea.h_cond.value, tol);
-            ck_assert_double_eq_tol(tb[0].h_cond.value, eb.h_cond.value, tol);
-            ck_assert_double_eq_tol(ta[0].mi.value, ea.mi.value, 2 * tol);
-            ck_assert_double_eq_tol(tb[0].mi.value, eb.mi.value, 2 * tol);
-            ck_assert_double_eq_tol(ta[0].mi.se, ea.mi.se, 1e-6);
         }
     }
     free(s);

@@ -1,8 +1,10 @@
 /* bench_estimators: times the SP entropy kernel (exact and truncated) on uniform and clustered
  * centres, and this machine's vectorised-exp and FMA peaks for comparison.
- * Usage: bench_estimators [--quick] [--threads N] [--n N] [--k K]
+ * Usage: bench_estimators [--quick] [--threads N] [--n N] [--k K] [--plans]
  * --k: draws per centre (default 16); the information protocol draws k = 1 around a subset of
- * the centres, the regime where the truncated sum's blocks matter most. */
+ * the centres, the regime where the truncated sum's blocks matter most.
+ * --plans: only the truncated sums, under the greedy and the bottom-up block plans (timed
+ * interleaved, G B G B), with their blocks and pairs against the own-ball lower bound. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -69,8 +71,9 @@ typedef struct result {
     double h, se, seconds, cpu;
 } result;
 
-static result run_sp(const double *s, size_t n, size_t d, double beta, size_t k, double tol,
-                     size_t n_query, int threads) {
+static result run_sp_plan(const double *s, size_t n, size_t d, double beta, size_t k, double tol,
+                          size_t n_query, int threads, iflow_mix_plan plan,
+                          iflow_mix_plan_stats *ps) {
     size_t nq = n_query ? n_query : n;
     iflow_mix_stats *st = malloc(nq * sizeof *st);
     iflow_mix_mc p = {.s = s,
@@ -81,7 +84,9 @@ static result run_sp(const double *s, size_t n, size_t d, double beta, size_t k,
                       .beta = beta,
                       .tolerance = tol,
                       .seed = 1,
-                      .threads = threads};
+                      .plan = plan,
+                      .threads = threads,
+                      .plan_stats = ps};
     double t0 = now(), c0 = cpu_now();
     iflow_error err;
     if (iflow_mix_mc_run(&p, st, &err)) {
@@ -98,6 +103,11 @@ static result run_sp(const double *s, size_t n, size_t d, double beta, size_t k,
     r.se = sqrt(var / (double)k) / (double)nq;
     free(st);
     return r;
+}
+
+static result run_sp(const double *s, size_t n, size_t d, double beta, size_t k, double tol,
+                     size_t n_query, int threads) {
+    return run_sp_plan(s, n, d, beta, k, tol, n_query, threads, IFLOW_MIX_PLAN_GREEDY, NULL);
 }
 
 WIDE __attribute__((noinline)) static double exp_sum(const double *x, size_t n) {
@@ -172,7 +182,7 @@ static void peaks(void) {
 }
 
 typedef struct config {
-    int quick, threads;
+    int quick, threads, plans;
     size_t only_n, k;
 } config;
 
@@ -203,8 +213,29 @@ static void bench_case(const config *cf, const char *kind, const double *s, size
     fflush(stdout);
 }
 
+/* The two block plans at one setting, all n centres queried: blocks, pairs (millions) and
+ * their ratio to the own-ball lower bound, CPU seconds of two interleaved runs each (the plan
+ * statistics are taken in a separate, untimed run), and the difference of the two h. */
+static void plan_case(const config *cf, const char *kind, const double *s, size_t n, size_t d,
+                      double beta) {
+    iflow_mix_plan_stats st[2];
+    result r[2][2];
+    for (int p = 0; p < 2; p++)
+        run_sp_plan(s, n, d, beta, cf->k, 1e-6, 0, cf->threads, (iflow_mix_plan)p, &st[p]);
+    for (int rep = 0; rep < 2; rep++)
+        for (int p = 0; p < 2; p++)
+            r[p][rep] =
+                run_sp_plan(s, n, d, beta, cf->k, 1e-6, 0, cf->threads, (iflow_mix_plan)p, NULL);
+    for (int p = 0; p < 2; p++)
+        printf("%6zu %3zu %6.3f %-9s %-6s %8.0f %9.2f %8.2f %6.2f %7.3f %7.3f %+.2e\n", n, d, beta,
+               kind, p ? "best" : "greedy", st[p].blocks, st[p].pairs / 1e6,
+               st[p].own_ball_pairs / 1e6, st[p].pairs / st[p].own_ball_pairs, r[p][0].cpu,
+               r[p][1].cpu, r[p][0].h - r[0][0].h);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
-    config cf = {0, omp_get_max_threads(), 0, 16};
+    config cf = {0, omp_get_max_threads(), 0, 0, 16};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             cf.quick = 1;
@@ -214,8 +245,11 @@ int main(int argc, char **argv) {
             cf.only_n = strtoul(argv[++i], 0, 10);
         else if (!strcmp(argv[i], "--k") && i + 1 < argc)
             cf.k = strtoul(argv[++i], 0, 10);
+        else if (!strcmp(argv[i], "--plans"))
+            cf.plans = 1;
         else {
-            fprintf(stderr, "usage: %s [--quick] [--threads N] [--n N] [--k K]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--threads N] [--n N] [--k K] [--plans]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -223,6 +257,22 @@ int main(int argc, char **argv) {
     if (cf.k < 1) cf.k = 1;
     printf("bench_estimators: %d thread(s), k = %zu draws per centre, tolerance 1e-6\n", cf.threads,
            cf.k);
+    if (cf.plans) {
+        printf("     n   d   beta data      plan     blocks   Mpairs  Mlower  ratio  cpu s1  cpu s2"
+               "  h - h(greedy)\n");
+        size_t dims[3] = {2, 5, 10}, n = cf.only_n ? cf.only_n : 16384;
+        double betas[2] = {0.1, 0.005};
+        for (int b = 0; b < 3; b++) {
+            double *uni = uniform_data(n, dims[b], 3), *clu = clustered_data(n, dims[b], 4);
+            for (int c = 0; c < 2; c++) {
+                plan_case(&cf, "uniform", uni, n, dims[b], betas[c]);
+                plan_case(&cf, "clustered", clu, n, dims[b], betas[c]);
+            }
+            free(uni);
+            free(clu);
+        }
+        return 0;
+    }
     peaks();
     printf("\n     n   d   beta data      mode   wall s     cpu s  Mpair/s  Mpair/s         h"
            "      se  speed  |dh|/se\n"

@@ -202,6 +202,11 @@ static iflow_mix_mc mix_problem(const iflow_sp_options *opt, const double *s, si
                           .seed = opt->seed,
                           .stream = opt->stream,
                           .normals = opt->normals,
+                          /* normals v2 is the numerics version 2: its draws, and the
+                           * bottom-up block plan, whose truncated sums differ from v1's
+                           * within the tolerance */
+                          .plan = opt->normals == IFLOW_NORMALS_V2 ? IFLOW_MIX_PLAN_BEST
+                                                                   : IFLOW_MIX_PLAN_GREEDY,
                           .threads = opt->threads,
                           .progress = opt->progress,
                           .progress_user = opt->progress_user,

@@ -51,6 +51,20 @@ static inline __attribute__((always_inline)) double iflow_exp_kernel(double x) {
     return x < -708.0 ? 0.0 : y;
 }
 
+/* How the truncated driver groups query centres into blocks (mixture_tree.c). GREEDY: top-down,
+ * a node is one block when that costs at most 10% more than its two halves apart. BEST:
+ * bottom-up, each node takes the cheaper of one block and its halves' best plans, with a fixed
+ * cost per block. Both depend only on the data; the truncated sums of the two differ within
+ * the tolerance. The public options choose BEST with normals v2 (entropy.c). */
+typedef enum iflow_mix_plan { IFLOW_MIX_PLAN_GREEDY = 0, IFLOW_MIX_PLAN_BEST = 1 } iflow_mix_plan;
+
+/* What a truncated run's plan did, for benchmarks: blocks, pairs (padded draws x centres of
+ * each block's ball, summed) and the pairs had every query centre its own ball alone (k draws,
+ * unpadded: the lower bound of the pairs of any plan of these balls). */
+typedef struct iflow_mix_plan_stats {
+    double blocks, pairs, own_ball_pairs;
+} iflow_mix_plan_stats;
+
 /* One Monte Carlo SP problem. Centre i gets k draws t_ij = s_i + z_ij, z_ij ~ N(0, beta^2 I)
  * from iflow_rng(seed, stream + orig[i]); every draw's sums run over all n centres. */
 typedef struct iflow_mix_mc {
@@ -66,12 +80,15 @@ typedef struct iflow_mix_mc {
     double tolerance; /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
     uint64_t seed, stream;
     iflow_normals normals; /* generator version of the draws */
+    iflow_mix_plan plan;   /* block plan of the truncated mode (0: greedy) */
     int threads;           /* 0: OpenMP default */
     /* NULL, or told the fraction of query blocks done, from the calling thread (progress_done
      * counts them across threads; the caller zeroes it). */
     void (*progress)(void *user, double fraction);
     void *progress_user;
     size_t *progress_done;
+    iflow_mix_plan_stats *plan_stats; /* NULL, or filled by a truncated run (costs a ball
+                                         query per query centre) */
 } iflow_mix_mc;
 
 /* One query block of `total` finished: counts it and, on the calling (master) thread, reports

@@ -79,7 +79,10 @@ static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
  * block when that costs at most (1 + PLAN_SLACK) times what its two children cost apart
  * (cost = padded draws x centres in the ball): for widely spread centres (beta large against
  * their spacing) whole nodes of BLOCK_DRAWS draws are blocks; for separated clusters a block
- * is one cluster. The plan depends only on the data, never on the thread count. */
+ * is one cluster. This greedy plan over-merges clustered data (2.0x the pairs of every query
+ * centre alone in its own ball on the quick szt-tanh run), so IFLOW_MIX_PLAN_BEST chooses each
+ * node's split bottom-up instead (plan_best: 1.66x there). Either plan depends only on the
+ * data, never on the thread count. */
 enum { BLOCK_DRAWS = 64 };
 #define PLAN_SLACK 0.1
 
@@ -150,6 +153,19 @@ static void block_ball(const plan *pl, size_t a, size_t b, double *ctr, double *
     *r2 = r * r * (1.0 + 1e-10); /* rounding in the tree's distances must not drop a centre */
 }
 
+/* Padded draws x centres in the ball (ctr, r2) for a block of nq query centres; -1 if out of
+ * memory. */
+static double ball_cost(planner *pr, const double *ctr, double r2, size_t nq) {
+    const plan *pl = pr->pl;
+    pr->scratch.n = 0;
+    if (iflow_kdtree_ball_ranges(pl->cx->tree, ctr, r2, &pr->scratch)) return -1;
+    size_t centres = 0;
+    for (size_t r = 0; r < pr->scratch.n; r += 2)
+        centres += pr->scratch.v[r + 1] - pr->scratch.v[r];
+    size_t draws = nq * pl->cx->p->k;
+    return (double)((draws + QG - 1) / QG * QG) * (double)centres;
+}
+
 /* Cost of answering the query centres of node as one block (0 if it has none); -1 if out of
  * memory. */
 static double node_cost(planner *pr, size_t node) {
@@ -159,13 +175,7 @@ static double node_cost(planner *pr, size_t node) {
     if (a == b) return 0;
     double r2;
     block_ball(pl, a, b, pr->tmp, &r2);
-    pr->scratch.n = 0;
-    if (iflow_kdtree_ball_ranges(pl->cx->tree, pr->tmp, r2, &pr->scratch)) return -1;
-    size_t centres = 0;
-    for (size_t r = 0; r < pr->scratch.n; r += 2)
-        centres += pr->scratch.v[r + 1] - pr->scratch.v[r];
-    size_t draws = (b - a) * pl->cx->p->k;
-    return (double)((draws + QG - 1) / QG * QG) * (double)centres;
+    return ball_cost(pr, pr->tmp, r2, b - a);
 }
 
 static int list_grow(block_list *l, size_t d) {
@@ -239,6 +249,51 @@ static int plan_node(planner *pr, size_t node, double cost) {
     return rc ? rc : plan_node(pr, nd->right, cr);
 }
 
+/* The bottom-up plan (IFLOW_MIX_PLAN_BEST): best(node) = min(one block, best(left) +
+ * best(right)), each block costing its pairs plus PLAN_BLOCK_COST for its ball query and kernel
+ * pass. Measured on the 60 (epoch, layer) sums of configs/exp-szt-tanh-quick.ini: 0, 512,
+ * 2048, 8192 and 32768 gave 1691, 1692, 1712, 1830 and 2122 M pairs, and the sums' CPU time
+ * grew with the pairs, not with the blocks (145k at 0, 80k at 32768): the fixed cost is small,
+ * 512 only keeps equal-cost splits from fragmenting. Leaves and wide nodes keep the rules
+ * above. Appends node's blocks to pr->out and sets *best to their cost. Every node of a
+ * frontier subtree with query centres in both halves is costed once (one ball query each:
+ * about twice the greedy's planning time). */
+#define PLAN_BLOCK_COST 512.0
+static int plan_best(planner *pr, size_t node, double *best) {
+    const plan *pl = pr->pl;
+    const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
+    size_t a = pl->qcount[nd->begin], b = pl->qcount[nd->end], d = pl->cx->p->d;
+    size_t mark = pr->out.n;
+    *best = 0;
+    if (a == b) return 0;
+    if (!nd->left) {
+        int rc = plan_leaf(pr, node, a, b);
+        for (size_t u = mark; !rc && u < pr->out.n; u++) {
+            const tblock *bl = &pr->out.b[u];
+            double c = ball_cost(pr, pr->out.ctr + u * d, bl->r2, bl->q1 - bl->q0);
+            if (c < 0) return IFLOW_ENOMEM;
+            *best += c + PLAN_BLOCK_COST;
+        }
+        return rc;
+    }
+    /* A node whose query centres all lie in one half has that half's ball and plan: go down
+     * without costing it (a sparse query subset makes long chains of such nodes). */
+    size_t split = pl->qcount[pl->cx->tree->nodes[nd->left].end];
+    if (split == a || split == b) return plan_best(pr, split == b ? nd->left : nd->right, best);
+    double bl, br;
+    int rc = plan_best(pr, nd->left, &bl);
+    if (!rc) rc = plan_best(pr, nd->right, &br);
+    if (rc) return rc;
+    *best = bl + br;
+    if (wide_node(pl, node, a, b)) return 0; /* surely split */
+    double one = node_cost(pr, node);
+    if (one < 0) return IFLOW_ENOMEM;
+    if (one + PLAN_BLOCK_COST > *best) return 0;
+    pr->out.n = mark; /* one block beats the halves' plans */
+    *best = one + PLAN_BLOCK_COST;
+    return emit(pr, a, b, pl->per_block);
+}
+
 /* Collects the frontier below node, in tree order. */
 static int find_frontier(plan *pl, size_t node) {
     const iflow_kdnode *nd = &pl->cx->tree->nodes[node];
@@ -298,7 +353,9 @@ static int plan_build(plan *pl, const mc_ctx *cx, const double *rad, size_t nqc)
         for (size_t f = 0; f < pl->n_frontier; f++) {
             if (!ok) continue;
             memset(&pr.out, 0, sizeof pr.out);
-            ok = plan_node(&pr, pl->frontier[f], -1) == 0;
+            double cost;
+            ok = (cx->p->plan == IFLOW_MIX_PLAN_BEST ? plan_best(&pr, pl->frontier[f], &cost)
+                                                     : plan_node(&pr, pl->frontier[f], -1)) == 0;
             lists[f] = pr.out;
         }
         if (!ok) {
@@ -345,6 +402,36 @@ static int share_blocks(mc_ctx *cx, const plan *pl, size_t nqc) {
     return 0;
 }
 
+/* Fills st for the plan (the same on every rank and thread count). */
+static int measure_plan(const mc_ctx *cx, const plan *pl, size_t nqc, iflow_mix_plan_stats *st) {
+    const iflow_kdtree *t = cx->tree;
+    size_t d = t->d, k = cx->p->k;
+    iflow_kd_list hits = {0};
+    double *ctr = malloc(d * sizeof *ctr);
+    int rc = ctr ? 0 : IFLOW_ENOMEM;
+    *st = (iflow_mix_plan_stats){(double)pl->all.n, 0, 0};
+    for (size_t b = 0; !rc && b < pl->all.n; b++) {
+        hits.n = 0;
+        rc = iflow_kdtree_ball_ranges(t, pl->all.ctr + b * d, pl->all.b[b].r2, &hits);
+        size_t centres = 0, draws = (pl->all.b[b].q1 - pl->all.b[b].q0) * k;
+        for (size_t r = 0; r < hits.n; r += 2) centres += hits.v[r + 1] - hits.v[r];
+        st->pairs += (double)((draws + QG - 1) / QG * QG) * (double)centres;
+    }
+    for (size_t u = 0; !rc && u < nqc; u++) {
+        size_t pos = pl->qpos[u];
+        double r2;
+        for (size_t c = 0; c < d; c++) ctr[c] = t->x[c * t->n + pos];
+        r2 = pl->rad[t->perm[pos]] * pl->rad[t->perm[pos]] * (1.0 + 1e-10);
+        hits.n = 0;
+        rc = iflow_kdtree_ball_ranges(t, ctr, r2, &hits);
+        for (size_t r = 0; r < hits.n; r += 2)
+            st->own_ball_pairs += (double)k * (double)(hits.v[r + 1] - hits.v[r]);
+    }
+    free(ctr);
+    free(hits.v);
+    return rc;
+}
+
 /* The radius of every query centre, a plan of blocks, then per block one
  * ball query for ranges of the tree and the same kernel on them. In an MPI job every rank
  * makes the same plan and computes the blocks it owns (round-robin). */
@@ -378,6 +465,7 @@ static int run_blocks(mc_ctx *cx, iflow_mix_stats *stats) {
     if (!fail) fail = share_blocks(cx, &pl, nqc) != 0;
     size_t rank = (size_t)iflow_dist_rank(), size = (size_t)iflow_dist_size();
     size_t mine = !fail && pl.all.n > rank ? (pl.all.n - rank + size - 1) / size : 0;
+    if (!fail && p->plan_stats) fail = measure_plan(cx, &pl, nqc, p->plan_stats) != 0;
 #pragma omp parallel num_threads(iflow_mix_threads(p->threads)) if (!fail)
     {
         workspace w = {0};
