@@ -259,8 +259,8 @@ END_TEST
  * tight clusters, uniform points, beta from far below to far above their spacing, one draw
  * per centre with a query subsample, several draws, and more draws than a block holds: every
  * grouped quantity must stay within the tolerance of the exact sums (each ln is off by at
- * most tol, so a difference of two by at most 2 tol), for any thread count, under both block
- * plans: normals v1 plans greedily, v2 bottom-up (the v2 exact sums use v2's draws too). */
+ * most tol, so a difference of two by at most 2 tol), for any thread count and either normal
+ * generator (the v2 exact sums use v2's draws too). */
 START_TEST(test_truncated_blocks_match_exact) {
     size_t n = 2400, d = 3;
     double *s = clustered_points(n, d, 40, 0.002, 41);
@@ -304,6 +304,51 @@ START_TEST(test_truncated_blocks_match_exact) {
     free(u);
     free(ga);
     free(gb);
+}
+END_TEST
+
+/* The bottom-up block plan (internal, measured against the greedy one by bench_estimators
+ * --plans): every query's ln-sums within tol of the exact ones, the same for 1 and 3 threads,
+ * and never fewer pairs than the own-ball lower bound. */
+START_TEST(test_bottom_up_plan_matches_exact) {
+    size_t n = 2400, d = 3, nq = 600;
+    double *s = clustered_points(n, d, 40, 0.002, 43);
+    iflow_mix_stats *ex = malloc(n * sizeof *ex),
+                    *tr[2] = {malloc(n * sizeof *ex), malloc(n * sizeof *ex)};
+    const double tol = 1e-9, betas[2] = {0.002, 0.05};
+    for (int b = 0; b < 2; b++) {
+        iflow_mix_mc p = {.s = s,
+                          .n = n,
+                          .d = d,
+                          .k = 1,
+                          .n_query = nq,
+                          .beta = betas[b],
+                          .seed = 5,
+                          .threads = 1};
+        iflow_error err;
+        ck_assert_int_eq(iflow_mix_mc_run(&p, ex, &err), 0);
+        p.tolerance = tol;
+        iflow_mix_plan_stats ps[2];
+        p.plan_stats = &ps[0];
+        ck_assert_int_eq(iflow_mix_mc_run(&p, tr[0], &err), 0); /* greedy */
+        p.plan = IFLOW_MIX_PLAN_BEST;
+        p.plan_stats = &ps[1];
+        for (int t = 0; t < 2; t++) {
+            p.threads = t ? 3 : 1;
+            ck_assert_int_eq(iflow_mix_mc_run(&p, tr[t], &err), 0);
+            if (t == 0) p.plan_stats = NULL;
+        }
+        for (size_t i = 0; i < nq; i++) {
+            ck_assert(tr[0][i].mean[IFLOW_MIX_L] == tr[1][i].mean[IFLOW_MIX_L]);
+            ck_assert_double_eq_tol(tr[0][i].mean[IFLOW_MIX_L], ex[i].mean[IFLOW_MIX_L], tol);
+        }
+        ck_assert_double_gt(ps[0].pairs, 0);
+        ck_assert_double_ge(ps[1].pairs, ps[1].own_ball_pairs);
+    }
+    free(s);
+    free(ex);
+    free(tr[0]);
+    free(tr[1]);
 }
 END_TEST
 
@@ -465,6 +510,7 @@ int main(void) {
     tcase_add_test(tc, test_weights_duplicate);
     tcase_add_test(tc, test_truncated_matches_exact);
     tcase_add_test(tc, test_truncated_blocks_match_exact);
+    tcase_add_test(tc, test_bottom_up_plan_matches_exact);
     tcase_add_test(tc, test_threads_identical);
     tcase_add_test(tc, test_grouped_singletons);
     tcase_add_test(tc, test_grouped_two_clusters);

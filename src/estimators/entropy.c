@@ -202,11 +202,10 @@ static iflow_mix_mc mix_problem(const iflow_sp_options *opt, const double *s, si
                           .seed = opt->seed,
                           .stream = opt->stream,
                           .normals = opt->normals,
-                          /* normals v2 is the numerics version 2: its draws, and the
-                           * bottom-up block plan, whose truncated sums differ from v1's
-                           * within the tolerance */
-                          .plan = opt->normals == IFLOW_NORMALS_V2 ? IFLOW_MIX_PLAN_BEST
-                                                                   : IFLOW_MIX_PLAN_GREEDY,
+                          /* The bottom-up plan does 18% fewer pairs than the greedy one on
+                           * the protocol's sums but plans twice as long: 24% more CPU in all
+                           * (results/bench/plans-szt-tanh-quick.md). */
+                          .plan = IFLOW_MIX_PLAN_GREEDY,
                           .threads = opt->threads,
                           .progress = opt->progress,
                           .progress_user = opt->progress_user,
