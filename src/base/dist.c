@@ -28,7 +28,9 @@ static struct {
     int inited;     /* MPI_Init was called */
     int rank, size; /* in MPI_COMM_WORLD */
     int solo;
-    int shared_error; /* the last agree found an error: every rank knows it */
+    int shared_error; /* an agree found an error: every rank knows it */
+    int shared_code;  /* and its code and message, returned by every later agree */
+    char shared_msg[sizeof((iflow_error *)0)->msg];
     unsigned long long bytes;
     char task[160];
 } g = {.size = 1};
@@ -111,6 +113,9 @@ static int mpi_fail(int mrc, const char *what, iflow_error *err) {
 
 int iflow_dist_agree(int rc, iflow_error *err) {
     if (iflow_dist_size() == 1) return rc;
+    /* Every rank learnt of the error in the same call: from then on none of them communicates,
+     * so a rank that meets another agree on its way out does not wait for the others. */
+    if (g.shared_error) return iflow_error_set(err, g.shared_code, "%s", g.shared_msg);
     int me = rc ? g.rank : g.size, first = g.size;
     int mrc = MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Allreduce", err);
@@ -123,7 +128,19 @@ int iflow_dist_agree(int rc, iflow_error *err) {
     mrc = MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Bcast", err);
     g.shared_error = 1;
-    return iflow_error_set(err, m.code, "rank %d: %.1000s", first, m.msg);
+    g.shared_code = m.code;
+    snprintf(g.shared_msg, sizeof g.shared_msg, "rank %d: %.1000s", first, m.msg);
+    return iflow_error_set(err, m.code, "%s", g.shared_msg);
+}
+
+int iflow_dist_bcast(void *buf, size_t bytes, iflow_error *err) {
+    if (iflow_dist_size() == 1) return 0;
+    if (bytes > (size_t)INT_MAX)
+        return iflow_error_set(err, IFLOW_EINVAL, "%zu bytes exceed one MPI message", bytes);
+    int mrc = MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Bcast", err);
+    if (g.rank == 0) g.bytes += (unsigned long long)bytes * (unsigned)(g.size - 1);
+    return 0;
 }
 
 /* MPI counts are ints: counts[] and their displacements, checked. */
@@ -197,6 +214,13 @@ void iflow_dist_finalize(int rc) { (void)rc; }
 int iflow_dist_agree(int rc, iflow_error *err) {
     (void)err;
     return rc;
+}
+
+int iflow_dist_bcast(void *buf, size_t bytes, iflow_error *err) {
+    (void)buf;
+    (void)bytes;
+    (void)err;
+    return 0;
 }
 
 int iflow_dist_allgather(const double *mine, const size_t *counts, double *all, iflow_error *err) {
