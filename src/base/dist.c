@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef IFLOW_HAVE_MPI
 #include <mpi.h>
@@ -111,14 +112,36 @@ static int mpi_fail(int mrc, const char *what, iflow_error *err) {
                            msg);
 }
 
+/* Waits for a collective call to complete without burning the core: MPI's blocking calls poll
+ * until the other ranks arrive, which costs a whole core on a rank waiting for another that
+ * computes or writes (rank 0 recording an estimate's results, training's evaluation: up to
+ * seconds), taking it from the ranks or threads that have work on a shared machine. So: a
+ * short spin (ranks arriving together: the common case inside an estimator), then naps
+ * growing from 20 us to 1 ms, testing between them; the late rank itself, arriving last, does
+ * not wait. */
+static int wait_gently(MPI_Request *req) {
+    double t0 = MPI_Wtime();
+    long nap_ns = 0;
+    for (;;) {
+        int done = 0, mrc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (mrc != MPI_SUCCESS || done) return mrc;
+        if (MPI_Wtime() - t0 < 200e-6) continue;
+        nap_ns = nap_ns ? (nap_ns < 500000 ? 2 * nap_ns : 1000000) : 20000;
+        struct timespec ts = {0, nap_ns};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int iflow_dist_agree(int rc, iflow_error *err) {
     if (iflow_dist_size() == 1) return rc;
     /* Every rank learnt of the error in the same call: from then on none of them communicates,
      * so a rank that meets another agree on its way out does not wait for the others. */
     if (g.shared_error) return iflow_error_set(err, g.shared_code, "%s", g.shared_msg);
     int me = rc ? g.rank : g.size, first = g.size;
-    int mrc = MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Allreduce", err);
+    MPI_Request req;
+    int mrc = MPI_Iallreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    if (mrc == MPI_SUCCESS) mrc = wait_gently(&req);
+    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Iallreduce", err);
     if (first == g.size) return 0;
     struct {
         int code;
