@@ -426,8 +426,9 @@ START_TEST(test_run_any_ranks) {
 }
 END_TEST
 
-/* Rank 0 cannot write the checkpoint of epoch 5 (a directory holds its name) while the other
- * ranks go on training: the job fails, naming rank 0 and the file, and does not hang. */
+/* Rank 0 cannot write the checkpoint of epoch 7 (a directory holds its name) while the other
+ * ranks go on training to the next agreement (the measurement of epoch 20): the job fails,
+ * naming rank 0 and the file, rank 0 writes nothing more, and nothing hangs. */
 START_TEST(test_run_rank0_fails) {
     write_data();
     write_config("one.ini", 1);
@@ -436,15 +437,15 @@ START_TEST(test_run_rank0_fails) {
     ck_assert_int_eq(mkdir(path, 0755), 0);
     path_of(path, sizeof path, "f/checkpoints");
     ck_assert_int_eq(mkdir(path, 0755), 0);
-    path_of(path, sizeof path, "f/checkpoints/epoch-000005.ckpt");
+    path_of(path, sizeof path, "f/checkpoints/epoch-000007.ckpt");
     ck_assert_int_eq(mkdir(path, 0755), 0);
     ck_assert_int_ne(
         RUN(3, "run", "one.ini", "--out", "f", "--quiet", "--no-plot", "--threads", "1"), 0);
     char *e = slurp("err.txt");
-    ck_assert_msg(strstr(e, "rank 0: ") && strstr(e, "epoch-000005.ckpt"), "message: %s", e);
+    ck_assert_msg(strstr(e, "rank 0: ") && strstr(e, "epoch-000007.ckpt"), "message: %s", e);
     ck_assert_msg(!strstr(e, "MPI_ABORT"), "the job was aborted, not stopped: %s", e);
     free(e);
-    path_of(path, sizeof path, "f/checkpoints/epoch-000006.ckpt");
+    path_of(path, sizeof path, "f/checkpoints/epoch-000008.ckpt");
     ck_assert_int_ne(access(path, F_OK), 0);
 }
 END_TEST

@@ -13,6 +13,7 @@
 #include "run_cluster.h"
 #include "run_internal.h"
 
+#define AGREE_EVERY 50 /* epochs between two checks of the ranks on each other (dist.h) */
 #define EVAL_ROWS   1024
 #define EVAL_BUDGET ((size_t)1 << 24) /* doubles of an evaluation workspace of a conv net */
 
@@ -271,8 +272,8 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
         }
     }
     /* In an MPI job the other ranks only train (the same net, from the same streams): rank 0
-     * evaluates, logs and checkpoints, and its verdict reaches them through the agree that
-     * ends the epoch (run_body), or the one before a measurement. */
+     * evaluates, logs and checkpoints, and its verdict reaches them at the next agreement
+     * (run_body, or before a measurement). */
     if (!st->root) return measure_epoch(st, epoch, 0, err);
     evaluate(st, epoch, &m);
     m.seconds = iflow_now_seconds() - t0;
@@ -389,11 +390,15 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
                 st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
     long done = 0;
     for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
-        /* In an MPI job the ranks agree at the end of every epoch (a few microseconds), so that
-         * a failure of rank 0's writes stops the others before they wait for it elsewhere. */
-        rc = iflow_dist_agree(one_epoch(&st, e, err), err);
+        rc = one_epoch(&st, e, err);
+        /* In an MPI job a rank that failed (rank 0 writing, say) says so at once, and the
+         * others learn it at their next agreement: before a measurement, every AGREE_EVERY
+         * epochs, or at the end. Agreeing every epoch would hold every rank to the slowest one
+         * at every epoch, which costs much on a busy machine. */
+        if (rc || e % AGREE_EVERY == 0) rc = iflow_dist_agree(rc, err);
         if (!rc && e > 0 && opts->stop_after > 0 && ++done >= opts->stop_after) break;
     }
+    rc = iflow_dist_agree(rc, err);
     if (rc)
         run_say(&st, "stopped: %s", err->msg);
     else if (opts->plot)
