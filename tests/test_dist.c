@@ -380,8 +380,9 @@ static char *listing(const char *rel) {
 }
 
 /* A single run on 1, 2 and 3 ranks (no repeats: every rank trains, the measurements are split):
- * rank 0 writes the plain run's files, byte for byte, and no other file; then a run stopped
- * after 7 epochs on 2 ranks and resumed on 3 ends with the same files. */
+ * rank 0 writes the plain run's files, byte for byte, and no other file; so does a run stopped
+ * after 7 epochs on 2 ranks and resumed on 3, and one whose rows of epoch 20 were cut off
+ * (written on 3 ranks, measured again on 2 when resumed). */
 START_TEST(test_run_any_ranks) {
     write_data();
     write_config("one.ini", 1);
@@ -391,20 +392,41 @@ START_TEST(test_run_any_ranks) {
         "info.csv", "net.txt",    "config.hash",     "checkpoints/epoch-000040.ckpt"};
     char *plain_metrics = metrics_without_seconds("p/metrics.csv");
     char *plain_list = listing("p");
-    for (int np = 1; np <= 4; np++) {
+    for (int np = 1; np <= 5; np++) {
         char dir[32], a[300], b[300];
         if (np <= 3) {
             snprintf(dir, sizeof dir, "n%d", np);
             ck_assert_int_eq(
                 RUN(np, "run", "one.ini", "--out", dir, "--quiet", "--no-plot", "--threads", "1"),
                 0);
-        } else { /* stopped on 2 ranks, resumed on 3 */
+        } else if (np == 4) { /* stopped on 2 ranks, resumed on 3 */
             snprintf(dir, sizeof dir, "resumed");
             ck_assert_int_eq(RUN(2, "run", "one.ini", "--out", dir, "--quiet", "--no-plot",
                                  "--threads", "1", "--stop-after", "7"),
                              0);
             ck_assert_int_eq(
                 RUN(3, "run", "--resume", "--out", dir, "--quiet", "--no-plot", "--threads", "1"),
+                0);
+        } else { /* cut off while writing the rows of MI epoch 20: the resume measures it again */
+            snprintf(dir, sizeof dir, "cut");
+            ck_assert_int_eq(RUN(3, "run", "one.ini", "--out", dir, "--quiet", "--no-plot",
+                                 "--threads", "1", "--stop-after", "20"),
+                             0);
+            char *mi = slurp("cut/mi.csv");
+            ck_assert_ptr_nonnull(mi);
+            for (int k = 0; k < 2; k++) { /* drops the last two of epoch 20's three rows */
+                mi[strlen(mi) - 1] = '\0';
+                strrchr(mi, '\n')[1] = '\0';
+            }
+            size_t len = strlen(mi);
+            mi[len - 1] = '\0';
+            ck_assert_msg(!strncmp(strrchr(mi, '\n') + 1, "20,", 3), "last row: %s",
+                          strrchr(mi, '\n') + 1);
+            mi[len - 1] = '\n';
+            write_text("cut/mi.csv", mi);
+            free(mi);
+            ck_assert_int_eq(
+                RUN(2, "run", "--resume", "--out", dir, "--quiet", "--no-plot", "--threads", "1"),
                 0);
         }
         for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
