@@ -389,7 +389,9 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
         run_say(&st, "training %zu rows (test %zu), MI on %zu inputs at %zu epochs, into %s",
                 st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
     long done = 0;
+    int split = iflow_dist_size() > 1; /* a seed of repeats keeps its task ("seed S") */
     for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
+        if (split) iflow_dist_set_task("epoch %ld (training)", e); /* for a kill's message */
         rc = one_epoch(&st, e, err);
         /* In an MPI job a rank that failed (rank 0 writing, say) says so at once, and the
          * others learn it at their next agreement: before a measurement, every AGREE_EVERY
@@ -398,6 +400,7 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
         if (rc || e % AGREE_EVERY == 0) rc = iflow_dist_agree(rc, err);
         if (!rc && e > 0 && opts->stop_after > 0 && ++done >= opts->stop_after) break;
     }
+    if (split) iflow_dist_set_task("%s", "");
     rc = iflow_dist_agree(rc, err);
     if (rc)
         run_say(&st, "stopped: %s", err->msg);
