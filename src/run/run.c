@@ -396,7 +396,7 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
         /* In an MPI job a rank that failed (rank 0 writing, say) says so at once, and the
          * others learn it at their next agreement: before a measurement, every AGREE_EVERY
          * epochs, or at the end. Agreeing every epoch would hold every rank to the slowest one
-         * at every epoch, which costs much on a busy machine. */
+         * at every epoch. */
         if (rc || e % AGREE_EVERY == 0) rc = iflow_dist_agree(rc, err);
         if (!rc && e > 0 && opts->stop_after > 0 && ++done >= opts->stop_after) break;
     }
