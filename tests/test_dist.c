@@ -1,8 +1,9 @@
 /* MPI: the same bytes on any number of ranks. Runs `mpirun -np 1, 2, 3 --oversubscribe` on
- * this machine for entropy, mi, estimate and run with repeats, and compares every output with
- * the plain single-process run; then kills a rank of an estimate and checks that the job fails
- * naming it, publishes nothing, and that a rerun gives the plain run's file. Skipped (exit 77,
- * with a message) when the build has no MPI or mpirun is missing. */
+ * this machine for entropy, mi, estimate, a single run and run with repeats, and compares
+ * every output with the plain single-process run; makes rank 0 of a run fail to write; then kills a
+ * rank of an estimate and checks that the job fails naming it, publishes nothing, and that a rerun
+ * gives the plain run's file. Skipped (exit 77, with a message) when the build has no MPI or mpirun
+ * is missing. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -295,14 +297,213 @@ START_TEST(test_repeats_on_ranks) {
         snprintf(b, sizeof b, "b/%s", files[i]);
         assert_same(a, b);
     }
-    /* A single run has no seeds to spread: refused with a message, nothing written. */
-    write_config("one.ini", 1);
-    ck_assert_int_ne(RUN(2, "run", "one.ini", "--out", "c", "--quiet", "--no-plot"), 0);
-    char *e = slurp("err.txt");
-    ck_assert_msg(strstr(e, "repeats") && strstr(e, "estimate"), "message: %s", e);
-    free(e);
+}
+END_TEST
+
+/* The file's bytes and their count (binary files too). */
+static char *slurp_bytes(const char *rel, size_t *n) {
     char path[900];
-    path_of(path, sizeof path, "c/metrics.csv");
+    path_of(path, sizeof path, rel);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "missing %s", rel);
+    char *buf = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (size_t got = 1; got > 0; *n += got) {
+        if (*n + 4096 > cap) {
+            cap = 2 * cap + 4096;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        got = fread(buf + *n, 1, 4096, f);
+    }
+    fclose(f);
+    return buf;
+}
+
+static void assert_same_bytes(const char *a_rel, const char *b_rel) {
+    size_t na, nb;
+    char *a = slurp_bytes(a_rel, &na), *b = slurp_bytes(b_rel, &nb);
+    ck_assert_msg(na > 0 && na == nb && !memcmp(a, b, na), "%s differs from %s", b_rel, a_rel);
+    free(a);
+    free(b);
+}
+
+/* metrics.csv without its last column, the seconds of each epoch. */
+static char *metrics_without_seconds(const char *rel) {
+    char *s = slurp(rel);
+    ck_assert_msg(s != NULL, "missing %s", rel);
+    char *w = s;
+    for (char *line = s, *next; *line; line = next) {
+        char *eol = strchr(line, '\n');
+        next = eol ? eol + 1 : line + strlen(line);
+        char *comma = eol ? eol : next;
+        while (comma > line && *comma != ',') comma--;
+        ck_assert_msg(*comma == ',', "%s: a line without commas", rel);
+        size_t keep = (size_t)(comma - line);
+        memmove(w, line, keep);
+        w += keep;
+        *w++ = '\n';
+    }
+    *w = '\0';
+    return s;
+}
+
+/* The names in DIR and DIR/checkpoints, sorted, as one string. */
+static char *listing(const char *rel) {
+    char *all = calloc(1, 1);
+    ck_assert_ptr_nonnull(all);
+    for (int sub = 0; sub < 2; sub++) {
+        char path[900], *names[256];
+        size_t n = 0;
+        snprintf(path, sizeof path, "%s/%s%s", tmpdir, rel, sub ? "/checkpoints" : "");
+        DIR *d = opendir(path);
+        ck_assert_msg(d != NULL, "cannot list %s", path);
+        for (struct dirent *e; (e = readdir(d)) && n < 256;)
+            if (e->d_name[0] != '.' || !strcmp(e->d_name, ".lock")) names[n++] = strdup(e->d_name);
+        closedir(d);
+        for (size_t i = 1; i < n; i++) /* insertion sort: a few dozen names */
+            for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+                char *t = names[j];
+                names[j] = names[j - 1];
+                names[j - 1] = t;
+            }
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(all);
+            all = realloc(all, len + strlen(names[i]) + 3);
+            ck_assert_ptr_nonnull(all);
+            sprintf(all + len, "%s%s ", sub ? "c/" : "", names[i]);
+            free(names[i]);
+        }
+    }
+    return all;
+}
+
+/* A single run on 1, 2 and 3 ranks (no repeats: every rank trains, the measurements are split):
+ * rank 0 writes the plain run's files, byte for byte, and no other file; so does a run stopped
+ * after 7 epochs on 2 ranks and resumed on 3, and one whose rows of epoch 20 were cut off
+ * (written on 3 ranks, measured again on 2 when resumed). */
+START_TEST(test_run_any_ranks) {
+    write_data();
+    write_config("one.ini", 1);
+    ck_assert_int_eq(RUN(0, "run", "one.ini", "--out", "p", "--quiet", "--no-plot"), 0);
+    static const char *const same[] = {
+        "mi.csv",   "binned.csv", "activations.csv", "scatter.csv",
+        "info.csv", "net.txt",    "config.hash",     "checkpoints/epoch-000040.ckpt"};
+    char *plain_metrics = metrics_without_seconds("p/metrics.csv");
+    char *plain_list = listing("p");
+    for (int np = 1; np <= 5; np++) {
+        char dir[32], a[300], b[300];
+        if (np <= 3) {
+            snprintf(dir, sizeof dir, "n%d", np);
+            ck_assert_int_eq(
+                RUN(np, "run", "one.ini", "--out", dir, "--quiet", "--no-plot", "--threads", "1"),
+                0);
+        } else if (np == 4) { /* stopped on 2 ranks, resumed on 3 */
+            snprintf(dir, sizeof dir, "resumed");
+            ck_assert_int_eq(RUN(2, "run", "one.ini", "--out", dir, "--quiet", "--no-plot",
+                                 "--threads", "1", "--stop-after", "7"),
+                             0);
+            ck_assert_int_eq(
+                RUN(3, "run", "--resume", "--out", dir, "--quiet", "--no-plot", "--threads", "1"),
+                0);
+        } else { /* cut off while writing the rows of MI epoch 20: the resume measures it again */
+            snprintf(dir, sizeof dir, "cut");
+            ck_assert_int_eq(RUN(3, "run", "one.ini", "--out", dir, "--quiet", "--no-plot",
+                                 "--threads", "1", "--stop-after", "20"),
+                             0);
+            char *mi = slurp("cut/mi.csv");
+            ck_assert_ptr_nonnull(mi);
+            for (int k = 0; k < 2; k++) { /* drops the last two of epoch 20's three rows */
+                mi[strlen(mi) - 1] = '\0';
+                strrchr(mi, '\n')[1] = '\0';
+            }
+            size_t len = strlen(mi);
+            mi[len - 1] = '\0';
+            ck_assert_msg(!strncmp(strrchr(mi, '\n') + 1, "20,", 3), "last row: %s",
+                          strrchr(mi, '\n') + 1);
+            mi[len - 1] = '\n';
+            write_text("cut/mi.csv", mi);
+            free(mi);
+            ck_assert_int_eq(
+                RUN(2, "run", "--resume", "--out", dir, "--quiet", "--no-plot", "--threads", "1"),
+                0);
+        }
+        for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+            snprintf(a, sizeof a, "p/%s", same[i]);
+            snprintf(b, sizeof b, "%s/%s", dir, same[i]);
+            assert_same_bytes(a, b);
+        }
+        snprintf(b, sizeof b, "%s/metrics.csv", dir);
+        char *got = metrics_without_seconds(b);
+        ck_assert_msg(!strcmp(plain_metrics, got), "%s differs from p/metrics.csv", b);
+        free(got);
+        got = listing(dir);
+        ck_assert_msg(!strcmp(plain_list, got), "%s holds %s, the plain run %s", dir, got,
+                      plain_list);
+        free(got);
+    }
+    free(plain_metrics);
+    free(plain_list);
+}
+END_TEST
+
+/* A v1 run begun before v2 became the default (its config.ini without the key), resumed on 2
+ * ranks with a config that names no generator: rank 0 adopts v1 from the run directory and the
+ * other rank must draw with it too, or the bytes would differ from the plain v1 run. */
+START_TEST(test_resume_v1_on_ranks) {
+    write_data();
+    write_config("one.ini", 1);
+    char *text = slurp("one.ini");
+    ck_assert_ptr_nonnull(text);
+    char v1[1200], *train = strstr(text, "seed = 4\n");
+    ck_assert_ptr_nonnull(train);
+    snprintf(v1, sizeof v1, "%.*snoise_generator = v1\n%s", (int)(train - text + 9), text,
+             train + 9);
+    write_text("v1.ini", v1);
+    free(text);
+    ck_assert_int_eq(RUN(0, "run", "v1.ini", "--out", "p1", "--quiet", "--no-plot"), 0);
+    ck_assert_int_eq(RUN(2, "run", "v1.ini", "--out", "old", "--quiet", "--no-plot", "--threads",
+                         "1", "--stop-after", "7"),
+                     0);
+    char *cfg = slurp("old/config.ini"), *line = strstr(cfg, "noise_generator = v1\n");
+    ck_assert_ptr_nonnull(line);
+    memmove(line, line + 21, strlen(line + 21) + 1);
+    write_text("old/config.ini", cfg);
+    free(cfg);
+    ck_assert_int_eq(RUN(2, "run", "one.ini", "--resume", "--out", "old", "--quiet", "--no-plot",
+                         "--threads", "1"),
+                     0);
+    assert_same_bytes("p1/mi.csv", "old/mi.csv");
+    assert_same_bytes("p1/binned.csv", "old/binned.csv");
+    char *a = metrics_without_seconds("p1/metrics.csv"),
+         *b = metrics_without_seconds("old/metrics.csv");
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* Rank 0 cannot write the checkpoint of epoch 7 (a directory holds its name) while the other
+ * ranks go on training to the next agreement (the measurement of epoch 20): the job fails,
+ * naming rank 0 and the file, rank 0 writes nothing more, and nothing hangs. */
+START_TEST(test_run_rank0_fails) {
+    write_data();
+    write_config("one.ini", 1);
+    char path[900];
+    path_of(path, sizeof path, "f");
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    path_of(path, sizeof path, "f/checkpoints");
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    path_of(path, sizeof path, "f/checkpoints/epoch-000007.ckpt");
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    ck_assert_int_ne(
+        RUN(3, "run", "one.ini", "--out", "f", "--quiet", "--no-plot", "--threads", "1"), 0);
+    char *e = slurp("err.txt");
+    ck_assert_msg(strstr(e, "rank 0: ") && strstr(e, "epoch-000007.ckpt"), "message: %s", e);
+    ck_assert_msg(!strstr(e, "MPI_ABORT"), "the job was aborted, not stopped: %s", e);
+    free(e);
+    path_of(path, sizeof path, "f/checkpoints/epoch-000008.ckpt");
     ck_assert_int_ne(access(path, F_OK), 0);
 }
 END_TEST
@@ -386,6 +587,9 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_entropy_mi_any_ranks);
     tcase_add_test(tc, test_estimate_any_ranks);
     tcase_add_test(tc, test_repeats_on_ranks);
+    tcase_add_test(tc, test_run_any_ranks);
+    tcase_add_test(tc, test_resume_v1_on_ranks);
+    tcase_add_test(tc, test_run_rank0_fails);
     tcase_add_test(tc, test_rank_killed);
     suite_add_tcase(s, tc);
     return s;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef IFLOW_HAVE_MPI
 #include <mpi.h>
@@ -28,7 +29,9 @@ static struct {
     int inited;     /* MPI_Init was called */
     int rank, size; /* in MPI_COMM_WORLD */
     int solo;
-    int shared_error; /* the last agree found an error: every rank knows it */
+    int shared_error; /* an agree found an error: every rank knows it */
+    int shared_code;  /* and its code and message, returned by every later agree */
+    char shared_msg[sizeof((iflow_error *)0)->msg];
     unsigned long long bytes;
     char task[160];
 } g = {.size = 1};
@@ -109,11 +112,36 @@ static int mpi_fail(int mrc, const char *what, iflow_error *err) {
                            msg);
 }
 
+/* Waits for a collective call to complete without burning the core: MPI's blocking calls poll
+ * until the other ranks arrive, which costs a whole core on a rank waiting for another that
+ * computes or writes (rank 0 recording an estimate's results, training's evaluation: up to
+ * seconds), taking it from the ranks or threads that have work on a shared machine. So: a
+ * short spin (ranks arriving together: the common case inside an estimator), then naps
+ * growing from 20 us to 1 ms, testing between them; the late rank itself, arriving last, does
+ * not wait. */
+static int wait_gently(MPI_Request *req) {
+    double t0 = MPI_Wtime();
+    long nap_ns = 0;
+    for (;;) {
+        int done = 0, mrc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (mrc != MPI_SUCCESS || done) return mrc;
+        if (MPI_Wtime() - t0 < 200e-6) continue;
+        nap_ns = nap_ns ? (nap_ns < 500000 ? 2 * nap_ns : 1000000) : 20000;
+        struct timespec ts = {0, nap_ns};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int iflow_dist_agree(int rc, iflow_error *err) {
     if (iflow_dist_size() == 1) return rc;
+    /* Every rank learnt of the error in the same call: from then on none of them communicates,
+     * so a rank that meets another agree on its way out does not wait for the others. */
+    if (g.shared_error) return iflow_error_set(err, g.shared_code, "%s", g.shared_msg);
     int me = rc ? g.rank : g.size, first = g.size;
-    int mrc = MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Allreduce", err);
+    MPI_Request req;
+    int mrc = MPI_Iallreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    if (mrc == MPI_SUCCESS) mrc = wait_gently(&req);
+    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Iallreduce", err);
     if (first == g.size) return 0;
     struct {
         int code;
@@ -123,7 +151,19 @@ int iflow_dist_agree(int rc, iflow_error *err) {
     mrc = MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Bcast", err);
     g.shared_error = 1;
-    return iflow_error_set(err, m.code, "rank %d: %.1000s", first, m.msg);
+    g.shared_code = m.code;
+    snprintf(g.shared_msg, sizeof g.shared_msg, "rank %d: %.1000s", first, m.msg);
+    return iflow_error_set(err, m.code, "%s", g.shared_msg);
+}
+
+int iflow_dist_bcast(void *buf, size_t bytes, iflow_error *err) {
+    if (iflow_dist_size() == 1) return 0;
+    if (bytes > (size_t)INT_MAX)
+        return iflow_error_set(err, IFLOW_EINVAL, "%zu bytes exceed one MPI message", bytes);
+    int mrc = MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) return mpi_fail(mrc, "MPI_Bcast", err);
+    if (g.rank == 0) g.bytes += (unsigned long long)bytes * (unsigned)(g.size - 1);
+    return 0;
 }
 
 /* MPI counts are ints: counts[] and their displacements, checked. */
@@ -197,6 +237,13 @@ void iflow_dist_finalize(int rc) { (void)rc; }
 int iflow_dist_agree(int rc, iflow_error *err) {
     (void)err;
     return rc;
+}
+
+int iflow_dist_bcast(void *buf, size_t bytes, iflow_error *err) {
+    (void)buf;
+    (void)bytes;
+    (void)err;
+    return 0;
 }
 
 int iflow_dist_allgather(const double *mine, const size_t *counts, double *all, iflow_error *err) {

@@ -36,8 +36,14 @@ int iflow_dist_solo(int on);
 int iflow_dist_owner(size_t u);
 
 /* Every rank passes its rc (0 or IFLOW_E*). Returns 0 if all are 0; else, on every rank, the
- * code of the lowest failing rank, with its message (prefixed "rank R: ") copied into err. */
+ * code of the lowest failing rank, with its message (prefixed "rank R: ") copied into err.
+ * Once an agree has returned an error, every later one returns it again at once, without
+ * communicating: a rank leaving after an error may pass more agree calls than another, and
+ * none of them waits for a rank that has gone. */
 int iflow_dist_agree(int rc, iflow_error *err);
+
+/* bytes of buf from rank 0 of the group to every other rank. */
+int iflow_dist_bcast(void *buf, size_t bytes, iflow_error *err);
 
 /* counts[r] doubles from each rank r of the group; all receives them on every rank, in rank
  * order (mine may lie inside all). */

@@ -20,8 +20,9 @@ static void usage(FILE *out) {
             "scatter.csv, checkpoints/, log.txt and PNG figures (docs/FORMATS.md).\n"
             "With [output] repeats = N, runs seeds S..S+N-1 into DIR/seed-S and writes the\n"
             "mean and sd across seeds to DIR/mi-mean.csv and metrics-mean.csv, with figures.\n"
-            "Under MPI, `mpirun -np N infoflow run CONFIG` runs seed r on rank r mod N\n"
-            "(repeats > 1 only; the same files as one process; docs/SCALING.md).\n\n"
+            "Under MPI, `mpirun -np N infoflow run CONFIG` runs seed r on rank r mod N;\n"
+            "a single run is trained by every rank and its measurements are split over\n"
+            "them. Rank 0 writes the same files as one process (docs/SCALING.md).\n\n"
             "Options:\n"
             "  --out DIR      run directory (default: [output] dir of the config)\n"
             "  --seed N       training seed (overrides [train] seed; the first of repeats)\n"
@@ -85,7 +86,7 @@ int cmd_run(int argc, char **argv) {
     iflow_error err = {0};
     int rc = argc - optind == 1 ? iflow_config_load(argv[optind], &cfg, &err)
                                 : iflow_run_load_config(out, &cfg, &err);
-    if (rc) return cli_fail(&err);
+    if (iflow_dist_agree(rc, &err)) return cli_fail(&err); /* every rank stops, rank 0 says why */
     if (out) snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s", out);
     if (have_seed) {
         if (cfg.mi_seed == cfg.seed)

@@ -225,7 +225,7 @@ static int check_replace(const run_state *st, const iflow_estimate_options *o, c
 
 static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
     iflow_run_options ro = {.progress = o->progress, .progress_user = o->progress_user};
-    run_state st = {.o = &ro, .lock_fd = -1};
+    run_state st = {.o = &ro, .root = iflow_dist_rank() == 0, .lock_fd = -1};
     snprintf(st.dir, sizeof st.dir, "%s", dir);
     int root = iflow_dist_rank() == 0; /* in an MPI job, rank 0 alone locks and writes */
     int rc = iflow_run_load_config(dir, &st.cfg, err);

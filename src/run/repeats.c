@@ -223,15 +223,7 @@ static int run_seed(const iflow_config *cfg, const iflow_run_options *opts, size
 }
 
 int iflow_run_repeats(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
-    if (cfg->repeats <= 1 && iflow_dist_size() > 1)
-        return iflow_dist_agree(iflow_error_set(err, IFLOW_EINVAL,
-                                                "%s: under MPI, run spreads "
-                                                "the seeds of [output] repeats = S > 1 over the "
-                                                "ranks; train a single run in one process, then "
-                                                "`mpirun infoflow estimate DIR` spreads its "
-                                                "measurements",
-                                                cfg->path),
-                                err);
+    /* A single run under MPI: every rank trains, the measurements are split (run.c). */
     if (cfg->repeats <= 1) return iflow_run(cfg, opts, err);
     int rc = iflow_mkdirs(cfg->out_dir, err);
     /* In an MPI job seed r goes to rank r mod N, each run on its own (solo); the aggregate is

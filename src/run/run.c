@@ -8,10 +8,12 @@
 #include "infoflow/checkpoint.h"
 #include "infoflow/plot.h"
 #include "blas.h"
+#include "dist.h"
 #include "io.h"
 #include "run_cluster.h"
 #include "run_internal.h"
 
+#define AGREE_EVERY 50 /* epochs between two checks of the ranks on each other (dist.h) */
 #define EVAL_ROWS   1024
 #define EVAL_BUDGET ((size_t)1 << 24) /* doubles of an evaluation workspace of a conv net */
 
@@ -241,6 +243,18 @@ static int plot(run_state *st, iflow_error *err) {
     return 0;
 }
 
+/* At an MI epoch every rank takes part in the measurement (its mixture sums are split over the
+ * ranks: dist.h), after agreeing that all are well; rc is this rank's state so far. */
+static int measure_epoch(run_state *st, long epoch, int rc, iflow_error *err) {
+    if (!contains(st->mi_epochs, st->n_mi, epoch)) return rc;
+    rc = iflow_dist_agree(rc, err);
+    if (!rc) rc = run_measure(st, st->net, epoch, err);
+    if (!rc && st->root && st->o->plot && st->cfg.plot_every > 0 &&
+        st->n_measured % (size_t)st->cfg.plot_every == 0)
+        plot(st, NULL); /* logged; training goes on */
+    return rc;
+}
+
 static int one_epoch(run_state *st, long epoch, iflow_error *err) {
     double t0 = iflow_now_seconds();
     runlog_metrics m;
@@ -257,6 +271,10 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
                                    epoch, msg, epoch - 1);
         }
     }
+    /* In an MPI job the other ranks only train (the same net, from the same streams): rank 0
+     * evaluates, logs and checkpoints, and its verdict reaches them at the next agreement
+     * (run_body, or before a measurement). */
+    if (!st->root) return measure_epoch(st, epoch, 0, err);
     evaluate(st, epoch, &m);
     m.seconds = iflow_now_seconds() - t0;
     if (!isfinite(m.train_loss_clean)) {
@@ -282,12 +300,7 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
                                                 "enters the gradients and overflows"
                                               : "lower lr?");
     }
-    if (!rc && contains(st->mi_epochs, st->n_mi, epoch)) {
-        rc = run_measure(st, st->net, epoch, err);
-        if (!rc && st->o->plot && st->cfg.plot_every > 0 &&
-            st->n_measured % (size_t)st->cfg.plot_every == 0)
-            plot(st, NULL); /* logged; training goes on */
-    }
+    rc = measure_epoch(st, epoch, rc, err);
     if (!rc && st->o->progress) {
         char stage[160];
         snprintf(stage, sizeof stage, "epoch %ld/%ld  loss %.4f  train %.2f%%  test %.2f%%", epoch,
@@ -325,43 +338,75 @@ static int prepare(run_state *st, iflow_error *err) {
         if (!strcmp(keep, "all") || !strcmp(keep, "last")) keep = "none";
         rc = iflow_epochs_expand(keep, c->epochs, &st->keep_epochs, &st->n_keep, err);
     }
-    if (!rc) rc = run_open_dir(st, err);
-    if (!rc) rc = run_check_config(st, err); /* may adopt the run's noise_generator */
-    st->config_hash = run_resume_hash(c);    /* as config.hash: a run may be extended */
+    /* Rank 0 alone creates, locks and writes the run directory; the others wait for its
+     * verdict before loading anything, and take the generator it adopted for a resumed run. */
+    if (!rc && st->root) rc = run_open_dir(st, err);
+    if (!rc && st->root) rc = run_check_config(st, err); /* may adopt the run's generator */
+    rc = iflow_dist_agree(rc, err);
+    if (!rc) rc = iflow_dist_bcast(&st->cfg.noise_generator, sizeof st->cfg.noise_generator, err);
+    st->config_hash = run_resume_hash(c); /* as config.hash: a run may be extended */
     if (!rc) rc = run_load_data(st, err);
-    if (!rc) rc = write_info(st, err);
+    if (!rc && st->root) rc = write_info(st, err);
     if (!rc) rc = run_build_model(st, err);
-    if (!rc) rc = write_net_txt(st, err);
+    if (!rc && st->root) rc = write_net_txt(st, err);
     iflow_mi_options_from_config(c, &st->mi_opts);
-    return rc;
+    return iflow_dist_agree(rc, err);
+}
+
+/* Under MPI every rank loads the checkpoint to resume from itself (the run directory must be
+ * visible to all of them, as for `estimate`): a few kilobytes to megabytes read once, through
+ * the checks of a single process. Rank 0's choice is sent to the others, and one that chose
+ * another (it sees another directory, or a checkpoint changed in between) stops the job. */
+static int agree_start(long start, int rc, iflow_error *err) {
+    rc = iflow_dist_agree(rc, err);
+    long first = start;
+    if (!rc) rc = iflow_dist_bcast(&first, sizeof first, err);
+    if (!rc && first != start)
+        rc = iflow_error_set(err, IFLOW_ECORRUPT,
+                             "resumes after epoch %ld, rank 0 after epoch %ld: every rank must "
+                             "see the same run directory (a file system shared by the ranks)",
+                             start, first);
+    return iflow_dist_agree(rc, err);
 }
 
 static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflow_error *err) {
-    run_state st = {.cfg = *cfg, .o = opts, .lock_fd = -1, .resumed_from = -1};
+    run_state st = {
+        .cfg = *cfg, .o = opts, .root = iflow_dist_rank() == 0, .lock_fd = -1, .resumed_from = -1};
     snprintf(st.dir, sizeof st.dir, "%s", cfg->out_dir);
     int rc = prepare(&st, err);
     long start = -1;
     if (!rc && opts->resume) {
-        rc = run_resume_point(&st, &start, err);
+        rc = agree_start(start, run_resume_point(&st, &start, err), err);
         st.resumed_from = start; /* kept under the rules it was written with */
         if (!rc && start >= 0) run_say(&st, "resuming after epoch %ld", start);
         if (!rc && start < 0) run_say(&st, "no usable checkpoint: starting from scratch");
-        if (!rc) rc = run_trim_logs(&st, start, err);
+        if (!rc && st.root) rc = run_trim_logs(&st, start, err);
     }
-    if (!rc) rc = run_open_logs(&st, err);
+    if (!rc && st.root) rc = run_open_logs(&st, err);
+    rc = iflow_dist_agree(rc, err);
     if (!rc && start >= 0) rc = run_catch_up(&st, start, err);
+    rc = iflow_dist_agree(rc, err);
     if (!rc && start < 0)
         run_say(&st, "training %zu rows (test %zu), MI on %zu inputs at %zu epochs, into %s",
                 st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
     long done = 0;
+    int split = iflow_dist_size() > 1; /* a seed of repeats keeps its task ("seed S") */
     for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
+        if (split) iflow_dist_set_task("epoch %ld (training)", e); /* for a kill's message */
         rc = one_epoch(&st, e, err);
+        /* In an MPI job a rank that failed (rank 0 writing, say) says so at once, and the
+         * others learn it at their next agreement: before a measurement, every AGREE_EVERY
+         * epochs, or at the end. Agreeing every epoch would hold every rank to the slowest one
+         * at every epoch. */
+        if (rc || e % AGREE_EVERY == 0) rc = iflow_dist_agree(rc, err);
         if (!rc && e > 0 && opts->stop_after > 0 && ++done >= opts->stop_after) break;
     }
+    if (split) iflow_dist_set_task("%s", "");
+    rc = iflow_dist_agree(rc, err);
     if (rc)
         run_say(&st, "stopped: %s", err->msg);
     else if (opts->plot)
-        rc = plot(&st, err);
+        rc = iflow_dist_agree(st.root ? plot(&st, err) : 0, err);
     run_release(&st);
     return rc;
 }

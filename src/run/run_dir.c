@@ -15,6 +15,7 @@
 #include "run_internal.h"
 
 void run_say(run_state *st, const char *fmt, ...) {
+    if (!st->root) return;
     char line[1200];
     va_list ap;
     va_start(ap, fmt);

@@ -35,6 +35,10 @@ enum { STREAM_INIT = 1, STREAM_TRAIN = 2, STREAM_EVAL = 3, STREAM_SUBSET = 4, ST
 typedef struct run_state {
     iflow_config cfg;
     const iflow_run_options *o;
+    /* Rank 0 of the group (dist.h), the one that writes: in an MPI job every rank trains the
+     * same net and takes part in the measurements, but only rank 0 touches the run directory
+     * (lock, logs, checkpoints, figures) and prints; the others only read it on --resume. */
+    int root;
     char dir[IFLOW_PATH_MAX];
     int lock_fd;
     FILE *log;
@@ -63,7 +67,7 @@ int run_build_model(run_state *st, iflow_error *err);
 void run_release(run_state *st);
 
 /* run_dir.c */
-/* A line to log.txt (time-stamped) and to the run's message callback. */
+/* A line to log.txt (time-stamped) and to the run's message callback; rank 0's only. */
 void run_say(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_checkpoint_path(const run_state *st, long epoch, char *out, size_t n);
 int run_check_meta(const run_state *st, const char *path, long epoch,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "infoflow/checkpoint.h"
+#include "dist.h"
 #include "io.h"
 #include "run_cluster.h"
 #include "run_internal.h"
@@ -74,16 +75,23 @@ int run_record(run_state *st, const iflow_net *net, long epoch, const iflow_laye
     return 0;
 }
 
-/* Measures information at `epoch` with the net as it is and appends the rows. */
+/* Measures information at `epoch` with the net as it is and appends the rows. In an MPI job
+ * every rank calls it: the mixture sums are split over the ranks and every rank ends with the
+ * whole result (the binned estimates are cheap and computed by each); rank 0 records it, and
+ * computes the activations and clustering measures it writes. */
 int run_measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err) {
     iflow_layer_info info[IFLOW_MAX_LAYERS];
     const iflow_dataset *in = st->inputs;
     double t0 = iflow_now_seconds();
     mi_progress mp = {st, epoch};
+    int split = iflow_dist_size() > 1; /* a seed of repeats keeps its task ("seed S") */
+    if (split) iflow_dist_set_task("the measurement of epoch %ld", epoch);
     int rc =
         iflow_mi_measure(net, in->x, in->y, in->n, net->widths[net->n_layers], epoch, &st->mi_opts,
-                         info, st->o->progress ? forward_progress : NULL, &mp, err);
-    return rc ? rc : run_record(st, net, epoch, info, iflow_now_seconds() - t0, err);
+                         info, st->o->progress && st->root ? forward_progress : NULL, &mp, err);
+    if (split) iflow_dist_set_task("%s", "");
+    if (rc || !st->root) return rc;
+    return run_record(st, net, epoch, info, iflow_now_seconds() - t0, err);
 }
 
 /* mi.csv gains the k-sliced columns only when slicing is on: other runs' files stay as they
@@ -139,33 +147,39 @@ static int retrim_mi_logs(run_state *st, long max_epoch, iflow_error *err) {
  * Only the newest measurement can have been cut off: an epoch older than the last one logged
  * was not in the run's list when it passed ([estimate] epochs changed, which is allowed) and
  * is left to `infoflow estimate`; measuring it here would first drop every later row. */
+/* In an MPI job rank 0 reads the logs and decides; every rank loads the checkpoint of an
+ * epoch to measure and takes part in its measurement. */
 int run_catch_up(run_state *st, long epoch, iflow_error *err) {
-    long last_logged = runlog_last_epoch(st->dir, "mi.csv");
+    long last_logged = st->root ? runlog_last_epoch(st->dir, "mi.csv") : -1;
     for (size_t i = 0; i < st->n_mi && st->mi_epochs[i] <= epoch; i++) {
         long e = st->mi_epochs[i];
-        if (runlog_epoch_rows(st->dir, "mi.csv", e) == st->net->n_layers - 1) continue;
         char path[1200];
         run_checkpoint_path(st, e, path, sizeof path);
-        if (e < last_logged || access(path, F_OK) != 0) {
+        int todo = st->root && runlog_epoch_rows(st->dir, "mi.csv", e) != st->net->n_layers - 1;
+        if (todo && (e < last_logged || access(path, F_OK) != 0)) {
             run_say(st,
                     "epoch %ld was not measured before (the [estimate] epochs changed%s); "
                     "measure it with infoflow estimate",
                     e, access(path, F_OK) ? " and its checkpoint was not kept" : "");
-            continue;
+            todo = 0;
         }
-        iflow_net *copy;
-        int rc = iflow_net_clone_shape(st->net, &copy, err);
+        int rc = iflow_dist_bcast(&todo, sizeof todo, err);
         if (rc) return rc;
+        if (!todo) continue;
+        iflow_net *copy = NULL;
+        rc = iflow_net_clone_shape(st->net, &copy, err);
         iflow_checkpoint_meta meta;
-        rc = iflow_checkpoint_load(path, &meta, copy, NULL, NULL, err);
+        if (!rc) rc = iflow_checkpoint_load(path, &meta, copy, NULL, NULL, err);
         if (!rc) rc = run_check_meta(st, path, e, &meta, err);
-        if (!rc) rc = retrim_mi_logs(st, e - 1, err); /* rows of e cut off mid-write */
+        if (!rc && st->root) rc = retrim_mi_logs(st, e - 1, err); /* rows of e cut off mid-write */
         if (!rc) last_logged = e;
+        rc = iflow_dist_agree(rc, err);
         if (!rc) {
             run_say(st, "measuring epoch %ld, interrupted before", e);
             rc = run_measure(st, copy, e, err);
         }
         iflow_net_free(copy);
+        rc = iflow_dist_agree(rc, err);
         if (rc) return rc;
     }
     return 0;
