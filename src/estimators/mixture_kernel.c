@@ -71,13 +71,16 @@ typedef struct query_group {
  * independent dependency chains sit side by side in the instruction stream and the exp
  * polynomial's latency is hidden within one iteration instead of waiting for the out-of-order
  * window to reach the next one. (gcc's code sinking would move each chain back next to its
- * use, one after the other: KERNEL_ATTR turns it off for the kernel.) */
+ * use, one after the other: KERNEL_ATTR turns it off for the kernel.) y_q is p 2^k without the
+ * cut to 0 below IFLOW_EXP_MIN: KF_ACC adds 0.0 instead of y_q there, which leaves the sums
+ * (all >= +0) with the bits that adding a 0 result gives, and lets gcc fold the cut into the
+ * multiply's mask instead of a separate blend. */
 #define EXPN_KD(q)    double kd##q = IFLOW_EXP_KD(x##q);
 #define EXPN_K(q)     double k##q = kd##q - IFLOW_EXP_SHIFTER;
 #define EXPN_R1(q)    double r##q = IFLOW_EXP_R1(x##q, k##q);
 #define EXPN_R2(q)    r##q = IFLOW_EXP_R2(r##q, k##q);
 #define EXPN_P(q)     double p##q = IFLOW_EXP_P12;
-#define EXPN_Y(q)     double y##q = x##q < IFLOW_EXP_MIN ? 0.0 : p##q * iflow_exp_scale(kd##q);
+#define EXPN_Y(q)     double y##q = p##q * iflow_exp_scale(kd##q);
 #define EXPN_H_(q, c) p##q = IFLOW_FMA(p##q, r##q, c);
 #define EXPN_H(c)     KF_QSC(EXPN_H_, c)
 #define EXPN(QS)                                                                                   \
@@ -93,9 +96,9 @@ typedef struct query_group {
 #define KF_DIST(q)  d##q = IFLOW_FMA(e##q, e##q, d##q);
 #define KF_ARG(q)   double x##q = IFLOW_FMA(d##q, -inv, l + c##q);
 #define KF_ACC(q)                                                                                  \
-    s##q += y##q;                                                                                  \
-    if (ng >= 1) pa##q += ga[j] == qa##q ? y##q : 0.0;                                             \
-    if (ng >= 2) pb##q += gb[j] == qb##q ? y##q : 0.0;
+    s##q += x##q < IFLOW_EXP_MIN ? 0.0 : y##q;                                                     \
+    if (ng >= 1) pa##q += ga[j] == qa##q && !(x##q < IFLOW_EXP_MIN) ? y##q : 0.0;                  \
+    if (ng >= 2) pb##q += gb[j] == qb##q && !(x##q < IFLOW_EXP_MIN) ? y##q : 0.0;
 #define KF_STORE(q)                                                                                \
     g->acc[q] += s##q, g->acc[KF_NQ + (q)] += pa##q, g->acc[2 * KF_NQ + (q)] += pb##q;
 
