@@ -22,33 +22,53 @@
  * enough that k C1 is exact for |k| <= 1024, so x - k C1 is exact); e^r by its Taylor
  * polynomial of degree 12 (truncation error r^13/13! < 1.7e-16 for |r| <= 0.347); 2^k built in
  * the exponent bits. Relative error ~2e-16; exactly 0 for x < -708 (no subnormals); NaN
- * propagates. Always inlined: a call would stop the caller's loop from vectorising. */
-static inline __attribute__((always_inline)) double iflow_exp_kernel(double x) {
-    const double shifter = 0x1.8p52; /* adding it rounds to an integer held in the low bits */
-    double kd = IFLOW_FMA(x, 1.4426950408889634, shifter);
-    double k = kd - shifter;
-    double r = x - k * 6.93145751953125e-1; /* C1 */
-    r = r - k * 1.42860682030941723212e-6;  /* C2 */
-    double p = 1.0 / 479001600.0;
-    p = IFLOW_FMA(p, r, 1.0 / 39916800.0);
-    p = IFLOW_FMA(p, r, 1.0 / 3628800.0);
-    p = IFLOW_FMA(p, r, 1.0 / 362880.0);
-    p = IFLOW_FMA(p, r, 1.0 / 40320.0);
-    p = IFLOW_FMA(p, r, 1.0 / 5040.0);
-    p = IFLOW_FMA(p, r, 1.0 / 720.0);
-    p = IFLOW_FMA(p, r, 1.0 / 120.0);
-    p = IFLOW_FMA(p, r, 1.0 / 24.0);
-    p = IFLOW_FMA(p, r, 1.0 / 6.0);
-    p = IFLOW_FMA(p, r, 0.5);
-    p = IFLOW_FMA(p, r, 1.0);
-    p = IFLOW_FMA(p, r, 1.0);
+ * propagates. Always inlined: a call would stop the caller's loop from vectorising.
+ * Its steps are macros, shared with the mixture kernel's four-way interleaved copy (EXP4 in
+ * mixture_kernel.c), so the two stay the same operations in the same order. */
+#define IFLOW_EXP_SHIFTER 0x1.8p52 /* adding it rounds to an integer held in the low bits */
+#define IFLOW_EXP_KD(x)   IFLOW_FMA(x, 1.4426950408889634, IFLOW_EXP_SHIFTER)
+/* x - k C1 as one fused operation: C1 = 22713/2^15, so k C1 is exact for |k| < 2^38 and
+ * rounding it first (a multiply, then a subtraction) gives the same bits. */
+#define IFLOW_EXP_R1(x, k) IFLOW_FMA(-(k), 6.93145751953125e-1, x)
+#define IFLOW_EXP_R2(r, k) ((r) - (k)*1.42860682030941723212e-6) /* C2: rounded, not fused */
+/* Horner from 1/12!: p = fma(p, r, c) for each c, highest degree first. */
+#define IFLOW_EXP_P12 (1.0 / 479001600.0)
+#define IFLOW_EXP_COEFS(X)                                                                         \
+    X(1.0 / 39916800.0)                                                                            \
+    X(1.0 / 3628800.0)                                                                             \
+    X(1.0 / 362880.0)                                                                              \
+    X(1.0 / 40320.0)                                                                               \
+    X(1.0 / 5040.0)                                                                                \
+    X(1.0 / 720.0)                                                                                 \
+    X(1.0 / 120.0)                                                                                 \
+    X(1.0 / 24.0)                                                                                  \
+    X(1.0 / 6.0)                                                                                   \
+    X(0.5)                                                                                         \
+    X(1.0)                                                                                         \
+    X(1.0)
+#define IFLOW_EXP_MIN (-708.0) /* below it the result is 0 */
+
+/* 2^k from kd = IFLOW_EXP_KD(x): the shifter's high bits fall off the top. */
+static inline __attribute__((always_inline)) double iflow_exp_scale(double kd) {
     uint64_t kbits;
     memcpy(&kbits, &kd, sizeof kbits);
-    uint64_t sbits = (kbits + 1023) << 52; /* the shifter's high bits fall off the top */
+    uint64_t sbits = (kbits + 1023) << 52;
     double scale;
     memcpy(&scale, &sbits, sizeof scale);
-    double y = p * scale;
-    return x < -708.0 ? 0.0 : y;
+    return scale;
+}
+
+static inline __attribute__((always_inline)) double iflow_exp_kernel(double x) {
+    double kd = IFLOW_EXP_KD(x);
+    double k = kd - IFLOW_EXP_SHIFTER;
+    double r = IFLOW_EXP_R1(x, k);
+    r = IFLOW_EXP_R2(r, k);
+    double p = IFLOW_EXP_P12;
+#define IFLOW_EXP_STEP_(c) p = IFLOW_FMA(p, r, c);
+    IFLOW_EXP_COEFS(IFLOW_EXP_STEP_)
+#undef IFLOW_EXP_STEP_
+    double y = p * iflow_exp_scale(kd);
+    return x < IFLOW_EXP_MIN ? 0.0 : y;
 }
 
 /* How the truncated driver groups query centres into blocks (mixture_tree.c). GREEDY: top-down,

@@ -10,26 +10,30 @@
 #include "infoflow/rng.h"
 
 /* gcc's default on AVX-512 machines is 256-bit vectors; the kernel is pure arithmetic on
- * registers and L1, where 512-bit vectors do twice the lanes per instruction. */
+ * registers and L1, where 512-bit vectors do twice the lanes per instruction. No code sinking
+ * (tree-sink): it would undo EXP4's interleaving (results are the same either way). */
 #if defined(__AVX512F__)
-#define KERNEL_ATTR __attribute__((target("prefer-vector-width=512")))
+#define KERNEL_ATTR __attribute__((target("prefer-vector-width=512"), optimize("no-tree-sink")))
 #else
-#define KERNEL_ATTR
+#define KERNEL_ATTR __attribute__((optimize("no-tree-sink")))
 #endif
 #define INLINE static inline __attribute__((always_inline))
 
 enum { JB = 64 }; /* centres per block in the generic-d kernel (distances kept in L1) */
+/* From this d on, the fixed-d kernel runs 2 QG queries side by side (measured on AVX-512:
+ * faster at d = 5 and 10, not at d = 2, where 4 queries' exps already fill the pipes). */
+enum { WIDE_MIN_D = 3 };
 /* Above this exponent margin exp(a_j - shift) could overflow: the draw falls back to a shift
  * taken from a max pass (see iflow_mix_shift_fallback). */
 #define SAFE_EXP 600.0
 
-/* QG queries (row-major t, QG x d) with c = -shift, group ids and the running sums:
- * acc[q] += sum_j e_qj, acc[QG + q] over group a matches, acc[2 QG + q] over group b, where
- * e_qj = exp(lw_j - ||t_q - s_j||^2 * inv - shift_q). */
+/* nq = QG or 2 QG queries (row-major t, nq x d) with c = -shift, group ids and the running
+ * sums: acc[q] += sum_j e_qj, acc[nq + q] over group a matches, acc[2 nq + q] over group b,
+ * where e_qj = exp(lw_j - ||t_q - s_j||^2 * inv - shift_q). */
 typedef struct query_group {
     const double *t, *c, *qa, *qb;
     double inv;
-    double acc[3 * QG];
+    double acc[3 * 2 * QG];
 } query_group;
 
 /* The accumulation step shared by both kernels: one exp per (query, centre), masked adds for
@@ -62,30 +66,70 @@ typedef struct query_group {
         g->acc[8] += pb0, g->acc[9] += pb1, g->acc[10] += pb2, g->acc[11] += pb3;                  \
     } while (0)
 
-/* Kernel for a compile-time d: the loop over centres j is the vectorised one (8 centres per
- * AVX-512 register); the d-loop is unrolled so the 4 distances stay in registers. */
-INLINE void kernel_fixed(const centre_run *r, query_group *g, size_t d, int ng) {
-    KERNEL_LOCALS;
-#pragma omp simd reduction(+ : s0, s1, s2, s3, pa0, pa1, pa2, pa3, pb0, pb1, pb2, pb3)
-    for (size_t j = 0; j < m; j++) {
-        double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-#pragma GCC unroll 16
-        for (size_t k = 0; k < d; k++) {
-            double xk = x[k * ld + j];
-            double e0 = xk - t0[k], e1 = xk - t1[k], e2 = xk - t2[k], e3 = xk - t3[k];
-            d0 = IFLOW_FMA(e0, e0, d0);
-            d1 = IFLOW_FMA(e1, e1, d1);
-            d2 = IFLOW_FMA(e2, e2, d2);
-            d3 = IFLOW_FMA(e3, e3, d3);
-        }
-        double l = lw[j];
-        ACCUMULATE(0, d0);
-        ACCUMULATE(1, d1);
-        ACCUMULATE(2, d2);
-        ACCUMULATE(3, d3);
-    }
-    KERNEL_STORE;
-}
+/* iflow_exp_kernel (mixture.h) of x_q into y_q for every q of QS: the same operations on each
+ * argument in the same order (its step macros), issued step by step across the queries, so
+ * independent dependency chains sit side by side in the instruction stream and the exp
+ * polynomial's latency is hidden within one iteration instead of waiting for the out-of-order
+ * window to reach the next one. (gcc's code sinking would move each chain back next to its
+ * use, one after the other: KERNEL_ATTR turns it off for the kernel.) y_q is p 2^k without the
+ * cut to 0 below IFLOW_EXP_MIN: KF_ACC adds 0.0 instead of y_q there, which leaves the sums
+ * (all >= +0) with the bits that adding a 0 result gives, and lets gcc fold the cut into the
+ * multiply's mask instead of a separate blend. */
+#define EXPN_KD(q)    double kd##q = IFLOW_EXP_KD(x##q);
+#define EXPN_K(q)     double k##q = kd##q - IFLOW_EXP_SHIFTER;
+#define EXPN_R1(q)    double r##q = IFLOW_EXP_R1(x##q, k##q);
+#define EXPN_R2(q)    r##q = IFLOW_EXP_R2(r##q, k##q);
+#define EXPN_P(q)     double p##q = IFLOW_EXP_P12;
+#define EXPN_Y(q)     double y##q = p##q * iflow_exp_scale(kd##q);
+#define EXPN_H_(q, c) p##q = IFLOW_FMA(p##q, r##q, c);
+#define EXPN_H(c)     KF_QSC(EXPN_H_, c)
+#define EXPN(QS)                                                                                   \
+    QS(EXPN_KD) QS(EXPN_K) QS(EXPN_R1) QS(EXPN_R2) QS(EXPN_P) IFLOW_EXP_COEFS(EXPN_H) QS(EXPN_Y)
+
+/* Per-query pieces of the fixed-d kernel (mixture_kernel_fixed.h). */
+#define KF_LOCALS(q)                                                                               \
+    const double *t##q = g->t + (q)*d, c##q = g->c[q];                                             \
+    const double qa##q = ng >= 1 ? g->qa[q] : 0, qb##q = ng >= 2 ? g->qb[q] : 0;                   \
+    double s##q = 0, pa##q = 0, pb##q = 0;
+#define KF_DIST0(q) double d##q = 0;
+#define KF_DIFF(q)  double e##q = xk - t##q[k];
+#define KF_DIST(q)  d##q = IFLOW_FMA(e##q, e##q, d##q);
+#define KF_ARG(q)   double x##q = IFLOW_FMA(d##q, -inv, l + c##q);
+#define KF_ACC(q)                                                                                  \
+    s##q += x##q < IFLOW_EXP_MIN ? 0.0 : y##q;                                                     \
+    if (ng >= 1) pa##q += ga[j] == qa##q && !(x##q < IFLOW_EXP_MIN) ? y##q : 0.0;                  \
+    if (ng >= 2) pb##q += gb[j] == qb##q && !(x##q < IFLOW_EXP_MIN) ? y##q : 0.0;
+#define KF_STORE(q)                                                                                \
+    g->acc[q] += s##q, g->acc[KF_NQ + (q)] += pa##q, g->acc[2 * KF_NQ + (q)] += pb##q;
+
+#define KF_QS4(X)     X(0) X(1) X(2) X(3)
+#define KF_QS8(X)     KF_QS4(X) X(4) X(5) X(6) X(7)
+#define KF_QS4C(X, c) X(0, c) X(1, c) X(2, c) X(3, c)
+#define KF_QS8C(X, c) KF_QS4C(X, c) X(4, c) X(5, c) X(6, c) X(7, c)
+#define KF_NAME       kernel_fixed
+#define KF_NQ         4
+#define KF_QS         KF_QS4
+#define KF_QSC        KF_QS4C
+#define KF_RED        s0, s1, s2, s3, pa0, pa1, pa2, pa3, pb0, pb1, pb2, pb3
+#include "mixture_kernel_fixed.h"
+#undef KF_NAME
+#undef KF_NQ
+#undef KF_QS
+#undef KF_QSC
+#undef KF_RED
+#define KF_NAME kernel_fixed8
+#define KF_NQ   8
+#define KF_QS   KF_QS8
+#define KF_QSC  KF_QS8C
+#define KF_RED                                                                                     \
+    s0, s1, s2, s3, s4, s5, s6, s7, pa0, pa1, pa2, pa3, pa4, pa5, pa6, pa7, pb0, pb1, pb2, pb3,    \
+        pb4, pb5, pb6, pb7
+#include "mixture_kernel_fixed.h"
+#undef KF_NAME
+#undef KF_NQ
+#undef KF_QS
+#undef KF_QSC
+#undef KF_RED
 
 /* Kernel for any d: distances of a block of JB centres accumulate in L1 arrays, dimension by
  * dimension, then one exp pass over the block. */
@@ -121,36 +165,38 @@ INLINE void kernel_generic(const centre_run *r, query_group *g, size_t d, int ng
     KERNEL_STORE;
 }
 
+/* wide: 2 QG queries side by side (d <= 12 only) */
+#define FIXED(D, NG) wide ? kernel_fixed8(r, g, D, NG) : kernel_fixed(r, g, D, NG)
 // clang-format off: one case per line reads as the table it is
 #define FIXED_CASES(NG)                                                                            \
-    case 1: kernel_fixed(r, g, 1, NG); break;                                                      \
-    case 2: kernel_fixed(r, g, 2, NG); break;                                                      \
-    case 3: kernel_fixed(r, g, 3, NG); break;                                                      \
-    case 4: kernel_fixed(r, g, 4, NG); break;                                                      \
-    case 5: kernel_fixed(r, g, 5, NG); break;                                                      \
-    case 6: kernel_fixed(r, g, 6, NG); break;                                                      \
-    case 7: kernel_fixed(r, g, 7, NG); break;                                                      \
-    case 8: kernel_fixed(r, g, 8, NG); break;                                                      \
-    case 9: kernel_fixed(r, g, 9, NG); break;                                                      \
-    case 10: kernel_fixed(r, g, 10, NG); break;                                                    \
-    case 11: kernel_fixed(r, g, 11, NG); break;                                                    \
-    case 12: kernel_fixed(r, g, 12, NG); break
+    case 1: FIXED(1, NG); break;                                                                   \
+    case 2: FIXED(2, NG); break;                                                                   \
+    case 3: FIXED(3, NG); break;                                                                   \
+    case 4: FIXED(4, NG); break;                                                                   \
+    case 5: FIXED(5, NG); break;                                                                   \
+    case 6: FIXED(6, NG); break;                                                                   \
+    case 7: FIXED(7, NG); break;                                                                   \
+    case 8: FIXED(8, NG); break;                                                                   \
+    case 9: FIXED(9, NG); break;                                                                   \
+    case 10: FIXED(10, NG); break;                                                                 \
+    case 11: FIXED(11, NG); break;                                                                 \
+    case 12: FIXED(12, NG); break
 
-KERNEL_ATTR static void kernel_ng0(const centre_run *r, query_group *g, size_t d) {
+KERNEL_ATTR static void kernel_ng0(const centre_run *r, query_group *g, size_t d, int wide) {
     switch (d) {
         FIXED_CASES(0);
     default: kernel_generic(r, g, d, 0);
     }
 }
 
-KERNEL_ATTR static void kernel_ng1(const centre_run *r, query_group *g, size_t d) {
+KERNEL_ATTR static void kernel_ng1(const centre_run *r, query_group *g, size_t d, int wide) {
     switch (d) {
         FIXED_CASES(1);
     default: kernel_generic(r, g, d, 1);
     }
 }
 
-KERNEL_ATTR static void kernel_ng2(const centre_run *r, query_group *g, size_t d) {
+KERNEL_ATTR static void kernel_ng2(const centre_run *r, query_group *g, size_t d, int wide) {
     switch (d) {
         FIXED_CASES(2);
     default: kernel_generic(r, g, d, 2);
@@ -159,13 +205,13 @@ KERNEL_ATTR static void kernel_ng2(const centre_run *r, query_group *g, size_t d
 
 // clang-format on
 
-static void run_kernel(const centre_run *r, query_group *g, size_t d, int ng) {
+static void run_kernel(const centre_run *r, query_group *g, size_t d, int ng, int wide) {
     if (ng == 0)
-        kernel_ng0(r, g, d);
+        kernel_ng0(r, g, d, wide);
     else if (ng == 1)
-        kernel_ng1(r, g, d);
+        kernel_ng1(r, g, d, wide);
     else
-        kernel_ng2(r, g, d);
+        kernel_ng2(r, g, d, wide);
 }
 
 /* max_j (lw_j - ||t - s_j||^2 inv) over a run: the two-pass fallback's first pass. */
@@ -329,14 +375,20 @@ void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, wo
     size_t d = cx->p->d, cap = w->cap_q;
     memset(w->sum, 0, 3 * cap * sizeof(double));
     for (size_t b = 0; b < n_runs; b++) {
-        for (size_t q = 0; q < nq; q += QG) {
+        for (size_t q = 0; q < nq;) {
+            /* Two groups side by side where d has a fixed-d kernel and the distances take enough
+             * registers to leave the exp latency exposed (d >= WIDE_MIN_D): twice the
+             * independent exp chains per iteration; each query's sums are the same either way. */
+            int wide = d >= WIDE_MIN_D && d <= 12 && q + 2 * QG <= nq;
+            size_t ng = wide ? 2 * QG : QG;
             query_group g = {w->t + q * d, w->c + q, w->qa + q, w->qb + q, cx->inv, {0}};
-            run_kernel(&runs[b], &g, d, cx->ng);
-            for (size_t u = 0; u < QG; u++) {
+            run_kernel(&runs[b], &g, d, cx->ng, wide);
+            for (size_t u = 0; u < ng; u++) {
                 w->sum[q + u] += g.acc[u];
-                w->sum[cap + q + u] += g.acc[QG + u];
-                w->sum[2 * cap + q + u] += g.acc[2 * QG + u];
+                w->sum[cap + q + u] += g.acc[ng + u];
+                w->sum[2 * cap + q + u] += g.acc[2 * ng + u];
             }
+            q += ng;
         }
     }
 }

@@ -9,7 +9,7 @@
 #include "kdtree.h"
 #include "mixture.h"
 
-enum { QG = 4 }; /* queries per pass over the centres: each centre load feeds 4 queries */
+enum { QG = 4 }; /* queries per group (the sweep runs 1 or 2 groups per pass over the centres) */
 
 /* A run of centres, dimension-major: coordinate c of centre j at x[c * ld + j]. */
 typedef struct centre_run {
