@@ -293,17 +293,12 @@ END_TEST
 /* Removes the line "noise_generator = v1" from out/config.ini, as in a run directory written
  * before the key existed (config.hash is unchanged: v1 was never hashed). */
 static void forget_generator(const char *out) {
-    char *text = slurp(out, "config.ini");
-    char *line = strstr(text, "noise_generator = v1\n");
+    const char *key = "noise_generator = v1\n";
+    char *text = slurp(out, "config.ini"), *line = strstr(text, key), name[256];
     ck_assert_ptr_nonnull(line);
-    memmove(line, line + strlen("noise_generator = v1\n"),
-            strlen(line + strlen("noise_generator = v1\n")) + 1);
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/config.ini", tmpdir, out);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
+    memmove(line, line + strlen(key), strlen(line + strlen(key)) + 1);
+    snprintf(name, sizeof name, "%s/config.ini", out);
+    write_file(name, text);
     free(text);
 }
 
