@@ -370,7 +370,7 @@ static char *listing(const char *rel) {
             }
         for (size_t i = 0; i < n; i++) {
             size_t len = strlen(all);
-            all = realloc(all, len + strlen(names[i]) + 3);
+            all = realloc(all, len + strlen(names[i]) + 4); /* "c/", ' ', NUL */
             ck_assert_ptr_nonnull(all);
             sprintf(all + len, "%s%s ", sub ? "c/" : "", names[i]);
             free(names[i]);
