@@ -174,7 +174,7 @@ static int spread_unit(void *user, size_t item, const iflow_mi_options *mi, iflo
 
 static int estimate_spread(run_state *st, const long *epochs, size_t n, iflow_error *err) {
     size_t H = st->net->n_layers - 1;
-    int root = iflow_dist_rank() == 0;
+    int root = st->root;
     iflow_layer_info *all = root ? malloc((n ? n : 1) * H * sizeof *all) : NULL;
     int rc = iflow_dist_agree(
         root && !all ? iflow_error_set(err, IFLOW_ENOMEM, "out of memory") : 0, err);
@@ -225,13 +225,13 @@ static int check_replace(const run_state *st, const iflow_estimate_options *o, c
 
 static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow_error *err) {
     iflow_run_options ro = {.progress = o->progress, .progress_user = o->progress_user};
+    /* In an MPI job, rank 0 alone locks and writes. */
     run_state st = {.o = &ro, .root = iflow_dist_rank() == 0, .lock_fd = -1};
     snprintf(st.dir, sizeof st.dir, "%s", dir);
-    int root = iflow_dist_rank() == 0; /* in an MPI job, rank 0 alone locks and writes */
     int rc = iflow_run_load_config(dir, &st.cfg, err);
     if (!rc && o->out_file) rc = check_out_name(dir, o->out_file, err);
     if (!rc) st.config_hash = run_resume_hash(&st.cfg);
-    if (!rc && root) rc = run_open_dir(&st, err);
+    if (!rc && st.root) rc = run_open_dir(&st, err);
     if (!rc) rc = run_load_data(&st, err);
     if (!rc) rc = run_build_model(&st, err);
     long *epochs = NULL;
@@ -248,7 +248,7 @@ static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow
             rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no checkpoint for epoch %ld", path,
                                  epochs[i]);
     }
-    if (!rc && root) rc = open_estimate_logs(&st, o, err);
+    if (!rc && st.root) rc = open_estimate_logs(&st, o, err);
     rc = iflow_dist_agree(rc, err);
     st.mi_opts = o->mi; /* already merged with the run's config by the caller */
     if (!rc && iflow_dist_size() > 1) rc = estimate_spread(&st, epochs, n, err);
@@ -260,7 +260,7 @@ static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow
         if (!rc) rc = run_check_meta(&st, path, epochs[i], &meta, err);
         if (!rc) rc = run_measure(&st, st.net, epochs[i], err);
     }
-    if (root) rc = finish_estimate(&st, o, rc, err);
+    if (st.root) rc = finish_estimate(&st, o, rc, err);
     free(epochs);
     run_release(&st);
     return rc;

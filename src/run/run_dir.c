@@ -237,23 +237,24 @@ static int check_not_shorter(const run_state *st, const char *path, iflow_error 
 }
 
 /* A resumed run keeps the generator it started with when the config does not name one: the
- * default moved from v1 to v2, and a config written before must still resume its v1 run. The
- * run's config.ini says which; without it, config.hash does (v1 is not hashed). */
+ * default moved from v1 to v2, and a config written before must still resume its v1 run.
+ * config.hash tells which (v1 is not hashed); a directory from before config.hash existed has
+ * only its config.ini. */
 static int adopt_run_generator(run_state *st, const char *path, const char *hpath,
                                iflow_error *err) {
     if (!st->o->resume || st->cfg.noise_generator_given) return 0;
-    if (access(path, F_OK) == 0) {
-        iflow_config old;
-        int rc = load_run_config(path, &old, err);
-        if (!rc) st->cfg.noise_generator = old.noise_generator;
-        return rc;
-    }
     uint64_t then;
-    iflow_config v1 = st->cfg;
-    v1.noise_generator = IFLOW_NORMALS_V1;
-    if (read_hash(hpath, &then) == 0 && then == run_resume_hash(&v1))
-        st->cfg.noise_generator = IFLOW_NORMALS_V1;
-    return 0;
+    if (read_hash(hpath, &then) == 0) {
+        iflow_config v1 = st->cfg;
+        v1.noise_generator = IFLOW_NORMALS_V1;
+        if (then == run_resume_hash(&v1)) st->cfg.noise_generator = IFLOW_NORMALS_V1;
+        return 0;
+    }
+    if (access(path, F_OK) != 0) return 0;
+    iflow_config old;
+    int rc = load_run_config(path, &old, err);
+    if (!rc) st->cfg.noise_generator = old.noise_generator;
+    return rc;
 }
 
 /* The effective config: a new run writes it; a resumed one must match it (epochs may grow). */

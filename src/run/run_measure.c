@@ -146,8 +146,8 @@ static int retrim_mi_logs(run_state *st, long max_epoch, iflow_error *err) {
  * their checkpoints. mi.csv is written last, so an epoch with all its mi.csv rows is complete.
  * Only the newest measurement can have been cut off: an epoch older than the last one logged
  * was not in the run's list when it passed ([estimate] epochs changed, which is allowed) and
- * is left to `infoflow estimate`; measuring it here would first drop every later row. */
-/* In an MPI job rank 0 reads the logs and decides; every rank loads the checkpoint of an
+ * is left to `infoflow estimate`; measuring it here would first drop every later row.
+ * In an MPI job rank 0 reads the logs and decides; every rank loads the checkpoint of an
  * epoch to measure and takes part in its measurement. */
 int run_catch_up(run_state *st, long epoch, iflow_error *err) {
     long last_logged = st->root ? runlog_last_epoch(st->dir, "mi.csv") : -1;
