@@ -23,8 +23,8 @@
  * polynomial of degree 12 (truncation error r^13/13! < 1.7e-16 for |r| <= 0.347); 2^k built in
  * the exponent bits. Relative error ~2e-16; exactly 0 for x < -708 (no subnormals); NaN
  * propagates. Always inlined: a call would stop the caller's loop from vectorising.
- * Its steps are macros, shared with the mixture kernel's four-way interleaved copy (EXP4 in
- * mixture_kernel.c), so the two stay the same operations in the same order. */
+ * Its steps are macros, shared with the mixture kernel's interleaved copy for 4 or 8 queries (EXPN
+ * in mixture_kernel.c), so the two stay the same operations in the same order. */
 #define IFLOW_EXP_SHIFTER 0x1.8p52 /* adding it rounds to an integer held in the low bits */
 #define IFLOW_EXP_KD(x)   IFLOW_FMA(x, 1.4426950408889634, IFLOW_EXP_SHIFTER)
 /* x - k C1 as one fused operation: C1 = 22713/2^15, so k C1 is exact for |k| < 2^38 and
@@ -75,7 +75,8 @@ static inline __attribute__((always_inline)) double iflow_exp_kernel(double x) {
  * a node is one block when that costs at most 10% more than its two halves apart. BEST:
  * bottom-up, each node takes the cheaper of one block and its halves' best plans, with a fixed
  * cost per block. Both depend only on the data; the truncated sums of the two differ within
- * the tolerance. The public options choose BEST with normals v2 (entropy.c). */
+ * the tolerance. The estimators use GREEDY (entropy.c); BEST is measured by bench_estimators
+ * --plans. */
 typedef enum iflow_mix_plan { IFLOW_MIX_PLAN_GREEDY = 0, IFLOW_MIX_PLAN_BEST = 1 } iflow_mix_plan;
 
 /* What a truncated run's plan did, for benchmarks: blocks, pairs (padded draws x centres of

@@ -11,7 +11,7 @@
 
 /* gcc's default on AVX-512 machines is 256-bit vectors; the kernel is pure arithmetic on
  * registers and L1, where 512-bit vectors do twice the lanes per instruction. No code sinking
- * (tree-sink): it would undo EXP4's interleaving (results are the same either way). */
+ * (tree-sink): it would undo EXPN's interleaving (results are the same either way). */
 #if defined(__AVX512F__)
 #define KERNEL_ATTR __attribute__((target("prefer-vector-width=512"), optimize("no-tree-sink")))
 #else
@@ -23,6 +23,7 @@ enum { JB = 64 }; /* centres per block in the generic-d kernel (distances kept i
 /* From this d on, the fixed-d kernel runs 2 QG queries side by side (measured on AVX-512:
  * faster at d = 5 and 10, not at d = 2, where 4 queries' exps already fill the pipes). */
 enum { WIDE_MIN_D = 3 };
+enum { FIXED_MAX_D = 12 }; /* the largest d with a fixed-d kernel (FIXED_CASES) */
 /* Above this exponent margin exp(a_j - shift) could overflow: the draw falls back to a shift
  * taken from a max pass (see iflow_mix_shift_fallback). */
 #define SAFE_EXP 600.0
@@ -165,7 +166,7 @@ INLINE void kernel_generic(const centre_run *r, query_group *g, size_t d, int ng
     KERNEL_STORE;
 }
 
-/* wide: 2 QG queries side by side (d <= 12 only) */
+/* wide: 2 QG queries side by side (d <= FIXED_MAX_D only) */
 #define FIXED(D, NG) wide ? kernel_fixed8(r, g, D, NG) : kernel_fixed(r, g, D, NG)
 // clang-format off: one case per line reads as the table it is
 #define FIXED_CASES(NG)                                                                            \
@@ -379,7 +380,7 @@ void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, wo
             /* Two groups side by side where d has a fixed-d kernel and the distances take enough
              * registers to leave the exp latency exposed (d >= WIDE_MIN_D): twice the
              * independent exp chains per iteration; each query's sums are the same either way. */
-            int wide = d >= WIDE_MIN_D && d <= 12 && q + 2 * QG <= nq;
+            int wide = d >= WIDE_MIN_D && d <= FIXED_MAX_D && q + 2 * QG <= nq;
             size_t ng = wide ? 2 * QG : QG;
             query_group g = {w->t + q * d, w->c + q, w->qa + q, w->qb + q, cx->inv, {0}};
             run_kernel(&runs[b], &g, d, cx->ng, wide);

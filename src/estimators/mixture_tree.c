@@ -80,9 +80,10 @@ static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
  * (cost = padded draws x centres in the ball): for widely spread centres (beta large against
  * their spacing) whole nodes of BLOCK_DRAWS draws are blocks; for separated clusters a block
  * is one cluster. This greedy plan over-merges clustered data (2.0x the pairs of every query
- * centre alone in its own ball on the quick szt-tanh run), so IFLOW_MIX_PLAN_BEST chooses each
- * node's split bottom-up instead (plan_best: 1.66x there). Either plan depends only on the
- * data, never on the thread count. */
+ * centre alone in its own ball on the quick szt-tanh run); IFLOW_MIX_PLAN_BEST chooses each
+ * node's split bottom-up instead (plan_best: 1.66x there), but plans twice as long and cost
+ * more CPU in all, so the estimators keep the greedy plan (entropy.c). Either plan depends only
+ * on the data, never on the thread count. */
 enum { BLOCK_DRAWS = 64 };
 #define PLAN_SLACK 0.1
 
@@ -153,17 +154,28 @@ static void block_ball(const plan *pl, size_t a, size_t b, double *ctr, double *
     *r2 = r * r * (1.0 + 1e-10); /* rounding in the tree's distances must not drop a centre */
 }
 
+/* Centres of the tree's ranges within the ball (ctr, r2), found in scratch; -1 if out of
+ * memory. */
+static double ball_centres(const iflow_kdtree *t, const double *ctr, double r2,
+                           iflow_kd_list *scratch) {
+    scratch->n = 0;
+    if (iflow_kdtree_ball_ranges(t, ctr, r2, scratch)) return -1;
+    size_t centres = 0;
+    for (size_t r = 0; r < scratch->n; r += 2) centres += scratch->v[r + 1] - scratch->v[r];
+    return (double)centres;
+}
+
+/* The draws of nq query centres, padded to the kernel's groups of QG. */
+static double padded_draws(const mc_ctx *cx, size_t nq) {
+    size_t draws = nq * cx->p->k;
+    return (double)((draws + QG - 1) / QG * QG);
+}
+
 /* Padded draws x centres in the ball (ctr, r2) for a block of nq query centres; -1 if out of
  * memory. */
 static double ball_cost(planner *pr, const double *ctr, double r2, size_t nq) {
-    const plan *pl = pr->pl;
-    pr->scratch.n = 0;
-    if (iflow_kdtree_ball_ranges(pl->cx->tree, ctr, r2, &pr->scratch)) return -1;
-    size_t centres = 0;
-    for (size_t r = 0; r < pr->scratch.n; r += 2)
-        centres += pr->scratch.v[r + 1] - pr->scratch.v[r];
-    size_t draws = nq * pl->cx->p->k;
-    return (double)((draws + QG - 1) / QG * QG) * (double)centres;
+    double centres = ball_centres(pr->pl->cx->tree, ctr, r2, &pr->scratch);
+    return centres < 0 ? -1 : padded_draws(pr->pl->cx, nq) * centres;
 }
 
 /* Cost of answering the query centres of node as one block (0 if it has none); -1 if out of
@@ -405,31 +417,24 @@ static int share_blocks(mc_ctx *cx, const plan *pl, size_t nqc) {
 /* Fills st for the plan (the same on every rank and thread count). */
 static int measure_plan(const mc_ctx *cx, const plan *pl, size_t nqc, iflow_mix_plan_stats *st) {
     const iflow_kdtree *t = cx->tree;
-    size_t d = t->d, k = cx->p->k;
+    size_t d = t->d;
     iflow_kd_list hits = {0};
-    double *ctr = malloc(d * sizeof *ctr);
-    int rc = ctr ? 0 : IFLOW_ENOMEM;
+    double *ctr = malloc(d * sizeof *ctr), c = ctr ? 0 : -1;
     *st = (iflow_mix_plan_stats){(double)pl->all.n, 0, 0};
-    for (size_t b = 0; !rc && b < pl->all.n; b++) {
-        hits.n = 0;
-        rc = iflow_kdtree_ball_ranges(t, pl->all.ctr + b * d, pl->all.b[b].r2, &hits);
-        size_t centres = 0, draws = (pl->all.b[b].q1 - pl->all.b[b].q0) * k;
-        for (size_t r = 0; r < hits.n; r += 2) centres += hits.v[r + 1] - hits.v[r];
-        st->pairs += (double)((draws + QG - 1) / QG * QG) * (double)centres;
+    for (size_t b = 0; c >= 0 && b < pl->all.n; b++) {
+        c = ball_centres(t, pl->all.ctr + b * d, pl->all.b[b].r2, &hits);
+        st->pairs += padded_draws(cx, pl->all.b[b].q1 - pl->all.b[b].q0) * c;
     }
-    for (size_t u = 0; !rc && u < nqc; u++) {
+    for (size_t u = 0; c >= 0 && u < nqc; u++) {
         size_t pos = pl->qpos[u];
-        double r2;
-        for (size_t c = 0; c < d; c++) ctr[c] = t->x[c * t->n + pos];
-        r2 = pl->rad[t->perm[pos]] * pl->rad[t->perm[pos]] * (1.0 + 1e-10);
-        hits.n = 0;
-        rc = iflow_kdtree_ball_ranges(t, ctr, r2, &hits);
-        for (size_t r = 0; r < hits.n; r += 2)
-            st->own_ball_pairs += (double)k * (double)(hits.v[r + 1] - hits.v[r]);
+        double r = pl->rad[t->perm[pos]];
+        for (size_t e = 0; e < d; e++) ctr[e] = t->x[e * t->n + pos];
+        c = ball_centres(t, ctr, r * r * (1.0 + 1e-10), &hits);
+        st->own_ball_pairs += (double)cx->p->k * c;
     }
     free(ctr);
     free(hits.v);
-    return rc;
+    return c < 0 ? IFLOW_ENOMEM : 0;
 }
 
 /* The radius of every query centre, a plan of blocks, then per block one
