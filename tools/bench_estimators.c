@@ -286,6 +286,24 @@ static void plan_case(const config *cf, const char *kind, const double *s, size_
     fflush(stdout);
 }
 
+/* fn at every setting for n centres: d = 2, 5, 10; beta = 0.1, 0.005; uniform and clustered
+ * centres (the same data for both betas). */
+typedef void case_fn(const config *cf, const char *kind, const double *s, size_t n, size_t d,
+                     double beta);
+static void each_case(const config *cf, size_t n, case_fn *fn) {
+    const size_t dims[3] = {2, 5, 10};
+    const double betas[2] = {0.1, 0.005};
+    for (int b = 0; b < 3; b++) {
+        double *uni = uniform_data(n, dims[b], 3), *clu = clustered_data(n, dims[b], 4);
+        for (int c = 0; c < 2; c++) {
+            fn(cf, "uniform", uni, n, dims[b], betas[c]);
+            fn(cf, "clustered", clu, n, dims[b], betas[c]);
+        }
+        free(uni);
+        free(clu);
+    }
+}
+
 int main(int argc, char **argv) {
     config cf = {0, omp_get_max_threads(), 0, 0, 16};
     for (int i = 1; i < argc; i++) {
@@ -312,38 +330,17 @@ int main(int argc, char **argv) {
     if (cf.plans) {
         printf("     n   d   beta data      plan     blocks   Mpairs  Mlower  ratio  cpu s1  cpu s2"
                "  h - h(greedy)\n");
-        size_t dims[3] = {2, 5, 10}, n = cf.only_n ? cf.only_n : 16384;
-        double betas[2] = {0.1, 0.005};
-        for (int b = 0; b < 3; b++) {
-            double *uni = uniform_data(n, dims[b], 3), *clu = clustered_data(n, dims[b], 4);
-            for (int c = 0; c < 2; c++) {
-                plan_case(&cf, "uniform", uni, n, dims[b], betas[c]);
-                plan_case(&cf, "clustered", clu, n, dims[b], betas[c]);
-            }
-            free(uni);
-            free(clu);
-        }
+        each_case(&cf, cf.only_n ? cf.only_n : 16384, plan_case);
         return 0;
     }
     peaks();
     printf("\n     n   d   beta data      mode   wall s     cpu s  Mpair/s  Mpair/s         h"
            "      se  speed  |dh|/se\n"
            "                                                   /core    total\n");
-    size_t ns[2] = {4096, 65536}, dims[3] = {2, 5, 10};
-    double betas[2] = {0.1, 0.005};
-    for (int a = 0; a < 2; a++) {
-        size_t n = cf.only_n ? cf.only_n : ns[a];
-        if (cf.only_n && a) break;
-        for (int b = 0; b < 3; b++) {
-            double *uni = uniform_data(n, dims[b], 3), *clu = clustered_data(n, dims[b], 4);
-            for (int c = 0; c < 2; c++) {
-                bench_case(&cf, "uniform", uni, n, dims[b], betas[c]);
-                bench_case(&cf, "clustered", clu, n, dims[b], betas[c]);
-            }
-            free(uni);
-            free(clu);
-        }
-    }
+    if (cf.only_n)
+        each_case(&cf, cf.only_n, bench_case);
+    else
+        for (size_t n = 4096; n <= 65536; n *= 16) each_case(&cf, n, bench_case);
     printf("* timed on a random subset of query centres, scaled by n/subset. pairs = n k n; "
            "per core = pairs / cpu s; speed = exact wall / trunc wall;\n"
            "bound: per-core rate against the compute bound printed above\n");
