@@ -43,4 +43,26 @@ static inline char *iflow_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* Drops the last comma-separated cell of every line of s, in place (metrics.csv's `seconds`,
+ * wall time that differs between runs); returns the number of lines that had no comma (kept as
+ * they are). */
+static inline size_t iflow_drop_last_column(char *s) {
+    char *w = s;
+    size_t bare = 0;
+    for (char *p = s;; p++) {
+        if (*p == '\n' || (!*p && p > s && p[-1] != '\n')) {
+            char *c = w;
+            while (c > s && c[-1] != ',' && c[-1] != '\n') c--;
+            if (c > s && c[-1] == ',')
+                w = c - 1;
+            else
+                bare++;
+        }
+        if (!*p) break;
+        *w++ = *p;
+    }
+    *w = '\0';
+    return bare;
+}
+
 #endif

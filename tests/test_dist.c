@@ -300,30 +300,13 @@ START_TEST(test_repeats_on_ranks) {
 }
 END_TEST
 
-/* The file's bytes and their count (binary files too). */
-static char *slurp_bytes(const char *rel, size_t *n) {
-    char path[900];
-    path_of(path, sizeof path, rel);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "missing %s", rel);
-    char *buf = NULL;
-    size_t cap = 0;
-    *n = 0;
-    for (size_t got = 1; got > 0; *n += got) {
-        if (*n + 4096 > cap) {
-            cap = 2 * cap + 4096;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-        got = fread(buf + *n, 1, 4096, f);
-    }
-    fclose(f);
-    return buf;
-}
-
 static void assert_same_bytes(const char *a_rel, const char *b_rel) {
-    size_t na, nb;
-    char *a = slurp_bytes(a_rel, &na), *b = slurp_bytes(b_rel, &nb);
+    char a_path[900], b_path[900];
+    path_of(a_path, sizeof a_path, a_rel);
+    path_of(b_path, sizeof b_path, b_rel);
+    size_t na = 0, nb = 0;
+    char *a = iflow_read_file(a_path, &na), *b = iflow_read_file(b_path, &nb);
+    ck_assert_msg(a && b, "missing %s or %s", a_rel, b_rel);
     ck_assert_msg(na > 0 && na == nb && !memcmp(a, b, na), "%s differs from %s", b_rel, a_rel);
     free(a);
     free(b);
@@ -333,19 +316,7 @@ static void assert_same_bytes(const char *a_rel, const char *b_rel) {
 static char *metrics_without_seconds(const char *rel) {
     char *s = slurp(rel);
     ck_assert_msg(s != NULL, "missing %s", rel);
-    char *w = s;
-    for (char *line = s, *next; *line; line = next) {
-        char *eol = strchr(line, '\n');
-        next = eol ? eol + 1 : line + strlen(line);
-        char *comma = eol ? eol : next;
-        while (comma > line && *comma != ',') comma--;
-        ck_assert_msg(*comma == ',', "%s: a line without commas", rel);
-        size_t keep = (size_t)(comma - line);
-        memmove(w, line, keep);
-        w += keep;
-        *w++ = '\n';
-    }
-    *w = '\0';
+    ck_assert_msg(iflow_drop_last_column(s) == 0, "%s: a line without commas", rel);
     return s;
 }
 
@@ -456,19 +427,21 @@ START_TEST(test_resume_v1_on_ranks) {
     write_config("one.ini", 1);
     char *text = slurp("one.ini");
     ck_assert_ptr_nonnull(text);
-    char v1[1200], *train = strstr(text, "seed = 4\n");
+    const char *seed = "seed = 4\n";
+    char v1[1200], *train = strstr(text, seed);
     ck_assert_ptr_nonnull(train);
-    snprintf(v1, sizeof v1, "%.*snoise_generator = v1\n%s", (int)(train - text + 9), text,
-             train + 9);
+    train += strlen(seed);
+    snprintf(v1, sizeof v1, "%.*snoise_generator = v1\n%s", (int)(train - text), text, train);
     write_text("v1.ini", v1);
     free(text);
     ck_assert_int_eq(RUN(0, "run", "v1.ini", "--out", "p1", "--quiet", "--no-plot"), 0);
     ck_assert_int_eq(RUN(2, "run", "v1.ini", "--out", "old", "--quiet", "--no-plot", "--threads",
                          "1", "--stop-after", "7"),
                      0);
-    char *cfg = slurp("old/config.ini"), *line = strstr(cfg, "noise_generator = v1\n");
+    const char *key = "noise_generator = v1\n";
+    char *cfg = slurp("old/config.ini"), *line = strstr(cfg, key);
     ck_assert_ptr_nonnull(line);
-    memmove(line, line + 21, strlen(line + 21) + 1);
+    memmove(line, line + strlen(key), strlen(line + strlen(key)) + 1);
     write_text("old/config.ini", cfg);
     free(cfg);
     ck_assert_int_eq(RUN(2, "run", "one.ini", "--resume", "--out", "old", "--quiet", "--no-plot",

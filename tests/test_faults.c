@@ -60,20 +60,6 @@ static void write_text(const char *rel, const char *text) {
     fclose(f);
 }
 
-/* metrics.csv without its last column, `seconds` (wall time differs between runs). */
-static void drop_last_column(char *s) {
-    char *w = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '\n') {
-            char *c = w;
-            while (c > s && c[-1] != ',' && c[-1] != '\n') c--;
-            if (c > s && c[-1] == ',') w = c - 1;
-        }
-        *w++ = *p;
-    }
-    *w = '\0';
-}
-
 static void assert_same_file(const char *a_dir, const char *b_dir, const char *name) {
     char a_rel[300], b_rel[300];
     snprintf(a_rel, sizeof a_rel, "%s/%s", a_dir, name);
@@ -83,8 +69,8 @@ static void assert_same_file(const char *a_dir, const char *b_dir, const char *n
     ck_assert_msg(a != NULL, "missing %s", a_rel);
     ck_assert_msg(b != NULL, "missing %s", b_rel);
     if (!strcmp(name, "metrics.csv")) {
-        drop_last_column(a);
-        drop_last_column(b);
+        iflow_drop_last_column(a);
+        iflow_drop_last_column(b);
         na = strlen(a);
         nb = strlen(b);
     }
@@ -372,8 +358,8 @@ static void assert_log_prefix(const char *run, const char *name) {
     ck_assert_ptr_nonnull(end);
     end[1] = '\0';
     if (!strcmp(name, "metrics.csv")) {
-        drop_last_column(have);
-        drop_last_column(want);
+        iflow_drop_last_column(have);
+        iflow_drop_last_column(want);
     }
     ck_assert_msg(!strncmp(have, want, strlen(have)), "%s/%s is damaged", run, name);
     free(have);
@@ -647,8 +633,8 @@ START_TEST(test_resume_version1_checkpoint) {
     path_of(out, sizeof out, "v1");
     ck_assert_int_eq(CLI("run", ini, "--out", out, "--quiet", "--no-plot", "--resume"), 0);
     char *got = slurp("v1/metrics.csv", NULL), *want = slurp("v1-full.csv", NULL);
-    drop_last_column(got);
-    drop_last_column(want);
+    iflow_drop_last_column(got);
+    iflow_drop_last_column(want);
     ck_assert_str_eq(got, want);
     free(got);
     free(want);

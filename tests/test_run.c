@@ -88,16 +88,7 @@ static char *slurp(const char *out, const char *name) {
 /* metrics.csv without its last column (wall time differs between runs). */
 static char *metrics_sans_time(const char *out) {
     char *s = slurp(out, "metrics.csv");
-    char *w = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '\n') {
-            char *c = w;
-            while (c > s && c[-1] != ',' && c[-1] != '\n') c--;
-            if (c > s && c[-1] == ',') w = c - 1;
-        }
-        *w++ = *p;
-    }
-    *w = '\0';
+    iflow_drop_last_column(s);
     return s;
 }
 
