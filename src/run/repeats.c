@@ -1,6 +1,7 @@
 /* repeats: one config trained and measured over several seeds (`[output] repeats`), each run in
  * DIR/seed-S, then the mean and sd across seeds of every logged number (mi-mean.csv,
- * metrics-mean.csv) and the figures of those means. */
+ * metrics-mean.csv, clustering-mean.csv when the runs measure clustering) and the figures of
+ * those means. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -236,6 +237,7 @@ int iflow_run_repeats(const iflow_config *cfg, const iflow_run_options *opts, if
     if (iflow_dist_rank() != 0) return rc;
     if (!rc) rc = aggregate_log(cfg, "mi", 3, err);
     if (!rc) rc = aggregate_log(cfg, "metrics", 1, err);
+    if (!rc) rc = aggregate_log(cfg, "clustering", 3, err);
     char from[1200], to[1200];
     snprintf(from, sizeof from, "%s/seed-%llu/info.csv", cfg->out_dir,
              (unsigned long long)cfg->seed);
