@@ -542,6 +542,31 @@ START_TEST(test_group_ids_exact) {
 }
 END_TEST
 
+/* IFLOW_ISA picks the vector kernels' variant: each gives the same entropy up to the last bits
+ * of its sums, far below the standard error; a value that names no variant is refused. */
+START_TEST(test_isa_variants) {
+    const char *path = normal_csv("isa.csv", 2000, 3, 1, 0);
+    const char *levels[] = {"generic", "avx2", "avx512"};
+    double h[3], se = 0;
+    result r;
+    char cmd[1024];
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "IFLOW_ISA=%s \"$B\" entropy --sigma 0.3 '%s'", levels[i], path);
+        run_sh(&r, cmd);
+        check_json_line(&r);
+        h[i] = json_number(r.out, "h");
+        se = json_number(r.out, "stderr");
+    }
+    ck_assert_double_gt(se, 0);
+    for (int i = 1; i < 3; i++)
+        ck_assert_double_le(fabs(h[i] - h[0]), 1e-12 * fabs(h[0]) + 1e-9 * se);
+    run_sh(&r, "IFLOW_ISA=sse9 \"$B\" --version");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(strstr(r.err, "IFLOW_ISA") && strstr(r.err, "sse9"), "bad message: %s", r.err);
+}
+END_TEST
+
 /* Issue 12, class 3: a pipe is read fully (every row, the same answer as the file), a device
  * or a FIFO without a writer ends at once with a message, an endless line is refused. */
 START_TEST(test_non_regular_inputs) {
@@ -736,6 +761,7 @@ int main(void) {
     tcase_add_test(tc, test_numbers_at_edges);
     tcase_add_test(tc, test_group_ids_exact);
     tcase_add_test(tc, test_non_regular_inputs);
+    tcase_add_test(tc, test_isa_variants);
     tcase_add_test(tc, test_bom_and_default_tolerance);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);

@@ -18,7 +18,8 @@
  * Vector code uses GCC vector extensions (8 doubles); with AVX-512 they are zmm registers, without
  * they are lowered to scalar or SSE2 code that rounds identically. Contraction of a * b + c into an
  * fma would make the result depend on the instruction set, so every product that meets a sum is
- * written as an explicit fma. */
+ * written as an explicit fma. Compiled once per instruction set (isa.h); every variant gives the
+ * same doubles. */
 #include "normal_v2.h"
 
 #include <math.h>
@@ -120,8 +121,8 @@ INLINE void vsincos(v8d x, v8d *sn, v8d *cs) {
     *cs = horner(z, COS_C, 10);
 }
 
-void iflow_normal_v2_kernels(const double *u, const double *x, double *log_u, double *sin_x,
-                             double *cos_x) {
+void IFLOW_ISA_FN(iflow_normal_v2_kernels)(const double *u, const double *x, double *log_u,
+                                           double *sin_x, double *cos_x) {
     v8d vu, vx, s, c, l;
     memcpy(&vu, u, sizeof vu);
     memcpy(&vx, x, sizeof vx);
@@ -189,7 +190,8 @@ INLINE void block(lanes8 *g, v8d *zc, v8d *zs) {
     *zs = rho * (v8d)sq;
 }
 
-void iflow_normal_v2(uint64_t key, const double *x, double *out, size_t n, double std) {
+void IFLOW_ISA_FN(iflow_normal_v2)(uint64_t key, const double *x, double *out, size_t n,
+                                   double std) {
     lanes8 g[2];
     seed_lanes(key, g);
     v8d sd = splat(std);

@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "dist.h"
+#include "isa.h"
 
 static const struct {
     const char *name;
@@ -68,7 +69,7 @@ static int dispatch(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("infoflow %s\n", IFLOW_VERSION);
+        printf("infoflow %s (vector kernels: %s)\n", IFLOW_VERSION, iflow_isa_name(iflow_isa()));
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -83,6 +84,7 @@ int main(int argc, char **argv) {
      * large" with the file's name, instead of the signal killing the process silently. */
     signal(SIGXFSZ, SIG_IGN);
     iflow_error err = {0};
+    if (iflow_isa_check_env(&err)) return cli_fail(&err);
     if (iflow_dist_init(&argc, &argv, &err)) return cli_fail(&err);
     if (iflow_dist_world_size() > 1) {
         signal(SIGTERM, on_term);

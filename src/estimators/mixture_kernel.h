@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "isa.h"
 #include "kdtree.h"
 #include "mixture.h"
 
@@ -66,9 +67,15 @@ size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1,
 /* Lowers the shift of draws whose terms could overflow (two-pass fallback). */
 void iflow_mix_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
                               size_t nq);
-/* The three sums of each of the nq draws in w over the runs, in run order. */
-void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
-                     size_t nq);
+/* The three sums of each of the nq draws in w over the runs, in run order: the variant of the
+ * instruction set in use (isa.h), each compiled from mixture_sweep.c. */
+IFLOW_ISA_DECLARE(void, iflow_mix_sweep,
+                  (const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
+                   size_t nq));
+static inline void iflow_mix_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
+                                   workspace *w, size_t nq) {
+    IFLOW_ISA_PICK(iflow_mix_sweep)(cx, runs, n_runs, w, nq);
+}
 /* Per-centre statistics of the draws of iflow_mix_draw (same idx, i0, i1). */
 void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, size_t i0, size_t i1,
                       iflow_mix_stats *stats);

@@ -6,7 +6,7 @@
  * same), this kernel ~8 us; for the backward products OpenBLAS's small-matrix kernels (~8 us)
  * beat a fused AVX-512 kernel (~15 us, latency-bound on the accumulation of dW over rows), so
  * backward stays on OpenBLAS. Each output is a chain of fmas in a fixed order, so the AVX-512
- * and the scalar code give the same doubles. */
+ * and the scalar code give the same doubles. Compiled once per instruction set (isa.h). */
 #include "dense_small.h"
 
 #include <math.h>
@@ -64,8 +64,8 @@ static void forward_avx512(const double *a, size_t n, size_t k, const double *wt
 }
 #endif
 
-void iflow_dense_small_forward(const double *a, size_t n, size_t k, const double *w,
-                               const double *b, size_t m, double *pre) {
+void IFLOW_ISA_FN(iflow_dense_small_forward)(const double *a, size_t n, size_t k, const double *w,
+                                             const double *b, size_t m, double *pre) {
     double wt[MAXW * MAXW] __attribute__((aligned(64))) = {0};
     double bb[MAXW] __attribute__((aligned(64))) = {0};
     for (size_t j = 0; j < m; j++) {
