@@ -488,7 +488,8 @@ START_TEST(test_all_configs_load) {
         iflow_error err = {0};
         ck_assert_msg(iflow_config_load(path, &cfg, &err) == 0, "%s", err.msg);
         ck_assert_msg(iflow_config_validate(&cfg, &err) == 0, "%s", err.msg);
-        if (!strstr(e->d_name, "fashion"))
+        /* Fashion-MNIST is a Debian package, MNIST is fetched by tools/fetch-mnist */
+        if (!strstr(e->d_name, "fashion") && !strstr(e->d_name, "mnist"))
             ck_assert_msg(access(cfg.data_file, R_OK) == 0, "%s: %s", e->d_name, cfg.data_file);
         n++;
     }
