@@ -106,7 +106,7 @@ int iflow_plot_compare_cluster(const char *const *csv_paths, const char *const *
         char version[64];
         snprintf(version, sizeof version, "infoflow %s", IFLOW_VERSION);
         const char *keys[] = {"Software"}, *values[] = {version};
-        rc = iflow_fig_write_png(&fig, out_png, keys, values, 1, err);
+        rc = iflow_fig_write(&fig, out_png, 1, keys, values, 1, err);
     }
     iflow_fig_free(&fig);
     free(buf);
