@@ -554,18 +554,6 @@ static void ref_line(iflow_panel *p, double x0, double y0, double x1, double y1,
     clip_end(p);
 }
 
-void iflow_panel_note(iflow_panel *p, double x, double y, const char *text, iflow_rgb c) {
-    double px, py;
-    if (iflow_panel_px(p, x, y, &px, &py) != 0) return;
-    double fs = p->fig->font_px - 2, w = iflow_text_width(p->fig, text, fs, 0);
-    int left = px > p->area.x + p->area.w / 2, up = py > p->area.y + p->area.h / 2;
-    double tx = left ? px - 16 : px + 16, ty = up ? py - 16 : py + 16;
-    set_rgb(p->fig->cr, c);
-    iflow_text(p->fig, tx, ty, text, fs, left ? 1 : 0, up ? 1 : 0, 0, 0);
-    double x0 = left ? tx - w : tx, yc = up ? ty - fs / 2 : ty + fs / 2;
-    for (long k = 0; 10.0 * (double)k <= w; k++) add_pt_w(p, x0 + 10.0 * (double)k, yc, 50);
-}
-
 void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label) {
     double px, py;
     double xr = p->x.log ? p->x.hi : p->x.lo;

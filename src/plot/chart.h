@@ -130,9 +130,6 @@ void iflow_panel_band(iflow_panel *p, const double *x, const double *lo, const d
 /* Reference lines across the panel, with a short label at their right (h) or top (v) end. */
 void iflow_panel_hline(iflow_panel *p, double y, iflow_rgb c, const char *label);
 void iflow_panel_vline(iflow_panel *p, double x, iflow_rgb c, const char *label);
-/* A short text beside the data point (x, y), on the side towards the panel's centre, kept clear
- * by the legend. */
-void iflow_panel_note(iflow_panel *p, double x, double y, const char *text, iflow_rgb c);
 /* Filled rectangle [x0, x1] x [y0, y1] in data coordinates (heat-map cell, no anti-aliasing). */
 void iflow_panel_rect(iflow_panel *p, double x0, double x1, double y0, double y1, iflow_rgb c);
 /* Legend in the inside corner that covers the fewest drawn points. */

@@ -106,27 +106,30 @@ static void measure_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, iflow_c
     iflow_panel_free(&p);
 }
 
-static int clustering_png(plot_ctx *c, iflow_csv *f, iflow_error *err) {
+int plot_draw_clustering(plot_ctx *c, iflow_csv *f, iflow_figure *fig, iflow_box body) {
     const double *lay;
     iflow_csv_numbers(f, "layer", &lay, NULL);
     double layers[MAX_LAYERS];
     size_t nl = plot_layers(c, "clustering.csv", lay, f->n_rows, layers);
     size_t *idx = malloc(f->n_rows * sizeof *idx);
-    if (!idx) return iflow_error_set(err, IFLOW_ENOMEM, "clustering.png: out of memory");
+    if (!idx) return -2;
+    for (int m = 0; m < 4; m++)
+        measure_panel(c, fig, iflow_box_cell(body, 2, 2, m / 2, m % 2, 40), f, m, layers, nl, idx,
+                      m == 0);
+    free(idx);
+    return 0;
+}
+
+static int clustering_png(plot_ctx *c, iflow_csv *f, iflow_error *err) {
     iflow_figure fig;
     iflow_box body;
     int rc =
         new_figure(c, &fig, "Clustering of the representations by class", 1600, 1100, &body, err);
-    if (rc) {
-        free(idx);
-        return rc;
-    }
-    for (int m = 0; m < 4; m++)
-        measure_panel(c, &fig, iflow_box_cell(body, 2, 2, m / 2, m % 2, 40), f, m, layers, nl, idx,
-                      m == 0);
-    rc = plot_save(c, &fig, "clustering.png", err);
+    if (rc) return rc;
+    if (plot_draw_clustering(c, f, &fig, body) != 0)
+        rc = iflow_error_set(err, IFLOW_ENOMEM, "clustering.png: out of memory");
+    if (!rc) rc = plot_save(c, &fig, "clustering.png", err);
     iflow_fig_free(&fig);
-    free(idx);
     return rc;
 }
 

@@ -325,8 +325,18 @@ void plot_scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l,
     iflow_panel_free(&p);
 }
 
+/* The pairs of units a layer's panels show: (u1, u2), and (u1, u3), (u2, u3) when 3 wide. */
+static const int PAIRS[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+
+void plot_draw_scatter_last(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp) {
+    size_t k = sp->n_ep[0] - 1;
+    int n_pairs = sp->width[0] == 3 ? 3 : 1;
+    for (int q = 0; q < n_pairs; q++)
+        plot_scatter_panel(c, fig, iflow_box_cell(box, 1, n_pairs, 0, q, 30), sp->layers[0],
+                           sp->eps[0][k], PAIRS[q][0], PAIRS[q][1], q == 0);
+}
+
 int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp) {
-    static const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
     iflow_legend_entry leg[10];
     char names[10][16];
     iflow_legend_box(fig, (iflow_box){box.x, box.y, box.w, 30}, leg, label_legend(c, leg, names));
@@ -338,7 +348,7 @@ int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_
             for (size_t k = 0; k < sp->n_ep[j]; k++)
                 plot_scatter_panel(
                     c, fig, iflow_box_cell(box, (int)sp->rows, (int)sp->cols, (int)row, (int)k, 20),
-                    sp->layers[j], sp->eps[j][k], pairs[q][0], pairs[q][1], 0);
+                    sp->layers[j], sp->eps[j][k], PAIRS[q][0], PAIRS[q][1], 0);
     }
     return 0;
 }

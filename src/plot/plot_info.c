@@ -36,9 +36,12 @@ static void coinciding(const plot_ctx *c, const iflow_panel *p, const series *s,
     }
 }
 
-/* "layers 1-2 coincide" (or "layers 1, 3, 4 coincide") beside the last point of each group of
- * coinciding layers, and a note for the caller. */
-static void coinciding_notes(plot_ctx *c, iflow_panel *p, const series *s) {
+/* "layers 1-2 coincide" (or "layers 1, 3, 4 coincide") for each group of coinciding layers, as a
+ * legend line (text only) in leg[0..) with its text in names[0..), and as a note for the caller;
+ * returns the number of lines. */
+static size_t coinciding_notes(plot_ctx *c, const iflow_panel *p, const series *s,
+                               iflow_legend_entry *leg, char (*names)[48]) {
+    size_t n_lines = 0;
     int done[MAX_LAYERS] = {0};
     for (size_t j = 0; j < c->n_layers; j++) {
         if (done[j]) continue;
@@ -47,24 +50,24 @@ static void coinciding_notes(plot_ctx *c, iflow_panel *p, const series *s) {
         for (size_t k = j + 1; k < c->n_layers; k++)
             if (!done[k] && coincide(p, &s[j], &s[k])) group[n++] = k, done[k] = 1;
         if (n < 2) continue;
-        char text[256];
+        char *text = names[n_lines];
+        size_t size = sizeof names[n_lines];
         int run = group[n - 1] - group[0] == n - 1 &&
                   c->layers[group[n - 1]] - c->layers[group[0]] == (double)(n - 1);
         if (run) {
-            snprintf(text, sizeof text, "layers %g-%g coincide", c->layers[group[0]],
+            snprintf(text, size, "layers %g-%g coincide", c->layers[group[0]],
                      c->layers[group[n - 1]]);
         } else {
-            size_t len = (size_t)snprintf(text, sizeof text, "layers %g", c->layers[group[0]]);
-            for (size_t q = 1; q < n && len < sizeof text; q++)
-                len += (size_t)snprintf(text + len, sizeof text - len, ", %g", c->layers[group[q]]);
-            snprintf(text + strlen(text), sizeof text - strlen(text), " coincide");
+            size_t len = (size_t)snprintf(text, size, "layers %g", c->layers[group[0]]);
+            for (size_t q = 1; q < n && len < size; q++)
+                len += (size_t)snprintf(text + len, size - len, ", %g", c->layers[group[q]]);
+            if (len < size) snprintf(text + len, size - len, " coincide");
         }
-        const series *last = &s[group[n - 1]];
-        if (last->n)
-            iflow_panel_note(p, last->x[last->n - 1], last->y[last->n - 1], text, PLOT_DARK);
+        leg[n_lines++] = (iflow_legend_entry){text, PLOT_DARK, 0, 0, IFLOW_MARK_NONE, 0};
         plot_note(c, "%s: %s (drawn as rings around one another)",
                   c->fig_name ? c->fig_name : "info plane", text);
     }
+    return n_lines;
 }
 
 /* I(Y;T) against I(X;T), one curve per layer, markers coloured by epoch on a log scale. */
@@ -115,8 +118,8 @@ int plot_draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         if (plot_mi_series(c, j, &s[j]) != 0) s[j].n = 0;
     size_t under[MAX_LAYERS]; /* later layers whose markers would cover layer j's */
     coinciding(c, &p, s, under);
-    iflow_legend_entry leg[MAX_LAYERS];
-    char names[MAX_LAYERS][48];
+    iflow_legend_entry leg[2 * MAX_LAYERS];
+    char names[2 * MAX_LAYERS][48];
     for (size_t j = 0; j < c->n_layers; j++) {
         /* a covered layer gets wider lines and larger markers: it shows as a ring around the
          * layers drawn over it */
@@ -133,9 +136,9 @@ int plot_draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
         plot_layer_name(c, j, names[j], sizeof names[j]);
         leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2, PLOT_MARKS[j % 4], 0};
     }
-    coinciding_notes(c, &p, s);
+    size_t n_leg = c->n_layers + coinciding_notes(c, &p, s, leg + c->n_layers, names + c->n_layers);
     for (size_t j = 0; j < c->n_layers; j++) plot_series_free(&s[j]);
-    iflow_panel_legend(&p, leg, c->n_layers);
+    iflow_panel_legend(&p, leg, n_leg);
     iflow_colorbar(fig, (iflow_box){pb.x + pb.w + 30, p.area.y, 110, p.area.h}, re.lo, re.hi, 1,
                    "epoch");
     iflow_panel_free(&p);
