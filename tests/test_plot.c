@@ -564,6 +564,18 @@ START_TEST(test_compare_mi) {
     iflow_error err = {0};
     ck_assert_msg(iflow_plot_compare_mi(paths, labels, 2, &opt, out, &err) == 0, "%s", err.msg);
     check_png(tmpdir, "cmp.png", 1600, 60 + 460 * 2, NULL); /* 3 layers + legend: 2 rows */
+    ck_assert(file_exists(tmpdir, "cmp.pdf"));
+    /* 20 layers: 20 panels and the legend, 7 rows of 3 (none left out) */
+    path_in(b, sizeof b, tmpdir, "mi-20.csv");
+    FILE *f = fopen(b, "w");
+    fprintf(f, "epoch,layer,width,I_XT,I_XT_se\n");
+    for (int l = 1; l <= 20; l++)
+        fprintf(f, "1,%d,4,%g,0.1\n3,%d,4,%g,0.1\n", l, 0.1 * l, l, 0.2 * l);
+    fclose(f);
+    ck_assert_msg(iflow_plot_compare_mi(paths + 1, labels + 1, 1, &opt, out, &err) == 0, "%s",
+                  err.msg);
+    check_png(tmpdir, "cmp.png", 1600, 60 + 460 * 7, NULL);
+    path_in(b, sizeof b, tmpdir, "mi-b.csv");
     write_file(tmpdir, "bad.csv", "epoch,layer,width\n1,1,4\n");
     path_in(b, sizeof b, tmpdir, "bad.csv");
     ck_assert_int_eq(iflow_plot_compare_mi(paths, labels, 2, &opt, out, &err), IFLOW_EPARSE);

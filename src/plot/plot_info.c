@@ -125,12 +125,12 @@ int plot_draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
          * layers drawn over it */
         iflow_rgb col = iflow_palette(j);
         double grow = (double)under[j];
-        iflow_panel_line(&p, s[j].x, s[j].y, s[j].n, col, 2 + 3 * grow, 0);
+        iflow_panel_line(&p, s[j].x, s[j].y, s[j].n, col, 2 + 2 * grow, 0);
         for (size_t i = 0; i < s[j].n; i++)
             iflow_panel_errorbar(&p, s[j].x[i], s[j].y[i], s[j].xse[i], s[j].yse[i], col);
         for (size_t i = 0; i < s[j].n; i++) {
             double t = iflow_scale01(fmax(s[j].e[i], re.lo), re.lo, re.hi, 1);
-            iflow_panel_marker(&p, s[j].x[i], s[j].y[i], PLOT_MARKS[j % 4], 14 + 9 * grow,
+            iflow_panel_marker(&p, s[j].x[i], s[j].y[i], PLOT_MARKS[j % 4], 14 + 7 * grow,
                                iflow_viridis(t), col);
         }
         plot_layer_name(c, j, names[j], sizeof names[j]);
