@@ -781,6 +781,20 @@ START_TEST(test_summary_scatter_shows_third_unit) {
     ck_assert(iflow_fig_says(&fig, "u1\n") && iflow_fig_says(&fig, "u2\n"));
     ck_assert(iflow_fig_says(&fig, "u3\n"));
     ck_assert_uint_eq(fig.n_markers - before, 3 * 40); /* 40 points in each of 3 panels */
+    ck_assert(iflow_fig_says(&fig, "y = 0\n") && iflow_fig_says(&fig, "y = 1\n"));
+    iflow_fig_free(&fig);
+    plot_free_files(&c);
+    /* 12 classes: labels 0 and 10 share a colour, and its legend entry names both */
+    write_file(tmpdir, "scatter.csv",
+               "epoch,layer,input,label,u1,u2,u3\n"
+               "1,2,0,0,0.1,0.2,\n1,2,1,10,0.3,0.1,\n1,2,2,11,0.2,0.2,\n"
+               "1,2,3,,0.2,0.3,\n");
+    load_ctx(&c, notes, sizeof notes);
+    ck_assert_int_eq(plot_scatter_plan(&c, &sp), 0);
+    ck_assert_int_eq(iflow_fig_new(&fig, 1200, 700, &err), 0);
+    plot_draw_scatter_last(&c, &fig, (iflow_box){0, 0, 1200, 700}, &sp);
+    ck_assert(iflow_fig_says(&fig, "y = 0, 10\n") && iflow_fig_says(&fig, "y = 11\n"));
+    ck_assert(iflow_fig_says(&fig, "no label\n"));
     iflow_fig_free(&fig);
     plot_free_files(&c);
 }

@@ -276,17 +276,29 @@ int plot_scatter_plan(plot_ctx *c, scat_plan *sp) {
     return sp->n_layers ? 0 : -1;
 }
 
-/* Legend entries "y = k" for the labels present in scatter.csv (colours cycle after 10). */
-static size_t label_legend(plot_ctx *c, iflow_legend_entry *leg, char (*names)[16]) {
+/* Legend entries for the labels of scatter.csv: one per colour (tab10, so labels 0 and 10 share
+ * one), naming every label drawn in it ("y = 0, 10, 20"). */
+static size_t label_legend(plot_ctx *c, iflow_legend_entry *leg, char (*names)[48]) {
     const double *lab;
     iflow_csv_numbers(c->scatter, "label", &lab, NULL);
-    int seen[10] = {0};
-    for (size_t i = 0; i < c->scatter->n_rows; i++)
-        seen[isfinite(lab[i]) && lab[i] >= 0 ? (size_t)lab[i] % 10 : 9] = 1;
+    double labels[64];
+    size_t n_lab = plot_distinct(lab, c->scatter->n_rows, labels, 64),
+           shown = n_lab < 64 ? n_lab : 64;
+    int other = 0; /* empty or negative labels, drawn in colour 9 */
+    for (size_t i = 0; i < c->scatter->n_rows && !other; i++) other = !(lab[i] >= 0);
     size_t n = 0;
     for (size_t k = 0; k < 10; k++) {
-        if (!seen[k]) continue;
-        snprintf(names[k], 16, "y = %zu", k);
+        size_t len = 0;
+        names[k][0] = '\0';
+        for (size_t q = 0; q < shown; q++)
+            if (labels[q] >= 0 && (size_t)labels[q] % 10 == k && len < 40)
+                len += (size_t)snprintf(names[k] + len, 48 - len, "%s%g",
+                                        len ? ", " : "y = ", labels[q]);
+        if (k == 9 && other && len < 40)
+            len += (size_t)snprintf(names[k] + len, 48 - len, "%sno label", len ? ", " : "");
+        if (!len) continue;
+        if (len >= 40 || (k == 9 && n_lab > shown))
+            snprintf(names[k] + (len < 40 ? len : 40), 8, ", ...");
         leg[n++] = (iflow_legend_entry){names[k], iflow_palette(k), 0, 0, IFLOW_MARK_CIRCLE, 0};
     }
     return n;
@@ -304,7 +316,7 @@ void plot_scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l,
     iflow_range_init(&rx, 0), iflow_range_init(&ry, 0);
     for (size_t i = 0; i < s->n_rows; i++)
         if (lay[i] == l) iflow_range_add1(&rx, u[ua][i]), iflow_range_add1(&ry, u[ub][i]);
-    char lx[16], ly[16], title[96], names[10][16];
+    char lx[16], ly[16], title[96], names[10][48];
     snprintf(lx, sizeof lx, "u%d", ua + 1), snprintf(ly, sizeof ly, "u%d", ub + 1);
     snprintf(title, sizeof title, "layer %g", l);
     for (size_t q = 0; q < c->n_layers; q++)
@@ -338,7 +350,7 @@ void plot_draw_scatter_last(plot_ctx *c, iflow_figure *fig, iflow_box box, const
 
 int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp) {
     iflow_legend_entry leg[10];
-    char names[10][16];
+    char names[10][48];
     iflow_legend_box(fig, (iflow_box){box.x, box.y, box.w, 30}, leg, label_legend(c, leg, names));
     box.y += 40, box.h -= 40;
     size_t row = 0;
