@@ -290,7 +290,7 @@ static void write_run(const char *dir, int deterministic) {
                 fprintf(f, "%d,%d,%d,,,,,,,,,\n", mi_ep[k], l, widths[l - 1]);
             else
                 fprintf(f, "%d,%d,%d,%g,0.05,%g,0.01,1,0.5,0.8,,\n", mi_ep[k], l, widths[l - 1],
-                        4.0 - l - 0.1 * mi_ep[k], 0.2 + 0.04 * mi_ep[k]);
+                        4.0 - l - 0.1 * mi_ep[k], 0.1 * l + 0.04 * mi_ep[k]);
         }
     fclose(f);
     path_in(path, sizeof path, dir, "binned.csv");
@@ -393,8 +393,8 @@ START_TEST(test_sliced_and_clustering_figures) {
     for (int k = 0; k < 4; k++)
         for (int l = 1; l <= 3; l++)
             fprintf(f, "%d,%d,%d,%g,0.05,%g,0.01,1,0.5,0.8,,,%g,0.1,%g,0.02,%d,%d\n", eps[k], l,
-                    5 - l, 4.0 - l, 0.2 + 0.04 * eps[k], 3.0 - l - 0.1 * eps[k],
-                    0.1 + 0.03 * eps[k], l < 3 ? 2 : 2, l < 3 ? 8 : 0);
+                    5 - l, 4.0 - l, 0.1 * l + 0.04 * eps[k], 3.0 - l - 0.1 * eps[k],
+                    0.05 * l + 0.03 * eps[k], l < 3 ? 2 : 2, l < 3 ? 8 : 0);
     fclose(f);
     path_in(path, sizeof path, tmpdir, "clustering.csv");
     f = fopen(path, "w");
@@ -732,6 +732,14 @@ START_TEST(test_info_plane_names_coinciding_layers) {
     ck_assert(!iflow_fig_says(&fig, "layers 2-3"));
     ck_assert_msg(strstr(notes, "info_plane.png: layers 1-2 coincide"), "%s", notes);
     iflow_fig_free(&fig);
+    /* the same layers against epoch, in both panels */
+    ck_assert_int_eq(iflow_fig_new(&fig, 1600, 1000, &err), 0);
+    c.fig_name = "mi_epochs.png";
+    ck_assert_int_eq(plot_draw_mi_epochs(&c, &fig, (iflow_box){20, 60, 1560, 900}), 0);
+    const char *first = strstr(fig.texts, "layers 1-2 coincide\n");
+    ck_assert(first && strstr(first + 1, "layers 1-2 coincide\n")); /* in each panel */
+    ck_assert_msg(strstr(notes, "mi_epochs.png: layers 1-2 coincide"), "%s", notes);
+    iflow_fig_free(&fig);
     plot_free_files(&c);
     write_saturated_mi(1.5);
     load_ctx(&c, notes, sizeof notes);
@@ -943,7 +951,7 @@ START_TEST(test_extra_columns_ignored) {
     for (int k = 0; k < 4; k++)
         for (int l = 1; l <= 3; l++)
             fprintf(f, "0.01,%d,%d,%d,%g,0.05,%s,%g,0.01,,x y\n", eps[k], l, 5 - l,
-                    4.0 - l - 0.1 * eps[k], k % 2 ? "yes" : "no", 0.2 + 0.04 * eps[k]);
+                    4.0 - l - 0.1 * eps[k], k % 2 ? "yes" : "no", 0.1 * l + 0.04 * eps[k]);
     fclose(f);
     write_clustering("knn_chance,0.5\nsaturation_rule,any unit\n");
     path_in(path, sizeof path, tmpdir, "clustering.csv");

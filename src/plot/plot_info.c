@@ -9,8 +9,8 @@
 
 /* ---- information plane ---- */
 
-/* Layers j < k coincide on the plane when at least half of the epochs both measured put their
- * points within COINCIDE_PX pixels of each other (e.g. both saturated at (ln m, H(Y))). */
+/* Layers j < k coincide in a panel when at least half of the epochs both measured put their
+ * points (x, y) within COINCIDE_PX pixels of each other (e.g. both saturated at (ln m, H(Y))). */
 #define COINCIDE_PX 6.0
 
 static int coincide(const iflow_panel *p, const series *a, const series *b) {
@@ -177,24 +177,32 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
                  c->repeats);
     iflow_panel_init(&p, fig, box, title);
     iflow_panel_hline(&p, bound, PLOT_REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
-    iflow_legend_entry leg[MAX_LAYERS];
-    char names[MAX_LAYERS][48];
+    series s[MAX_LAYERS], view[MAX_LAYERS]; /* view: (epoch, value) of this panel */
     for (size_t j = 0; j < c->n_layers; j++) {
-        series s;
-        if (plot_mi_series(c, j, &s) == 0) {
-            double *m = which ? s.y : s.x, *sd = which ? s.yse : s.xse;
-            for (size_t i = 0; i < s.n; i++) s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
-            iflow_panel_band(&p, s.e, s.lo, s.hi, s.n, iflow_palette(j), 0.25);
-            iflow_panel_line(&p, s.e, m, s.n, iflow_palette(j), 2.2, 0);
-            for (size_t i = 0; i < s.n; i++) /* the measured epochs */
-                iflow_panel_marker(&p, s.e[i], m[i], PLOT_MARKS[j % 4], 9, iflow_palette(j),
-                                   iflow_palette(j));
-        }
-        plot_series_free(&s);
+        if (plot_mi_series(c, j, &s[j]) != 0) s[j].n = 0;
+        view[j] = (series){.n = s[j].n, .e = s[j].e, .x = s[j].e, .y = which ? s[j].y : s[j].x};
+    }
+    size_t under[MAX_LAYERS]; /* as on the information plane: covered layers drawn larger */
+    coinciding(c, &p, view, under);
+    iflow_legend_entry leg[2 * MAX_LAYERS];
+    char names[2 * MAX_LAYERS][48];
+    for (size_t j = 0; j < c->n_layers; j++) {
+        double *m = view[j].y, *sd = which ? s[j].yse : s[j].xse, grow = (double)under[j];
+        for (size_t i = 0; i < s[j].n; i++) s[j].lo[i] = m[i] - sd[i], s[j].hi[i] = m[i] + sd[i];
+        iflow_panel_band(&p, s[j].e, s[j].lo, s[j].hi, s[j].n, iflow_palette(j), 0.25);
+        iflow_panel_line(&p, s[j].e, m, s[j].n, iflow_palette(j), 2.2 + 2 * grow, 0);
+        for (size_t i = 0; i < s[j].n; i++) /* the measured epochs */
+            iflow_panel_marker(&p, s[j].e[i], m[i], PLOT_MARKS[j % 4], 9 + 6 * grow,
+                               iflow_palette(j), iflow_palette(j));
         plot_layer_name(c, j, names[j], sizeof names[j]);
         leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2.2, PLOT_MARKS[j % 4], 0};
     }
-    if (legend) iflow_panel_legend(&p, leg, c->n_layers);
+    size_t n_lines = coinciding_notes(c, &p, view, leg + c->n_layers, names + c->n_layers);
+    for (size_t j = 0; j < c->n_layers; j++) plot_series_free(&s[j]);
+    if (legend)
+        iflow_panel_legend(&p, leg, c->n_layers + n_lines);
+    else
+        iflow_panel_legend(&p, leg + c->n_layers, n_lines); /* only what coincides here */
     iflow_panel_free(&p);
 }
 
