@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "chart.h"
+#include "check_util.h"
 #include "csvread.h"
 #include "infoflow/plot.h"
-#include "check_util.h"
+#include "plot_figures.h"
 
 static char tmpdir[256];
 
@@ -48,7 +49,7 @@ static int file_exists(const char *dir, const char *name) {
 /* ---- PNG reading ---- */
 
 typedef struct png_info_t {
-    int width, height, colour_type, depth;
+    int width, height, colour_type, depth, n_text;
     char software[128], hash[64];
     unsigned char *rgb; /* width * height * 3 when colour type is RGB 8 */
 } png_info_t;
@@ -79,6 +80,7 @@ static int read_png(const char *path, png_info_t *out) {
     png_textp text;
     int n_text = 0;
     png_get_text(png, info, &text, &n_text);
+    out->n_text = n_text;
     for (int i = 0; i < n_text; i++) {
         if (!strcmp(text[i].key, "Software"))
             snprintf(out->software, sizeof out->software, "%s", text[i].text);
@@ -288,7 +290,7 @@ static void write_run(const char *dir, int deterministic) {
                 fprintf(f, "%d,%d,%d,,,,,,,,,\n", mi_ep[k], l, widths[l - 1]);
             else
                 fprintf(f, "%d,%d,%d,%g,0.05,%g,0.01,1,0.5,0.8,,\n", mi_ep[k], l, widths[l - 1],
-                        4.0 - l - 0.1 * mi_ep[k], 0.2 + 0.04 * mi_ep[k]);
+                        4.0 - l - 0.1 * mi_ep[k], 0.1 * l + 0.04 * mi_ep[k]);
         }
     fclose(f);
     path_in(path, sizeof path, dir, "binned.csv");
@@ -391,8 +393,8 @@ START_TEST(test_sliced_and_clustering_figures) {
     for (int k = 0; k < 4; k++)
         for (int l = 1; l <= 3; l++)
             fprintf(f, "%d,%d,%d,%g,0.05,%g,0.01,1,0.5,0.8,,,%g,0.1,%g,0.02,%d,%d\n", eps[k], l,
-                    5 - l, 4.0 - l, 0.2 + 0.04 * eps[k], 3.0 - l - 0.1 * eps[k],
-                    0.1 + 0.03 * eps[k], l < 3 ? 2 : 2, l < 3 ? 8 : 0);
+                    5 - l, 4.0 - l, 0.1 * l + 0.04 * eps[k], 3.0 - l - 0.1 * eps[k],
+                    0.05 * l + 0.03 * eps[k], l < 3 ? 2 : 2, l < 3 ? 8 : 0);
     fclose(f);
     path_in(path, sizeof path, tmpdir, "clustering.csv");
     f = fopen(path, "w");
@@ -562,6 +564,18 @@ START_TEST(test_compare_mi) {
     iflow_error err = {0};
     ck_assert_msg(iflow_plot_compare_mi(paths, labels, 2, &opt, out, &err) == 0, "%s", err.msg);
     check_png(tmpdir, "cmp.png", 1600, 60 + 460 * 2, NULL); /* 3 layers + legend: 2 rows */
+    ck_assert(file_exists(tmpdir, "cmp.pdf"));
+    /* 20 layers: 20 panels and the legend, 7 rows of 3 (none left out) */
+    path_in(b, sizeof b, tmpdir, "mi-20.csv");
+    FILE *f = fopen(b, "w");
+    fprintf(f, "epoch,layer,width,I_XT,I_XT_se\n");
+    for (int l = 1; l <= 20; l++)
+        fprintf(f, "1,%d,4,%g,0.1\n3,%d,4,%g,0.1\n", l, 0.1 * l, l, 0.2 * l);
+    fclose(f);
+    ck_assert_msg(iflow_plot_compare_mi(paths + 1, labels + 1, 1, &opt, out, &err) == 0, "%s",
+                  err.msg);
+    check_png(tmpdir, "cmp.png", 1600, 60 + 460 * 7, NULL);
+    path_in(b, sizeof b, tmpdir, "mi-b.csv");
     write_file(tmpdir, "bad.csv", "epoch,layer,width\n1,1,4\n");
     path_in(b, sizeof b, tmpdir, "bad.csv");
     ck_assert_int_eq(iflow_plot_compare_mi(paths, labels, 2, &opt, out, &err), IFLOW_EPARSE);
@@ -620,6 +634,353 @@ START_TEST(test_cli) {
 }
 END_TEST
 
+/* ---- what the figures say ---- */
+
+/* A plot_ctx over tmpdir's logs, as iflow_plot_run loads them (nats, notes kept). */
+static void load_ctx(plot_ctx *c, char *notes, size_t n) {
+    memset(c, 0, sizeof *c);
+    c->run_dir = c->out_dir = tmpdir;
+    c->unit = 1, c->unit_name = "nats", c->verbose = 1;
+    c->notes = notes, c->notes_size = n;
+    notes[0] = '\0';
+    iflow_error err = {0};
+    ck_assert_msg(plot_load_all(c, &err) == 0, "%s", err.msg);
+}
+
+/* The same drawing as PNG and PDF: every .png of a run has a .pdf beside it (a PDF header and
+ * trailer), none with png_only; PNGs carry every tEXt chunk asked for, not only the first 8. */
+START_TEST(test_pdf_beside_png_and_all_text_chunks) {
+    write_run(tmpdir, 0);
+    char out[512], notes[2048], p[600];
+    path_in(out, sizeof out, tmpdir, "figs");
+    iflow_plot_options opt = {.bits = 0, .verbose_notes = 1};
+    int n = -1;
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_run(tmpdir, out, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(n, 7);
+    for (int i = 0; i < 7; i++) {
+        char pdf[64];
+        snprintf(pdf, sizeof pdf, "%.*s.pdf", (int)(strlen(FIGS[i]) - 4), FIGS[i]);
+        path_in(p, sizeof p, out, pdf);
+        FILE *f = fopen(p, "rb");
+        ck_assert_msg(f != NULL, "%s missing", pdf);
+        char head[6] = "", tail[8] = "";
+        ck_assert_uint_eq(fread(head, 1, 5, f), 5);
+        fseek(f, -7, SEEK_END);
+        ck_assert_uint_eq(fread(tail, 1, 7, f), 7);
+        fclose(f);
+        ck_assert_str_eq(head, "%PDF-");
+        ck_assert_msg(strstr(tail, "%%EOF"), "%s: no PDF trailer", pdf);
+        ck_assert(!file_exists(out, "summary.pdf.tmp"));
+    }
+    path_in(out, sizeof out, tmpdir, "png-only");
+    opt.png_only = 1;
+    ck_assert_msg(iflow_plot_run(tmpdir, out, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
+    ck_assert(file_exists(out, "info_plane.png") && !file_exists(out, "info_plane.pdf"));
+    /* twelve tEXt chunks, all read back */
+    iflow_figure fig;
+    ck_assert_int_eq(iflow_fig_new(&fig, 64, 48, &err), 0);
+    const char *keys[12], *vals[12];
+    char names[12][16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(names[i], sizeof names[i], "Key-%d", i);
+        keys[i] = names[i], vals[i] = "value";
+    }
+    keys[0] = "Software";
+    path_in(p, sizeof p, tmpdir, "text.png");
+    ck_assert_int_eq(iflow_fig_write(&fig, p, 1, keys, vals, 12, &err), 0);
+    iflow_fig_free(&fig);
+    png_info_t img;
+    ck_assert_int_eq(read_png(p, &img), 0);
+    ck_assert_int_eq(img.n_text, 12);
+    free(img.rgb);
+    ck_assert(file_exists(tmpdir, "text.pdf"));
+}
+END_TEST
+
+/* mi.csv whose layers 1 and 2 sit at the same points (both saturated at (ln m, H(Y))) and layer 3
+ * elsewhere: the information plane says "layers 1-2 coincide" in its legend and a note; with
+ * layer 1 moved away, it says nothing of the kind. */
+static void write_saturated_mi(double shift1) {
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "mi.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se\n");
+    static const int eps[4] = {0, 1, 3, 10};
+    for (int k = 0; k < 4; k++) {
+        fprintf(f, "%d,1,4,%g,0.01,%g,0.001\n", eps[k], 3.688879454 - shift1, 0.6931471806);
+        fprintf(f, "%d,2,3,3.688879454,0.01,0.6931471806,0.001\n", eps[k]);
+        fprintf(f, "%d,3,2,%g,0.05,%g,0.01\n", eps[k], 1.0 + 0.1 * eps[k], 0.2 + 0.04 * eps[k]);
+    }
+    fclose(f);
+}
+
+START_TEST(test_info_plane_names_coinciding_layers) {
+    write_run(tmpdir, 0);
+    write_saturated_mi(0);
+    plot_ctx c;
+    char notes[2048];
+    load_ctx(&c, notes, sizeof notes);
+    iflow_figure fig;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_fig_new(&fig, 1600, 1000, &err), 0);
+    c.fig_name = "info_plane.png";
+    ck_assert_int_eq(plot_draw_info_plane(&c, &fig, (iflow_box){20, 60, 1560, 900}), 0);
+    ck_assert(iflow_fig_says(&fig, "layers 1-2 coincide"));
+    ck_assert(!iflow_fig_says(&fig, "layers 2-3"));
+    ck_assert_msg(strstr(notes, "info_plane.png: layers 1-2 coincide"), "%s", notes);
+    iflow_fig_free(&fig);
+    /* the same layers against epoch, in both panels */
+    ck_assert_int_eq(iflow_fig_new(&fig, 1600, 1000, &err), 0);
+    c.fig_name = "mi_epochs.png";
+    ck_assert_int_eq(plot_draw_mi_epochs(&c, &fig, (iflow_box){20, 60, 1560, 900}), 0);
+    const char *first = strstr(fig.texts, "layers 1-2 coincide\n");
+    ck_assert(first && strstr(first + 1, "layers 1-2 coincide\n")); /* in each panel */
+    ck_assert_msg(strstr(notes, "mi_epochs.png: layers 1-2 coincide"), "%s", notes);
+    iflow_fig_free(&fig);
+    plot_free_files(&c);
+    write_saturated_mi(1.5);
+    load_ctx(&c, notes, sizeof notes);
+    ck_assert_int_eq(iflow_fig_new(&fig, 1600, 1000, &err), 0);
+    ck_assert_int_eq(plot_draw_info_plane(&c, &fig, (iflow_box){20, 60, 1560, 900}), 0);
+    ck_assert(!iflow_fig_says(&fig, "coincide"));
+    ck_assert_str_eq(notes, "");
+    iflow_fig_free(&fig);
+    plot_free_files(&c);
+}
+END_TEST
+
+/* MI against epoch: a marker at each measured epoch of each layer on the log axis (epochs 1, 3,
+ * 10 of 3 layers, in 2 panels), and legends that name the width as a width. */
+START_TEST(test_mi_epochs_markers_and_width_legend) {
+    write_run(tmpdir, 0);
+    plot_ctx c;
+    char notes[2048];
+    load_ctx(&c, notes, sizeof notes);
+    iflow_figure fig;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_fig_new(&fig, 1600, 1000, &err), 0);
+    ck_assert_int_eq(plot_draw_mi_epochs(&c, &fig, (iflow_box){20, 60, 1560, 900}), 0);
+    ck_assert_uint_eq(fig.n_markers, 3 * 3 * 2);
+    ck_assert(iflow_fig_says(&fig, "layer 1, width 4\n"));
+    ck_assert(iflow_fig_says(&fig, "layer 3, width 2\n"));
+    ck_assert(!iflow_fig_says(&fig, "(4)"));
+    iflow_fig_free(&fig);
+    plot_free_files(&c);
+}
+END_TEST
+
+/* The summary's scatter cell shows every pair of units of a 3-wide layer (u3 on an axis). */
+START_TEST(test_summary_scatter_shows_third_unit) {
+    write_run(tmpdir, 0);
+    plot_ctx c;
+    char notes[2048];
+    load_ctx(&c, notes, sizeof notes);
+    scat_plan sp;
+    ck_assert_int_eq(plot_scatter_plan(&c, &sp), 0);
+    ck_assert_int_eq(sp.width[0], 3);
+    iflow_figure fig;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_fig_new(&fig, 1200, 700, &err), 0);
+    size_t before = fig.n_markers;
+    plot_draw_scatter_last(&c, &fig, (iflow_box){0, 0, 1200, 700}, &sp);
+    ck_assert(iflow_fig_says(&fig, "u1\n") && iflow_fig_says(&fig, "u2\n"));
+    ck_assert(iflow_fig_says(&fig, "u3\n"));
+    ck_assert_uint_eq(fig.n_markers - before, 3 * 40); /* 40 points in each of 3 panels */
+    ck_assert(iflow_fig_says(&fig, "y = 0\n") && iflow_fig_says(&fig, "y = 1\n"));
+    iflow_fig_free(&fig);
+    plot_free_files(&c);
+    /* 12 classes: labels 0 and 10 share a colour, and its legend entry names both */
+    write_file(tmpdir, "scatter.csv",
+               "epoch,layer,input,label,u1,u2,u3\n"
+               "1,2,0,0,0.1,0.2,\n1,2,1,10,0.3,0.1,\n1,2,2,11,0.2,0.2,\n"
+               "1,2,3,,0.2,0.3,\n");
+    load_ctx(&c, notes, sizeof notes);
+    ck_assert_int_eq(plot_scatter_plan(&c, &sp), 0);
+    ck_assert_int_eq(iflow_fig_new(&fig, 1200, 700, &err), 0);
+    plot_draw_scatter_last(&c, &fig, (iflow_box){0, 0, 1200, 700}, &sp);
+    ck_assert(iflow_fig_says(&fig, "y = 0, 10\n") && iflow_fig_says(&fig, "y = 11\n"));
+    ck_assert(iflow_fig_says(&fig, "no label\n"));
+    iflow_fig_free(&fig);
+    plot_free_files(&c);
+}
+END_TEST
+
+static void write_clustering(const char *extra_info) {
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "clustering.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "epoch,layer,width,inputs,cos_within,cos_between,silhouette,knn_agreement,knn_k,"
+               "zero_rows,seconds\n");
+    for (int e = 1; e <= 3; e++)
+        for (int l = 1; l <= 2; l++)
+            fprintf(f, "%d,%d,%d,100,0.5,0.1,0.2,%g,10,0,0.01\n", e, l, 5 - l, 0.6 + 0.1 * e);
+    fclose(f);
+    char info[512];
+    snprintf(info, sizeof info, "key,value\nm,40\nH_Y,0.6931471806\nln_m,3.688879454\n%s",
+             extra_info);
+    write_file(tmpdir, "info.csv", info);
+}
+
+/* Draws clustering.png's panels from tmpdir's logs into fig. */
+static void draw_clustering(iflow_figure *fig, char *notes, size_t n) {
+    plot_ctx c;
+    load_ctx(&c, notes, n);
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "clustering.csv");
+    iflow_csv *f;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_csv_read(path, &f, &err), 0);
+    ck_assert_int_eq(iflow_fig_new(fig, 1600, 1100, &err), 0);
+    ck_assert_int_eq(plot_draw_clustering(&c, f, fig, (iflow_box){20, 60, 1560, 1000}), 0);
+    iflow_csv_free(f);
+    plot_free_files(&c);
+}
+
+/* Clustering panels: axis labels in words, not column names; the k-NN agreement panel draws its
+ * chance level and says which: the class frequencies (info.csv knn_chance), else 1/classes, else
+ * the labels of scatter.csv, else a note that there is none. */
+START_TEST(test_clustering_labels_and_chance) {
+    iflow_figure fig;
+    char notes[2048];
+    write_clustering("knn_chance,0.52\nclasses,2\n");
+    draw_clustering(&fig, notes, sizeof notes);
+    ck_assert(iflow_fig_says(&fig, "fraction of neighbours in class\n"));
+    ck_assert(iflow_fig_says(&fig, "cosine, same class\n"));
+    ck_assert(!iflow_fig_says(&fig, "knn_agreement") && !iflow_fig_says(&fig, "cos_within"));
+    ck_assert(iflow_fig_says(&fig, "chance 0.52 (class frequencies)"));
+    ck_assert(iflow_fig_says(&fig, "layer 2, width 3\n"));
+    iflow_fig_free(&fig);
+    write_clustering("classes,4\n");
+    draw_clustering(&fig, notes, sizeof notes);
+    ck_assert(iflow_fig_says(&fig, "chance 0.25 (1/4 classes)"));
+    iflow_fig_free(&fig);
+    write_clustering("");
+    write_file(tmpdir, "scatter.csv",
+               "epoch,layer,input,label,u1,u2,u3\n1,2,0,0,0.1,0.2,\n"
+               "1,2,1,1,0.3,0.1,\n1,2,2,2,0.2,0.2,\n");
+    draw_clustering(&fig, notes, sizeof notes);
+    ck_assert(iflow_fig_says(&fig, "chance 0.333 (1/3, the labels of scatter.csv)"));
+    iflow_fig_free(&fig);
+    char p[512];
+    path_in(p, sizeof p, tmpdir, "scatter.csv");
+    unlink(p);
+    draw_clustering(&fig, notes, sizeof notes);
+    ck_assert(!iflow_fig_says(&fig, "chance"));
+    ck_assert_msg(strstr(notes, "clustering.png: no chance level for k-NN agreement"), "%s", notes);
+    iflow_fig_free(&fig);
+}
+END_TEST
+
+/* Nothing is dropped without a word: 20 (bin, noise) pairs all in the legend; a layer logged at
+ * 1100 epochs has its last epoch among those the scatter shows; 40 layers in mi.csv and 10
+ * epochs in cosine_hist.csv are noted with what was left out. */
+START_TEST(test_no_silent_clamps) {
+    write_run(tmpdir, 0);
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "binned.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "epoch,layer,bin,noise,H_bin,I_YT_bin\n");
+    for (int q = 0; q < 20; q++)
+        for (int e = 1; e <= 10; e *= 10) fprintf(f, "%d,1,b%d,noisy,%g,0.5\n", e, q, 1 + 0.1 * q);
+    fclose(f);
+    path_in(path, sizeof path, tmpdir, "scatter.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,input,label,u1,u2,u3\n");
+    for (int e = 0; e < 1100; e++)
+        for (int i = 0; i < 2; i++) fprintf(f, "%d,3,%d,%d,%g,%g,\n", e, i, i, 0.1 * i, 0.2 * i);
+    fclose(f);
+    plot_ctx c;
+    char notes[4096];
+    load_ctx(&c, notes, sizeof notes);
+    iflow_figure fig;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_fig_new(&fig, 1600, 1000, &err), 0);
+    ck_assert_int_eq(plot_draw_binned(&c, &fig, (iflow_box){20, 60, 1560, 900}), 0);
+    ck_assert(iflow_fig_says(&fig, "bin b0, noisy") && iflow_fig_says(&fig, "bin b19, noisy"));
+    iflow_fig_free(&fig);
+    scat_plan sp;
+    ck_assert_int_eq(plot_scatter_plan(&c, &sp), 0);
+    ck_assert_uint_eq(sp.n_ep[0], 4);
+    ck_assert_double_eq(sp.eps[0][0], 0);
+    ck_assert_double_eq(sp.eps[0][3], 1099);
+    plot_free_files(&c);
+
+    path_in(path, sizeof path, tmpdir, "mi.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se\n");
+    for (int l = 1; l <= 40; l++)
+        for (int e = 1; e <= 2; e++) fprintf(f, "%d,%d,5,%g,0.1,0.3,0.01\n", e, l, 0.1 * l + e);
+    fclose(f);
+    path_in(path, sizeof path, tmpdir, "cosine_hist.csv");
+    f = fopen(path, "w");
+    fprintf(f, "epoch,layer,pairs,lo,hi,fraction\n");
+    for (int e = 1; e <= 10; e++)
+        for (int w = 0; w < 2; w++)
+            for (int b = 0; b < 4; b++)
+                fprintf(f, "%d,1,%s,%g,%g,0.25\n", e, w ? "between" : "within", -1 + 0.5 * b,
+                        -0.5 + 0.5 * b);
+    fclose(f);
+    iflow_plot_options opt = {.verbose_notes = 1, .png_only = 1};
+    int n;
+    ck_assert_msg(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
+    char want[160];
+    snprintf(want, sizeof want,
+             "mi.csv: 40 distinct layers; the figures show layers 1 to %d (the "
+             "first %d), %d left out\n",
+             MAX_LAYERS, MAX_LAYERS, 40 - MAX_LAYERS);
+    ck_assert_msg(strstr(notes, want), "%s", notes);
+    ck_assert_msg(strstr(notes, "cosine_hist.png: 10 epochs in cosine_hist.csv, 8 shown from 1 to "
+                                "10, 2 left out\n"),
+                  "%s", notes);
+}
+END_TEST
+
+/* Logs gain columns (standard errors, bias, saturation flags): the figures find theirs by name
+ * and ignore the rest, wherever they stand and whatever they hold. */
+START_TEST(test_extra_columns_ignored) {
+    write_run(tmpdir, 0);
+    char path[512];
+    path_in(path, sizeof path, tmpdir, "mi.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "I_XT_bias,epoch,layer,width,I_XT,I_XT_se,saturated,I_YT,I_YT_se,I_YT_bias,note\n");
+    static const int eps[4] = {0, 1, 3, 10};
+    for (int k = 0; k < 4; k++)
+        for (int l = 1; l <= 3; l++)
+            fprintf(f, "0.01,%d,%d,%d,%g,0.05,%s,%g,0.01,,x y\n", eps[k], l, 5 - l,
+                    4.0 - l - 0.1 * eps[k], k % 2 ? "yes" : "no", 0.1 * l + 0.04 * eps[k]);
+    fclose(f);
+    write_clustering("knn_chance,0.5\nsaturation_rule,any unit\n");
+    path_in(path, sizeof path, tmpdir, "clustering.csv");
+    f = fopen(path, "w");
+    fprintf(f, "flag,epoch,layer,width,cos_within,cos_within_se,cos_between,silhouette,"
+               "knn_agreement,knn_agreement_se\n");
+    for (int e = 1; e <= 3; e++)
+        for (int l = 1; l <= 2; l++)
+            fprintf(f, "ok,%d,%d,%d,0.5,0.01,0.1,0.2,0.7,0.02\n", e, l, 5 - l);
+    fclose(f);
+    char notes[2048];
+    iflow_plot_options opt = {.verbose_notes = 1, .png_only = 1};
+    int n = -1;
+    iflow_error err = {0};
+    ck_assert_msg(iflow_plot_run(tmpdir, tmpdir, &opt, notes, sizeof notes, &n, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(n, 8);
+    ck_assert_str_eq(notes, "");
+    check_png(tmpdir, "info_plane.png", 1600, 1000, NULL);
+    check_png(tmpdir, "clustering.png", 1600, 1100, NULL);
+    char a[512], out[512];
+    path_in(a, sizeof a, tmpdir, "mi.csv");
+    path_in(out, sizeof out, tmpdir, "cmp.png");
+    const char *paths[] = {a}, *labels[] = {"extra"};
+    iflow_plot_compare_options copt = {0};
+    ck_assert_msg(iflow_plot_compare_mi(paths, labels, 1, &copt, out, &err) == 0, "%s", err.msg);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("plot");
     TCase *tc = tcase_create("core");
@@ -638,6 +999,13 @@ int main(void) {
     tcase_add_test(tc, test_compare_mi);
     tcase_add_test(tc, test_compare_cluster);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_pdf_beside_png_and_all_text_chunks);
+    tcase_add_test(tc, test_info_plane_names_coinciding_layers);
+    tcase_add_test(tc, test_mi_epochs_markers_and_width_legend);
+    tcase_add_test(tc, test_summary_scatter_shows_third_unit);
+    tcase_add_test(tc, test_clustering_labels_and_chance);
+    tcase_add_test(tc, test_no_silent_clamps);
+    tcase_add_test(tc, test_extra_columns_ignored);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -373,6 +373,15 @@ START_TEST(test_refuses_occupied_or_locked_dir) {
     /* An output path that cannot be a directory fails before any work. */
     ck_assert_int_ne(run("run.ini", "data.csv/sub", 0, 0, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "data.csv"));
+    /* A figure of the user's own in --out (a PDF as the run writes them) is refused, kept. */
+    snprintf(path, sizeof path, "%s/mine", tmpdir);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    write_file("mine/summary.pdf", "my own figure\n");
+    ck_assert_int_ne(run("run.ini", "mine", 0, 0, &err), 0);
+    ck_assert_msg(strstr(err.msg, "summary.pdf") && strstr(err.msg, "refusing"), "%s", err.msg);
+    char *kept = slurp("mine", "summary.pdf");
+    ck_assert_str_eq(kept, "my own figure\n");
+    free(kept);
 }
 END_TEST
 

@@ -16,12 +16,16 @@ extern "C" {
 typedef struct iflow_plot_options {
     int bits;          /* 1: information axes in bits, 0: nats */
     int verbose_notes; /* 1: fill `notes` with what was left out and why */
+    int png_only;      /* 1: no .pdf beside each .png */
 } iflow_plot_options;
 
-/* Reads run_dir/{metrics,mi,binned,activations,scatter}.csv (whichever exist) and writes
- * out_dir/{info_plane,mi_epochs,binned_vs_sp,loss_acc,activations,scatter,summary}.png for each
- * figure the data supports. notes (if not NULL, size notes_size) receives one line per figure
- * left out, e.g. "info_plane.png: skipped, mi.csv has no SP columns (deterministic run)".
+/* Reads run_dir/{metrics,mi,binned,activations,scatter,clustering,cosine_hist,info}.csv
+ * (whichever exist; columns are found by name, extra columns are ignored) and writes
+ * out_dir/{info_plane,mi_epochs,binned_vs_sp,loss_acc,activations,scatter,summary,
+ * info_plane_sliced,mi_epochs_sliced,clustering,cosine_hist}.png for each figure the data
+ * support, each with the same drawing as a vector .pdf beside it unless opt->png_only. notes (if
+ * not NULL, size notes_size) receives one line per figure left out, e.g. "info_plane.png: skipped,
+ * mi.csv has no SP columns (deterministic run)", and per part of the data a figure leaves out.
  * n_written (if not NULL) gets the number of PNGs written. */
 IFLOW_API int iflow_plot_run(const char *run_dir, const char *out_dir,
                              const iflow_plot_options *opt, char *notes, size_t notes_size,

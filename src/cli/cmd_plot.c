@@ -1,5 +1,5 @@
-/* infoflow plot RUN_DIR [--out DIR] [--units nats|bits]: draws a run directory's figures and
- * prints what was left out. */
+/* infoflow plot RUN_DIR [--out DIR] [--units nats|bits] [--png-only]: draws a run directory's
+ * figures (PNG and PDF) and prints what was left out. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,14 +10,18 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: infoflow plot RUN_DIR [--out DIR] [--units nats|bits]\n\n"
-            "Draws PNG figures from the CSV logs of a run directory (metrics.csv, mi.csv,\n"
-            "binned.csv, activations.csv, scatter.csv, info.csv): info_plane, mi_epochs,\n"
-            "binned_vs_sp, loss_acc, activations, scatter and summary. Figures whose data are\n"
-            "missing are skipped with a note.\n\n"
+            "Usage: infoflow plot RUN_DIR [--out DIR] [--units nats|bits] [--png-only]\n\n"
+            "Draws figures from the CSV logs of a run directory (metrics.csv, mi.csv,\n"
+            "binned.csv, activations.csv, scatter.csv, clustering.csv, cosine_hist.csv,\n"
+            "info.csv): info_plane, mi_epochs, binned_vs_sp, loss_acc, activations, scatter,\n"
+            "summary, info_plane_sliced, mi_epochs_sliced, clustering and cosine_hist, each as\n"
+            "NAME.png and NAME.pdf (vector). Figures whose data are missing are skipped with a "
+            "note, and\n"
+            "so is any part of the data a figure leaves out.\n\n"
             "Options:\n"
-            "  -o, --out DIR       write the PNGs to DIR (default: RUN_DIR)\n"
+            "  -o, --out DIR       write the figures to DIR (default: RUN_DIR)\n"
             "  -u, --units UNITS   information in nats (default) or bits\n"
+            "  -p, --png-only      no .pdf beside each .png\n"
             "  -h, --help          show this help\n");
 }
 
@@ -25,6 +29,7 @@ int cmd_plot(int argc, char **argv) {
     // clang-format off
     static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                              {"units", required_argument, NULL, 'u'},
+                                             {"png-only", no_argument, NULL, 'p'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     // clang-format on
@@ -33,7 +38,7 @@ int cmd_plot(int argc, char **argv) {
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:u:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:u:ph", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'u':
@@ -45,6 +50,7 @@ int cmd_plot(int argc, char **argv) {
                 return cli_usage_error("plot", "--units must be 'nats' or 'bits', not '%s'",
                                        optarg);
             break;
+        case 'p': opt.png_only = 1; break;
         case 'h': usage(stdout); return 0;
         case ':': return cli_usage_error("plot", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("plot", "unknown option '%s'", argv[optind - 1]);

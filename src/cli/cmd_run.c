@@ -17,7 +17,7 @@ static void usage(FILE *out) {
             "Trains the network CONFIG describes (see configs/README.md), checkpointing every\n"
             "epoch, and measures I(X;T_l), I(Y;T_l) and binned entropies at the configured\n"
             "epochs. Writes DIR/config.ini, metrics.csv, mi.csv, binned.csv, activations.csv,\n"
-            "scatter.csv, checkpoints/, log.txt and PNG figures (docs/FORMATS.md).\n"
+            "scatter.csv, checkpoints/, log.txt and figures as PNG and PDF (docs/FORMATS.md).\n"
             "With [output] repeats = N, runs seeds S..S+N-1 into DIR/seed-S and writes the\n"
             "mean and sd across seeds to DIR/mi-mean.csv and metrics-mean.csv, with figures.\n"
             "Under MPI, `mpirun -np N infoflow run CONFIG` runs seed r on rank r mod N;\n"

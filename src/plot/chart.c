@@ -1,7 +1,8 @@
 /* A small chart layer over cairo (panels, axes with 1-2-5 or decade ticks, lines, markers,
- * bands, legends, viridis colour bars) and a libpng writer with tEXt metadata. */
+ * bands, legends, viridis colour bars), a libpng writer with tEXt metadata and a PDF writer. */
 #include "chart.h"
 
+#include <cairo-pdf.h>
 #include <errno.h>
 #include <math.h>
 #include <png.h>
@@ -29,8 +30,9 @@ static void set_font(cairo_t *cr, double size, int bold) {
 
 int iflow_fig_new(iflow_figure *fig, int width, int height, iflow_error *err) {
     memset(fig, 0, sizeof *fig);
-    fig->surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height);
-    if (cairo_surface_status(fig->surface) != CAIRO_STATUS_SUCCESS) {
+    cairo_rectangle_t extents = {0, 0, width, height};
+    fig->surface = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &extents);
+    if (width < 1 || height < 1 || cairo_surface_status(fig->surface) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(fig->surface);
         fig->surface = NULL;
         return iflow_error_set(err, IFLOW_ENOMEM, "cannot create a %d x %d image", width, height);
@@ -50,8 +52,36 @@ void iflow_fig_free(iflow_figure *fig) {
     if (!fig) return;
     if (fig->cr) cairo_destroy(fig->cr);
     if (fig->surface) cairo_surface_destroy(fig->surface);
+    free(fig->texts);
     fig->cr = NULL;
     fig->surface = NULL;
+    fig->texts = NULL;
+}
+
+/* Appends s and a newline to fig->texts; on out of memory the record is dropped (NULL), which
+ * iflow_fig_says reports as saying nothing. */
+static void record_text(iflow_figure *fig, const char *s) {
+    size_t n = strlen(s);
+    if (fig->texts_len + n + 2 > fig->texts_cap) {
+        if (!fig->texts && fig->texts_cap) return; /* an earlier failure */
+        size_t cap = 2 * (fig->texts_len + n + 2) + 256;
+        char *t = realloc(fig->texts, cap);
+        if (!t) {
+            free(fig->texts);
+            fig->texts = NULL;
+            fig->texts_cap = 1;
+            return;
+        }
+        fig->texts = t, fig->texts_cap = cap;
+    }
+    memcpy(fig->texts + fig->texts_len, s, n);
+    fig->texts_len += n;
+    fig->texts[fig->texts_len++] = '\n';
+    fig->texts[fig->texts_len] = '\0';
+}
+
+int iflow_fig_says(const iflow_figure *fig, const char *needle) {
+    return fig->texts && strstr(fig->texts, needle) != NULL;
 }
 
 double iflow_text_width(iflow_figure *fig, const char *s, double size, int bold) {
@@ -72,6 +102,7 @@ void iflow_text(iflow_figure *fig, double x, double y, const char *s, double siz
     cairo_move_to(cr, -halign * w, CAP * size * (1 - valign));
     cairo_show_text(cr, s);
     cairo_restore(cr);
+    record_text(fig, s);
 }
 
 /* Largest size <= size at which s fits in max_w (not below 60 %). */
@@ -446,6 +477,7 @@ void iflow_panel_marker(iflow_panel *p, double x, double y, iflow_marker m, doub
     cairo_stroke(cr);
     clip_end(p);
     add_pt(p, px, py);
+    p->fig->n_markers++;
 }
 
 void iflow_panel_errorbar(iflow_panel *p, double x, double y, double xerr, double yerr,
@@ -754,8 +786,9 @@ static void png_fail(png_structp png, png_const_charp msg) {
 
 static void png_warn(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
 
-static int png_rows(FILE *f, const iflow_figure *fig, const char *const *keys,
-                    const char *const *values, size_t n_text, unsigned char *row, char *why) {
+static int png_rows(FILE *f, const iflow_figure *fig, cairo_surface_t *image,
+                    const char *const *keys, const char *const *values, size_t n_text,
+                    png_text *text, unsigned char *row, char *why) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, why, png_fail, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -770,19 +803,17 @@ static int png_rows(FILE *f, const iflow_figure *fig, const char *const *keys,
     png_set_IHDR(png, info, (png_uint_32)fig->width, (png_uint_32)fig->height, 8,
                  PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
-    png_text text[8];
-    size_t nt = n_text < 8 ? n_text : 8;
-    for (size_t i = 0; i < nt; i++) {
+    for (size_t i = 0; i < n_text; i++) {
         memset(&text[i], 0, sizeof text[i]);
         text[i].compression = PNG_TEXT_COMPRESSION_NONE;
         text[i].key = (png_charp)(uintptr_t)keys[i];
         text[i].text = (png_charp)(uintptr_t)values[i];
     }
-    if (nt) png_set_text(png, info, text, (int)nt);
+    if (n_text) png_set_text(png, info, text, (int)n_text);
     png_write_info(png, info);
-    cairo_surface_flush(fig->surface);
-    const unsigned char *data = cairo_image_surface_get_data(fig->surface);
-    int stride = cairo_image_surface_get_stride(fig->surface);
+    cairo_surface_flush(image);
+    const unsigned char *data = cairo_image_surface_get_data(image);
+    int stride = cairo_image_surface_get_stride(image);
     for (int y = 0; y < fig->height; y++) {
         argb_to_rgb(data + (size_t)y * (size_t)stride, fig->width, row);
         png_write_row(png, row);
@@ -792,21 +823,48 @@ static int png_rows(FILE *f, const iflow_figure *fig, const char *const *keys,
     return 0;
 }
 
+/* The recording replayed onto a W x H image (NULL if out of memory). */
+static cairo_surface_t *rasterise(const iflow_figure *fig) {
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, fig->width, fig->height);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(img);
+        return NULL;
+    }
+    cairo_t *cr = cairo_create(img);
+    cairo_set_source_surface(cr, fig->surface, 0, 0);
+    cairo_paint(cr);
+    int bad = cairo_status(cr) != CAIRO_STATUS_SUCCESS;
+    cairo_destroy(cr);
+    if (bad) {
+        cairo_surface_destroy(img);
+        return NULL;
+    }
+    return img;
+}
+
 int iflow_fig_write_png(const iflow_figure *fig, const char *path, const char *const *keys,
                         const char *const *values, size_t n_text, iflow_error *err) {
     unsigned char *row = malloc((size_t)fig->width * 3);
-    if (!row) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
+    png_text *text = calloc(n_text ? n_text : 1, sizeof *text); /* every chunk asked for */
+    cairo_surface_t *image = row && text ? rasterise(fig) : NULL;
+    if (!image) {
+        free(row), free(text);
+        return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", path);
+    }
     iflow_atomic a;
     int rc = iflow_atomic_open(&a, path, err);
     if (rc) {
-        free(row);
+        free(row), free(text);
+        cairo_surface_destroy(image);
         return rc;
     }
     char why[200] = "out of memory";
     errno = 0;
-    if (png_rows(a.f, fig, keys, values, n_text, row, why) != 0) {
-        int saved = errno;
-        free(row);
+    int failed = png_rows(a.f, fig, image, keys, values, n_text, text, row, why) != 0;
+    int saved = errno;
+    cairo_surface_destroy(image);
+    free(text);
+    if (failed) {
         iflow_atomic_abort(&a);
         if (saved) /* libpng's "Write Error" is a failed fwrite: say why */
             return iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", path, strerror(saved));
@@ -814,4 +872,66 @@ int iflow_fig_write_png(const iflow_figure *fig, const char *path, const char *c
     }
     free(row);
     return iflow_atomic_commit(&a, err);
+}
+
+/* ---- PDF ---- */
+
+static cairo_status_t pdf_out(void *closure, const unsigned char *data, unsigned int length) {
+    return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS
+                                                      : CAIRO_STATUS_WRITE_ERROR;
+}
+
+int iflow_fig_write_pdf(const iflow_figure *fig, const char *path, const char *creator,
+                        const char *subject, iflow_error *err) {
+    iflow_atomic a;
+    int rc = iflow_atomic_open(&a, path, err);
+    if (rc) return rc;
+    errno = 0;
+    /* one pixel is one point: a 1600 x 1000 figure is a 22.2 x 13.9 inch page */
+    cairo_surface_t *pdf =
+        cairo_pdf_surface_create_for_stream(pdf_out, a.f, fig->width, fig->height);
+    if (creator) cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATOR, creator);
+    if (subject) cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_SUBJECT, subject);
+    /* no CreationDate: the same logs give the same bytes */
+    cairo_pdf_surface_set_metadata(pdf, CAIRO_PDF_METADATA_CREATE_DATE, "");
+    cairo_t *cr = cairo_create(pdf);
+    cairo_set_source_surface(cr, fig->surface, 0, 0);
+    cairo_paint(cr);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    cairo_surface_finish(pdf);
+    if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(pdf);
+    cairo_surface_destroy(pdf);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        int saved = errno;
+        iflow_atomic_abort(&a);
+        if (st == CAIRO_STATUS_WRITE_ERROR && saved)
+            return iflow_error_set(err, IFLOW_EIO, "%s: write failed: %s", path, strerror(saved));
+        return iflow_error_set(err, IFLOW_EIO, "%s: cairo failed: %s", path,
+                               cairo_status_to_string(st));
+    }
+    return iflow_atomic_commit(&a, err);
+}
+
+int iflow_fig_write(const iflow_figure *fig, const char *png_path, int pdf, const char *const *keys,
+                    const char *const *values, size_t n_text, iflow_error *err) {
+    int rc = iflow_fig_write_png(fig, png_path, keys, values, n_text, err);
+    size_t len = strlen(png_path);
+    if (rc || !pdf || len < 4 || strcmp(png_path + len - 4, ".png") != 0) return rc;
+    char *path = malloc(len + 1), subject[512] = "";
+    if (!path) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", png_path);
+    memcpy(path, png_path, len - 4);
+    memcpy(path + len - 4, ".pdf", 5);
+    const char *creator = NULL;
+    for (size_t i = 0; i < n_text; i++) { /* the PNG's tEXt chunks: Creator and Subject */
+        size_t used = strlen(subject);
+        if (!strcmp(keys[i], "Software"))
+            creator = values[i];
+        else
+            snprintf(subject + used, sizeof subject - used, "%s%s: %s", used ? "; " : "", keys[i],
+                     values[i]);
+    }
+    rc = iflow_fig_write_pdf(fig, path, creator, subject[0] ? subject : NULL, err);
+    free(path);
+    return rc;
 }

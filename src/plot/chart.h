@@ -1,6 +1,7 @@
 /* Internal: a small chart layer over cairo for the run figures: panels with linear or log10
  * axes and 1-2-5 ticks, lines, markers, error bars, bands, heat-map cells, legends, viridis
- * colour bars, and a libpng writer that records tEXt metadata. Sizes are in pixels. */
+ * colour bars; a figure is drawn once (a cairo recording surface) and written as PNG with libpng
+ * (tEXt metadata) and as PDF with cairo. Sizes are in pixels (a pixel is a point in the PDF). */
 #ifndef IFLOW_CHART_H
 #define IFLOW_CHART_H
 
@@ -21,9 +22,13 @@ typedef struct iflow_box {
 
 typedef struct iflow_figure {
     int width, height;
-    cairo_surface_t *surface;
+    cairo_surface_t *surface; /* a recording surface, replayed by the PNG and PDF writers */
     cairo_t *cr;
     double font_px; /* tick labels; axis labels get font_px + 2, titles font_px + 4 */
+    /* What the figure says in words: every string drawn, one per line (NULL if out of memory),
+     * and the number of markers drawn, so a caller can check a figure without reading pixels. */
+    char *texts;
+    size_t texts_len, texts_cap, n_markers;
 } iflow_figure;
 
 typedef struct iflow_axis {
@@ -74,9 +79,19 @@ void iflow_fig_free(iflow_figure *fig);
 /* Title centred at the top of box; returns the height used. */
 double iflow_fig_title(iflow_figure *fig, iflow_box box, const char *title, double font_px);
 /* Writes an RGB 8-bit PNG with libpng (atomically: path.tmp then rename), with one tEXt chunk
- * per (keys[i], values[i]). */
+ * per (keys[i], values[i]), every one of the n_text. */
 int iflow_fig_write_png(const iflow_figure *fig, const char *path, const char *const *keys,
                         const char *const *values, size_t n_text, iflow_error *err);
+/* Writes the same drawing as a one-page vector PDF with cairo (atomically), with creator and
+ * subject (either may be NULL) as its metadata and no creation date. */
+int iflow_fig_write_pdf(const iflow_figure *fig, const char *path, const char *creator,
+                        const char *subject, iflow_error *err);
+/* The PNG at png_path and, when pdf and png_path ends in .png, the PDF beside it (same name with
+ * .pdf) whose Creator is the "Software" value and whose Subject lists the other tEXt pairs. */
+int iflow_fig_write(const iflow_figure *fig, const char *png_path, int pdf, const char *const *keys,
+                    const char *const *values, size_t n_text, iflow_error *err);
+/* 1 if the figure drew a string containing `needle` (iflow_text, titles, labels, legends). */
+int iflow_fig_says(const iflow_figure *fig, const char *needle);
 
 /* Cell (row, col) of a rows x cols grid inside box, with `gap` px between cells. */
 iflow_box iflow_box_cell(iflow_box box, int rows, int cols, int row, int col, double gap);

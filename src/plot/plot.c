@@ -111,9 +111,13 @@ static int draw(plot_ctx *c, fig_id id, iflow_figure *fig, iflow_box body, const
         drawn++;
     else
         cell_message(fig, cell[2], "loss/accuracy: no metrics.csv");
-    if (sp->n_layers) {
+    if (sp->n_layers) { /* the last epoch, every pair of units of a 3-wide layer */
+        static const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
         size_t k = sp->n_ep[0] - 1;
-        plot_scatter_panel(c, fig, cell[3], sp->layers[0], sp->eps[0][k], 0, 1, 1);
+        int n_pairs = sp->width[0] == 3 ? 3 : 1;
+        for (int q = 0; q < n_pairs; q++)
+            plot_scatter_panel(c, fig, iflow_box_cell(cell[3], 1, n_pairs, 0, q, 30), sp->layers[0],
+                               sp->eps[0][k], pairs[q][0], pairs[q][1], q == 0);
         drawn++;
     } else {
         cell_message(fig, cell[3], "scatter: no layer of width 2 or 3 logged");
@@ -153,6 +157,7 @@ static int figure(plot_ctx *c, fig_id id, const scat_plan *sp, iflow_error *err)
     snprintf(title, sizeof title, "%s  -  %s", FIG_TITLE[id], c->run_name);
     double top = iflow_fig_title(&fig, (iflow_box){0, 0, w, h}, title, 28);
     iflow_box body = {20, top + 10, w - 40, h - top - 30};
+    c->fig_name = FIG_FILE[id];
     rc = draw(c, id, &fig, body, sp);
     if (rc == -1) {
         /* Runs without slicing: no note for figures nobody asked for. */
@@ -176,7 +181,8 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
                   .out_dir = out_dir && *out_dir ? out_dir : run_dir,
                   .notes = notes,
                   .notes_size = notes_size,
-                  .verbose = opt ? opt->verbose_notes : 1};
+                  .verbose = opt ? opt->verbose_notes : 1,
+                  .pdf = !(opt && opt->png_only)};
     int bits = opt && opt->bits;
     c.unit = bits ? 1 / M_LN2 : 1;
     c.unit_name = bits ? "bits" : "nats";

@@ -42,12 +42,12 @@ static int new_figure(plot_ctx *c, iflow_figure *fig, const char *what, int w, i
     return 0;
 }
 
-/* "layer 3 (32)" from the rows' width column. */
+/* "layer 3, width 32" from the rows' width column. */
 static void layer_name(double l, const double *lay, const double *width, size_t n, char *buf,
                        size_t size) {
     for (size_t i = 0; i < n; i++)
         if (lay[i] == l && isfinite(width[i])) {
-            snprintf(buf, size, "layer %g (%g)", l, width[i]);
+            snprintf(buf, size, "layer %g, width %g", l, width[i]);
             return;
         }
     snprintf(buf, size, "layer %g", l);
@@ -57,6 +57,9 @@ static const char *const MEASURES[4] = {"cos_within", "cos_between", "silhouette
 static const char *const MEASURE_TITLE[4] = {
     "mean cosine similarity, same class", "mean cosine similarity, different classes",
     "silhouette of the class partition (Euclidean)", "k-NN class agreement"};
+static const char *const MEASURE_AXIS[4] = {"cosine, same class", "cosine, other classes",
+                                            "silhouette", "fraction of neighbours in class"};
+#define KNN 3 /* index of knn_agreement */
 
 /* One measure against epoch, a line per layer. */
 static void measure_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, iflow_csv *f, int m,
@@ -70,10 +73,20 @@ static void measure_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, iflow_c
     iflow_range_init(&ry, 0);
     for (size_t i = 0; i < f->n_rows; i++)
         if (!logx || ep[i] > 0) iflow_range_add1(&ry, v[i]);
+    double chance = m == KNN ? c->knn_chance : NAN;
+    if (isfinite(chance)) iflow_range_add1(&ry, chance);
     iflow_panel p;
     iflow_axis_set(&p.x, rx, logx, 0.02, "epoch");
-    iflow_axis_set(&p.y, ry, 0, 0.05, MEASURES[m]);
+    iflow_axis_set(&p.y, ry, 0, 0.05, MEASURE_AXIS[m]);
     iflow_panel_init(&p, fig, box, MEASURE_TITLE[m]);
+    if (isfinite(chance)) {
+        char label[128];
+        snprintf(label, sizeof label, "chance %.3g (%s)", chance, c->knn_chance_of);
+        iflow_panel_hline(&p, chance, PLOT_REF, label);
+    } else if (m == KNN) {
+        plot_note(c, "clustering.png: no chance level for k-NN agreement (info.csv has no "
+                     "knn_chance or classes, and there is no scatter.csv)");
+    }
     iflow_legend_entry leg[MAX_LAYERS];
     char names[MAX_LAYERS][48];
     double *x = malloc(2 * f->n_rows * sizeof *x);
@@ -93,27 +106,30 @@ static void measure_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, iflow_c
     iflow_panel_free(&p);
 }
 
-static int clustering_png(plot_ctx *c, iflow_csv *f, iflow_error *err) {
+int plot_draw_clustering(plot_ctx *c, iflow_csv *f, iflow_figure *fig, iflow_box body) {
     const double *lay;
     iflow_csv_numbers(f, "layer", &lay, NULL);
     double layers[MAX_LAYERS];
-    size_t nl = plot_distinct(lay, f->n_rows, layers, MAX_LAYERS);
+    size_t nl = plot_layers(c, "clustering.csv", lay, f->n_rows, layers);
     size_t *idx = malloc(f->n_rows * sizeof *idx);
-    if (!idx) return iflow_error_set(err, IFLOW_ENOMEM, "clustering.png: out of memory");
+    if (!idx) return -2;
+    for (int m = 0; m < 4; m++)
+        measure_panel(c, fig, iflow_box_cell(body, 2, 2, m / 2, m % 2, 40), f, m, layers, nl, idx,
+                      m == 0);
+    free(idx);
+    return 0;
+}
+
+static int clustering_png(plot_ctx *c, iflow_csv *f, iflow_error *err) {
     iflow_figure fig;
     iflow_box body;
     int rc =
         new_figure(c, &fig, "Clustering of the representations by class", 1600, 1100, &body, err);
-    if (rc) {
-        free(idx);
-        return rc;
-    }
-    for (int m = 0; m < 4; m++)
-        measure_panel(c, &fig, iflow_box_cell(body, 2, 2, m / 2, m % 2, 40), f, m, layers, nl, idx,
-                      m == 0);
-    rc = plot_save(c, &fig, "clustering.png", err);
+    if (rc) return rc;
+    if (plot_draw_clustering(c, f, &fig, body) != 0)
+        rc = iflow_error_set(err, IFLOW_ENOMEM, "clustering.png: out of memory");
+    if (!rc) rc = plot_save(c, &fig, "clustering.png", err);
     iflow_fig_free(&fig);
-    free(idx);
     return rc;
 }
 
@@ -160,6 +176,26 @@ static void hist_panel(iflow_figure *fig, iflow_box box, iflow_csv *f, double l,
     iflow_panel_free(&p);
 }
 
+/* The epochs of cosine_hist.csv shown: all of them up to COS_EPOCHS, else COS_EPOCHS spread from
+ * the first to the last, with a note naming how many were left out. */
+#define COS_EPOCHS 8
+
+static size_t cosine_epochs(plot_ctx *c, const double *ep, size_t n, double *out) {
+    size_t all;
+    double *e = plot_epochs_of(ep, NULL, n, &all);
+    if (!e) return 0;
+    size_t k = all < COS_EPOCHS ? all : COS_EPOCHS;
+    for (size_t q = 0; q < k; q++)
+        out[q] = e[k > 1 ? (size_t)lround((double)q * (double)(all - 1) / (double)(k - 1)) : 0];
+    if (all > k)
+        plot_note(c,
+                  "cosine_hist.png: %zu epochs in cosine_hist.csv, %d shown from %g to %g, %zu "
+                  "left out",
+                  all, COS_EPOCHS, out[0], out[k - 1], all - k);
+    free(e);
+    return k;
+}
+
 static int cosine_png(plot_ctx *c, iflow_csv *f, const iflow_csv *cl, iflow_error *err) {
     const double *lay, *ep, *cl_lay = NULL, *cl_w = NULL;
     iflow_csv_numbers(f, "layer", &lay, NULL), iflow_csv_numbers(f, "epoch", &ep, NULL);
@@ -167,9 +203,9 @@ static int cosine_png(plot_ctx *c, iflow_csv *f, const iflow_csv *cl, iflow_erro
         iflow_csv_numbers((iflow_csv *)cl, "layer", &cl_lay, NULL);
         iflow_csv_numbers((iflow_csv *)cl, "width", &cl_w, NULL);
     }
-    double layers[MAX_LAYERS], eps[8];
-    size_t nl = plot_distinct(lay, f->n_rows, layers, MAX_LAYERS);
-    size_t ne = plot_distinct(ep, f->n_rows, eps, 8);
+    double layers[MAX_LAYERS], eps[COS_EPOCHS];
+    size_t nl = plot_layers(c, "cosine_hist.csv", lay, f->n_rows, layers);
+    size_t ne = cosine_epochs(c, ep, f->n_rows, eps);
     if (nl == 0 || ne == 0) return 0;
     size_t rows = nl <= 3 ? 1 : nl <= 8 ? 2 : 3, cols = (nl + rows - 1) / rows;
     iflow_figure fig;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,17 @@ const iflow_rgb PLOT_DARK = {0.15, 0.15, 0.15}, PLOT_REF = {0.35, 0.35, 0.35};
 
 void plot_note(plot_ctx *c, const char *fmt, ...) {
     if (!c->verbose || !c->notes || !c->notes_size) return;
-    size_t len = strlen(c->notes);
-    if (len + 1 >= c->notes_size) return;
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->notes + len, c->notes_size - len, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    len = strlen(c->notes);
-    if (len + 1 < c->notes_size) strcat(c->notes, "\n");
+    size_t n = strlen(line);
+    for (const char *p = c->notes; (p = strstr(p, line)) != NULL; p += n) /* said already */
+        if ((p == c->notes || p[-1] == '\n') && p[n] == '\n') return;
+    size_t len = strlen(c->notes);
+    if (len + 1 >= c->notes_size) return;
+    snprintf(c->notes + len, c->notes_size - len, "%s\n", line);
 }
 
 /* ---- loading ---- */
@@ -65,20 +69,69 @@ static double info_value(const iflow_csv *info, const char *key) {
     return NAN;
 }
 
-/* Sorted distinct finite values of v[0..n) into out (at most max). */
-size_t plot_distinct(const double *v, size_t n, double *out, size_t max) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorted distinct finite values of v[0..n) (or of v[idx[i]] for i < n when idx), malloc'd, *m
+ * of them; NULL when there are none or memory is short (*m = SIZE_MAX then). */
+static double *sorted_unique(const double *v, const size_t *idx, size_t n, size_t *m) {
+    double *u = n ? malloc(n * sizeof *u) : NULL;
     size_t k = 0;
+    *m = n && !u ? SIZE_MAX : 0;
+    for (size_t i = 0; u && i < n; i++) {
+        double x = v[idx ? idx[i] : i];
+        if (isfinite(x)) u[k++] = x;
+    }
+    if (!k) {
+        free(u);
+        return NULL;
+    }
+    qsort(u, k, sizeof *u, cmp_double);
+    size_t j = 0;
+    for (size_t i = 0; i < k; i++)
+        if (j == 0 || u[i] != u[j - 1]) u[j++] = u[i];
+    *m = j;
+    return u;
+}
+
+size_t plot_distinct(const double *v, size_t n, double *out, size_t max) {
+    size_t all;
+    double *u = sorted_unique(v, NULL, n, &all);
+    if (u) {
+        memcpy(out, u, (all < max ? all : max) * sizeof *out);
+        free(u);
+        return all;
+    }
+    if (all == 0) return 0;
+    size_t k = 0; /* out of memory: insertion into out, the first max values met */
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i])) continue;
         size_t j = 0;
         while (j < k && out[j] < v[i]) j++;
-        if (j < k && out[j] == v[i]) continue;
-        if (k == max) continue;
+        if ((j < k && out[j] == v[i]) || k == max) continue;
         memmove(out + j + 1, out + j, (k - j) * sizeof *out);
         out[j] = v[i];
         k++;
     }
     return k;
+}
+
+size_t plot_layers(plot_ctx *c, const char *file, const double *v, size_t n, double *out) {
+    size_t all = plot_distinct(v, n, out, MAX_LAYERS);
+    if (all <= MAX_LAYERS) return all;
+    plot_note(c,
+              "%s: %zu distinct layers; the figures show layers %g to %g (the first %d), %zu left "
+              "out",
+              file, all, out[0], out[MAX_LAYERS - 1], MAX_LAYERS, all - MAX_LAYERS);
+    return MAX_LAYERS;
+}
+
+double *plot_epochs_of(const double *epoch, const size_t *idx, size_t k, size_t *n_out) {
+    double *e = sorted_unique(epoch, idx, k, n_out);
+    if (!e) *n_out = 0;
+    return e;
 }
 
 /* Loads mi-mean.csv and metrics-mean.csv of a `repeats` directory (tools/aggregate: key
@@ -125,6 +178,30 @@ static int load_sliced(plot_ctx *c, iflow_error *err) {
     return 0;
 }
 
+/* Chance level of k-NN class agreement (the fraction of a row's neighbours in its class when
+ * neighbours are drawn at random): sum of p_c^2 over the class frequencies (info.csv knn_chance),
+ * else 1/C with C from info.csv `classes`, else C = the distinct labels of scatter.csv. */
+static void knn_chance(plot_ctx *c) {
+    c->knn_chance = c->info ? info_value(c->info, "knn_chance") : NAN;
+    double classes = c->info ? info_value(c->info, "classes") : NAN;
+    c->knn_chance_of[0] = '\0';
+    if (c->knn_chance > 0 && c->knn_chance <= 1) {
+        snprintf(c->knn_chance_of, sizeof c->knn_chance_of, "class frequencies");
+        return;
+    }
+    const double *lab;
+    if (!(classes >= 1) && c->scatter && iflow_csv_numbers(c->scatter, "label", &lab, NULL) == 0) {
+        double seen[MAX_LAYERS];
+        classes = (double)plot_distinct(lab, c->scatter->n_rows, seen, MAX_LAYERS);
+        if (classes >= 1)
+            snprintf(c->knn_chance_of, sizeof c->knn_chance_of, "1/%g, the labels of scatter.csv",
+                     classes);
+    } else if (classes >= 1) {
+        snprintf(c->knn_chance_of, sizeof c->knn_chance_of, "1/%g classes", classes);
+    }
+    c->knn_chance = classes >= 1 ? 1 / classes : NAN;
+}
+
 /* sfx "" reads the run's own measurement files, "-estimate" those of `infoflow estimate`. */
 static int load_files(plot_ctx *c, const char *sfx, iflow_error *err) {
     static const char *const m_cols[] = {"epoch",     "train_loss", "train_acc",
@@ -150,6 +227,7 @@ static int load_files(plot_ctx *c, const char *sfx, iflow_error *err) {
     if (rc) return rc;
     c->ln_m = c->info ? info_value(c->info, "ln_m") : NAN;
     c->h_y = c->info ? info_value(c->info, "H_Y") : NAN;
+    knn_chance(c);
     if (!c->mi) return 0;
     iflow_csv_numbers(c->mi, "epoch", &c->ep, err);
     iflow_csv_numbers(c->mi, "layer", &c->layer, err);
@@ -160,7 +238,7 @@ static int load_files(plot_ctx *c, const char *sfx, iflow_error *err) {
         iflow_csv_numbers(c->mi, "I_YT", &c->iyt, err);
         iflow_csv_numbers(c->mi, "I_YT_se", &c->iyt_se, err);
     }
-    c->n_layers = plot_distinct(c->layer, c->mi->n_rows, c->layers, MAX_LAYERS);
+    c->n_layers = plot_layers(c, name[0], c->layer, c->mi->n_rows, c->layers);
     for (size_t j = 0; j < c->n_layers; j++) {
         c->widths[j] = NAN;
         for (size_t i = 0; i < c->mi->n_rows; i++)
@@ -240,7 +318,7 @@ void plot_series_free(series *s) {
 
 void plot_layer_name(const plot_ctx *c, size_t j, char *buf, size_t n) {
     if (isfinite(c->widths[j]))
-        snprintf(buf, n, "layer %g (%g)", c->layers[j], c->widths[j]);
+        snprintf(buf, n, "layer %g, width %g", c->layers[j], c->widths[j]);
     else
         snprintf(buf, n, "layer %g", c->layers[j]);
 }
@@ -263,7 +341,7 @@ void plot_ylabel(const plot_ctx *c, const char *what, char *buf, size_t n) {
 int plot_save(plot_ctx *c, iflow_figure *fig, const char *name, iflow_error *err) {
     char path[1100];
     int rc = iflow_path_join(path, sizeof path, c->out_dir, name, err);
-    if (!rc) rc = iflow_fig_write_png(fig, path, c->keys, c->values, c->n_text, err);
+    if (!rc) rc = iflow_fig_write(fig, path, c->pdf, c->keys, c->values, c->n_text, err);
     if (!rc) c->n_written++;
     return rc;
 }

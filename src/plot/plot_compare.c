@@ -9,8 +9,6 @@
 #include "csvread.h"
 #include "infoflow/plot.h"
 
-#define CMP_MAX_LAYERS 16
-
 typedef struct cmp_file {
     iflow_csv *csv;
     const double *ep, *layer, *ixt, *se;
@@ -80,13 +78,14 @@ int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *label
         rc = cmp_load(csv_paths[k], &f[k], err);
         if (!rc && f[k].csv->n_rows > cap) cap = f[k].csv->n_rows;
     }
-    double layers[CMP_MAX_LAYERS];
+    /* every layer of the first file: at most one per row */
+    double *layers = rc ? NULL : malloc((f[0].csv->n_rows + 1) * sizeof *layers);
+    if (!rc && !layers) rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
     size_t n_layers = 0;
     for (size_t i = 0; !rc && i < f[0].csv->n_rows; i++) { /* the first file's layers, in order */
         size_t j = 0;
         while (j < n_layers && layers[j] != f[0].layer[i]) j++;
-        if (j == n_layers && n_layers < CMP_MAX_LAYERS && isfinite(f[0].ixt[i]))
-            layers[n_layers++] = f[0].layer[i];
+        if (j == n_layers && isfinite(f[0].ixt[i])) layers[n_layers++] = f[0].layer[i];
     }
     if (!rc && n_layers == 0)
         rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no layer with an I_XT value", csv_paths[0]);
@@ -116,10 +115,11 @@ int iflow_plot_compare_mi(const char *const *csv_paths, const char *const *label
         char version[64];
         snprintf(version, sizeof version, "infoflow %s", IFLOW_VERSION);
         const char *keys[] = {"Software"}, *values[] = {version};
-        rc = iflow_fig_write_png(&fig, out_png, keys, values, 1, err);
+        rc = iflow_fig_write(&fig, out_png, 1, keys, values, 1, err);
     }
     iflow_fig_free(&fig);
     free(buf);
+    free(layers);
     for (size_t k = 0; k < n_files; k++) iflow_csv_free(f[k].csv);
     return rc;
 }

@@ -28,8 +28,13 @@ int plot_draw_binned(plot_ctx *c, iflow_figure *fig, iflow_box box);
 /* clustering.png and cosine_hist.png from clustering.csv and cosine_hist.csv (plot_cluster.c),
  * when the run wrote them. */
 int plot_cluster_figures(plot_ctx *c, iflow_error *err);
+/* The four clustering measures of clustering.csv (f) against epoch in body; -2 if out of memory. */
+int plot_draw_clustering(plot_ctx *c, iflow_csv *f, iflow_figure *fig, iflow_box body);
 int plot_draw_activations(plot_ctx *c, iflow_figure *fig, iflow_box box);
 int plot_draw_scatter(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp);
+/* The summary's scatter cell: the first planned layer at its last epoch, a panel per pair of
+ * units (three for a 3-wide layer). */
+void plot_draw_scatter_last(plot_ctx *c, iflow_figure *fig, iflow_box box, const scat_plan *sp);
 /* One scatter panel: layer l at epoch e, units ua and ub (0-based) on the axes. */
 void plot_scatter_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, double l, double e, int ua,
                         int ub, int legend);

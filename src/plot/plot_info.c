@@ -9,6 +9,67 @@
 
 /* ---- information plane ---- */
 
+/* Layers j < k coincide in a panel when at least half of the epochs both measured put their
+ * points (x, y) within COINCIDE_PX pixels of each other (e.g. both saturated at (ln m, H(Y))). */
+#define COINCIDE_PX 6.0
+
+static int coincide(const iflow_panel *p, const series *a, const series *b) {
+    size_t both = 0, close = 0;
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t q = 0; q < b->n; q++) {
+            double ax, ay, bx, by;
+            if (b->e[q] != a->e[i] || iflow_panel_px(p, a->x[i], a->y[i], &ax, &ay) != 0 ||
+                iflow_panel_px(p, b->x[q], b->y[q], &bx, &by) != 0)
+                continue;
+            both++;
+            close += hypot(ax - bx, ay - by) < COINCIDE_PX;
+        }
+    return both && 2 * close >= both;
+}
+
+/* under[j]: how many later layers coincide with layer j. */
+static void coinciding(const plot_ctx *c, const iflow_panel *p, const series *s, size_t *under) {
+    for (size_t j = 0; j < c->n_layers; j++) {
+        under[j] = 0;
+        for (size_t k = j + 1; k < c->n_layers; k++)
+            under[j] += coincide(p, &s[j], &s[k]) ? 1u : 0u;
+    }
+}
+
+/* "layers 1-2 coincide" (or "layers 1, 3, 4 coincide") for each group of coinciding layers, as a
+ * legend line (text only) in leg[0..) with its text in names[0..), and as a note for the caller;
+ * returns the number of lines. */
+static size_t coinciding_notes(plot_ctx *c, const iflow_panel *p, const series *s,
+                               iflow_legend_entry *leg, char (*names)[48]) {
+    size_t n_lines = 0;
+    int done[MAX_LAYERS] = {0};
+    for (size_t j = 0; j < c->n_layers; j++) {
+        if (done[j]) continue;
+        size_t group[MAX_LAYERS], n = 0;
+        group[n++] = j;
+        for (size_t k = j + 1; k < c->n_layers; k++)
+            if (!done[k] && coincide(p, &s[j], &s[k])) group[n++] = k, done[k] = 1;
+        if (n < 2) continue;
+        char *text = names[n_lines];
+        size_t size = sizeof names[n_lines];
+        int run = group[n - 1] - group[0] == n - 1 &&
+                  c->layers[group[n - 1]] - c->layers[group[0]] == (double)(n - 1);
+        if (run) {
+            snprintf(text, size, "layers %g-%g coincide", c->layers[group[0]],
+                     c->layers[group[n - 1]]);
+        } else {
+            size_t len = (size_t)snprintf(text, size, "layers %g", c->layers[group[0]]);
+            for (size_t q = 1; q < n && len < size; q++)
+                len += (size_t)snprintf(text + len, size - len, ", %g", c->layers[group[q]]);
+            if (len < size) snprintf(text + len, size - len, " coincide");
+        }
+        leg[n_lines++] = (iflow_legend_entry){text, PLOT_DARK, 0, 0, IFLOW_MARK_NONE, 0};
+        plot_note(c, "%s: %s (drawn as rings around one another)",
+                  c->fig_name ? c->fig_name : "info plane", text);
+    }
+    return n_lines;
+}
+
 /* I(Y;T) against I(X;T), one curve per layer, markers coloured by epoch on a log scale. */
 int plot_draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     if (!c->mi || !c->has_sp) return -1;
@@ -52,26 +113,32 @@ int plot_draw_info_plane(plot_ctx *c, iflow_figure *fig, iflow_box box) {
     iflow_panel_init(&p, fig, pb, title);
     iflow_panel_vline(&p, lnm, PLOT_REF, c->unit == 1 ? "ln m" : "log2 m");
     iflow_panel_hline(&p, hy, PLOT_REF, "H(Y)");
-    iflow_legend_entry leg[MAX_LAYERS];
-    char names[MAX_LAYERS][48];
+    series s[MAX_LAYERS];
+    for (size_t j = 0; j < c->n_layers; j++)
+        if (plot_mi_series(c, j, &s[j]) != 0) s[j].n = 0;
+    size_t under[MAX_LAYERS]; /* later layers whose markers would cover layer j's */
+    coinciding(c, &p, s, under);
+    iflow_legend_entry leg[2 * MAX_LAYERS];
+    char names[2 * MAX_LAYERS][48];
     for (size_t j = 0; j < c->n_layers; j++) {
-        series s;
-        if (plot_mi_series(c, j, &s) == 0) {
-            iflow_rgb col = iflow_palette(j);
-            iflow_panel_line(&p, s.x, s.y, s.n, col, 2, 0);
-            for (size_t i = 0; i < s.n; i++)
-                iflow_panel_errorbar(&p, s.x[i], s.y[i], s.xse[i], s.yse[i], col);
-            for (size_t i = 0; i < s.n; i++) {
-                double t = iflow_scale01(fmax(s.e[i], re.lo), re.lo, re.hi, 1);
-                iflow_panel_marker(&p, s.x[i], s.y[i], PLOT_MARKS[j % 4], 14, iflow_viridis(t),
-                                   col);
-            }
+        /* a covered layer gets wider lines and larger markers: it shows as a ring around the
+         * layers drawn over it */
+        iflow_rgb col = iflow_palette(j);
+        double grow = (double)under[j];
+        iflow_panel_line(&p, s[j].x, s[j].y, s[j].n, col, 2 + 2 * grow, 0);
+        for (size_t i = 0; i < s[j].n; i++)
+            iflow_panel_errorbar(&p, s[j].x[i], s[j].y[i], s[j].xse[i], s[j].yse[i], col);
+        for (size_t i = 0; i < s[j].n; i++) {
+            double t = iflow_scale01(fmax(s[j].e[i], re.lo), re.lo, re.hi, 1);
+            iflow_panel_marker(&p, s[j].x[i], s[j].y[i], PLOT_MARKS[j % 4], 14 + 7 * grow,
+                               iflow_viridis(t), col);
         }
-        plot_series_free(&s);
         plot_layer_name(c, j, names[j], sizeof names[j]);
         leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2, PLOT_MARKS[j % 4], 0};
     }
-    iflow_panel_legend(&p, leg, c->n_layers);
+    size_t n_leg = c->n_layers + coinciding_notes(c, &p, s, leg + c->n_layers, names + c->n_layers);
+    for (size_t j = 0; j < c->n_layers; j++) plot_series_free(&s[j]);
+    iflow_panel_legend(&p, leg, n_leg);
     iflow_colorbar(fig, (iflow_box){pb.x + pb.w + 30, p.area.y, 110, p.area.h}, re.lo, re.hi, 1,
                    "epoch");
     iflow_panel_free(&p);
@@ -110,21 +177,32 @@ static void mi_panel(plot_ctx *c, iflow_figure *fig, iflow_box box, int which, i
                  c->repeats);
     iflow_panel_init(&p, fig, box, title);
     iflow_panel_hline(&p, bound, PLOT_REF, which ? "H(Y)" : c->unit == 1 ? "ln m" : "log2 m");
-    iflow_legend_entry leg[MAX_LAYERS];
-    char names[MAX_LAYERS][48];
+    series s[MAX_LAYERS], view[MAX_LAYERS]; /* view: (epoch, value) of this panel */
     for (size_t j = 0; j < c->n_layers; j++) {
-        series s;
-        if (plot_mi_series(c, j, &s) == 0) {
-            double *m = which ? s.y : s.x, *sd = which ? s.yse : s.xse;
-            for (size_t i = 0; i < s.n; i++) s.lo[i] = m[i] - sd[i], s.hi[i] = m[i] + sd[i];
-            iflow_panel_band(&p, s.e, s.lo, s.hi, s.n, iflow_palette(j), 0.25);
-            iflow_panel_line(&p, s.e, m, s.n, iflow_palette(j), 2.2, 0);
-        }
-        plot_series_free(&s);
-        plot_layer_name(c, j, names[j], sizeof names[j]);
-        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2.2, IFLOW_MARK_NONE, 1};
+        if (plot_mi_series(c, j, &s[j]) != 0) s[j].n = 0;
+        view[j] = (series){.n = s[j].n, .e = s[j].e, .x = s[j].e, .y = which ? s[j].y : s[j].x};
     }
-    if (legend) iflow_panel_legend(&p, leg, c->n_layers);
+    size_t under[MAX_LAYERS]; /* as on the information plane: covered layers drawn larger */
+    coinciding(c, &p, view, under);
+    iflow_legend_entry leg[2 * MAX_LAYERS];
+    char names[2 * MAX_LAYERS][48];
+    for (size_t j = 0; j < c->n_layers; j++) {
+        double *m = view[j].y, *sd = which ? s[j].yse : s[j].xse, grow = (double)under[j];
+        for (size_t i = 0; i < s[j].n; i++) s[j].lo[i] = m[i] - sd[i], s[j].hi[i] = m[i] + sd[i];
+        iflow_panel_band(&p, s[j].e, s[j].lo, s[j].hi, s[j].n, iflow_palette(j), 0.25);
+        iflow_panel_line(&p, s[j].e, m, s[j].n, iflow_palette(j), 2.2 + 2 * grow, 0);
+        for (size_t i = 0; i < s[j].n; i++) /* the measured epochs */
+            iflow_panel_marker(&p, s[j].e[i], m[i], PLOT_MARKS[j % 4], 9 + 6 * grow,
+                               iflow_palette(j), iflow_palette(j));
+        plot_layer_name(c, j, names[j], sizeof names[j]);
+        leg[j] = (iflow_legend_entry){names[j], iflow_palette(j), 0, 2.2, PLOT_MARKS[j % 4], 0};
+    }
+    size_t n_lines = coinciding_notes(c, &p, view, leg + c->n_layers, names + c->n_layers);
+    for (size_t j = 0; j < c->n_layers; j++) plot_series_free(&s[j]);
+    if (legend)
+        iflow_panel_legend(&p, leg, c->n_layers + n_lines);
+    else
+        iflow_panel_legend(&p, leg + c->n_layers, n_lines); /* only what coincides here */
     iflow_panel_free(&p);
 }
 

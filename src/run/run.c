@@ -125,7 +125,7 @@ int run_load_data(run_state *st, iflow_error *err) {
     return rc;
 }
 
-/* info.csv: constants the figures mark (ln m, H(Y)). */
+/* info.csv: constants the figures mark (ln m, H(Y), the chance level of k-NN class agreement). */
 static int write_info(run_state *st, iflow_error *err) {
     const iflow_dataset *in = st->inputs;
     size_t nc = in->n_classes, *counts = calloc(nc ? nc : 1, sizeof *counts);
@@ -133,11 +133,12 @@ static int write_info(run_state *st, iflow_error *err) {
         return iflow_error_set(err, IFLOW_ENOMEM, "info.csv: out of memory for %zu classes", nc);
     for (size_t i = 0; i < in->n; i++)
         if (in->y[i] >= 0 && (size_t)in->y[i] < nc) counts[in->y[i]]++;
-    double hy = 0; /* H(Y) over every class (it counted only the first 1024) */
+    double hy = 0, same = 0; /* H(Y) over every class; same: sum of p_c^2 */
     for (size_t c = 0; c < nc; c++)
         if (counts[c]) {
             double p = (double)counts[c] / (double)in->n;
             hy -= p * log(p);
+            same += p * p;
         }
     free(counts);
     char path[1100];
@@ -145,8 +146,11 @@ static int write_info(run_state *st, iflow_error *err) {
     int rc = iflow_path_join(path, sizeof path, st->dir, "info.csv", err);
     if (!rc) rc = iflow_atomic_open(&a, path, err);
     if (rc) return rc;
-    fprintf(a.f, "key,value\nm,%zu\nH_Y,%.10g\nln_m,%.10g\nactivation,%s\nbeta,%.10g\n", in->n, hy,
-            log((double)in->n), iflow_activation_name(st->cfg.activation), st->cfg.beta);
+    fprintf(a.f,
+            "key,value\nm,%zu\nH_Y,%.10g\nln_m,%.10g\nactivation,%s\nbeta,%.10g\nclasses,%zu\n"
+            "knn_chance,%.10g\n",
+            in->n, hy, log((double)in->n), iflow_activation_name(st->cfg.activation), st->cfg.beta,
+            nc, same);
     return iflow_atomic_commit(&a, err);
 }
 

@@ -198,8 +198,9 @@ static int write_hash(const char *path, uint64_t h, iflow_error *err) {
  * (which a run writes first, so an earlier attempt that failed has it) are the user's, e.g.
  * `--out .` beside a config named config.ini: refused rather than overwritten. */
 static int check_foreign_files(const run_state *st, const char *hpath, iflow_error *err) {
-    static const char *const ours[] = {"config.ini",  "mi.csv",   "binned.csv",  "activations.csv",
-                                       "scatter.csv", "info.csv", "summary.png", "info_plane.png"};
+    static const char *const ours[] = {
+        "config.ini", "mi.csv",      "binned.csv",     "activations.csv", "scatter.csv",
+        "info.csv",   "summary.png", "info_plane.png", "summary.pdf",     "info_plane.pdf"};
     if (access(hpath, F_OK) == 0) return 0;
     for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
         char path[1100];
