@@ -736,6 +736,67 @@ START_TEST(test_cluster_command) {
 }
 END_TEST
 
+/* Starts with the PNG signature. */
+static int is_png(const char *path) {
+    unsigned char sig[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(sig, 1, sizeof sig, f);
+    fclose(f);
+    return n == 8 && !memcmp(sig, "\x89PNG\r\n\x1a\n", 8);
+}
+
+/* A run that measures nothing ([estimate] epochs = none) trains, keeps its logs (mi.csv with
+ * its header and no row) and draws the figures its logs allow: exit 0. */
+START_TEST(test_run_without_measurements) {
+    char data[160 * 48] = "", *w = data;
+    iflow_rng r;
+    iflow_rng_init(&r, 3, 1);
+    for (int i = 0; i < 160; i++) {
+        double v[4], s = 0;
+        for (int j = 0; j < 4; j++) {
+            v[j] = iflow_rng_uniform(&r);
+            s += j < 2 ? v[j] : -v[j];
+        }
+        w += sprintf(w, "%.5f,%.5f,%.5f,%.5f,%d\n", v[0], v[1], v[2], v[3], s > 0);
+    }
+    write_text("none.csv", data);
+    const char *cfg = write_text("none.ini", "[data]\nfile = none.csv\ntest_fraction = 0.25\n"
+                                             "[net]\nlayers = 4,5,3,2\nbeta = 0.05\n"
+                                             "[train]\nepochs = 3\n[estimate]\nepochs = none\n");
+    char out[128], path[256];
+    snprintf(out, sizeof out, "%s/none-run", dir);
+    result res;
+    RUN(&res, "run", cfg, "--out", out, "--quiet");
+    ck_assert_msg(res.status == 0, "exit %d, stderr: %s", res.status, res.err);
+    ck_assert_str_eq(res.err, "");
+    snprintf(path, sizeof path, "%s/metrics.csv", out);
+    char *text = iflow_read_file(path, NULL);
+    ck_assert_ptr_nonnull(text);
+    size_t lines = 0;
+    for (char *p = text; *p; p++) lines += *p == '\n';
+    ck_assert_uint_eq(lines, 1 + 4); /* header, epochs 0..3 */
+    free(text);
+    snprintf(path, sizeof path, "%s/mi.csv", out);
+    text = iflow_read_file(path, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(!strncmp(text, "epoch,layer,", 12), "mi.csv: %s", text);
+    ck_assert_ptr_eq(strchr(text, '\n'), text + strlen(text) - 1); /* the header alone */
+    free(text);
+    snprintf(path, sizeof path, "%s/checkpoints/epoch-000003.ckpt", out);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    const char *figures[] = {"loss_acc.png", "summary.png"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, figures[i]);
+        ck_assert_msg(is_png(path), "%s missing or not a PNG", path);
+    }
+    snprintf(path, sizeof path, "%s/log.txt", out);
+    text = iflow_read_file(path, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "wrote 2 figures"));
+    free(text);
+}
+END_TEST
+
 /* One temporary directory for the whole run (tests run one after another), created before the
  * tests fork and removed at the end even if some failed. */
 int main(void) {
@@ -763,6 +824,7 @@ int main(void) {
     tcase_add_test(tc, test_non_regular_inputs);
     tcase_add_test(tc, test_isa_variants);
     tcase_add_test(tc, test_bom_and_default_tolerance);
+    tcase_add_test(tc, test_run_without_measurements);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     iflow_rmtree(dir);

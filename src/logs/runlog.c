@@ -82,7 +82,9 @@ int runlog_open(const char *dir, const char *name, const char *header, runlog *o
     FILE *f = fopen(out->path, "a");
     if (!f)
         return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", out->path, strerror(errno));
-    if (ftell(f) == 0 && fprintf(f, "%s\n", header) < 0) {
+    /* The header reaches the file at once: a figure drawn while the run goes on (or one of a
+     * run that measures nothing) reads it. */
+    if (ftell(f) == 0 && (fprintf(f, "%s\n", header) < 0 || fflush(f) != 0)) {
         fclose(f);
         return iflow_error_set(err, IFLOW_EIO, "%s: write failed", out->path);
     }

@@ -312,9 +312,7 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
 }
 
 void run_release(run_state *st) {
-    runlog *logs[] = {&st->metrics, &st->mi,       &st->binned,  &st->acts,
-                      &st->scatter, &st->clusters, &st->cos_hist};
-    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) runlog_close(logs[i]);
+    run_close_logs(st, NULL);
     if (st->log) fclose(st->log);
     if (st->lock_fd >= 0) close(st->lock_fd);
     iflow_dataset_free(st->train);
@@ -403,10 +401,10 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
     }
     if (split) iflow_dist_set_task("%s", "");
     rc = iflow_dist_agree(rc, err);
-    if (rc)
-        run_say(&st, "stopped: %s", err->msg);
-    else if (opts->plot)
-        rc = iflow_dist_agree(st.root ? plot(&st, err) : 0, err);
+    if (rc) run_say(&st, "stopped: %s", err->msg);
+    /* Every row reaches the disk before the figures read the logs back. */
+    if (!rc && st.root) rc = run_close_logs(&st, err);
+    if (!rc && opts->plot) rc = iflow_dist_agree(st.root ? plot(&st, err) : 0, err);
     run_release(&st);
     return rc;
 }

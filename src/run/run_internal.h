@@ -79,6 +79,8 @@ int run_check_config(run_state *st, iflow_error *err);
 
 /* run_measure.c */
 int run_open_logs(run_state *st, iflow_error *err);
+/* Closes every log (all rows reach the disk, as the final figures read them); idempotent. */
+int run_close_logs(run_state *st, iflow_error *err);
 int run_trim_logs(run_state *st, long epoch, iflow_error *err);
 int run_measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err);
 int run_record(run_state *st, const iflow_net *net, long epoch, const iflow_layer_info *info,

@@ -114,6 +114,19 @@ int run_open_logs(run_state *st, iflow_error *err) {
     return rc;
 }
 
+int run_close_logs(run_state *st, iflow_error *err) {
+    runlog *logs[] = {&st->metrics, &st->mi,       &st->binned,  &st->acts,
+                      &st->scatter, &st->clusters, &st->cos_hist};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        char path[sizeof logs[i]->path];
+        snprintf(path, sizeof path, "%s", logs[i]->path);
+        if (runlog_close(logs[i]) && !rc)
+            rc = iflow_error_set(err, IFLOW_EIO, "%s: write failed (disk full?)", path);
+    }
+    return rc;
+}
+
 int run_trim_logs(run_state *st, long epoch, iflow_error *err) {
     static const char *const names[] = {"metrics.csv",     "mi.csv",      "binned.csv",
                                         "activations.csv", "scatter.csv", "clustering.csv",
