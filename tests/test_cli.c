@@ -2,6 +2,7 @@
  * files written here and checks the JSON line against closed forms, and every error's exit code
  * and message. */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
@@ -746,10 +747,10 @@ static int is_png(const char *path) {
     return n == 8 && !memcmp(sig, "\x89PNG\r\n\x1a\n", 8);
 }
 
-/* A run that measures nothing ([estimate] epochs = none) trains, keeps its logs (mi.csv with
- * its header and no row) and draws the figures its logs allow: exit 0. */
-START_TEST(test_run_without_measurements) {
-    char data[160 * 48] = "", *w = data;
+/* A small labelled data set (160 rows, 4 features, label last) and a config `name` training a
+ * 4-5-3-2 net on it for 3 epochs with `estimate` as its [estimate] section; the config's path. */
+static const char *small_run_config(const char *name, const char *data, const char *estimate) {
+    char rows[160 * 48] = "", *w = rows, text[512];
     iflow_rng r;
     iflow_rng_init(&r, 3, 1);
     for (int i = 0; i < 160; i++) {
@@ -760,10 +761,18 @@ START_TEST(test_run_without_measurements) {
         }
         w += sprintf(w, "%.5f,%.5f,%.5f,%.5f,%d\n", v[0], v[1], v[2], v[3], s > 0);
     }
-    write_text("none.csv", data);
-    const char *cfg = write_text("none.ini", "[data]\nfile = none.csv\ntest_fraction = 0.25\n"
-                                             "[net]\nlayers = 4,5,3,2\nbeta = 0.05\n"
-                                             "[train]\nepochs = 3\n[estimate]\nepochs = none\n");
+    write_text("small.csv", rows);
+    snprintf(text, sizeof text,
+             "[data]\nfile = %s\ntest_fraction = 0.25\n[net]\nlayers = 4,5,3,2\nbeta = 0.05\n"
+             "[train]\nepochs = 3\n[estimate]\n%s",
+             data, estimate);
+    return write_text(name, text);
+}
+
+/* A run that measures nothing ([estimate] epochs = none) trains, keeps its logs (mi.csv with
+ * its header and no row) and draws the figures its logs allow: exit 0. */
+START_TEST(test_run_without_measurements) {
+    const char *cfg = small_run_config("none.ini", "small.csv", "epochs = none\n");
     char out[128], path[256];
     snprintf(out, sizeof out, "%s/none-run", dir);
     result res;
@@ -797,6 +806,86 @@ START_TEST(test_run_without_measurements) {
 }
 END_TEST
 
+static size_t count_of(const char *text, const char *what) {
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what)) n++;
+    return n;
+}
+
+#define ASSERT_HAS(text, what)                                                                     \
+    ck_assert_msg(strstr(text, what) != NULL, "no '%s' in: %s", what, text)
+
+/* Errors a new user meets say where they come from and what to do, once, with exit 1: a data
+ * path of a copied config (its line, key and base directory), the same in a copied run
+ * directory, a split file, a semicolon- or tab-separated file, `plot` of a directory that is not
+ * a run or of an unfinished one, `estimate` of a run without checkpoints. */
+START_TEST(test_errors_say_what_to_do) {
+    char sub[128], out[128], copy[128], cmd[512], path[256];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    ck_assert_int_eq(mkdir(sub, 0755) == 0 || errno == EEXIST, 1);
+    small_run_config("sub/copied.ini", "../elsewhere/small.csv", "epochs = none\n");
+    snprintf(path, sizeof path, "%s/copied.ini", sub);
+    snprintf(out, sizeof out, "%s/err-run", dir);
+    result r;
+    RUN(&r, "run", path, "--out", out, "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_of(r.err, "cannot open"), 1);
+    ASSERT_HAS(r.err, "copied.ini:2: [data] file: ");
+    snprintf(cmd, sizeof cmd, "resolved against the config's directory, %s)", sub);
+    ASSERT_HAS(r.err, cmd);
+    /* A split file that is not there: its key and line. */
+    small_run_config("sub/split.ini", "../small.csv\ntest_split = rows.txt", "epochs = none\n");
+    snprintf(path, sizeof path, "%s/split.ini", sub);
+    RUN(&r, "run", path, "--out", out, "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "split.ini:3: [data] test_split: ");
+    /* A copied run directory whose data moved; then one without checkpoints. */
+    const char *cfg = small_run_config("ok.ini", "small.csv", "epochs = 3\nreplicas = 2\n");
+    RUN(&r, "run", cfg, "--out", out, "--quiet", "--no-plot");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(copy, sizeof copy, "%s/sub/copied-run", dir);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && mv %s/small.csv %s/small.moved", out, copy, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    RUN(&r, "estimate", copy, "--quiet");
+    snprintf(cmd, sizeof cmd, "mv %s/small.moved %s/small.csv", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_of(r.err, "cannot open"), 1);
+    ASSERT_HAS(r.err, "copied-run/config.ini:3: [data] file: ");
+    ASSERT_HAS(r.err, "resolved against the run directory");
+    ASSERT_HAS(r.err, "edit [data] file in ");
+    snprintf(cmd, sizeof cmd, "rm -r %s/checkpoints", copy);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "cp %s/small.csv %s/sub/small.csv", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    RUN(&r, "estimate", copy, "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "the run has no checkpoints");
+    ASSERT_HAS(r.err, "train it again");
+    /* Separators other than commas. */
+    const char *semi = write_text("semi.csv", "x;y;label\n0.5;1.5;0\n0.25;2.5;1\n");
+    RUN(&r, "entropy", "--sigma", "1", semi);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "semi.csv:1: values separated by ';'");
+    const char *tabs = write_text("tabs.csv", "0.5\t1.5\n0.25\t2.5\n");
+    RUN(&r, "entropy", "--sigma", "1", tabs);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "tabs.csv:1: values separated by tabs");
+    const char *spaced = write_text("spaced.csv", "0.5 ,\t1.5\n0.25, 2.5\n"); /* still commas */
+    RUN(&r, "entropy", "--sigma", "1", spaced);
+    check_json_line(&r);
+    /* plot: not a run; an unfinished run. */
+    RUN(&r, "plot", sub);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "not a run directory");
+    snprintf(cmd, sizeof cmd, ": > %s/mi.csv", copy);
+    ck_assert_int_eq(system(cmd), 0);
+    RUN(&r, "plot", copy);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "mi.csv: empty: the run is unfinished");
+}
+END_TEST
+
 /* One temporary directory for the whole run (tests run one after another), created before the
  * tests fork and removed at the end even if some failed. */
 int main(void) {
@@ -825,6 +914,7 @@ int main(void) {
     tcase_add_test(tc, test_isa_variants);
     tcase_add_test(tc, test_bom_and_default_tolerance);
     tcase_add_test(tc, test_run_without_measurements);
+    tcase_add_test(tc, test_errors_say_what_to_do);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     iflow_rmtree(dir);

@@ -439,6 +439,7 @@ typedef struct parse_state {
     int lineno;               /* physical line being handled (counted by read_line) */
     int indented;             /* that line starts with white space */
     int line[N_KEYS];         /* line where each key was given, 0 = not given */
+    int relative[N_KEYS];     /* a K_PATH value given as a relative path */
     int err_line, err_code;
     char msg[900];
 } parse_state;
@@ -527,6 +528,7 @@ static int store_value(parse_state *st, int id, const char *v, char *msg, size_t
     int why;
     switch (k->kind) {
     case K_PATH:
+        st->relative[id] = *v && *v != '/';
         if (*v && *v != '/' ? snprintf(p, k->size, "%s%s", st->dir, v) >= (int)k->size
                             : copy_str(p, k->size, v))
             break;
@@ -894,6 +896,11 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
         return iflow_error_set(err, st.err_code, "%s:%d: %s", path, st.err_line, st.msg);
     fill_derived(&st, path);
     cfg->layers_line = st.line[N_LAYERS];
+    static const int path_ids[5] = {D_FILE, D_LABELS, D_TEST_SPLIT, D_TEST_FILE, D_TEST_LABELS};
+    for (int i = 0; i < 5; i++) {
+        cfg->path_line[i] = st.line[path_ids[i]];
+        cfg->path_relative[i] = st.relative[path_ids[i]];
+    }
     if (cfg->n_blocks) { /* the widths of typed layers follow from the shapes */
         char msg[900];
         int id;

@@ -245,8 +245,7 @@ static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow
         char path[1200];
         run_checkpoint_path(&st, epochs[i], path, sizeof path);
         if (access(path, R_OK) != 0)
-            rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no checkpoint for epoch %ld", path,
-                                 epochs[i]);
+            rc = run_missing_checkpoint(dir, epochs[i], st.cfg.checkpoint_keep, err);
     }
     if (!rc && st.root) rc = open_estimate_logs(&st, o, err);
     rc = iflow_dist_agree(rc, err);

@@ -32,7 +32,13 @@ int run_load_data(run_state *st, iflow_error *err) {
         rc = iflow_dataset_load_idx(c->data_file, c->data_labels, c->max_rows, &all, err);
     else
         rc = iflow_dataset_load_csv(c->data_file, &all, err);
-    if (rc) return rc;
+    /* Name the config line (and the labels file only when the error is about it). */
+    if (rc)
+        return iflow_config_blame_path(c,
+                                       idx && c->data_labels[0] && strstr(err->msg, c->data_labels)
+                                           ? c->data_labels
+                                           : c->data_file,
+                                       err);
     if (!idx && c->max_rows > 0 && c->max_rows < all->n) all->n = c->max_rows; /* as for IDX */
     char where[IFLOW_PATH_MAX + 16];
     if (c->layers_line)
@@ -54,13 +60,25 @@ int run_load_data(run_state *st, iflow_error *err) {
     }
     if (!rc && idx && c->test_file[0]) {
         rc = iflow_dataset_load_idx(c->test_file, c->test_labels, c->max_rows, &st->test, err);
+        if (rc)
+            iflow_config_blame_path(
+                c, strstr(err->msg, c->test_labels) ? c->test_labels : c->test_file, err);
         st->train = all;
         all = NULL;
     } else if (!rc) {
         iflow_split *sp = NULL;
-        rc = c->test_split[0]
-                 ? iflow_split_from_file(c->test_split, all->n, &sp, err)
-                 : iflow_split_fraction(all->n, c->test_fraction, c->split_seed, &sp, err);
+        if (c->test_split[0]) {
+            rc = iflow_split_from_file(c->test_split, all->n, &sp, err);
+            if (rc) iflow_config_blame_path(c, c->test_split, err);
+        } else {
+            rc = iflow_split_fraction(all->n, c->test_fraction, c->split_seed, &sp, err);
+            if (rc) {
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                iflow_error_set(err, rc, "%s: [data] test_fraction = %g: %s", c->path,
+                                c->test_fraction, msg);
+            }
+        }
         if (!rc) rc = iflow_dataset_subset(all, sp->train, sp->n_train, &st->train, err);
         if (!rc) rc = iflow_dataset_subset(all, sp->test, sp->n_test, &st->test, err);
         iflow_split_free(sp);
@@ -233,7 +251,10 @@ static int plot(run_state *st, iflow_error *err) {
     iflow_error e = {0};
     int rc = iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e);
     if (rc) {
-        run_say(st, "plot failed: %s", e.msg);
+        if (err)
+            run_log(st, "plot failed: %s", e.msg); /* the caller reports err */
+        else
+            run_say(st, "plot failed: %s", e.msg);
         return iflow_error_set(err, rc,
                                "%s: the run is complete but its figures were not "
                                "written: %s (infoflow plot %s draws them again)",
@@ -401,7 +422,7 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
     }
     if (split) iflow_dist_set_task("%s", "");
     rc = iflow_dist_agree(rc, err);
-    if (rc) run_say(&st, "stopped: %s", err->msg);
+    if (rc) run_log(&st, "stopped: %s", err->msg); /* the caller reports err */
     /* Every row reaches the disk before the figures read the logs back. */
     if (!rc && st.root) rc = run_close_logs(&st, err);
     if (!rc && opts->plot) rc = iflow_dist_agree(st.root ? plot(&st, err) : 0, err);

@@ -14,13 +14,10 @@
 #include "io.h"
 #include "run_internal.h"
 
-void run_say(run_state *st, const char *fmt, ...) {
+static void vsay(run_state *st, int terminal, const char *fmt, va_list ap) {
     if (!st->root) return;
     char line[1200];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     if (st->log) {
         time_t t = time(NULL);
         char stamp[32];
@@ -28,7 +25,21 @@ void run_say(run_state *st, const char *fmt, ...) {
         fprintf(st->log, "%s %s\n", stamp, line);
         fflush(st->log);
     }
-    if (st->o->message) st->o->message(st->o->progress_user, line);
+    if (terminal && st->o->message) st->o->message(st->o->progress_user, line);
+}
+
+void run_say(run_state *st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(st, 1, fmt, ap);
+    va_end(ap);
+}
+
+void run_log(run_state *st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(st, 0, fmt, ap);
+    va_end(ap);
 }
 
 void run_checkpoint_path(const run_state *st, long epoch, char *out, size_t n) {
@@ -121,6 +132,31 @@ static int list_checkpoints(const char *dir, long **out, size_t *n, iflow_error 
     closedir(d);
     if (*n > 1) qsort(*out, *n, sizeof **out, cmp_long_desc); /* qsort(NULL, 0) is UB */
     return 0;
+}
+
+int run_missing_checkpoint(const char *dir, long epoch, const char *keep, iflow_error *err) {
+    long *epochs = NULL;
+    size_t n = 0;
+    int rc = list_checkpoints(dir, &epochs, &n, err);
+    if (rc) return rc;
+    if (n == 0)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: the run has no checkpoints (none in %s/checkpoints: results "
+                               "committed to a repository leave them out); train it again to get "
+                               "them (infoflow run CONFIG --out NEW_DIR)",
+                               dir, dir);
+    char kept[256] = "";
+    size_t len = 0;
+    for (size_t i = n; i-- > 0 && len + 24 < sizeof kept;) /* oldest first */
+        len += (size_t)snprintf(kept + len, sizeof kept - len, "%s%ld", len ? "," : "", epochs[i]);
+    if (len + 24 >= sizeof kept) snprintf(kept + len, sizeof kept - len, ",...");
+    free(epochs);
+    return iflow_error_set(err, IFLOW_EINVAL,
+                           "%s: the run has no checkpoint of epoch %ld; it kept epochs %s "
+                           "([train] checkpoint_keep = %s: a run keeps the measured epochs, "
+                           "the last and those that key names; train again with a "
+                           "checkpoint_keep that names epoch %ld)",
+                           dir, epoch, kept, keep && keep[0] ? keep : "?", epoch);
 }
 
 /* Loads the newest checkpoint that passes every check; *epoch = -1 if none. */

@@ -69,12 +69,18 @@ void run_release(run_state *st);
 /* run_dir.c */
 /* A line to log.txt (time-stamped) and to the run's message callback; rank 0's only. */
 void run_say(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line to log.txt only: e.g. the error that stopped a run, which the caller reports. */
+void run_log(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_checkpoint_path(const run_state *st, long epoch, char *out, size_t n);
 int run_check_meta(const run_state *st, const char *path, long epoch,
                    const iflow_checkpoint_meta *meta, iflow_error *err);
 int run_open_dir(run_state *st, iflow_error *err);
 int run_resume_point(run_state *st, long *epoch, iflow_error *err);
 uint64_t run_resume_hash(const iflow_config *c);
+/* The error for a run directory without a checkpoint of `epoch` (for `estimate` and `export`):
+ * that the run has no checkpoints at all and how to get them, or which epochs it kept and why
+ * (keep: its [train] checkpoint_keep). Returns IFLOW_EINVAL. */
+int run_missing_checkpoint(const char *dir, long epoch, const char *keep, iflow_error *err);
 int run_check_config(run_state *st, iflow_error *err);
 
 /* run_measure.c */
