@@ -207,16 +207,27 @@ int run_build_model(run_state *st, iflow_error *err) {
     return 0;
 }
 
+/* A checkpoint older than the newest that the run keeps: checkpoint_keep's, or a measured one. */
+static int keeps_checkpoint(const run_state *st, long epoch) {
+    return !strcmp(st->cfg.checkpoint_keep, "all") ||
+           contains(st->keep_epochs, st->n_keep, epoch) || contains(st->mi_epochs, st->n_mi, epoch);
+}
+
 static int save_checkpoint(run_state *st, long epoch, iflow_error *err) {
     char path[1200];
     run_checkpoint_path(st, epoch, path, sizeof path);
     iflow_checkpoint_meta meta = {.epoch = epoch, .config_hash = st->config_hash};
     int rc = iflow_checkpoint_save(path, &meta, st->net, st->opt, &st->rng, err);
     if (rc) return rc;
-    /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it. */
+    /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it;
+     * after a resume, once a newer one exists, every older one (the one resumed from, and
+     * those of an invocation that was interrupted) under the same rule. */
+    if (st->resumed_from >= 0) {
+        st->resumed_from = -1;
+        return run_thin_checkpoints(st, epoch, keeps_checkpoint, err);
+    }
     long prev = epoch - 1;
-    if (prev >= 0 && prev != st->resumed_from && !contains(st->keep_epochs, st->n_keep, prev) &&
-        !contains(st->mi_epochs, st->n_mi, prev) && strcmp(st->cfg.checkpoint_keep, "all") != 0) {
+    if (prev >= 0 && !keeps_checkpoint(st, prev)) {
         run_checkpoint_path(st, prev, path, sizeof path);
         remove(path);
     }
@@ -348,6 +359,14 @@ void run_release(run_state *st) {
     free(st->keep_epochs);
 }
 
+/* info.csv and net.txt; with config.ini and config.hash too for a resume (accepted by now). */
+static int write_run_files(run_state *st, iflow_error *err) {
+    int rc = st->o->resume ? run_write_config(st, err) : 0;
+    if (!rc) rc = write_info(st, err);
+    if (!rc) rc = write_net_txt(st, err);
+    return rc;
+}
+
 static int prepare(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
     int rc = iflow_config_validate(c, err);
@@ -361,13 +380,16 @@ static int prepare(run_state *st, iflow_error *err) {
      * verdict before loading anything, and take the generator it adopted for a resumed run. */
     if (!rc && st->root) rc = run_open_dir(st, err);
     if (!rc && st->root) rc = run_check_config(st, err); /* may adopt the run's generator */
+    /* A new run writes its config first (a directory with config.hash is a run's); a resume
+     * writes nothing until it is accepted (run_body). */
+    if (!rc && st->root && !st->o->resume) rc = run_write_config(st, err);
     rc = iflow_dist_agree(rc, err);
     if (!rc) rc = iflow_dist_bcast(&st->cfg.noise_generator, sizeof st->cfg.noise_generator, err);
     st->config_hash = run_resume_hash(c); /* as config.hash: a run may be extended */
     if (!rc) rc = run_load_data(st, err);
-    if (!rc && st->root) rc = write_info(st, err);
     if (!rc) rc = run_build_model(st, err);
-    if (!rc && st->root) rc = write_net_txt(st, err);
+    if (!rc && st->root && st->o->resume) rc = run_check_logs(st, err);
+    if (!rc && st->root && !st->o->resume) rc = write_run_files(st, err);
     iflow_mi_options_from_config(c, &st->mi_opts);
     return iflow_dist_agree(rc, err);
 }
@@ -396,9 +418,11 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
     long start = -1;
     if (!rc && opts->resume) {
         rc = agree_start(start, run_resume_point(&st, &start, err), err);
-        st.resumed_from = start; /* kept under the rules it was written with */
+        st.resumed_from = start; /* thinned with the others once a newer one is written */
         if (!rc && start >= 0) run_say(&st, "resuming after epoch %ld", start);
         if (!rc && start < 0) run_say(&st, "no usable checkpoint: starting from scratch");
+        if (!rc && st.root) rc = write_run_files(&st, err);
+        if (!rc && st.root) run_remove_stale_tmp(&st);
         if (!rc && st.root) rc = run_trim_logs(&st, start, err);
     }
     if (!rc && st.root) rc = run_open_logs(&st, err);
@@ -421,6 +445,9 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
         if (!rc && e > 0 && opts->stop_after > 0 && ++done >= opts->stop_after) break;
     }
     if (split) iflow_dist_set_task("%s", "");
+    /* A resume of a finished run writes no checkpoint: thin what an interrupted write left. */
+    if (!rc && st.root && start >= cfg->epochs)
+        rc = run_thin_checkpoints(&st, cfg->epochs, keeps_checkpoint, err);
     rc = iflow_dist_agree(rc, err);
     if (rc) run_log(&st, "stopped: %s", err->msg); /* the caller reports err */
     /* Every row reaches the disk before the figures read the logs back. */

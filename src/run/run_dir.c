@@ -328,8 +328,57 @@ int run_check_config(run_state *st, iflow_error *err) {
         if ((rc = check_foreign_files(st, hpath, err))) return rc;
     }
     if (st->o->resume && (rc = check_not_shorter(st, path, err))) return rc;
-    rc = iflow_config_write(&st->cfg, path, err);
-    return rc ? rc : write_hash(hpath, now, err);
+    return 0;
+}
+
+int run_write_config(run_state *st, iflow_error *err) {
+    char path[1100], hpath[1100];
+    int rc = iflow_path_join(path, sizeof path, st->dir, "config.ini", err);
+    if (!rc) rc = iflow_path_join(hpath, sizeof hpath, st->dir, "config.hash", err);
+    if (!rc) rc = iflow_config_write(&st->cfg, path, err);
+    return rc ? rc : write_hash(hpath, run_resume_hash(&st->cfg), err);
+}
+
+/* "NAME.PID.tmp", an iflow_atomic file (io.h) whose writer died before renaming it. */
+static int is_atomic_tmp(const char *name) {
+    size_t len = strlen(name);
+    if (len < 7 || strcmp(name + len - 4, ".tmp") != 0) return 0;
+    size_t i = len - 4, digits = 0;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9') i--, digits++;
+    return digits > 0 && i > 1 && name[i - 1] == '.';
+}
+
+void run_remove_stale_tmp(run_state *st) {
+    const char *subdirs[] = {"", "checkpoints"};
+    for (size_t k = 0; k < 2; k++) {
+        char dir[1100], path[1400];
+        if (iflow_path_join(dir, sizeof dir, st->dir, subdirs[k], NULL)) continue;
+        DIR *d = opendir(dir);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (is_atomic_tmp(e->d_name)) {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                if (remove(path) == 0)
+                    run_log(st, "removed %s, left by an interrupted write", path);
+            }
+        closedir(d);
+    }
+}
+
+int run_thin_checkpoints(run_state *st, long newest, int (*kept)(const run_state *, long),
+                         iflow_error *err) {
+    long *epochs = NULL;
+    size_t n = 0;
+    int rc = list_checkpoints(st->dir, &epochs, &n, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (epochs[i] >= newest || kept(st, epochs[i])) continue;
+        char path[1200];
+        run_checkpoint_path(st, epochs[i], path, sizeof path);
+        remove(path);
+    }
+    free(epochs);
+    return rc;
 }
 
 int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err) {

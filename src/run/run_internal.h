@@ -57,7 +57,7 @@ typedef struct run_state {
     runlog clusters, cos_hist; /* clustering.csv, cosine_hist.csv (closed: not measured) */
     size_t n_measured;         /* MI epochs measured in this invocation */
     uint64_t config_hash;      /* of cfg, computed once (it reads the data files) */
-    long resumed_from;         /* the checkpoint resumed from (-1: none): never thinned away */
+    long resumed_from; /* the checkpoint resumed from, until a newer one is written (-1: none) */
     iflow_mi_options mi_opts;
 } run_state;
 
@@ -81,10 +81,23 @@ uint64_t run_resume_hash(const iflow_config *c);
  * that the run has no checkpoints at all and how to get them, or which epochs it kept and why
  * (keep: its [train] checkpoint_keep). Returns IFLOW_EINVAL. */
 int run_missing_checkpoint(const char *dir, long epoch, const char *keep, iflow_error *err);
+/* The effective config against the run directory's: a new run into a directory of another, a
+ * resume with another config or fewer epochs are refused. Writes nothing. */
 int run_check_config(run_state *st, iflow_error *err);
+/* Writes config.ini and config.hash (a new run at once; a resume once it is accepted). */
+int run_write_config(run_state *st, iflow_error *err);
+/* Removes NAME.PID.tmp files of the run directory and its checkpoints/, left by a write a kill
+ * cut off (the caller holds the run's lock, so no live writer owns them). */
+void run_remove_stale_tmp(run_state *st);
+/* Removes the checkpoints older than `newest` that kept() does not want: after a resume those
+ * written before the interruption follow the same rule as the others. */
+int run_thin_checkpoints(run_state *st, long newest, int (*kept)(const run_state *, long),
+                         iflow_error *err);
 
 /* run_measure.c */
 int run_open_logs(run_state *st, iflow_error *err);
+/* Checks every log of the run directory before a resume writes anything (runlog_check). */
+int run_check_logs(run_state *st, iflow_error *err);
 /* Closes every log (all rows reach the disk, as the final figures read them); idempotent. */
 int run_close_logs(run_state *st, iflow_error *err);
 int run_trim_logs(run_state *st, long epoch, iflow_error *err);

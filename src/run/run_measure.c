@@ -114,6 +114,18 @@ int run_open_logs(run_state *st, iflow_error *err) {
     return rc;
 }
 
+int run_check_logs(run_state *st, iflow_error *err) {
+    const char *names[] = {"metrics.csv", "mi.csv",         "binned.csv",     "activations.csv",
+                           "scatter.csv", "clustering.csv", "cosine_hist.csv"};
+    const char *headers[] = {RUNLOG_METRICS_HEADER,     mi_header(st),         RUNLOG_BINNED_HEADER,
+                             RUNLOG_ACTIVATIONS_HEADER, RUNLOG_SCATTER_HEADER, RUN_CLUSTER_HEADER,
+                             RUN_COSINE_HIST_HEADER};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !rc; i++)
+        rc = runlog_check(st->dir, names[i], headers[i], err);
+    return rc;
+}
+
 int run_close_logs(run_state *st, iflow_error *err) {
     runlog *logs[] = {&st->metrics, &st->mi,       &st->binned,  &st->acts,
                       &st->scatter, &st->clusters, &st->cos_hist};
