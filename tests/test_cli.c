@@ -886,6 +886,40 @@ START_TEST(test_errors_say_what_to_do) {
 }
 END_TEST
 
+/* Off a terminal (stderr a file here) a run prints plain progress lines (no carriage return
+ * or escape), at least one per tenth of its work; a line shown while a layer is measured is
+ * never at 100% (the ETA counts measuring), and the last one is. Estimators stay silent for a
+ * short job, and --quiet silences a run. */
+START_TEST(test_progress_off_a_terminal) {
+    const char *cfg = small_run_config("prog.ini", "small.csv", "epochs = 1,3\nreplicas = 4\n");
+    char out[128];
+    snprintf(out, sizeof out, "%s/prog-run", dir);
+    result r;
+    RUN(&r, "run", cfg, "--out", out, "--no-plot");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_null(strchr(r.err, '\r'));
+    ck_assert_ptr_null(strchr(r.err, '\033'));
+    size_t lines = 0;
+    const char *last = NULL;
+    for (const char *p = r.err; (p = strstr(p, " elapsed, ETA ")); p++) {
+        const char *start = p;
+        while (start > r.err && start[-1] != '\n') start--;
+        const char *pct = strstr(start, "  [");
+        ck_assert_ptr_nonnull(pct);
+        if (strstr(start, "measuring information") && strstr(start, "measuring information") < p)
+            ck_assert_msg(strncmp(pct, "  [100%", 7) != 0, "100%% while measuring: %.120s", start);
+        last = pct;
+        lines++;
+    }
+    ck_assert_uint_ge(lines, 3);
+    ck_assert_msg(!strncmp(last, "  [100%", 7), "last progress line: %.60s", last);
+    snprintf(out, sizeof out, "%s/prog-quiet", dir);
+    RUN(&r, "run", cfg, "--out", out, "--no-plot", "--quiet");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.err, "");
+}
+END_TEST
+
 /* One temporary directory for the whole run (tests run one after another), created before the
  * tests fork and removed at the end even if some failed. */
 int main(void) {
@@ -915,6 +949,7 @@ int main(void) {
     tcase_add_test(tc, test_bom_and_default_tolerance);
     tcase_add_test(tc, test_run_without_measurements);
     tcase_add_test(tc, test_errors_say_what_to_do);
+    tcase_add_test(tc, test_progress_off_a_terminal);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     iflow_rmtree(dir);

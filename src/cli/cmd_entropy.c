@@ -87,7 +87,7 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
         iflow_sp_options opt;
         est_sp_options(a, &opt);
         cli_progress prog; /* a line on a terminal only: a long entropy shows where it is */
-        cli_progress_init(&prog, 0);
+        cli_progress_init(&prog, a->quiet);
         opt.progress = sp_progress;
         opt.progress_user = &prog;
         iflow_estimate e = {0};

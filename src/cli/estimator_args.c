@@ -79,6 +79,7 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
         if (cli_parse_size(v, &a->slice_dim))
             return cli_usage_error(cmd, "--slice-dim must be an integer >= 0, got '%s'", v);
         return 0;
+    case OPT_QUIET: a->quiet = 1; return 0;
     case OPT_GROUP:
         if (cli_parse_size(v, &a->group_col))
             return cli_usage_error(cmd, "--group-col must be an integer >= 0, got '%s'", v);

@@ -27,7 +27,8 @@ enum {
     OPT_GROUP,
     OPT_SLICES,
     OPT_SLICE_DIM,
-    OPT_NORMALS
+    OPT_NORMALS,
+    OPT_QUIET
 };
 
 /* Default --tolerance: the run's [estimate] tolerance. */
@@ -52,6 +53,7 @@ enum {
 #define EST_HELP_TAIL                                                                              \
     "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"              \
     "                   depend on it)\n"                                                           \
+    "  --quiet          no progress line (on a terminal, or every 30 s off one)\n"                 \
     "  -h, --help       show this help\n\n"                                                        \
     "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"          \
     "1 bad data, 2 bad usage. Under MPI, `mpirun -np N infoflow ...` splits the sp\n"              \
@@ -72,7 +74,8 @@ enum {
         "slice-dim", required_argument, NULL, OPT_SLICE_DIM                                        \
     }
 #define EST_OPTIONS_TAIL                                                                           \
-    {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'}, {         \
+    {"threads", required_argument, NULL, OPT_THREADS}, {"quiet", no_argument, NULL, OPT_QUIET},    \
+        {"help", no_argument, NULL, 'h'}, {                                                        \
         NULL, 0, NULL, 0                                                                           \
     }
 
@@ -91,6 +94,7 @@ typedef struct est_args {
     int have_group_col;
     size_t slices, slice_dim; /* slice_dim 0: unsliced */
     int have_slices;
+    int quiet; /* --quiet: no progress line */
     const char *path;
 } est_args;
 

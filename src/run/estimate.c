@@ -247,6 +247,7 @@ static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow
         if (access(path, R_OK) != 0)
             rc = run_missing_checkpoint(dir, epochs[i], st.cfg.checkpoint_keep, err);
     }
+    st.estimating = 1, st.n_to_measure = n, st.t_begin = iflow_now_seconds();
     if (!rc && st.root) rc = open_estimate_logs(&st, o, err);
     rc = iflow_dist_agree(rc, err);
     st.mi_opts = o->mi; /* already merged with the run's config by the caller */

@@ -288,7 +288,7 @@ static int measure_epoch(run_state *st, long epoch, int rc, iflow_error *err) {
 }
 
 static int one_epoch(run_state *st, long epoch, iflow_error *err) {
-    double t0 = iflow_now_seconds();
+    double t0 = iflow_now_seconds(), measured_before = st->measure_seconds;
     runlog_metrics m;
     if (epoch > 0) {
         int rc = iflow_train_epoch(st->trainer, st->net, st->opt, st->train->x, st->train->y,
@@ -333,12 +333,16 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
                                               : "lower lr?");
     }
     rc = measure_epoch(st, epoch, rc, err);
-    if (!rc && st->o->progress) {
+    if (epoch > 0) { /* epoch 0 only evaluates */
+        st->train_seconds += iflow_now_seconds() - t0 - (st->measure_seconds - measured_before);
+        st->n_trained++;
+    }
+    if (!rc) {
         char stage[160];
         snprintf(stage, sizeof stage, "epoch %ld/%ld  loss %.4f  train %.2f%%  test %.2f%%", epoch,
                  st->cfg.epochs, m.train_loss_clean, 100 * m.train_acc_clean,
                  100 * m.test_acc_clean);
-        st->o->progress(st->o->progress_user, stage, (double)epoch / (double)st->cfg.epochs);
+        run_progress(st, stage, epoch, -1);
     }
     return rc;
 }
@@ -433,6 +437,7 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
         run_say(&st, "training %zu rows (test %zu), MI on %zu inputs at %zu epochs, into %s",
                 st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
     long done = 0;
+    st.t_begin = iflow_now_seconds();
     int split = iflow_dist_size() > 1; /* a seed of repeats keeps its task ("seed S") */
     for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
         if (split) iflow_dist_set_task("epoch %ld (training)", e); /* for a kill's message */

@@ -59,6 +59,13 @@ typedef struct run_state {
     uint64_t config_hash;      /* of cfg, computed once (it reads the data files) */
     long resumed_from; /* the checkpoint resumed from, until a newer one is written (-1: none) */
     iflow_mi_options mi_opts;
+    /* The progress display's fraction of this invocation's work (run_progress): time spent so
+     * far against the time left, estimated from the epochs trained and measured so far. */
+    double t_begin, train_seconds, measure_seconds, measure_t0;
+    size_t n_trained;       /* epochs trained in this invocation */
+    size_t n_measures_done; /* measurements finished in this invocation */
+    size_t n_to_measure;    /* `estimate`: measurements it makes (a run counts its MI epochs) */
+    int estimating;         /* `estimate`: measures only */
 } run_state;
 
 /* run.c */
@@ -102,6 +109,11 @@ int run_check_logs(run_state *st, iflow_error *err);
 int run_close_logs(run_state *st, iflow_error *err);
 int run_trim_logs(run_state *st, long epoch, iflow_error *err);
 int run_measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err);
+/* Shows `stage` with the fraction of the invocation's work done: after epoch's training
+ * (measured < 0), or with that share of epoch's measurement done (in [0, 1)). The time left
+ * counts the epochs to train and the measurements to make, each at its mean so far (a
+ * measurement in progress extrapolated from its layers done), so the ETA includes measuring. */
+void run_progress(run_state *st, const char *stage, long epoch, double measured);
 int run_record(run_state *st, const iflow_net *net, long epoch, const iflow_layer_info *info,
                double seconds, iflow_error *err);
 int run_catch_up(run_state *st, long epoch, iflow_error *err);
