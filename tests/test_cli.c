@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "infoflow/cluster.h"
 #include "infoflow/data.h"
+#include "infoflow/entropy.h"
 #include "infoflow/rng.h"
 #include "check_util.h"
 
@@ -175,14 +177,14 @@ START_TEST(test_repeated_point) {
     check_json_line(&r);
     ck_assert_ptr_nonnull(strstr(r.out, "\"estimator\":\"sp\""));
     double h = json_number(r.out, "h"), se = json_number(r.out, "stderr");
-    double se_expected = sqrt(REP_D / (2.0 * REP_N * 16));
+    double se_expected = sqrt(REP_D / (2.0 * REP_N * IFLOW_SP_DEFAULT_MC));
     ck_assert_double_gt(se, 0.5 * se_expected);
     ck_assert_double_lt(se, 2 * se_expected);
     ck_assert_double_eq_tol(h, exact, 5 * se);
     ck_assert_double_eq(json_number(r.out, "n"), REP_N);
     ck_assert_double_eq(json_number(r.out, "d"), REP_D);
     ck_assert_double_eq(json_number(r.out, "sigma"), sigma);
-    ck_assert_double_eq(json_number(r.out, "mc"), 16);
+    ck_assert_double_eq(json_number(r.out, "mc"), IFLOW_SP_DEFAULT_MC);
     ck_assert_double_ge(json_number(r.out, "seconds"), 0);
     /* More draws: the error shrinks with them. */
     RUN(&r, "entropy", "--sigma", "0.5", "--mc", "400", "--seed", "7", path);
@@ -649,10 +651,11 @@ START_TEST(test_bom_and_default_tolerance) {
     ck_assert_double_eq(json_number(a.out, "tolerance"), 1e-6);
     ck_assert_double_eq(json_number(b.out, "tolerance"), 0);
     ck_assert_double_eq_tol(json_number(a.out, "h"), json_number(b.out, "h"), 1e-6);
-    /* The standalone estimators' draws stay v1 unless --normals v2 asks (configs/README.md);
-     * v2 is other draws of the same estimate: equal within a few standard errors. */
-    RUN(&b, "entropy", "--sigma", "0.05", "--normals", "v1", path);
-    RUN(&c, "entropy", "--sigma", "0.05", "--normals", "v2", path);
+    /* The standalone estimators draw with v2, as runs, unless --normals v1 asks
+     * (configs/README.md); v1 is other draws of the same estimate: equal within a few standard
+     * errors. */
+    RUN(&b, "entropy", "--sigma", "0.05", "--normals", "v2", path);
+    RUN(&c, "entropy", "--sigma", "0.05", "--normals", "v1", path);
     assert_same_estimate(&a, &b);
     check_json_line(&c);
     ck_assert_double_ne(json_number(a.out, "h"), json_number(c.out, "h"));
@@ -725,6 +728,16 @@ START_TEST(test_cluster_command) {
     ck_assert_double_lt(json_number(r.out, "cos_between"), 0.01);
     ck_assert_double_eq(json_number(r.out, "pairs_within"), 2 * 15 * 14 / 2);
     ck_assert_ptr_nonnull(strstr(r.out, "\"hist_between\":[0,0,1,0]"));
+    /* Without --hist-bins: the library's default, which a run's clustering measures use. */
+    RUN(&r, "cluster", "--labels-col", "2", path);
+    check_json_line(&r);
+    iflow_cluster_options def;
+    iflow_cluster_options_default(&def);
+    const char *h = strstr(r.out, "\"hist_within\":[");
+    ck_assert_ptr_nonnull(h);
+    size_t bins = 1;
+    for (; *h != ']'; h++) bins += *h == ',';
+    ck_assert_uint_eq(bins, def.hist_bins);
     RUN(&r, "cluster", path);
     check_error(&r, 2, "cluster", "--labels-col");
     RUN(&r, "cluster", "--labels-col", "2", "--k", "30", path);

@@ -206,15 +206,16 @@ static void write_data(const char *rel, long nan_line) {
     fclose(f);
 }
 
-/* A 5-6-4-2 tanh net, 40 epochs, information measured at 4 of them. */
+/* A 5-6-4-2 tanh net, 40 epochs, information measured at 4 of them; every checkpoint kept
+ * (the tests compare them) unless train_extra names checkpoint_keep. */
 static void write_config(const char *rel, const char *train_extra) {
     char text[1024];
     snprintf(text, sizeof text,
              "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
              "[net]\nlayers = 5,6,4,2\nactivation = tanh\nbeta = 0.05\n"
-             "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 40\nseed = 4\n%s"
+             "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 40\nseed = 4\n%s%s"
              "[estimate]\nepochs = 0,5,20,40\nreplicas = 16\nmc = 2\nbins = szt30, 0.07\n",
-             train_extra);
+             train_extra, strstr(train_extra, "checkpoint_keep") ? "" : "checkpoint_keep = all\n");
     write_text(rel, text);
 }
 
@@ -684,6 +685,18 @@ START_TEST(test_interrupted_run_thinned_and_clean) {
                            "epoch-000040.ckpt\n");
     ck_assert_str_eq(got, want);
     assert_same_run("last-full", "last-cut");
+    /* A run started with checkpoint_keep = all, resumed with a config that names no
+     * checkpoint_keep (whose default is last), keeps every checkpoint: it keeps its own rule. */
+    write_config("all.ini", "checkpoint_keep = all\n");
+    write_config("unnamed.ini", "# checkpoint_keep not named: the run's own\n");
+    ck_assert_int_eq(
+        CLI("run", "all.ini", "--out", "adopt", "--quiet", "--no-plot", "--stop-after", "8"), 0);
+    ck_assert_int_eq(
+        CLI("run", "unnamed.ini", "--out", "adopt", "--quiet", "--no-plot", "--resume"), 0);
+    checkpoint_names("adopt", got, sizeof got);
+    size_t n = 0;
+    for (const char *p = got; (p = strchr(p, '\n')); p++) n++;
+    ck_assert_uint_eq(n, 41);
 }
 END_TEST
 

@@ -76,8 +76,10 @@ typedef struct iflow_config {
                                       draws: v1 or v2 (see rng.h); default v2 for a new run, a
                                       resumed one keeps its own (see iflow_run_load_config) */
     int noise_generator_given;     /* 1 if the file named noise_generator */
-    char checkpoint_keep[64];      /* which checkpoints to keep: "all" (default), "last",
-                                      "every:N", "log:K" (always also the last and MI epochs) */
+    char checkpoint_keep[64];      /* which checkpoints to keep: "all", "last" (default),
+                                      "every:N", "log:K" (always also the last and MI epochs);
+                                      a resumed run keeps its own when the config names none */
+    int checkpoint_keep_given;     /* 1 if the file named checkpoint_keep */
 
     /* [estimate] */
     char mi_epochs[256];      /* epoch spec (see iflow_epochs_expand); "none" = no estimation */

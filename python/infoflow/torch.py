@@ -111,7 +111,7 @@ def _collect(model, x, layers, betas, replicas, noise_seed, batch_size):
     return {name: torch.cat(outputs[name]).numpy() for name in layers}
 
 
-def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolerance=1e-6,
+def measure(model, inputs, labels, layers, beta, replicas, mc=1, seed=1, tolerance=1e-6,
             queries_per_input=0, threads=0, noise_seed=1, batch_size=4096, measured=None,
             progress=None):
     """Measures I(X;T_l) and I(Y;T_l) of a PyTorch model made noisy after the named modules.

@@ -34,7 +34,7 @@ static void usage(FILE *out) {
             "Options:\n"
             "  --labels-col C   0-based column holding the class (required)\n"
             "  --k K            neighbours for knn_agreement (default 10, < rows)\n"
-            "  --hist-bins B    cosine histogram bins (default 20)\n"
+            "  --hist-bins B    cosine histogram bins (default 40, as runs)\n"
             "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"
             "                   depend on it)\n"
             "  --quiet          no progress line (on a terminal, or every 30 s off one)\n"
@@ -91,7 +91,9 @@ static int apply(cluster_args *a, int opt, const char *v) {
 
 /* Returns -1 to go on, else the exit code (0 after --help). */
 static int parse_args(int argc, char **argv, cluster_args *a) {
-    *a = (cluster_args){.knn = 10, .bins = 20};
+    iflow_cluster_options d; /* the library's defaults, as a run's clustering measures */
+    iflow_cluster_options_default(&d);
+    *a = (cluster_args){.knn = d.knn, .bins = d.hist_bins};
     opterr = 0;
     optind = 0;
     int opt;

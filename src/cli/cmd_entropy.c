@@ -116,10 +116,7 @@ static void print_result(const est_args *a, const iflow_matrix *m, double h, dou
     printf(",\"n\":%zu,\"d\":%zu", m->rows, m->cols);
     if (a->est == EST_SP || a->est == EST_KDE_LOWER || a->est == EST_KDE_UPPER)
         est_json_number("sigma", a->sigma);
-    if (a->est == EST_SP) {
-        printf(",\"mc\":%zu", a->mc);
-        est_json_number("tolerance", a->tolerance);
-    }
+    if (a->est == EST_SP) est_json_sp_settings(a);
     if (a->est == EST_SP && a->slice_dim > 0) est_json_sliced(a, sl);
     if (a->est == EST_KNN) printf(",\"k\":%zu", a->k);
     if (a->est == EST_BIN && a->bins.kind == IFLOW_BIN_WIDTH)

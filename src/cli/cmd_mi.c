@@ -101,8 +101,7 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     est_json_number("h_cond_stderr", e.h_cond.se);
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
     est_json_number("sigma", a->sigma);
-    printf(",\"mc\":%zu", a->mc);
-    est_json_number("tolerance", a->tolerance);
+    est_json_sp_settings(a);
     if (a->slice_dim > 0) est_json_sliced(a, &sl_e);
     est_json_number("seconds", seconds);
     printf("}\n");

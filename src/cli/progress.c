@@ -48,8 +48,9 @@ void cli_progress_update(void *user, const char *stage, double fraction) {
     format_duration(t - p->start, elapsed, sizeof elapsed);
     if (fraction > 0.001)
         format_duration((t - p->start) * (1 - fraction) / fraction, eta, sizeof eta);
-    fprintf(stderr, "%s%s  [%3.0f%%  %s elapsed, ETA %s]%s", p->tty ? "\r\033[K" : "", stage,
-            100 * fraction, elapsed, eta, p->tty ? "" : "\n");
+    /* Rounded down: 100% only when all is done. */
+    fprintf(stderr, "%s%s  [%3d%%  %s elapsed, ETA %s]%s", p->tty ? "\r\033[K" : "", stage,
+            (int)(100 * fraction), elapsed, eta, p->tty ? "" : "\n");
     fflush(stderr);
     p->drawn = p->tty;
 }

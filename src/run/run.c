@@ -375,15 +375,15 @@ static int prepare(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
     int rc = iflow_config_validate(c, err);
     if (!rc) rc = iflow_epochs_expand(c->mi_epochs, c->epochs, &st->mi_epochs, &st->n_mi, err);
-    if (!rc) {
-        const char *keep = c->checkpoint_keep;
-        if (!strcmp(keep, "all") || !strcmp(keep, "last")) keep = "none";
-        rc = iflow_epochs_expand(keep, c->epochs, &st->keep_epochs, &st->n_keep, err);
-    }
     /* Rank 0 alone creates, locks and writes the run directory; the others wait for its
      * verdict before loading anything, and take the generator it adopted for a resumed run. */
     if (!rc && st->root) rc = run_open_dir(st, err);
     if (!rc && st->root) rc = run_check_config(st, err); /* may adopt the run's generator */
+    if (!rc) { /* after run_check_config, which may adopt the run's checkpoint_keep */
+        const char *keep = c->checkpoint_keep;
+        if (!strcmp(keep, "all") || !strcmp(keep, "last")) keep = "none";
+        rc = iflow_epochs_expand(keep, c->epochs, &st->keep_epochs, &st->n_keep, err);
+    }
     /* A new run writes its config first (a directory with config.hash is a run's); a resume
      * writes nothing until it is accepted (run_body). */
     if (!rc && st->root && !st->o->resume) rc = run_write_config(st, err);

@@ -293,12 +293,25 @@ static int adopt_run_generator(run_state *st, const char *path, const char *hpat
     return rc;
 }
 
+/* A resumed run keeps the checkpoint_keep of its config.ini when the config names none, so a
+ * resume never deletes checkpoints the run's own rule kept (e.g. a run with `all`). */
+static int adopt_run_keep(run_state *st, const char *path, iflow_error *err) {
+    if (!st->o->resume || st->cfg.checkpoint_keep_given || access(path, F_OK) != 0) return 0;
+    iflow_config old;
+    int rc = load_run_config(path, &old, err);
+    if (!rc)
+        snprintf(st->cfg.checkpoint_keep, sizeof st->cfg.checkpoint_keep, "%s",
+                 old.checkpoint_keep);
+    return rc;
+}
+
 /* The effective config: a new run writes it; a resumed one must match it (epochs may grow). */
 int run_check_config(run_state *st, iflow_error *err) {
     char path[1100], hpath[1100];
     int rc = iflow_path_join(path, sizeof path, st->dir, "config.ini", err);
     if (!rc) rc = iflow_path_join(hpath, sizeof hpath, st->dir, "config.hash", err);
     if (!rc) rc = adopt_run_generator(st, path, hpath, err);
+    if (!rc) rc = adopt_run_keep(st, path, err);
     if (rc) return rc;
     uint64_t now = run_resume_hash(&st->cfg), then;
     if (st->o->resume && read_hash(hpath, &then) == 0) {
