@@ -2,6 +2,7 @@
  * files written here and checks the JSON line against closed forms, and every error's exit code
  * and message. */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
@@ -13,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "infoflow/cluster.h"
 #include "infoflow/data.h"
+#include "infoflow/entropy.h"
 #include "infoflow/rng.h"
 #include "check_util.h"
 
@@ -174,14 +177,14 @@ START_TEST(test_repeated_point) {
     check_json_line(&r);
     ck_assert_ptr_nonnull(strstr(r.out, "\"estimator\":\"sp\""));
     double h = json_number(r.out, "h"), se = json_number(r.out, "stderr");
-    double se_expected = sqrt(REP_D / (2.0 * REP_N * 16));
+    double se_expected = sqrt(REP_D / (2.0 * REP_N * IFLOW_SP_DEFAULT_MC));
     ck_assert_double_gt(se, 0.5 * se_expected);
     ck_assert_double_lt(se, 2 * se_expected);
     ck_assert_double_eq_tol(h, exact, 5 * se);
     ck_assert_double_eq(json_number(r.out, "n"), REP_N);
     ck_assert_double_eq(json_number(r.out, "d"), REP_D);
     ck_assert_double_eq(json_number(r.out, "sigma"), sigma);
-    ck_assert_double_eq(json_number(r.out, "mc"), 16);
+    ck_assert_double_eq(json_number(r.out, "mc"), IFLOW_SP_DEFAULT_MC);
     ck_assert_double_ge(json_number(r.out, "seconds"), 0);
     /* More draws: the error shrinks with them. */
     RUN(&r, "entropy", "--sigma", "0.5", "--mc", "400", "--seed", "7", path);
@@ -648,10 +651,11 @@ START_TEST(test_bom_and_default_tolerance) {
     ck_assert_double_eq(json_number(a.out, "tolerance"), 1e-6);
     ck_assert_double_eq(json_number(b.out, "tolerance"), 0);
     ck_assert_double_eq_tol(json_number(a.out, "h"), json_number(b.out, "h"), 1e-6);
-    /* The standalone estimators' draws stay v1 unless --normals v2 asks (configs/README.md);
-     * v2 is other draws of the same estimate: equal within a few standard errors. */
-    RUN(&b, "entropy", "--sigma", "0.05", "--normals", "v1", path);
-    RUN(&c, "entropy", "--sigma", "0.05", "--normals", "v2", path);
+    /* The standalone estimators draw with v2, as runs, unless --normals v1 asks
+     * (configs/README.md); v1 is other draws of the same estimate: equal within a few standard
+     * errors. */
+    RUN(&b, "entropy", "--sigma", "0.05", "--normals", "v2", path);
+    RUN(&c, "entropy", "--sigma", "0.05", "--normals", "v1", path);
     assert_same_estimate(&a, &b);
     check_json_line(&c);
     ck_assert_double_ne(json_number(a.out, "h"), json_number(c.out, "h"));
@@ -724,6 +728,16 @@ START_TEST(test_cluster_command) {
     ck_assert_double_lt(json_number(r.out, "cos_between"), 0.01);
     ck_assert_double_eq(json_number(r.out, "pairs_within"), 2 * 15 * 14 / 2);
     ck_assert_ptr_nonnull(strstr(r.out, "\"hist_between\":[0,0,1,0]"));
+    /* Without --hist-bins: the library's default, which a run's clustering measures use. */
+    RUN(&r, "cluster", "--labels-col", "2", path);
+    check_json_line(&r);
+    iflow_cluster_options def;
+    iflow_cluster_options_default(&def);
+    const char *h = strstr(r.out, "\"hist_within\":[");
+    ck_assert_ptr_nonnull(h);
+    size_t bins = 1;
+    for (; *h != ']'; h++) bins += *h == ',';
+    ck_assert_uint_eq(bins, def.hist_bins);
     RUN(&r, "cluster", path);
     check_error(&r, 2, "cluster", "--labels-col");
     RUN(&r, "cluster", "--labels-col", "2", "--k", "30", path);
@@ -733,6 +747,189 @@ START_TEST(test_cluster_command) {
     RUN(&r, "cluster", "--help");
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "silhouette"));
+}
+END_TEST
+
+/* Starts with the PNG signature. */
+static int is_png(const char *path) {
+    unsigned char sig[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(sig, 1, sizeof sig, f);
+    fclose(f);
+    return n == 8 && !memcmp(sig, "\x89PNG\r\n\x1a\n", 8);
+}
+
+/* A small labelled data set (160 rows, 4 features, label last) and a config `name` training a
+ * 4-5-3-2 net on it for 3 epochs with `estimate` as its [estimate] section; the config's path. */
+static const char *small_run_config(const char *name, const char *data, const char *estimate) {
+    char rows[160 * 48] = "", *w = rows, text[512];
+    iflow_rng r;
+    iflow_rng_init(&r, 3, 1);
+    for (int i = 0; i < 160; i++) {
+        double v[4], s = 0;
+        for (int j = 0; j < 4; j++) {
+            v[j] = iflow_rng_uniform(&r);
+            s += j < 2 ? v[j] : -v[j];
+        }
+        w += sprintf(w, "%.5f,%.5f,%.5f,%.5f,%d\n", v[0], v[1], v[2], v[3], s > 0);
+    }
+    write_text("small.csv", rows);
+    snprintf(text, sizeof text,
+             "[data]\nfile = %s\ntest_fraction = 0.25\n[net]\nlayers = 4,5,3,2\nbeta = 0.05\n"
+             "[train]\nepochs = 3\n[estimate]\n%s",
+             data, estimate);
+    return write_text(name, text);
+}
+
+/* A run that measures nothing ([estimate] epochs = none) trains, keeps its logs (mi.csv with
+ * its header and no row) and draws the figures its logs allow: exit 0. */
+START_TEST(test_run_without_measurements) {
+    const char *cfg = small_run_config("none.ini", "small.csv", "epochs = none\n");
+    char out[128], path[256];
+    snprintf(out, sizeof out, "%s/none-run", dir);
+    result res;
+    RUN(&res, "run", cfg, "--out", out, "--quiet");
+    ck_assert_msg(res.status == 0, "exit %d, stderr: %s", res.status, res.err);
+    ck_assert_str_eq(res.err, "");
+    snprintf(path, sizeof path, "%s/metrics.csv", out);
+    char *text = iflow_read_file(path, NULL);
+    ck_assert_ptr_nonnull(text);
+    size_t lines = 0;
+    for (char *p = text; *p; p++) lines += *p == '\n';
+    ck_assert_uint_eq(lines, 1 + 4); /* header, epochs 0..3 */
+    free(text);
+    snprintf(path, sizeof path, "%s/mi.csv", out);
+    text = iflow_read_file(path, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(!strncmp(text, "epoch,layer,", 12), "mi.csv: %s", text);
+    ck_assert_ptr_eq(strchr(text, '\n'), text + strlen(text) - 1); /* the header alone */
+    free(text);
+    snprintf(path, sizeof path, "%s/checkpoints/epoch-000003.ckpt", out);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    const char *figures[] = {"loss_acc.png", "summary.png"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, figures[i]);
+        ck_assert_msg(is_png(path), "%s missing or not a PNG", path);
+    }
+    snprintf(path, sizeof path, "%s/log.txt", out);
+    text = iflow_read_file(path, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "wrote 2 figures"));
+    free(text);
+}
+END_TEST
+
+static size_t count_of(const char *text, const char *what) {
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what)) n++;
+    return n;
+}
+
+#define ASSERT_HAS(text, what)                                                                     \
+    ck_assert_msg(strstr(text, what) != NULL, "no '%s' in: %s", what, text)
+
+/* Errors a new user meets say where they come from and what to do, once, with exit 1: a data
+ * path of a copied config (its line, key and base directory), the same in a copied run
+ * directory, a split file, a semicolon- or tab-separated file, `plot` of a directory that is not
+ * a run or of an unfinished one, `estimate` of a run without checkpoints. */
+START_TEST(test_errors_say_what_to_do) {
+    char sub[128], out[128], copy[128], cmd[512], path[256];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    ck_assert_int_eq(mkdir(sub, 0755) == 0 || errno == EEXIST, 1);
+    small_run_config("sub/copied.ini", "../elsewhere/small.csv", "epochs = none\n");
+    snprintf(path, sizeof path, "%s/copied.ini", sub);
+    snprintf(out, sizeof out, "%s/err-run", dir);
+    result r;
+    RUN(&r, "run", path, "--out", out, "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_of(r.err, "cannot open"), 1);
+    ASSERT_HAS(r.err, "copied.ini:2: [data] file: ");
+    snprintf(cmd, sizeof cmd, "resolved against the config's directory, %s)", sub);
+    ASSERT_HAS(r.err, cmd);
+    /* A split file that is not there: its key and line. */
+    small_run_config("sub/split.ini", "../small.csv\ntest_split = rows.txt", "epochs = none\n");
+    snprintf(path, sizeof path, "%s/split.ini", sub);
+    RUN(&r, "run", path, "--out", out, "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "split.ini:3: [data] test_split: ");
+    /* A copied run directory whose data moved; then one without checkpoints. */
+    const char *cfg = small_run_config("ok.ini", "small.csv", "epochs = 3\nreplicas = 2\n");
+    RUN(&r, "run", cfg, "--out", out, "--quiet", "--no-plot");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(copy, sizeof copy, "%s/sub/copied-run", dir);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && mv %s/small.csv %s/small.moved", out, copy, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    RUN(&r, "estimate", copy, "--quiet");
+    snprintf(cmd, sizeof cmd, "mv %s/small.moved %s/small.csv", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_of(r.err, "cannot open"), 1);
+    ASSERT_HAS(r.err, "copied-run/config.ini:3: [data] file: ");
+    ASSERT_HAS(r.err, "resolved against the run directory");
+    ASSERT_HAS(r.err, "edit [data] file in ");
+    snprintf(cmd, sizeof cmd, "rm -r %s/checkpoints", copy);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "cp %s/small.csv %s/sub/small.csv", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    RUN(&r, "estimate", copy, "--quiet");
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "the run has no checkpoints");
+    ASSERT_HAS(r.err, "train it again");
+    /* Separators other than commas. */
+    const char *semi = write_text("semi.csv", "x;y;label\n0.5;1.5;0\n0.25;2.5;1\n");
+    RUN(&r, "entropy", "--sigma", "1", semi);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "semi.csv:1: values separated by ';'");
+    const char *tabs = write_text("tabs.csv", "0.5\t1.5\n0.25\t2.5\n");
+    RUN(&r, "entropy", "--sigma", "1", tabs);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "tabs.csv:1: values separated by tabs");
+    const char *spaced = write_text("spaced.csv", "0.5 ,\t1.5\n0.25, 2.5\n"); /* still commas */
+    RUN(&r, "entropy", "--sigma", "1", spaced);
+    check_json_line(&r);
+    /* plot: not a run; an unfinished run. */
+    RUN(&r, "plot", sub);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "not a run directory");
+    snprintf(cmd, sizeof cmd, ": > %s/mi.csv", copy);
+    ck_assert_int_eq(system(cmd), 0);
+    RUN(&r, "plot", copy);
+    ck_assert_int_eq(r.status, 1);
+    ASSERT_HAS(r.err, "mi.csv: empty: the run is unfinished");
+}
+END_TEST
+
+/* Off a terminal (stderr a file here) a run prints plain progress lines (no carriage return
+ * or escape), at least one per tenth of its work; a line shown while a layer is measured is
+ * never at 100% (the ETA counts measuring), and the last one is. Estimators stay silent for a
+ * short job, and --quiet silences a run. */
+START_TEST(test_progress_off_a_terminal) {
+    const char *cfg = small_run_config("prog.ini", "small.csv", "epochs = 1,3\nreplicas = 4\n");
+    char out[128];
+    snprintf(out, sizeof out, "%s/prog-run", dir);
+    result r;
+    RUN(&r, "run", cfg, "--out", out, "--no-plot");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_null(strchr(r.err, '\r'));
+    ck_assert_ptr_null(strchr(r.err, '\033'));
+    size_t lines = 0;
+    const char *last = NULL;
+    for (const char *p = r.err; (p = strstr(p, " elapsed, ETA ")); p++) {
+        const char *start = p;
+        while (start > r.err && start[-1] != '\n') start--;
+        const char *pct = strstr(start, "  [");
+        ck_assert_ptr_nonnull(pct);
+        if (strstr(start, "measuring information") && strstr(start, "measuring information") < p)
+            ck_assert_msg(strncmp(pct, "  [100%", 7) != 0, "100%% while measuring: %.120s", start);
+        last = pct;
+        lines++;
+    }
+    ck_assert_uint_ge(lines, 3);
+    ck_assert_msg(!strncmp(last, "  [100%", 7), "last progress line: %.60s", last);
+    snprintf(out, sizeof out, "%s/prog-quiet", dir);
+    RUN(&r, "run", cfg, "--out", out, "--no-plot", "--quiet");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.err, "");
 }
 END_TEST
 
@@ -763,6 +960,9 @@ int main(void) {
     tcase_add_test(tc, test_non_regular_inputs);
     tcase_add_test(tc, test_isa_variants);
     tcase_add_test(tc, test_bom_and_default_tolerance);
+    tcase_add_test(tc, test_run_without_measurements);
+    tcase_add_test(tc, test_errors_say_what_to_do);
+    tcase_add_test(tc, test_progress_off_a_terminal);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     iflow_rmtree(dir);

@@ -114,12 +114,20 @@ START_TEST(test_defaults_and_derived) {
     ck_assert_double_eq(cfg.optim.beta2, 0.999);
     ck_assert_str_eq(cfg.mi_epochs, "log:20");
     ck_assert_uint_eq(cfg.replicas, 100);
+    /* The SP settings are the estimator's own defaults, as in `infoflow entropy` and Python. */
+    iflow_sp_options sp;
+    iflow_sp_options_default(&sp);
+    ck_assert_uint_eq(cfg.mc, sp.mc);
+    ck_assert_double_eq(cfg.tolerance, sp.tolerance);
+    ck_assert_int_eq(cfg.noise_generator, sp.normals);
     ck_assert_uint_eq(cfg.mc, 1);
     ck_assert_double_eq(cfg.tolerance, 1e-6);
+    ck_assert_int_eq(cfg.noise_generator, IFLOW_NORMALS_V2);
     ck_assert_uint_eq(cfg.repeats, 1);
     ck_assert_uint_eq(cfg.mi_seed, cfg.seed);
     ck_assert_str_eq(cfg.out_dir, "results/runs/c");
-    ck_assert_str_eq(cfg.checkpoint_keep, "all");
+    ck_assert_str_eq(cfg.checkpoint_keep, "last"); /* the measured epochs and the last */
+    ck_assert_int_eq(cfg.checkpoint_keep_given, 0);
     char want[600];
     snprintf(want, sizeof want, "%s/data.csv", tmpdir);
     ck_assert_str_eq(cfg.data_file, want);

@@ -176,13 +176,15 @@ static void write_data(void) {
     fclose(f);
 }
 
-/* A 5-6-4-3-2 tanh net (three hidden layers: units of 3 layers x 4 epochs), 40 epochs. */
+/* A 5-6-4-3-2 tanh net (three hidden layers: units of 3 layers x 4 epochs), 40 epochs, every
+ * checkpoint kept (estimate --epochs all reads them). */
 static void write_config(const char *rel, int repeats) {
     char text[1024];
     snprintf(text, sizeof text,
              "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
              "[net]\nlayers = 5,6,4,3,2\nactivation = tanh\nbeta = 0.05\n"
              "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 40\nseed = 4\n"
+             "checkpoint_keep = all\n"
              "[estimate]\nepochs = 0,5,20,40\nreplicas = 16\nmc = 2\nbins = szt30, 0.07\n"
              "[output]\nrepeats = %d\n",
              repeats);

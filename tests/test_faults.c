@@ -206,15 +206,16 @@ static void write_data(const char *rel, long nan_line) {
     fclose(f);
 }
 
-/* A 5-6-4-2 tanh net, 40 epochs, information measured at 4 of them. */
+/* A 5-6-4-2 tanh net, 40 epochs, information measured at 4 of them; every checkpoint kept
+ * (the tests compare them) unless train_extra names checkpoint_keep. */
 static void write_config(const char *rel, const char *train_extra) {
     char text[1024];
     snprintf(text, sizeof text,
              "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
              "[net]\nlayers = 5,6,4,2\nactivation = tanh\nbeta = 0.05\n"
-             "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 40\nseed = 4\n%s"
+             "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 40\nseed = 4\n%s%s"
              "[estimate]\nepochs = 0,5,20,40\nreplicas = 16\nmc = 2\nbins = szt30, 0.07\n",
-             train_extra);
+             train_extra, strstr(train_extra, "checkpoint_keep") ? "" : "checkpoint_keep = all\n");
     write_text(rel, text);
 }
 
@@ -543,6 +544,162 @@ START_TEST(test_atomic_writers_do_not_collide) {
 }
 END_TEST
 
+/* ---- refused and interrupted resumes ---- */
+
+/* The names in dir (and dir/checkpoints) with inode, size and mtime, one per line, sorted; log.txt
+ * and .lock left out (a refusal is logged). */
+static void dir_state(const char *rel, char *out, size_t n) {
+    out[0] = '\0';
+    const char *subs[] = {"", "/checkpoints"};
+    for (int k = 0; k < 2; k++) {
+        char dir[900];
+        path_of(dir, sizeof dir, "%s%s", rel, subs[k]);
+        struct dirent **list;
+        int m = scandir(dir, &list, NULL, alphasort);
+        ck_assert_int_ge(m, 0);
+        for (int i = 0; i < m; i++) {
+            const char *name = list[i]->d_name;
+            char path[1300];
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            if (name[0] != '.' && strcmp(name, "log.txt") && stat(path, &st) == 0 &&
+                S_ISREG(st.st_mode)) {
+                size_t len = strlen(out);
+                snprintf(out + len, n - len, "%s/%s %lu %lld %lld.%09ld\n", subs[k], name,
+                         (unsigned long)st.st_ino, (long long)st.st_size,
+                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+            }
+            free(list[i]);
+        }
+        free(list);
+    }
+}
+
+/* The checkpoint names of rel/checkpoints, sorted, one per line. */
+static void checkpoint_names(const char *rel, char *out, size_t n) {
+    char dir[900];
+    path_of(dir, sizeof dir, "%s/checkpoints", rel);
+    struct dirent **list;
+    int m = scandir(dir, &list, NULL, alphasort);
+    ck_assert_int_ge(m, 0);
+    out[0] = '\0';
+    for (int i = 0; i < m; i++) {
+        if (list[i]->d_name[0] != '.') {
+            size_t len = strlen(out);
+            snprintf(out + len, n - len, "%s\n", list[i]->d_name);
+        }
+        free(list[i]);
+    }
+    free(list);
+}
+
+/* Replaces rel's line `line` (1-based) by `text` (without newline). */
+static void replace_line(const char *rel, int line, const char *text) {
+    char *old = slurp(rel, NULL);
+    ck_assert_ptr_nonnull(old);
+    size_t cap = strlen(old) + strlen(text) + 2;
+    char *out = malloc(cap), *p = old;
+    out[0] = '\0';
+    for (int i = 1; *p; i++) {
+        char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
+        if (i == line)
+            strcat(strcat(out, text), "\n");
+        else
+            strncat(out, p, len);
+        p += len;
+    }
+    write_text(rel, out);
+    free(out);
+    free(old);
+}
+
+/* A resume refused for a CRLF log or an epoch written 41.0 changes nothing in the run
+ * directory (config.ini, config.hash, info.csv, net.txt, logs, checkpoints: same inode, size and
+ * time) and names the file and line; once fixed the run resumes and ends as the uninterrupted
+ * one. */
+START_TEST(test_refused_resume_writes_nothing) {
+    const char *first[] = {"run",       "run.ini",      "--out", "cut", "--quiet",
+                           "--no-plot", "--stop-after", "12",    NULL};
+    const char *resume[] = {"run",     "run.ini",   "--out",    "cut",
+                            "--quiet", "--no-plot", "--resume", NULL};
+    ck_assert_int_eq(cli(NULL, first), 0);
+    char *metrics = slurp("cut/metrics.csv", NULL);
+    ck_assert_ptr_nonnull(metrics);
+    static char before[16384], after[16384];
+    /* CRLF line endings, as a Windows editor saves them. */
+    char *crlf = malloc(2 * strlen(metrics) + 1), *w = crlf;
+    for (const char *p = metrics; *p; p++) {
+        if (*p == '\n') *w++ = '\r';
+        *w++ = *p;
+    }
+    *w = '\0';
+    write_text("cut/metrics.csv", crlf);
+    free(crlf);
+    sleep_seconds(0.02); /* a rewrite would show in the times */
+    dir_state("cut", before, sizeof before);
+    ck_assert_int_eq(cli(NULL, resume), 1);
+    assert_stderr_has("cut/metrics.csv:1: CRLF line ending");
+    dir_state("cut", after, sizeof after);
+    ck_assert_str_eq(before, after);
+    /* An epoch written 41.0 (line 7 holds epoch 5). */
+    write_text("cut/metrics.csv", metrics);
+    char *row = strchr(strstr(metrics, "\n5,"), ',');
+    char edited[512];
+    snprintf(edited, sizeof edited, "5.0%.*s", (int)(strchr(row, '\n') - row), row);
+    replace_line("cut/metrics.csv", 7, edited);
+    dir_state("cut", before, sizeof before);
+    ck_assert_int_eq(cli(NULL, resume), 1);
+    assert_stderr_has("cut/metrics.csv:7: epoch '5.0': the run writes epochs as integers");
+    dir_state("cut", after, sizeof after);
+    ck_assert_str_eq(before, after);
+    write_text("cut/metrics.csv", metrics);
+    free(metrics);
+    ck_assert_int_eq(cli(NULL, resume), 0);
+    assert_same_run("full", "cut");
+}
+END_TEST
+
+/* A run interrupted twice (by --stop-after, and with the files a kill during an atomic write
+ * leaves: checkpoints/epoch-N.ckpt.PID.tmp, mi.csv.PID.tmp) ends with exactly the checkpoints
+ * of an uninterrupted one under checkpoint_keep = last, and none of those files. */
+START_TEST(test_interrupted_run_thinned_and_clean) {
+    write_config("last.ini", "checkpoint_keep = last\n");
+    ck_assert_int_eq(CLI("run", "last.ini", "--out", "last-full", "--quiet", "--no-plot"), 0);
+    ck_assert_int_eq(
+        CLI("run", "last.ini", "--out", "last-cut", "--quiet", "--no-plot", "--stop-after", "8"),
+        0);
+    write_text("last-cut/checkpoints/epoch-000009.ckpt.4242.tmp", "torn");
+    write_text("last-cut/mi.csv.4243.tmp", "torn");
+    ck_assert_int_eq(CLI("run", "last.ini", "--out", "last-cut", "--quiet", "--no-plot", "--resume",
+                         "--stop-after", "6"),
+                     0);
+    ck_assert(!exists("last-cut/checkpoints/epoch-000009.ckpt.4242.tmp"));
+    ck_assert(!exists("last-cut/mi.csv.4243.tmp"));
+    ck_assert_int_eq(
+        CLI("run", "last.ini", "--out", "last-cut", "--quiet", "--no-plot", "--resume"), 0);
+    char want[4096], got[4096];
+    checkpoint_names("last-full", want, sizeof want);
+    checkpoint_names("last-cut", got, sizeof got);
+    ck_assert_str_eq(want, "epoch-000000.ckpt\nepoch-000005.ckpt\nepoch-000020.ckpt\n"
+                           "epoch-000040.ckpt\n");
+    ck_assert_str_eq(got, want);
+    assert_same_run("last-full", "last-cut");
+    /* A run started with checkpoint_keep = all, resumed with a config that names no
+     * checkpoint_keep (whose default is last), keeps every checkpoint: it keeps its own rule. */
+    write_config("all.ini", "checkpoint_keep = all\n");
+    write_config("unnamed.ini", "# checkpoint_keep not named: the run's own\n");
+    ck_assert_int_eq(
+        CLI("run", "all.ini", "--out", "adopt", "--quiet", "--no-plot", "--stop-after", "8"), 0);
+    ck_assert_int_eq(
+        CLI("run", "unnamed.ini", "--out", "adopt", "--quiet", "--no-plot", "--resume"), 0);
+    checkpoint_names("adopt", got, sizeof got);
+    size_t n = 0;
+    for (const char *p = got; (p = strchr(p, '\n')); p++) n++;
+    ck_assert_uint_eq(n, 41);
+}
+END_TEST
+
 /* ---- conv nets and old checkpoints ---- */
 
 /* 96 images of 1 x 6 x 6 pixels in [0, 1), label = whether the left half is brighter. */
@@ -797,6 +954,8 @@ int main(void) {
     tcase_add_test(tc, test_cnn_kill_and_resume);
     tcase_add_test(tc, test_resume_version1_checkpoint);
     tcase_add_test(tc, test_export_reproduces_s1);
+    tcase_add_test(tc, test_refused_resume_writes_nothing);
+    tcase_add_test(tc, test_interrupted_run_thinned_and_clean);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

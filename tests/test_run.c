@@ -48,16 +48,20 @@ static void write_data(void) {
     fclose(f);
 }
 
+/* Every checkpoint is kept (checkpoint_keep = all) unless extra_train names the key: the tests
+ * load and damage checkpoints of any epoch. */
 static void config_estimate(const char *name, const char *extra_train, const char *act,
                             const char *extra_estimate) {
     char text[2048];
     snprintf(text, sizeof text,
              "[data]\nfile = data.csv\ntest_fraction = 0.25\n"
              "[net]\nlayers = 5,6,4,3,2\nactivation = %s\nbeta = 0.05\n"
-             "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 6\nseed = 4\n%s"
+             "[train]\noptimizer = adam\nlr = 0.01\nbatch = 32\nepochs = 6\nseed = 4\n%s%s"
              "[estimate]\nepochs = 2,6\nreplicas = 4\nmc = 2\nbins = szt30, 0.07\n%s"
              "[output]\ndir = unused\n",
-             act, extra_train, extra_estimate);
+             act, extra_train,
+             strstr(extra_train, "checkpoint_keep") ? "" : "checkpoint_keep = all\n",
+             extra_estimate);
     write_file(name, text);
 }
 

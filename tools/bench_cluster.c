@@ -114,6 +114,7 @@ int main(int argc, char **argv) {
     sp.beta = 0.5;
     sp.mc = 1;
     sp.tolerance = 1e-6;
+    sp.normals = IFLOW_NORMALS_V1; /* as the committed timings were made */
     sp.threads = threads;
     iflow_slice_options sl;
     iflow_slice_options_default(&sl);

@@ -223,6 +223,7 @@ static int run_one(const config *c, size_t d, size_t n, size_t rep, result *r, i
     iflow_sp_options o;
     iflow_sp_options_default(&o);
     o.beta = c->beta, o.seed = c->seed, o.stream = stream << 20, o.tolerance = 1e-6;
+    o.normals = IFLOW_NORMALS_V1; /* the committed results' generator, not the default's */
     o.mc = (size_t)((c->sp_draws + (long)n - 1) / (long)n);
     if (o.mc < 2) o.mc = 2;
     iflow_estimate e;

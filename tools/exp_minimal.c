@@ -180,6 +180,7 @@ static int measure(const config *c, size_t iw, row *r, iflow_error *err) {
     iflow_sp_options o;
     iflow_sp_options_default(&o);
     o.beta = c->beta, o.mc = (size_t)c->mc, o.seed = c->seed, o.stream = iw * 1000;
+    o.normals = IFLOW_NORMALS_V1, o.tolerance = 0; /* as the committed results were made */
     o.threads = 1;
     int rc = iflow_sp_grouped_mi2(s, m, 1, group_x, m, group_y, 2, &o, &r->sp_x, &r->sp_y, err);
     /* Binned: I(X; Bin T) from bin_samples noisy draws per point, and H(Bin S) of the noiseless

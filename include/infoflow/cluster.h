@@ -29,9 +29,13 @@ typedef struct iflow_cluster_options {
     size_t hist_bins; /* bins of the cosine histograms on [-1, 1]; default 40 */
     size_t block;     /* rows of the Gram matrix per GEMM; 0 = automatic (<= 64 MB) */
     int threads;      /* 0: OpenMP default; results never depend on it */
+    /* NULL, or called from the calling thread after each block with the fraction of the rows
+     * done (e.g. for a progress line); never changes a number. */
+    void (*progress)(void *user, double fraction);
+    void *progress_user;
 } iflow_cluster_options;
 
-/* Fills opt with knn = 10, hist_bins = 40, block = 0, threads = 0. */
+/* Fills opt with knn = 10, hist_bins = 40, block = 0, threads = 0, no progress. */
 IFLOW_API void iflow_cluster_options_default(iflow_cluster_options *opt);
 
 typedef struct iflow_cluster_result {

@@ -44,6 +44,11 @@ typedef struct iflow_config {
     /* For IDX: a separate test set (images, labels); "" = split data_file instead. */
     char test_file[IFLOW_PATH_MAX];
     char test_labels[IFLOW_PATH_MAX];
+    /* Where the five paths above came from (file, labels, test_split, test_file, test_labels),
+     * for errors found when the files are read: the line of the key (0: not given) and whether
+     * its value was relative (then resolved against the config file's directory). */
+    int path_line[5];
+    int path_relative[5];
 
     /* [net] */
     size_t n_widths;                      /* layers = 12,10,7,5,4,3,2 (>= 2 entries); for */
@@ -71,8 +76,10 @@ typedef struct iflow_config {
                                       draws: v1 or v2 (see rng.h); default v2 for a new run, a
                                       resumed one keeps its own (see iflow_run_load_config) */
     int noise_generator_given;     /* 1 if the file named noise_generator */
-    char checkpoint_keep[64];      /* which checkpoints to keep: "all" (default), "last",
-                                      "every:N", "log:K" (always also the last and MI epochs) */
+    char checkpoint_keep[64];      /* which checkpoints to keep: "all", "last" (default),
+                                      "every:N", "log:K" (always also the last and MI epochs);
+                                      a resumed run keeps its own when the config names none */
+    int checkpoint_keep_given;     /* 1 if the file named checkpoint_keep */
 
     /* [estimate] */
     char mi_epochs[256];      /* epoch spec (see iflow_epochs_expand); "none" = no estimation */
@@ -113,6 +120,13 @@ IFLOW_API int iflow_config_validate(const iflow_config *cfg, iflow_error *err);
 /* Writes the effective config as INI (every key, absolute data paths) to path atomically; the
  * result loads back to an equal config. */
 IFLOW_API int iflow_config_write(const iflow_config *cfg, const char *path, iflow_error *err);
+
+/* Rewrites err, an error met reading the file of one of cfg's [data] paths (field is
+ * cfg->data_file, data_labels, test_split, test_file or test_labels), so that it names the
+ * config: "CONFIG:LINE: [data] KEY: <message>", then the directory a relative path was resolved
+ * against, or for a run directory's config.ini (absolute paths) where to change it. Returns
+ * err->code. */
+IFLOW_API int iflow_config_blame_path(const iflow_config *cfg, const char *field, iflow_error *err);
 
 /* A 64-bit hash of everything that affects training results (not output paths). Data files
  * count by their contents, not their paths, so a moved or re-cloned run still resumes. */

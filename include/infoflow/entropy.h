@@ -50,8 +50,16 @@ typedef struct iflow_sp_options {
     void *progress_user;
 } iflow_sp_options;
 
-/* Fills opt with beta = 0 (must be set), mc = 16, seed = 1, stream = 0, normals v1,
- * tolerance = 0, threads = 0, query_stride = 1, no progress. */
+/* The SP estimator's defaults, the same in every path: a run's [estimate] mc and tolerance and
+ * its noise_generator, `infoflow entropy` / `mi`, iflow_sp_options_default and the Python
+ * package (whose test checks its keyword defaults against these). */
+#define IFLOW_SP_DEFAULT_MC        1
+#define IFLOW_SP_DEFAULT_TOLERANCE 1e-6
+#define IFLOW_SP_DEFAULT_NORMALS   IFLOW_NORMALS_V2
+
+/* Fills opt with beta = 0 (must be set), mc = IFLOW_SP_DEFAULT_MC, seed = 1, stream = 0,
+ * normals IFLOW_SP_DEFAULT_NORMALS, tolerance = IFLOW_SP_DEFAULT_TOLERANCE, threads = 0,
+ * query_stride = 1, no progress. */
 IFLOW_API void iflow_sp_options_default(iflow_sp_options *opt);
 
 typedef struct iflow_estimate {

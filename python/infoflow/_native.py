@@ -258,7 +258,7 @@ def address(a):
 NORMALS = {"v1": 0, "v2": 1}  # iflow_normals
 
 
-def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1, normals="v1"):
+def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1, normals="v2"):
     """An iflow_sp_options with the library's defaults, then these fields."""
     if normals not in NORMALS:
         raise ValueError(f"normals: must be 'v1' or 'v2', got {normals!r}")

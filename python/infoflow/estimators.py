@@ -24,8 +24,8 @@ def gaussian_entropy(d, sigma):
     return float(_native.lib().iflow_gaussian_entropy(_native._size(d, "d"), float(sigma)))
 
 
-def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights=None,
-               normals="v1"):
+def sp_entropy(samples, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, weights=None,
+               normals="v2"):
     """SP estimate of h(P * N(0, sigma^2 I)) from samples of P: the entropy of the Gaussian
     mixture with one component N(s_j, sigma^2 I) per sample (ESTIMATION.md section 3), by Monte
     Carlo with `mc` draws around every sample.
@@ -33,14 +33,15 @@ def sp_entropy(samples, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, weights
     Args:
         samples: (n, d) array of samples s_j.
         sigma: noise std (> 0).
-        mc: draws per sample (>= 1).
+        mc: draws per sample (>= 1). The defaults (mc, tolerance, normals) are those of a
+            run's [estimate] and of `infoflow entropy` / `mi`: the same numbers on every path.
         seed: seed of the draws (the draws around sample i come from stream i of this seed).
         tolerance: 0 for exact mixture sums; > 0 skips far samples so that every log-density is
             within `tolerance` of its exact value.
         threads: OpenMP threads, 0 = OpenMP's default; never changes the result.
         weights: optional n non-negative weights of the samples (None = equal).
-        normals: generator of the draws, "v1" (default, the numbers this function always gave)
-            or "v2" (configs/README.md); other draws of the same estimate.
+        normals: generator of the draws, "v2" (default, as runs) or "v1" (configs/README.md);
+            other draws of the same estimate.
 
     Returns:
         (h, se): the estimate and its Monte Carlo standard error, in nats.
@@ -65,8 +66,8 @@ def _mi_terms(e):
             "h_cond": e.h_cond.value, "h_cond_se": e.h_cond.se, "n_groups": int(e.n_groups)}
 
 
-def sp_mi_terms(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0,
-                query_stride=1, stream=0, normals="v1"):
+def sp_mi_terms(samples, groups, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
+                query_stride=1, stream=0, normals="v2"):
     """Grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g) with T = S + Z,
     Z ~ N(0, sigma^2 I), S drawn from the samples, G the group of the sample (p_g the fraction
     of samples in group g), by SP with common random numbers, and its terms.
@@ -93,7 +94,7 @@ def sp_mi_terms(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0
     return _mi_terms(out)
 
 
-def sp_mi(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, normals="v1"):
+def sp_mi(samples, groups, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, normals="v2"):
     """SP estimate of the grouped mutual information I(G;T) (see sp_mi_terms), e.g. I(X;T) with
     groups = the input each sample came from, or I(Y;T) with groups = labels.
 
@@ -104,8 +105,8 @@ def sp_mi(samples, groups, sigma, mc=16, seed=1, tolerance=1e-6, threads=0, norm
     return t["mi"], t["mi_se"]
 
 
-def sp_mi2(samples, groups_a, groups_b, sigma, mc=16, seed=1, tolerance=1e-6, threads=0,
-           query_stride=1, stream=0, normals="v1"):
+def sp_mi2(samples, groups_a, groups_b, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
+           query_stride=1, stream=0, normals="v2"):
     """Two groupings of the same samples at once (e.g. by input for I(X;T) and by label for
     I(Y;T)), sharing the draws and the sums over all samples: the cost of one sp_mi_terms.
 

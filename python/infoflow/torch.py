@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import estimators
+from ._progress import Progress
 from .runs import load_checkpoint
 
 __all__ = ["measure", "mlp_from_checkpoint"]
@@ -110,8 +111,9 @@ def _collect(model, x, layers, betas, replicas, noise_seed, batch_size):
     return {name: torch.cat(outputs[name]).numpy() for name in layers}
 
 
-def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolerance=1e-6,
-            queries_per_input=0, threads=0, noise_seed=1, batch_size=4096, measured=None):
+def measure(model, inputs, labels, layers, beta, replicas, mc=1, seed=1, tolerance=1e-6,
+            queries_per_input=0, threads=0, noise_seed=1, batch_size=4096, measured=None,
+            progress=None):
     """Measures I(X;T_l) and I(Y;T_l) of a PyTorch model made noisy after the named modules.
 
     X is uniform on the m inputs, Y its label. During the measurement each module named in
@@ -144,6 +146,9 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolera
         measured: names among `layers` to estimate (default: all of them). Noise is added after
             every module of `layers` either way, so measuring fewer layers measures the same
             network, and gives the same numbers for those layers.
+        progress: progress on stderr as the command line shows it (a refreshing line on a
+            terminal, a line every 30 s off one, ETA from the layers measured so far); False
+            silences it.
 
     Returns:
         dict by layer name of dicts with I_XT, I_XT_se, I_YT, I_YT_se, h_T, h_T_given_X,
@@ -171,11 +176,14 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolera
     if m < 2 or y.shape[0] != m:
         raise ValueError(f"need at least 2 inputs and one label each, got {m} inputs and "
                          f"{y.shape[0]} labels")
+    shown = Progress("infoflow.torch.measure", len(measured), progress)
+    shown.update(0, f"{replicas} noisy passes of {m} inputs")
     samples = _collect(model, x, layers, betas, replicas, noise_seed, batch_size)
     result = {}
     for j, (name, b) in enumerate(zip(layers, betas)):
         if name not in measured:
             continue
+        shown.update(len(result), f"layer {name!r} ({len(result) + 1}/{len(measured)})")
         s = samples[name]
         d = s.shape[1]
         per_input = replicas
@@ -196,4 +204,6 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=16, seed=1, tolera
                         "I_YT_se": iyt["mi_se"], "h_T": ixt["h"], "h_T_given_X": ixt["h_cond"],
                         "h_T_given_Y": iyt["h_cond"], "width": d,
                         "samples_per_input": per_input}
+    shown.update(len(result), "done")
+    shown.close()
     return result

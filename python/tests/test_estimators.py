@@ -80,12 +80,32 @@ def test_normals_equal_cli(cli, npy, normals):
     assert (printed(mi), printed(se)) == (j["mi"], j["stderr"])
 
 
-def test_normals_v1_is_the_default_and_v2_other_draws():
+def test_normals_v2_is_the_default_and_v1_other_draws():
     x = samples()
-    assert infoflow.sp_entropy(x, 0.1) == infoflow.sp_entropy(x, 0.1, normals="v1")
-    assert infoflow.sp_entropy(x, 0.1) != infoflow.sp_entropy(x, 0.1, normals="v2")
+    assert infoflow.sp_entropy(x, 0.1) == infoflow.sp_entropy(x, 0.1, normals="v2")
+    assert infoflow.sp_entropy(x, 0.1) != infoflow.sp_entropy(x, 0.1, normals="v1")
     with pytest.raises(ValueError, match="normals"):
         infoflow.sp_entropy(x, 0.1, normals="v3")
+
+
+def test_same_defaults_in_every_path(cli, npy):
+    """Python's keyword defaults are the library's (iflow_sp_options_default), and the CLI
+    prints those settings and the same numbers when given no option."""
+    import ctypes
+    import inspect
+    opt = _native.SpOptions()
+    _native.lib().iflow_sp_options_default(ctypes.byref(opt))
+    names = {v: k for k, v in _native.NORMALS.items()}
+    for fn in (infoflow.sp_entropy, infoflow.sp_mi, infoflow.sp_mi_terms, infoflow.sp_mi2):
+        p = inspect.signature(fn).parameters
+        assert (p["mc"].default, p["tolerance"].default, p["normals"].default) == \
+            (opt.mc, opt.tolerance, names[opt.normals]), fn.__name__
+    x = samples()
+    h, se = infoflow.sp_entropy(x, 0.1)
+    j = cli_json(cli("entropy", "--sigma", 0.1, npy(x)))
+    assert (printed(h), printed(se)) == (j["h"], j["stderr"])
+    assert (j["mc"], j["normals"], float(j["tolerance"]), j["seed"], j["plan"]) == \
+        (str(opt.mc), names[opt.normals], opt.tolerance, "1", "greedy")
 
 
 def test_sp_mi2_is_two_sp_mi(npy):

@@ -126,3 +126,51 @@ for f in (lambda: infoflow.knn_entropy(x, threads=1),
     assert p.stdout.splitlines() == [
         "InfoflowMemoryError -4 iflow_knn_entropy: out of memory (n = 2000000)",
         "InfoflowMemoryError -4 iflow_sp_entropy: out of memory (n = 2000000)"]
+
+
+class _Stream:
+    """A text stream that says whether it is a terminal."""
+
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_as_the_command_line_shows_it(monkeypatch):
+    from infoflow import _progress
+    # Off a terminal: nothing before EVERY seconds (a short call stays silent), then plain lines.
+    quiet = _Stream(False)
+    p = _progress.Progress("measure", 4, stream=quiet)
+    for done in range(5):
+        p.update(done, f"layer {done}")
+    p.close()
+    assert quiet.text == ""
+    monkeypatch.setattr(_progress, "EVERY", 0.0)
+    log = _Stream(False)
+    p = _progress.Progress("measure", 4, stream=log)
+    p.update(1, "layer 'b' (2/4)")
+    p.update(4, "done")
+    p.close()
+    lines = log.text.splitlines()
+    assert len(lines) == 2 and "\r" not in log.text and "\033" not in log.text
+    assert lines[0].startswith("measure: layer 'b' (2/4)  [ 25%") and "ETA" in lines[0]
+    assert lines[1].startswith("measure: done  [100%") and lines[1].endswith("ETA 0s]")
+    # On a terminal: one refreshing line, cleared at the end; progress=False: nothing.
+    term = _Stream(True)
+    p = _progress.Progress("measure", 2, stream=term)
+    p.update(2, "done")
+    p.close()
+    assert term.text.startswith("\r\033[Kmeasure: done  [100%") and term.text.endswith("\r\033[K")
+    off = _Stream(True)
+    p = _progress.Progress("measure", 2, enabled=False, stream=off)
+    p.update(2, "done")
+    p.close()
+    assert off.text == ""

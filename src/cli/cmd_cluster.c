@@ -12,10 +12,11 @@
 #include "infoflow/cluster.h"
 #include "infoflow/data.h"
 #include "io.h"
+#include "progress.h"
 
 #define CMD "cluster"
 
-enum { OPT_LABELS = 300, OPT_KNN, OPT_HIST, OPT_NTHREADS };
+enum { OPT_LABELS = 300, OPT_KNN, OPT_HIST, OPT_NTHREADS, OPT_QUIET_CLUSTER };
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -33,9 +34,10 @@ static void usage(FILE *out) {
             "Options:\n"
             "  --labels-col C   0-based column holding the class (required)\n"
             "  --k K            neighbours for knn_agreement (default 10, < rows)\n"
-            "  --hist-bins B    cosine histogram bins (default 20)\n"
+            "  --hist-bins B    cosine histogram bins (default 40, as runs)\n"
             "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"
             "                   depend on it)\n"
+            "  --quiet          no progress line (on a terminal, or every 30 s off one)\n"
             "  -h, --help       show this help\n\n"
             "Cost: one Gram matrix by BLAS in blocks, O(n^2 d) time, O(n) rows of memory.\n"
             "Exit status: 0 ok, 1 bad data, 2 bad usage.\n");
@@ -47,6 +49,7 @@ static const struct option long_options[] = {
     {"k", required_argument, NULL, OPT_KNN},
     {"hist-bins", required_argument, NULL, OPT_HIST},
     {"threads", required_argument, NULL, OPT_NTHREADS},
+    {"quiet", no_argument, NULL, OPT_QUIET_CLUSTER},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -56,6 +59,7 @@ typedef struct cluster_args {
     size_t col, knn, bins;
     int have_col;
     long threads;
+    int quiet;
     const char *path;
 } cluster_args;
 
@@ -80,13 +84,16 @@ static int apply(cluster_args *a, int opt, const char *v) {
         if (cli_parse_long(v, &a->threads) || a->threads < 0 || a->threads > 4096)
             return cli_usage_error(CMD, "--threads must be an integer in [0, 4096], got '%s'", v);
         return 0;
+    case OPT_QUIET_CLUSTER: a->quiet = 1; return 0;
     }
     return cli_usage_error(CMD, "internal error: option %d", opt);
 }
 
 /* Returns -1 to go on, else the exit code (0 after --help). */
 static int parse_args(int argc, char **argv, cluster_args *a) {
-    *a = (cluster_args){.knn = 10, .bins = 20};
+    iflow_cluster_options d; /* the library's defaults, as a run's clustering measures */
+    iflow_cluster_options_default(&d);
+    *a = (cluster_args){.knn = d.knn, .bins = d.hist_bins};
     opterr = 0;
     optind = 0;
     int opt;
@@ -113,6 +120,10 @@ static void print_hist(const char *key, const double *h, size_t bins) {
     printf("]");
 }
 
+static void cluster_progress(void *user, double fraction) {
+    cli_progress_update(user, "infoflow cluster: Gram blocks", fraction);
+}
+
 static int measure(const cluster_args *a, const est_tagged *t, iflow_error *err) {
     iflow_cluster_options opt;
     iflow_cluster_options_default(&opt);
@@ -127,7 +138,12 @@ static int measure(const cluster_args *a, const est_tagged *t, iflow_error *err)
     }
     iflow_cluster_result r;
     double t0 = iflow_now_seconds();
+    cli_progress prog;
+    cli_progress_init(&prog, a->quiet);
+    opt.progress = cluster_progress;
+    opt.progress_user = &prog;
     int rc = iflow_cluster_measure(t->s, t->n, t->d, t->group, t->n_groups, &opt, &r, hw, hb, err);
+    cli_progress_done(&prog);
     if (!rc) {
         printf("{\"n\":%zu,\"d\":%zu,\"classes\":%zu,\"k\":%zu", t->n, t->d, t->n_groups, a->knn);
         est_json_number("cos_within", r.cos_within);

@@ -87,7 +87,7 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
         iflow_sp_options opt;
         est_sp_options(a, &opt);
         cli_progress prog; /* a line on a terminal only: a long entropy shows where it is */
-        cli_progress_init(&prog, 0);
+        cli_progress_init(&prog, a->quiet);
         opt.progress = sp_progress;
         opt.progress_user = &prog;
         iflow_estimate e = {0};
@@ -116,10 +116,7 @@ static void print_result(const est_args *a, const iflow_matrix *m, double h, dou
     printf(",\"n\":%zu,\"d\":%zu", m->rows, m->cols);
     if (a->est == EST_SP || a->est == EST_KDE_LOWER || a->est == EST_KDE_UPPER)
         est_json_number("sigma", a->sigma);
-    if (a->est == EST_SP) {
-        printf(",\"mc\":%zu", a->mc);
-        est_json_number("tolerance", a->tolerance);
-    }
+    if (a->est == EST_SP) est_json_sp_settings(a);
     if (a->est == EST_SP && a->slice_dim > 0) est_json_sliced(a, sl);
     if (a->est == EST_KNN) printf(",\"k\":%zu", a->k);
     if (a->est == EST_BIN && a->bins.kind == IFLOW_BIN_WIDTH)

@@ -157,6 +157,7 @@ int cmd_estimate(int argc, char **argv) {
         return cli_usage_error("estimate", "--layers must be a list of layer numbers >= 1");
     cli_progress prog;
     cli_progress_init(&prog, quiet);
+    prog.quiet_start = 0; /* off a terminal too: a line every tenth or 30 s from the start */
     o.progress = cli_progress_update;
     o.progress_user = &prog;
     int rc = iflow_run_estimate(dir, &o, &err);

@@ -9,6 +9,7 @@
 
 #include "cli_util.h"
 #include "estimator_args.h"
+#include "progress.h"
 #include "io.h"
 #include "commands.h"
 #include "dist.h"
@@ -59,9 +60,19 @@ static int parse_args(int argc, char **argv, est_args *a) {
     return -1;
 }
 
+static void sp_progress(void *user, double fraction) {
+    cli_progress_update(user, "infoflow mi: SP draws", fraction);
+}
+
 static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     iflow_sp_options opt;
     est_sp_options(a, &opt);
+    cli_progress prog;
+    cli_progress_init(&prog, a->quiet);
+    if (a->slice_dim == 0) { /* the sliced estimate reports no draws */
+        opt.progress = sp_progress;
+        opt.progress_user = &prog;
+    }
     iflow_mi_estimate e = {0};
     iflow_sliced_estimate sl_e = {0};
     double t0 = iflow_now_seconds();
@@ -74,6 +85,7 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     } else {
         rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
     }
+    cli_progress_done(&prog);
     const char *what[] = {"I",      "its standard error",          "h", "the standard error of h",
                           "h_cond", "the standard error of h_cond"};
     double v[] = {e.mi.value, e.mi.se, e.h.value, e.h.se, e.h_cond.value, e.h_cond.se};
@@ -89,8 +101,7 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     est_json_number("h_cond_stderr", e.h_cond.se);
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
     est_json_number("sigma", a->sigma);
-    printf(",\"mc\":%zu", a->mc);
-    est_json_number("tolerance", a->tolerance);
+    est_json_sp_settings(a);
     if (a->slice_dim > 0) est_json_sliced(a, &sl_e);
     est_json_number("seconds", seconds);
     printf("}\n");

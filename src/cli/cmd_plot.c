@@ -66,6 +66,11 @@ int cmd_plot(int argc, char **argv) {
     if (iflow_plot_run(run_dir, out, &opt, notes, sizeof notes, &n, &err) != 0)
         return cli_fail(&err);
     fputs(notes, stdout);
+    if (n == 0) {
+        fprintf(stderr, "infoflow plot: %s: no figure could be drawn (the notes above say why)\n",
+                run_dir);
+        return 1;
+    }
     printf("wrote %d figure%s to %s\n", n, n == 1 ? "" : "s", out);
     return 0;
 }

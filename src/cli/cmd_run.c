@@ -97,6 +97,7 @@ int cmd_run(int argc, char **argv) {
     if (threads >= 0) cfg.threads = (int)threads;
     cli_progress prog;
     cli_progress_init(&prog, quiet);
+    prog.quiet_start = 0; /* off a terminal too: a line every tenth or 30 s from the start */
     iflow_run_options opts = {.resume = resume,
                               .plot = plot,
                               .stop_after = stop_after,

@@ -79,6 +79,7 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
         if (cli_parse_size(v, &a->slice_dim))
             return cli_usage_error(cmd, "--slice-dim must be an integer >= 0, got '%s'", v);
         return 0;
+    case OPT_QUIET: a->quiet = 1; return 0;
     case OPT_GROUP:
         if (cli_parse_size(v, &a->group_col))
             return cli_usage_error(cmd, "--group-col must be an integer >= 0, got '%s'", v);
@@ -91,8 +92,13 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
 int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
     /* tolerance: the run's default (1e-6), many times faster than exact sums and equal to
      * every printed digit in the measurements of README.md. */
-    *a = (est_args){
-        .est = 0, .mc = 16, .seed = 1, .k = 3, .tolerance = EST_DEFAULT_TOLERANCE, .slices = 16};
+    *a = (est_args){.est = 0,
+                    .mc = IFLOW_SP_DEFAULT_MC,
+                    .seed = 1,
+                    .k = 3,
+                    .tolerance = EST_DEFAULT_TOLERANCE,
+                    .normals = IFLOW_SP_DEFAULT_NORMALS,
+                    .slices = 16};
     opterr = 0; /* report errors in our own words */
     optind = 0; /* glibc: full re-initialisation */
     int opt;
@@ -156,6 +162,13 @@ void est_slice_options(const est_args *a, iflow_slice_options *opt) {
     opt->slices = a->slices;
     opt->dim = a->slice_dim;
     opt->seed = a->seed;
+}
+
+void est_json_sp_settings(const est_args *a) {
+    /* The plan is the one every SP sum takes (entropy.c, mix_problem). */
+    printf(",\"mc\":%zu,\"normals\":\"%s\"", a->mc, iflow_normals_name(a->normals));
+    est_json_number("tolerance", a->tolerance);
+    printf(",\"plan\":\"greedy\",\"seed\":%llu", (unsigned long long)a->seed);
 }
 
 void est_json_sliced(const est_args *a, const iflow_sliced_estimate *e) {

@@ -27,21 +27,22 @@ enum {
     OPT_GROUP,
     OPT_SLICES,
     OPT_SLICE_DIM,
-    OPT_NORMALS
+    OPT_NORMALS,
+    OPT_QUIET
 };
 
 /* Default --tolerance: the run's [estimate] tolerance. */
-#define EST_DEFAULT_TOLERANCE 1e-6
+#define EST_DEFAULT_TOLERANCE IFLOW_SP_DEFAULT_TOLERANCE
 /* Largest --k of the knn estimator (each thread holds k distances). */
 #define IFLOW_MAX_KNN_K 1000000
 
 /* Help lines of the options both commands take: the sp and bin ones, then the tail. */
 #define EST_HELP_SP_BIN                                                                            \
-    "  --mc K           sp: draws per sample (default 16)\n"                                       \
+    "  --mc K           sp: draws per sample (default 1, as runs)\n"                               \
     "  --seed S         sp: random seed (default 1)\n"                                             \
     "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"              \
     "                   (default 1e-6, as runs; 0: exact sums)\n"                                  \
-    "  --normals V      sp: normal generator of the draws, v1 (default) or v2\n"                   \
+    "  --normals V      sp: normal generator of the draws, v2 (default, as runs) or v1\n"          \
     "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                       \
     "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
 #define EST_HELP_SLICED                                                                            \
@@ -52,6 +53,7 @@ enum {
 #define EST_HELP_TAIL                                                                              \
     "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"              \
     "                   depend on it)\n"                                                           \
+    "  --quiet          no progress line (on a terminal, or every 30 s off one)\n"                 \
     "  -h, --help       show this help\n\n"                                                        \
     "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"          \
     "1 bad data, 2 bad usage. Under MPI, `mpirun -np N infoflow ...` splits the sp\n"              \
@@ -72,7 +74,8 @@ enum {
         "slice-dim", required_argument, NULL, OPT_SLICE_DIM                                        \
     }
 #define EST_OPTIONS_TAIL                                                                           \
-    {"threads", required_argument, NULL, OPT_THREADS}, {"help", no_argument, NULL, 'h'}, {         \
+    {"threads", required_argument, NULL, OPT_THREADS}, {"quiet", no_argument, NULL, OPT_QUIET},    \
+        {"help", no_argument, NULL, 'h'}, {                                                        \
         NULL, 0, NULL, 0                                                                           \
     }
 
@@ -82,7 +85,7 @@ typedef struct est_args {
     size_t mc;
     uint64_t seed;
     double tolerance;
-    iflow_normals normals; /* --normals, default v1 */
+    iflow_normals normals; /* --normals, default IFLOW_SP_DEFAULT_NORMALS */
     int have_bins;
     iflow_binning bins;
     size_t k;
@@ -91,6 +94,7 @@ typedef struct est_args {
     int have_group_col;
     size_t slices, slice_dim; /* slice_dim 0: unsliced */
     int have_slices;
+    int quiet; /* --quiet: no progress line */
     const char *path;
 } est_args;
 
@@ -103,8 +107,8 @@ typedef struct est_command {
     void (*usage)(FILE *out);
 } est_command;
 
-/* Parses argv (one FILE operand) into a with defaults mc 16, seed 1, k 3. Returns -1 to go on,
- * else the exit code (0 after --help, 2 after a usage error). */
+/* Parses argv (one FILE operand) into a with the SP defaults (entropy.h), seed 1, k 3. Returns -1
+ * to go on, else the exit code (0 after --help, 2 after a usage error). */
 int est_parse_args(const est_command *c, int argc, char **argv, est_args *a);
 
 /* The SP options the arguments ask for (sigma, mc, seed, tolerance, threads; the rest default). */
@@ -112,6 +116,9 @@ void est_sp_options(const est_args *a, iflow_sp_options *opt);
 
 /* The slice options of --slices/--slice-dim (seed from --seed); call only with slice_dim > 0. */
 void est_slice_options(const est_args *a, iflow_slice_options *opt);
+
+/* Prints the JSON fields of the SP settings used: mc, normals, tolerance, plan, seed. */
+void est_json_sp_settings(const est_args *a);
 
 /* Prints the JSON fields of a k-sliced estimate: slice_dim, slices, sd_slices, mc_stderr. */
 void est_json_sliced(const est_args *a, const iflow_sliced_estimate *e);

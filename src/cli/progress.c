@@ -1,4 +1,4 @@
-/* Terminal progress line with elapsed time and ETA. */
+/* Progress with elapsed time and ETA: a refreshing line on a terminal, plain lines off one. */
 #include "progress.h"
 
 #include <stdio.h>
@@ -15,8 +15,10 @@ void cli_progress_init(cli_progress *p, int quiet) {
     p->tty = isatty(STDERR_FILENO) && !quiet;
     p->quiet = quiet;
     p->start = iflow_now_seconds();
-    p->last_draw = 0;
+    p->last_draw = p->start;
     p->drawn = 0;
+    p->last_tenth = 0;
+    p->quiet_start = CLI_PROGRESS_EVERY;
 }
 
 static void format_duration(double s, char *buf, size_t n) {
@@ -31,18 +33,26 @@ static void format_duration(double s, char *buf, size_t n) {
 
 void cli_progress_update(void *user, const char *stage, double fraction) {
     cli_progress *p = user;
-    if (!p->tty) return;
+    if (p->quiet) return;
     double t = iflow_now_seconds();
-    if (t - p->last_draw < 0.1 && fraction < 1) return; /* at most 10 redraws a second */
+    int tenth = (int)(10 * fraction);
+    if (p->tty) {
+        if (t - p->last_draw < 0.1 && fraction < 1) return; /* at most 10 redraws a second */
+    } else if (t - p->start < p->quiet_start ||
+               (t - p->last_draw < CLI_PROGRESS_EVERY && tenth <= p->last_tenth)) {
+        return;
+    }
     p->last_draw = t;
+    p->last_tenth = tenth;
     char elapsed[32], eta[32] = "?";
     format_duration(t - p->start, elapsed, sizeof elapsed);
     if (fraction > 0.001)
         format_duration((t - p->start) * (1 - fraction) / fraction, eta, sizeof eta);
-    fprintf(stderr, "\r\033[K%s  [%3.0f%%  %s elapsed, ETA %s]", stage, 100 * fraction, elapsed,
-            eta);
+    /* Rounded down: 100% only when all is done. */
+    fprintf(stderr, "%s%s  [%3d%%  %s elapsed, ETA %s]%s", p->tty ? "\r\033[K" : "", stage,
+            (int)(100 * fraction), elapsed, eta, p->tty ? "" : "\n");
     fflush(stderr);
-    p->drawn = 1;
+    p->drawn = p->tty;
 }
 
 void cli_progress_message(void *user, const char *line) {

@@ -54,6 +54,24 @@ static int all_non_numeric(char **fields, size_t n) {
     return 1;
 }
 
+/* A line written with another separator (';' as in locales with a decimal comma, or tabs): a
+ * field holding ';' or white space between two values. Such a file would otherwise lose its
+ * first line as a "header" and then fail on a "number" such as '4;5;6'. */
+static int foreign_separator(char **fields, size_t n) {
+    for (size_t j = 0; j < n; j++) {
+        const char *f = fields[j];
+        while (isspace((unsigned char)*f)) f++;
+        size_t len = strlen(f);
+        while (len > 0 && isspace((unsigned char)f[len - 1])) len--;
+        for (size_t i = 0; i < len; i++)
+            if (f[i] == ';')
+                return ';';
+            else if (f[i] == '\t')
+                return '\t';
+    }
+    return 0;
+}
+
 /* Fixes the column count from the first data line; checks labelled tables have a label. */
 static int set_columns(csv_table *t, int labelled, size_t count, const char *path, size_t line,
                        iflow_error *err) {
@@ -117,8 +135,16 @@ int data_read_csv(const char *path, FILE *in, size_t id_col, int labelled, int a
     char *line;
     while (rc == 0 && (line = data_next_line(&lr)) != NULL) {
         size_t count = data_split_fields(line, &fields, &fields_cap);
+        int sep = count ? foreign_separator(fields, count) : 0;
         if (count == 0) {
             rc = iflow_error_set(err, IFLOW_ENOMEM, "%s:%zu: out of memory", path, lr.line_no);
+        } else if (sep) {
+            rc = iflow_error_set(err, IFLOW_EPARSE,
+                                 "%s:%zu: values separated by %s: infoflow reads comma-separated "
+                                 "values only (e.g. tr '%s' ',' < FILE > FILE.csv; "
+                                 "docs/FORMATS.md)",
+                                 path, lr.line_no, sep == ';' ? "';'" : "tabs",
+                                 sep == ';' ? ";" : "\\t");
         } else if (first && allow_header && all_non_numeric(fields, count)) {
             first = 0;
         } else if (t->cols == 0) {

@@ -19,6 +19,8 @@ void iflow_cluster_options_default(iflow_cluster_options *opt) {
     opt->hist_bins = 40;
     opt->block = 0;
     opt->threads = 0;
+    opt->progress = NULL;
+    opt->progress_user = NULL;
 }
 
 /* What each row contributes; summed in row order at the end. */
@@ -230,8 +232,11 @@ static int cluster_body(const double *s, size_t n, size_t d, const size_t *label
             norm2[i] = q;
         }
         problem p = {labels, norm2, count, n, n_classes, k, bins};
-        for (size_t i0 = 0; i0 < n; i0 += block)
-            one_block(&p, s, d, i0, n - i0 < block ? n - i0 : block, g, w, nth, rows);
+        for (size_t i0 = 0; i0 < n; i0 += block) {
+            size_t r = n - i0 < block ? n - i0 : block;
+            one_block(&p, s, d, i0, r, g, w, nth, rows);
+            if (opt->progress) opt->progress(opt->progress_user, (double)(i0 + r) / (double)n);
+        }
         /* Integer counts: their sum does not depend on which thread counted what. */
         for (int t = 0; t < nth; t++)
             for (size_t b = 0; b < 2 * bins; b++) hist[b] += w[t].hist[b];

@@ -22,11 +22,11 @@ static double log_gauss_norm(size_t d, double beta) {
 
 void iflow_sp_options_default(iflow_sp_options *opt) {
     opt->beta = 0.0;
-    opt->mc = 16;
+    opt->mc = IFLOW_SP_DEFAULT_MC;
     opt->seed = 1;
     opt->stream = 0;
-    opt->normals = IFLOW_NORMALS_V1;
-    opt->tolerance = 0.0;
+    opt->normals = IFLOW_SP_DEFAULT_NORMALS;
+    opt->tolerance = IFLOW_SP_DEFAULT_TOLERANCE;
     opt->threads = 0;
     opt->query_stride = 1;
     opt->progress = NULL;

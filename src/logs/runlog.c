@@ -63,6 +63,49 @@ static int check_header(const char *path, const char *header, iflow_error *err) 
     return rc;
 }
 
+int runlog_check(const char *dir, const char *name, const char *header, iflow_error *err) {
+    char path[1100];
+    int rc = iflow_path_join(path, sizeof path, dir, name, err);
+    if (rc) return rc;
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    if (!S_ISREG(st.st_mode))
+        return iflow_error_set(err, IFLOW_EIO, "%s: not a regular file", path);
+    FILE *f = fopen(path, "r");
+    if (!f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot read: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    while (!rc && (len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (line[len - 1] != '\n') break; /* a row cut short by a kill: trimmed on resume */
+        if (len >= 2 && line[len - 2] == '\r') {
+            rc = iflow_error_set(err, IFLOW_EPARSE,
+                                 "%s:%ld: CRLF line ending (the file was saved by a Windows "
+                                 "editor?); the run writes LF only: convert it back (e.g. "
+                                 "sed -i 's/\\r$//' %s) and resume again",
+                                 path, lineno, path);
+        } else if (lineno > 1) {
+            char *end;
+            errno = 0;
+            long epoch = strtol(line, &end, 10);
+            if (end == line || *end != ',' || errno == ERANGE || epoch < 0) {
+                char *comma = strchr(line, ',');
+                int shown = comma ? (int)(comma - line) : 20;
+                rc = iflow_error_set(err, IFLOW_EPARSE,
+                                     "%s:%ld: epoch '%.*s': the run writes epochs as "
+                                     "integers (41, not 41.0); fix the row (or remove it) and "
+                                     "resume again",
+                                     path, lineno, shown > 40 ? 40 : shown, line);
+            }
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc ? rc : check_header(path, header, err);
+}
+
 int runlog_open(const char *dir, const char *name, const char *header, runlog *out,
                 iflow_error *err) {
     out->f = NULL;
@@ -82,7 +125,9 @@ int runlog_open(const char *dir, const char *name, const char *header, runlog *o
     FILE *f = fopen(out->path, "a");
     if (!f)
         return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", out->path, strerror(errno));
-    if (ftell(f) == 0 && fprintf(f, "%s\n", header) < 0) {
+    /* The header reaches the file at once: a figure drawn while the run goes on (or one of a
+     * run that measures nothing) reads it. */
+    if (ftell(f) == 0 && (fprintf(f, "%s\n", header) < 0 || fflush(f) != 0)) {
         fclose(f);
         return iflow_error_set(err, IFLOW_EIO, "%s: write failed", out->path);
     }

@@ -32,6 +32,11 @@ const char *runlog_mi_header(int sliced);
 int runlog_open(const char *dir, const char *name, const char *header, runlog *out,
                 iflow_error *err);
 
+/* Checks dir/name before a resume changes anything: a missing file passes; a CRLF line, a
+ * complete row whose first field (the epoch) is not a non-negative integer, or another header
+ * (as runlog_open) is an error naming the file and line. */
+int runlog_check(const char *dir, const char *name, const char *header, iflow_error *err);
+
 /* Closes the log if open; returns 0, or -1 if fclose failed (a write did not reach the disk). */
 int runlog_close(runlog *log);
 

@@ -201,6 +201,11 @@ int iflow_plot_run(const char *run_dir, const char *out_dir, const iflow_plot_op
     snprintf(c.version, sizeof c.version, "infoflow %s", IFLOW_VERSION);
     c.keys[0] = "Software", c.values[0] = c.version, c.n_text = 1;
     int rc = plot_load_all(&c, err);
+    if (!rc && !c.metrics && !c.mi && !c.info && !c.repeats)
+        rc = iflow_error_set(err, IFLOW_EINVAL,
+                             "%s: not a run directory (no metrics.csv, mi.csv or info.csv; "
+                             "infoflow run writes them)",
+                             run_dir);
     if (!rc && c.repeats) {
         len = strlen(c.run_name);
         snprintf(c.run_name + len, sizeof c.run_name - len, " (mean of %d seeds)", c.repeats);

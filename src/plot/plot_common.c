@@ -3,13 +3,16 @@
 #include "plot_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io.h"
 
@@ -32,6 +35,16 @@ void plot_note(plot_ctx *c, const char *fmt, ...) {
 
 /* ---- loading ---- */
 
+int plot_run_is_live(const char *run_dir) {
+    char path[1100];
+    if (iflow_path_join(path, sizeof path, run_dir, ".lock", NULL)) return 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    int live = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return live;
+}
+
 /* Reads run_dir/name if it exists (NULL otherwise) and checks the listed columns are there and
  * numeric (strings: the names in `text` are only checked for presence). */
 static int load(plot_ctx *c, const char *name, const char *const *cols, const char *const *text,
@@ -42,6 +55,12 @@ static int load(plot_ctx *c, const char *name, const char *const *cols, const ch
     int rc = iflow_path_join(path, sizeof path, c->run_dir, name, err);
     if (rc) return rc;
     if (stat(path, &st) != 0 && errno == ENOENT) return 0;
+    if (S_ISREG(st.st_mode) && st.st_size == 0) /* a run writes a log's header first */
+        return iflow_error_set(err, IFLOW_EPARSE, "%s: empty: the run is unfinished (%s)", path,
+                               plot_run_is_live(c->run_dir)
+                                   ? "an infoflow run is writing it now: plot it when it is done"
+                                   : "it stopped before writing it; infoflow run --resume --out "
+                                     "DIR finishes it");
     rc = iflow_csv_read(path, out, err);
     for (size_t i = 0; !rc && cols[i]; i++) {
         const double *v;

@@ -84,6 +84,9 @@ iflow_range plot_epoch_range(const double *e, size_t n);
 /* "what (nats)" or "what (bits)". */
 void plot_ylabel(const plot_ctx *c, const char *what, char *buf, size_t n);
 
+/* 1 if an infoflow run holds run_dir's lock now (it is being written). */
+int plot_run_is_live(const char *run_dir);
+
 /* Loads the run directory's logs into c (the *-estimate.csv files when mi.csv has no SP values
  * but `infoflow estimate` wrote them; a note says so); plot_free_files releases them. */
 int plot_load_all(plot_ctx *c, iflow_error *err);

@@ -134,12 +134,12 @@ void iflow_config_defaults(iflow_config *cfg) {
         .kind = IFLOW_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     cfg->batch = 256;
     cfg->seed = 1;
-    cfg->noise_generator = IFLOW_NORMALS_V2;
-    strcpy(cfg->checkpoint_keep, "all");
+    cfg->noise_generator = IFLOW_SP_DEFAULT_NORMALS;
+    strcpy(cfg->checkpoint_keep, "last");
     strcpy(cfg->mi_epochs, "log:20");
     cfg->replicas = 100;
-    cfg->mc = 1;
-    cfg->tolerance = 1e-6;
+    cfg->mc = IFLOW_SP_DEFAULT_MC;
+    cfg->tolerance = IFLOW_SP_DEFAULT_TOLERANCE;
     cfg->mi_seed = 1;
     cfg->n_bins = 2;
     cfg->slices = 16;
@@ -439,6 +439,7 @@ typedef struct parse_state {
     int lineno;               /* physical line being handled (counted by read_line) */
     int indented;             /* that line starts with white space */
     int line[N_KEYS];         /* line where each key was given, 0 = not given */
+    int relative[N_KEYS];     /* a K_PATH value given as a relative path */
     int err_line, err_code;
     char msg[900];
 } parse_state;
@@ -527,6 +528,7 @@ static int store_value(parse_state *st, int id, const char *v, char *msg, size_t
     int why;
     switch (k->kind) {
     case K_PATH:
+        st->relative[id] = *v && *v != '/';
         if (*v && *v != '/' ? snprintf(p, k->size, "%s%s", st->dir, v) >= (int)k->size
                             : copy_str(p, k->size, v))
             break;
@@ -894,6 +896,12 @@ int iflow_config_load(const char *path, iflow_config *cfg, iflow_error *err) {
         return iflow_error_set(err, st.err_code, "%s:%d: %s", path, st.err_line, st.msg);
     fill_derived(&st, path);
     cfg->layers_line = st.line[N_LAYERS];
+    cfg->checkpoint_keep_given = st.line[T_KEEP] != 0;
+    static const int path_ids[5] = {D_FILE, D_LABELS, D_TEST_SPLIT, D_TEST_FILE, D_TEST_LABELS};
+    for (int i = 0; i < 5; i++) {
+        cfg->path_line[i] = st.line[path_ids[i]];
+        cfg->path_relative[i] = st.relative[path_ids[i]];
+    }
     if (cfg->n_blocks) { /* the widths of typed layers follow from the shapes */
         char msg[900];
         int id;

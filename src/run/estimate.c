@@ -245,9 +245,9 @@ static int estimate_body(const char *dir, const iflow_estimate_options *o, iflow
         char path[1200];
         run_checkpoint_path(&st, epochs[i], path, sizeof path);
         if (access(path, R_OK) != 0)
-            rc = iflow_error_set(err, IFLOW_EINVAL, "%s: no checkpoint for epoch %ld", path,
-                                 epochs[i]);
+            rc = run_missing_checkpoint(dir, epochs[i], st.cfg.checkpoint_keep, err);
     }
+    st.estimating = 1, st.n_to_measure = n, st.t_begin = iflow_now_seconds();
     if (!rc && st.root) rc = open_estimate_logs(&st, o, err);
     rc = iflow_dist_agree(rc, err);
     st.mi_opts = o->mi; /* already merged with the run's config by the caller */

@@ -32,7 +32,13 @@ int run_load_data(run_state *st, iflow_error *err) {
         rc = iflow_dataset_load_idx(c->data_file, c->data_labels, c->max_rows, &all, err);
     else
         rc = iflow_dataset_load_csv(c->data_file, &all, err);
-    if (rc) return rc;
+    /* Name the config line (and the labels file only when the error is about it). */
+    if (rc)
+        return iflow_config_blame_path(c,
+                                       idx && c->data_labels[0] && strstr(err->msg, c->data_labels)
+                                           ? c->data_labels
+                                           : c->data_file,
+                                       err);
     if (!idx && c->max_rows > 0 && c->max_rows < all->n) all->n = c->max_rows; /* as for IDX */
     char where[IFLOW_PATH_MAX + 16];
     if (c->layers_line)
@@ -54,13 +60,25 @@ int run_load_data(run_state *st, iflow_error *err) {
     }
     if (!rc && idx && c->test_file[0]) {
         rc = iflow_dataset_load_idx(c->test_file, c->test_labels, c->max_rows, &st->test, err);
+        if (rc)
+            iflow_config_blame_path(
+                c, strstr(err->msg, c->test_labels) ? c->test_labels : c->test_file, err);
         st->train = all;
         all = NULL;
     } else if (!rc) {
         iflow_split *sp = NULL;
-        rc = c->test_split[0]
-                 ? iflow_split_from_file(c->test_split, all->n, &sp, err)
-                 : iflow_split_fraction(all->n, c->test_fraction, c->split_seed, &sp, err);
+        if (c->test_split[0]) {
+            rc = iflow_split_from_file(c->test_split, all->n, &sp, err);
+            if (rc) iflow_config_blame_path(c, c->test_split, err);
+        } else {
+            rc = iflow_split_fraction(all->n, c->test_fraction, c->split_seed, &sp, err);
+            if (rc) {
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                iflow_error_set(err, rc, "%s: [data] test_fraction = %g: %s", c->path,
+                                c->test_fraction, msg);
+            }
+        }
         if (!rc) rc = iflow_dataset_subset(all, sp->train, sp->n_train, &st->train, err);
         if (!rc) rc = iflow_dataset_subset(all, sp->test, sp->n_test, &st->test, err);
         iflow_split_free(sp);
@@ -193,16 +211,27 @@ int run_build_model(run_state *st, iflow_error *err) {
     return 0;
 }
 
+/* A checkpoint older than the newest that the run keeps: checkpoint_keep's, or a measured one. */
+static int keeps_checkpoint(const run_state *st, long epoch) {
+    return !strcmp(st->cfg.checkpoint_keep, "all") ||
+           contains(st->keep_epochs, st->n_keep, epoch) || contains(st->mi_epochs, st->n_mi, epoch);
+}
+
 static int save_checkpoint(run_state *st, long epoch, iflow_error *err) {
     char path[1200];
     run_checkpoint_path(st, epoch, path, sizeof path);
     iflow_checkpoint_meta meta = {.epoch = epoch, .config_hash = st->config_hash};
     int rc = iflow_checkpoint_save(path, &meta, st->net, st->opt, &st->rng, err);
     if (rc) return rc;
-    /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it. */
+    /* Thin: the previous epoch's checkpoint goes unless the keep rule or an MI epoch wants it;
+     * after a resume, once a newer one exists, every older one (the one resumed from, and
+     * those of an invocation that was interrupted) under the same rule. */
+    if (st->resumed_from >= 0) {
+        st->resumed_from = -1;
+        return run_thin_checkpoints(st, epoch, keeps_checkpoint, err);
+    }
     long prev = epoch - 1;
-    if (prev >= 0 && prev != st->resumed_from && !contains(st->keep_epochs, st->n_keep, prev) &&
-        !contains(st->mi_epochs, st->n_mi, prev) && strcmp(st->cfg.checkpoint_keep, "all") != 0) {
+    if (prev >= 0 && !keeps_checkpoint(st, prev)) {
         run_checkpoint_path(st, prev, path, sizeof path);
         remove(path);
     }
@@ -237,7 +266,10 @@ static int plot(run_state *st, iflow_error *err) {
     iflow_error e = {0};
     int rc = iflow_plot_run(st->dir, st->dir, &po, notes, sizeof notes, &n, &e);
     if (rc) {
-        run_say(st, "plot failed: %s", e.msg);
+        if (err)
+            run_log(st, "plot failed: %s", e.msg); /* the caller reports err */
+        else
+            run_say(st, "plot failed: %s", e.msg);
         return iflow_error_set(err, rc,
                                "%s: the run is complete but its figures were not "
                                "written: %s (infoflow plot %s draws them again)",
@@ -260,7 +292,7 @@ static int measure_epoch(run_state *st, long epoch, int rc, iflow_error *err) {
 }
 
 static int one_epoch(run_state *st, long epoch, iflow_error *err) {
-    double t0 = iflow_now_seconds();
+    double t0 = iflow_now_seconds(), measured_before = st->measure_seconds;
     runlog_metrics m;
     if (epoch > 0) {
         int rc = iflow_train_epoch(st->trainer, st->net, st->opt, st->train->x, st->train->y,
@@ -305,20 +337,22 @@ static int one_epoch(run_state *st, long epoch, iflow_error *err) {
                                               : "lower lr?");
     }
     rc = measure_epoch(st, epoch, rc, err);
-    if (!rc && st->o->progress) {
+    if (epoch > 0) { /* epoch 0 only evaluates */
+        st->train_seconds += iflow_now_seconds() - t0 - (st->measure_seconds - measured_before);
+        st->n_trained++;
+    }
+    if (!rc) {
         char stage[160];
         snprintf(stage, sizeof stage, "epoch %ld/%ld  loss %.4f  train %.2f%%  test %.2f%%", epoch,
                  st->cfg.epochs, m.train_loss_clean, 100 * m.train_acc_clean,
                  100 * m.test_acc_clean);
-        st->o->progress(st->o->progress_user, stage, (double)epoch / (double)st->cfg.epochs);
+        run_progress(st, stage, epoch, -1);
     }
     return rc;
 }
 
 void run_release(run_state *st) {
-    runlog *logs[] = {&st->metrics, &st->mi,       &st->binned,  &st->acts,
-                      &st->scatter, &st->clusters, &st->cos_hist};
-    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) runlog_close(logs[i]);
+    run_close_logs(st, NULL);
     if (st->log) fclose(st->log);
     if (st->lock_fd >= 0) close(st->lock_fd);
     iflow_dataset_free(st->train);
@@ -333,26 +367,37 @@ void run_release(run_state *st) {
     free(st->keep_epochs);
 }
 
+/* info.csv and net.txt; with config.ini and config.hash too for a resume (accepted by now). */
+static int write_run_files(run_state *st, iflow_error *err) {
+    int rc = st->o->resume ? run_write_config(st, err) : 0;
+    if (!rc) rc = write_info(st, err);
+    if (!rc) rc = write_net_txt(st, err);
+    return rc;
+}
+
 static int prepare(run_state *st, iflow_error *err) {
     const iflow_config *c = &st->cfg;
     int rc = iflow_config_validate(c, err);
     if (!rc) rc = iflow_epochs_expand(c->mi_epochs, c->epochs, &st->mi_epochs, &st->n_mi, err);
-    if (!rc) {
-        const char *keep = c->checkpoint_keep;
-        if (!strcmp(keep, "all") || !strcmp(keep, "last")) keep = "none";
-        rc = iflow_epochs_expand(keep, c->epochs, &st->keep_epochs, &st->n_keep, err);
-    }
     /* Rank 0 alone creates, locks and writes the run directory; the others wait for its
      * verdict before loading anything, and take the generator it adopted for a resumed run. */
     if (!rc && st->root) rc = run_open_dir(st, err);
     if (!rc && st->root) rc = run_check_config(st, err); /* may adopt the run's generator */
+    if (!rc) { /* after run_check_config, which may adopt the run's checkpoint_keep */
+        const char *keep = c->checkpoint_keep;
+        if (!strcmp(keep, "all") || !strcmp(keep, "last")) keep = "none";
+        rc = iflow_epochs_expand(keep, c->epochs, &st->keep_epochs, &st->n_keep, err);
+    }
+    /* A new run writes its config first (a directory with config.hash is a run's); a resume
+     * writes nothing until it is accepted (run_body). */
+    if (!rc && st->root && !st->o->resume) rc = run_write_config(st, err);
     rc = iflow_dist_agree(rc, err);
     if (!rc) rc = iflow_dist_bcast(&st->cfg.noise_generator, sizeof st->cfg.noise_generator, err);
     st->config_hash = run_resume_hash(c); /* as config.hash: a run may be extended */
     if (!rc) rc = run_load_data(st, err);
-    if (!rc && st->root) rc = write_info(st, err);
     if (!rc) rc = run_build_model(st, err);
-    if (!rc && st->root) rc = write_net_txt(st, err);
+    if (!rc && st->root && st->o->resume) rc = run_check_logs(st, err);
+    if (!rc && st->root && !st->o->resume) rc = write_run_files(st, err);
     iflow_mi_options_from_config(c, &st->mi_opts);
     return iflow_dist_agree(rc, err);
 }
@@ -381,9 +426,11 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
     long start = -1;
     if (!rc && opts->resume) {
         rc = agree_start(start, run_resume_point(&st, &start, err), err);
-        st.resumed_from = start; /* kept under the rules it was written with */
+        st.resumed_from = start; /* thinned with the others once a newer one is written */
         if (!rc && start >= 0) run_say(&st, "resuming after epoch %ld", start);
         if (!rc && start < 0) run_say(&st, "no usable checkpoint: starting from scratch");
+        if (!rc && st.root) rc = write_run_files(&st, err);
+        if (!rc && st.root) run_remove_stale_tmp(&st);
         if (!rc && st.root) rc = run_trim_logs(&st, start, err);
     }
     if (!rc && st.root) rc = run_open_logs(&st, err);
@@ -394,6 +441,7 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
         run_say(&st, "training %zu rows (test %zu), MI on %zu inputs at %zu epochs, into %s",
                 st.train->n, st.test->n, st.inputs->n, st.n_mi, st.dir);
     long done = 0;
+    st.t_begin = iflow_now_seconds();
     int split = iflow_dist_size() > 1; /* a seed of repeats keeps its task ("seed S") */
     for (long e = start + 1; !rc && e <= cfg->epochs; e++) {
         if (split) iflow_dist_set_task("epoch %ld (training)", e); /* for a kill's message */
@@ -406,11 +454,14 @@ static int run_body(const iflow_config *cfg, const iflow_run_options *opts, iflo
         if (!rc && e > 0 && opts->stop_after > 0 && ++done >= opts->stop_after) break;
     }
     if (split) iflow_dist_set_task("%s", "");
+    /* A resume of a finished run writes no checkpoint: thin what an interrupted write left. */
+    if (!rc && st.root && start >= cfg->epochs)
+        rc = run_thin_checkpoints(&st, cfg->epochs, keeps_checkpoint, err);
     rc = iflow_dist_agree(rc, err);
-    if (rc)
-        run_say(&st, "stopped: %s", err->msg);
-    else if (opts->plot)
-        rc = iflow_dist_agree(st.root ? plot(&st, err) : 0, err);
+    if (rc) run_log(&st, "stopped: %s", err->msg); /* the caller reports err */
+    /* Every row reaches the disk before the figures read the logs back. */
+    if (!rc && st.root) rc = run_close_logs(&st, err);
+    if (!rc && opts->plot) rc = iflow_dist_agree(st.root ? plot(&st, err) : 0, err);
     run_release(&st);
     return rc;
 }

@@ -14,13 +14,10 @@
 #include "io.h"
 #include "run_internal.h"
 
-void run_say(run_state *st, const char *fmt, ...) {
+static void vsay(run_state *st, int terminal, const char *fmt, va_list ap) {
     if (!st->root) return;
     char line[1200];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     if (st->log) {
         time_t t = time(NULL);
         char stamp[32];
@@ -28,7 +25,21 @@ void run_say(run_state *st, const char *fmt, ...) {
         fprintf(st->log, "%s %s\n", stamp, line);
         fflush(st->log);
     }
-    if (st->o->message) st->o->message(st->o->progress_user, line);
+    if (terminal && st->o->message) st->o->message(st->o->progress_user, line);
+}
+
+void run_say(run_state *st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(st, 1, fmt, ap);
+    va_end(ap);
+}
+
+void run_log(run_state *st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(st, 0, fmt, ap);
+    va_end(ap);
 }
 
 void run_checkpoint_path(const run_state *st, long epoch, char *out, size_t n) {
@@ -121,6 +132,31 @@ static int list_checkpoints(const char *dir, long **out, size_t *n, iflow_error 
     closedir(d);
     if (*n > 1) qsort(*out, *n, sizeof **out, cmp_long_desc); /* qsort(NULL, 0) is UB */
     return 0;
+}
+
+int run_missing_checkpoint(const char *dir, long epoch, const char *keep, iflow_error *err) {
+    long *epochs = NULL;
+    size_t n = 0;
+    int rc = list_checkpoints(dir, &epochs, &n, err);
+    if (rc) return rc;
+    if (n == 0)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: the run has no checkpoints (none in %s/checkpoints: results "
+                               "committed to a repository leave them out); train it again to get "
+                               "them (infoflow run CONFIG --out NEW_DIR)",
+                               dir, dir);
+    char kept[256] = "";
+    size_t len = 0;
+    for (size_t i = n; i-- > 0 && len + 24 < sizeof kept;) /* oldest first */
+        len += (size_t)snprintf(kept + len, sizeof kept - len, "%s%ld", len ? "," : "", epochs[i]);
+    if (len + 24 >= sizeof kept) snprintf(kept + len, sizeof kept - len, ",...");
+    free(epochs);
+    return iflow_error_set(err, IFLOW_EINVAL,
+                           "%s: the run has no checkpoint of epoch %ld; it kept epochs %s "
+                           "([train] checkpoint_keep = %s: a run keeps the measured epochs, "
+                           "the last and those that key names; train again with a "
+                           "checkpoint_keep that names epoch %ld)",
+                           dir, epoch, kept, keep && keep[0] ? keep : "?", epoch);
 }
 
 /* Loads the newest checkpoint that passes every check; *epoch = -1 if none. */
@@ -258,12 +294,25 @@ static int adopt_run_generator(run_state *st, const char *path, const char *hpat
     return rc;
 }
 
+/* A resumed run keeps the checkpoint_keep of its config.ini when the config names none, so a
+ * resume never deletes checkpoints the run's own rule kept (e.g. a run with `all`). */
+static int adopt_run_keep(run_state *st, const char *path, iflow_error *err) {
+    if (!st->o->resume || st->cfg.checkpoint_keep_given || access(path, F_OK) != 0) return 0;
+    iflow_config old;
+    int rc = load_run_config(path, &old, err);
+    if (!rc)
+        snprintf(st->cfg.checkpoint_keep, sizeof st->cfg.checkpoint_keep, "%s",
+                 old.checkpoint_keep);
+    return rc;
+}
+
 /* The effective config: a new run writes it; a resumed one must match it (epochs may grow). */
 int run_check_config(run_state *st, iflow_error *err) {
     char path[1100], hpath[1100];
     int rc = iflow_path_join(path, sizeof path, st->dir, "config.ini", err);
     if (!rc) rc = iflow_path_join(hpath, sizeof hpath, st->dir, "config.hash", err);
     if (!rc) rc = adopt_run_generator(st, path, hpath, err);
+    if (!rc) rc = adopt_run_keep(st, path, err);
     if (rc) return rc;
     uint64_t now = run_resume_hash(&st->cfg), then;
     if (st->o->resume && read_hash(hpath, &then) == 0) {
@@ -293,8 +342,57 @@ int run_check_config(run_state *st, iflow_error *err) {
         if ((rc = check_foreign_files(st, hpath, err))) return rc;
     }
     if (st->o->resume && (rc = check_not_shorter(st, path, err))) return rc;
-    rc = iflow_config_write(&st->cfg, path, err);
-    return rc ? rc : write_hash(hpath, now, err);
+    return 0;
+}
+
+int run_write_config(run_state *st, iflow_error *err) {
+    char path[1100], hpath[1100];
+    int rc = iflow_path_join(path, sizeof path, st->dir, "config.ini", err);
+    if (!rc) rc = iflow_path_join(hpath, sizeof hpath, st->dir, "config.hash", err);
+    if (!rc) rc = iflow_config_write(&st->cfg, path, err);
+    return rc ? rc : write_hash(hpath, run_resume_hash(&st->cfg), err);
+}
+
+/* "NAME.PID.tmp", an iflow_atomic file (io.h) whose writer died before renaming it. */
+static int is_atomic_tmp(const char *name) {
+    size_t len = strlen(name);
+    if (len < 7 || strcmp(name + len - 4, ".tmp") != 0) return 0;
+    size_t i = len - 4, digits = 0;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9') i--, digits++;
+    return digits > 0 && i > 1 && name[i - 1] == '.';
+}
+
+void run_remove_stale_tmp(run_state *st) {
+    const char *subdirs[] = {"", "checkpoints"};
+    for (size_t k = 0; k < 2; k++) {
+        char dir[1100], path[1400];
+        if (iflow_path_join(dir, sizeof dir, st->dir, subdirs[k], NULL)) continue;
+        DIR *d = opendir(dir);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (is_atomic_tmp(e->d_name)) {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                if (remove(path) == 0)
+                    run_log(st, "removed %s, left by an interrupted write", path);
+            }
+        closedir(d);
+    }
+}
+
+int run_thin_checkpoints(run_state *st, long newest, int (*kept)(const run_state *, long),
+                         iflow_error *err) {
+    long *epochs = NULL;
+    size_t n = 0;
+    int rc = list_checkpoints(st->dir, &epochs, &n, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (epochs[i] >= newest || kept(st, epochs[i])) continue;
+        char path[1200];
+        run_checkpoint_path(st, epochs[i], path, sizeof path);
+        remove(path);
+    }
+    free(epochs);
+    return rc;
 }
 
 int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err) {

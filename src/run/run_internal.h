@@ -57,8 +57,15 @@ typedef struct run_state {
     runlog clusters, cos_hist; /* clustering.csv, cosine_hist.csv (closed: not measured) */
     size_t n_measured;         /* MI epochs measured in this invocation */
     uint64_t config_hash;      /* of cfg, computed once (it reads the data files) */
-    long resumed_from;         /* the checkpoint resumed from (-1: none): never thinned away */
+    long resumed_from; /* the checkpoint resumed from, until a newer one is written (-1: none) */
     iflow_mi_options mi_opts;
+    /* The progress display's fraction of this invocation's work (run_progress): time spent so
+     * far against the time left, estimated from the epochs trained and measured so far. */
+    double t_begin, train_seconds, measure_seconds, measure_t0;
+    size_t n_trained;       /* epochs trained in this invocation */
+    size_t n_measures_done; /* measurements finished in this invocation */
+    size_t n_to_measure;    /* `estimate`: measurements it makes (a run counts its MI epochs) */
+    int estimating;         /* `estimate`: measures only */
 } run_state;
 
 /* run.c */
@@ -69,18 +76,44 @@ void run_release(run_state *st);
 /* run_dir.c */
 /* A line to log.txt (time-stamped) and to the run's message callback; rank 0's only. */
 void run_say(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line to log.txt only: e.g. the error that stopped a run, which the caller reports. */
+void run_log(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_checkpoint_path(const run_state *st, long epoch, char *out, size_t n);
 int run_check_meta(const run_state *st, const char *path, long epoch,
                    const iflow_checkpoint_meta *meta, iflow_error *err);
 int run_open_dir(run_state *st, iflow_error *err);
 int run_resume_point(run_state *st, long *epoch, iflow_error *err);
 uint64_t run_resume_hash(const iflow_config *c);
+/* The error for a run directory without a checkpoint of `epoch` (for `estimate` and `export`):
+ * that the run has no checkpoints at all and how to get them, or which epochs it kept and why
+ * (keep: its [train] checkpoint_keep). Returns IFLOW_EINVAL. */
+int run_missing_checkpoint(const char *dir, long epoch, const char *keep, iflow_error *err);
+/* The effective config against the run directory's: a new run into a directory of another, a
+ * resume with another config or fewer epochs are refused. Writes nothing. */
 int run_check_config(run_state *st, iflow_error *err);
+/* Writes config.ini and config.hash (a new run at once; a resume once it is accepted). */
+int run_write_config(run_state *st, iflow_error *err);
+/* Removes NAME.PID.tmp files of the run directory and its checkpoints/, left by a write a kill
+ * cut off (the caller holds the run's lock, so no live writer owns them). */
+void run_remove_stale_tmp(run_state *st);
+/* Removes the checkpoints older than `newest` that kept() does not want: after a resume those
+ * written before the interruption follow the same rule as the others. */
+int run_thin_checkpoints(run_state *st, long newest, int (*kept)(const run_state *, long),
+                         iflow_error *err);
 
 /* run_measure.c */
 int run_open_logs(run_state *st, iflow_error *err);
+/* Checks every log of the run directory before a resume writes anything (runlog_check). */
+int run_check_logs(run_state *st, iflow_error *err);
+/* Closes every log (all rows reach the disk, as the final figures read them); idempotent. */
+int run_close_logs(run_state *st, iflow_error *err);
 int run_trim_logs(run_state *st, long epoch, iflow_error *err);
 int run_measure(run_state *st, const iflow_net *net, long epoch, iflow_error *err);
+/* Shows `stage` with the fraction of the invocation's work done: after epoch's training
+ * (measured < 0), or with that share of epoch's measurement done (in [0, 1)). The time left
+ * counts the epochs to train and the measurements to make, each at its mean so far (a
+ * measurement in progress extrapolated from its layers done), so the ETA includes measuring. */
+void run_progress(run_state *st, const char *stage, long epoch, double measured);
 int run_record(run_state *st, const iflow_net *net, long epoch, const iflow_layer_info *info,
                double seconds, iflow_error *err);
 int run_catch_up(run_state *st, long epoch, iflow_error *err);

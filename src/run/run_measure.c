@@ -22,21 +22,49 @@ static int scatter_epoch(const run_state *st, long epoch) {
     return 0;
 }
 
-/* Forwards the estimator's stages to the run's progress display, with the run's fraction done
- * (so the ETA stays that of the whole run). */
+void run_progress(run_state *st, const char *stage, long epoch, double measured) {
+    if (!st->o->progress || !st->root) return;
+    double now = iflow_now_seconds(), elapsed = now - st->t_begin;
+    double per_epoch = st->n_trained ? st->train_seconds / (double)st->n_trained : 0;
+    double per_measure =
+        st->n_measures_done ? st->measure_seconds / (double)st->n_measures_done : 0;
+    double current_left = 0; /* of the measurement in progress */
+    if (measured >= 0) {
+        double spent = now - st->measure_t0;
+        double whole = measured > 0.05 ? spent / measured : per_measure;
+        if (!st->n_measures_done) per_measure = whole;
+        current_left = whole > spent ? whole - spent : 0;
+    }
+    size_t measures_left = 0;
+    long epochs_left = 0;
+    if (st->estimating) {
+        size_t started = st->n_measures_done + (measured >= 0);
+        measures_left = st->n_to_measure > started ? st->n_to_measure - started : 0;
+    } else {
+        for (size_t i = 0; i < st->n_mi; i++) measures_left += st->mi_epochs[i] > epoch;
+        epochs_left = st->cfg.epochs - epoch;
+    }
+    double left =
+        (double)epochs_left * per_epoch + (double)measures_left * per_measure + current_left;
+    int more = epochs_left > 0 || measures_left > 0 || measured >= 0;
+    double fraction = elapsed + left > 0 ? elapsed / (elapsed + left) : 1;
+    if (more && left <= 0) fraction = 0;            /* not timed yet: no ETA */
+    if (more && fraction > 0.999) fraction = 0.999; /* 100% only when nothing is left */
+    st->o->progress(st->o->progress_user, stage, fraction);
+}
+
+/* Forwards the estimator's stages (layer l of L: fraction (l-1)/L) to the run's display. */
 typedef struct mi_progress {
     run_state *st;
     long epoch;
 } mi_progress;
 
 static void forward_progress(void *user, const char *stage, double fraction) {
-    (void)fraction;
     const mi_progress *p = user;
     char line[160];
     snprintf(line, sizeof line, "epoch %ld/%ld  measuring information: %s", p->epoch,
              p->st->cfg.epochs, stage);
-    p->st->o->progress(p->st->o->progress_user, line,
-                       (double)p->epoch / (double)(p->st->cfg.epochs > 0 ? p->st->cfg.epochs : 1));
+    run_progress(p->st, line, p->epoch, fraction < 1 ? fraction : 0.999);
 }
 
 /* Appends the rows of one measured epoch: activations and scatter of the net as it is, then
@@ -84,14 +112,17 @@ int run_measure(run_state *st, const iflow_net *net, long epoch, iflow_error *er
     const iflow_dataset *in = st->inputs;
     double t0 = iflow_now_seconds();
     mi_progress mp = {st, epoch};
+    st->measure_t0 = t0;
     int split = iflow_dist_size() > 1; /* a seed of repeats keeps its task ("seed S") */
     if (split) iflow_dist_set_task("the measurement of epoch %ld", epoch);
     int rc =
         iflow_mi_measure(net, in->x, in->y, in->n, net->widths[net->n_layers], epoch, &st->mi_opts,
                          info, st->o->progress && st->root ? forward_progress : NULL, &mp, err);
     if (split) iflow_dist_set_task("%s", "");
-    if (rc || !st->root) return rc;
-    return run_record(st, net, epoch, info, iflow_now_seconds() - t0, err);
+    if (!rc && st->root) rc = run_record(st, net, epoch, info, iflow_now_seconds() - t0, err);
+    st->measure_seconds += iflow_now_seconds() - t0;
+    st->n_measures_done++;
+    return rc;
 }
 
 /* mi.csv gains the k-sliced columns only when slicing is on: other runs' files stay as they
@@ -111,6 +142,31 @@ int run_open_logs(run_state *st, iflow_error *err) {
         rc = runlog_open(st->dir, "clustering.csv", RUN_CLUSTER_HEADER, &st->clusters, err);
     if (!rc && st->cluster_set)
         rc = runlog_open(st->dir, "cosine_hist.csv", RUN_COSINE_HIST_HEADER, &st->cos_hist, err);
+    return rc;
+}
+
+int run_check_logs(run_state *st, iflow_error *err) {
+    const char *names[] = {"metrics.csv", "mi.csv",         "binned.csv",     "activations.csv",
+                           "scatter.csv", "clustering.csv", "cosine_hist.csv"};
+    const char *headers[] = {RUNLOG_METRICS_HEADER,     mi_header(st),         RUNLOG_BINNED_HEADER,
+                             RUNLOG_ACTIVATIONS_HEADER, RUNLOG_SCATTER_HEADER, RUN_CLUSTER_HEADER,
+                             RUN_COSINE_HIST_HEADER};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !rc; i++)
+        rc = runlog_check(st->dir, names[i], headers[i], err);
+    return rc;
+}
+
+int run_close_logs(run_state *st, iflow_error *err) {
+    runlog *logs[] = {&st->metrics, &st->mi,       &st->binned,  &st->acts,
+                      &st->scatter, &st->clusters, &st->cos_hist};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        char path[sizeof logs[i]->path];
+        snprintf(path, sizeof path, "%s", logs[i]->path);
+        if (runlog_close(logs[i]) && !rc)
+            rc = iflow_error_set(err, IFLOW_EIO, "%s: write failed (disk full?)", path);
+    }
     return rc;
 }
 
