@@ -247,6 +247,18 @@ START_TEST(test_cnn_layers) {
                  "expected CxHxW");
     expect_error(BASE_DATA "[net]\ninput = 2x2x2\nlayers = 4,3,2\n" BASE_TRAIN, IFLOW_EINVAL, 4,
                  "has 8 values but layers starts with 4");
+    /* 16776682 x 16769306 x 65569 wraps around 2^64 to 1240132: refused as too large, in both
+     * forms, never taken for the wrapped width. */
+    ck_assert_uint_eq((size_t)16776682 * 16769306 * 65569, 1240132);
+    expect_error(BASE_DATA
+                 "[net]\ninput = 16776682x16769306x65569\nlayers = 1240132,2\n" BASE_TRAIN,
+                 IFLOW_EINVAL, 4, "more than 16777216 (2^24) values");
+    expect_error(
+        BASE_DATA
+        "[net]\ninput = 16776682x16769306x65569\nlayers = conv 2 1x1, dense 2\n" BASE_TRAIN,
+        IFLOW_EINVAL, 4, "more than 16777216 (2^24) values");
+    expect_error(BASE_DATA "[net]\ninput = 4096x4096x2\nlayers = dense 2\n" BASE_TRAIN,
+                 IFLOW_EINVAL, 4, "more than 16777216 (2^24) values");
     expect_error(BASE_DATA CNN_NET("conv 4 3x3, dense 3") BASE_TRAIN "[net]\nbeta_layers = 1,2\n",
                  IFLOW_EINVAL, 9, "beta_layers has 2 entries but layers has 1 hidden");
 }

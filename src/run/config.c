@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "config_layers.h"
 #include "io.h"
 
@@ -747,9 +748,11 @@ static int net_shapes(const iflow_config *cfg, size_t *widths, int *id, char *ms
     const iflow_shape *in = &cfg->input;
     *id = N_INPUT;
     if (!cfg->n_blocks) {
-        if (in->c && cfg->n_widths && in->c * in->h * in->w != cfg->widths[0]) {
+        size_t count = 0; /* parsed products are checked; a wrap-around is a mismatch too */
+        if (in->c && cfg->n_widths &&
+            (iflow_size_mul3(in->c, in->h, in->w, &count) || count != cfg->widths[0])) {
             snprintf(msg, n, "[net] input %zux%zux%zu has %zu values but layers starts with %zu",
-                     in->c, in->h, in->w, in->c * in->h * in->w, cfg->widths[0]);
+                     in->c, in->h, in->w, count, cfg->widths[0]);
             return IFLOW_EINVAL;
         }
         return 0;
