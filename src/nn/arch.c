@@ -1,6 +1,7 @@
 /* Architecture of block nets: output shapes and their checks, and the text form of blocks
  * ("conv 16 5x5 pad 2 maxpool 2", "dense 10") used by configs, net.txt and checkpoints' errors. */
 #include <stdio.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "infoflow/conv.h"
@@ -97,6 +98,20 @@ int iflow_net_block_shapes(iflow_shape input, size_t n_blocks, const iflow_block
         if (shape_fits(out[l]))
             return block_error(err, l, &blocks[l - 1], "output larger than 2^24 values");
     }
+    return 0;
+}
+
+int iflow_net_block_info(const iflow_net *net, size_t l, size_t *info, iflow_error *err) {
+    if (l < 1 || l > net->n_layers)
+        return iflow_error_set(err, IFLOW_EINVAL, "net: block %zu out of range 1..%zu", l,
+                               net->n_layers);
+    const iflow_block *b = &net->block[l];
+    const iflow_shape *out = &net->shape[l], *in = &net->shape[l - 1];
+    const size_t v[IFLOW_BLOCK_INFO_N] = {
+        (size_t)b->kind, b->units,     b->kh,  b->kw,  b->stride, b->pad,
+        (size_t)b->pool, b->pool_size, out->c, out->h, out->w,    net->w_rows[l],
+        net->w_cols[l],  in->c,        in->h,  in->w};
+    memcpy(info, v, sizeof v);
     return 0;
 }
 
