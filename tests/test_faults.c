@@ -874,6 +874,26 @@ START_TEST(test_export_protects_and_checks) {
 }
 END_TEST
 
+/* A CNN config whose measurements cannot be made (1 input; too many samples to hold) is
+ * refused before any work: no run directory, nothing written. */
+START_TEST(test_cnn_measure_sizes_refused_before_work) {
+    write_images("img.csv");
+    const char *estimates[] = {"inputs = 1\n", "inputs = 100000000000\nreplicas = 1000\n"};
+    for (size_t i = 0; i < 2; i++) {
+        char text[600];
+        snprintf(text, sizeof text,
+                 "[data]\nfile = img.csv\ntest_fraction = 0.25\n"
+                 "[net]\ninput = 1x6x6\nlayers = conv 4 3x3 pad 1 maxpool 2, dense 5, dense 2\n"
+                 "[train]\nlr = 0.01\nbatch = 16\nepochs = 3\n[estimate]\nepochs = 0,3\n%s",
+                 estimates[i]);
+        write_text("cnn.ini", text);
+        ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "never", "--quiet", "--no-plot"), 1);
+        assert_stderr_has("cnn.ini:13: [estimate] inputs");
+        ck_assert(!exists("never"));
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("cli");
@@ -894,6 +914,7 @@ int main(void) {
     tcase_add_test(tc, test_resume_version1_checkpoint);
     tcase_add_test(tc, test_export_reproduces_s1);
     tcase_add_test(tc, test_export_protects_and_checks);
+    tcase_add_test(tc, test_cnn_measure_sizes_refused_before_work);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

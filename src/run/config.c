@@ -782,6 +782,27 @@ int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err)
                                 cfg->leaky_slope, beta, out, err);
 }
 
+/* What the measurements will need, known from the config alone, refused before any training:
+ * at least 2 inputs, and inputs x replicas samples of the widest hidden layer (checked: a CNN's
+ * hidden layers hold thousands of values each) within what can be allocated. */
+static int check_measured_sizes(const iflow_config *cfg, const int *line, iflow_error *err) {
+    if (cfg->mi_inputs == 1)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_INPUTS,
+                       "[estimate] inputs = 1: the information measures need at least 2 inputs "
+                       "(0 = all of them)");
+    size_t widest = 0, samples, bytes;
+    for (size_t l = 1; l + 1 < cfg->n_widths; l++)
+        widest = cfg->widths[l] > widest ? cfg->widths[l] : widest;
+    if (cfg->mi_inputs &&
+        (iflow_size_mul3(cfg->mi_inputs, cfg->replicas, widest, &samples) ||
+         iflow_size_mul(samples, sizeof(double), &bytes) || bytes > IFLOW_ALLOC_MAX))
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_INPUTS,
+                       "[estimate] inputs = %zu x replicas = %zu x %zu values of the widest "
+                       "hidden layer is too many samples to hold; lower inputs or replicas",
+                       cfg->mi_inputs, cfg->replicas, widest);
+    return 0;
+}
+
 /* Required keys, ranges and cross-field rules; line (may be NULL) gives error line numbers. */
 static int check_config(const iflow_config *cfg, const int *line, iflow_error *err) {
     char msg[900];
@@ -845,7 +866,7 @@ static int check_config(const iflow_config *cfg, const int *line, iflow_error *e
     rc = iflow_epochs_expand(cfg->mi_epochs, cfg->epochs, &ep, &n_ep, &e);
     free(ep);
     if (rc) return fail_at(err, rc, cfg, line, E_EPOCHS, "[estimate] epochs: %s", e.msg);
-    return 0;
+    return n_ep ? check_measured_sizes(cfg, line, err) : 0;
 }
 
 int iflow_config_validate(const iflow_config *cfg, iflow_error *err) {
