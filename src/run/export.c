@@ -308,11 +308,11 @@ static int load_checkpoint(const char *run_dir, long epoch, iflow_net *net, iflo
     for (size_t i = 0; i < n; i++) found |= epochs[i] == epoch;
     if (!rc && n == 0)
         rc = iflow_error_set(err, IFLOW_EINVAL,
-                             "%s: the run has no checkpoints (%s/checkpoints/epoch-*.ckpt); a run "
-                             "writes them as it trains, keeping those [train] checkpoint_keep "
-                             "names: train the config again (infoflow run %s/config.ini --out "
-                             "NEW_DIR) to get them",
-                             path, run_dir, run_dir);
+                             "%s: the run has no checkpoints (checkpoints/epoch-*.ckpt) to "
+                             "export; a run writes them as it trains, keeping those [train] "
+                             "checkpoint_keep names: train the config again (infoflow run "
+                             "%s/config.ini --out NEW_DIR) to get them",
+                             run_dir, run_dir);
     else if (!rc && !found)
         rc = iflow_error_set(err, IFLOW_EINVAL,
                              "%s: no checkpoint of epoch %ld; the run has %zu, the newest of "
