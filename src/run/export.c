@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "infoflow/checkpoint.h"
 #include "infoflow/data.h"
 #include "infoflow/run.h"
@@ -71,8 +72,11 @@ static int export_activations(const export_state *s, iflow_error *err) {
     iflow_workspace *ws = NULL;
     double *out = NULL;
     if (!rc && max_w) rc = iflow_workspace_new(net, n < 256 ? n : 256, &ws, err);
-    if (!rc && max_w && !(out = malloc(n * max_w * sizeof *out)))
-        rc = iflow_error_set(err, IFLOW_ENOMEM, "out of memory for %zu x %zu outputs", n, max_w);
+    size_t count = 0;
+    if (!rc && max_w && iflow_size_mul(n, max_w, &count))
+        rc = iflow_error_set(err, IFLOW_EINVAL, "%zu inputs x %zu outputs overflow", n, max_w);
+    if (!rc && max_w && !(out = iflow_alloc_array(count, sizeof *out, "hidden outputs", err)))
+        rc = err ? err->code : IFLOW_ENOMEM;
     for (size_t l = 1; l < net->n_layers && !rc; l++) {
         const iflow_shape *sh = &net->shape[l];
         size_t conv[4] = {n, sh->c, sh->h, sh->w}, dense[2] = {n, net->widths[l]};
@@ -282,13 +286,31 @@ static int make_temp_dir(const char *out, char *tmp, size_t n, iflow_error *err)
 }
 
 /* Puts the finished tmp in place of out: rename onto a missing or empty directory, or an
- * atomic exchange with an earlier export, which is then removed. */
+ * atomic exchange with an earlier export, which is then removed. Where the file system cannot
+ * exchange, the earlier export is first renamed onto a fresh empty directory beside it. */
 static int install(const char *tmp, const char *out, int state, iflow_error *err) {
     if (state != OUT_EXPORT) {
         if (rename(tmp, out) == 0) return 0;
     } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_EXCHANGE) == 0) {
         remove_flat_dir(tmp); /* now the earlier export */
         return 0;
+    } else if (errno == EINVAL || errno == ENOSYS) {
+        char old[IFLOW_PATH_MAX + 64];
+        int rc = make_temp_dir(out, old, sizeof old, err);
+        if (rc) return rc;
+        if (rename(out, old) == 0) {
+            if (rename(tmp, out) == 0) {
+                remove_flat_dir(old);
+                return 0;
+            }
+            int saved = errno;
+            rename(old, out); /* put the earlier export back */
+            errno = saved;
+        } else {
+            int saved = errno;
+            rmdir(old);
+            errno = saved;
+        }
     }
     return iflow_error_set(err, IFLOW_EIO, "%s: cannot rename to %s: %s", tmp, out,
                            strerror(errno));
