@@ -49,7 +49,8 @@ typedef struct iflow_cluster_result {
 /* Measures s (n x d) with labels[i] in [0, n_classes); at least two classes must be present.
  * hist_within and hist_between (NULL, or opt->hist_bins entries each) receive the fractions of
  * the pairs counted whose cosine falls in bin b = [-1 + 2b/B, -1 + 2(b+1)/B) (the last bin
- * includes 1); each sums to 1 when pairs were counted, else is all 0. */
+ * includes 1); each sums to 1 when pairs were counted, else is all 0. IFLOW_ENUMERIC if a row's
+ * squared norm overflows double (rescale the data). */
 IFLOW_API int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
                                     size_t n_classes, const iflow_cluster_options *opt,
                                     iflow_cluster_result *out, double *hist_within,

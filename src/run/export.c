@@ -216,7 +216,7 @@ static int resolve_future(const char *path, char *out, size_t n, iflow_error *er
                 return iflow_error_set(err, IFLOW_EINVAL, "%s: path too long", path);
             return 0;
         }
-        if (errno != ENOENT)
+        if (errno != ENOENT || !strcmp(head, ".") || !strcmp(head, "/"))
             return iflow_error_set(err, IFLOW_EIO, "%s: %s", head, strerror(errno));
         char *slash = strrchr(head, '/');
         const char *last = slash ? slash + 1 : head;
@@ -242,6 +242,7 @@ static int resolve_future(const char *path, char *out, size_t n, iflow_error *er
 static int check_out(const char *run_dir, const char *out, int force, int *state,
                      iflow_error *err) {
     char run_real[IFLOW_PATH_MAX], out_real[IFLOW_PATH_MAX];
+    if (!*out) return iflow_error_set(err, IFLOW_EINVAL, "--out is empty: name a directory");
     int rc = resolve_future(run_dir, run_real, sizeof run_real, err);
     if (!rc) rc = resolve_future(out, out_real, sizeof out_real, err);
     if (rc) return rc;
@@ -273,8 +274,12 @@ static int make_temp_dir(const char *out, char *tmp, size_t n, iflow_error *err)
     char *slash = strrchr(parent, '/');
     const char *base = slash ? slash + 1 : parent;
     char dir[IFLOW_PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - parent) + (slash == parent) : 1,
-             slash ? parent : ".");
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == parent)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - parent), parent);
     int rc = iflow_mkdirs(dir, err);
     if (rc) return rc;
     if (snprintf(tmp, n, "%s/.%s.export-XXXXXX", dir, base) >= (int)n)
