@@ -223,6 +223,75 @@ START_TEST(test_zero_rows_and_errors) {
 }
 END_TEST
 
+/* measure and brute on the same rows: every number within tol (k-NN agreement exactly). */
+static void expect_brute(const double *s, size_t n, size_t d, const size_t *lab, size_t nc,
+                         size_t k, double tol, iflow_cluster_result *got) {
+    iflow_cluster_options opt;
+    iflow_cluster_options_default(&opt);
+    opt.knn = k;
+    opt.hist_bins = 8;
+    opt.block = 13;
+    iflow_cluster_result want;
+    double hw[8], hb[8], bw[8], bb[8];
+    iflow_error err = {0};
+    ck_assert_msg(iflow_cluster_measure(s, n, d, lab, nc, &opt, got, hw, hb, &err) == 0, "%s",
+                  err.msg);
+    brute(s, n, d, lab, nc, k, 8, &want, bw, bb);
+    ck_assert_double_eq_tol(got->silhouette, want.silhouette, tol);
+    ck_assert_double_eq(got->knn_agreement, want.knn_agreement);
+    ck_assert_double_eq_tol(got->cos_within, want.cos_within, tol);
+    ck_assert_double_eq_tol(got->cos_between, want.cos_between, tol);
+}
+
+/* The distance measures ignore where the rows sit and how they are scaled: rows offset by 1e8
+ * with unit spread, and rows scaled by 1e-8 and 1e8, give the numbers of a direct computation
+ * (brute, pair by pair) and of the rows without the offset or scale. Rows in two clumps at
+ * +-1e8 (their mean is the origin, so centring alone cannot help) with labels that do not
+ * follow the clumps: the k nearest neighbours inside a clump need the unit distances exactly. */
+START_TEST(test_offsets_and_scales) {
+    size_t n = 80, d = 6, k = 5, lab[80];
+    double *base = gaussian_points(n, d, 9), *s = malloc(n * d * sizeof *s);
+    for (size_t i = 0; i < n; i++) {
+        lab[i] = i % 3;
+        base[i * d + lab[i]] += 1.5;
+    }
+    iflow_cluster_result plain, got;
+    expect_brute(base, n, d, lab, 3, k, 1e-12, &plain);
+    ck_assert_double_gt(plain.silhouette, 0.02);
+    ck_assert_double_gt(plain.knn_agreement, 0.4);
+    for (size_t i = 0; i < n * d; i++) s[i] = base[i] + 1e8;
+    expect_brute(s, n, d, lab, 3, k, 1e-9, &got);
+    /* The offset rows are the plain ones rounded to ~1e-8: the same measures to that order. */
+    ck_assert_double_eq_tol(got.silhouette, plain.silhouette, 1e-6);
+    ck_assert_double_eq(got.knn_agreement, plain.knn_agreement);
+    const double scales[] = {1e-8, 1e8};
+    for (size_t t = 0; t < 2; t++) {
+        for (size_t i = 0; i < n * d; i++) s[i] = base[i] * scales[t];
+        expect_brute(s, n, d, lab, 3, k, 1e-12, &got);
+        ck_assert_double_eq_tol(got.silhouette, plain.silhouette, 1e-12);
+        ck_assert_double_eq(got.knn_agreement, plain.knn_agreement);
+        ck_assert_double_eq_tol(got.cos_within, plain.cos_within, 1e-12);
+        for (size_t i = 0; i < n * d; i++) s[i] = (base[i] + 1e8) * scales[t];
+        expect_brute(s, n, d, lab, 3, k, 1e-9, &got);
+        ck_assert_double_eq_tol(got.silhouette, plain.silhouette, 1e-6);
+        ck_assert_double_eq(got.knn_agreement, plain.knn_agreement);
+    }
+    /* Two clumps: rows i < n/2 at +1e8 on axis 0, the rest at -1e8. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++)
+            s[i * d + c] = base[i * d + c] + (c == 0 ? (i < n / 2 ? 1e8 : -1e8) : 0);
+    expect_brute(s, n, d, lab, 3, k, 1e-9, &got);
+    /* Inside one clump the rows are the plain ones: k-NN among the first n/2 as brute has it. */
+    size_t half[40];
+    for (size_t i = 0; i < n / 2; i++) half[i] = lab[i];
+    iflow_cluster_result in_clump;
+    expect_brute(s, n / 2, d, half, 3, k, 1e-9, &in_clump);
+    ck_assert_double_gt(in_clump.knn_agreement, 0.3);
+    free(s);
+    free(base);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cluster");
     TCase *tc = tcase_create("core");
@@ -231,6 +300,7 @@ int main(void) {
     tcase_add_test(tc, test_separated_clusters);
     tcase_add_test(tc, test_threads_and_blocks_identical);
     tcase_add_test(tc, test_zero_rows_and_errors);
+    tcase_add_test(tc, test_offsets_and_scales);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

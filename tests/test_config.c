@@ -255,6 +255,18 @@ START_TEST(test_cnn_layers) {
                  "expected CxHxW");
     expect_error(BASE_DATA "[net]\ninput = 2x2x2\nlayers = 4,3,2\n" BASE_TRAIN, IFLOW_EINVAL, 4,
                  "has 8 values but layers starts with 4");
+    /* 16776682 x 16769306 x 65569 wraps around 2^64 to 1240132: refused as too large, in both
+     * forms, never taken for the wrapped width. */
+    ck_assert_uint_eq((size_t)16776682 * 16769306 * 65569, 1240132);
+    expect_error(BASE_DATA
+                 "[net]\ninput = 16776682x16769306x65569\nlayers = 1240132,2\n" BASE_TRAIN,
+                 IFLOW_EINVAL, 4, "more than 16777216 (2^24) values");
+    expect_error(
+        BASE_DATA
+        "[net]\ninput = 16776682x16769306x65569\nlayers = conv 2 1x1, dense 2\n" BASE_TRAIN,
+        IFLOW_EINVAL, 4, "more than 16777216 (2^24) values");
+    expect_error(BASE_DATA "[net]\ninput = 4096x4096x2\nlayers = dense 2\n" BASE_TRAIN,
+                 IFLOW_EINVAL, 4, "more than 16777216 (2^24) values");
     expect_error(BASE_DATA CNN_NET("conv 4 3x3, dense 3") BASE_TRAIN "[net]\nbeta_layers = 1,2\n",
                  IFLOW_EINVAL, 9, "beta_layers has 2 entries but layers has 1 hidden");
 }
@@ -354,9 +366,20 @@ START_TEST(test_errors_cross_field) {
                  "slices must be >= 2");
     expect_error(BASE "[estimate]\ncluster_inputs = 10\ncluster_k = 10\n", IFLOW_EINVAL, 9,
                  "cluster_k = 10 needs cluster_inputs > cluster_k");
+    /* What the measurements need is refused at load, before a run trains: 2 inputs at least,
+     * and inputs x replicas x the widest hidden layer (a CNN's conv block here) checked. */
+    expect_error(BASE "[estimate]\ninputs = 1\n", IFLOW_EINVAL, 8, "need at least 2 inputs");
+    expect_error(BASE_DATA CNN_NET("conv 16 3x3 pad 1, dense 3") BASE_TRAIN
+                 "[estimate]\ninputs = 1\n",
+                 IFLOW_EINVAL, 9, "need at least 2 inputs");
+    expect_error(BASE_DATA CNN_NET("conv 16 3x3 pad 1, dense 3") BASE_TRAIN
+                 "[estimate]\ninputs = 100000000000\nreplicas = 1000\n",
+                 IFLOW_EINVAL, 9, "x 1024 values of the widest hidden layer is too many");
     expect_error(BASE "[estimate]\nslice_dim = -1\n", IFLOW_EINVAL, 8,
                  "slice_dim must be in [0, 16777216], got -1");
-    iflow_config cfg;
+    iflow_config cfg; /* inputs = 1 with no measured epoch is no one's concern */
+    load_ok(BASE "[estimate]\ninputs = 1\nepochs = none\n", &cfg);
+    load_ok(BASE "[estimate]\ninputs = 2\n", &cfg);
     load_ok(BASE, &cfg);
     ck_assert(cfg.slice_dim == 0 && cfg.slices == 16 && cfg.cluster_inputs == 2000 &&
               cfg.cluster_k == 10);

@@ -319,6 +319,39 @@ START_TEST(test_block_shapes) {
 }
 END_TEST
 
+/* Every product of sizes is checked, not computed modulo 2^64: an input, a kernel or a conv
+ * output whose product wraps around to a small number is refused, not taken for that number. */
+START_TEST(test_shape_products_checked) {
+    /* Each factor is a legal size (<= 2^24); the product exceeds 2^64 by less than 2^24. */
+    const size_t c = 16776682, h = 16769306, w = 65569;
+    unsigned __int128 exact = (unsigned __int128)c * h * w;
+    size_t wrapped = c * h * w;
+    ck_assert(exact > (unsigned __int128)SIZE_MAX && wrapped >= 1 && wrapped <= (size_t)1 << 24);
+    iflow_block b[2] = {{.kind = IFLOW_BLOCK_CONV, .units = 4, .kh = 1, .kw = 1, .stride = 1},
+                        {.kind = IFLOW_BLOCK_DENSE, .units = 2}};
+    iflow_shape s[3];
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){c, h, w}, 2, b, s, &err), IFLOW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "input shape") && strstr(err.msg, "2^24"), "%s", err.msg);
+    /* C_in x KH x KW: 2^24 channels of one pixel, a 2^24 x 2^24 kernel over the padding. */
+    const size_t big = (size_t)1 << 24;
+    b[0] = (iflow_block){
+        .kind = IFLOW_BLOCK_CONV, .units = 1, .kh = big, .kw = big, .stride = 1, .pad = big};
+    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){big, 1, 1}, 2, b, s, &err), IFLOW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "block 1") && strstr(err.msg, "kernel larger than 2^24"), "%s",
+                  err.msg);
+    /* Output C_out x H_out x W_out = 2^24 x (2^25 + 1)^2 from a 1x1 input padded by 2^24. */
+    b[0] = (iflow_block){
+        .kind = IFLOW_BLOCK_CONV, .units = big, .kh = 1, .kw = 1, .stride = 1, .pad = big};
+    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 1, 1}, 2, b, s, &err), IFLOW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "block 1") && strstr(err.msg, "larger than 2^24"), "%s", err.msg);
+    /* The same shapes one notch smaller are accepted: the checks are of the products only. */
+    b[0].pad = 0;
+    ck_assert_int_eq(iflow_net_block_shapes((iflow_shape){1, 1, 1}, 2, b, s, &err), 0);
+    ck_assert_uint_eq(s[1].c * s[1].h * s[1].w, big);
+}
+END_TEST
+
 /* An MLP written as dense blocks is the MLP of iflow_net_new, parameter for parameter after the
  * same initialisation, and conv kernels get the Parseval step as C_out x (C_in K K) matrices. */
 START_TEST(test_mlp_as_blocks_and_ortho) {
@@ -372,6 +405,7 @@ int main(void) {
     tcase_add_loop_test(tc, test_pooling, 0, 2);
     tcase_add_loop_test(tc, test_cnn_gradient, 0, 4);
     tcase_add_test(tc, test_block_shapes);
+    tcase_add_test(tc, test_shape_products_checked);
     tcase_add_test(tc, test_mlp_as_blocks_and_ortho);
     suite_add_tcase(s, tc);
     return iflow_check_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -354,6 +354,38 @@ START_TEST(test_npy_errors) {
                                   len),
                         IFLOW_EPARSE, "row 2, column 1");
     expect_matrix_error(write_bytes("stub.npy", "\x93NUMPY\x01", 7), IFLOW_ECORRUPT, "truncated");
+    /* Shape products that wrap around 2^64 (to 0 and to 6 values): too large, never the data. */
+    expect_matrix_error(write_npy("wrap0.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, "
+                                  "'shape': (4294967296, 4294967296), }",
+                                  b, len),
+                        IFLOW_EINVAL, "too large");
+    expect_matrix_error(write_npy("wrap6.npy", 1,
+                                  "{'descr': '<f8', 'fortran_order': False, "
+                                  "'shape': (2, 9223372036854775811), }",
+                                  b, len),
+                        IFLOW_EINVAL, "too large");
+}
+END_TEST
+
+/* The writer's header promises prod(shape) values: a shape whose product wraps around 2^64 is
+ * refused, and nothing is left at the path. */
+START_TEST(test_npy_save_shape_overflow) {
+    const double v[6] = {1, 2, 3, 4, 5, 6};
+    const size_t wrap_to_6[2] = {2, (size_t)9223372036854775811u}; /* 2 x that = 2^64 + 6 */
+    ck_assert_uint_eq(wrap_to_6[0] * wrap_to_6[1], 6);
+    const size_t huge[3] = {(size_t)1 << 32, (size_t)1 << 32, 1}; /* 2^64 wraps to 0 */
+    const char *path = tmp_path("wrap-save.npy");
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_npy_save_f8(path, v, wrap_to_6, 2, &err), IFLOW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "overflows") && strstr(err.msg, "wrap-save.npy"), "%s", err.msg);
+    ck_assert_int_eq(iflow_npy_save_f8(path, v, huge, 3, &err), IFLOW_EINVAL);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    const size_t ok[2] = {2, 3};
+    ck_assert_int_eq(iflow_npy_save_f8(path, v, ok, 2, &err), 0);
+    iflow_matrix *m = load_matrix_ok(path);
+    ck_assert(m->rows == 2 && m->cols == 3 && m->data[5] == 6.0);
+    iflow_matrix_free(m);
 }
 END_TEST
 
@@ -712,6 +744,7 @@ int main(void) {
     tcase_add_test(tc, test_npy_roundtrip);
     tcase_add_test(tc, test_npy_f4_fortran_1d);
     tcase_add_test(tc, test_npy_errors);
+    tcase_add_test(tc, test_npy_save_shape_overflow);
     tcase_add_test(tc, test_npy_header_dict);
     tcase_add_test(tc, test_csv_bom_devices_long_lines);
     tcase_add_test(tc, test_idx_good);

@@ -930,8 +930,124 @@ START_TEST(test_export_reproduces_s1) {
     npy_free(&w), npy_free(&b), npy_free(&x), npy_free(&s1);
     /* Usage errors and a missing checkpoint. */
     ck_assert_int_eq(CLI("export", "full", "--out", "exm"), 2);
-    ck_assert_int_eq(CLI("export", "full", "--epoch", "999", "--out", "exm"), 1);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "999", "--out", "exm999"), 1);
     assert_stderr_has("epoch-000999.ckpt");
+}
+END_TEST
+
+/* No directory beside tmpdir's entries is left from a failed or finished export. */
+static void assert_no_export_temp(void) {
+    DIR *d = opendir(tmpdir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *e; (e = readdir(d));)
+        ck_assert_msg(!strstr(e->d_name, ".export-"), "left behind: %s", e->d_name);
+    closedir(d);
+}
+
+static void assert_same_bytes(const char *a_rel, const char *b_rel, int same) {
+    size_t na = 0, nb = 0;
+    char *a = slurp(a_rel, &na), *b = slurp(b_rel, &nb);
+    ck_assert_msg(a && b, "missing %s or %s", a_rel, b_rel);
+    ck_assert_msg((na == nb && !memcmp(a, b, na)) == same, "%s and %s: expected %s", a_rel, b_rel,
+                  same ? "the same bytes" : "different bytes");
+    free(a);
+    free(b);
+}
+
+/* `export` writes only where it may: never into the run directory (or through a link to it),
+ * never over files it did not write; it replaces an earlier export only with --force, checks
+ * that the checkpoint holds the epoch asked for, and a failure part-way leaves no trace. */
+START_TEST(test_export_protects_and_checks) {
+    const char *inside[] = {"full",         "full/",  "full/checkpoints",
+                            "full/new/sub", "link/x", "./full"};
+    char link[900], target[900];
+    path_of(link, sizeof link, "link");
+    path_of(target, sizeof target, "full");
+    ck_assert_int_eq(symlink(target, link), 0);
+    for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++) {
+        ck_assert_int_eq(CLI("export", "full", "--epoch", "5", "--out", inside[i], "--force"), 1);
+        assert_stderr_has("is the run directory");
+    }
+    ck_assert(!exists("full/weight-1.npy") && !exists("full/new"));
+
+    /* A new directory, then the same one again: only with --force, and then it is replaced. */
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "5", "--out", "ex"), 0);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "10", "--out", "ex"), 1);
+    assert_stderr_has("add --force");
+    assert_same_bytes("ex/weight-1.npy", "ex/weight-1.npy", 1);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "10", "--out", "ex10"), 0);
+    assert_same_bytes("ex/weight-1.npy", "ex10/weight-1.npy", 0);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "10", "--out", "ex", "--force"), 0);
+    assert_same_bytes("ex/weight-1.npy", "ex10/weight-1.npy", 1);
+    /* An empty directory is used; one holding anything else is never replaced. */
+    path_of(target, sizeof target, "empty");
+    ck_assert_int_eq(mkdir(target, 0755), 0);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "5", "--out", "empty"), 0);
+    ck_assert(exists("empty/net.txt"));
+    write_text("ex10/notes.txt", "mine\n");
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "5", "--out", "ex10", "--force"), 1);
+    assert_stderr_has("never replaced");
+    ck_assert(exists("ex10/notes.txt") && exists("ex10/weight-1.npy"));
+    write_text("afile", "mine\n");
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "5", "--out", "afile", "--force"), 1);
+    assert_stderr_has("not a directory");
+
+    /* A write that fails part-way (file size limit): the earlier export stays as it was. */
+    child_opts co = {.fsize = 2000};
+    ck_assert_int_eq(cli(&co, (const char *const[]){"export", "full", "--epoch", "20", "--out",
+                                                    "ex", "--force", NULL}),
+                     1);
+    assert_same_bytes("ex/weight-1.npy", "ex10/weight-1.npy", 1);
+    ck_assert_int_eq(
+        cli(&co, (const char *const[]){"export", "full", "--epoch", "20", "--out", "fresh", NULL}),
+        1);
+    ck_assert(!exists("fresh"));
+    assert_no_export_temp();
+
+    /* A checkpoint copied under another epoch's name is refused, as `estimate` refuses it. */
+    char from[900], to[900];
+    path_of(from, sizeof from, "full/checkpoints/epoch-000005.ckpt");
+    path_of(to, sizeof to, "full/checkpoints/epoch-000006.ckpt");
+    size_t len = 0;
+    char *bytes = slurp("full/checkpoints/epoch-000005.ckpt", &len);
+    FILE *f = fopen(to, "wb");
+    ck_assert(bytes && f && fwrite(bytes, 1, len, f) == len);
+    fclose(f);
+    free(bytes);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "6", "--out", "ex6"), 1);
+    assert_stderr_has("holds epoch 5, not 6");
+    ck_assert(!exists("ex6"));
+    /* An epoch without a checkpoint, and a run without any. */
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "41", "--out", "ex41"), 1);
+    assert_stderr_has("no checkpoint of epoch 41; the run has 41, the newest of epoch 40");
+    path_of(to, sizeof to, "full/checkpoints.moved");
+    path_of(from, sizeof from, "full/checkpoints");
+    ck_assert_int_eq(rename(from, to), 0);
+    ck_assert_int_eq(CLI("export", "full", "--epoch", "5", "--out", "ex41"), 1);
+    assert_stderr_has("the run has no checkpoints");
+    assert_stderr_has("infoflow run full/config.ini --out");
+    ck_assert(!exists("ex41"));
+    assert_no_export_temp();
+}
+END_TEST
+
+/* A CNN config whose measurements cannot be made (1 input; too many samples to hold) is
+ * refused before any work: no run directory, nothing written. */
+START_TEST(test_cnn_measure_sizes_refused_before_work) {
+    write_images("img.csv");
+    const char *estimates[] = {"inputs = 1\n", "inputs = 100000000000\nreplicas = 1000\n"};
+    for (size_t i = 0; i < 2; i++) {
+        char text[600];
+        snprintf(text, sizeof text,
+                 "[data]\nfile = img.csv\ntest_fraction = 0.25\n"
+                 "[net]\ninput = 1x6x6\nlayers = conv 4 3x3 pad 1 maxpool 2, dense 5, dense 2\n"
+                 "[train]\nlr = 0.01\nbatch = 16\nepochs = 3\n[estimate]\nepochs = 0,3\n%s",
+                 estimates[i]);
+        write_text("cnn.ini", text);
+        ck_assert_int_eq(CLI("run", "cnn.ini", "--out", "never", "--quiet", "--no-plot"), 1);
+        assert_stderr_has("cnn.ini:13: [estimate] inputs");
+        ck_assert(!exists("never"));
+    }
 }
 END_TEST
 
@@ -956,6 +1072,8 @@ int main(void) {
     tcase_add_test(tc, test_export_reproduces_s1);
     tcase_add_test(tc, test_refused_resume_writes_nothing);
     tcase_add_test(tc, test_interrupted_run_thinned_and_clean);
+    tcase_add_test(tc, test_export_protects_and_checks);
+    tcase_add_test(tc, test_cnn_measure_sizes_refused_before_work);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

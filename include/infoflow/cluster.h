@@ -8,8 +8,10 @@
  *     smallest mean distance to another class (s_i = 0 for a class of one, as Rousseeuw);
  *   - k-NN class agreement: mean over i of the fraction of i's k nearest neighbours (Euclidean,
  *     i excluded, ties broken by the lower index) that share i's label.
- * All come from the Gram matrix S S^T, computed by GEMM in blocks of rows, so memory is
- * O(block * n) and the work O(n^2 d) at BLAS speed. Results never depend on the thread count. */
+ * All come from Gram matrices computed by GEMM in blocks of rows: S S^T for the cosines, and for
+ * the distances T T^T of the rows minus their column means (so an offset of the data costs no
+ * digits; pairs much closer than their spread are summed directly). Memory is O(block * n), the
+ * work O(n^2 d) at BLAS speed. Results never depend on the thread count. */
 #ifndef IFLOW_CLUSTER_H
 #define IFLOW_CLUSTER_H
 
@@ -27,7 +29,7 @@ extern "C" {
 typedef struct iflow_cluster_options {
     size_t knn;       /* k neighbours, 1 <= k < n; default 10 */
     size_t hist_bins; /* bins of the cosine histograms on [-1, 1]; default 40 */
-    size_t block;     /* rows of the Gram matrix per GEMM; 0 = automatic (<= 64 MB) */
+    size_t block;     /* rows of the Gram matrices per GEMM; 0 = automatic (<= 64 MB) */
     int threads;      /* 0: OpenMP default; results never depend on it */
     /* NULL, or called from the calling thread after each block with the fraction of the rows
      * done (e.g. for a progress line); never changes a number. */
@@ -51,7 +53,8 @@ typedef struct iflow_cluster_result {
 /* Measures s (n x d) with labels[i] in [0, n_classes); at least two classes must be present.
  * hist_within and hist_between (NULL, or opt->hist_bins entries each) receive the fractions of
  * the pairs counted whose cosine falls in bin b = [-1 + 2b/B, -1 + 2(b+1)/B) (the last bin
- * includes 1); each sums to 1 when pairs were counted, else is all 0. */
+ * includes 1); each sums to 1 when pairs were counted, else is all 0. IFLOW_ENUMERIC if a row's
+ * squared norm overflows double (rescale the data). */
 IFLOW_API int iflow_cluster_measure(const double *s, size_t n, size_t d, const size_t *labels,
                                     size_t n_classes, const iflow_cluster_options *opt,
                                     iflow_cluster_result *out, double *hist_within,

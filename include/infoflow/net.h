@@ -104,6 +104,13 @@ IFLOW_API size_t iflow_net_shape(const iflow_net *net, size_t *widths, double *b
 IFLOW_API int iflow_net_layer_params(const iflow_net *net, size_t l, double *w, double *b,
                                      iflow_error *err);
 
+/* For language bindings, which should not mirror iflow_block's layout: block l (1 <= l <= L) as
+ * IFLOW_BLOCK_INFO_N numbers: kind (iflow_block_kind), units, kh, kw, stride, pad, pool
+ * (iflow_pool), pool_size, its output shape c, h, w, the shape of W_l rows, cols (see
+ * iflow_net_layer_params), and its input shape c, h, w. Returns IFLOW_EINVAL for another l. */
+#define IFLOW_BLOCK_INFO_N 16
+IFLOW_API int iflow_net_block_info(const iflow_net *net, size_t l, size_t *info, iflow_error *err);
+
 /* Output shapes of n_blocks blocks on an input of shape `input` (out: n_blocks + 1 entries,
  * out[0] = input). Checks every block: sizes >= 1 and not absurd (a dimension above 2^24), a
  * kernel no larger than its padded input, a non-empty output, pooling only after a conv block and

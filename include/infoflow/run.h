@@ -47,11 +47,15 @@ IFLOW_API int iflow_run_repeats(const iflow_config *cfg, const iflow_run_options
 IFLOW_API int iflow_aggregate_csv(const char *const *paths, size_t n, size_t n_keys,
                                   const char *out_path, iflow_error *err);
 
-/* Writes the net of run_dir at `epoch` (its checkpoint) to out_dir as .npy files in PyTorch's
- * layouts (weight-J, bias-J), the first n_inputs rows of the data file (inputs, labels), the
- * noiseless output S-L of every hidden block for them, and net.txt (docs/FORMATS.md). */
+/* Writes the net of run_dir at `epoch` (its checkpoint, which must hold that epoch) to out_dir as
+ * .npy files in PyTorch's layouts (weight-J, bias-J), the first n_inputs rows of the data file
+ * (inputs, labels), the noiseless output S-L of every hidden block for them, and net.txt
+ * (docs/FORMATS.md). out_dir may not be run_dir or inside it; it must be missing or empty, or,
+ * with force, an earlier export (a directory of only those files), which is replaced. The files
+ * are written in a new directory beside out_dir, renamed onto it when all are written: on
+ * failure out_dir is as it was. */
 IFLOW_API int iflow_run_export(const char *run_dir, long epoch, size_t n_inputs,
-                               const char *out_dir, iflow_error *err);
+                               const char *out_dir, int force, iflow_error *err);
 
 /* Loads the effective config of an existing run directory (dir/config.ini). */
 IFLOW_API int iflow_run_load_config(const char *dir, iflow_config *cfg, iflow_error *err);

@@ -136,6 +136,7 @@ _SIGNATURES = {
                                                  ctypes.POINTER(_P), _ERR]),
     "iflow_net_shape": (_SZ, [_P, _P, _P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(_D)]),
     "iflow_net_layer_params": (ctypes.c_int, [_P, _SZ, _P, _P, _ERR]),
+    "iflow_net_block_info": (ctypes.c_int, [_P, _SZ, _P, _ERR]),
     "iflow_net_free": (None, [_P]),
     "iflow_activation_name": (ctypes.c_char_p, [ctypes.c_int]),
     "iflow_strerror": (ctypes.c_char_p, [ctypes.c_int]),

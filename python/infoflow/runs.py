@@ -93,14 +93,46 @@ def read_run(directory):
     return run
 
 
+# iflow_net_block_info (net.h): IFLOW_BLOCK_INFO_N numbers per block.
+_BLOCK_INFO_N = 16
+_POOLS = {0: None, 1: "max", 2: "avg"}
+
+
+def _block(net, layer):
+    """Block `layer` of a loaded net: its description (a dict) and its (W, b), W in PyTorch's
+    layout: (C_out, C_in, KH, KW) as nn.Conv2d.weight, (out, in) as nn.Linear.weight."""
+    info = np.zeros(_BLOCK_INFO_N, dtype=np.uintp)
+    _native.call("iflow_net_block_info", net, layer, info.ctypes.data)
+    (kind, units, kh, kw, stride, pad, pool, pool_size, oc, oh, ow, rows, cols,
+     ic, ih, iw) = (int(v) for v in info)
+    w = np.empty((rows, cols), dtype=np.float64)
+    b = np.empty(rows, dtype=np.float64)
+    _native.call("iflow_net_layer_params", net, layer, w.ctypes.data, b.ctypes.data)
+    desc = {"kind": "conv" if kind == 1 else "dense", "units": units,
+            "input_shape": (ic, ih, iw), "output_shape": (oc, oh, ow)}
+    if kind == 1:
+        if rows != units or cols != ic * kh * kw:
+            raise ValueError(f"block {layer}: W is {rows} x {cols}, not {units} x {ic}*{kh}*{kw}")
+        desc.update(kernel=(kh, kw), stride=stride, padding=pad, pool=_POOLS.get(pool),
+                    pool_size=pool_size if pool else 0)
+        w = w.reshape(units, ic, kh, kw)
+    return desc, (w, b)
+
+
 def load_checkpoint(path):
     """The network of an infoflow checkpoint (checkpoints/epoch-NNNNNN.ckpt of a run), read and
     checked by the C library (a damaged file raises ValueError with its message).
 
     Returns:
-        dict with "epoch", "activation" (e.g. "tanh"), "leaky_slope", "widths" (input dim, hidden
-        widths, classes), "beta" (one noise std per hidden layer), and "weights": a list of
-        (W, b) per weight layer, W of shape (d_out, d_in) as in PyTorch's nn.Linear.weight.
+        dict with "epoch", "activation" (e.g. "tanh"), "leaky_slope", "widths" (flattened sizes:
+        input, every block's output; the last is the classes), "beta" (one noise std per hidden
+        layer), "input_shape" (C, H, W; (D, 1, 1) for an MLP), "blocks" (per weighted block a
+        dict: "kind" "dense" or "conv", "units", "input_shape" and "output_shape" (C, H, W), and
+        for conv "kernel" (KH, KW), "stride", "padding", "pool" (None, "max" or "avg") and
+        "pool_size"), and "weights": a list of (W, b) per block in PyTorch's layouts, the same as
+        `infoflow export` writes: a dense W of shape (out, in) as nn.Linear.weight (after a conv
+        block, `in` is its output flattened in (C, H, W) order), a conv W of shape
+        (C_out, C_in, KH, KW) as nn.Conv2d.weight; b of shape (out,) or (C_out,).
     """
     lib = _native.lib()
     net = ctypes.c_void_p()
@@ -114,14 +146,11 @@ def load_checkpoint(path):
         act, slope = ctypes.c_int(), ctypes.c_double()
         lib.iflow_net_shape(net, widths.ctypes.data, beta.ctypes.data, ctypes.byref(act),
                             ctypes.byref(slope))
-        weights = []
-        for l in range(1, n_layers + 1):
-            w = np.empty((int(widths[l]), int(widths[l - 1])), dtype=np.float64)
-            b = np.empty(int(widths[l]), dtype=np.float64)
-            _native.call("iflow_net_layer_params", net, l, w.ctypes.data, b.ctypes.data)
-            weights.append((w, b))
+        blocks, weights = zip(*(_block(net, l) for l in range(1, n_layers + 1)))
     finally:
         lib.iflow_net_free(net)
     return {"epoch": int(meta.epoch), "activation": lib.iflow_activation_name(act.value).decode(),
             "leaky_slope": slope.value, "widths": [int(x) for x in widths],
-            "beta": [float(x) for x in beta[1:n_layers]], "weights": weights}
+            "beta": [float(x) for x in beta[1:n_layers]],
+            "input_shape": blocks[0]["input_shape"], "blocks": list(blocks),
+            "weights": list(weights)}

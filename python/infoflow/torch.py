@@ -34,6 +34,11 @@ def mlp_from_checkpoint(checkpoint):
         infoflow net adds its noise, e.g. ["1", "3"]) and their noise stds.
     """
     ck = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    for l, block in enumerate(ck.get("blocks", []), start=1):
+        if block["kind"] != "dense":
+            raise ValueError(f"block {l} is a {block['kind']} block: mlp_from_checkpoint builds "
+                             "dense nets only (its weights are in ck['weights'] as "
+                             "nn.Conv2d.weight)")
     act = ck["activation"]
     modules, hidden = [], []
     for l, (w, b) in enumerate(ck["weights"]):

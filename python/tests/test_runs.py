@@ -121,3 +121,71 @@ def test_load_checkpoint_errors(tiny_run, tmp_path):
         infoflow.load_checkpoint(bad)
     with pytest.raises(OSError, match="cannot open checkpoint"):
         infoflow.load_checkpoint(tmp_path / "missing.ckpt")
+
+
+CNN_CONFIG = """[data]
+file = img.csv
+test_fraction = 0.25
+[net]
+input = 2x8x8
+layers = conv 4 3x3 pad 1 maxpool 2, conv 3 2x2 stride 2 avgpool 2, conv 2 1x1, dense 5, dense 2
+activation = relu
+beta = 0.1
+[train]
+lr = 0.01
+batch = 8
+epochs = 2
+[estimate]
+epochs = none
+"""
+
+
+def test_load_checkpoint_every_block_kind_matches_export(tmp_path, cli):
+    """A conv net with every block kind (conv with padding and max pooling, with stride and
+    average pooling, plain; dense after conv; dense logits): load_checkpoint gives each W and b
+    in the shapes and with the values `infoflow export` writes (PyTorch's layouts), and the
+    described shapes chain from the input to the classes."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, size=(32, 128))
+    y = (x[:, :64].mean(axis=1) > x[:, 64:].mean(axis=1)).astype(np.int64)
+    np.savetxt(tmp_path / "img.csv", np.column_stack([x, y]), delimiter=",", fmt="%.17g")
+    (tmp_path / "cnn.ini").write_text(CNN_CONFIG)
+    proc = cli("run", tmp_path / "cnn.ini", "--out", tmp_path / "run", "--quiet", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("export", tmp_path / "run", "--epoch", 2, "--inputs", 3, "--out", tmp_path / "ex")
+    assert proc.returncode == 0, proc.stderr
+    ck = infoflow.load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch-000002.ckpt")
+    assert ck["epoch"] == 2 and ck["input_shape"] == (2, 8, 8)
+    kinds = [(b["kind"], b.get("pool")) for b in ck["blocks"]]
+    assert kinds == [("conv", "max"), ("conv", "avg"), ("conv", None), ("dense", None),
+                     ("dense", None)]
+    shapes = [(4, 2, 3, 3), (3, 4, 2, 2), (2, 3, 1, 1), (5, 2), (2, 5)]
+    outputs = [(4, 4, 4), (3, 1, 1), (2, 1, 1), (5, 1, 1), (2, 1, 1)]
+    previous = ck["input_shape"]
+    for j, (block, (w, b)) in enumerate(zip(ck["blocks"], ck["weights"]), start=1):
+        assert w.shape == shapes[j - 1] and b.shape == (shapes[j - 1][0],)
+        assert block["input_shape"] == previous and block["output_shape"] == outputs[j - 1]
+        assert ck["widths"][j] == int(np.prod(block["output_shape"]))
+        previous = block["output_shape"]
+        np.testing.assert_array_equal(w, np.load(tmp_path / "ex" / f"weight-{j}.npy"))
+        np.testing.assert_array_equal(b, np.load(tmp_path / "ex" / f"bias-{j}.npy"))
+    assert ck["blocks"][0]["padding"] == 1 and ck["blocks"][1]["stride"] == 2
+    assert ck["blocks"][1]["kernel"] == (2, 2) and ck["blocks"][1]["pool_size"] == 2
+    # S_1 recomputed from the loaded kernel by direct loops (conv, relu, 2 x 2 max pool).
+    s1 = np.load(tmp_path / "ex" / "S-1.npy")
+    xin = np.pad(np.load(tmp_path / "ex" / "inputs.npy"), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    w, b = ck["weights"][0]
+    conv = np.zeros((3, 4, 8, 8))
+    for i in range(8):
+        for j in range(8):
+            conv[:, :, i, j] = np.einsum("nckl,ockl->no", xin[:, :, i:i + 3, j:j + 3], w) + b
+    pooled = np.maximum(conv, 0).reshape(3, 4, 4, 2, 4, 2).max(axis=(3, 5))
+    np.testing.assert_allclose(s1, pooled, rtol=0, atol=1e-12)
+
+
+def test_mlp_from_checkpoint_refuses_a_conv_net(tmp_path):
+    torch = pytest.importorskip("torch")  # noqa: F841
+    from infoflow.torch import mlp_from_checkpoint
+    ck = {"blocks": [{"kind": "conv"}], "weights": [], "activation": "relu"}
+    with pytest.raises(ValueError, match="block 1 is a conv block"):
+        mlp_from_checkpoint(ck)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "infoflow/data.h"
 #include "io.h"
 
@@ -42,11 +43,17 @@ static int save(const char *path, const char *descr, const void *data, const siz
     if (ndim > NPY_MAX_DIMS)
         return iflow_error_set(err, IFLOW_EINVAL, "%s: %zu dimensions, at most %d", path, ndim,
                                NPY_MAX_DIMS);
+    /* The header promises prod(shape) values: a product that wraps would promise what the data
+     * do not hold (and NumPy would refuse the file). */
     size_t count = 1;
-    for (size_t i = 0; i < ndim; i++) count *= shape[i];
-    iflow_atomic a;
-    int rc = iflow_atomic_open(&a, path, err);
+    for (size_t i = 0; i < ndim; i++)
+        if (iflow_size_mul(count, shape[i], &count))
+            return iflow_error_set(err, IFLOW_EINVAL, "%s: the product of the shape overflows",
+                                   path);
+    int rc = iflow_check_array(count, 8, path, err);
     if (rc) return rc;
+    iflow_atomic a;
+    if ((rc = iflow_atomic_open(&a, path, err))) return rc;
     write_header(a.f, descr, shape, ndim);
     const unsigned char *p = data;
     unsigned char b[8];

@@ -207,11 +207,11 @@ int data_npy_load(FILE *f, size_t size, const char *path, iflow_matrix **out, if
     npy_header h = {0};
     int rc = npy_read_header(f, path, &h, err);
     if (rc) return rc;
-    size_t count = h.rows * h.cols;
-    if (h.cols != 0 && (h.rows > SIZE_MAX / h.cols || count > SIZE_MAX / sizeof(double)))
+    size_t count, bytes;
+    if (iflow_size_mul(h.rows, h.cols, &count) || iflow_size_mul(count, sizeof(double), &bytes))
         return iflow_error_set(err, IFLOW_EINVAL, "%s: matrix %zu x %zu is too large", path, h.rows,
                                h.cols);
-    size_t bytes = count * (size_t)h.elsize;
+    bytes = count * (size_t)h.elsize; /* elsize <= sizeof(double): no wrap */
     /* Checked before allocating, so a corrupt shape cannot ask for gigabytes. */
     long pos = ftell(f);
     if (pos >= 0 && (size < (size_t)pos || size - (size_t)pos < bytes))

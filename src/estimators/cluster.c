@@ -1,9 +1,14 @@
 /* cluster: cosine similarities, silhouette and k-NN class agreement of labelled representations
- * (cluster.h, ESTIMATION.md section 8), all from blocks of the Gram matrix G = S S^T:
- *     |s_i - s_j|^2 = n_i + n_j - 2 G_ij,  c_ij = G_ij / sqrt(n_i n_j),  n_i = |s_i|^2.
+ * (cluster.h, ESTIMATION.md section 8), all from blocks of Gram matrices:
+ *     c_ij = G_ij / sqrt(n_i n_j),        G = S S^T,  n_i = |s_i|^2   (cosines: about the origin)
+ *     |s_i - s_j|^2 = m_i + m_j - 2 C_ij,  C = T T^T, m_i = |t_i|^2   (distances)
+ * with T = S minus its column means (in double). Distances do not depend on the origin, and the
+ * Gram form of them loses ~d eps (m_i + m_j) absolutely: centring makes m_i the spread about the
+ * mean, not the offset of the data, and a pair closer than TAU (m_i + m_j) is summed directly.
  * Per-row results are stored and summed in row order afterwards, histograms are integer counts:
  * the numbers do not depend on the thread count. */
 #include "infoflow/cluster.h"
+#include "alloc.h"
 #include "blas.h"
 
 #include <cblas.h>
@@ -12,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK_BYTES (64u << 20) /* Gram block size when opt->block is 0 */
+#define BLOCK_BYTES (64u << 20) /* both Gram blocks together when opt->block is 0 */
+/* Below TAU (m_i + m_j) a squared distance from the Gram form could be off by more than
+ * 2 d eps / TAU of itself (|error| <= ~2 d eps (m_i + m_j)); it is summed from the rows. */
+#define TAU 0x1p-10
 
 void iflow_cluster_options_default(iflow_cluster_options *opt) {
     opt->knn = 10;
@@ -79,21 +87,34 @@ static void heap_offer(double *hd, size_t *hj, size_t k, size_t *size, double di
 
 typedef struct problem {
     const size_t *labels;
-    const double *norm2; /* n */
-    const size_t *count; /* n_classes: members of each class */
-    size_t n, n_classes, knn, bins;
+    const double *norm2;  /* n: |s_i|^2 */
+    const double *t;      /* n x d: the rows minus the column means */
+    const double *tnorm2; /* n: |t_i|^2 */
+    const size_t *count;  /* n_classes: members of each class */
+    size_t n, d, n_classes, knn, bins;
 } problem;
 
-/* Row i of the Gram matrix, g[j] = s_i . s_j: everything row i contributes. */
-static void one_row(const problem *p, size_t i, const double *g, scratch *w, row_out *o) {
+/* |t_i - t_j|^2 from the centred Gram entry c = t_i . t_j, or summed from the rows when the Gram
+ * form would lose digits (see TAU). */
+static double squared_distance(const problem *p, size_t i, size_t j, double c) {
+    double scale = p->tnorm2[i] + p->tnorm2[j], d2 = scale - 2 * c;
+    if (d2 >= TAU * scale) return d2;
+    const double *a = p->t + i * p->d, *b = p->t + j * p->d;
+    double q = 0;
+    for (size_t k = 0; k < p->d; k++) q += (a[k] - b[k]) * (a[k] - b[k]);
+    return q;
+}
+
+/* Row i of the Gram matrices, g[j] = s_i . s_j and gc[j] = t_i . t_j: all row i contributes. */
+static void one_row(const problem *p, size_t i, const double *g, const double *gc, scratch *w,
+                    row_out *o) {
     size_t li = p->labels[i], heap_size = 0, nc = p->n_classes;
     double ni = p->norm2[i];
     memset(w->class_sum, 0, nc * sizeof *w->class_sum);
     *o = (row_out){0};
     for (size_t j = 0; j < p->n; j++) {
         if (j == i) continue;
-        /* Rounding can make a tiny squared distance negative: it is 0. */
-        double d2 = fmax(ni + p->norm2[j] - 2 * g[j], 0.0);
+        double d2 = squared_distance(p, i, j, gc[j]);
         w->class_sum[p->labels[j]] += sqrt(d2);
         heap_offer(w->hd, w->hj, p->knn, &heap_size, d2, j);
         if (j < i || ni == 0 || p->norm2[j] == 0) continue;
@@ -184,76 +205,113 @@ static void finish(const row_out *rows, size_t n, const uint64_t *hist, size_t b
     }
 }
 
-/* Rows [i0, i0 + rows) against all n: one GEMM, then the rows in parallel. */
-static void one_block(const problem *p, const double *s, size_t d, size_t i0, size_t rows,
-                      double *g, scratch *w, int nth, row_out *out) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)p->n, (int)d, 1.0,
-                s + i0 * d, (int)d, s, (int)d, 0.0, g, (int)p->n);
+/* Rows [i0, i0 + rows) against all n: two GEMMs (raw and centred), then the rows in parallel. */
+static void one_block(const problem *p, const double *s, size_t i0, size_t rows, double *g,
+                      double *gc, scratch *w, int nth, row_out *out) {
+    int n = (int)p->n, d = (int)p->d;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, d, 1.0, s + i0 * p->d, d, s,
+                d, 0.0, g, n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, d, 1.0, p->t + i0 * p->d, d,
+                p->t, d, 0.0, gc, n);
 #pragma omp parallel for num_threads(nth) schedule(dynamic, 8)
     for (size_t r = 0; r < rows; r++)
-        one_row(p, i0 + r, g + r * p->n, &w[omp_get_thread_num()], &out[i0 + r]);
+        one_row(p, i0 + r, g + r * p->n, gc + r * p->n, &w[omp_get_thread_num()], &out[i0 + r]);
+}
+
+/* t = s minus its column means (summed in double, in row order; mean: d scratch), and the
+ * squared norms of the rows of s and of t; ENUMERIC if a square overflows. */
+static int centre_rows(const double *s, size_t n, size_t d, double *mean, double *t, double *norm2,
+                       double *tnorm2, iflow_error *err) {
+    for (size_t c = 0; c < d; c++) mean[c] = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++) mean[c] += s[i * d + c];
+    for (size_t c = 0; c < d; c++) mean[c] /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double q = 0, qt = 0;
+        for (size_t c = 0; c < d; c++) {
+            double v = s[i * d + c];
+            t[i * d + c] = v - mean[c];
+            q += v * v;
+            qt += t[i * d + c] * t[i * d + c];
+        }
+        norm2[i] = q, tnorm2[i] = qt;
+        if (!isfinite(q) || !isfinite(qt))
+            return iflow_error_set(err, IFLOW_ENUMERIC,
+                                   "iflow_cluster_measure: row %zu: its squared norm overflows "
+                                   "double; rescale the data",
+                                   i);
+    }
+    return 0;
 }
 
 static int cluster_body(const double *s, size_t n, size_t d, const size_t *labels, size_t n_classes,
                         const iflow_cluster_options *opt, iflow_cluster_result *out,
                         double *hist_within, double *hist_between, iflow_error *err) {
-    size_t *count = malloc((n_classes ? n_classes : 1) * sizeof *count);
-    if (!count) return iflow_error_set(err, IFLOW_ENOMEM, "iflow_cluster_measure: out of memory");
+    iflow_error local = {0}, *e = err ? err : &local; /* the code of a failed allocation */
+    size_t *count =
+        iflow_alloc_array(n_classes, sizeof *count, "iflow_cluster_measure: classes", e);
+    if (!count) return e->code;
     int rc = check_input(s, n, d, labels, n_classes, opt, count, err);
     if (rc) {
         free(count);
         return rc;
     }
     int nth = opt->threads > 0 ? opt->threads : omp_get_max_threads();
-    size_t block = opt->block ? opt->block : BLOCK_BYTES / (n * sizeof(double));
+    size_t block = opt->block ? opt->block : BLOCK_BYTES / (2 * n * sizeof(double));
     block = block < 1 ? 1 : block > n ? n : block;
-    size_t bins = opt->hist_bins, k = opt->knn;
-    double *norm2 = malloc(n * sizeof *norm2), *g = malloc(block * n * sizeof *g);
-    row_out *rows = malloc(n * sizeof *rows);
-    scratch *w = calloc((size_t)nth, sizeof *w);
-    uint64_t *hist = calloc(2 * bins, sizeof *hist);
-    int ok = norm2 && g && rows && w && hist;
-    for (int t = 0; ok && t < nth; t++) {
-        w[t].class_sum = malloc(n_classes * sizeof(double));
-        w[t].hd = malloc(k * sizeof(double));
-        w[t].hj = malloc(k * sizeof(size_t));
-        w[t].hist = calloc(2 * bins, sizeof(uint64_t));
-        ok = w[t].class_sum && w[t].hd && w[t].hj && w[t].hist;
+    size_t bins = opt->hist_bins, k = opt->knn, nd = n * d; /* n, d < 2^31: no wrap */
+    /* Sizes from the caller are checked before they size anything. */
+    double *norm2 = iflow_alloc_array(n, sizeof(double), "cluster norms", e);
+    double *tnorm2 = norm2 ? iflow_alloc_array(n, sizeof(double), "cluster norms", e) : NULL;
+    double *mean = tnorm2 ? iflow_alloc_array(d, sizeof(double), "cluster means", e) : NULL;
+    double *t = mean ? iflow_alloc_array(nd, sizeof(double), "centred rows", e) : NULL;
+    double *g = t ? iflow_alloc_array(2 * block * n, sizeof(double), "Gram blocks", e) : NULL;
+    row_out *rows = g ? iflow_alloc_array(n, sizeof *rows, "cluster rows", e) : NULL;
+    uint64_t *hist = rows ? iflow_alloc_array(bins, 2 * sizeof(uint64_t), "histograms", e) : NULL;
+    scratch *w = hist ? calloc((size_t)nth, sizeof *w) : NULL;
+    int ok = w != NULL;
+    if (hist) memset(hist, 0, 2 * bins * sizeof *hist);
+    for (int th = 0; ok && th < nth; th++) {
+        w[th].class_sum = malloc(n_classes * sizeof(double));
+        w[th].hd = malloc(k * sizeof(double));
+        w[th].hj = malloc(k * sizeof(size_t));
+        w[th].hist = calloc(2 * bins, sizeof(uint64_t));
+        ok = w[th].class_sum && w[th].hd && w[th].hj && w[th].hist;
     }
-    if (!ok) {
+    if (!hist) {
+        rc = e->code;
+    } else if (!ok) {
         rc = iflow_error_set(err, IFLOW_ENOMEM,
                              "iflow_cluster_measure: out of memory (n = %zu, "
                              "block = %zu)",
                              n, block);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            double q = 0;
-            for (size_t c = 0; c < d; c++) q += s[i * d + c] * s[i * d + c];
-            norm2[i] = q;
-        }
-        problem p = {labels, norm2, count, n, n_classes, k, bins};
+    } else if (!(rc = centre_rows(s, n, d, mean, t, norm2, tnorm2, err))) {
+        problem p = {labels, norm2, t, tnorm2, count, n, d, n_classes, k, bins};
         for (size_t i0 = 0; i0 < n; i0 += block) {
             size_t r = n - i0 < block ? n - i0 : block;
-            one_block(&p, s, d, i0, r, g, w, nth, rows);
+            one_block(&p, s, i0, r, g, g + block * n, w, nth, rows);
             if (opt->progress) opt->progress(opt->progress_user, (double)(i0 + r) / (double)n);
         }
         /* Integer counts: their sum does not depend on which thread counted what. */
-        for (int t = 0; t < nth; t++)
-            for (size_t b = 0; b < 2 * bins; b++) hist[b] += w[t].hist[b];
+        for (int th = 0; th < nth; th++)
+            for (size_t b = 0; b < 2 * bins; b++) hist[b] += w[th].hist[b];
         finish(rows, n, hist, bins, out, hist_within, hist_between);
         out->n_zero = 0;
         for (size_t i = 0; i < n; i++) out->n_zero += norm2[i] == 0;
     }
-    for (int t = 0; w && t < nth; t++) {
-        free(w[t].class_sum);
-        free(w[t].hd);
-        free(w[t].hj);
-        free(w[t].hist);
+    for (int th = 0; w && th < nth; th++) {
+        free(w[th].class_sum);
+        free(w[th].hd);
+        free(w[th].hj);
+        free(w[th].hist);
     }
     free(w);
     free(hist);
     free(rows);
     free(g);
+    free(t);
+    free(mean);
+    free(tnorm2);
     free(norm2);
     free(count);
     return rc;

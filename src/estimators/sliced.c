@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "infoflow/rng.h"
+#include "alloc.h"
 #include "blas.h"
 
 /* Stream tags: the bases and the per-slice MC draws never share a stream. */
@@ -94,7 +95,15 @@ static int check_slices(const char *fn, size_t n, size_t d, const iflow_sp_optio
                                "%s: %zu x %zu samples are too many for one "
                                "GEMM",
                                fn, n, d);
-    return 0;
+    /* Sizes from the caller meet here: d x k basis, n x k projections, one estimate per slice. */
+    size_t dk, nk;
+    if (iflow_size_mul(d, sl->dim, &dk) || iflow_size_mul(n, sl->dim, &nk))
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: %zu x %zu projections overflow", fn, n,
+                               sl->dim);
+    int rc = iflow_check_array(dk, sizeof(double), "slice basis", err);
+    if (!rc) rc = iflow_check_array(nk, sizeof(double), "slice projections", err);
+    if (!rc) rc = iflow_check_array(sl->slices, sizeof(iflow_mi_estimate), "slices", err);
+    return rc;
 }
 
 /* Mean, se of the mean, sd and rms MC error of M per-slice estimates (see the file comment). */

@@ -1,7 +1,9 @@
 /* Architecture of block nets: output shapes and their checks, and the text form of blocks
  * ("conv 16 5x5 pad 2 maxpool 2", "dense 10") used by configs, net.txt and checkpoints' errors. */
 #include <stdio.h>
+#include <string.h>
 
+#include "alloc.h"
 #include "infoflow/conv.h"
 #include "infoflow/net.h"
 
@@ -20,6 +22,12 @@ void iflow_block_format(const iflow_block *b, char *buf, size_t n) {
     if (b->pool != IFLOW_POOL_NONE && len >= 0 && (size_t)len < n)
         snprintf(buf + len, n - (size_t)len, " %s %zu",
                  b->pool == IFLOW_POOL_MAX ? "maxpool" : "avgpool", b->pool_size);
+}
+
+/* 0 if c * h * w (no wrap-around: each factor may be up to 2^24) is at most MAX_DIM. */
+static int shape_fits(iflow_shape s) {
+    size_t count;
+    return iflow_size_mul3(s.c, s.h, s.w, &count) == 0 && count <= MAX_DIM ? 0 : -1;
 }
 
 static int block_error(iflow_error *err, size_t l, const iflow_block *b, const char *what) {
@@ -56,6 +64,9 @@ static int one_block(size_t l, int last, const iflow_block *b, iflow_shape in, i
                  b->kw, in.h + 2 * b->pad, in.w + 2 * b->pad);
         return block_error(err, l, b, msg);
     }
+    /* The kernel is one row of W: C_in x KH x KW values (checked, as every product of sizes). */
+    if (shape_fits((iflow_shape){in.c, b->kh, b->kw}))
+        return block_error(err, l, b, "kernel larger than 2^24 values (C_in x KH x KW)");
     *out = (iflow_shape){b->units, g.h_out, g.w_out};
     if (b->pool == IFLOW_POOL_NONE) return 0;
     if (b->pool_size == 0 || b->pool_size > MAX_DIM)
@@ -76,16 +87,31 @@ int iflow_net_block_shapes(iflow_shape input, size_t n_blocks, const iflow_block
         return iflow_error_set(err, IFLOW_EINVAL, "net: %zu blocks given, need 1..%d", n_blocks,
                                IFLOW_MAX_LAYERS);
     if (!input.c || !input.h || !input.w || input.c > MAX_DIM || input.h > MAX_DIM ||
-        input.w > MAX_DIM || input.c * input.h * input.w > MAX_DIM)
-        return iflow_error_set(err, IFLOW_EINVAL, "net: input shape %zux%zux%zu out of range",
+        input.w > MAX_DIM || shape_fits(input))
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "net: input shape %zux%zux%zu out of range (at most 2^24 values)",
                                input.c, input.h, input.w);
     out[0] = input;
     for (size_t l = 1; l <= n_blocks; l++) {
         int rc = one_block(l, l == n_blocks, &blocks[l - 1], out[l - 1], &out[l], err);
         if (rc) return rc;
-        if (out[l].c * out[l].h * out[l].w > MAX_DIM)
+        if (shape_fits(out[l]))
             return block_error(err, l, &blocks[l - 1], "output larger than 2^24 values");
     }
+    return 0;
+}
+
+int iflow_net_block_info(const iflow_net *net, size_t l, size_t *info, iflow_error *err) {
+    if (l < 1 || l > net->n_layers)
+        return iflow_error_set(err, IFLOW_EINVAL, "net: block %zu out of range 1..%zu", l,
+                               net->n_layers);
+    const iflow_block *b = &net->block[l];
+    const iflow_shape *out = &net->shape[l], *in = &net->shape[l - 1];
+    const size_t v[IFLOW_BLOCK_INFO_N] = {
+        (size_t)b->kind, b->units,     b->kh,  b->kw,  b->stride, b->pad,
+        (size_t)b->pool, b->pool_size, out->c, out->h, out->w,    net->w_rows[l],
+        net->w_cols[l],  in->c,        in->h,  in->w};
+    memcpy(info, v, sizeof v);
     return 0;
 }
 

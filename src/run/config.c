@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "config_layers.h"
 #include "io.h"
 
@@ -749,9 +750,11 @@ static int net_shapes(const iflow_config *cfg, size_t *widths, int *id, char *ms
     const iflow_shape *in = &cfg->input;
     *id = N_INPUT;
     if (!cfg->n_blocks) {
-        if (in->c && cfg->n_widths && in->c * in->h * in->w != cfg->widths[0]) {
+        size_t count = 0; /* parsed products are checked; a wrap-around is a mismatch too */
+        if (in->c && cfg->n_widths &&
+            (iflow_size_mul3(in->c, in->h, in->w, &count) || count != cfg->widths[0])) {
             snprintf(msg, n, "[net] input %zux%zux%zu has %zu values but layers starts with %zu",
-                     in->c, in->h, in->w, in->c * in->h * in->w, cfg->widths[0]);
+                     in->c, in->h, in->w, count, cfg->widths[0]);
             return IFLOW_EINVAL;
         }
         return 0;
@@ -779,6 +782,27 @@ int iflow_config_net(const iflow_config *cfg, iflow_net **out, iflow_error *err)
                              out, err);
     return iflow_net_new_blocks(cfg->input, cfg->n_blocks, cfg->blocks, cfg->activation,
                                 cfg->leaky_slope, beta, out, err);
+}
+
+/* What the measurements will need, known from the config alone, refused before any training:
+ * at least 2 inputs, and inputs x replicas samples of the widest hidden layer (checked: a CNN's
+ * hidden layers hold thousands of values each) within what can be allocated. */
+static int check_measured_sizes(const iflow_config *cfg, const int *line, iflow_error *err) {
+    if (cfg->mi_inputs == 1)
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_INPUTS,
+                       "[estimate] inputs = 1: the information measures need at least 2 inputs "
+                       "(0 = all of them)");
+    size_t widest = 0, samples, bytes;
+    for (size_t l = 1; l + 1 < cfg->n_widths; l++)
+        widest = cfg->widths[l] > widest ? cfg->widths[l] : widest;
+    if (cfg->mi_inputs &&
+        (iflow_size_mul3(cfg->mi_inputs, cfg->replicas, widest, &samples) ||
+         iflow_size_mul(samples, sizeof(double), &bytes) || bytes > IFLOW_ALLOC_MAX))
+        return fail_at(err, IFLOW_EINVAL, cfg, line, E_INPUTS,
+                       "[estimate] inputs = %zu x replicas = %zu x %zu values of the widest "
+                       "hidden layer is too many samples to hold; lower inputs or replicas",
+                       cfg->mi_inputs, cfg->replicas, widest);
+    return 0;
 }
 
 /* Required keys, ranges and cross-field rules; line (may be NULL) gives error line numbers. */
@@ -844,7 +868,7 @@ static int check_config(const iflow_config *cfg, const int *line, iflow_error *e
     rc = iflow_epochs_expand(cfg->mi_epochs, cfg->epochs, &ep, &n_ep, &e);
     free(ep);
     if (rc) return fail_at(err, rc, cfg, line, E_EPOCHS, "[estimate] epochs: %s", e.msg);
-    return 0;
+    return n_ep ? check_measured_sizes(cfg, line, err) : 0;
 }
 
 int iflow_config_validate(const iflow_config *cfg, iflow_error *err) {

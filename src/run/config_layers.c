@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "config_layers.h"
 
 /* Strict: the whole token is one integer. */
@@ -111,6 +112,15 @@ int iflow_config_parse_input(const char *v, iflow_shape *out, char *msg, size_t 
             *x1 = *x2 = '\0';
             if (!parse_size_tok(buf, 0, &d[0]) && !parse_size_tok(x1 + 1, 0, &d[1]) &&
                 !parse_size_tok(x2 + 1, 0, &d[2])) {
+                /* Each size fits; their product (checked: 2^24 cubed wraps around 2^64) must too,
+                 * as it is the width of the input layer. */
+                size_t count;
+                if (iflow_size_mul3(d[0], d[1], d[2], &count) || count > (size_t)MAX_SIZE) {
+                    snprintf(msg, n,
+                             "[net] input: %zux%zux%zu has more than 16777216 (2^24) values", d[0],
+                             d[1], d[2]);
+                    return IFLOW_EINVAL;
+                }
                 *out = (iflow_shape){d[0], d[1], d[2]};
                 return 0;
             }

@@ -103,7 +103,7 @@ static int cmp_long_desc(const void *a, const void *b) {
 }
 
 /* Epochs of the checkpoints in dir/checkpoints, newest first. */
-static int list_checkpoints(const char *dir, long **out, size_t *n, iflow_error *err) {
+int run_list_checkpoints(const char *dir, long **out, size_t *n, iflow_error *err) {
     char path[1100];
     int rc = iflow_path_join(path, sizeof path, dir, "checkpoints", err);
     if (rc) return rc;
@@ -163,7 +163,7 @@ int run_missing_checkpoint(const char *dir, long epoch, const char *keep, iflow_
 int run_resume_point(run_state *st, long *epoch, iflow_error *err) {
     long *epochs = NULL;
     size_t n = 0;
-    int rc = list_checkpoints(st->dir, &epochs, &n, err);
+    int rc = run_list_checkpoints(st->dir, &epochs, &n, err);
     *epoch = -1;
     iflow_error e = {0};
     for (size_t i = 0; i < n && !rc && *epoch < 0; i++) {

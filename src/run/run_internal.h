@@ -83,6 +83,8 @@ int run_check_meta(const run_state *st, const char *path, long epoch,
                    const iflow_checkpoint_meta *meta, iflow_error *err);
 int run_open_dir(run_state *st, iflow_error *err);
 int run_resume_point(run_state *st, long *epoch, iflow_error *err);
+/* Epochs of the checkpoints in dir/checkpoints (*out malloc'ed, *n of them), newest first. */
+int run_list_checkpoints(const char *dir, long **out, size_t *n, iflow_error *err);
 uint64_t run_resume_hash(const iflow_config *c);
 /* The error for a run directory without a checkpoint of `epoch` (for `estimate` and `export`):
  * that the run has no checkpoints at all and how to get them, or which epochs it kept and why
