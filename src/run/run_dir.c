@@ -137,7 +137,7 @@ int run_list_checkpoints(const char *dir, long **out, size_t *n, iflow_error *er
 int run_missing_checkpoint(const char *dir, long epoch, const char *keep, iflow_error *err) {
     long *epochs = NULL;
     size_t n = 0;
-    int rc = list_checkpoints(dir, &epochs, &n, err);
+    int rc = run_list_checkpoints(dir, &epochs, &n, err);
     if (rc) return rc;
     if (n == 0)
         return iflow_error_set(err, IFLOW_EINVAL,
@@ -384,7 +384,7 @@ int run_thin_checkpoints(run_state *st, long newest, int (*kept)(const run_state
                          iflow_error *err) {
     long *epochs = NULL;
     size_t n = 0;
-    int rc = list_checkpoints(st->dir, &epochs, &n, err);
+    int rc = run_list_checkpoints(st->dir, &epochs, &n, err);
     for (size_t i = 0; i < n && !rc; i++) {
         if (epochs[i] >= newest || kept(st, epochs[i])) continue;
         char path[1200];
