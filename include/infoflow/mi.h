@@ -39,6 +39,8 @@ typedef struct iflow_mi_options {
     size_t layers[IFLOW_MAX_LAYERS];
     iflow_resample resample; /* BOOTSTRAP: measure on m inputs drawn with replacement from x
                                 (iflow_bootstrap_draw), a new draw each epoch; see config.h */
+    int bias; /* 1: the finite-sample bias of every SP estimate from half-replica estimates
+                 (iflow_sp_options.bias; +50% of the SP work); 0: not estimated */
 } iflow_mi_options;
 
 typedef struct iflow_bin_info {
