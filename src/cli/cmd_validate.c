@@ -21,13 +21,14 @@ static void usage(FILE *out) {
             "prints truth, mean estimate, sd over sets, rms se, sd/se, bias and 95%% coverage.\n\n"
             "Options:\n"
             "  --sets N       independent sample sets per row (default 100)\n"
-            "  --fast         a small study (d = 1, 2; R = 4, 16; 40 sets): seconds\n"
+            "  --fast         a small study (d = 1, 2; R = 16; 40 sets): seconds\n"
             "  --mc K         draws per centre (default 1, as the experiments)\n"
             "  --seed S       seed of the sets (default 1)\n"
             "  --threads N    threads (0 = all; never changes the numbers)\n"
-            "  --check        exit 1 unless every row has sd/se in [0.75, 1.33] and the\n"
-            "                 bias-corrected coverage >= 90%% (--fast: [0.6, 1.67], 80%%, the\n"
-            "                 sampling error of 40 sets)\n"
+            "  --check        exit 1 unless every row has sd/se in [0.75, 1.33] and, where\n"
+            "                 the estimate averages >= 100 values (a normal interval is\n"
+            "                 meant to hold), a bias-corrected coverage >= 90%% (--fast:\n"
+            "                 [0.6, 1.67] and 80%%, for the sampling error of 40 sets)\n"
             "  -h, --help     this help\n");
 }
 
@@ -93,9 +94,9 @@ int cmd_validate(int argc, char **argv) {
     args a;
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;
-    static const size_t full_r[] = {4, 16, 100}, fast_r[] = {4, 16};
+    static const size_t full_r[] = {4, 16, 100}, fast_r[] = {16};
     const size_t *rs = a.fast ? fast_r : full_r;
-    size_t n_r = a.fast ? 2 : 3, max_d = a.fast ? 2 : 3, failed = 0;
+    size_t n_r = a.fast ? 1 : 3, max_d = a.fast ? 2 : 3, failed = 0;
     double lo = a.fast ? 0.6 : 0.75, hi = a.fast ? 1.67 : 1.33, min_cover = a.fast ? 0.8 : 0.9;
     printf("# infoflow validate: %zu sets per row, mc = %zu, seed = %llu; se: rms of the reported\n"
            "# total se; cover: truth in value +- 1.96 se; cover_c: in (value - bias) +- 1.96 se\n",
@@ -123,14 +124,19 @@ int cmd_validate(int argc, char **argv) {
                         iflow_error err = {0};
                         if (validate_run(&cell, &r, &err)) return cli_fail(&err);
                         double ratio = r.sd / r.se, ratio_c = r.sd_corrected / r.se;
-                        int ok = ratio >= lo && ratio <= hi && r.cover_corrected >= min_cover;
+                        int judged = r.n_values >= 100; /* coverage: see --check */
+                        int ok = ratio >= lo && ratio <= hi &&
+                                 (!judged || r.cover_corrected >= min_cover);
                         failed += !ok;
                         printf("%-6s %1zu %5.2f %4zu %4zu %9.5f %9.5f %8.5f %8.5f %8.5f %6.2f "
                                "%6.2f %9.5f %9.5f %6.2f %6.2f %7.2f %s\n",
                                validate_channel_name(cell.channel), d, r.beta, cell.replicas,
                                q ? q : cell.replicas, r.truth, r.mean, r.sd, r.se, r.se_mc, ratio,
                                ratio_c, r.bias, r.mean - r.truth, r.cover, r.cover_corrected,
-                               r.seconds, ok ? "" : "FAIL");
+                               r.seconds,
+                               !ok      ? "FAIL"
+                               : judged ? ""
+                                        : "(few values)");
                         if (r.n_na) printf("#   %zu sets had no total se (n/a)\n", r.n_na);
                         fflush(stdout);
                     }

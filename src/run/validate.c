@@ -201,6 +201,9 @@ int validate_run(const validate_cell *c, validate_row *row, iflow_error *err) {
         row->cover = n_se ? (double)hit / (double)n_se : NAN;
         row->cover_corrected = n_se ? (double)hit_c / (double)n_se : NAN;
         row->seconds = iflow_now_seconds() - t0;
+        size_t q = c->queries > 0 && c->queries < R ? c->queries : R;
+        while (R % q) q++;
+        row->n_values = m * q;
     }
     free(s);
     free(v);

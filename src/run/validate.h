@@ -47,6 +47,7 @@ typedef struct validate_cell {
 typedef struct validate_row {
     double beta, truth, mean, sd, se, se_mc, bias, sd_corrected, cover, cover_corrected;
     size_t n_na, n_bias;
+    size_t n_values; /* per-centre values the estimate averages (queried samples) */
     double seconds;
 } validate_row;
 
