@@ -141,7 +141,8 @@ int cmd_validate(int argc, char **argv) {
                         fflush(stdout);
                     }
     if (failed)
-        printf("# %zu rows outside sd/se in [%.2f, %.2f] or coverage >= %.0f%%\n", failed, lo, hi,
-               100 * min_cover);
+        printf("# %zu rows outside sd/se in [%.2f, %.2f], or with >= 100 values and a corrected "
+               "coverage below %.0f%%\n",
+               failed, lo, hi, 100 * min_cover);
     return a.check && failed ? 1 : 0;
 }
