@@ -562,7 +562,7 @@ START_TEST(test_isa_variants) {
         run_sh(&r, cmd);
         check_json_line(&r);
         h[i] = json_number(r.out, "h");
-        se = json_number(r.out, "stderr");
+        se = json_number(r.out, "h_se_mc");
     }
     ck_assert_double_gt(se, 0);
     for (int i = 1; i < 3; i++)
