@@ -694,6 +694,69 @@ START_TEST(test_resume_keeps_what_was_measured) {
 }
 END_TEST
 
+/* mi.csv of a new run has the total se, its Monte Carlo part, the bias and the saturation flags;
+ * a run whose mi.csv has the layout before them resumes in that layout, with the Monte Carlo se
+ * its earlier rows hold. */
+START_TEST(test_mi_layouts) {
+    iflow_error err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/run.ini", tmpdir);
+    iflow_config cfg;
+    ck_assert_int_eq(iflow_config_load(path, &cfg, &err), 0);
+    snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s/lay", tmpdir);
+    cfg.epochs = 2;
+    cfg.mi_bias = 1;
+    snprintf(cfg.mi_epochs, sizeof cfg.mi_epochs, "1,2,3");
+    iflow_run_options o = {0};
+    ck_assert_msg(iflow_run(&cfg, &o, &err) == 0, "%s", err.msg);
+    iflow_csv *c = NULL;
+    snprintf(path, sizeof path, "%s/lay/mi.csv", tmpdir);
+    ck_assert_int_eq(iflow_csv_read(path, &c, &err), 0);
+    size_t new_cols = c->n_cols;
+    for (double l = 1; l <= 3; l++) {
+        double se = cell_at(c, "I_XT_se", 2, l), mc = cell_at(c, "I_XT_se_mc", 2, l);
+        double kind = cell_at(c, "se_kind", 2, l);
+        ck_assert(isfinite(mc) && mc > 0 && isfinite(cell_at(c, "I_XT_ceiling", 2, l)));
+        ck_assert(cell_at(c, "I_XT_saturated", 2, l) == 0 ||
+                  cell_at(c, "I_XT_saturated", 2, l) == 1);
+        if (l == 1) { /* no noise before layer 1: exact samples, se = se_mc, no bias */
+            ck_assert(kind == IFLOW_SE_EXACT && se == mc && cell_at(c, "I_XT_bias", 2, l) == 0);
+        } else {
+            ck_assert(kind == IFLOW_SE_TOTAL && isfinite(se) && se > 0);
+            ck_assert(isfinite(cell_at(c, "I_XT_bias", 2, l)));
+        }
+    }
+    iflow_csv_free(c);
+    /* The older layout: the header and rows cut to the first 15 columns, then resumed. */
+    char *mi = slurp("lay", "mi.csv"), *w = mi;
+    for (char *line = mi; *line;) {
+        char *end = strchr(line, '\n'), *q = line;
+        for (int commas = 0; q < end && commas < 15; q++) commas += *q == ',';
+        size_t keep = (size_t)(q - line) - (q < end ? 1 : 0);
+        memmove(w, line, keep);
+        w += keep;
+        *w++ = '\n';
+        line = end + 1;
+    }
+    *w = '\0';
+    FILE *f = fopen(path, "w");
+    fputs(mi, f);
+    fclose(f);
+    cfg.epochs = 3;
+    o.resume = 1;
+    ck_assert_msg(iflow_run(&cfg, &o, &err) == 0, "%s", err.msg);
+    char *mi2 = slurp("lay", "mi.csv");
+    ck_assert_msg(!strncmp(mi, mi2, strlen(mi)), "earlier rows changed:\n%s", mi2);
+    ck_assert_int_eq(iflow_csv_read(path, &c, &err), 0);
+    ck_assert_uint_eq(c->n_cols, 15);
+    ck_assert_uint_lt(c->n_cols, new_cols);
+    ck_assert(isfinite(cell_at(c, "I_XT_se", 3, 2)) && isfinite(cell_at(c, "h_T_se", 3, 2)));
+    iflow_csv_free(c);
+    free(mi);
+    free(mi2);
+}
+END_TEST
+
 /* [data] max_rows applies to CSV; a noise std too large to bin names the noise (class 7). */
 START_TEST(test_max_rows_and_huge_noise) {
     write_file("max.ini", "[data]\nfile = data.csv\nmax_rows = 100\ntest_fraction = 0.25\n"
@@ -748,6 +811,7 @@ int main(void) {
     tcase_add_test(tc, test_estimate_cannot_destroy);
     tcase_add_test(tc, test_checkpoint_identity_checked);
     tcase_add_test(tc, test_resume_keeps_what_was_measured);
+    tcase_add_test(tc, test_mi_layouts);
     tcase_add_test(tc, test_max_rows_and_huge_noise);
     tcase_add_test(tc, test_clustering_skipped_with_message);
     suite_add_tcase(s, tc);

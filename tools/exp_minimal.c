@@ -182,6 +182,8 @@ static int measure(const config *c, size_t iw, row *r, iflow_error *err) {
     o.beta = c->beta, o.mc = (size_t)c->mc, o.seed = c->seed, o.stream = iw * 1000;
     o.normals = IFLOW_NORMALS_V1, o.tolerance = 0; /* as the committed results were made */
     o.threads = 1;
+    /* One exact sample per point: the draws are all that is random, so se_mc is the whole error
+     * (the total se is n/a: no group has two samples). */
     int rc = iflow_sp_grouped_mi2(s, m, 1, group_x, m, group_y, 2, &o, &r->sp_x, &r->sp_y, err);
     /* Binned: I(X; Bin T) from bin_samples noisy draws per point, and H(Bin S) of the noiseless
      * activations (= I(X; Bin S) since the points are distinct). */
@@ -216,7 +218,8 @@ static int write_csv(const config *c, const row *r, const char *path) {
     fprintf(f, "\n");
     for (long i = 0; i < c->n_w; i++) {
         fprintf(f, "%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g", r[i].w, r[i].b, r[i].ixt,
-                r[i].iyt, r[i].sp_x.mi.value, r[i].sp_x.mi.se, r[i].sp_y.mi.value, r[i].sp_y.mi.se);
+                r[i].iyt, r[i].sp_x.mi.value, r[i].sp_x.mi.se_mc, r[i].sp_y.mi.value,
+                r[i].sp_y.mi.se_mc);
         for (size_t j = 0; j < c->n_bins; j++)
             fprintf(f, ",%.10g,%.10g", r[i].h_bin_clean[j], r[i].i_bin_noisy[j]);
         fprintf(f, "\n");
@@ -263,9 +266,9 @@ static int plot(const config *c, const row *r, const char *path, iflow_error *er
         iflow_panel_line(&p, w, ib, n, cn, 1.8, 1);
     }
     for (size_t i = 0; i < n; i++) {
-        iflow_panel_errorbar(&p, w[i], r[i].sp_x.mi.value, 0, 2 * r[i].sp_x.mi.se, cx);
+        iflow_panel_errorbar(&p, w[i], r[i].sp_x.mi.value, 0, 2 * r[i].sp_x.mi.se_mc, cx);
         iflow_panel_marker(&p, w[i], r[i].sp_x.mi.value, IFLOW_MARK_CIRCLE, 6, cx, cx);
-        iflow_panel_errorbar(&p, w[i], r[i].sp_y.mi.value, 0, 2 * r[i].sp_y.mi.se, cy);
+        iflow_panel_errorbar(&p, w[i], r[i].sp_y.mi.value, 0, 2 * r[i].sp_y.mi.se_mc, cy);
         iflow_panel_marker(&p, w[i], r[i].sp_y.mi.value, IFLOW_MARK_SQUARE, 6, cy, cy);
     }
     char bn[32], lb[64], lc[64];

@@ -94,6 +94,8 @@ typedef struct iflow_config {
     double bins[IFLOW_MAX_BINS]; /* 0 stands for "szt30" (30 equal edges on [-1,1]) */
     int threads;                 /* 0 = all cores */
     iflow_resample resample;     /* none (default) or bootstrap; not hashed, as no [estimate] key */
+    int mi_bias;                 /* [estimate] bias = on: the SP estimates' finite-sample bias
+                                    (half-replica estimates, +50% of the SP work); off (default) */
     size_t slice_dim;            /* k-sliced SP in k dimensions; 0 = off (default) */
     size_t slices;               /* M slices per layer and epoch, default 16 (>= 2 when slicing) */
     size_t cluster_inputs; /* clustering measures on this many inputs; 0 = off; default 2000 */

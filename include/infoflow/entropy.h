@@ -40,10 +40,13 @@ typedef struct iflow_sp_options {
     size_t query_stride;   /* grouped MI only. 0 or 1: draws around every centre. s > 1: draws
                               around centres 0, s, 2s, ... only (every sum still runs over all n
                               centres), e.g. one replica per input when the R replicas of each
-                              input are stored together and s = R. The SE then comes from the
-                              spread of the per-centre means (conservative). */
+                              input are stored together and s = R. The se then comes from the
+                              spread of the queried centres' values within each group. */
     iflow_normals normals; /* generator version of the draws (default v1); right after
                               query_stride, where the Python package's mirror has it */
+    int bias;              /* 1: estimate the finite-sample bias from the two halves of every
+                              group's samples (each half on the same draws): +50% of the work.
+                              0 (default): has_bias = 0 */
     /* NULL, or called from the calling thread with the fraction of the draws done (e.g. for a
      * progress line on a terminal); never changes a number. Not mirrored in Python. */
     void (*progress)(void *user, double fraction);
@@ -59,16 +62,37 @@ typedef struct iflow_sp_options {
 
 /* Fills opt with beta = 0 (must be set), mc = IFLOW_SP_DEFAULT_MC, seed = 1, stream = 0,
  * normals IFLOW_SP_DEFAULT_NORMALS, tolerance = IFLOW_SP_DEFAULT_TOLERANCE, threads = 0,
- * query_stride = 1, no progress. */
+ * query_stride = 1, bias = 0, no progress. */
 IFLOW_API void iflow_sp_options_default(iflow_sp_options *opt);
+
+/* What an estimate's `se` covers (docs/ESTIMATION.md section 11). */
+typedef enum iflow_se_kind {
+    IFLOW_SE_TOTAL = 0, /* the Monte Carlo draws and the samples, stratified by group (grouped
+                           MI: by group_a; entropy: the samples as one i.i.d. sample) */
+    IFLOW_SE_EXACT = 1, /* the samples are not random (or the value is exact): se = se_mc */
+    IFLOW_SE_NA = 2,    /* the samples' part cannot be estimated (a group with a single queried
+                           sample): se is NaN, only se_mc is known; never use se_mc in its place */
+    IFLOW_SE_KIND_COUNT
+} iflow_se_kind;
+
+/* Short name of a kind for logs and JSON: "total", "exact", "n/a". */
+IFLOW_API const char *iflow_se_kind_name(int kind);
 
 typedef struct iflow_estimate {
     double value; /* the estimate (nats) */
-    double se;    /* its Monte Carlo standard error (0 for exact quantities) */
+    double se;    /* its total standard error: Monte Carlo draws and samples (se_kind) */
+    double se_mc; /* the Monte Carlo part alone, given the samples (0 for exact quantities);
+                     with one draw per centre, the pooled spread of the per-centre values */
+    double bias;  /* estimated finite-sample bias E[value] - target (has_bias), from half-sample
+                     estimates (Richardson in 1/n): value - bias is the corrected estimate */
+    int se_kind;  /* iflow_se_kind */
+    int has_bias; /* 0: bias not estimated (off, or too few samples per group); bias is NaN */
 } iflow_estimate;
 
 /* SP estimate of h(g) with its standard error. weights: n non-negative weights (NULL = equal),
- * so coincident samples can be merged into one weighted centre. */
+ * so coincident samples can be merged into one weighted centre. The samples are taken as i.i.d.:
+ * se^2 = sum_i w_i^2 s^2 (normalised weights), s^2 the weighted sample variance of the per-centre
+ * values -mean_j ln g(t_ij), Monte Carlo included; n = 1 gives IFLOW_SE_NA. */
 IFLOW_API int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
                                const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err);
 
@@ -90,8 +114,14 @@ IFLOW_API int iflow_knn_entropy(const double *x, size_t n, size_t d, size_t k, i
  * drawn from the samples (equal weights) and group[i] in [0, n_groups) tags sample i; p_g is the
  * fraction of samples in group g. Both terms use the same draws t_ij (common random numbers), so
  *   I = (1/(nk)) sum_ij [ln g_{group(i)}(t_ij) - ln g(t_ij)]
- * and its standard error is that of this one average. If every group holds a single sample,
- * h(T | G) is the exact Gaussian entropy (its se is 0). */
+ * The samples of a group are taken as i.i.d. draws given the group (the groups are fixed): se is
+ * the stratified standard error of this average, sum_g n_g s_g^2 / n_q^2 with s_g^2 the sample
+ * variance of the per-centre values v_i = mean_j [ln g_G(t_ij) - ln g(t_ij)] of group g, which
+ * holds the Monte Carlo variance too (the influence function of the plug-in, ESTIMATION.md
+ * section 11); se_mc the Monte Carlo part alone. If every group holds a single sample,
+ * h(T | G) is the exact Gaussian entropy (its se is 0) and the samples' part of the other
+ * estimates cannot be estimated (IFLOW_SE_NA) unless the caller knows the samples are exact.
+ * In iflow_sp_grouped_mi2 every estimate is stratified by group_a (the inputs). */
 typedef struct iflow_mi_estimate {
     iflow_estimate mi;     /* I(G;T) */
     iflow_estimate h;      /* h(T) */

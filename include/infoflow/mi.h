@@ -19,7 +19,8 @@
 extern "C" {
 #endif
 
-#define IFLOW_MAX_REPLICAS 1000000 /* [estimate] replicas */
+#define IFLOW_MAX_REPLICAS      1000000 /* [estimate] replicas */
+#define IFLOW_SATURATION_MARGIN 0.05    /* nats: see iflow_layer_info.ixt_saturated */
 
 typedef struct iflow_mi_options {
     size_t replicas;          /* R noisy passes per input */
@@ -39,6 +40,8 @@ typedef struct iflow_mi_options {
     size_t layers[IFLOW_MAX_LAYERS];
     iflow_resample resample; /* BOOTSTRAP: measure on m inputs drawn with replacement from x
                                 (iflow_bootstrap_draw), a new draw each epoch; see config.h */
+    int bias; /* 1: the finite-sample bias of every SP estimate from half-replica estimates
+                 (iflow_sp_options.bias; +50% of the SP work); 0: not estimated */
 } iflow_mi_options;
 
 typedef struct iflow_bin_info {
@@ -57,7 +60,13 @@ typedef struct iflow_layer_info {
                                  the sliced value is the unsliced one, copied */
     iflow_mi_estimate ixt_sliced, iyt_sliced; /* I_k(X;T_l), I_k(Y;T_l): slice means, se of
                                                  the mean over slices (sliced.h) */
-    int has_bounds;                           /* layer 1 only */
+    /* Saturation: an estimate within max(IFLOW_SATURATION_MARGIN, 2 se) of its ceiling, ln m for
+     * I(X;T_l) (m inputs measured) and H(Y) of their labels for I(Y;T_l): the value then says
+     * that the samples of different inputs (labels) barely overlap at scale beta, not how much
+     * information the layer keeps; the k-sliced and clustering measures still resolve it. */
+    double ixt_ceiling, iyt_ceiling;
+    int ixt_saturated, iyt_saturated;
+    int has_bounds; /* layer 1 only */
     double kde_lower, kde_upper;
     size_t n_bins;
     iflow_bin_info bins[IFLOW_MAX_BINS];

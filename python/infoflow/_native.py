@@ -80,12 +80,14 @@ class SpOptions(ctypes.Structure):
     _fields_ = [("beta", ctypes.c_double), ("mc", ctypes.c_size_t), ("seed", ctypes.c_uint64),
                 ("stream", ctypes.c_uint64), ("tolerance", ctypes.c_double),
                 ("threads", ctypes.c_int), ("query_stride", ctypes.c_size_t),
-                ("normals", ctypes.c_int), ("_reserve", ctypes.c_char * _RESERVE)]
+                ("normals", ctypes.c_int), ("bias", ctypes.c_int),
+                ("_reserve", ctypes.c_char * _RESERVE)]
 
 
 class Estimate(ctypes.Structure):
     """iflow_estimate (entropy.h)."""
-    _fields_ = [("value", ctypes.c_double), ("se", ctypes.c_double)]
+    _fields_ = [("value", ctypes.c_double), ("se", ctypes.c_double), ("se_mc", ctypes.c_double),
+                ("bias", ctypes.c_double), ("se_kind", ctypes.c_int), ("has_bias", ctypes.c_int)]
 
 
 class MiEstimate(ctypes.Structure):
@@ -259,7 +261,8 @@ def address(a):
 NORMALS = {"v1": 0, "v2": 1}  # iflow_normals
 
 
-def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1, normals="v2"):
+def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1, normals="v2",
+               bias=True):
     """An iflow_sp_options with the library's defaults, then these fields."""
     if normals not in NORMALS:
         raise ValueError(f"normals: must be 'v1' or 'v2', got {normals!r}")
@@ -273,6 +276,7 @@ def sp_options(sigma, mc, seed, tolerance, threads, stream=0, query_stride=1, no
     opt.threads = _threads(threads)
     opt.query_stride = _size(query_stride, "query_stride")
     opt.normals = NORMALS[normals]
+    opt.bias = 1 if bias else 0
     return opt
 
 

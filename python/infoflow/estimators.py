@@ -11,6 +11,8 @@ like `infoflow mi --group-col ...`. The thread count never changes a number.
 """
 
 import ctypes
+import math
+import warnings
 
 from . import _native
 from ._native import address, as_groups, as_samples, call, sp_options
@@ -24,8 +26,44 @@ def gaussian_entropy(d, sigma):
     return float(_native.lib().iflow_gaussian_entropy(_native._size(d, "d"), float(sigma)))
 
 
+SE_KINDS = ("total", "exact", "n/a")  # iflow_se_kind
+
+
+def _estimate(e, name):
+    """An iflow_estimate as the dict entries name, name_se, name_se_mc, name_se_kind, name_bias
+    (NaN when not estimated) and name_corrected (value - bias). A total se that cannot be
+    estimated (one sample per group) is NaN with kind "n/a", and a warning says so."""
+    kind = SE_KINDS[e.se_kind] if 0 <= e.se_kind < len(SE_KINDS) else "?"
+    if kind == "n/a":
+        warnings.warn(f"{name}: the total standard error is n/a (a group holds a single sample); "
+                      f"{name}_se_mc covers the Monte Carlo draws only", stacklevel=3)
+    bias = e.bias if e.has_bias else math.nan
+    return {name: e.value, f"{name}_se": e.se if kind != "n/a" else math.nan,
+            f"{name}_se_mc": e.se_mc, f"{name}_se_kind": kind, f"{name}_bias": bias,
+            f"{name}_corrected": e.value - bias}
+
+
+def sp_entropy_terms(samples, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, weights=None,
+                     normals="v2", bias=True):
+    """sp_entropy with every part of its error: dict with h, h_se (total: draws and samples),
+    h_se_mc (draws only), h_se_kind, h_bias (finite-sample bias, NaN with bias=False) and
+    h_corrected = h - h_bias (ESTIMATION.md section 11)."""
+    s = as_samples(samples)
+    n, d = s.shape
+    w = None
+    if weights is not None:
+        w = as_samples(weights, "weights").reshape(-1)
+        if w.shape[0] != n:
+            raise ValueError(f"weights: need one per sample ({n}), got {w.shape[0]}")
+    opt = sp_options(sigma, mc, seed, tolerance, threads, normals=normals, bias=bias)
+    out = _native.Estimate()
+    call("iflow_sp_entropy", address(s), None if w is None else address(w), n, d,
+         ctypes.byref(opt), ctypes.byref(out))
+    return _estimate(out, "h")
+
+
 def sp_entropy(samples, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, weights=None,
-               normals="v2"):
+               normals="v2", bias=True):
     """SP estimate of h(P * N(0, sigma^2 I)) from samples of P: the entropy of the Gaussian
     mixture with one component N(s_j, sigma^2 I) per sample (ESTIMATION.md section 3), by Monte
     Carlo with `mc` draws around every sample.
@@ -43,31 +81,30 @@ def sp_entropy(samples, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, weights=
         normals: generator of the draws, "v2" (default, as runs) or "v1" (configs/README.md);
             other draws of the same estimate.
 
+        bias: also estimate the finite-sample bias (sp_entropy_terms; half as much work again).
+
     Returns:
-        (h, se): the estimate and its Monte Carlo standard error, in nats.
+        (h, se): the estimate and its total standard error (the draws and the samples, taken as
+        i.i.d.), in nats; sp_entropy_terms gives the parts.
     """
-    s = as_samples(samples)
-    n, d = s.shape
-    w = None
-    if weights is not None:
-        w = as_samples(weights, "weights").reshape(-1)
-        if w.shape[0] != n:
-            raise ValueError(f"weights: need one per sample ({n}), got {w.shape[0]}")
-    opt = sp_options(sigma, mc, seed, tolerance, threads, normals=normals)
-    out = _native.Estimate()
-    call("iflow_sp_entropy", address(s), None if w is None else address(w), n, d,
-         ctypes.byref(opt), ctypes.byref(out))
-    return out.value, out.se
+    t = sp_entropy_terms(samples, sigma, mc, seed, tolerance, threads, weights, normals, bias)
+    return t["h"], t["h_se"]
 
 
-def _mi_terms(e):
-    """An iflow_mi_estimate as the dict sp_mi_terms returns."""
-    return {"mi": e.mi.value, "mi_se": e.mi.se, "h": e.h.value, "h_se": e.h.se,
-            "h_cond": e.h_cond.value, "h_cond_se": e.h_cond.se, "n_groups": int(e.n_groups)}
+def _mi_terms(e, samples_exact=False):
+    """An iflow_mi_estimate as the dict sp_mi_terms returns. samples_exact: the samples are not
+    random (one per input of a layer no noise precedes): the total se is the Monte Carlo se."""
+    t = {"n_groups": int(e.n_groups)}
+    for name in ("mi", "h", "h_cond"):
+        q = getattr(e, name)
+        if samples_exact:
+            q.se, q.se_kind, q.bias, q.has_bias = q.se_mc, 1, 0.0, 1
+        t.update(_estimate(q, name))
+    return t
 
 
 def sp_mi_terms(samples, groups, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
-                query_stride=1, stream=0, normals="v2"):
+                query_stride=1, stream=0, normals="v2", bias=True):
     """Grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g) with T = S + Z,
     Z ~ N(0, sigma^2 I), S drawn from the samples, G the group of the sample (p_g the fraction
     of samples in group g), by SP with common random numbers, and its terms.
@@ -80,35 +117,43 @@ def sp_mi_terms(samples, groups, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
             (every mixture sum still runs over all samples): with the R samples of each input
             stored together, s = R / q keeps q queries per input.
         stream: first random stream of the draws (the CLI uses 0).
+        bias: also estimate the finite-sample bias (half as much work again).
 
     Returns:
-        dict with mi, mi_se, h, h_se, h_cond, h_cond_se (nats) and n_groups.
+        dict with, for q in mi, h, h_cond (nats): q, q_se (total: the draws and the samples of
+        each group, taken as i.i.d. given the group), q_se_mc (draws only), q_se_kind, q_bias,
+        q_corrected (ESTIMATION.md section 11); and n_groups.
     """
     s = as_samples(samples)
     n, d = s.shape
     g, n_groups = as_groups(groups, n)
-    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals)
+    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals, bias)
     out = _native.MiEstimate()
     call("iflow_sp_grouped_mi", address(s), n, d, address(g), n_groups, ctypes.byref(opt),
          ctypes.byref(out))
     return _mi_terms(out)
 
 
-def sp_mi(samples, groups, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, normals="v2"):
+def sp_mi(samples, groups, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, normals="v2",
+          bias=True):
     """SP estimate of the grouped mutual information I(G;T) (see sp_mi_terms), e.g. I(X;T) with
     groups = the input each sample came from, or I(Y;T) with groups = labels.
 
     Returns:
         (mi, se) in nats.
     """
-    t = sp_mi_terms(samples, groups, sigma, mc, seed, tolerance, threads, normals=normals)
+    t = sp_mi_terms(samples, groups, sigma, mc, seed, tolerance, threads, normals=normals,
+                    bias=bias)
     return t["mi"], t["mi_se"]
 
 
 def sp_mi2(samples, groups_a, groups_b, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
-           query_stride=1, stream=0, normals="v2"):
+           query_stride=1, stream=0, normals="v2", bias=True, samples_exact=False):
     """Two groupings of the same samples at once (e.g. by input for I(X;T) and by label for
     I(Y;T)), sharing the draws and the sums over all samples: the cost of one sp_mi_terms.
+    Every standard error is stratified by groups_a (the inputs), so terms_b's se differ from
+    sp_mi_terms(samples, groups_b)'s. samples_exact: the samples are exact given groups_a (one
+    per input before any noise): the total se is the Monte Carlo se.
 
     Returns:
         (terms_a, terms_b): two dicts as returned by sp_mi_terms.
@@ -117,11 +162,11 @@ def sp_mi2(samples, groups_a, groups_b, sigma, mc=1, seed=1, tolerance=1e-6, thr
     n, d = s.shape
     ga, na = as_groups(groups_a, n, "groups_a")
     gb, nb = as_groups(groups_b, n, "groups_b")
-    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals)
+    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals, bias)
     out_a, out_b = _native.MiEstimate(), _native.MiEstimate()
     call("iflow_sp_grouped_mi2", address(s), n, d, address(ga), na, address(gb), nb,
          ctypes.byref(opt), ctypes.byref(out_a), ctypes.byref(out_b))
-    return _mi_terms(out_a), _mi_terms(out_b)
+    return _mi_terms(out_a, samples_exact), _mi_terms(out_b, samples_exact)
 
 
 def pairwise_bounds(samples, sigma, threads=0):

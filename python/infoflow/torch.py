@@ -118,7 +118,7 @@ def _collect(model, x, layers, betas, replicas, noise_seed, batch_size):
 
 def measure(model, inputs, labels, layers, beta, replicas, mc=1, seed=1, tolerance=1e-6,
             queries_per_input=0, threads=0, noise_seed=1, batch_size=4096, measured=None,
-            progress=None):
+            progress=None, bias=True):
     """Measures I(X;T_l) and I(Y;T_l) of a PyTorch model made noisy after the named modules.
 
     X is uniform on the m inputs, Y its label. During the measurement each module named in
@@ -157,9 +157,13 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=1, seed=1, toleran
 
     Returns:
         dict by layer name of dicts with I_XT, I_XT_se, I_YT, I_YT_se, h_T, h_T_given_X,
-        h_T_given_Y (nats, as in mi.csv), width, and samples_per_input (R or 1). The standard
-        errors are the Monte Carlo errors given the samples, as in mi.csv; for a layer after
-        noise, the randomness of its R samples per input adds to the error of the estimate.
+        h_T_given_Y (nats, as in mi.csv), width, samples_per_input (R or 1), I_XT_se_mc,
+        I_YT_se_mc, I_XT_bias, I_YT_bias and se_kind. The *_se are total standard errors (the
+        draws and the R noisy samples of each input, stratified by input; the inputs are held
+        fixed), *_se_mc the draws' part alone (ESTIMATION.md section 11); se_kind "n/a" (one
+        query per input: the total cannot be estimated, *_se NaN) or "exact" (one sample per
+        input: the total is the draws'). bias=False skips the bias (NaN), which costs half as
+        much again as the estimate.
     """
     layers = list(layers)
     if not layers:
@@ -204,11 +208,14 @@ def measure(model, inputs, labels, layers, beta, replicas, mc=1, seed=1, toleran
         gx = np.repeat(np.arange(m), per_input)
         gy = np.repeat(y, per_input)
         ixt, iyt = estimators.sp_mi2(s, gx, gy, b, mc=mc, seed=seed, tolerance=tolerance,
-                                     threads=threads, query_stride=stride, stream=j)
+                                     threads=threads, query_stride=stride, stream=j, bias=bias,
+                                     samples_exact=per_input == 1)
         result[name] = {"I_XT": ixt["mi"], "I_XT_se": ixt["mi_se"], "I_YT": iyt["mi"],
                         "I_YT_se": iyt["mi_se"], "h_T": ixt["h"], "h_T_given_X": ixt["h_cond"],
                         "h_T_given_Y": iyt["h_cond"], "width": d,
-                        "samples_per_input": per_input}
+                        "samples_per_input": per_input, "I_XT_se_mc": ixt["mi_se_mc"],
+                        "I_XT_bias": ixt["mi_bias"], "I_YT_se_mc": iyt["mi_se_mc"],
+                        "I_YT_bias": iyt["mi_bias"], "se_kind": ixt["mi_se_kind"]}
     shown.update(len(result), "done")
     shown.close()
     return result

@@ -48,7 +48,7 @@ def test_sp_entropy_equals_cli(cli, npy, sigma, mc, seed, tol):
     h, se = infoflow.sp_entropy(x, sigma, mc=mc, seed=seed, tolerance=tol)
     j = cli_json(cli("entropy", "--sigma", sigma, "--mc", mc, "--seed", seed, "--tolerance", tol,
                      npy(x)))
-    assert (printed(h), printed(se)) == (j["h"], j["stderr"])
+    assert (printed(h), printed(se)) == (j["h"], j["h_se"])
 
 
 @pytest.mark.parametrize("sigma,mc,seed,tol", SP_CASES)
@@ -60,9 +60,10 @@ def test_sp_mi_equals_cli(cli, npy, sigma, mc, seed, tol):
     t = infoflow.sp_mi_terms(x, ids, sigma, mc=mc, seed=seed, tolerance=tol)
     j = cli_json(cli("mi", "--group-col", 0, "--sigma", sigma, "--mc", mc, "--seed", seed,
                      "--tolerance", tol, npy(np.column_stack([ids, x]))))
-    assert (printed(mi), printed(se)) == (j["mi"], j["stderr"])
-    for key, json_key in [("h", "h"), ("h_se", "h_stderr"), ("h_cond", "h_cond"),
-                          ("h_cond_se", "h_cond_stderr")]:
+    assert (printed(mi), printed(se)) == (j["mi"], j["mi_se"])
+    for key, json_key in [("h", "h"), ("h_se", "h_se"), ("h_cond", "h_cond"),
+                          ("h_cond_se", "h_cond_se"), ("mi_bias", "mi_bias"),
+                          ("mi_se_mc", "mi_se_mc")]:
         assert printed(t[key]) == j[json_key]
     assert str(t["n_groups"]) == j["groups"] == "4"
 
@@ -72,12 +73,12 @@ def test_normals_equal_cli(cli, npy, normals):
     x = samples()
     h, se = infoflow.sp_entropy(x, 0.1, normals=normals)
     j = cli_json(cli("entropy", "--sigma", 0.1, "--normals", normals, npy(x)))
-    assert (printed(h), printed(se)) == (j["h"], j["stderr"])
+    assert (printed(h), printed(se)) == (j["h"], j["h_se"])
     ids = np.arange(len(x)) % 3
     mi, se = infoflow.sp_mi(x, ids, 0.1, normals=normals)
     j = cli_json(cli("mi", "--group-col", 0, "--sigma", 0.1, "--normals", normals,
                      npy(np.column_stack([ids, x]))))
-    assert (printed(mi), printed(se)) == (j["mi"], j["stderr"])
+    assert (printed(mi), printed(se)) == (j["mi"], j["mi_se"])
 
 
 def test_normals_v2_is_the_default_and_v1_other_draws():
@@ -96,14 +97,15 @@ def test_same_defaults_in_every_path(cli, npy):
     opt = _native.SpOptions()
     _native.lib().iflow_sp_options_default(ctypes.byref(opt))
     names = {v: k for k, v in _native.NORMALS.items()}
-    for fn in (infoflow.sp_entropy, infoflow.sp_mi, infoflow.sp_mi_terms, infoflow.sp_mi2):
+    for fn in (infoflow.sp_entropy, infoflow.sp_entropy_terms, infoflow.sp_mi, infoflow.sp_mi_terms,
+               infoflow.sp_mi2):
         p = inspect.signature(fn).parameters
         assert (p["mc"].default, p["tolerance"].default, p["normals"].default) == \
             (opt.mc, opt.tolerance, names[opt.normals]), fn.__name__
     x = samples()
     h, se = infoflow.sp_entropy(x, 0.1)
     j = cli_json(cli("entropy", "--sigma", 0.1, npy(x)))
-    assert (printed(h), printed(se)) == (j["h"], j["stderr"])
+    assert (printed(h), printed(se)) == (j["h"], j["h_se"])
     assert (j["mc"], j["normals"], float(j["tolerance"]), j["seed"], j["plan"]) == \
         (str(opt.mc), names[opt.normals], opt.tolerance, "1", "greedy")
 
@@ -114,7 +116,10 @@ def test_sp_mi2_is_two_sp_mi(npy):
     ga, gb = np.arange(len(x)) // 3, np.arange(len(x)) % 2
     a, b = infoflow.sp_mi2(x, ga, gb, 0.1, mc=4, tolerance=0)
     assert a == infoflow.sp_mi_terms(x, ga, 0.1, mc=4, tolerance=0)
-    assert b == infoflow.sp_mi_terms(x, gb, 0.1, mc=4, tolerance=0)
+    alone = infoflow.sp_mi_terms(x, gb, 0.1, mc=4, tolerance=0)
+    # b's standard errors are stratified by ga (the inputs), alone's by gb: the rest agrees.
+    for key in ("mi", "h", "h_cond"):
+        assert b[key] == alone[key] and b[key + "_se_mc"] == alone[key + "_se_mc"]
 
 
 @pytest.mark.parametrize("sigma", [0.05, 0.4])

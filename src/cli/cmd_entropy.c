@@ -69,10 +69,10 @@ static void sp_progress(void *user, double fraction) {
     cli_progress_update(user, "infoflow entropy: SP draws", fraction);
 }
 
-/* Runs the chosen estimator on m; fills h and se (se < 0: not applicable) and, when sliced, sl. */
-static int estimate(const est_args *a, const iflow_matrix *m, double *h, double *se,
-                    iflow_sliced_estimate *sl, iflow_error *err) {
-    *se = -1;
+/* Runs the chosen estimator on m; fills h, and e (SP only, *has_se set) and, when sliced, sl. */
+static int estimate(const est_args *a, const iflow_matrix *m, double *h, iflow_estimate *e,
+                    int *has_se, iflow_sliced_estimate *sl, iflow_error *err) {
+    *has_se = a->est == EST_SP;
     if (a->est == EST_SP && a->slice_dim > 0) {
         iflow_sp_options opt;
         est_sp_options(a, &opt);
@@ -80,7 +80,7 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
         est_slice_options(a, &so);
         int rc = iflow_sliced_entropy(m->data, m->rows, m->cols, &opt, &so, sl, NULL, err);
         *h = sl->est.value;
-        *se = sl->est.se;
+        *e = sl->est;
         return rc;
     }
     if (a->est == EST_SP) {
@@ -90,11 +90,9 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
         cli_progress_init(&prog, a->quiet);
         opt.progress = sp_progress;
         opt.progress_user = &prog;
-        iflow_estimate e = {0};
-        int rc = iflow_sp_entropy(m->data, NULL, m->rows, m->cols, &opt, &e, err);
+        int rc = iflow_sp_entropy(m->data, NULL, m->rows, m->cols, &opt, e, err);
         cli_progress_done(&prog);
-        *h = e.value;
-        *se = e.se;
+        *h = e->value;
         return rc;
     }
     if (a->est == EST_KDE_LOWER || a->est == EST_KDE_UPPER) {
@@ -108,11 +106,14 @@ static int estimate(const est_args *a, const iflow_matrix *m, double *h, double 
     return iflow_knn_entropy(m->data, m->rows, m->cols, a->k, (int)a->threads, h, err);
 }
 
-static void print_result(const est_args *a, const iflow_matrix *m, double h, double se,
-                         const iflow_sliced_estimate *sl, double seconds) {
+static void print_result(const est_args *a, const iflow_matrix *m, double h,
+                         const iflow_estimate *e, int has_se, const iflow_sliced_estimate *sl,
+                         double seconds) {
     printf("{\"estimator\":\"%s\"", estimator_names[a->est]);
-    est_json_number("h", h);
-    if (se >= 0) est_json_number("stderr", se);
+    if (has_se)
+        est_json_estimate("h", e);
+    else
+        est_json_number("h", h);
     printf(",\"n\":%zu,\"d\":%zu", m->rows, m->cols);
     if (a->est == EST_SP || a->est == EST_KDE_LOWER || a->est == EST_KDE_UPPER)
         est_json_number("sigma", a->sigma);
@@ -143,16 +144,20 @@ int cmd_entropy(int argc, char **argv) {
         iflow_matrix_free(m);
         return 1;
     }
-    double h = 0, se = -1, t0 = iflow_now_seconds();
+    double h = 0, t0 = iflow_now_seconds();
+    iflow_estimate e = {0};
+    int has_se = 0;
     iflow_sliced_estimate sl = {0};
-    rc = estimate(&a, m, &h, &se, &sl, &err);
+    rc = estimate(&a, m, &h, &e, &has_se, &sl, &err);
     double seconds = iflow_now_seconds() - t0;
     if (!rc) rc = est_check_finite("the entropy", h, &err);
-    if (!rc && se >= 0) rc = est_check_finite("its standard error", se, &err);
+    if (!rc && has_se) rc = est_check_estimate("the entropy", &e, &err);
     if (rc) {
         rc = est_data_error(CMD, a.path, &err);
     } else {
-        print_result(&a, m, h, se, &sl, seconds);
+        print_result(&a, m, h, &e, has_se, &sl, seconds);
+        const iflow_estimate *all[] = {&e};
+        if (has_se) est_note_se(CMD, all, 1);
         rc = fflush(stdout) ? 1 : 0;
     }
     iflow_matrix_free(m);

@@ -31,6 +31,8 @@ static void usage(FILE *out) {
         "                    the sliced columns, docs/FORMATS.md)\n"
         "  --slices M        random projections per layer and epoch (>= 2)\n"
         "  --seed S          estimator seed\n"
+        "  --bias on|off     also estimate the finite-sample bias of every SP estimate\n"
+        "                    (I_XT_bias, I_YT_bias; half as much work again)\n"
         "  --resample MODE   none (default) | bootstrap: draw the m inputs with replacement at\n"
         "                    every epoch (labels with them), as the paper's authors did; only\n"
         "                    to reproduce their numbers (results/REPRODUCTION.md section 2)\n"
@@ -65,7 +67,7 @@ int cmd_estimate(int argc, char **argv) {
         {"queries", required_argument, 0, 'Q'},
         {"tolerance", required_argument, 0, 'T'}, {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
-        {"resample", required_argument, 0, 'B'},
+        {"resample", required_argument, 0, 'B'}, {"bias", required_argument, 0, 'b'},
         {"slice-dim", required_argument, 0, 'K'}, {"slices", required_argument, 0, 'M'},
         {"replace", no_argument, 0, 'r'},       {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
@@ -76,7 +78,7 @@ int cmd_estimate(int argc, char **argv) {
     double tol = -1;
     uint64_t seed = 0;
     long threads = -1;
-    int have_seed = 0, replace = 0, quiet = 0, c, resample = -1;
+    int have_seed = 0, replace = 0, quiet = 0, c, resample = -1, bias = -1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -127,6 +129,11 @@ int cmd_estimate(int argc, char **argv) {
                 return cli_usage_error("estimate", "--resample must be none or bootstrap");
             resample = optarg[0] == 'b' ? IFLOW_RESAMPLE_BOOTSTRAP : IFLOW_RESAMPLE_NONE;
             break;
+        case 'b':
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+                return cli_usage_error("estimate", "--bias must be on or off");
+            bias = optarg[1] == 'n';
+            break;
         case 'r': replace = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -149,6 +156,7 @@ int cmd_estimate(int argc, char **argv) {
     if (have_seed) o.mi.seed = seed;
     if (threads >= 0) o.mi.threads = (int)threads;
     if (resample >= 0) o.mi.resample = (iflow_resample)resample;
+    if (bias >= 0) o.mi.bias = bias;
     if (have_slice_dim) o.mi.slice_dim = slice_dim;
     if (slices) o.mi.slices = slices;
     if (o.mi.slice_dim > 0 && o.mi.slices < 2)

@@ -86,19 +86,17 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
         rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
     }
     cli_progress_done(&prog);
-    const char *what[] = {"I",      "its standard error",          "h", "the standard error of h",
-                          "h_cond", "the standard error of h_cond"};
-    double v[] = {e.mi.value, e.mi.se, e.h.value, e.h.se, e.h_cond.value, e.h_cond.se};
-    for (size_t i = 0; i < 6 && !rc; i++) rc = est_check_finite(what[i], v[i], err);
+    if (!rc) rc = est_check_estimate("mi", &e.mi, err);
+    if (!rc) rc = est_check_estimate("h", &e.h, err);
+    if (!rc) rc = est_check_estimate("h_cond", &e.h_cond, err);
     if (rc) return rc;
     double seconds = iflow_now_seconds() - t0;
     printf("{\"estimator\":\"sp\"");
-    est_json_number("mi", e.mi.value);
-    est_json_number("stderr", e.mi.se);
-    est_json_number("h", e.h.value);
-    est_json_number("h_stderr", e.h.se);
-    est_json_number("h_cond", e.h_cond.value);
-    est_json_number("h_cond_stderr", e.h_cond.se);
+    est_json_estimate("mi", &e.mi);
+    est_json_estimate("h", &e.h);
+    est_json_estimate("h_cond", &e.h_cond);
+    const iflow_estimate *all[] = {&e.mi, &e.h, &e.h_cond};
+    est_note_se(CMD, all, 3);
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
     est_json_number("sigma", a->sigma);
     est_json_sp_settings(a);

@@ -10,5 +10,6 @@ int cmd_mi(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 
 #endif

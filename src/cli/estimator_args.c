@@ -80,6 +80,7 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
             return cli_usage_error(cmd, "--slice-dim must be an integer >= 0, got '%s'", v);
         return 0;
     case OPT_QUIET: a->quiet = 1; return 0;
+    case OPT_NO_BIAS: a->no_bias = 1; return 0;
     case OPT_GROUP:
         if (cli_parse_size(v, &a->group_col))
             return cli_usage_error(cmd, "--group-col must be an integer >= 0, got '%s'", v);
@@ -152,6 +153,7 @@ void est_sp_options(const est_args *a, iflow_sp_options *opt) {
     opt->beta = a->sigma;
     opt->mc = a->mc;
     opt->seed = a->seed;
+    opt->bias = !a->no_bias;
     opt->tolerance = a->tolerance;
     opt->normals = a->normals;
     opt->threads = (int)a->threads;
@@ -174,7 +176,46 @@ void est_json_sp_settings(const est_args *a) {
 void est_json_sliced(const est_args *a, const iflow_sliced_estimate *e) {
     printf(",\"slice_dim\":%zu,\"slices\":%zu", a->slice_dim, a->slices);
     est_json_number("sd_slices", e->sd_slices);
-    est_json_number("mc_stderr", e->mc_se);
+    est_json_number("mc_se", e->mc_se);
+}
+
+void est_json_estimate(const char *name, const iflow_estimate *e) {
+    char key[64];
+    est_json_number(name, e->value);
+    snprintf(key, sizeof key, "%s_se", name);
+    est_json_number(key, e->se_kind == IFLOW_SE_NA ? NAN : e->se);
+    snprintf(key, sizeof key, "%s_se_mc", name);
+    est_json_number(key, e->se_mc);
+    printf(",\"%s_se_kind\":\"%s\"", name, iflow_se_kind_name(e->se_kind));
+    if (!e->has_bias) return;
+    snprintf(key, sizeof key, "%s_bias", name);
+    est_json_number(key, e->bias);
+    snprintf(key, sizeof key, "%s_corrected", name);
+    est_json_number(key, e->value - e->bias);
+}
+
+int est_check_estimate(const char *name, const iflow_estimate *e, iflow_error *err) {
+    char what[96];
+    int rc = est_check_finite(name, e->value, err);
+    snprintf(what, sizeof what, "the Monte Carlo standard error of %s", name);
+    if (!rc) rc = est_check_finite(what, e->se_mc, err);
+    snprintf(what, sizeof what, "the standard error of %s", name);
+    if (!rc && e->se_kind != IFLOW_SE_NA) rc = est_check_finite(what, e->se, err);
+    snprintf(what, sizeof what, "the bias of %s", name);
+    if (!rc && e->has_bias) rc = est_check_finite(what, e->bias, err);
+    return rc;
+}
+
+void est_note_se(const char *cmd, const iflow_estimate *const *e, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (e[i]->se_kind == IFLOW_SE_NA) {
+            fprintf(stderr,
+                    "infoflow %s: note: the total standard error is n/a (null): a group holds a "
+                    "single sample, so the spread of the samples within a group is unknown; "
+                    "*_se_mc covers the Monte Carlo draws only (docs/ESTIMATION.md section 11)\n",
+                    cmd);
+            return;
+        }
 }
 
 void est_tagged_free(est_tagged *t) {

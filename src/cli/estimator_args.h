@@ -28,7 +28,8 @@ enum {
     OPT_SLICES,
     OPT_SLICE_DIM,
     OPT_NORMALS,
-    OPT_QUIET
+    OPT_QUIET,
+    OPT_NO_BIAS
 };
 
 /* Default --tolerance: the run's [estimate] tolerance. */
@@ -43,6 +44,8 @@ enum {
     "  --tolerance TOL  sp: skip far samples, each log-density within TOL of exact\n"              \
     "                   (default 1e-6, as runs; 0: exact sums)\n"                                  \
     "  --normals V      sp: normal generator of the draws, v2 (default, as runs) or v1\n"          \
+    "  --no-bias        sp: skip the finite-sample bias (its half-sample estimates cost\n"         \
+    "                   half as much again as the estimate)\n"                                     \
     "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                       \
     "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
 #define EST_HELP_SLICED                                                                            \
@@ -66,6 +69,7 @@ enum {
         {"seed", required_argument, NULL, OPT_SEED},                                               \
         {"tolerance", required_argument, NULL, OPT_TOL},                                           \
         {"normals", required_argument, NULL, OPT_NORMALS},                                         \
+        {"no-bias", no_argument, NULL, OPT_NO_BIAS},                                               \
         {"bin-width", required_argument, NULL, OPT_WIDTH}, {                                       \
         "bins", required_argument, NULL, OPT_BINS                                                  \
     }
@@ -86,6 +90,7 @@ typedef struct est_args {
     uint64_t seed;
     double tolerance;
     iflow_normals normals; /* --normals, default IFLOW_SP_DEFAULT_NORMALS */
+    int no_bias;           /* --no-bias */
     int have_bins;
     iflow_binning bins;
     size_t k;
@@ -120,8 +125,19 @@ void est_slice_options(const est_args *a, iflow_slice_options *opt);
 /* Prints the JSON fields of the SP settings used: mc, normals, tolerance, plan, seed. */
 void est_json_sp_settings(const est_args *a);
 
-/* Prints the JSON fields of a k-sliced estimate: slice_dim, slices, sd_slices, mc_stderr. */
+/* Prints the JSON fields of a k-sliced estimate: slice_dim, slices, sd_slices, mc_se. */
 void est_json_sliced(const est_args *a, const iflow_sliced_estimate *e);
+
+/* Prints the JSON fields of an estimate named name: name (the value), name_se (the total se;
+ * null when it cannot be estimated), name_se_mc, name_se_kind ("total", "exact" or "n/a") and,
+ * when estimated, name_bias and name_corrected (value - bias). */
+void est_json_estimate(const char *name, const iflow_estimate *e);
+
+/* Checks that an estimate's value, se_mc and (unless n/a) se are finite; names them by name. */
+int est_check_estimate(const char *name, const iflow_estimate *e, iflow_error *err);
+
+/* If any of the n estimates has no total se, says so on stderr (the JSON shows null). */
+void est_note_se(const char *cmd, const iflow_estimate *const *e, size_t n);
 
 /* Rows of a matrix tagged by one of its columns: samples n x d (the matrix without column col)
  * and each row's group renumbered 0..n_groups-1 in increasing order of the value in the file

@@ -22,6 +22,7 @@ static const struct {
     {"mi", cmd_mi, "estimate grouped mutual information I(G;T) of tagged samples"},
     {"cluster", cmd_cluster, "measure how labelled rows of a CSV or .npy file cluster by class"},
     {"plot", cmd_plot, "draw the PNG figures of a run directory"},
+    {"validate", cmd_validate, "coverage study of the SP standard errors on known channels"},
     {"export", cmd_export, "write a run's net and activations as NumPy .npy files"},
 };
 

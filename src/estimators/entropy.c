@@ -29,6 +29,7 @@ void iflow_sp_options_default(iflow_sp_options *opt) {
     opt->tolerance = IFLOW_SP_DEFAULT_TOLERANCE;
     opt->threads = 0;
     opt->query_stride = 1;
+    opt->bias = 0;
     opt->progress = NULL;
     opt->progress_user = NULL;
 }
@@ -128,14 +129,35 @@ static int check_options(const char *fn, const iflow_sp_options *opt, iflow_erro
     return 0;
 }
 
-/* Stratified MC mean of the per-draw value v = sign * u + off_i over the centres (stratum
- * weights pw_i, summing to 1): value = sum_i pw_i (sign * mean_i + off_i),
- * se^2 = sum_i pw_i^2 var_i / k (var_i from the k draws). For k = 1 the within-centre variance
- * is unknown; the pooled variance of all draws, sum_i pw_i (v_i - value)^2 (times m/(m-1)),
- * bounds it from above (it adds the between-centre spread), so se^2 = pooled sum_i pw_i^2. */
+const char *iflow_se_kind_name(int kind) {
+    static const char *const names[] = {"total", "exact", "n/a"};
+    _Static_assert(sizeof names / sizeof *names == IFLOW_SE_KIND_COUNT, "a name per se kind");
+    return kind >= 0 && kind < IFLOW_SE_KIND_COUNT ? names[kind] : "?";
+}
+
+/* Per-stratum sums for the total standard error (one entry per stratum). */
+typedef struct stratum_sums {
+    double w, wx, w2, dev; /* sum pw, sum pw x, sum pw^2, sum pw (x - mean)^2 */
+    size_t count;
+} stratum_sums;
+
+/* Stratified mean of the per-centre values x_i = sign * mean_i + off_i (stratum weights pw_i,
+ * summing to 1): value = sum_i pw_i x_i.
+ * se_mc: the Monte Carlo part given the samples, se_mc^2 = sum_i pw_i^2 var_i / k (var_i from
+ * the k draws). For k = 1 the within-centre variance is unknown; the pooled variance of all
+ * values, sum_i pw_i (x_i - value)^2 (times m/(m-1)), bounds it from above, so
+ * se_mc^2 = pooled sum_i pw_i^2.
+ * se: the total, with the samples of each stratum (stratum[i], NULL = one stratum) taken as
+ * i.i.d. given the stratum: x_i estimates psi(s_i) + Monte Carlo noise, where psi is the
+ * influence function of the plug-in (ESTIMATION.md section 11), so
+ *     se^2 = sum_g (sum_{i in g} pw_i^2) s_g^2,
+ *     s_g^2 = sum_{i in g} a_i (x_i - xbar_g)^2 / (1 - sum a_i^2),  a_i = pw_i / sum_{i in g} pw_i
+ * (the unbiased weighted variance; for equal weights sum_g n_g s_g^2 / n^2). A stratum with one
+ * sample gives no s_g^2: se = NaN, kind IFLOW_SE_NA. sums: n_strata entries of scratch. */
 static iflow_estimate stratified(const iflow_mix_stats *st, const double *pw, const double *off,
-                                 size_t m, size_t k, int u, double sign) {
-    iflow_estimate e = {0, 0};
+                                 size_t m, size_t k, int u, double sign, const size_t *stratum,
+                                 size_t n_strata, stratum_sums *sums) {
+    iflow_estimate e = {.bias = NAN};
     double sum_pw2 = 0, var = 0;
     for (size_t i = 0; i < m; i++) {
         e.value += pw[i] * (sign * st[i].mean[u] + (off ? off[i] : 0.0));
@@ -143,17 +165,44 @@ static iflow_estimate stratified(const iflow_mix_stats *st, const double *pw, co
         var += pw[i] * pw[i] * st[i].var[u];
     }
     if (k > 1) {
-        e.se = sqrt(var / (double)k);
+        e.se_mc = sqrt(var / (double)k);
     } else if (m > 1) {
         double pooled = 0;
         for (size_t i = 0; i < m; i++) {
             double dv = sign * st[i].mean[u] + (off ? off[i] : 0.0) - e.value;
             pooled += pw[i] * dv * dv;
         }
-        e.se = sqrt(pooled * (double)m / (double)(m - 1) * sum_pw2);
+        e.se_mc = sqrt(pooled * (double)m / (double)(m - 1) * sum_pw2);
     } else {
-        e.se = NAN; /* one centre, one draw: no variance estimate */
+        e.se_mc = NAN; /* one centre, one draw: no variance estimate */
     }
+    if (!stratum) n_strata = 1;
+    memset(sums, 0, n_strata * sizeof *sums);
+    for (size_t i = 0; i < m; i++) {
+        stratum_sums *g = &sums[stratum ? stratum[i] : 0];
+        double x = sign * st[i].mean[u] + (off ? off[i] : 0.0);
+        g->w += pw[i];
+        g->wx += pw[i] * x;
+        g->w2 += pw[i] * pw[i];
+        g->count += pw[i] > 0;
+    }
+    for (size_t i = 0; i < m; i++) {
+        stratum_sums *g = &sums[stratum ? stratum[i] : 0];
+        double dx = sign * st[i].mean[u] + (off ? off[i] : 0.0) - g->wx / g->w;
+        g->dev += pw[i] * dx * dx;
+    }
+    double total = 0;
+    e.se_kind = IFLOW_SE_TOTAL;
+    for (size_t g = 0; g < n_strata; g++) {
+        if (sums[g].count == 0) continue;
+        if (sums[g].count == 1) {
+            e.se_kind = IFLOW_SE_NA;
+            break;
+        }
+        double sum_a2 = sums[g].w2 / (sums[g].w * sums[g].w);
+        total += sums[g].w2 * (sums[g].dev / sums[g].w) / (1 - sum_a2);
+    }
+    e.se = e.se_kind == IFLOW_SE_TOTAL ? sqrt(total) : NAN;
     return e;
 }
 
@@ -212,18 +261,18 @@ static iflow_mix_mc mix_problem(const iflow_sp_options *opt, const double *s, si
                           .progress_done = done};
 }
 
-int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
-                     const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
+/* h(g) of the n centres s (weights NULL = equal); the draws around centre i come from stream
+ * ids[i] (NULL: i), so a subset of the samples can be estimated on the draws of the whole. */
+static int entropy_pass(const double *s, const double *weights, const size_t *ids, size_t n,
+                        size_t d, const iflow_sp_options *opt, iflow_estimate *out,
+                        iflow_error *err) {
     const char *fn = "iflow_sp_entropy";
-    const double *s_in = s;
-    double *centred = NULL;
-    int rc = check_options(fn, opt, err);
-    if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
-    if (rc) return rc;
     double *sc = NULL, *lw = NULL, *pw = malloc(n * sizeof(double));
     size_t *orig = NULL, m = n;
     iflow_mix_stats *st = malloc(n * sizeof *st);
+    stratum_sums sums;
     double ln_wsum = log((double)n);
+    int rc = 0;
     if (weights) {
         sc = malloc(n * d * sizeof(double));
         lw = malloc(n * sizeof(double));
@@ -233,6 +282,7 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
         rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
     } else if (weights) {
         rc = compact_weights(s, weights, n, d, sc, lw, orig, pw, &m, &ln_wsum, err);
+        for (size_t i = 0; rc == 0 && ids && i < m; i++) orig[i] = ids[orig[i]];
     } else {
         for (size_t i = 0; i < n; i++) pw[i] = 1.0 / (double)n;
     }
@@ -240,12 +290,12 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
         size_t done = 0;
         iflow_mix_mc p = mix_problem(opt, weights ? sc : s, m, d, &done);
         p.lw = lw;
-        p.orig = orig;
+        p.orig = weights ? orig : ids;
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
         /* h = -E ln g,  ln g(t) = L(t) - ln W - (d/2) ln(2 pi beta^2). */
-        *out = stratified(st, pw, NULL, m, opt->mc, IFLOW_MIX_L, -1.0);
+        *out = stratified(st, pw, NULL, m, opt->mc, IFLOW_MIX_L, -1.0, NULL, 1, &sums);
         out->value += ln_wsum + log_gauss_norm(d, opt->beta);
     }
     free(sc);
@@ -253,6 +303,55 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
     free(orig);
     free(pw);
     free(st);
+    return rc;
+}
+
+/* The two halves of n samples for the bias: even and odd positions (both halves span a sorted
+ * file), the draws of each sample those of the whole (common random numbers). */
+static int half_bias(const double *s, const double *weights, size_t n, size_t d,
+                     const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
+    size_t nh[2] = {(n + 1) / 2, n / 2};
+    double *sh = malloc(nh[0] * d * sizeof *sh), *wh = weights ? malloc(nh[0] * sizeof *wh) : NULL;
+    size_t *ids = malloc(nh[0] * sizeof *ids);
+    int rc = sh && ids && (!weights || wh)
+                 ? 0
+                 : iflow_error_set(err, IFLOW_ENOMEM, "iflow_sp_entropy: out of memory");
+    double half_mean = 0;
+    for (size_t h = 0; h < 2 && rc == 0; h++) {
+        for (size_t j = 0; j < nh[h]; j++) {
+            ids[j] = 2 * j + h;
+            memcpy(sh + j * d, s + ids[j] * d, d * sizeof *sh);
+            if (wh) wh[j] = weights[ids[j]];
+        }
+        iflow_estimate e;
+        rc = entropy_pass(sh, wh, ids, nh[h], d, opt, &e, err);
+        half_mean += e.value / 2;
+    }
+    if (rc == 0) {
+        /* E[h_n] = h + b/n: the halves' mean has bias 2b/n, so b/n = mean(halves) - h_n. */
+        out->bias = half_mean - out->value;
+        out->has_bias = 1;
+    }
+    free(sh);
+    free(wh);
+    free(ids);
+    return rc;
+}
+
+int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
+                     const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
+    const char *fn = "iflow_sp_entropy";
+    const double *s_in = s;
+    double *centred = NULL;
+    int rc = check_options(fn, opt, err);
+    if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
+    if (rc == 0) rc = entropy_pass(s, weights, NULL, n, d, opt, out, err);
+    if (rc == 0 && opt->bias && n >= 4) {
+        /* A half of a weighted sample may hold only zero weights: then no bias, no error. */
+        iflow_error scratch;
+        if (half_bias(s, weights, n, d, opt, out, &scratch) == IFLOW_ENOMEM)
+            rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
+    }
     free(centred);
     return rc;
 }
@@ -309,11 +408,13 @@ static int count_groups(const size_t *group, size_t n, size_t n_groups, const ch
 /* I(G;T), h(T) and h(T|G) from the per-centre stats of one grouping (u_a = IFLOW_MIX_A and
  * u_la = IFLOW_MIX_LA, or the B pair). ln g = L - ln n - c0 and
  * ln g_G = L + A - ln n_G - c0 with c0 = (d/2) ln(2 pi beta^2), so per draw
- * ln g_G - ln g = A + ln(n / n_G): I = mean of that (one average, common random numbers). */
+ * ln g_G - ln g = A + ln(n / n_G): I = mean of that (one average, common random numbers).
+ * Every standard error is stratified by strata[i] (< n_strata). */
 static void grouped_result(const iflow_mix_stats *st, const size_t *group, const size_t *count,
                            size_t n_groups, size_t n, size_t nq, size_t k, size_t d,
                            const iflow_sp_options *opt, int u_a, int u_la, const double *pw,
-                           double *off, iflow_mi_estimate *out) {
+                           double *off, const size_t *strata, size_t n_strata, stratum_sums *sums,
+                           iflow_mi_estimate *out) {
     double c0 = log_gauss_norm(d, opt->beta);
     int singletons = 1;
     out->n_groups = 0;
@@ -321,58 +422,131 @@ static void grouped_result(const iflow_mix_stats *st, const size_t *group, const
         out->n_groups += count[g] > 0;
         singletons &= count[g] <= 1;
     }
-    out->h = stratified(st, pw, NULL, nq, k, IFLOW_MIX_L, -1.0);
+    out->h = stratified(st, pw, NULL, nq, k, IFLOW_MIX_L, -1.0, strata, n_strata, sums);
     out->h.value += log((double)n) + c0;
     for (size_t i = 0; i < nq; i++) off[i] = log((double)n / (double)count[group[i]]);
-    out->mi = stratified(st, pw, off, nq, k, u_a, 1.0);
+    out->mi = stratified(st, pw, off, nq, k, u_a, 1.0, strata, n_strata, sums);
     if (singletons) {
         /* h(T | G = g) is the entropy of one Gaussian: exact. */
-        out->h_cond.value = iflow_gaussian_entropy(d, opt->beta);
-        out->h_cond.se = 0.0;
+        out->h_cond = (iflow_estimate){
+            .value = iflow_gaussian_entropy(d, opt->beta), .se_kind = IFLOW_SE_EXACT, .bias = NAN};
         return;
     }
     for (size_t i = 0; i < nq; i++) off[i] = log((double)count[group[i]]);
-    out->h_cond = stratified(st, pw, off, nq, k, u_la, -1.0);
+    out->h_cond = stratified(st, pw, off, nq, k, u_la, -1.0, strata, n_strata, sums);
     out->h_cond.value += c0;
 }
 
-/* Centres reordered so that every stride-th one comes first (see query_stride). */
-struct reorder {
-    double *s;       /* n x d */
-    size_t *orig;    /* original index of each centre: its draws' stream */
-    size_t *ga, *gb; /* group ids in the new order */
-};
+/* One grouped estimate over the centres idx[0..n) of s (idx NULL: all n, in order), the first
+ * nq of which get draws (subsample: nq < all the queries the options ask for, so the per-centre
+ * values are treated as i.i.d. for se_mc); centre j's draws come from stream idx[j], so a subset
+ * is estimated on the draws of the whole. Groups are those of the original indices. */
+static int grouped_pass(const double *s, size_t d, const size_t *idx, size_t n, size_t nq,
+                        int subsample, const size_t *group_a, size_t n_ga, const size_t *group_b,
+                        size_t n_gb, const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                        iflow_mi_estimate *out_b, iflow_error *err) {
+    const char *fn = "iflow_sp_grouped_mi";
+    size_t *cnt_a = malloc(n_ga * sizeof(size_t));
+    size_t *cnt_b = group_b ? malloc(n_gb * sizeof(size_t)) : NULL;
+    size_t *ia = malloc(n * sizeof(size_t)), *ib = group_b ? malloc(n * sizeof(size_t)) : NULL;
+    double *ga = malloc(n * sizeof(double)), *gb = group_b ? malloc(n * sizeof(double)) : NULL;
+    double *pw = malloc(n * sizeof(double)), *off = malloc(n * sizeof(double));
+    double *sub = idx ? malloc(n * d * sizeof(double)) : NULL;
+    stratum_sums *sums = malloc(n_ga * sizeof *sums);
+    iflow_mix_stats *st = malloc(n * sizeof *st);
+    int rc = 0;
+    if (!cnt_a || !ia || !ga || !pw || !off || !st || !sums || (idx && !sub) ||
+        (group_b && (!cnt_b || !ib || !gb)))
+        rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
+    for (size_t j = 0; rc == 0 && j < n; j++) {
+        size_t i = idx ? idx[j] : j;
+        ia[j] = group_a[i];
+        if (group_b) ib[j] = group_b[i];
+        if (sub) memcpy(sub + j * d, s + i * d, d * sizeof *sub);
+    }
+    if (rc == 0) rc = count_groups(ia, n, n_ga, "group_a", cnt_a, ga, err);
+    if (rc == 0 && group_b) rc = count_groups(ib, n, n_gb, "group_b", cnt_b, gb, err);
+    if (rc == 0) {
+        size_t done = 0;
+        iflow_mix_mc p = mix_problem(opt, sub ? sub : s, n, d, &done);
+        p.ga = ga;
+        p.gb = gb;
+        p.orig = idx;
+        p.n_query = nq;
+        rc = iflow_mix_mc_run(&p, st, err);
+    }
+    if (rc == 0) {
+        size_t k = subsample ? 1 : opt->mc;
+        for (size_t i = 0; i < nq; i++) pw[i] = 1.0 / (double)nq;
+        grouped_result(st, ia, cnt_a, n_ga, n, nq, k, d, opt, IFLOW_MIX_A, IFLOW_MIX_LA, pw, off,
+                       ia, n_ga, sums, out_a);
+        if (group_b && out_b) /* both or neither (iflow_sp_grouped_mi2 or _mi) */
+            grouped_result(st, ib, cnt_b, n_gb, n, nq, k, d, opt, IFLOW_MIX_B, IFLOW_MIX_LB, pw,
+                           off, ia, n_ga, sums, out_b);
+    }
+    free(cnt_a);
+    free(cnt_b);
+    free(ia);
+    free(ib);
+    free(ga);
+    free(gb);
+    free(pw);
+    free(off);
+    free(sub);
+    free(sums);
+    free(st);
+    return rc;
+}
 
-static int reorder_queries(const double *s, size_t n, size_t d, size_t stride,
-                           const size_t *group_a, const size_t *group_b, double *ga, double *gb,
-                           struct reorder *ro, iflow_error *err) {
-    ro->s = malloc(n * d * sizeof *ro->s);
-    ro->orig = malloc(n * sizeof *ro->orig);
-    ro->ga = malloc(n * sizeof *ro->ga);
-    ro->gb = group_b ? malloc(n * sizeof *ro->gb) : NULL;
-    double *tmp = malloc(n * sizeof *tmp);
-    if (!ro->s || !ro->orig || !ro->ga || (group_b && !ro->gb) || !tmp) {
-        free(tmp);
-        return iflow_error_set(err, IFLOW_ENOMEM, "iflow_sp_grouped_mi: out of memory");
+/* bias = mean of the two halves' estimates - the whole's (E[I_n] = I + b/n per group: each half
+ * has twice the bias), for every estimate of one grouping. */
+static void set_bias(iflow_mi_estimate *out, const iflow_mi_estimate *half) {
+    iflow_estimate *e[3] = {&out->mi, &out->h, &out->h_cond};
+    const iflow_estimate *h0[3] = {&half[0].mi, &half[0].h, &half[0].h_cond};
+    const iflow_estimate *h1[3] = {&half[1].mi, &half[1].h, &half[1].h_cond};
+    for (int q = 0; q < 3; q++) {
+        e[q]->bias = (h0[q]->value + h1[q]->value) / 2 - e[q]->value;
+        e[q]->has_bias = 1;
     }
-    size_t j = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < n; i++)
-            if ((i % stride == 0) == (pass == 0)) ro->orig[j++] = i;
-    for (size_t j2 = 0; j2 < n; j2++) {
-        size_t i = ro->orig[j2];
-        memcpy(ro->s + j2 * d, s + i * d, d * sizeof *ro->s);
-        ro->ga[j2] = group_a[i];
-        if (group_b) ro->gb[j2] = group_b[i];
+}
+
+/* The finite-sample bias from the two halves of every group_a group: its queried samples go to
+ * the halves alternately, and so do the others, so each half keeps half of each group's
+ * queries; every sample keeps its draws (common random numbers). Needs >= 2 queried samples in
+ * every group; otherwise has_bias stays 0. */
+static int grouped_bias(const double *s, size_t n, size_t d, size_t stride, const size_t *group_a,
+                        size_t n_ga, const size_t *group_b, size_t n_gb,
+                        const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                        iflow_mi_estimate *out_b, iflow_error *err) {
+    size_t *cnt = calloc(2 * n_ga, sizeof *cnt), *idx = malloc(n * sizeof *idx);
+    char *half = malloc(n);
+    int rc = cnt && idx && half ? 0 : iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+    int ok = rc == 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        size_t *c = &cnt[2 * group_a[i] + (i % stride != 0)];
+        half[i] = (char)(*c % 2);
+        ++*c;
     }
-    for (size_t j2 = 0; j2 < n; j2++) tmp[j2] = ga[ro->orig[j2]];
-    memcpy(ga, tmp, n * sizeof *tmp);
-    if (group_b) {
-        for (size_t j2 = 0; j2 < n; j2++) tmp[j2] = gb[ro->orig[j2]];
-        memcpy(gb, tmp, n * sizeof *tmp);
+    for (size_t g = 0; ok && g < n_ga; g++)
+        ok = cnt[2 * g] + cnt[2 * g + 1] == 0 || cnt[2 * g] >= 2;
+    iflow_mi_estimate ha[2], hb[2];
+    for (int h = 0; ok && rc == 0 && h < 2; h++) {
+        size_t m = 0, nq = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < n; i++)
+                if (half[i] == h && (i % stride == 0) == (pass == 0)) idx[m++] = i;
+        for (size_t i = 0; i < n; i++) nq += half[i] == h && i % stride == 0;
+        rc = grouped_pass(s, d, idx, m, nq, stride > 1, group_a, n_ga, group_b, n_gb, opt, &ha[h],
+                          group_b ? &hb[h] : NULL, err);
     }
-    free(tmp);
-    return 0;
+    if (ok && rc == 0) {
+        set_bias(out_a, ha);
+        if (group_b && out_b) set_bias(out_b, hb);
+    }
+    free(cnt);
+    free(idx);
+    free(half);
+    return rc;
 }
 
 /* Shared body of grouped_mi (group_b NULL) and grouped_mi2. */
@@ -385,52 +559,29 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
     int rc = check_options(fn, opt, err);
     if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
     if (rc) return rc;
-    size_t *cnt_a = malloc((n_ga ? n_ga : 1) * sizeof(size_t));
-    size_t *cnt_b = group_b ? malloc((n_gb ? n_gb : 1) * sizeof(size_t)) : NULL;
-    double *ga = malloc(n * sizeof(double)), *gb = group_b ? malloc(n * sizeof(double)) : NULL;
-    double *pw = malloc(n * sizeof(double)), *off = malloc(n * sizeof(double));
-    iflow_mix_stats *st = malloc(n * sizeof *st);
-    if (!cnt_a || !ga || !pw || !off || !st || (group_b && (!cnt_b || !gb)))
-        rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
-    if (rc == 0) rc = count_groups(group_a, n, n_ga, "group_a", cnt_a, ga, err);
-    if (rc == 0 && group_b) rc = count_groups(group_b, n, n_gb, "group_b", cnt_b, gb, err);
-    /* Query subsample: the selected centres are moved to the front (mixture draws around
+    if (!group_a || n_ga < 1 || (group_b && n_gb < 1)) {
+        free(centred);
+        return iflow_error_set(err, IFLOW_EINVAL, "%s: %s: no groups given", fn,
+                               group_a && n_ga ? "group_b" : "group_a");
+    }
+    /* Query subsample: the selected centres (every stride-th) come first (mixture draws around
      * centres [0, nq)), keeping their original stream indices and group ids. */
     size_t stride = opt->query_stride > 1 ? opt->query_stride : 1;
-    size_t nq = (n + stride - 1) / stride;
-    struct reorder ro = {0};
-    if (rc == 0 && stride > 1)
-        rc = reorder_queries(s, n, d, stride, group_a, group_b, ga, gb, &ro, err);
-    if (rc == 0) {
-        size_t done = 0;
-        iflow_mix_mc p = mix_problem(opt, ro.s ? ro.s : s, n, d, &done);
-        p.ga = ga;
-        p.gb = gb;
-        p.orig = ro.orig;
-        p.n_query = nq;
-        rc = iflow_mix_mc_run(&p, st, err);
+    size_t nq = (n + stride - 1) / stride, *idx = NULL;
+    if (stride > 1) {
+        idx = malloc(n * sizeof *idx);
+        if (!idx) rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
+        size_t j = 0;
+        for (int pass = 0; rc == 0 && pass < 2; pass++)
+            for (size_t i = 0; i < n; i++)
+                if ((i % stride == 0) == (pass == 0)) idx[j++] = i;
     }
-    if (rc == 0) {
-        /* With a subsample, the per-centre means are treated as i.i.d. (k = 1 branch). */
-        size_t k = stride > 1 ? 1 : opt->mc;
-        for (size_t i = 0; i < nq; i++) pw[i] = 1.0 / (double)nq;
-        grouped_result(st, ro.ga ? ro.ga : group_a, cnt_a, n_ga, n, nq, k, d, opt, IFLOW_MIX_A,
-                       IFLOW_MIX_LA, pw, off, out_a);
-        if (group_b && out_b) /* both or neither (iflow_sp_grouped_mi2 or _mi) */
-            grouped_result(st, ro.gb ? ro.gb : group_b, cnt_b, n_gb, n, nq, k, d, opt, IFLOW_MIX_B,
-                           IFLOW_MIX_LB, pw, off, out_b);
-    }
-    free(ro.s);
-    free(ro.orig);
-    free(ro.ga);
-    free(ro.gb);
-    free(cnt_a);
-    free(cnt_b);
-    free(ga);
-    free(gb);
-    free(pw);
-    free(off);
-    free(st);
+    if (rc == 0)
+        rc = grouped_pass(s, d, idx, n, nq, stride > 1, group_a, n_ga, group_b, n_gb, opt, out_a,
+                          out_b, err);
+    if (rc == 0 && opt->bias)
+        rc = grouped_bias(s, n, d, stride, group_a, n_ga, group_b, n_gb, opt, out_a, out_b, err);
+    free(idx);
     free(centred);
     return rc;
 }

@@ -152,6 +152,38 @@ static int measure_sliced(const double *s, size_t n, size_t d, const size_t *ga,
                                     &info->iyt_sliced, NULL, NULL, err);
 }
 
+/* The samples are exact given the inputs: the total se is the Monte Carlo se (and, with one
+ * sample per input, there is no finite-sample bias to estimate). */
+static void exact_samples(iflow_mi_estimate *e) {
+    iflow_estimate *q[3] = {&e->mi, &e->h, &e->h_cond};
+    for (int j = 0; j < 3; j++) {
+        q[j]->se = q[j]->se_mc;
+        q[j]->se_kind = IFLOW_SE_EXACT;
+        q[j]->bias = 0; /* g_i and g are the exact densities: the draws are unbiased */
+        q[j]->has_bias = 1;
+    }
+}
+
+/* 1 if e is within max(IFLOW_SATURATION_MARGIN, 2 se) of ceiling (se_mc where se is n/a). */
+static int saturated(const iflow_estimate *e, double ceiling) {
+    double se = e->se_kind == IFLOW_SE_NA ? e->se_mc : e->se;
+    return e->value >= ceiling - fmax(IFLOW_SATURATION_MARGIN, 2 * se);
+}
+
+/* The ceilings of I(X;T) and I(Y;T): ln m and the entropy of the m labels gy. */
+static void set_saturation(iflow_layer_info *info, const size_t *gy, size_t m, size_t n_classes) {
+    double h_y = 0;
+    size_t *count = calloc(n_classes ? n_classes : 1, sizeof *count);
+    for (size_t i = 0; count && i < m; i++) count[gy[i]]++;
+    for (size_t c = 0; count && c < n_classes; c++)
+        if (count[c]) h_y -= (double)count[c] / (double)m * log((double)count[c] / (double)m);
+    info->ixt_ceiling = log((double)m);
+    info->iyt_ceiling = count ? h_y : NAN;
+    info->ixt_saturated = saturated(&info->ixt.mi, info->ixt_ceiling);
+    info->iyt_saturated = count && saturated(&info->iyt.mi, info->iyt_ceiling);
+    free(count);
+}
+
 static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow_mi_options *opt,
                          const double *s, const double *t_noisy, const double *t_clean, size_t m,
                          const size_t *gx, const size_t *gy, size_t n_classes,
@@ -219,6 +251,7 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
     sp.stream = iflow_rng_stream3(STREAM_SP, (uint64_t)epoch, l);
     sp.tolerance = opt->tolerance;
     sp.threads = opt->threads;
+    sp.bias = opt->bias;
     /* Samples are stored input-major (i*R + r): a stride of R/q keeps q queries per input.
      * q is raised to the next divisor of R so that every input gets the same number of queries
      * (X uniform). */
@@ -231,6 +264,11 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
         iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt, err);
     if (!rc && opt->slice_dim > 0)
         rc = measure_sliced(samples, n, d, ga, m, gb, n_classes, &sp, epoch, l, opt, info, err);
+    if (!rc && !noisy_before) { /* S_l is exact given the inputs: only the draws are random */
+        iflow_mi_estimate *e[4] = {&info->ixt, &info->iyt, &info->ixt_sliced, &info->iyt_sliced};
+        for (int j = 0; j < (info->has_sliced ? 4 : 2); j++) exact_samples(e[j]);
+    }
+    if (!rc) set_saturation(info, gy, m, n_classes);
     if (!rc && l == 1 && !noisy_before) {
         rc = iflow_pairwise_bounds(samples, n, d, beta, opt->threads, &info->kde_lower,
                                    &info->kde_upper, err);

@@ -106,23 +106,43 @@ static int check_slices(const char *fn, size_t n, size_t d, const iflow_sp_optio
     return rc;
 }
 
-/* Mean, se of the mean, sd and rms MC error of M per-slice estimates (see the file comment). */
+/* Mean, se of the mean, sd and rms MC error of M per-slice estimates (see the file comment).
+ * se_mc is the spread across slices / sqrt(M): slices and Monte Carlo, given the samples. The
+ * samples are shared by the slices, so their part does not average out: se adds the mean of
+ * the slices' own total se (samples and Monte Carlo) in quadrature, as if the slices' sample
+ * errors were perfectly correlated (conservative: it counts the Monte Carlo part twice). */
 static iflow_sliced_estimate summarise(const iflow_estimate *e, size_t m) {
-    iflow_sliced_estimate s = {{0, 0}, 0, 0};
+    iflow_sliced_estimate s = {.est = {.bias = NAN}};
+    double mean_se = 0, bias = 0;
+    int has_bias = 1, kind = IFLOW_SE_TOTAL;
     for (size_t j = 0; j < m; j++) {
         s.est.value += e[j].value;
-        s.mc_se += e[j].se * e[j].se;
+        s.mc_se += e[j].se_mc * e[j].se_mc;
+        mean_se += e[j].se / (double)m;
+        bias += e[j].bias / (double)m;
+        has_bias &= e[j].has_bias;
+        if (e[j].se_kind != IFLOW_SE_TOTAL) kind = e[j].se_kind;
     }
     s.est.value /= (double)m;
     s.mc_se = sqrt(s.mc_se / (double)m);
+    if (has_bias) s.est.bias = bias, s.est.has_bias = 1;
     if (m < 2) {
         s.est.se = e[0].se; /* k = d only: no between-slice variance */
+        s.est.se_mc = e[0].se_mc;
+        s.est.se_kind = e[0].se_kind;
         return s;
     }
     double ss = 0;
     for (size_t j = 0; j < m; j++) ss += (e[j].value - s.est.value) * (e[j].value - s.est.value);
     s.sd_slices = sqrt(ss / (double)(m - 1));
-    s.est.se = s.sd_slices / sqrt((double)m);
+    s.est.se_mc = s.sd_slices / sqrt((double)m);
+    s.est.se_kind = kind;
+    if (kind == IFLOW_SE_NA)
+        s.est.se = NAN;
+    else if (kind == IFLOW_SE_EXACT)
+        s.est.se = s.est.se_mc;
+    else
+        s.est.se = sqrt(s.est.se_mc * s.est.se_mc + mean_se * mean_se);
     return s;
 }
 

@@ -12,18 +12,28 @@
 const char *const RUNLOG_METRICS_HEADER =
     "epoch,train_loss,train_acc,test_loss,test_acc,train_loss_clean,train_acc_clean,"
     "test_loss_clean,test_acc_clean,seconds";
-/* The three *_se columns after kde_upper_h_T came later: files without them (older runs) are
- * still read, and appended to in their own layout (MI_COLS_V1 columns). */
+/* mi.csv's columns, in layouts that grew over time; a resumed run appends in its file's own
+ * layout, so no file mixes two (docs/FORMATS.md):
+ *   v1  MI_BASE                                       (*_se: Monte Carlo only)
+ *   v2  MI_BASE MI_SE [MI_SLICED]                     (*_se: Monte Carlo only)
+ *   v3  MI_BASE MI_SE [MI_SLICED] MI_UNCERTAINTY      (*_se: total; *_se_mc: Monte Carlo)
+ * Files of v1 and v2 keep getting the Monte Carlo se in their *_se columns, the meaning their
+ * earlier rows have. Every column name is declared here once. */
 #define MI_BASE                                                                                    \
     "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,h_T_given_X,h_T_given_Y,kde_lower_h_T,"       \
     "kde_upper_h_T"
 #define MI_SE     ",h_T_se,h_T_given_X_se,h_T_given_Y_se"
 #define MI_SLICED ",I_XT_sliced,I_XT_sliced_se,I_YT_sliced,I_YT_sliced_se,slice_dim,slices"
-const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE;
+#define MI_UNCERTAINTY                                                                             \
+    ",I_XT_se_mc,I_XT_bias,I_YT_se_mc,I_YT_bias,se_kind,I_XT_ceiling,I_XT_saturated,"              \
+    "I_YT_ceiling,I_YT_saturated"
+const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE MI_UNCERTAINTY;
 /* Appended when [estimate] slice_dim > 0 (docs/FORMATS.md). */
-static const char *const MI_SLICED_HEADER = MI_BASE MI_SE MI_SLICED;
-/* An older run's mi.csv, before the *_se columns of the entropies: appended to in its layout. */
+static const char *const MI_SLICED_HEADER = MI_BASE MI_SE MI_SLICED MI_UNCERTAINTY;
+/* Older layouts: appended to in their own. */
 static const char *const MI_V1_HEADER = MI_BASE;
+static const char *const MI_V2_HEADER = MI_BASE MI_SE;
+static const char *const MI_V2_SLICED_HEADER = MI_BASE MI_SE MI_SLICED;
 #define MI_COLS_V1 12
 const char *const RUNLOG_BINNED_HEADER = "epoch,layer,bin,noise,H_bin,I_YT_bin";
 const char *const RUNLOG_ACTIVATIONS_HEADER = "epoch,layer,lo,hi,density";
@@ -39,8 +49,8 @@ static size_t count_fields(const char *line) {
 
 const char *runlog_mi_header(int sliced) { return sliced ? MI_SLICED_HEADER : RUNLOG_MI_HEADER; }
 
-/* 0 if path is missing, empty or starts with the line header (or, for mi.csv without slicing,
- * the older layout without the *_se columns); else the error. */
+/* 0 if path is missing, empty or starts with the line header (or, for mi.csv, an older layout
+ * of the same slicing); else the error. */
 static int check_header(const char *path, const char *header, iflow_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return 0;
@@ -51,8 +61,10 @@ static int check_header(const char *path, const char *header, iflow_error *err) 
     int rc = 0;
     if (len > 0) {
         if (line[len - 1] == '\n') line[--len] = '\0';
-        int v1 = header == RUNLOG_MI_HEADER && !strcmp(line, MI_V1_HEADER);
-        if (strcmp(line, header) != 0 && !v1)
+        int older = (header == RUNLOG_MI_HEADER &&
+                     (!strcmp(line, MI_V1_HEADER) || !strcmp(line, MI_V2_HEADER))) ||
+                    (header == MI_SLICED_HEADER && !strcmp(line, MI_V2_SLICED_HEADER));
+        if (strcmp(line, header) != 0 && !older)
             rc = iflow_error_set(err, IFLOW_EINVAL,
                                  "%s: its header is not the one this run "
                                  "writes (\"%.200s\"); was it started with other [estimate] "
@@ -122,6 +134,7 @@ int runlog_open(const char *dir, const char *name, const char *header, runlog *o
     if (old && fgets(first, sizeof first, old) && strchr(first, '\n'))
         out->n_cols = count_fields(first);
     if (old) fclose(old);
+    out->total_se = out->n_cols == count_fields(header);
     FILE *f = fopen(out->path, "a");
     if (!f)
         return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", out->path, strerror(errno));
@@ -244,6 +257,16 @@ static void bin_name(double width, char *buf, size_t n) {
         snprintf(buf, n, "%g", width);
 }
 
+/* A standard error field: the total se in a v3 file (empty when n/a: the se_kind column says
+ * so), the Monte Carlo se in an older one; then a comma if comma. */
+static void write_se(FILE *f, const iflow_estimate *e, int total, int comma) {
+    if (!total)
+        fprintf(f, "%.6g", e->se_mc);
+    else if (e->se_kind != IFLOW_SE_NA)
+        fprintf(f, "%.6g", e->se);
+    if (comma) fputc(',', f);
+}
+
 /* binned.csv first, mi.csv last: complete mi.csv rows mark the epoch as measured. */
 int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_info *info, size_t n,
                     iflow_error *err) {
@@ -264,26 +287,53 @@ int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_in
         const iflow_layer_info *li = &info[i];
         if (li->layer == 0) continue;
         fprintf(mi->f, "%ld,%zu,%zu,", epoch, li->layer, li->width);
-        if (li->has_sp)
-            fprintf(mi->f, "%.10g,%.6g,%.10g,%.6g,%.10g,%.10g,%.10g,", li->ixt.mi.value,
-                    li->ixt.mi.se, li->iyt.mi.value, li->iyt.mi.se, li->ixt.h.value,
-                    li->ixt.h_cond.value, li->iyt.h_cond.value);
-        else
+        /* An older layout's *_se columns hold the Monte Carlo se, as its earlier rows do. */
+        int v3 = mi->total_se;
+        if (li->has_sp) {
+            fprintf(mi->f, "%.10g,", li->ixt.mi.value);
+            write_se(mi->f, &li->ixt.mi, v3, 1);
+            fprintf(mi->f, "%.10g,", li->iyt.mi.value);
+            write_se(mi->f, &li->iyt.mi, v3, 1);
+            fprintf(mi->f, "%.10g,%.10g,%.10g,", li->ixt.h.value, li->ixt.h_cond.value,
+                    li->iyt.h_cond.value);
+        } else {
             fputs(",,,,,,,", mi->f);
+        }
         if (li->has_bounds)
             fprintf(mi->f, "%.10g,%.10g", li->kde_lower, li->kde_upper);
         else
             fputs(",", mi->f);
-        if (mi->n_cols > MI_COLS_V1 && li->has_sp)
-            fprintf(mi->f, ",%.6g,%.6g,%.6g", li->ixt.h.se, li->ixt.h_cond.se, li->iyt.h_cond.se);
-        else if (mi->n_cols > MI_COLS_V1)
+        if (mi->n_cols > MI_COLS_V1 && li->has_sp) {
+            const iflow_estimate *e[3] = {&li->ixt.h, &li->ixt.h_cond, &li->iyt.h_cond};
+            for (int j = 0; j < 3; j++) {
+                fputc(',', mi->f);
+                write_se(mi->f, e[j], v3, 0);
+            }
+        } else if (mi->n_cols > MI_COLS_V1) {
             fputs(",,,", mi->f);
-        if (mi->sliced && li->has_sliced)
-            fprintf(mi->f, ",%.10g,%.6g,%.10g,%.6g,%zu,%zu", li->ixt_sliced.mi.value,
-                    li->ixt_sliced.mi.se, li->iyt_sliced.mi.value, li->iyt_sliced.mi.se,
-                    li->slice_dim, li->slices);
-        else if (mi->sliced)
+        }
+        if (mi->sliced && li->has_sliced) {
+            fprintf(mi->f, ",%.10g,", li->ixt_sliced.mi.value);
+            write_se(mi->f, &li->ixt_sliced.mi, v3, 1);
+            fprintf(mi->f, "%.10g,", li->iyt_sliced.mi.value);
+            write_se(mi->f, &li->iyt_sliced.mi, v3, 0);
+            fprintf(mi->f, ",%zu,%zu", li->slice_dim, li->slices);
+        } else if (mi->sliced) {
             fputs(",,,,,,", mi->f);
+        }
+        if (v3 && li->has_sp) {
+            const iflow_estimate *x = &li->ixt.mi, *y = &li->iyt.mi;
+            fprintf(mi->f, ",%.6g,", x->se_mc);
+            if (x->has_bias) fprintf(mi->f, "%.6g", x->bias);
+            fprintf(mi->f, ",%.6g,", y->se_mc);
+            if (y->has_bias) fprintf(mi->f, "%.6g", y->bias);
+            /* se_kind as its iflow_se_kind code, so every column stays numeric (the
+             * aggregation over seeds averages them): 0 total, 1 exact, 2 n/a. */
+            fprintf(mi->f, ",%d,%.10g,%d,%.10g,%d", x->se_kind, li->ixt_ceiling, li->ixt_saturated,
+                    li->iyt_ceiling, li->iyt_saturated);
+        } else if (v3) {
+            fputs(",,,,,,,,,", mi->f);
+        }
         fputc('\n', mi->f);
     }
     return rc ? rc : runlog_flush(mi, err);

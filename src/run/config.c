@@ -28,7 +28,7 @@ enum key_id {
     T_OPTIMIZER, T_LR, T_MOMENTUM, T_WEIGHT_DECAY, T_BETA1, T_BETA2, T_EPS, T_BATCH, T_EPOCHS,
     T_SEED, T_ORTHONORMAL, T_NOISE_GENERATOR, T_KEEP,
     E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_QUERIES, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
-    E_RESAMPLE,
+    E_RESAMPLE, E_BIAS,
     E_SLICES, E_SLICE_DIM, E_CLUSTER_INPUTS, E_CLUSTER_K,
     O_DIR, O_PLOT_EVERY, O_REPEATS,
     N_KEYS
@@ -103,6 +103,7 @@ static const key_def keys[N_KEYS] = {
     [E_BINS] = {"estimate", "bins", K_CUSTOM, F(bins), ANY},
     [E_THREADS] = {"estimate", "threads", K_INT, F(threads), CAP(0, IFLOW_MAX_THREADS)},
     [E_RESAMPLE] = {"estimate", "resample", K_CUSTOM, F(resample), ANY},
+    [E_BIAS] = {"estimate", "bias", K_CUSTOM, F(mi_bias), ANY},
     [E_SLICES] = {"estimate", "slices", K_SIZE, F(slices), CAP(1, IFLOW_MAX_SLICES)},
     [E_SLICE_DIM] = {"estimate", "slice_dim", K_SIZE, F(slice_dim), CAP(0, IFLOW_MAX_WIDTH)},
     [E_CLUSTER_INPUTS] = {"estimate", "cluster_inputs", K_SIZE, F(cluster_inputs),
@@ -425,6 +426,13 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
         }
         allowed = "none or bootstrap";
         break;
+    case E_BIAS:
+        if (!strcmp(v, "on") || !strcmp(v, "off")) {
+            cfg->mi_bias = v[1] == 'n';
+            return 0;
+        }
+        allowed = "on or off";
+        break;
     }
     snprintf(msg, n, "[%s] %s: '%.200s' is not allowed; use %s", keys[id].section, keys[id].name, v,
              allowed);
@@ -683,6 +691,7 @@ static void format_value(const iflow_config *cfg, int id, int absolute, char *bu
     case E_RESAMPLE:
         snprintf(buf, n, "%s", cfg->resample == IFLOW_RESAMPLE_BOOTSTRAP ? "bootstrap" : "none");
         return;
+    case E_BIAS: snprintf(buf, n, "%s", cfg->mi_bias ? "on" : "off"); return;
     case N_INPUT:
         if (cfg->input.c)
             snprintf(buf, n, "%zux%zux%zu", cfg->input.c, cfg->input.h, cfg->input.w);
@@ -1031,6 +1040,7 @@ void iflow_mi_options_from_config(const iflow_config *cfg, iflow_mi_options *opt
     opt->normals = cfg->noise_generator;
     opt->threads = cfg->threads;
     opt->resample = cfg->resample;
+    opt->bias = cfg->mi_bias;
     opt->n_bins = cfg->n_bins;
     memcpy(opt->bins, cfg->bins, sizeof opt->bins);
     opt->slice_dim = cfg->slice_dim;

@@ -92,13 +92,29 @@ int run_record(run_state *st, const iflow_net *net, long epoch, const iflow_laye
     /* mi.csv last: a full set of its rows marks the epoch complete (see catch_up). */
     if (!rc) rc = runlog_write_mi(&st->mi, &st->binned, epoch, info, H, err);
     if (rc) return rc;
-    char line[1024];
-    int pos = snprintf(line, sizeof line, "epoch %ld: I(X;T) =", epoch);
-    for (size_t l = 0; l < H && pos < (int)sizeof line - 16; l++)
-        pos += info[l].has_sp
-                   ? snprintf(line + pos, sizeof line - (size_t)pos, " %.3f", info[l].ixt.mi.value)
-                   : snprintf(line + pos, sizeof line - (size_t)pos, " -");
-    run_say(st, "%s nats (%.1f s)", line, seconds + iflow_now_seconds() - t0);
+    char line[1024], sat[256] = "";
+    int pos = snprintf(line, sizeof line, "epoch %ld: I(X;T) =", epoch), n_sat = 0, n_saty = 0;
+    size_t spos = 0;
+    for (size_t l = 0; l < H && pos < (int)sizeof line - 16; l++) {
+        const iflow_layer_info *li = &info[l];
+        pos += li->has_sp ? snprintf(line + pos, sizeof line - (size_t)pos, " %.3f%s",
+                                     li->ixt.mi.value, li->ixt_saturated ? "*" : "")
+                          : snprintf(line + pos, sizeof line - (size_t)pos, " -");
+        n_sat += li->has_sp && li->ixt_saturated;
+        if (li->has_sp && li->iyt_saturated && spos < sizeof sat - 8)
+            spos += (size_t)snprintf(sat + spos, sizeof sat - spos, "%s%zu", n_saty++ ? "," : "",
+                                     li->layer);
+    }
+    /* Saturated values are the ceiling, not information kept (iflow_layer_info): say so. */
+    char note[384] = "";
+    int npos = 0;
+    if (n_sat)
+        npos = snprintf(note, sizeof note, "; *: saturated, within max(%.2f, 2 se) of ln m",
+                        IFLOW_SATURATION_MARGIN);
+    if (n_saty)
+        snprintf(note + npos, sizeof note - (size_t)npos,
+                 "; I(Y;T) saturated at H(Y) in layer%s %s", n_saty > 1 ? "s" : "", sat);
+    run_say(st, "%s nats (%.1f s)%s", line, seconds + iflow_now_seconds() - t0, note);
     st->n_measured++;
     return 0;
 }
