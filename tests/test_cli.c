@@ -445,7 +445,7 @@ static const char *normal_csv(const char *name, size_t n, size_t d, double scale
     return write_csv(name, x, n, d);
 }
 
-/* Issue 12, class 2: counts that size allocations are bounded on the command line (they once
+/* Counts that size allocations are bounded on the command line (they once
  * overflowed the draw buffers: segfault), with the option named. */
 START_TEST(test_sizes_refused) {
     const char *good = normal_csv("sizes.csv", 50, 2, 1, 0);
@@ -472,7 +472,7 @@ START_TEST(test_sizes_refused) {
 }
 END_TEST
 
-/* Issue 12, class 5: what double cannot compute is an error naming why; never "null" with
+/* What double cannot compute is an error naming why; never "null" with
  * exit 0; what it can (a large offset) is computed by centring. */
 START_TEST(test_numbers_at_edges) {
     const char *unit = normal_csv("unit.csv", 400, 2, 1, 0);
@@ -509,7 +509,7 @@ START_TEST(test_numbers_at_edges) {
 }
 END_TEST
 
-/* Issue 12, class 5: group ids are read as integers: 2^53 and 2^53 + 1 are two groups. */
+/* Group ids are read as integers: 2^53 and 2^53 + 1 are two groups. */
 START_TEST(test_group_ids_exact) {
     const char *big = write_text("bigids.csv", "0.1,9007199254740992\n0.2,9007199254740993\n"
                                                "0.3,9007199254740992\n0.4,9007199254740993\n");
@@ -567,7 +567,7 @@ START_TEST(test_isa_variants) {
 }
 END_TEST
 
-/* Issue 12, class 3: a pipe is read fully (every row, the same answer as the file), a device
+/* A pipe is read fully (every row, the same answer as the file), a device
  * or a FIFO without a writer ends at once with a message, an endless line is refused. */
 START_TEST(test_non_regular_inputs) {
     const char *path = normal_csv("pipe.csv", 2000, 3, 1, 0);
@@ -619,7 +619,7 @@ START_TEST(test_non_regular_inputs) {
 }
 END_TEST
 
-/* Issue 12, class 6 and the defaults: a BOM is skipped; tolerance 1e-6 by default, printed. */
+/* Defaults and input: a BOM is skipped; tolerance 1e-6 by default, printed. */
 START_TEST(test_bom_and_default_tolerance) {
     const char *plain = write_text("plain.csv", "x,y\n1,2\n3,4\n5,7\n");
     const char *bom = write_text("bom.csv", "\xEF\xBB\xBFx,y\n1,2\n3,4\n5,7\n");
@@ -724,6 +724,14 @@ START_TEST(test_cluster_command) {
     ck_assert_double_lt(json_number(r.out, "cos_between"), 0.01);
     ck_assert_double_eq(json_number(r.out, "pairs_within"), 2 * 15 * 14 / 2);
     ck_assert_ptr_nonnull(strstr(r.out, "\"hist_between\":[0,0,1,0]"));
+    /* Without --hist-bins, the 40 bins a run's cosine_hist.csv has: 40 numbers per histogram. */
+    RUN(&r, "cluster", "--labels-col", "2", "--k", "5", path);
+    check_json_line(&r);
+    const char *hist = strstr(r.out, "\"hist_within\":[");
+    ck_assert_ptr_nonnull(hist);
+    int commas = 0;
+    for (const char *q = strchr(hist, '['); *q && *q != ']'; q++) commas += *q == ',';
+    ck_assert_int_eq(commas + 1, 40);
     RUN(&r, "cluster", path);
     check_error(&r, 2, "cluster", "--labels-col");
     RUN(&r, "cluster", "--labels-col", "2", "--k", "30", path);

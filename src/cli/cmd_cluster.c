@@ -33,9 +33,9 @@ static void usage(FILE *out) {
             "Options:\n"
             "  --labels-col C   0-based column holding the class (required)\n"
             "  --k K            neighbours for knn_agreement (default 10, < rows)\n"
-            "  --hist-bins B    cosine histogram bins (default 20)\n"
-            "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"
-            "                   depend on it)\n"
+            "  --hist-bins B    cosine histogram bins (default 40, as in runs)\n"
+            "  --threads N      threads (default 0: all cores, or $OMP_NUM_THREADS when set;\n"
+            "                   results do not depend on it)\n"
             "  -h, --help       show this help\n\n"
             "Cost: one Gram matrix by BLAS in blocks, O(n^2 d) time, O(n) rows of memory.\n"
             "Exit status: 0 ok, 1 bad data, 2 bad usage.\n");
@@ -86,7 +86,7 @@ static int apply(cluster_args *a, int opt, const char *v) {
 
 /* Returns -1 to go on, else the exit code (0 after --help). */
 static int parse_args(int argc, char **argv, cluster_args *a) {
-    *a = (cluster_args){.knn = 10, .bins = 20};
+    *a = (cluster_args){.knn = 10, .bins = 40};
     opterr = 0;
     optind = 0;
     int opt;

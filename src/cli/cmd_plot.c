@@ -9,16 +9,17 @@
 #include "infoflow/plot.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: infoflow plot RUN_DIR [--out DIR] [--units nats|bits]\n\n"
-            "Draws PNG figures from the CSV logs of a run directory (metrics.csv, mi.csv,\n"
-            "binned.csv, activations.csv, scatter.csv, info.csv): info_plane, mi_epochs,\n"
-            "binned_vs_sp, loss_acc, activations, scatter and summary. Figures whose data are\n"
-            "missing are skipped with a note.\n\n"
-            "Options:\n"
-            "  -o, --out DIR       write the PNGs to DIR (default: RUN_DIR)\n"
-            "  -u, --units UNITS   information in nats (default) or bits\n"
-            "  -h, --help          show this help\n");
+    fprintf(out, "Usage: infoflow plot RUN_DIR [--out DIR] [--units nats|bits]\n\n"
+                 "Draws PNG figures from the CSV logs of a run directory (metrics.csv, mi.csv,\n"
+                 "binned.csv, activations.csv, scatter.csv, info.csv, clustering.csv,\n"
+                 "cosine_hist.csv): info_plane, mi_epochs, binned_vs_sp, loss_acc, activations,\n"
+                 "scatter, summary, clustering and cosine_hist, and with k-sliced columns in\n"
+                 "mi.csv info_plane_sliced and mi_epochs_sliced. Figures whose data are missing\n"
+                 "are skipped with a note.\n\n"
+                 "Options:\n"
+                 "  -o, --out DIR       write the PNGs to DIR (default: RUN_DIR)\n"
+                 "  -u, --units UNITS   information in nats (default) or bits\n"
+                 "  -h, --help          show this help\n");
 }
 
 int cmd_plot(int argc, char **argv) {
