@@ -286,7 +286,7 @@ START_TEST(test_errors_values) {
 }
 END_TEST
 
-/* Issue 12, class 2: every count that sizes an allocation is capped, with file:line and the
+/* Every count that sizes an allocation is capped, with file:line and the
  * allowed range (these once overflowed a size computation or started 100000 threads). */
 START_TEST(test_errors_counts_that_size_allocations) {
     char want[128];
@@ -321,7 +321,7 @@ START_TEST(test_errors_counts_that_size_allocations) {
 }
 END_TEST
 
-/* Issue 12, class 7: a number beyond double or long long is "out of range", not "malformed". */
+/* A number beyond double or long long is "out of range", not "malformed". */
 START_TEST(test_errors_out_of_range_numbers) {
     expect_error(BASE "[net]\nbeta = 1e400\n", IFLOW_EINVAL, 8,
                  "[net] beta: 1e400 is out of range (must be in [0, 1e+100])");
