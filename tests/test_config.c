@@ -467,8 +467,8 @@ START_TEST(test_written_paths_relative) {
 END_TEST
 
 /* Every run config in configs/ (all but the two experiment tools' own, exp-minimal* and
- * exp-estimators*) loads and validates, and its data paths resolve except Debian's
- * Fashion-MNIST, which is a package the set-up installs. */
+ * exp-estimators*) loads and validates, writes under results/runs/, and its data paths resolve
+ * except Debian's Fashion-MNIST, which is a package the set-up installs. */
 START_TEST(test_all_configs_load) {
     const char *src = getenv("IFLOW_SRCDIR");
     ck_assert_ptr_nonnull(src);
@@ -490,6 +490,10 @@ START_TEST(test_all_configs_load) {
         ck_assert_msg(iflow_config_validate(&cfg, &err) == 0, "%s", err.msg);
         if (!strstr(e->d_name, "fashion"))
             ck_assert_msg(access(cfg.data_file, R_OK) == 0, "%s: %s", e->d_name, cfg.data_file);
+        /* Running a shipped config never writes into the committed results (tools/reproduce
+         * passes --out results/NAME): its run directory is under the untracked results/runs/. */
+        ck_assert_msg(!strncmp(cfg.out_dir, "results/runs/", 13), "%s: [output] dir = %s",
+                      e->d_name, cfg.out_dir);
         n++;
     }
     closedir(d);
