@@ -9,7 +9,9 @@ a temporary copy of the parts of the tree the examples read (configs/, datasets/
 tools/, results/szt-tanh/), with `build` a link to BUILDDIR; a line whose comment starts with
 `# slow` is skipped, and so is Python with --no-python (a sanitizer build's library
 cannot be loaded into an uninstrumented python3). Blocks tagged ```python are run with PYTHONPATH=python and the build's
-library; when the next fenced block is tagged ```output, stdout must equal it. Other tags
+library; when the next fenced block is tagged ```output, stdout must equal it. A block tagged
+```output-lines after a shell block lists lines its last command must print (durations such as
+`(18.4 s)` and `...` lines aside). Other tags
 (```sh-skip for set-up commands that need root or minutes, ```ini, ```c, plain ```) are not run.
 Exit status 1, naming the file, line and command, if any example fails.
 """
@@ -56,6 +58,11 @@ def commands(lines, first):
         cmd, start = "", None
 
 
+def times(text):
+    """Text with durations such as '(18.4 s)' made equal: they differ from run to run."""
+    return re.sub(r"\(\d+(\.\d+)? s\)", "(T s)", text)
+
+
 def is_slow(cmd):
     return re.search(r"#\s*slow\b", cmd) is not None
 
@@ -87,6 +94,7 @@ def main():
             bl = blocks(os.path.join(src, name))
             for k, (tag, first, lines) in enumerate(bl):
                 if tag == "sh":
+                    last = None
                     for no, cmd in commands(lines, first):
                         if is_slow(cmd) or (not python and "python3" in cmd):
                             why = "slow" if is_slow(cmd) else "--no-python"
@@ -102,6 +110,14 @@ def main():
                                   f"{r.stdout[-2000:]}{r.stderr[-2000:]}")
                         else:
                             print(f"{name}:{no}: ok: {cmd}")
+                        last = r.stdout + r.stderr
+                    if last is not None and k + 1 < len(bl) and bl[k + 1][0] == "output-lines":
+                        missing = [l for l in bl[k + 1][2]
+                                   if l.strip() != "..." and times(l) not in times(last)]
+                        if missing:
+                            failed += 1
+                            print(f"{name}:{bl[k + 1][1]}: FAILED: the command above did not print\n"
+                                  + "\n".join(missing) + f"\nbut printed\n{last[-3000:]}")
                 elif tag == "python":
                     if not python:
                         print(f"{name}:{first}: skipped (--no-python): python block")
