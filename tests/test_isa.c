@@ -16,9 +16,11 @@
 
 /* Every variant of fn, by level; NULL where the build has none. */
 #ifdef IFLOW_ISA_MULTI
-#define VARIANTS(fn) {fn##_generic, fn##_avx2, fn##_avx512}
+#define VARIANTS(fn)                                                                               \
+    { fn##_generic, fn##_avx2, fn##_avx512 }
 #else
-#define VARIANTS(fn) {fn##_generic, NULL, NULL}
+#define VARIANTS(fn)                                                                               \
+    { fn##_generic, NULL, NULL }
 #endif
 
 static int runs_here(int level) { return iflow_isa_available((iflow_isa_level)level); }
@@ -61,7 +63,8 @@ END_TEST
 START_TEST(test_normal_v2_variants) {
     void (*fn[])(uint64_t, const double *, double *, size_t, double) = VARIANTS(iflow_normal_v2);
     size_t n = 1000;
-    double *x = malloc(n * sizeof *x), *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+    double *x = malloc(n * sizeof *x), *ref = malloc(n * sizeof *ref),
+           *got = malloc(n * sizeof *got);
     for (size_t i = 0; i < n; i++) x[i] = sin((double)i);
     const size_t lens[] = {1, 31, 32, 33, 100, 1000};
     for (int l = 1; l < IFLOW_ISA_COUNT; l++) {
@@ -82,8 +85,8 @@ END_TEST
 
 /* The fused small-dense forward against its definition: b_j, then fma(a_ic, W_jc, .) over c. */
 START_TEST(test_dense_small_variants) {
-    void (*fn[])(const double *, size_t, size_t, const double *, const double *, size_t,
-                 double *) = VARIANTS(iflow_dense_small_forward);
+    void (*fn[])(const double *, size_t, size_t, const double *, const double *, size_t, double *) =
+        VARIANTS(iflow_dense_small_forward);
     iflow_rng rng;
     iflow_rng_init(&rng, 3, 0);
     enum { N = 37, MAXW = IFLOW_DENSE_SMALL_MAX };
@@ -149,8 +152,16 @@ START_TEST(test_mix_sweep_variants) {
             ga[i] = (double)(i % 3);
             gb[i] = (double)(i % 5);
         }
-        iflow_mix_mc p = {.s = s, .lw = lw, .ga = ga, .gb = gb, .n = n, .d = d, .k = k,
-                          .beta = 0.2, .seed = 9, .normals = IFLOW_NORMALS_V2};
+        iflow_mix_mc p = {.s = s,
+                          .lw = lw,
+                          .ga = ga,
+                          .gb = gb,
+                          .n = n,
+                          .d = d,
+                          .k = k,
+                          .beta = 0.2,
+                          .seed = 9,
+                          .normals = IFLOW_NORMALS_V2};
         mc_ctx cx = {.p = &p, .ng = 2, .inv = 1.0 / (2 * p.beta * p.beta), .lw_max = 0};
         iflow_mix_tiles tl;
         ck_assert_int_eq(iflow_mix_tiles_new(&tl, s, lw, ga, gb, n, d), 0);
@@ -180,8 +191,10 @@ START_TEST(test_mix_sweep_variants) {
             for (size_t q = 0; q < nq; q++)
                 for (size_t u = 0; u < 3; u++) {
                     double r = ref.sum[u * w.cap_q + q], g = w.sum[u * w.cap_q + q];
-                    ck_assert_msg(fabs(g - r) <= 1e-13 * r, "d %zu variant %s draw %zu sum %d: %.17g "
-                                  "against %.17g", d, iflow_isa_name((iflow_isa_level)l), q, (int)u, g, r);
+                    ck_assert_msg(fabs(g - r) <= 1e-13 * r,
+                                  "d %zu variant %s draw %zu sum %d: %.17g "
+                                  "against %.17g",
+                                  d, iflow_isa_name((iflow_isa_level)l), q, (int)u, g, r);
                 }
         }
         iflow_mix_ws_free(&w);

@@ -52,7 +52,8 @@ iflow_isa_level iflow_isa(void) {
 
 int iflow_isa_check_env(iflow_error *err) {
     if (env_level() >= 0) return 0;
-    return iflow_error_set(err, IFLOW_EINVAL,
-                           "environment variable IFLOW_ISA = '%s': expected generic, avx2 or avx512",
-                           getenv("IFLOW_ISA"));
+    return iflow_error_set(
+        err, IFLOW_EINVAL,
+        "environment variable IFLOW_ISA = '%s': expected generic, avx2 or avx512",
+        getenv("IFLOW_ISA"));
 }

@@ -210,8 +210,8 @@ static void run_kernel(const centre_run *r, query_group *g, size_t d, int ng, in
 
 /* sum[q], sum[cap + q], sum[2 cap + q] += the three sums of query q over the runs. Each query's
  * sums are accumulated by one thread in run order, so results are thread-count independent. */
-void IFLOW_ISA_FN(iflow_mix_sweep)(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
-                     size_t nq) {
+void IFLOW_ISA_FN(iflow_mix_sweep)(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
+                                   workspace *w, size_t nq) {
     size_t d = cx->p->d, cap = w->cap_q;
     memset(w->sum, 0, 3 * cap * sizeof(double));
     for (size_t b = 0; b < n_runs; b++) {
