@@ -455,7 +455,7 @@ static const char *normal_csv(const char *name, size_t n, size_t d, double scale
     return write_csv(name, x, n, d);
 }
 
-/* Issue 12, class 2: counts that size allocations are bounded on the command line (they once
+/* Counts that size allocations are bounded on the command line (they once
  * overflowed the draw buffers: segfault), with the option named. */
 START_TEST(test_sizes_refused) {
     const char *good = normal_csv("sizes.csv", 50, 2, 1, 0);
@@ -482,7 +482,7 @@ START_TEST(test_sizes_refused) {
 }
 END_TEST
 
-/* Issue 12, class 5: what double cannot compute is an error naming why; never "null" with
+/* What double cannot compute is an error naming why; never "null" with
  * exit 0; what it can (a large offset) is computed by centring. */
 START_TEST(test_numbers_at_edges) {
     const char *unit = normal_csv("unit.csv", 400, 2, 1, 0);
@@ -519,7 +519,7 @@ START_TEST(test_numbers_at_edges) {
 }
 END_TEST
 
-/* Issue 12, class 5: group ids are read as integers: 2^53 and 2^53 + 1 are two groups. */
+/* Group ids are read as integers: 2^53 and 2^53 + 1 are two groups. */
 START_TEST(test_group_ids_exact) {
     const char *big = write_text("bigids.csv", "0.1,9007199254740992\n0.2,9007199254740993\n"
                                                "0.3,9007199254740992\n0.4,9007199254740993\n");
@@ -577,7 +577,7 @@ START_TEST(test_isa_variants) {
 }
 END_TEST
 
-/* Issue 12, class 3: a pipe is read fully (every row, the same answer as the file), a device
+/* A pipe is read fully (every row, the same answer as the file), a device
  * or a FIFO without a writer ends at once with a message, an endless line is refused. */
 START_TEST(test_non_regular_inputs) {
     const char *path = normal_csv("pipe.csv", 2000, 3, 1, 0);
@@ -629,7 +629,7 @@ START_TEST(test_non_regular_inputs) {
 }
 END_TEST
 
-/* Issue 12, class 6 and the defaults: a BOM is skipped; tolerance 1e-6 by default, printed. */
+/* Defaults and input: a BOM is skipped; tolerance 1e-6 by default, printed. */
 START_TEST(test_bom_and_default_tolerance) {
     const char *plain = write_text("plain.csv", "x,y\n1,2\n3,4\n5,7\n");
     const char *bom = write_text("bom.csv", "\xEF\xBB\xBFx,y\n1,2\n3,4\n5,7\n");

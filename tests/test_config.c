@@ -306,7 +306,7 @@ START_TEST(test_errors_values) {
 }
 END_TEST
 
-/* Issue 12, class 2: every count that sizes an allocation is capped, with file:line and the
+/* Every count that sizes an allocation is capped, with file:line and the
  * allowed range (these once overflowed a size computation or started 100000 threads). */
 START_TEST(test_errors_counts_that_size_allocations) {
     char want[128];
@@ -341,7 +341,7 @@ START_TEST(test_errors_counts_that_size_allocations) {
 }
 END_TEST
 
-/* Issue 12, class 7: a number beyond double or long long is "out of range", not "malformed". */
+/* A number beyond double or long long is "out of range", not "malformed". */
 START_TEST(test_errors_out_of_range_numbers) {
     expect_error(BASE "[net]\nbeta = 1e400\n", IFLOW_EINVAL, 8,
                  "[net] beta: 1e400 is out of range (must be in [0, 1e+100])");
@@ -498,8 +498,9 @@ START_TEST(test_written_paths_relative) {
 END_TEST
 
 /* Every run config in configs/ (all but the two experiment tools' own, exp-minimal* and
- * exp-estimators*) loads and validates, and its data paths resolve except Debian's
- * Fashion-MNIST, which is a package the set-up installs. */
+ * exp-estimators*) loads and validates, writes under results/runs/, and its data paths resolve
+ * except Debian's Fashion-MNIST (a package the set-up installs) and the MNIST digits that
+ * tools/fetch-mnist downloads. */
 START_TEST(test_all_configs_load) {
     const char *src = getenv("IFLOW_SRCDIR");
     ck_assert_ptr_nonnull(src);
@@ -522,6 +523,10 @@ START_TEST(test_all_configs_load) {
         /* Fashion-MNIST is a Debian package, MNIST is fetched by tools/fetch-mnist */
         if (!strstr(e->d_name, "fashion") && !strstr(e->d_name, "mnist"))
             ck_assert_msg(access(cfg.data_file, R_OK) == 0, "%s: %s", e->d_name, cfg.data_file);
+        /* Running a shipped config never writes into the committed results (tools/reproduce
+         * passes --out results/NAME): its run directory is under the untracked results/runs/. */
+        ck_assert_msg(!strncmp(cfg.out_dir, "results/runs/", 13), "%s: [output] dir = %s",
+                      e->d_name, cfg.out_dir);
         n++;
     }
     closedir(d);

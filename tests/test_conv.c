@@ -268,7 +268,7 @@ static void cnn_gradient(iflow_activation act, int variant) {
 START_TEST(test_cnn_gradient) { cnn_gradient(_i < 2 ? IFLOW_ACT_TANH : IFLOW_ACT_RELU, _i % 2); }
 END_TEST
 
-/* Shapes and widths of the Fashion-MNIST net; shape errors name the block. */
+/* Shapes and widths of configs/fashion-cnn.ini's net; shape errors name the block. */
 START_TEST(test_block_shapes) {
     iflow_block b[4] = {
         {.kind = IFLOW_BLOCK_CONV,

@@ -389,7 +389,7 @@ START_TEST(test_npy_save_shape_overflow) {
 }
 END_TEST
 
-/* Issue 12, class 6: the header is parsed as the Python dict literal it is, as numpy does:
+/* The header is parsed as the Python dict literal it is, as numpy does:
  * exactly the three keys, once each, in any order, either quote; nothing found by substring. */
 START_TEST(test_npy_header_dict) {
     unsigned char b[64];
@@ -435,7 +435,7 @@ START_TEST(test_npy_header_dict) {
 }
 END_TEST
 
-/* Issue 12, classes 3 and 6: a BOM before a labelled CSV is skipped; a data set or split that
+/* a BOM before a labelled CSV is skipped; a data set or split that
  * is not a regular file is refused at once (it is read more than once); lines are capped. */
 START_TEST(test_csv_bom_devices_long_lines) {
     iflow_dataset *a = NULL, *b = NULL;

@@ -486,7 +486,7 @@ START_TEST(test_nan_input_rejected_with_line) {
 }
 END_TEST
 
-/* Issue 12, class 7: under `ulimit -f` with SIGXFSZ at its default (a shell's), infoflow still
+/* Under `ulimit -f` with SIGXFSZ at its default (a shell's), infoflow still
  * reports the file and "File too large" (exit 1) instead of dying of the signal; a failed PNG
  * write says so instead of libpng printing "Write Error" on its own. */
 START_TEST(test_file_size_limit_messages) {
@@ -510,7 +510,7 @@ START_TEST(test_file_size_limit_messages) {
 }
 END_TEST
 
-/* Issue 12, class 4: two processes writing one file atomically do not share a temporary file
+/* Two processes writing one file atomically do not share a temporary file
  * (two `infoflow plot`s of one run once corrupted a PNG): both commits succeed, and the file is
  * one writer's complete content. */
 START_TEST(test_atomic_writers_do_not_collide) {

@@ -533,7 +533,7 @@ START_TEST(test_sliced_columns_and_clustering) {
 }
 END_TEST
 
-/* ---- issue 12, class 4: the run directory is sacred ---- */
+/* ---- the run directory is sacred ---- */
 
 static int estimate(const char *out, const char *epochs, const char *out_file, size_t layer,
                     iflow_error *err) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up for infoflow on Debian 12 (as root): installs what is missing, builds, then
-#   tools/setup.sh run   trains the default experiment (configs/szt-tanh.ini -> results/szt-tanh)
+#   tools/setup.sh run   trains the default experiment (configs/szt-tanh.ini -> results/runs/szt-tanh)
 #   tools/setup.sh test  runs the test suite, then again under ASan + UBSan (build-asan)
 # Safe to re-run: installs only what is missing, rebuilds incrementally, and `run` resumes.
 set -euo pipefail

@@ -245,8 +245,8 @@ def knn_entropy(samples, k=3, threads=0):
     return h.value
 
 
-# ---- sliced SP and clustering measures (issue 15) ---------------------------------------------
-# Issue 15 adds sliced SP (ESTIMATION.md section 7) and the clustering measures (section 8) to
-# the C library. Their wrappers belong here, written like sp_mi_terms: a signature in
+# ---- sliced SP and clustering measures ------------------------------------------------------
+# Sliced SP (ESTIMATION.md section 7) and the clustering measures (section 8) are in the C
+# library; wrappers for them would belong here, written like sp_mi_terms: a signature in
 # _native._SIGNATURES, arrays through as_samples/as_groups, the call through `call`, and a test
 # against the CLI's JSON in python/tests/test_estimators.py.

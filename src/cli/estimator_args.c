@@ -92,7 +92,7 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
 
 int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
     /* tolerance: the run's default (1e-6), many times faster than exact sums and equal to
-     * every printed digit in the measurements of README.md. */
+     * every printed digit of the committed results. */
     *a = (est_args){.est = 0,
                     .mc = IFLOW_SP_DEFAULT_MC,
                     .seed = 1,

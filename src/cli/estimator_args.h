@@ -54,8 +54,8 @@ enum {
     "  --slices M       sp: number of projections with --slice-dim (default 16;\n"                 \
     "                   >= 2 when K < d: the stderr comes from their spread)\n"
 #define EST_HELP_TAIL                                                                              \
-    "  --threads N      OpenMP threads (default 0: OpenMP's choice; results do not\n"              \
-    "                   depend on it)\n"                                                           \
+    "  --threads N      threads (default 0: all cores, or $OMP_NUM_THREADS when set;\n"            \
+    "                   results do not depend on it)\n"                                            \
     "  --quiet          no progress line (on a terminal, or every 30 s off one)\n"                 \
     "  -h, --help       show this help\n\n"                                                        \
     "Options that do not apply to the chosen estimator are ignored. Exit status: 0 ok,\n"          \

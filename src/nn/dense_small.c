@@ -1,11 +1,11 @@
 /* Fused dense forward for the small layers of the information-plane nets (widths <= 16).
  *
- * Measured on AMD EPYC (Zen 5), one core, batch 256, the 12-10-7-5-4-3-2 net (tools/bench_train,
- * and a micro-benchmark of the six layers): OpenBLAS 0.3.21 takes ~14 us per batch for the
- * forward products (beta = 1 with the bias rows, or beta = 0 and the bias added after: the
- * same), this kernel ~8 us; for the backward products OpenBLAS's small-matrix kernels (~8 us)
- * beat a fused AVX-512 kernel (~15 us, latency-bound on the accumulation of dW over rows), so
- * backward stays on OpenBLAS. Each output is a chain of fmas in a fixed order, so the AVX-512
+ * Measured on one core of an AMD EPYC (AVX-512), batch 256, the 12-10-7-5-4-3-2 net
+ * (tools/bench_train, and a micro-benchmark of the six layers): OpenBLAS 0.3.21 takes ~14 us per
+ * batch for the forward products (beta = 1 with the bias rows, or beta = 0 and the bias added
+ * after: the same), this kernel ~8 us; for the backward products OpenBLAS's small-matrix kernels
+ * (~8 us) beat a fused AVX-512 kernel (~15 us, latency-bound on the accumulation of dW over rows),
+ * so backward stays on OpenBLAS. Each output is a chain of fmas in a fixed order, so the AVX-512
  * and the scalar code give the same doubles. Compiled once per instruction set (isa.h). */
 #include "dense_small.h"
 
