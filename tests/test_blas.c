@@ -10,8 +10,8 @@
 #include "infoflow/blas.h"
 
 START_TEST(test_core_choice_rule) {
-    const char *generic[] = {"Prescott", "Core2", "Nehalem", "Sandybridge", "Atom", "Barcelona",
-                             "unknown"};
+    const char *generic[] = {"Prescott", "Core2",     "Nehalem", "Sandybridge",
+                             "Atom",     "Barcelona", "unknown"};
     for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++) {
         ck_assert_str_eq(iflow_blas_core_choice(generic[i], 1, 1), "SkylakeX");
         ck_assert_str_eq(iflow_blas_core_choice(generic[i], 0, 1), "Haswell");

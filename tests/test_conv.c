@@ -3,11 +3,13 @@
  * pooling, and for a whole small CNN; MLPs built as blocks equal iflow_net_new's. */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "infoflow/conv.h"
 #include "infoflow/net.h"
+#include "infoflow/train.h"
 #include "check_util.h"
 
 static void fill_uniform(iflow_rng *rng, double *v, size_t n, double lo, double hi) {
@@ -364,6 +366,76 @@ START_TEST(test_mlp_as_blocks_and_ortho) {
 }
 END_TEST
 
+/* Two noisy Adam epochs of a ReLU CNN with max pooling (the fused pooling path) on a batch of 21
+ * rows (weight-gradient groups of 8, 8 and 5) on `threads` threads: the final parameters. */
+static double *train_on_threads(int threads, size_t *n_params) {
+    iflow_block b[3] = {
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 4,
+         .kh = 3,
+         .kw = 3,
+         .stride = 1,
+         .pad = 1,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 5,
+         .kh = 3,
+         .kw = 3,
+         .stride = 1,
+         .pad = 1,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_DENSE, .units = 3},
+    };
+    const double beta[] = {0.1, 0.1};
+    enum { N = 50, BATCH = 21 };
+    iflow_net *net = NULL;
+    iflow_trainer *tr = NULL;
+    iflow_optim *opt = NULL;
+    iflow_error err = {0};
+    iflow_optim_params op = {
+        .kind = IFLOW_OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ck_assert_int_eq(
+        iflow_net_new_blocks((iflow_shape){2, 12, 12}, 3, b, IFLOW_ACT_RELU, 0, beta, &net, &err),
+        0);
+    ck_assert_int_eq(iflow_optim_new(&op, net->n_params, &opt, &err), 0);
+    ck_assert_int_eq(iflow_trainer_new(net, N, BATCH, &tr, &err), 0);
+    iflow_rng rng;
+    iflow_rng_init(&rng, 5, 0);
+    iflow_net_init(net, IFLOW_INIT_PYTORCH, &rng);
+    double *x = malloc(N * net->widths[0] * sizeof *x);
+    int y[N];
+    fill_uniform(&rng, x, N * net->widths[0], -1, 1);
+    for (int i = 0; i < N; i++) y[i] = (int)iflow_rng_below(&rng, 3);
+    int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    for (int e = 0; e < 2; e++)
+        ck_assert_msg(iflow_train_epoch(tr, net, opt, x, y, N, 0, &rng, NULL, NULL, &err) == 0,
+                      "%s", err.msg);
+    omp_set_num_threads(before);
+    double *params = malloc(net->n_params * sizeof *params);
+    memcpy(params, net->params, net->n_params * sizeof *params);
+    *n_params = net->n_params;
+    free(x);
+    iflow_trainer_free(tr);
+    iflow_optim_free(opt);
+    iflow_net_free(net);
+    return params;
+}
+
+START_TEST(test_cnn_threads_same_numbers) {
+    size_t n1, n2, n3;
+    double *one = train_on_threads(1, &n1), *two = train_on_threads(2, &n2),
+           *three = train_on_threads(3, &n3);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_uint_eq(n1, n3);
+    ck_assert_int_eq(memcmp(one, two, n1 * sizeof *one), 0);
+    ck_assert_int_eq(memcmp(one, three, n1 * sizeof *one), 0);
+    free(one), free(two), free(three);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("core");
@@ -373,6 +445,7 @@ int main(void) {
     tcase_add_loop_test(tc, test_cnn_gradient, 0, 4);
     tcase_add_test(tc, test_block_shapes);
     tcase_add_test(tc, test_mlp_as_blocks_and_ortho);
+    tcase_add_test(tc, test_cnn_threads_same_numbers);
     suite_add_tcase(s, tc);
     return iflow_check_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,15 +1,19 @@
-/* Convolution by im2col + cblas_dgemm, and max / average pooling, forward and backward, over
- * batches in (N, C, H, W) order. */
+/* Convolution by im2col + cblas_dgemm, one sample at a time on each OpenMP thread, and max /
+ * average pooling, forward and backward, over batches in (N, C, H, W) order. */
 #include "infoflow/conv.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
-/* im2col chunks hold at most this many doubles (16 MB): big enough for efficient GEMMs, small
- * enough for a 12,544-wide layer. The chunk size depends on the geometry only. */
-#define COL_BUDGET ((size_t)1 << 21)
-/* Below this many im2col entries a chunk is copied by one thread: waking a team costs more. */
-#define PARALLEL_MIN ((size_t)1 << 16)
+#include "blas.h"
+
+/* Threads work on samples, each with its own im2col buffer (one sample's columns); the scratch
+ * holds at most this many, so more threads than this share the convolutions among this many. */
+#define SLOTS 8
+/* The backward pass sums dW over groups of this many samples, each group's sum in its own buffer,
+ * then adds the groups' sums in order: the same numbers for every thread count. */
+#define GROUP 8
 
 int iflow_conv_geom_init(iflow_conv_geom *g) {
     if (!g->c_in || !g->h_in || !g->w_in || !g->c_out || !g->kh || !g->kw || !g->stride) return -1;
@@ -19,16 +23,19 @@ int iflow_conv_geom_init(iflow_conv_geom *g) {
     return 0;
 }
 
-/* Samples per im2col chunk. */
-static size_t chunk_samples(const iflow_conv_geom *g, size_t n) {
-    size_t per = g->c_in * g->kh * g->kw * g->h_out * g->w_out;
-    size_t c = per < COL_BUDGET ? COL_BUDGET / per : 1;
-    return c < n ? c : (n ? n : 1);
-}
+static size_t slots_for(size_t n) { return n < SLOTS ? (n ? n : 1) : SLOTS; }
+static size_t groups_for(size_t n) { return n ? (n + GROUP - 1) / GROUP : 1; }
 
+/* Per slot: one sample's columns (C_in KH KW x P); then per group of samples: dW and db. */
 size_t iflow_conv_scratch_doubles(const iflow_conv_geom *g, size_t max_n) {
     size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out;
-    return (ckk + g->c_out) * chunk_samples(g, max_n) * p;
+    return slots_for(max_n) * ckk * p + groups_for(max_n) * g->c_out * (ckk + 1);
+}
+
+/* Threads for n samples: OpenMP's count, at most one per slot of the scratch. */
+static int threads_for(size_t n) {
+    size_t t = (size_t)omp_get_max_threads(), s = slots_for(n);
+    return (int)(t < s ? t : s);
 }
 
 /* The output columns ow whose input column iw = ow s + kj - pad lies in [0, W): [*lo, *hi). */
@@ -95,68 +102,83 @@ static void col2im(const double *col, const iflow_conv_geom *g, size_t ld, size_
             }
 }
 
-/* col (C_in KH KW) x (cnt P) for samples i0 .. i0 + cnt - 1; each sample fills its own columns,
- * so the threads never share a write. */
-static void im2col_chunk(const double *x, size_t i0, size_t cnt, const iflow_conv_geom *g,
-                         double *col) {
-    size_t in_sz = g->c_in * g->h_in * g->w_in, p = g->h_out * g->w_out;
-    size_t work = cnt * p * g->c_in * g->kh * g->kw;
-#pragma omp parallel for schedule(static) if (cnt > 1 && work >= PARALLEL_MIN)
-    for (size_t i = 0; i < cnt; i++) im2col(x + (i0 + i) * in_sz, g, col, cnt * p, i * p);
-}
-
+/* Per sample i, on the thread's own columns col (C_in KH KW x P):
+ * y_i (C_out x P) = W (C_out x C_in KH KW) col + b, written in place: y's layout per sample is
+ * already C_out x P. OpenBLAS runs on one thread inside (the threads are OpenMP's). */
 void iflow_conv_forward(const double *x, size_t n, const iflow_conv_geom *g, const double *w,
                         const double *b, double *y, double *scratch) {
-    size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out, G = chunk_samples(g, n);
-    double *col = scratch, *tmp = scratch + ckk * G * p;
-    for (size_t i0 = 0; i0 < n; i0 += G) {
-        size_t cnt = n - i0 < G ? n - i0 : G, ld = cnt * p;
-        im2col_chunk(x, i0, cnt, g, col);
-        /* tmp (C_out x cnt P) = W (C_out x C_in KH KW) col */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)ld, (int)ckk,
-                    1.0, w, (int)ckk, col, (int)ld, 0.0, tmp, (int)ld);
-        for (size_t i = 0; i < cnt; i++)
-            for (size_t co = 0; co < g->c_out; co++) {
-                double *dst = y + ((i0 + i) * g->c_out + co) * p;
-                const double *src = tmp + co * ld + i * p;
-                for (size_t q = 0; q < p; q++) dst[q] = src[q] + b[co];
-            }
+    size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out;
+    size_t in_sz = g->c_in * g->h_in * g->w_in, out_sz = g->c_out * p;
+    int threads = threads_for(n), blas = iflow_blas_serial_begin();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        double *col = scratch + (size_t)omp_get_thread_num() * ckk * p;
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            double *yi = y + i * out_sz;
+            im2col(x + i * in_sz, g, col, p, 0);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)p, (int)ckk,
+                        1.0, w, (int)ckk, col, (int)p, 0.0, yi, (int)p);
+            for (size_t co = 0; co < g->c_out; co++)
+                for (size_t q = 0; q < p; q++) yi[co * p + q] += b[co];
+        }
     }
+    iflow_blas_serial_end(blas);
 }
 
-/* Per chunk, with D = dy reordered to C_out x (cnt P): dW += D col^T, db += row sums of D,
- * dcol = W^T D scattered back by col2im. */
+/* Per group of GROUP samples, sample by sample with D = dy_i (C_out x P, as stored):
+ * dW_group += D col^T, db_group += row sums of D, and dx_i = col2im(W^T D); then dW and db are
+ * the groups' sums added in group order. */
 void iflow_conv_backward(const double *dy, const double *x, size_t n, const iflow_conv_geom *g,
                          const double *w, double *dw, double *db, double *dx, double *scratch) {
-    size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out, G = chunk_samples(g, n);
-    size_t in_sz = g->c_in * g->h_in * g->w_in;
-    double *col = scratch, *tmp = scratch + ckk * G * p;
-    memset(db, 0, g->c_out * sizeof *db);
-    if (dx) memset(dx, 0, n * in_sz * sizeof *dx);
-    for (size_t i0 = 0; i0 < n; i0 += G) {
-        size_t cnt = n - i0 < G ? n - i0 : G, ld = cnt * p;
-        im2col_chunk(x, i0, cnt, g, col);
-        for (size_t i = 0; i < cnt; i++)
-            for (size_t co = 0; co < g->c_out; co++)
-                memcpy(tmp + co * ld + i * p, dy + ((i0 + i) * g->c_out + co) * p, p * sizeof *tmp);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->c_out, (int)ckk, (int)ld, 1.0,
-                    tmp, (int)ld, col, (int)ld, i0 ? 1.0 : 0.0, dw, (int)ckk);
-        for (size_t co = 0; co < g->c_out; co++) {
-            double sum = 0;
-            for (size_t q = 0; q < ld; q++) sum += tmp[co * ld + q];
-            db[co] += sum;
+    size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out, co_n = g->c_out;
+    size_t in_sz = g->c_in * g->h_in * g->w_in, out_sz = co_n * p, n_groups = groups_for(n);
+    double *partial = scratch + slots_for(n) * ckk * p; /* group j: dW (co_n x ckk), db (co_n) */
+    int threads = threads_for(n), blas = iflow_blas_serial_begin();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        double *col = scratch + (size_t)omp_get_thread_num() * ckk * p;
+#pragma omp for schedule(static)
+        for (size_t j = 0; j < n_groups; j++) {
+            double *gw = partial + j * co_n * (ckk + 1), *gb = gw + co_n * ckk;
+            memset(gb, 0, co_n * sizeof *gb);
+            for (size_t i = j * GROUP; i < n && i < (j + 1) * GROUP; i++) {
+                const double *d = dy + i * out_sz;
+                im2col(x + i * in_sz, g, col, p, 0);
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)co_n, (int)ckk, (int)p,
+                            1.0, d, (int)p, col, (int)p, i == j * GROUP ? 0.0 : 1.0, gw, (int)ckk);
+                for (size_t co = 0; co < co_n; co++) {
+                    double sum = 0;
+                    for (size_t q = 0; q < p; q++) sum += d[co * p + q];
+                    gb[co] += sum;
+                }
+                if (!dx) continue;
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)p, (int)co_n,
+                            1.0, w, (int)ckk, d, (int)p, 0.0, col, (int)p);
+                memset(dx + i * in_sz, 0, in_sz * sizeof *dx);
+                col2im(col, g, p, 0, dx + i * in_sz);
+            }
         }
-        if (!dx) continue;
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ld, (int)g->c_out, 1.0,
-                    w, (int)ckk, tmp, (int)ld, 0.0, col, (int)ld);
-#pragma omp parallel for schedule(static) if (cnt > 1 && ld * ckk >= PARALLEL_MIN)
-        for (size_t i = 0; i < cnt; i++) col2im(col, g, ld, i * p, dx + (i0 + i) * in_sz);
+    }
+    iflow_blas_serial_end(blas);
+    if (!n) { /* no sample: no gradient */
+        memset(dw, 0, co_n * ckk * sizeof *dw);
+        memset(db, 0, co_n * sizeof *db);
+        return;
+    }
+    memcpy(dw, partial, co_n * ckk * sizeof *dw);
+    memcpy(db, partial + co_n * ckk, co_n * sizeof *db);
+    for (size_t j = 1; j < n_groups; j++) {
+        const double *gw = partial + j * co_n * (ckk + 1), *gb = gw + co_n * ckk;
+        for (size_t k = 0; k < co_n * ckk; k++) dw[k] += gw[k];
+        for (size_t co = 0; co < co_n; co++) db[co] += gb[co];
     }
 }
 
 void iflow_maxpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w, size_t k,
                            double *y, uint32_t *argmax) {
     size_t oh = h / k, ow = w / k;
+#pragma omp parallel for schedule(static) if (n * c * h * w >= ((size_t)1 << 16))
     for (size_t pl = 0; pl < n * c; pl++) {
         const double *in = x + pl * h * w;
         double *out = y + pl * oh * ow;
