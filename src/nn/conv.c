@@ -1,5 +1,6 @@
-/* Convolution by im2col + cblas_dgemm, one sample at a time on each OpenMP thread, and max /
- * average pooling, forward and backward, over batches in (N, C, H, W) order. */
+/* Convolution by im2col + GEMM, one sample at a time on each OpenMP thread, and max / average
+ * pooling, forward and backward, over batches in (N, C, H, W) order, in double (infoflow/conv.h)
+ * and float (conv_f32.h); the kernels are conv_kernels.h's. */
 #include "infoflow/conv.h"
 
 #include <cblas.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "conv_f32.h"
 
 /* Threads work on samples, each with its own im2col buffer (one sample's columns); the scratch
  * holds at most this many, so more threads than this share the convolutions among this many. */
@@ -49,193 +51,18 @@ static void valid_range(const iflow_conv_geom *g, size_t kj, size_t *lo, size_t 
     *hi = (size_t)b;
 }
 
-/* col[(ci KH + ki) KW + kj][c0 + oh W_out + ow] = x[ci][oh s + ki - pad][ow s + kj - pad], or 0
- * in the padding; col has ld columns. x is one sample. The valid columns of each row are found
- * once, so the inner loops are plain copies (contiguous for stride 1). */
-static void im2col(const double *x, const iflow_conv_geom *g, double *col, size_t ld, size_t c0) {
-    const long H = (long)g->h_in, W = (long)g->w_in, s = (long)g->stride, pad = (long)g->pad;
-    const size_t OH = g->h_out, OW = g->w_out;
-    for (size_t ci = 0; ci < g->c_in; ci++)
-        for (size_t ki = 0; ki < g->kh; ki++)
-            for (size_t kj = 0; kj < g->kw; kj++) {
-                double *dst = col + ((ci * g->kh + ki) * g->kw + kj) * ld + c0;
-                const double *plane = x + ci * g->h_in * g->w_in;
-                size_t lo, hi;
-                valid_range(g, kj, &lo, &hi);
-                for (size_t oh = 0; oh < OH; oh++, dst += OW) {
-                    long ih = (long)oh * s + (long)ki - pad;
-                    if (ih < 0 || ih >= H) {
-                        memset(dst, 0, OW * sizeof *dst);
-                        continue;
-                    }
-                    const double *row = plane + ih * W; /* iw = ow s + off, valid in [lo, hi) */
-                    long off = (long)kj - pad;
-                    for (size_t ow = 0; ow < lo; ow++) dst[ow] = 0.0;
-                    if (s == 1 && hi > lo)
-                        memcpy(dst + lo, row + (long)lo + off, (hi - lo) * sizeof *dst);
-                    else
-                        for (size_t ow = lo; ow < hi; ow++) dst[ow] = row[(long)ow * s + off];
-                    for (size_t ow = hi; ow < OW; ow++) dst[ow] = 0.0;
-                }
-            }
-}
+#define REAL   double
+#define GEMM   cblas_dgemm
+#define SFX(f) f
+#include "conv_kernels.h"
+#undef REAL
+#undef GEMM
+#undef SFX
 
-/* The adjoint of im2col: dx[ci][ih][iw] += col[...] over every position that read it, in the
- * same order as the direct loop (ci, ki, kj, oh, ow). */
-static void col2im(const double *col, const iflow_conv_geom *g, size_t ld, size_t c0, double *dx) {
-    const long H = (long)g->h_in, W = (long)g->w_in, s = (long)g->stride, pad = (long)g->pad;
-    const size_t OH = g->h_out, OW = g->w_out;
-    for (size_t ci = 0; ci < g->c_in; ci++)
-        for (size_t ki = 0; ki < g->kh; ki++)
-            for (size_t kj = 0; kj < g->kw; kj++) {
-                const double *src = col + ((ci * g->kh + ki) * g->kw + kj) * ld + c0;
-                double *plane = dx + ci * g->h_in * g->w_in;
-                size_t lo, hi;
-                valid_range(g, kj, &lo, &hi);
-                for (size_t oh = 0; oh < OH; oh++, src += OW) {
-                    long ih = (long)oh * s + (long)ki - pad;
-                    if (ih < 0 || ih >= H) continue;
-                    double *row = plane + ih * W;
-                    long off = (long)kj - pad;
-                    for (size_t ow = lo; ow < hi; ow++) row[(long)ow * s + off] += src[ow];
-                }
-            }
-}
-
-/* Per sample i, on the thread's own columns col (C_in KH KW x P):
- * y_i (C_out x P) = W (C_out x C_in KH KW) col + b, written in place: y's layout per sample is
- * already C_out x P. OpenBLAS runs on one thread inside (the threads are OpenMP's). */
-void iflow_conv_forward(const double *x, size_t n, const iflow_conv_geom *g, const double *w,
-                        const double *b, double *y, double *scratch) {
-    size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out;
-    size_t in_sz = g->c_in * g->h_in * g->w_in, out_sz = g->c_out * p;
-    int threads = threads_for(n), blas = iflow_blas_serial_begin();
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        double *col = scratch + (size_t)omp_get_thread_num() * ckk * p;
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            double *yi = y + i * out_sz;
-            im2col(x + i * in_sz, g, col, p, 0);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)p, (int)ckk,
-                        1.0, w, (int)ckk, col, (int)p, 0.0, yi, (int)p);
-            for (size_t co = 0; co < g->c_out; co++)
-                for (size_t q = 0; q < p; q++) yi[co * p + q] += b[co];
-        }
-    }
-    iflow_blas_serial_end(blas);
-}
-
-/* Per group of GROUP samples, sample by sample with D = dy_i (C_out x P, as stored):
- * dW_group += D col^T, db_group += row sums of D, and dx_i = col2im(W^T D); then dW and db are
- * the groups' sums added in group order. */
-void iflow_conv_backward(const double *dy, const double *x, size_t n, const iflow_conv_geom *g,
-                         const double *w, double *dw, double *db, double *dx, double *scratch) {
-    size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out, co_n = g->c_out;
-    size_t in_sz = g->c_in * g->h_in * g->w_in, out_sz = co_n * p, n_groups = groups_for(n);
-    double *partial = scratch + slots_for(n) * ckk * p; /* group j: dW (co_n x ckk), db (co_n) */
-    int threads = threads_for(n), blas = iflow_blas_serial_begin();
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        double *col = scratch + (size_t)omp_get_thread_num() * ckk * p;
-#pragma omp for schedule(static)
-        for (size_t j = 0; j < n_groups; j++) {
-            double *gw = partial + j * co_n * (ckk + 1), *gb = gw + co_n * ckk;
-            memset(gb, 0, co_n * sizeof *gb);
-            for (size_t i = j * GROUP; i < n && i < (j + 1) * GROUP; i++) {
-                const double *d = dy + i * out_sz;
-                im2col(x + i * in_sz, g, col, p, 0);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)co_n, (int)ckk, (int)p,
-                            1.0, d, (int)p, col, (int)p, i == j * GROUP ? 0.0 : 1.0, gw, (int)ckk);
-                for (size_t co = 0; co < co_n; co++) {
-                    double sum = 0;
-                    for (size_t q = 0; q < p; q++) sum += d[co * p + q];
-                    gb[co] += sum;
-                }
-                if (!dx) continue;
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)p, (int)co_n,
-                            1.0, w, (int)ckk, d, (int)p, 0.0, col, (int)p);
-                memset(dx + i * in_sz, 0, in_sz * sizeof *dx);
-                col2im(col, g, p, 0, dx + i * in_sz);
-            }
-        }
-    }
-    iflow_blas_serial_end(blas);
-    if (!n) { /* no sample: no gradient */
-        memset(dw, 0, co_n * ckk * sizeof *dw);
-        memset(db, 0, co_n * sizeof *db);
-        return;
-    }
-    memcpy(dw, partial, co_n * ckk * sizeof *dw);
-    memcpy(db, partial + co_n * ckk, co_n * sizeof *db);
-    for (size_t j = 1; j < n_groups; j++) {
-        const double *gw = partial + j * co_n * (ckk + 1), *gb = gw + co_n * ckk;
-        for (size_t k = 0; k < co_n * ckk; k++) dw[k] += gw[k];
-        for (size_t co = 0; co < co_n; co++) db[co] += gb[co];
-    }
-}
-
-void iflow_maxpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w, size_t k,
-                           double *y, uint32_t *argmax) {
-    size_t oh = h / k, ow = w / k;
-#pragma omp parallel for schedule(static) if (n * c * h * w >= ((size_t)1 << 16))
-    for (size_t pl = 0; pl < n * c; pl++) {
-        const double *in = x + pl * h * w;
-        double *out = y + pl * oh * ow;
-        uint32_t *arg = argmax + pl * oh * ow;
-        for (size_t i = 0; i < oh; i++)
-            for (size_t j = 0; j < ow; j++) {
-                size_t best = i * k * w + j * k;
-                for (size_t a = 0; a < k; a++)
-                    for (size_t b = 0; b < k; b++) {
-                        size_t at = (i * k + a) * w + j * k + b;
-                        /* `!(v <= best)` would also be true for NaN; a NaN must win so that a
-                         * diverging net is seen. */
-                        if (in[at] > in[best] || (in[at] != in[at] && in[best] == in[best]))
-                            best = at;
-                    }
-                out[i * ow + j] = in[best];
-                arg[i * ow + j] = (uint32_t)best;
-            }
-    }
-}
-
-void iflow_maxpool_backward(const double *dy, const uint32_t *argmax, size_t n, size_t c, size_t h,
-                            size_t w, size_t k, double *dx) {
-    size_t oh = h / k, ow = w / k;
-    memset(dx, 0, n * c * h * w * sizeof *dx);
-    for (size_t pl = 0; pl < n * c; pl++)
-        for (size_t q = 0; q < oh * ow; q++)
-            dx[pl * h * w + argmax[pl * oh * ow + q]] += dy[pl * oh * ow + q];
-}
-
-void iflow_avgpool_forward(const double *x, size_t n, size_t c, size_t h, size_t w, size_t k,
-                           double *y) {
-    size_t oh = h / k, ow = w / k;
-    double scale = 1.0 / (double)(k * k);
-    for (size_t pl = 0; pl < n * c; pl++) {
-        const double *in = x + pl * h * w;
-        for (size_t i = 0; i < oh; i++)
-            for (size_t j = 0; j < ow; j++) {
-                double sum = 0;
-                for (size_t a = 0; a < k; a++)
-                    for (size_t b = 0; b < k; b++) sum += in[(i * k + a) * w + j * k + b];
-                y[(pl * oh + i) * ow + j] = sum * scale;
-            }
-    }
-}
-
-void iflow_avgpool_backward(const double *dy, size_t n, size_t c, size_t h, size_t w, size_t k,
-                            double *dx) {
-    size_t oh = h / k, ow = w / k;
-    double scale = 1.0 / (double)(k * k);
-    memset(dx, 0, n * c * h * w * sizeof *dx);
-    for (size_t pl = 0; pl < n * c; pl++)
-        for (size_t i = 0; i < oh; i++)
-            for (size_t j = 0; j < ow; j++) {
-                double g = dy[(pl * oh + i) * ow + j] * scale;
-                for (size_t a = 0; a < k; a++)
-                    for (size_t b = 0; b < k; b++)
-                        dx[pl * h * w + (i * k + a) * w + j * k + b] += g;
-            }
-}
+#define REAL   float
+#define GEMM   cblas_sgemm
+#define SFX(f) f##_f32
+#include "conv_kernels.h"
+#undef REAL
+#undef GEMM
+#undef SFX
