@@ -2,6 +2,7 @@
  * IDX training data: infoflow's epoch, the time its GEMMs take alone (the same calls replayed),
  * the machine's dgemm rate, and the same net in PyTorch (tools/bench_cnn_torch.py, float64 and
  * float32) with the same rows, batch and threads, in one run so that the ratios share the load.
+ * infoflow runs in float64 and float32 ([train] precision), each from the same initial weights.
  * Usage: bench_cnn [CONFIG] [ROWS=60000] [THREADS=2] [--no-torch] */
 #include <cblas.h>
 #include <omp.h>
@@ -10,14 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "infoflow/blas.h"
 #include "infoflow/config.h"
 #include "infoflow/conv.h"
 #include "infoflow/data.h"
 #include "infoflow/train.h"
 
 void openblas_set_num_threads(int num_threads); /* not declared by every cblas.h */
-
-#define COL_BUDGET ((size_t)1 << 21) /* as src/nn/conv.c: samples per im2col chunk */
 
 static double now(void) {
     struct timespec ts;
@@ -43,13 +43,19 @@ static double *filled(size_t n) {
  * timed (CPU seconds with one thread, else wall); adds 2 m n k to *flops. */
 static int one_thread;
 static double clock_now(void) { return one_thread ? cpu_now() : now(); }
+static int single; /* replay GEMMs in float (cblas_sgemm on the same buffers) */
 static double gemmt(const char *tr, size_t m, size_t n, size_t k, double *a, double *b, double *c,
                     double *flops) {
     int ta = tr[0] == 'T', tb = tr[1] == 'T';
     double t0 = clock_now();
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, 1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0,
-                c, (int)n);
+    if (single)
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    (int)m, (int)n, (int)k, 1.0f, (float *)a, ta ? (int)m : (int)k, (float *)b,
+                    tb ? (int)k : (int)n, 0.0f, (float *)c, (int)n);
+    else
+        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    (int)m, (int)n, (int)k, 1.0, a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n,
+                    0.0, c, (int)n);
     *flops += 2.0 * (double)m * (double)n * (double)k;
     return clock_now() - t0;
 }
@@ -70,8 +76,9 @@ static double machine_gflops(void) {
     return 2.0 * (double)n * (double)n * (double)n / best / 1e9;
 }
 
-/* The GEMMs of one training step on nb rows, as net.c and conv.c call them (forward, dW, and
- * d input except for block 1), on scratch buffers; returns their seconds, adds their flops. */
+/* The GEMMs of one training step on nb rows, as net.c / train_f32.c and conv.c call them
+ * (forward, dW, and d input except for block 1; a conv block's one sample at a time), on scratch
+ * buffers; returns their seconds, adds their flops. */
 static double step_gemms(const iflow_net *net, size_t nb, double *buf[3], double *flops) {
     double t = 0;
     for (size_t l = 1; l <= net->n_layers; l++) {
@@ -82,13 +89,11 @@ static double step_gemms(const iflow_net *net, size_t nb, double *buf[3], double
             if (l > 1) t += gemmt("NN", nb, cols, rows, buf[0], buf[1], buf[2], flops);
             continue;
         }
-        size_t p = net->pre_size[l] / rows, per = cols * p;
-        size_t g = per < COL_BUDGET ? COL_BUDGET / per : 1;
-        for (size_t i0 = 0; i0 < nb; i0 += g) {
-            size_t ld = (nb - i0 < g ? nb - i0 : g) * p;
-            t += gemmt("NN", rows, ld, cols, buf[0], buf[1], buf[2], flops);
-            t += gemmt("NT", rows, cols, ld, buf[0], buf[1], buf[2], flops);
-            if (l > 1) t += gemmt("TN", cols, ld, rows, buf[0], buf[1], buf[2], flops);
+        size_t p = net->pre_size[l] / rows;
+        for (size_t i = 0; i < nb; i++) {
+            t += gemmt("NN", rows, p, cols, buf[0], buf[1], buf[2], flops);
+            t += gemmt("NT", rows, cols, p, buf[0], buf[1], buf[2], flops);
+            if (l > 1) t += gemmt("TN", cols, p, rows, buf[0], buf[1], buf[2], flops);
         }
     }
     return t;
@@ -112,6 +117,52 @@ static void run_torch(size_t rows, int threads, size_t batch, double *f64, doubl
     if (p) pclose(p);
 }
 
+/* One epoch of a fresh copy of `init` in precision p, timed; the GEMMs of the same epoch
+ * replayed alone. */
+static void one_epoch(const iflow_config *cfg, const iflow_dataset *ds, const iflow_net *init,
+                      iflow_precision p, double rate, double *epoch_s) {
+    iflow_error err = {0};
+    iflow_net *net = NULL;
+    iflow_optim *opt = NULL;
+    iflow_trainer *tr = NULL;
+    if (iflow_net_clone_shape(init, &net, &err) ||
+        iflow_optim_new(&cfg->optim, net->n_params, &opt, &err) ||
+        iflow_trainer_new(net, ds->n, cfg->batch, &tr, &err) ||
+        iflow_trainer_set_precision(tr, net, p, &err)) {
+        fprintf(stderr, "bench_cnn: %s\n", err.msg);
+        exit(1);
+    }
+    memcpy(net->params, init->params, net->n_params * sizeof *net->params);
+    iflow_rng rng;
+    iflow_rng_init(&rng, 1, 1);
+    double t0 = clock_now(), w0 = now(), loss, acc, flops = 0, gemm_s = 0;
+    if (iflow_train_epoch(tr, net, opt, ds->x, ds->y, ds->n, cfg->orthonormal, &rng, &loss, &acc,
+                          &err)) {
+        fprintf(stderr, "bench_cnn: %s\n", err.msg);
+        exit(1);
+    }
+    double epoch = clock_now() - t0, wall = now() - w0;
+    size_t big = cfg->batch * 2048 * 32; /* generous for every GEMM operand of this net */
+    double *buf[3] = {filled(big), filled(big), filled(big)};
+    single = p == IFLOW_PRECISION_FLOAT32;
+    for (size_t i0 = 0; i0 < ds->n; i0 += cfg->batch)
+        gemm_s += step_gemms(net, ds->n - i0 < cfg->batch ? ds->n - i0 : cfg->batch, buf, &flops);
+    single = 0;
+    printf("infoflow %s epoch: %.2f s (wall %.2f s; loss %.4f, train accuracy %.4f)\n",
+           iflow_precision_name(p), epoch, wall, loss, acc);
+    printf("  GEMMs replayed alone: %.2f s = %.0f%% of the epoch, %.1f GFLOP/s%s\n", gemm_s,
+           100 * gemm_s / epoch, flops / gemm_s / 1e9, p == IFLOW_PRECISION_FLOAT64 ? "" : "");
+    if (p == IFLOW_PRECISION_FLOAT64)
+        printf("  = %.0f%% of the machine's dgemm rate\n", 100 * flops / gemm_s / 1e9 / rate);
+    printf("  the rest (im2col/col2im, pooling, activations, noise, Adam): %.2f s\n",
+           epoch - gemm_s);
+    *epoch_s = epoch;
+    free(buf[0]), free(buf[1]), free(buf[2]);
+    iflow_trainer_free(tr);
+    iflow_optim_free(opt);
+    iflow_net_free(net);
+}
+
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "configs/fashion-cnn.ini";
     size_t rows = argc > 2 ? strtoul(argv[2], NULL, 10) : 60000;
@@ -121,13 +172,9 @@ int main(int argc, char **argv) {
     iflow_error err = {0};
     iflow_dataset *ds = NULL;
     iflow_net *net = NULL;
-    iflow_optim *opt = NULL;
-    iflow_trainer *tr = NULL;
     if (iflow_config_load(path, &cfg, &err) ||
         iflow_dataset_load_idx(cfg.data_file, cfg.data_labels, rows, &ds, &err) ||
-        iflow_config_net(&cfg, &net, &err) ||
-        iflow_optim_new(&cfg.optim, net->n_params, &opt, &err) ||
-        iflow_trainer_new(net, ds->n, cfg.batch, &tr, &err)) {
+        iflow_config_net(&cfg, &net, &err)) {
         fprintf(stderr, "bench_cnn: %s\n", err.msg);
         return 1;
     }
@@ -137,40 +184,22 @@ int main(int argc, char **argv) {
     iflow_rng rng;
     iflow_rng_init(&rng, 1, 1);
     iflow_net_init(net, cfg.init, &rng);
-    printf("%s: %zu rows, batch %zu, %d threads, %zu parameters\n", path, ds->n, cfg.batch, threads,
-           net->n_params);
-    double rate = machine_gflops();
-    double t0 = clock_now(), w0 = now(), loss, acc;
-    if (iflow_train_epoch(tr, net, opt, ds->x, ds->y, ds->n, cfg.orthonormal, &rng, &loss, &acc,
-                          &err)) {
-        fprintf(stderr, "bench_cnn: %s\n", err.msg);
-        return 1;
-    }
-    double epoch = clock_now() - t0, wall = now() - w0, flops = 0, gemm_s = 0;
-    size_t big = cfg.batch * 2048 * 32; /* generous for every GEMM operand of this net */
-    double *buf[3] = {filled(big), filled(big), filled(big)};
-    for (size_t i0 = 0; i0 < ds->n; i0 += cfg.batch)
-        gemm_s += step_gemms(net, ds->n - i0 < cfg.batch ? ds->n - i0 : cfg.batch, buf, &flops);
+    printf("%s: %zu rows, batch %zu, %d threads, %zu parameters, OpenBLAS core %s\n", path, ds->n,
+           cfg.batch, threads, net->n_params, iflow_blas_core());
+    double rate = machine_gflops(), f64_s, f32_s;
     printf("machine dgemm (2048^3, %d threads): %.1f GFLOP/s\n", threads, rate);
     printf("times are %s seconds\n", one_thread ? "CPU" : "wall");
-    printf("infoflow epoch: %.2f s (wall %.2f s; loss %.4f, train accuracy %.4f)\n", epoch, wall,
-           loss, acc);
-    printf("  GEMMs replayed alone: %.2f s = %.0f%% of the epoch, %.1f GFLOP/s = %.0f%% of the "
-           "machine's dgemm rate\n",
-           gemm_s, 100 * gemm_s / epoch, flops / gemm_s / 1e9, 100 * flops / gemm_s / 1e9 / rate);
-    printf("  the rest (im2col/col2im, pooling, activations, noise, Adam, reordering): %.2f s\n",
-           epoch - gemm_s);
+    one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT64, rate, &f64_s);
+    one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT32, rate, &f32_s);
     if (torch) {
-        double f64, f32;
-        run_torch(ds->n, threads, cfg.batch, &f64, &f32);
-        printf("pytorch float64 epoch: %.2f s; infoflow / torch64 time ratio %.2f\n", f64,
-               epoch / f64);
-        printf("pytorch float32 epoch: %.2f s; infoflow / torch32 time ratio %.2f\n", f32,
-               epoch / f32);
+        double t64, t32;
+        run_torch(ds->n, threads, cfg.batch, &t64, &t32);
+        printf("pytorch float64 epoch: %.2f s; infoflow float64 / torch float64 %.2f\n", t64,
+               f64_s / t64);
+        printf("pytorch float32 epoch: %.2f s; infoflow float32 / torch float32 %.2f, "
+               "infoflow float64 / torch float32 %.2f\n",
+               t32, f32_s / t32, f64_s / t32);
     }
-    free(buf[0]), free(buf[1]), free(buf[2]);
-    iflow_trainer_free(tr);
-    iflow_optim_free(opt);
     iflow_net_free(net);
     iflow_dataset_free(ds);
     return 0;

@@ -60,7 +60,7 @@ static void SFX(col2im)(const REAL *col, const iflow_conv_geom *g, size_t ld, si
  * y_i (C_out x P) = W (C_out x C_in KH KW) col + b, written in place: y's layout per sample is
  * already C_out x P. OpenBLAS runs on one thread inside (the threads are OpenMP's). */
 void SFX(iflow_conv_forward)(const REAL *x, size_t n, const iflow_conv_geom *g, const REAL *w,
-                        const REAL *b, REAL *y, REAL *scratch) {
+                             const REAL *b, REAL *y, REAL *scratch) {
     size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out;
     size_t in_sz = g->c_in * g->h_in * g->w_in, out_sz = g->c_out * p;
     int threads = threads_for(n), blas = iflow_blas_serial_begin();
@@ -72,7 +72,7 @@ void SFX(iflow_conv_forward)(const REAL *x, size_t n, const iflow_conv_geom *g, 
             REAL *yi = y + i * out_sz;
             SFX(im2col)(x + i * in_sz, g, col, p, 0);
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->c_out, (int)p, (int)ckk,
-                        (REAL)1, w, (int)ckk, col, (int)p, (REAL)0, yi, (int)p);
+                 (REAL)1, w, (int)ckk, col, (int)p, (REAL)0, yi, (int)p);
             for (size_t co = 0; co < g->c_out; co++)
                 for (size_t q = 0; q < p; q++) yi[co * p + q] += b[co];
         }
@@ -84,7 +84,7 @@ void SFX(iflow_conv_forward)(const REAL *x, size_t n, const iflow_conv_geom *g, 
  * dW_group += D col^T, db_group += row sums of D, and dx_i = col2im(W^T D); then dW and db are
  * the groups' sums added in group order. */
 void SFX(iflow_conv_backward)(const REAL *dy, const REAL *x, size_t n, const iflow_conv_geom *g,
-                         const REAL *w, REAL *dw, REAL *db, REAL *dx, REAL *scratch) {
+                              const REAL *w, REAL *dw, REAL *db, REAL *dx, REAL *scratch) {
     size_t ckk = g->c_in * g->kh * g->kw, p = g->h_out * g->w_out, co_n = g->c_out;
     size_t in_sz = g->c_in * g->h_in * g->w_in, out_sz = co_n * p, n_groups = groups_for(n);
     REAL *partial = scratch + slots_for(n) * ckk * p; /* group j: dW (co_n x ckk), db (co_n) */
@@ -99,16 +99,16 @@ void SFX(iflow_conv_backward)(const REAL *dy, const REAL *x, size_t n, const ifl
             for (size_t i = j * GROUP; i < n && i < (j + 1) * GROUP; i++) {
                 const REAL *d = dy + i * out_sz;
                 SFX(im2col)(x + i * in_sz, g, col, p, 0);
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)co_n, (int)ckk, (int)p,
-                            (REAL)1, d, (int)p, col, (int)p, i == j * GROUP ? (REAL)0 : (REAL)1, gw, (int)ckk);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)co_n, (int)ckk, (int)p, (REAL)1,
+                     d, (int)p, col, (int)p, i == j * GROUP ? (REAL)0 : (REAL)1, gw, (int)ckk);
                 for (size_t co = 0; co < co_n; co++) {
                     REAL sum = 0;
                     for (size_t q = 0; q < p; q++) sum += d[co * p + q];
                     gb[co] += sum;
                 }
                 if (!dx) continue;
-                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)p, (int)co_n,
-                            (REAL)1, w, (int)ckk, d, (int)p, (REAL)0, col, (int)p);
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)p, (int)co_n, (REAL)1,
+                     w, (int)ckk, d, (int)p, (REAL)0, col, (int)p);
                 memset(dx + i * in_sz, 0, in_sz * sizeof *dx);
                 SFX(col2im)(col, g, p, 0, dx + i * in_sz);
             }
@@ -130,7 +130,7 @@ void SFX(iflow_conv_backward)(const REAL *dy, const REAL *x, size_t n, const ifl
 }
 
 void SFX(iflow_maxpool_forward)(const REAL *x, size_t n, size_t c, size_t h, size_t w, size_t k,
-                           REAL *y, uint32_t *argmax) {
+                                REAL *y, uint32_t *argmax) {
     size_t oh = h / k, ow = w / k;
 #pragma omp parallel for schedule(static) if (n * c * h * w >= ((size_t)1 << 16))
     for (size_t pl = 0; pl < n * c; pl++) {
@@ -154,8 +154,8 @@ void SFX(iflow_maxpool_forward)(const REAL *x, size_t n, size_t c, size_t h, siz
     }
 }
 
-void SFX(iflow_maxpool_backward)(const REAL *dy, const uint32_t *argmax, size_t n, size_t c, size_t h,
-                            size_t w, size_t k, REAL *dx) {
+void SFX(iflow_maxpool_backward)(const REAL *dy, const uint32_t *argmax, size_t n, size_t c,
+                                 size_t h, size_t w, size_t k, REAL *dx) {
     size_t oh = h / k, ow = w / k;
     memset(dx, 0, n * c * h * w * sizeof *dx);
     for (size_t pl = 0; pl < n * c; pl++)
@@ -164,7 +164,7 @@ void SFX(iflow_maxpool_backward)(const REAL *dy, const uint32_t *argmax, size_t 
 }
 
 void SFX(iflow_avgpool_forward)(const REAL *x, size_t n, size_t c, size_t h, size_t w, size_t k,
-                           REAL *y) {
+                                REAL *y) {
     size_t oh = h / k, ow = w / k;
     REAL scale = (REAL)(1.0 / (double)(k * k));
     for (size_t pl = 0; pl < n * c; pl++) {
@@ -180,7 +180,7 @@ void SFX(iflow_avgpool_forward)(const REAL *x, size_t n, size_t c, size_t h, siz
 }
 
 void SFX(iflow_avgpool_backward)(const REAL *dy, size_t n, size_t c, size_t h, size_t w, size_t k,
-                            REAL *dx) {
+                                 REAL *dx) {
     size_t oh = h / k, ow = w / k;
     REAL scale = (REAL)(1.0 / (double)(k * k));
     memset(dx, 0, n * c * h * w * sizeof *dx);

@@ -13,6 +13,7 @@
 #include "infoflow/conv.h"
 #include "dense_small.h"
 #include "tanh_array.h"
+#include "train_f32.h"
 
 struct iflow_workspace {
     size_t n_layers, max_n, max_width;
@@ -408,18 +409,19 @@ static void block_forward(const iflow_net *net, size_t l, const double *in, size
  * the identity, a(max x) = max a(x) exactly and the first maximum of the pre-activations is the
  * one of the activations, or a position where a' = 0 (ReLU, all of the window <= 0), so S_l and
  * the gradient are the same numbers with a quarter of the activations and no pass over a_l. */
-static int pool_before_act(const iflow_net *net, size_t l) {
+int iflow_net_pools_before_act(const iflow_net *net, size_t l) {
     return net->block[l].pool == IFLOW_POOL_MAX &&
            (net->act == IFLOW_ACT_RELU || net->act == IFLOW_ACT_LINEAR);
 }
 
-/* S_l = pool(a_l) for n rows; with pool_before_act, from pre_l (S_l then activated in place). */
+/* S_l = pool(a_l) for n rows; with iflow_net_pools_before_act, from pre_l (S_l then activated in
+ * place). */
 static void pool_forward(const iflow_net *net, size_t l, size_t n, iflow_workspace *ws) {
     const iflow_block *b = &net->block[l];
     const iflow_conv_geom *g = &ws->geom[l];
     if (b->pool == IFLOW_POOL_MAX)
-        iflow_maxpool_forward(pool_before_act(net, l) ? ws->pre[l] : ws->a[l], n, g->c_out,
-                              g->h_out, g->w_out, b->pool_size, ws->s[l], ws->argmax[l]);
+        iflow_maxpool_forward(iflow_net_pools_before_act(net, l) ? ws->pre[l] : ws->a[l], n,
+                              g->c_out, g->h_out, g->w_out, b->pool_size, ws->s[l], ws->argmax[l]);
     else if (b->pool == IFLOW_POOL_AVG)
         iflow_avgpool_forward(ws->a[l], n, g->c_out, g->h_out, g->w_out, b->pool_size, ws->s[l]);
 }
@@ -441,7 +443,7 @@ static void forward_layers(const iflow_net *net, const double *x, size_t n, size
         else
             block_forward(net, l, in, n, ws);
         if (l == net->n_layers) break; /* logits: s = t = pre */
-        if (pool_before_act(net, l)) {
+        if (iflow_net_pools_before_act(net, l)) {
             pool_forward(net, l, n, ws);
             activate(net->act, net->leaky_slope, ws->s[l], ws->s[l], n * m);
         } else {
@@ -555,9 +557,9 @@ static void pool_backward(const iflow_net *net, size_t l, size_t n, const iflow_
         iflow_avgpool_backward(d_s, n, g->c_out, g->h_out, g->w_out, b->pool_size, d_out);
 }
 
-/* The backward pass of pool_before_act's block l: d_pre (n x pre_size) = 0 but at each window's
- * winner, 0 + a'(pre) d_s there (the sum the unfused pass forms, zero signs included); ReLU'
- * is [pre > 0] as in activate_backward. */
+/* The backward pass of iflow_net_pools_before_act's block l: d_pre (n x pre_size) = 0 but at each
+ * window's winner, 0 + a'(pre) d_s there (the sum the unfused pass forms, zero signs included);
+ * ReLU' is [pre > 0] as in activate_backward. */
 static void pool_act_backward(const iflow_net *net, size_t l, size_t n, const iflow_workspace *ws,
                               const double *d_s, double *d_pre) {
     size_t m = net->widths[l], plane = ws->geom[l].h_out * ws->geom[l].w_out;
@@ -587,7 +589,8 @@ double iflow_net_backward(const iflow_net *net, const double *x, const int *y, s
         block_backward(net, l, delta, in, n, ws, grad, l > 1 ? next : NULL);
         if (l == 1) break;
         size_t k = l - 1;
-        if (pool_before_act(net, k)) { /* d pre = a'(pooled pre) d S at the winners, else 0 */
+        if (iflow_net_pools_before_act(net,
+                                       k)) { /* d pre = a'(pooled pre) d S at the winners, else 0 */
             pool_act_backward(net, k, n, ws, next, delta);
             continue;
         }
