@@ -22,4 +22,13 @@ void iflow_avgpool_forward_f32(const float *x, size_t n, size_t c, size_t h, siz
 void iflow_avgpool_backward_f32(const float *dy, size_t n, size_t c, size_t h, size_t w, size_t k,
                                 float *dx);
 
+/* Internal kernels of both precisions: the backward pass of max pooling before a ReLU (relu =
+ * 1) or the identity (conv_kernels.h). */
+void iflow_maxpool_act_backward(const double *d_s, const uint32_t *argmax, const double *pre,
+                                int relu, size_t n, size_t c, size_t h, size_t w, size_t k,
+                                double *d_pre);
+void iflow_maxpool_act_backward_f32(const float *d_s, const uint32_t *argmax, const float *pre,
+                                    int relu, size_t n, size_t c, size_t h, size_t w, size_t k,
+                                    float *d_pre);
+
 #endif

@@ -132,6 +132,9 @@ void SFX(iflow_conv_backward)(const REAL *dy, const REAL *x, size_t n, const ifl
 void SFX(iflow_maxpool_forward)(const REAL *x, size_t n, size_t c, size_t h, size_t w, size_t k,
                                 REAL *y, uint32_t *argmax) {
     size_t oh = h / k, ow = w / k;
+/* Whether v takes the window from best: larger, or the first NaN (`!(v <= best)` would let a
+ * later NaN win too); a NaN must win so that a diverging net is seen. */
+#define WINS(v, best) ((v) > (best) || ((v) != (v) && (best) == (best)))
 #pragma omp parallel for schedule(static) if (n * c * h * w >= ((size_t)1 << 16))
     for (size_t pl = 0; pl < n * c; pl++) {
         const REAL *in = x + pl * h * w;
@@ -139,17 +142,47 @@ void SFX(iflow_maxpool_forward)(const REAL *x, size_t n, size_t c, size_t h, siz
         uint32_t *arg = argmax + pl * oh * ow;
         for (size_t i = 0; i < oh; i++)
             for (size_t j = 0; j < ow; j++) {
-                size_t best = i * k * w + j * k;
-                for (size_t a = 0; a < k; a++)
-                    for (size_t b = 0; b < k; b++) {
-                        size_t at = (i * k + a) * w + j * k + b;
-                        /* `!(v <= best)` would also be true for NaN; a NaN must win so that a
-                         * diverging net is seen. */
-                        if (in[at] > in[best] || (in[at] != in[at] && in[best] == in[best]))
-                            best = at;
-                    }
-                out[i * ow + j] = in[best];
+                size_t at = i * k * w + j * k, best = at;
+                REAL v = in[at];
+                if (k == 2) { /* the windows of every net here, in the general loop's order */
+                    size_t a[3] = {at + 1, at + w, at + w + 1};
+                    for (int t = 0; t < 3; t++)
+                        if (WINS(in[a[t]], v)) v = in[a[t]], best = a[t];
+                } else {
+                    for (size_t r = 0; r < k; r++)
+                        for (size_t q = 0; q < k; q++) {
+                            size_t here = at + r * w + q;
+                            if (WINS(in[here], v)) v = in[here], best = here;
+                        }
+                }
+                out[i * ow + j] = v;
                 arg[i * ow + j] = (uint32_t)best;
+            }
+    }
+#undef WINS
+}
+
+/* The backward pass of max pooling followed by an activation (net.c's pooling before the
+ * activation): d_pre (n, c, h, w) = 0 but at each window's winner, 0 + a'(pre) d_s there (the
+ * sum the unfused pass forms, zero signs included), a' = [pre > 0] if relu, else 1. When the
+ * windows tile the plane each is written whole, without a separate pass to zero d_pre. */
+void SFX(iflow_maxpool_act_backward)(const REAL *d_s, const uint32_t *argmax, const REAL *pre,
+                                     int relu, size_t n, size_t c, size_t h, size_t w, size_t k,
+                                     REAL *d_pre) {
+    size_t oh = h / k, ow = w / k, tiled = oh * k == h && ow * k == w;
+#pragma omp parallel for schedule(static) if (n * c * h * w >= ((size_t)1 << 16))
+    for (size_t pl = 0; pl < n * c; pl++) {
+        REAL *dp = d_pre + pl * h * w;
+        const REAL *pr = pre + pl * h * w, *ds = d_s + pl * oh * ow;
+        const uint32_t *arg = argmax + pl * oh * ow;
+        if (!tiled) memset(dp, 0, h * w * sizeof *dp);
+        for (size_t i = 0; i < oh; i++)
+            for (size_t j = 0; j < ow; j++) {
+                size_t at = arg[i * ow + j];
+                if (tiled)
+                    for (size_t r = 0; r < k; r++)
+                        for (size_t q = 0; q < k; q++) dp[(i * k + r) * w + j * k + q] = 0;
+                dp[at] = relu && !(pr[at] > 0) ? (REAL)0 : (REAL)0 + ds[i * ow + j];
             }
     }
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "infoflow/conv.h"
+#include "conv_f32.h"
 #include "dense_small.h"
 #include "tanh_array.h"
 #include "train_f32.h"
@@ -557,25 +558,13 @@ static void pool_backward(const iflow_net *net, size_t l, size_t n, const iflow_
         iflow_avgpool_backward(d_s, n, g->c_out, g->h_out, g->w_out, b->pool_size, d_out);
 }
 
-/* The backward pass of iflow_net_pools_before_act's block l: d_pre (n x pre_size) = 0 but at each
- * window's winner, 0 + a'(pre) d_s there (the sum the unfused pass forms, zero signs included);
- * ReLU' is [pre > 0] as in activate_backward. */
-static void pool_act_backward(const iflow_net *net, size_t l, size_t n, const iflow_workspace *ws,
+/* d pre of a block that pools before its activation: a'(pre) d S at each window's winner, 0
+ * elsewhere. */
+static void pool_act_backward(const iflow_workspace *ws, const iflow_net *net, size_t l, size_t n,
                               const double *d_s, double *d_pre) {
-    size_t m = net->widths[l], plane = ws->geom[l].h_out * ws->geom[l].w_out;
-    size_t per_plane = m / net->shape[l].c, pre_sz = net->pre_size[l];
-    int relu = net->act == IFLOW_ACT_RELU;
-#pragma omp parallel for schedule(static) if (n * pre_sz >= ((size_t)1 << 16))
-    for (size_t i = 0; i < n; i++) {
-        double *dp = d_pre + i * pre_sz;
-        const double *pre = ws->pre[l] + i * pre_sz;
-        memset(dp, 0, pre_sz * sizeof *dp);
-        for (size_t q = 0; q < m; q++) {
-            size_t at = (q / per_plane) * plane + ws->argmax[l][i * m + q];
-            double d = 0.0 + d_s[i * m + q];
-            dp[at] = relu && !(pre[at] > 0) ? 0.0 : d;
-        }
-    }
+    const iflow_conv_geom *g = &ws->geom[l];
+    iflow_maxpool_act_backward(d_s, ws->argmax[l], ws->pre[l], net->act == IFLOW_ACT_RELU, n,
+                               g->c_out, g->h_out, g->w_out, net->block[l].pool_size, d_pre);
 }
 
 double iflow_net_backward(const iflow_net *net, const double *x, const int *y, size_t n,
@@ -591,7 +580,7 @@ double iflow_net_backward(const iflow_net *net, const double *x, const int *y, s
         size_t k = l - 1;
         if (iflow_net_pools_before_act(net,
                                        k)) { /* d pre = a'(pooled pre) d S at the winners, else 0 */
-            pool_act_backward(net, k, n, ws, next, delta);
+            pool_act_backward(ws, net, k, n, next, delta);
             continue;
         }
         if (net->block[k].pool != IFLOW_POOL_NONE) {

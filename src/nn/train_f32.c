@@ -41,10 +41,14 @@ int iflow_f32_state_new(const iflow_net *net, size_t max_n, iflow_f32_state **ou
         if (l < L && net->block[l].pool != IFLOW_POOL_NONE) floats += net->pre_size[l] * max_n;
         if (l < L && net->block[l].pool == IFLOW_POOL_MAX) n_arg += net->widths[l] * max_n;
         if (net->block[l].kind == IFLOW_BLOCK_CONV) {
-            iflow_conv_geom g = {.c_in = net->shape[l - 1].c, .h_in = net->shape[l - 1].h,
-                                 .w_in = net->shape[l - 1].w, .c_out = net->block[l].units,
-                                 .kh = net->block[l].kh, .kw = net->block[l].kw,
-                                 .stride = net->block[l].stride, .pad = net->block[l].pad};
+            iflow_conv_geom g = {.c_in = net->shape[l - 1].c,
+                                 .h_in = net->shape[l - 1].h,
+                                 .w_in = net->shape[l - 1].w,
+                                 .c_out = net->block[l].units,
+                                 .kh = net->block[l].kh,
+                                 .kw = net->block[l].kw,
+                                 .stride = net->block[l].stride,
+                                 .pad = net->block[l].pad};
             iflow_conv_geom_init(&g);
             s->geom[l] = g;
             size_t need = iflow_conv_scratch_doubles(&g, max_n);
@@ -56,8 +60,8 @@ int iflow_f32_state_new(const iflow_net *net, size_t max_n, iflow_f32_state **ou
                       n_arg * sizeof(uint32_t));
     if (!s->block) {
         free(s);
-        return iflow_error_set(err, IFLOW_ENOMEM,
-                               "float32 training: out of memory for %zu rows", max_n);
+        return iflow_error_set(err, IFLOW_ENOMEM, "float32 training: out of memory for %zu rows",
+                               max_n);
     }
     s->n_layers = L;
     s->max_n = max_n;
@@ -223,22 +227,13 @@ static void block_backward(iflow_f32_state *s, const iflow_net *net, size_t l, c
                     (int)m, w, (int)k, 0.0f, d_in, (int)k);
 }
 
-/* d pre of a block that pools first: a'(pre) d S at each window's winner, 0 elsewhere. */
+/* d pre of a block that pools before its activation: a'(pre) d S at each window's winner, 0
+ * elsewhere. */
 static void pool_act_backward(const iflow_f32_state *s, const iflow_net *net, size_t l, size_t n,
                               const float *d_s, float *d_pre) {
-    size_t m = net->widths[l], plane = s->geom[l].h_out * s->geom[l].w_out;
-    size_t per_plane = m / net->shape[l].c, pre_sz = net->pre_size[l];
-    int relu = net->act == IFLOW_ACT_RELU;
-#pragma omp parallel for schedule(static) if (n * pre_sz >= ((size_t)1 << 16))
-    for (size_t i = 0; i < n; i++) {
-        float *dp = d_pre + i * pre_sz;
-        const float *pre = s->pre[l] + i * pre_sz;
-        memset(dp, 0, pre_sz * sizeof *dp);
-        for (size_t q = 0; q < m; q++) {
-            size_t at = (q / per_plane) * plane + s->argmax[l][i * m + q];
-            dp[at] = relu && !(pre[at] > 0) ? 0.0f : 0.0f + d_s[i * m + q];
-        }
-    }
+    const iflow_conv_geom *g = &s->geom[l];
+    iflow_maxpool_act_backward_f32(d_s, s->argmax[l], s->pre[l], net->act == IFLOW_ACT_RELU, n,
+                                   g->c_out, g->h_out, g->w_out, net->block[l].pool_size, d_pre);
 }
 
 /* The loss of the logits, in double; delta = its gradient rounded to float. */
