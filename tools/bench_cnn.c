@@ -32,6 +32,23 @@ static double cpu_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of each OpenMP thread (libgomp keeps its threads, so thread t is the same one
+ * before and after an epoch); returns the team size. */
+#define MAX_TEAM 64
+static int team_cpu(double *cpu) {
+    int team = 1;
+#pragma omp parallel
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        int t = omp_get_thread_num();
+        if (t < MAX_TEAM) cpu[t] = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#pragma omp single
+        team = omp_get_num_threads();
+    }
+    return team < MAX_TEAM ? team : MAX_TEAM;
+}
+
 static double *filled(size_t n) {
     double *v = malloc(n * sizeof *v);
     if (!v) exit(1);
@@ -99,8 +116,8 @@ static double step_gemms(const iflow_net *net, size_t nb, double *buf[3], double
     return t;
 }
 
-/* Runs the PyTorch script and reads "torch float64 S" / "torch float32 S" (CPU seconds with one
- * thread, else wall). */
+/* Runs the PyTorch script and reads "torch float64 WALL CPU" / "torch float32 WALL CPU" into
+ * f64 / f32 (the time compared: CPU seconds with one thread, else wall) and prints both. */
 static void run_torch(size_t rows, int threads, size_t batch, double *f64, double *f32) {
     char cmd[512], line[256];
     snprintf(cmd, sizeof cmd,
@@ -109,18 +126,21 @@ static void run_torch(size_t rows, int threads, size_t batch, double *f64, doubl
     FILE *p = popen(cmd, "r");
     *f64 = *f32 = 0;
     while (p && fgets(line, sizeof line, p)) {
-        double s;
-        double cpu;
-        if (sscanf(line, "torch float64 %lf %lf", &s, &cpu) == 2) *f64 = threads == 1 ? cpu : s;
-        if (sscanf(line, "torch float32 %lf %lf", &s, &cpu) == 2) *f32 = threads == 1 ? cpu : s;
+        double wall, cpu;
+        char dtype[16];
+        if (sscanf(line, "torch %15s %lf %lf", dtype, &wall, &cpu) != 3) continue;
+        double *into = !strcmp(dtype, "float64") ? f64 : !strcmp(dtype, "float32") ? f32 : NULL;
+        if (!into) continue;
+        *into = threads == 1 ? cpu : wall;
+        printf("pytorch %s epoch: %.2f CPU s, wall %.2f s\n", dtype, cpu, wall);
     }
     if (p) pclose(p);
 }
 
 /* One epoch of a fresh copy of `init` in precision p, timed; the GEMMs of the same epoch
- * replayed alone. */
+ * replayed alone. epoch_cpu gets the process's CPU seconds and those of its busiest thread. */
 static void one_epoch(const iflow_config *cfg, const iflow_dataset *ds, const iflow_net *init,
-                      iflow_precision p, double rate, double *epoch_s) {
+                      iflow_precision p, double rate, double *epoch_s, double epoch_cpu[2]) {
     iflow_error err = {0};
     iflow_net *net = NULL;
     iflow_optim *opt = NULL;
@@ -135,29 +155,39 @@ static void one_epoch(const iflow_config *cfg, const iflow_dataset *ds, const if
     memcpy(net->params, init->params, net->n_params * sizeof *net->params);
     iflow_rng rng;
     iflow_rng_init(&rng, 1, 1);
-    double t0 = clock_now(), w0 = now(), loss, acc, flops = 0, gemm_s = 0;
+    double before[MAX_TEAM], after[MAX_TEAM];
+    team_cpu(before);
+    double t0 = clock_now(), w0 = now(), c0 = cpu_now(), loss, acc, flops = 0, gemm_s = 0;
     if (iflow_train_epoch(tr, net, opt, ds->x, ds->y, ds->n, cfg->orthonormal, &rng, &loss, &acc,
                           &err)) {
         fprintf(stderr, "bench_cnn: %s\n", err.msg);
         exit(1);
     }
-    double epoch = clock_now() - t0, wall = now() - w0;
-    size_t big = cfg->batch * 2048 * 32; /* generous for every GEMM operand of this net */
-    double *buf[3] = {filled(big), filled(big), filled(big)};
-    single = p == IFLOW_PRECISION_FLOAT32;
-    for (size_t i0 = 0; i0 < ds->n; i0 += cfg->batch)
-        gemm_s += step_gemms(net, ds->n - i0 < cfg->batch ? ds->n - i0 : cfg->batch, buf, &flops);
-    single = 0;
+    double epoch = clock_now() - t0, wall = now() - w0, cpu = cpu_now() - c0, busiest = 0;
+    int team = team_cpu(after);
+    for (int t = 0; t < team; t++)
+        busiest = after[t] - before[t] > busiest ? after[t] - before[t] : busiest;
+    epoch_cpu[0] = cpu;
+    epoch_cpu[1] = busiest;
     printf("infoflow %s epoch: %.2f s (wall %.2f s; loss %.4f, train accuracy %.4f)\n",
            iflow_precision_name(p), epoch, wall, loss, acc);
-    printf("  GEMMs replayed alone: %.2f s = %.0f%% of the epoch, %.1f GFLOP/s%s\n", gemm_s,
-           100 * gemm_s / epoch, flops / gemm_s / 1e9, p == IFLOW_PRECISION_FLOAT64 ? "" : "");
-    if (p == IFLOW_PRECISION_FLOAT64)
-        printf("  = %.0f%% of the machine's dgemm rate\n", 100 * flops / gemm_s / 1e9 / rate);
-    printf("  the rest (im2col/col2im, pooling, activations, noise, Adam): %.2f s\n",
-           epoch - gemm_s);
+    if (one_thread) { /* the breakdown, with OpenBLAS on one thread as in the epoch */
+        size_t big = cfg->batch * 2048 * 32; /* generous for every GEMM operand of this net */
+        double *buf[3] = {filled(big), filled(big), filled(big)};
+        single = p == IFLOW_PRECISION_FLOAT32;
+        for (size_t i0 = 0; i0 < ds->n; i0 += cfg->batch)
+            gemm_s +=
+                step_gemms(net, ds->n - i0 < cfg->batch ? ds->n - i0 : cfg->batch, buf, &flops);
+        single = 0;
+        printf("  GEMMs replayed alone: %.2f s = %.0f%% of the epoch, %.1f GFLOP/s", gemm_s,
+               100 * gemm_s / epoch, flops / gemm_s / 1e9);
+        if (p == IFLOW_PRECISION_FLOAT64 && rate > 0)
+            printf(" = %.0f%% of the machine's dgemm rate", 100 * flops / gemm_s / 1e9 / rate);
+        printf("\n  the rest (im2col/col2im, pooling, activations, noise, Adam): %.2f s\n",
+               epoch - gemm_s);
+        free(buf[0]), free(buf[1]), free(buf[2]);
+    }
     *epoch_s = epoch;
-    free(buf[0]), free(buf[1]), free(buf[2]);
     iflow_trainer_free(tr);
     iflow_optim_free(opt);
     iflow_net_free(net);
@@ -189,16 +219,38 @@ int main(int argc, char **argv) {
     double rate = machine_gflops(), f64_s, f32_s;
     printf("machine dgemm (2048^3, %d threads): %.1f GFLOP/s\n", threads, rate);
     printf("times are %s seconds\n", one_thread ? "CPU" : "wall");
-    one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT64, rate, &f64_s);
-    one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT32, rate, &f32_s);
+    double cpu64[2], cpu32[2];
+    one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT64, rate, &f64_s, cpu64);
+    one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT32, rate, &f32_s, cpu32);
+    if (threads > 1) {
+        /* On a shared machine the wall time of a team says little: each thread's CPU time
+         * does. The team's epoch takes at least its busiest thread's CPU time (the rest waits
+         * at barriers, asleep with OMP_WAIT_POLICY=passive), which on an idle machine is its
+         * wall time; one thread's CPU time over it is the speedup to expect. */
+        omp_set_num_threads(1);
+        openblas_set_num_threads(1);
+        one_thread = 1;
+        double s64, s32, one64[2], one32[2];
+        printf("the same on one thread, for the speedup (CPU seconds):\n");
+        one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT64, 0, &s64, one64);
+        one_epoch(&cfg, ds, net, IFLOW_PRECISION_FLOAT32, 0, &s32, one32);
+        for (int k = 0; k < 2; k++) {
+            double *team = k ? cpu32 : cpu64, *one = k ? one32 : one64;
+            printf("%s: one thread %.2f CPU s; %d threads: %.2f CPU s in all, busiest thread "
+                   "%.2f s; speedup on an idle machine %.2fx (wall now: %.2fx)\n",
+                   k ? "float32" : "float64", one[0], threads, team[0], team[1], one[0] / team[1],
+                   (k ? s32 : s64) / (k ? f32_s : f64_s));
+        }
+        one_thread = 0;
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+    }
     if (torch) {
         double t64, t32;
         run_torch(ds->n, threads, cfg.batch, &t64, &t32);
-        printf("pytorch float64 epoch: %.2f s; infoflow float64 / torch float64 %.2f\n", t64,
-               f64_s / t64);
-        printf("pytorch float32 epoch: %.2f s; infoflow float32 / torch float32 %.2f, "
-               "infoflow float64 / torch float32 %.2f\n",
-               t32, f32_s / t32, f64_s / t32);
+        printf("ratios of %s seconds: infoflow float64 / torch float64 %.2f; infoflow float32 / "
+               "torch float32 %.2f; infoflow float64 / torch float32 %.2f\n",
+               one_thread ? "CPU" : "wall", f64_s / t64, f32_s / t32, f64_s / t32);
     }
     iflow_net_free(net);
     iflow_dataset_free(ds);
