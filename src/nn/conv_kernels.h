@@ -51,7 +51,13 @@ static void SFX(col2im)(const REAL *col, const iflow_conv_geom *g, size_t ld, si
                     if (ih < 0 || ih >= H) continue;
                     REAL *row = plane + ih * W;
                     long off = (long)kj - pad;
-                    for (size_t ow = lo; ow < hi; ow++) row[(long)ow * s + off] += src[ow];
+                    if (s == 1) { /* contiguous, and col and dx never overlap: vectorised */
+                        REAL *restrict d = row + off;
+                        const REAL *restrict v = src;
+                        for (size_t ow = lo; ow < hi; ow++) d[ow] += v[ow];
+                    } else {
+                        for (size_t ow = lo; ow < hi; ow++) row[(long)ow * s + off] += src[ow];
+                    }
                 }
             }
 }
