@@ -3,12 +3,15 @@
  * pooling, and for a whole small CNN; MLPs built as blocks equal iflow_net_new's. */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "infoflow/conv.h"
 #include "infoflow/net.h"
+#include "infoflow/train.h"
 #include "check_util.h"
+#include "train_f32.h" /* src/nn: the float32 pass, checked against the double one */
 
 static void fill_uniform(iflow_rng *rng, double *v, size_t n, double lo, double hi) {
     for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * iflow_rng_uniform(rng);
@@ -265,6 +268,88 @@ static void cnn_gradient(iflow_activation act, int variant) {
     iflow_net_free(net);
 }
 
+/* The float32 pass's gradient against the double one (checked above by finite differences) on
+ * the same nets, float weights and inputs, and the same noise draws: they agree to float's
+ * precision, relative to the gradient's scale. */
+static void cnn_gradient_f32(iflow_activation act, int variant) {
+    iflow_block b[5] = {
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 3,
+         .kh = 3,
+         .kw = 3,
+         .stride = 2,
+         .pad = 1,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 4,
+         .kh = 2,
+         .kw = 1,
+         .stride = 1,
+         .pad = 1,
+         .pool = IFLOW_POOL_AVG,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV, .units = 2, .kh = 1, .kw = 2, .stride = 1, .pad = 0},
+        {.kind = IFLOW_BLOCK_DENSE, .units = 5},
+        {.kind = IFLOW_BLOCK_DENSE, .units = 3},
+    };
+    if (variant) {
+        b[0].pool = IFLOW_POOL_AVG;
+        b[0].pool_size = 1;
+        b[1] = b[4];
+    }
+    size_t nb = variant ? 2 : 5;
+    const double beta[] = {0.1, 0.05, 0.1, 0.1};
+    iflow_net *net = NULL;
+    iflow_error err = {0};
+    ck_assert_int_eq(
+        iflow_net_new_blocks((iflow_shape){2, 9, 8}, nb, b, act, 0.1, beta, &net, &err), 0);
+    iflow_rng rng;
+    iflow_rng_init(&rng, 99 + (uint64_t)variant, 0);
+    iflow_net_init(net, IFLOW_INIT_PYTORCH, &rng);
+    enum { N = 7 };
+    double x[N * 2 * 9 * 8];
+    int y[N];
+    fill_uniform(&rng, x, N * net->widths[0], -2, 2);
+    for (size_t i = 0; i < net->n_params; i++) net->params[i] = (float)net->params[i];
+    for (size_t i = 0; i < N * net->widths[0]; i++) x[i] = (float)x[i];
+    for (int i = 0; i < N; i++) y[i] = (int)iflow_rng_below(&rng, 3);
+    iflow_workspace *ws = NULL;
+    iflow_f32_state *f32 = NULL;
+    ck_assert_int_eq(iflow_workspace_new(net, N, &ws, &err), 0);
+    ck_assert_int_eq(iflow_f32_state_new(net, N, &f32, &err), 0);
+    double *grad = malloc(net->n_params * sizeof *grad);
+    iflow_rng r64, r32;
+    iflow_rng_init(&r64, 7, 1);
+    iflow_rng_init(&r32, 7, 1);
+    iflow_net_forward(net, x, N, &r64, ws);
+    double loss64 = iflow_net_backward(net, x, y, N, ws, grad, NULL);
+    double loss32 = iflow_f32_step(f32, net, x, y, N, &r32, NULL);
+    ck_assert_double_eq_tol(loss32, loss64, 1e-5 * fmax(1, loss64));
+    /* The f32 gradient is not exposed; an SGD step of lr 1 from zero momentum writes -grad. */
+    iflow_optim_params op = {.kind = IFLOW_OPT_SGD, .lr = 1};
+    iflow_optim *opt = NULL;
+    ck_assert_int_eq(iflow_optim_new(&op, net->n_params, &opt, &err), 0);
+    double *p = malloc(net->n_params * sizeof *p), scale = 0, worst = 0;
+    for (size_t i = 0; i < net->n_params; i++) p[i] = 0;
+    iflow_f32_optim_step(f32, opt, p);
+    for (size_t i = 0; i < net->n_params; i++) scale = fmax(scale, fabs(grad[i]));
+    for (size_t i = 0; i < net->n_params; i++) worst = fmax(worst, fabs(-p[i] - grad[i]));
+    ck_assert_msg(worst <= 1e-5 * scale, "variant %d: float32 gradient off by %g of %g", variant,
+                  worst, scale);
+    free(p);
+    free(grad);
+    iflow_optim_free(opt);
+    iflow_f32_state_free(f32);
+    iflow_workspace_free(ws);
+    iflow_net_free(net);
+}
+
+START_TEST(test_cnn_gradient_f32) {
+    cnn_gradient_f32(_i < 2 ? IFLOW_ACT_TANH : IFLOW_ACT_RELU, _i % 2);
+}
+END_TEST
+
 START_TEST(test_cnn_gradient) { cnn_gradient(_i < 2 ? IFLOW_ACT_TANH : IFLOW_ACT_RELU, _i % 2); }
 END_TEST
 
@@ -397,6 +482,78 @@ START_TEST(test_mlp_as_blocks_and_ortho) {
 }
 END_TEST
 
+/* Two noisy Adam epochs of a ReLU CNN with max pooling (the fused pooling path) on a batch of 21
+ * rows (weight-gradient groups of 8, 8 and 5) on `threads` threads: the final parameters. */
+static double *train_on_threads(int threads, iflow_precision precision, size_t *n_params) {
+    iflow_block b[3] = {
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 4,
+         .kh = 3,
+         .kw = 3,
+         .stride = 1,
+         .pad = 1,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_CONV,
+         .units = 5,
+         .kh = 3,
+         .kw = 3,
+         .stride = 1,
+         .pad = 1,
+         .pool = IFLOW_POOL_MAX,
+         .pool_size = 2},
+        {.kind = IFLOW_BLOCK_DENSE, .units = 3},
+    };
+    const double beta[] = {0.1, 0.1};
+    enum { N = 50, BATCH = 21 };
+    iflow_net *net = NULL;
+    iflow_trainer *tr = NULL;
+    iflow_optim *opt = NULL;
+    iflow_error err = {0};
+    iflow_optim_params op = {
+        .kind = IFLOW_OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    ck_assert_int_eq(
+        iflow_net_new_blocks((iflow_shape){2, 12, 12}, 3, b, IFLOW_ACT_RELU, 0, beta, &net, &err),
+        0);
+    ck_assert_int_eq(iflow_optim_new(&op, net->n_params, &opt, &err), 0);
+    ck_assert_int_eq(iflow_trainer_new(net, N, BATCH, &tr, &err), 0);
+    ck_assert_int_eq(iflow_trainer_set_precision(tr, net, precision, &err), 0);
+    iflow_rng rng;
+    iflow_rng_init(&rng, 5, 0);
+    iflow_net_init(net, IFLOW_INIT_PYTORCH, &rng);
+    double *x = malloc(N * net->widths[0] * sizeof *x);
+    int y[N];
+    fill_uniform(&rng, x, N * net->widths[0], -1, 1);
+    for (int i = 0; i < N; i++) y[i] = (int)iflow_rng_below(&rng, 3);
+    int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    for (int e = 0; e < 2; e++)
+        ck_assert_msg(iflow_train_epoch(tr, net, opt, x, y, N, 0, &rng, NULL, NULL, &err) == 0,
+                      "%s", err.msg);
+    omp_set_num_threads(before);
+    double *params = malloc(net->n_params * sizeof *params);
+    memcpy(params, net->params, net->n_params * sizeof *params);
+    *n_params = net->n_params;
+    free(x);
+    iflow_trainer_free(tr);
+    iflow_optim_free(opt);
+    iflow_net_free(net);
+    return params;
+}
+
+START_TEST(test_cnn_threads_same_numbers) {
+    iflow_precision p = (iflow_precision)_i;
+    size_t n1, n2, n3;
+    double *one = train_on_threads(1, p, &n1), *two = train_on_threads(2, p, &n2),
+           *three = train_on_threads(3, p, &n3);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_uint_eq(n1, n3);
+    ck_assert_int_eq(memcmp(one, two, n1 * sizeof *one), 0);
+    ck_assert_int_eq(memcmp(one, three, n1 * sizeof *one), 0);
+    free(one), free(two), free(three);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("core");
@@ -407,6 +564,8 @@ int main(void) {
     tcase_add_test(tc, test_block_shapes);
     tcase_add_test(tc, test_shape_products_checked);
     tcase_add_test(tc, test_mlp_as_blocks_and_ortho);
+    tcase_add_loop_test(tc, test_cnn_threads_same_numbers, 0, IFLOW_PRECISION_COUNT);
+    tcase_add_loop_test(tc, test_cnn_gradient_f32, 0, 4);
     suite_add_tcase(s, tc);
     return iflow_check_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

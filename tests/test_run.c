@@ -285,6 +285,46 @@ START_TEST(test_noise_generator_v2) {
 }
 END_TEST
 
+/* precision = float32: training moves (it is live), every parameter of a checkpoint is a float,
+ * a run resumes bit for bit, and a float64 run directory refuses the float32 config. */
+START_TEST(test_precision_float32) {
+    iflow_error err = {0};
+    config("f32.ini", "precision = float32\n", "tanh");
+    ck_assert_msg(run("f32.ini", "full", 0, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("f32.ini", "split", 0, 3, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("f32.ini", "split", 1, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(run("run.ini", "f64", 0, 0, &err) == 0, "%s", err.msg);
+    char *cfg = slurp("full", "config.ini");
+    ck_assert_ptr_nonnull(strstr(cfg, "\nprecision = float32\n"));
+    free(cfg);
+    double *a, *b, *c;
+    size_t na, nb, nc;
+    load_params("full", 6, &a, &na);
+    load_params("split", 6, &b, &nb);
+    load_params("f64", 6, &c, &nc);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_int_eq(memcmp(a, b, na * sizeof *a), 0);
+    size_t not_float = 0, same = 0;
+    for (size_t i = 0; i < na; i++) {
+        not_float += a[i] != (double)(float)a[i];
+        same += a[i] == c[i];
+    }
+    ck_assert_uint_eq(not_float, 0);
+    ck_assert_uint_lt(same, na / 10); /* the float64 run went elsewhere */
+    free(a), free(b), free(c);
+    const char *logs[] = {"metrics.csv", "mi.csv", "binned.csv", "activations.csv"};
+    for (int i = 0; i < 4; i++) {
+        char *x = i ? slurp("full", logs[i]) : metrics_sans_time("full");
+        char *y = i ? slurp("split", logs[i]) : metrics_sans_time("split");
+        ck_assert_msg(!strcmp(x, y), "%s differs after resume", logs[i]);
+        free(x);
+        free(y);
+    }
+    ck_assert_int_ne(run("f32.ini", "f64", 1, 0, &err), 0); /* another run */
+    ck_assert_ptr_nonnull(strstr(err.msg, "f64"));
+}
+END_TEST
+
 /* Removes the line "noise_generator = v1" from out/config.ini, as in a run directory written
  * before the key existed (config.hash is unchanged: v1 was never hashed). */
 static void forget_generator(const char *out) {
@@ -799,6 +839,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_resume_is_exact);
+    tcase_add_test(tc, test_precision_float32);
     tcase_add_test(tc, test_noise_generator_v2);
     tcase_add_test(tc, test_resume_keeps_v1);
     tcase_add_test(tc, test_resume_after_torn_write);

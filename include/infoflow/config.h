@@ -13,6 +13,7 @@
 #include "infoflow/mi.h"
 #include "infoflow/net.h"
 #include "infoflow/optim.h"
+#include "infoflow/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,6 +77,7 @@ typedef struct iflow_config {
                                       draws: v1 or v2 (see rng.h); default v2 for a new run, a
                                       resumed one keeps its own (see iflow_run_load_config) */
     int noise_generator_given;     /* 1 if the file named noise_generator */
+    iflow_precision precision;     /* arithmetic of training: float64 (default) or float32 */
     char checkpoint_keep[64];      /* which checkpoints to keep: "all", "last" (default),
                                       "every:N", "log:K" (always also the last and MI epochs);
                                       a resumed run keeps its own when the config names none */

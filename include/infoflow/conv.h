@@ -1,8 +1,9 @@
 /* Convolution and pooling over batches in (N, C, H, W) row-major order (PyTorch's layout), the
  * building blocks of convolutional iflow_nets. Conv weights are C_out x (C_in KH KW), i.e.
- * PyTorch's (C_out, C_in, KH, KW) in C order. Convolution runs as im2col + cblas_dgemm over
- * chunks of samples whose size depends only on the geometry (so neither the batch size nor the
- * thread count changes a number). */
+ * PyTorch's (C_out, C_in, KH, KW) in C order. Convolution runs as im2col + cblas_dgemm one
+ * sample at a time, the samples shared among OpenMP's threads (at most 8), and the weight
+ * gradient summed over fixed groups of 8 samples, added in order: neither the batch size's split
+ * nor the thread count changes a number. */
 #ifndef IFLOW_CONV_H
 #define IFLOW_CONV_H
 
@@ -28,7 +29,7 @@ typedef struct iflow_conv_geom {
 IFLOW_API int iflow_conv_geom_init(iflow_conv_geom *g);
 
 /* Doubles of scratch that iflow_conv_forward / iflow_conv_backward need for batches of up to
- * max_n samples. */
+ * max_n samples, for any thread count. */
 IFLOW_API size_t iflow_conv_scratch_doubles(const iflow_conv_geom *g, size_t max_n);
 
 /* y (n, C_out, H_out, W_out) = conv(x (n, C_in, H_in, W_in), w (C_out, C_in, KH, KW)) + b. */

@@ -7,8 +7,13 @@ Estimators: sp_entropy, sp_entropy_terms, sp_mi, sp_mi_terms, sp_mi2, pairwise_b
 bin_entropy, bin_mi, knn_entropy, gaussian_entropy (all in nats). Run directories: read_run, read_csv, read_info,
 load_checkpoint. PyTorch models: infoflow.torch.measure (imports torch; this module does not).
 The library is found through $INFOFLOW_LIBRARY, else where `meson install` put it, else the
-build tree (library_path() says which).
+build tree (library_path() says which). Importing it sets OPENBLAS_CORETYPE when unset and
+OpenBLAS would otherwise run generic kernels on this CPU (docs/PERFORMANCE.md).
 """
+
+from . import _blas_core
+
+_blas_core.choose()  # before anything loads NumPy, and with it OpenBLAS
 
 from ._native import (InfoflowError, InfoflowMemoryError, InfoflowOSError, InfoflowValueError,
                       library_path)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _blas_core
+
 __all__ = ["lib", "library_path", "call", "as_samples", "as_groups", "InfoflowError"]
 
 LIBRARY_ENV = "INFOFLOW_LIBRARY"
@@ -142,6 +144,8 @@ _SIGNATURES = {
     "iflow_net_free": (None, [_P]),
     "iflow_activation_name": (ctypes.c_char_p, [ctypes.c_int]),
     "iflow_strerror": (ctypes.c_char_p, [ctypes.c_int]),
+    "iflow_blas_core": (ctypes.c_char_p, []),
+    "iflow_blas_better_core": (ctypes.c_char_p, []),
 }
 
 # ---- finding the library ---------------------------------------------------------------------
@@ -189,6 +193,7 @@ def _load():
             tried.append(f"  {path} ({what}): {e}")
             continue
         _lib, _path = handle, path
+        _blas_core.check(handle)
         return
     hint = (f"build it (meson setup build && ninja -C build), run `meson install -C build`, or set "
             f"{LIBRARY_ENV} to the path of {_LIBRARY_NAME}")

@@ -174,3 +174,35 @@ def test_progress_as_the_command_line_shows_it(monkeypatch):
     p.update(2, "done")
     p.close()
     assert off.text == ""
+
+
+def test_openblas_core_rule():
+    from infoflow._blas_core import core_for_flags
+    assert core_for_flags({"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"}) == \
+        "SkylakeX"
+    assert core_for_flags({"avx512f", "avx2", "fma"}) == "Haswell"  # no BW/DQ/VL: AVX2 kernels
+    assert core_for_flags({"avx2", "fma"}) == "Haswell"
+    assert core_for_flags({"avx", "sse3"}) is None
+
+
+def test_openblas_core_set_before_loading():
+    """Importing infoflow sets OPENBLAS_CORETYPE from the CPU when unset, before NumPy and the
+    library load OpenBLAS (which then runs that core), and keeps a value the user set."""
+    from infoflow._blas_core import _cpu_flags, core_for_flags
+    code = ("import os, infoflow\n"
+            "from infoflow._native import lib\n"
+            "print(os.environ.get('OPENBLAS_CORETYPE', '-'), lib().iflow_blas_core().decode())\n")
+    base = {"PYTHONPATH": str(PACKAGE.parent), "INFOFLOW_LIBRARY": infoflow.library_path()}
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    env.update(base)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    want = core_for_flags(_cpu_flags())
+    chosen, running = p.stdout.split()
+    assert chosen == (want or "-")
+    if want:
+        assert running == want
+    p = python(code, dict(base, OPENBLAS_CORETYPE="Core2"))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["Core2", "Core2"]

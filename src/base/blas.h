@@ -11,4 +11,8 @@
 int iflow_blas_serial_begin(void);
 void iflow_blas_serial_end(int previous);
 
+/* The rule of iflow_blas_better_core (infoflow/blas.h) for a core name and the CPU's features
+ * (AVX-512 F/BW/DQ/VL; AVX2 and FMA): the OPENBLAS_CORETYPE to set, or NULL. */
+const char *iflow_blas_core_choice(const char *core, int avx512, int avx2_fma);
+
 #endif

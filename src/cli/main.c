@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "dist.h"
+#include "infoflow/blas.h"
 #include "isa.h"
 
 static const struct {
@@ -70,7 +71,8 @@ static int dispatch(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("infoflow %s (vector kernels: %s)\n", IFLOW_VERSION, iflow_isa_name(iflow_isa()));
+        printf("infoflow %s (vector kernels: %s; OpenBLAS core %s)\n", IFLOW_VERSION,
+               iflow_isa_name(iflow_isa()), iflow_blas_core());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -80,7 +82,26 @@ static int dispatch(int argc, char **argv) {
     return 2;
 }
 
+/* OpenBLAS picks its kernels when it is loaded, before main: if it chose generic ones on a CPU
+ * with AVX2 or AVX-512 and the user has not set OPENBLAS_CORETYPE (whose value, any value, is
+ * respected), run this program again with the matching core set. The numbers of a run may change
+ * in their last digits with the core (docs/PERFORMANCE.md); OPENBLAS_CORETYPE=Prescott keeps the
+ * generic one. Returns only if nothing was to be done or the exec failed, said in one line. */
+static void choose_blas_core(char **argv) {
+    const char *better = getenv("OPENBLAS_CORETYPE") ? NULL : iflow_blas_better_core();
+    if (!better) return;
+    char core[64];
+    snprintf(core, sizeof core, "%s", iflow_blas_core());
+    if (setenv("OPENBLAS_CORETYPE", better, 1) == 0) execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
+    fprintf(stderr,
+            "infoflow: OpenBLAS runs its generic %s kernels on this CPU; set "
+            "OPENBLAS_CORETYPE=%s for faster matrix products\n",
+            core, better);
+}
+
 int main(int argc, char **argv) {
+    choose_blas_core(argv);
     /* A write beyond `ulimit -f` then fails with EFBIG, reported as "write failed: File too
      * large" with the file's name, instead of the signal killing the process silently. */
     signal(SIGXFSZ, SIG_IGN);

@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "infoflow/conv.h"
+#include "conv_f32.h"
 #include "dense_small.h"
 #include "tanh_array.h"
+#include "train_f32.h"
 
 struct iflow_workspace {
     size_t n_layers, max_n, max_width;
@@ -404,13 +406,23 @@ static void block_forward(const iflow_net *net, size_t l, const double *in, size
         dense_forward(in, n, net->widths[l - 1], net->w[l], net->b[l], net->widths[l], ws->pre[l]);
 }
 
-/* S_l = pool(a_l) for n rows. */
+/* Whether block l max-pools its pre-activations and activates the pooled values: for ReLU and
+ * the identity, a(max x) = max a(x) exactly and the first maximum of the pre-activations is the
+ * one of the activations, or a position where a' = 0 (ReLU, all of the window <= 0), so S_l and
+ * the gradient are the same numbers with a quarter of the activations and no pass over a_l. */
+int iflow_net_pools_before_act(const iflow_net *net, size_t l) {
+    return net->block[l].pool == IFLOW_POOL_MAX &&
+           (net->act == IFLOW_ACT_RELU || net->act == IFLOW_ACT_LINEAR);
+}
+
+/* S_l = pool(a_l) for n rows; with iflow_net_pools_before_act, from pre_l (S_l then activated in
+ * place). */
 static void pool_forward(const iflow_net *net, size_t l, size_t n, iflow_workspace *ws) {
     const iflow_block *b = &net->block[l];
     const iflow_conv_geom *g = &ws->geom[l];
     if (b->pool == IFLOW_POOL_MAX)
-        iflow_maxpool_forward(ws->a[l], n, g->c_out, g->h_out, g->w_out, b->pool_size, ws->s[l],
-                              ws->argmax[l]);
+        iflow_maxpool_forward(iflow_net_pools_before_act(net, l) ? ws->pre[l] : ws->a[l], n,
+                              g->c_out, g->h_out, g->w_out, b->pool_size, ws->s[l], ws->argmax[l]);
     else if (b->pool == IFLOW_POOL_AVG)
         iflow_avgpool_forward(ws->a[l], n, g->c_out, g->h_out, g->w_out, b->pool_size, ws->s[l]);
 }
@@ -432,11 +444,16 @@ static void forward_layers(const iflow_net *net, const double *x, size_t n, size
         else
             block_forward(net, l, in, n, ws);
         if (l == net->n_layers) break; /* logits: s = t = pre */
-        if (v2 && net->act == IFLOW_ACT_TANH)
-            iflow_tanh_array(ws->pre[l], ws->a[l], n * net->pre_size[l], 1);
-        else
-            activate(net->act, net->leaky_slope, ws->pre[l], ws->a[l], n * net->pre_size[l]);
-        pool_forward(net, l, n, ws);
+        if (iflow_net_pools_before_act(net, l)) {
+            pool_forward(net, l, n, ws);
+            activate(net->act, net->leaky_slope, ws->s[l], ws->s[l], n * m);
+        } else {
+            if (v2 && net->act == IFLOW_ACT_TANH)
+                iflow_tanh_array(ws->pre[l], ws->a[l], n * net->pre_size[l], 1);
+            else
+                activate(net->act, net->leaky_slope, ws->pre[l], ws->a[l], n * net->pre_size[l]);
+            pool_forward(net, l, n, ws);
+        }
         if (rng && l <= noise_upto && net->beta[l] > 0) {
             iflow_rng_noisy_copy(rng, ws->s[l], ws->t_buf[l], n * m, net->beta[l]);
             ws->t[l] = ws->t_buf[l];
@@ -541,6 +558,15 @@ static void pool_backward(const iflow_net *net, size_t l, size_t n, const iflow_
         iflow_avgpool_backward(d_s, n, g->c_out, g->h_out, g->w_out, b->pool_size, d_out);
 }
 
+/* d pre of a block that pools before its activation: a'(pre) d S at each window's winner, 0
+ * elsewhere. */
+static void pool_act_backward(const iflow_workspace *ws, const iflow_net *net, size_t l, size_t n,
+                              const double *d_s, double *d_pre) {
+    const iflow_conv_geom *g = &ws->geom[l];
+    iflow_maxpool_act_backward(d_s, ws->argmax[l], ws->pre[l], net->act == IFLOW_ACT_RELU, n,
+                               g->c_out, g->h_out, g->w_out, net->block[l].pool_size, d_pre);
+}
+
 double iflow_net_backward(const iflow_net *net, const double *x, const int *y, size_t n,
                           iflow_workspace *ws, double *grad, size_t *n_correct) {
     size_t L = net->n_layers;
@@ -552,6 +578,11 @@ double iflow_net_backward(const iflow_net *net, const double *x, const int *y, s
         block_backward(net, l, delta, in, n, ws, grad, l > 1 ? next : NULL);
         if (l == 1) break;
         size_t k = l - 1;
+        if (iflow_net_pools_before_act(net,
+                                       k)) { /* d pre = a'(pooled pre) d S at the winners, else 0 */
+            pool_act_backward(ws, net, k, n, next, delta);
+            continue;
+        }
         if (net->block[k].pool != IFLOW_POOL_NONE) {
             pool_backward(net, k, n, ws, next, delta); /* delta is free again */
         } else {

@@ -6,6 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train_f32.h"
+
+static const char *const precision_names[] = {"float64", "float32"};
+_Static_assert(sizeof precision_names / sizeof precision_names[0] == IFLOW_PRECISION_COUNT,
+               "a name per precision");
+
+const char *iflow_precision_name(iflow_precision p) {
+    return (unsigned)p < IFLOW_PRECISION_COUNT ? precision_names[p] : NULL;
+}
+
+int iflow_precision_parse(const char *s) {
+    for (int p = 0; s && p < IFLOW_PRECISION_COUNT; p++)
+        if (!strcmp(s, precision_names[p])) return p;
+    return -1;
+}
+
 int iflow_trainer_new(const iflow_net *net, size_t n_rows, size_t batch, iflow_trainer **out,
                       iflow_error *err) {
     *out = NULL;
@@ -33,8 +49,21 @@ int iflow_trainer_new(const iflow_net *net, size_t n_rows, size_t batch, iflow_t
     return 0;
 }
 
+int iflow_trainer_set_precision(iflow_trainer *t, const iflow_net *net, iflow_precision p,
+                                iflow_error *err) {
+    if ((unsigned)p >= IFLOW_PRECISION_COUNT)
+        return iflow_error_set(err, IFLOW_EINVAL, "trainer: unknown precision %d", (int)p);
+    if (p == IFLOW_PRECISION_FLOAT32 && !t->f32) {
+        int rc = iflow_f32_state_new(net, t->batch, &t->f32, err);
+        if (rc) return rc;
+    }
+    t->precision = p;
+    return 0;
+}
+
 void iflow_trainer_free(iflow_trainer *t) {
     if (!t) return;
+    iflow_f32_state_free(t->f32);
     iflow_workspace_free(t->ws);
     free(t->grad);
     free(t->perm);
@@ -53,8 +82,8 @@ static int layer_has_nonfinite(const double *v, size_t count) {
  * Called when the loss of batch `step` is NaN/Inf (at_end = 0), or after the last step of the
  * epoch (at_end = 1). Parameters that hold NaN/Inf now were last changed by the previous step's
  * update (or this one's, at the end); if all are finite, the activations overflowed. */
-static int diverged(const iflow_net *net, const iflow_workspace *ws, size_t nb, size_t step,
-                    int at_end, iflow_error *err) {
+static int diverged(const iflow_net *net, const iflow_workspace *ws, const iflow_f32_state *f32,
+                    size_t nb, size_t step, int at_end, iflow_error *err) {
     size_t l = iflow_net_first_nonfinite(net);
     size_t culprit = at_end ? step : step - 1;
     if (l && culprit == 0)
@@ -67,8 +96,13 @@ static int diverged(const iflow_net *net, const iflow_workspace *ws, size_t nb, 
                                "epoch",
                                l, net->w_rows[l], net->w_cols[l], culprit);
     if (at_end) return 0;
-    for (l = 1; l < net->n_layers; l++)
-        if (layer_has_nonfinite(iflow_workspace_layer(ws, l), nb * net->widths[l])) break;
+    if (f32) {
+        l = iflow_f32_first_nonfinite_layer(f32, net, nb);
+        l = l ? l : net->n_layers;
+    } else {
+        for (l = 1; l < net->n_layers; l++)
+            if (layer_has_nonfinite(iflow_workspace_layer(ws, l), nb * net->widths[l])) break;
+    }
     return iflow_error_set(err, IFLOW_ENUMERIC,
                            "layer %zu (%zu x %zu): activations overflowed to NaN/Inf at step %zu "
                            "of the epoch (weights still finite)",
@@ -100,21 +134,30 @@ int iflow_train_epoch(iflow_trainer *t, iflow_net *net, iflow_optim *opt, const 
         size_t nb = n - i0 < t->batch ? n - i0 : t->batch, correct = 0;
         step++;
         gather(x, y, d, t->perm + i0, nb, t->xb, t->yb);
-        iflow_net_forward(net, t->xb, nb, rng, t->ws);
-        double l = iflow_net_backward(net, t->xb, t->yb, nb, t->ws, t->grad, &correct);
+        const iflow_f32_state *f32 = t->precision == IFLOW_PRECISION_FLOAT32 ? t->f32 : NULL;
+        double l;
+        if (f32) {
+            l = iflow_f32_step(t->f32, net, t->xb, t->yb, nb, rng, &correct);
+        } else {
+            iflow_net_forward(net, t->xb, nb, rng, t->ws);
+            l = iflow_net_backward(net, t->xb, t->yb, nb, t->ws, t->grad, &correct);
+        }
         /* Checking every parameter after every step would cost as much as a small net's step;
          * a non-finite parameter shows up in the next loss, and the end-of-epoch check catches
          * the last step. */
-        if (!isfinite(l)) return diverged(net, t->ws, nb, step, 0, err);
+        if (!isfinite(l)) return diverged(net, t->ws, f32, nb, step, 0, err);
         loss_sum += l * (double)nb;
         correct_total += correct;
-        iflow_optim_step(opt, net->params, t->grad);
+        if (f32)
+            iflow_f32_optim_step(t->f32, opt, net->params);
+        else
+            iflow_optim_step(opt, net->params, t->grad);
         if (orthonormal > 0 && iflow_net_orthonormalize(net, orthonormal))
             return iflow_error_set(err, IFLOW_ENOMEM,
                                    "train: out of memory in the "
                                    "orthonormality step");
     }
-    int rc = diverged(net, t->ws, 0, step, 1, err);
+    int rc = diverged(net, t->ws, NULL, 0, step, 1, err);
     if (rc) return rc;
     if (loss) *loss = loss_sum / (double)n;
     if (acc) *acc = (double)correct_total / (double)n;

@@ -26,7 +26,7 @@ enum key_id {
     D_TEST_FILE, D_TEST_LABELS,
     N_LAYERS, N_INPUT, N_ACTIVATION, N_LEAKY_SLOPE, N_BETA, N_BETA_LAYERS, N_INIT,
     T_OPTIMIZER, T_LR, T_MOMENTUM, T_WEIGHT_DECAY, T_BETA1, T_BETA2, T_EPS, T_BATCH, T_EPOCHS,
-    T_SEED, T_ORTHONORMAL, T_NOISE_GENERATOR, T_KEEP,
+    T_SEED, T_ORTHONORMAL, T_NOISE_GENERATOR, T_PRECISION, T_KEEP,
     E_EPOCHS, E_REPLICAS, E_MC, E_INPUTS, E_QUERIES, E_TOLERANCE, E_SEED, E_BINS, E_THREADS,
     E_RESAMPLE, E_BIAS,
     E_SLICES, E_SLICE_DIM, E_CLUSTER_INPUTS, E_CLUSTER_K,
@@ -92,6 +92,7 @@ static const key_def keys[N_KEYS] = {
     [T_SEED] = {"train", "seed", K_U64, F(seed), ANY},
     [T_ORTHONORMAL] = {"train", "orthonormal", K_DOUBLE, F(orthonormal), GE(0)},
     [T_NOISE_GENERATOR] = {"train", "noise_generator", K_CUSTOM, F(noise_generator), ANY},
+    [T_PRECISION] = {"train", "precision", K_CUSTOM, F(precision), ANY},
     [T_KEEP] = {"train", "checkpoint_keep", K_CUSTOM, F(checkpoint_keep), 0, 0, NO_HASH},
     [E_EPOCHS] = {"estimate", "epochs", K_CUSTOM, F(mi_epochs), ANY},
     [E_REPLICAS] = {"estimate", "replicas", K_SIZE, F(replicas), CAP(1, IFLOW_MAX_REPLICAS)},
@@ -414,6 +415,15 @@ static int parse_custom(iflow_config *cfg, int id, const char *v, char *msg, siz
         allowed = "v1 or v2";
         break;
     }
+    case T_PRECISION: {
+        int p = iflow_precision_parse(v);
+        if (p >= 0) {
+            cfg->precision = (iflow_precision)p;
+            return 0;
+        }
+        allowed = "float64 or float32";
+        break;
+    }
     case T_KEEP:
         if (keep_spec_ok(v) && !copy_str(cfg->checkpoint_keep, sizeof cfg->checkpoint_keep, v))
             return 0;
@@ -686,6 +696,7 @@ static void format_value(const iflow_config *cfg, int id, int absolute, char *bu
     case T_NOISE_GENERATOR:
         snprintf(buf, n, "%s", iflow_normals_name(cfg->noise_generator));
         return;
+    case T_PRECISION: snprintf(buf, n, "%s", iflow_precision_name(cfg->precision)); return;
     case N_BETA_LAYERS: join_doubles(cfg->beta_layers, cfg->n_beta_layers, 0, buf, n); return;
     case E_BINS: join_doubles(cfg->bins, cfg->n_bins, 1, buf, n); return;
     case E_RESAMPLE:
@@ -1015,6 +1026,8 @@ uint64_t iflow_config_hash(const iflow_config *cfg) {
             continue; /* no input: the hash of an MLP config is what it always was */
         /* v1 is what every run made before the key existed used: left out, their hash stays. */
         if (id == T_NOISE_GENERATOR && cfg->noise_generator == IFLOW_NORMALS_V1) continue;
+        /* Likewise float64, the arithmetic of every run made before the key existed. */
+        if (id == T_PRECISION && cfg->precision == IFLOW_PRECISION_FLOAT64) continue;
         char v[2 * IFLOW_PATH_MAX];
         uint64_t fh = keys[id].kind == K_PATH ? file_hash((const char *)cfield(cfg, id)) : 0;
         if (fh)

@@ -200,6 +200,7 @@ int run_build_model(run_state *st, iflow_error *err) {
     int rc = iflow_config_net(c, &st->net, err);
     if (!rc) rc = iflow_optim_new(&c->optim, st->net->n_params, &st->opt, err);
     if (!rc) rc = iflow_trainer_new(st->net, st->train->n, c->batch, &st->trainer, err);
+    if (!rc) rc = iflow_trainer_set_precision(st->trainer, st->net, c->precision, err);
     st->eval_rows = eval_rows(st->net);
     if (!rc) rc = iflow_workspace_new(st->net, st->eval_rows, &st->eval_ws, err);
     if (rc) return rc;
