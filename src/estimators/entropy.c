@@ -5,6 +5,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,32 @@ static int check_samples(const char *fn, const double *s, size_t n, size_t d, do
     free(centre);
     if (!*copy) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
     *use = *copy;
+    return 0;
+}
+
+/* Checks heteroscedastic stds (n x cols, cols = 1 or d, all finite and > 0, with 1/(2 sigma^2)
+ * finite and resolvable like beta) and returns the smallest in *min_sigma. */
+static int check_sigma(const char *fn, const double *sigma, size_t cols, size_t n, size_t d,
+                       double *min_sigma, iflow_error *err) {
+    if (!sigma) return iflow_error_set(err, IFLOW_EINVAL, "%s: sigma is NULL", fn);
+    if (cols != 1 && cols != d)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: sigma needs 1 or d = %zu columns (one std per sample or one "
+                               "per coordinate), got %zu",
+                               fn, d, cols);
+    *min_sigma = INFINITY;
+    for (size_t i = 0; i < n * cols; i++) {
+        double v = sigma[i];
+        if (!(v > 0) || !isfinite(v) || !(v * v >= DBL_MIN) || !isfinite(8 * M_PI * M_E * v * v)) {
+            char where[64] = "";
+            if (cols > 1) snprintf(where, sizeof where, ", coordinate %zu", i % cols);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "%s: sigma of sample %zu%s is %g (must be finite, > 0 and "
+                                   "with sigma^2 a normal double)",
+                                   fn, i / cols, where, v);
+        }
+        *min_sigma = fmin(*min_sigma, v);
+    }
     return 0;
 }
 
@@ -257,6 +284,46 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
     return rc;
 }
 
+/* The sum of ln sigma_ic over the coordinates of sample i. */
+static double log_det_sigma(const double *sigma, size_t cols, size_t i, size_t d) {
+    if (cols == 1) return (double)d * log(sigma[i]);
+    double r = 0;
+    for (size_t c = 0; c < d; c++) r += log(sigma[i * d + c]);
+    return r;
+}
+
+int iflow_sp_entropy_hetero(const double *s, const double *sigma, size_t sigma_cols, size_t n,
+                            size_t d, const iflow_sp_options *opt, iflow_estimate *out,
+                            iflow_error *err) {
+    const char *fn = "iflow_sp_entropy_hetero";
+    const double *s_in = s;
+    double *centred = NULL, min_sigma = 0;
+    int rc = check_options(fn, opt, err);
+    if (rc == 0) rc = check_sigma(fn, sigma, sigma_cols, n, d, &min_sigma, err);
+    if (rc == 0) rc = check_samples(fn, s_in, n, d, min_sigma, &s, &centred, err);
+    if (rc) return rc;
+    double *pw = malloc(n * sizeof(double));
+    iflow_mix_stats *st = malloc(n * sizeof *st);
+    if (!pw || !st) rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) pw[i] = 1.0 / (double)n;
+        size_t done = 0;
+        iflow_mix_mc p = mix_problem(opt, s, n, d, &done);
+        p.sigma = sigma;
+        p.sigma_cols = sigma_cols;
+        rc = iflow_mix_mc_run(&p, st, err);
+    }
+    if (rc == 0) {
+        /* ln g(t) = L(t) - ln n - (d/2) ln(2 pi), L holding the log-determinants. */
+        *out = stratified(st, pw, NULL, n, opt->mc, IFLOW_MIX_L, -1.0);
+        out->value += log((double)n) + log_gauss_norm(d, 1.0);
+    }
+    free(pw);
+    free(st);
+    free(centred);
+    return rc;
+}
+
 int iflow_pairwise_bounds(const double *s, size_t n, size_t d, double beta, int threads,
                           double *lower, double *upper, iflow_error *err) {
     const double *s_in = s;
@@ -310,11 +377,14 @@ static int count_groups(const size_t *group, size_t n, size_t n_groups, const ch
  * u_la = IFLOW_MIX_LA, or the B pair). ln g = L - ln n - c0 and
  * ln g_G = L + A - ln n_G - c0 with c0 = (d/2) ln(2 pi beta^2), so per draw
  * ln g_G - ln g = A + ln(n / n_G): I = mean of that (one average, common random numbers). */
+/* Heteroscedastic centres (mean_logdet = mean_i sum_c ln sigma_ic, else NAN): c0 = (d/2) ln(2 pi),
+ * the log-determinants being inside L, and a singleton group's entropy is its own Gaussian's. */
 static void grouped_result(const iflow_mix_stats *st, const size_t *group, const size_t *count,
                            size_t n_groups, size_t n, size_t nq, size_t k, size_t d,
-                           const iflow_sp_options *opt, int u_a, int u_la, const double *pw,
-                           double *off, iflow_mi_estimate *out) {
-    double c0 = log_gauss_norm(d, opt->beta);
+                           const iflow_sp_options *opt, double mean_logdet, int u_a, int u_la,
+                           const double *pw, double *off, iflow_mi_estimate *out) {
+    int hetero = !isnan(mean_logdet);
+    double c0 = log_gauss_norm(d, hetero ? 1.0 : opt->beta);
     int singletons = 1;
     out->n_groups = 0;
     for (size_t g = 0; g < n_groups; g++) {
@@ -327,7 +397,8 @@ static void grouped_result(const iflow_mix_stats *st, const size_t *group, const
     out->mi = stratified(st, pw, off, nq, k, u_a, 1.0);
     if (singletons) {
         /* h(T | G = g) is the entropy of one Gaussian: exact. */
-        out->h_cond.value = iflow_gaussian_entropy(d, opt->beta);
+        out->h_cond.value = hetero ? iflow_gaussian_entropy(d, 1.0) + mean_logdet
+                                   : iflow_gaussian_entropy(d, opt->beta);
         out->h_cond.se = 0.0;
         return;
     }
@@ -341,17 +412,19 @@ struct reorder {
     double *s;       /* n x d */
     size_t *orig;    /* original index of each centre: its draws' stream */
     size_t *ga, *gb; /* group ids in the new order */
+    double *sigma;   /* heteroscedastic stds in the new order (n x cols), or NULL */
 };
 
-static int reorder_queries(const double *s, size_t n, size_t d, size_t stride,
-                           const size_t *group_a, const size_t *group_b, double *ga, double *gb,
-                           struct reorder *ro, iflow_error *err) {
+static int reorder_queries(const double *s, const double *sigma, size_t sigma_cols, size_t n,
+                           size_t d, size_t stride, const size_t *group_a, const size_t *group_b,
+                           double *ga, double *gb, struct reorder *ro, iflow_error *err) {
     ro->s = malloc(n * d * sizeof *ro->s);
     ro->orig = malloc(n * sizeof *ro->orig);
     ro->ga = malloc(n * sizeof *ro->ga);
     ro->gb = group_b ? malloc(n * sizeof *ro->gb) : NULL;
+    ro->sigma = sigma ? malloc(n * sigma_cols * sizeof *ro->sigma) : NULL;
     double *tmp = malloc(n * sizeof *tmp);
-    if (!ro->s || !ro->orig || !ro->ga || (group_b && !ro->gb) || !tmp) {
+    if (!ro->s || !ro->orig || !ro->ga || (group_b && !ro->gb) || (sigma && !ro->sigma) || !tmp) {
         free(tmp);
         return iflow_error_set(err, IFLOW_ENOMEM, "iflow_sp_grouped_mi: out of memory");
     }
@@ -362,6 +435,9 @@ static int reorder_queries(const double *s, size_t n, size_t d, size_t stride,
     for (size_t j2 = 0; j2 < n; j2++) {
         size_t i = ro->orig[j2];
         memcpy(ro->s + j2 * d, s + i * d, d * sizeof *ro->s);
+        if (sigma)
+            memcpy(ro->sigma + j2 * sigma_cols, sigma + i * sigma_cols,
+                   sigma_cols * sizeof *ro->sigma);
         ro->ga[j2] = group_a[i];
         if (group_b) ro->gb[j2] = group_b[i];
     }
@@ -376,15 +452,53 @@ static int reorder_queries(const double *s, size_t n, size_t d, size_t stride,
 }
 
 /* Shared body of grouped_mi (group_b NULL) and grouped_mi2. */
-static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, size_t n_ga,
-                   const size_t *group_b, size_t n_gb, const iflow_sp_options *opt,
-                   iflow_mi_estimate *out_a, iflow_mi_estimate *out_b, iflow_error *err) {
-    const char *fn = "iflow_sp_grouped_mi";
+/* I(A;T|B) = I(A;T) - I(B;T) from the same draws: per draw A - B + ln(n_b / n_a), one
+ * stratified average (paired), so its se includes the covariance of the two. */
+static iflow_estimate conditional(const iflow_mix_stats *st, const size_t *ga, const size_t *gb,
+                                  const size_t *cnt_a, const size_t *cnt_b, size_t nq, size_t k,
+                                  const double *pw, double *off) {
+    for (size_t i = 0; i < nq; i++) off[i] = log((double)cnt_b[gb[i]] / (double)cnt_a[ga[i]]);
+    return stratified(st, pw, off, nq, k, IFLOW_MIX_AB, 1.0);
+}
+
+/* 0 if every group of a lies inside one group of b (B a function of A). */
+static int check_nested(const char *fn, const size_t *ga, size_t n_ga, const size_t *gb, size_t n,
+                        iflow_error *err) {
+    size_t *seen = malloc(n_ga * sizeof *seen);
+    if (!seen) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
+    for (size_t g = 0; g < n_ga; g++) seen[g] = SIZE_MAX;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (seen[ga[i]] == SIZE_MAX) seen[ga[i]] = gb[i];
+        if (seen[ga[i]] != gb[i])
+            rc = iflow_error_set(err, IFLOW_EINVAL,
+                                 "%s: the conditional information needs group_b to be a "
+                                 "function of group_a, but group_a %zu holds samples of "
+                                 "group_b %zu and %zu (sample %zu)",
+                                 fn, ga[i], seen[ga[i]], gb[i], i);
+    }
+    free(seen);
+    return rc;
+}
+
+/* Shared body of every grouped estimate: sigma NULL is isotropic (opt->beta); cond, when not
+ * NULL, gets I(A;T|B) (needs group_b). */
+static int grouped(const double *s, const double *sigma, size_t sigma_cols, size_t n, size_t d,
+                   const size_t *group_a, size_t n_ga, const size_t *group_b, size_t n_gb,
+                   const iflow_sp_options *opt, iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
+                   iflow_estimate *cond, iflow_error *err) {
+    const char *fn = sigma ? "iflow_sp_grouped_hetero" : "iflow_sp_grouped_mi";
     const double *s_in = s;
-    double *centred = NULL;
+    double *centred = NULL, min_sigma = opt ? opt->beta : 0, mean_logdet = NAN;
     int rc = check_options(fn, opt, err);
-    if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
+    if (rc == 0 && sigma) rc = check_sigma(fn, sigma, sigma_cols, n, d, &min_sigma, err);
+    if (rc == 0) rc = check_samples(fn, s_in, n, d, min_sigma, &s, &centred, err);
     if (rc) return rc;
+    if (sigma) {
+        mean_logdet = 0;
+        for (size_t i = 0; i < n; i++) mean_logdet += log_det_sigma(sigma, sigma_cols, i, d);
+        mean_logdet /= (double)n;
+    }
     size_t *cnt_a = malloc((n_ga ? n_ga : 1) * sizeof(size_t));
     size_t *cnt_b = group_b ? malloc((n_gb ? n_gb : 1) * sizeof(size_t)) : NULL;
     double *ga = malloc(n * sizeof(double)), *gb = group_b ? malloc(n * sizeof(double)) : NULL;
@@ -394,13 +508,15 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
     if (rc == 0) rc = count_groups(group_a, n, n_ga, "group_a", cnt_a, ga, err);
     if (rc == 0 && group_b) rc = count_groups(group_b, n, n_gb, "group_b", cnt_b, gb, err);
+    if (rc == 0 && cond) rc = check_nested(fn, group_a, n_ga, group_b, n, err);
     /* Query subsample: the selected centres are moved to the front (mixture draws around
      * centres [0, nq)), keeping their original stream indices and group ids. */
     size_t stride = opt->query_stride > 1 ? opt->query_stride : 1;
     size_t nq = (n + stride - 1) / stride;
     struct reorder ro = {0};
     if (rc == 0 && stride > 1)
-        rc = reorder_queries(s, n, d, stride, group_a, group_b, ga, gb, &ro, err);
+        rc =
+            reorder_queries(s, sigma, sigma_cols, n, d, stride, group_a, group_b, ga, gb, &ro, err);
     if (rc == 0) {
         size_t done = 0;
         iflow_mix_mc p = mix_problem(opt, ro.s ? ro.s : s, n, d, &done);
@@ -408,22 +524,27 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
         p.gb = gb;
         p.orig = ro.orig;
         p.n_query = nq;
+        p.sigma = ro.sigma ? ro.sigma : sigma;
+        p.sigma_cols = sigma_cols;
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
         /* With a subsample, the per-centre means are treated as i.i.d. (k = 1 branch). */
         size_t k = stride > 1 ? 1 : opt->mc;
         for (size_t i = 0; i < nq; i++) pw[i] = 1.0 / (double)nq;
-        grouped_result(st, ro.ga ? ro.ga : group_a, cnt_a, n_ga, n, nq, k, d, opt, IFLOW_MIX_A,
+        const size_t *qa = ro.ga ? ro.ga : group_a, *qb = ro.gb ? ro.gb : group_b;
+        grouped_result(st, qa, cnt_a, n_ga, n, nq, k, d, opt, mean_logdet, IFLOW_MIX_A,
                        IFLOW_MIX_LA, pw, off, out_a);
-        if (group_b && out_b) /* both or neither (iflow_sp_grouped_mi2 or _mi) */
-            grouped_result(st, ro.gb ? ro.gb : group_b, cnt_b, n_gb, n, nq, k, d, opt, IFLOW_MIX_B,
+        if (group_b && out_b)
+            grouped_result(st, qb, cnt_b, n_gb, n, nq, k, d, opt, mean_logdet, IFLOW_MIX_B,
                            IFLOW_MIX_LB, pw, off, out_b);
+        if (cond) *cond = conditional(st, qa, qb, cnt_a, cnt_b, nq, k, pw, off);
     }
     free(ro.s);
     free(ro.orig);
     free(ro.ga);
     free(ro.gb);
+    free(ro.sigma);
     free(cnt_a);
     free(cnt_b);
     free(ga);
@@ -437,7 +558,7 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
 
 int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group, size_t n_groups,
                         const iflow_sp_options *opt, iflow_mi_estimate *out, iflow_error *err) {
-    return grouped(s, n, d, group, n_groups, NULL, 0, opt, out, NULL, err);
+    return grouped(s, NULL, 0, n, d, group, n_groups, NULL, 0, opt, out, NULL, NULL, err);
 }
 
 int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
@@ -446,5 +567,31 @@ int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *grou
                          iflow_mi_estimate *out_b, iflow_error *err) {
     if (!group_b)
         return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_mi2: group_b is NULL");
-    return grouped(s, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a, out_b, err);
+    return grouped(s, NULL, 0, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a, out_b,
+                   NULL, err);
+}
+
+int iflow_sp_grouped_cmi(const double *s, size_t n, size_t d, const size_t *group_a,
+                         size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                         const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                         iflow_mi_estimate *out_b, iflow_estimate *cond, iflow_error *err) {
+    if (!group_b || !out_a || !out_b || !cond)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_sp_grouped_cmi: group_b and every output are required");
+    return grouped(s, NULL, 0, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a, out_b,
+                   cond, err);
+}
+
+int iflow_sp_grouped_hetero(const double *s, const double *sigma, size_t sigma_cols, size_t n,
+                            size_t d, const size_t *group_a, size_t n_groups_a,
+                            const size_t *group_b, size_t n_groups_b, const iflow_sp_options *opt,
+                            iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
+                            iflow_estimate *cond, iflow_error *err) {
+    if (!out_a || (group_b && !out_b) || (cond && !group_b))
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_sp_grouped_hetero: out_a is required, out_b with group_b, "
+                               "and the conditional needs group_b");
+    if (!sigma) return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_hetero: sigma is NULL");
+    return grouped(s, sigma, sigma_cols, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a,
+                   out_b, cond, err);
 }
