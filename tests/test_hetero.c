@@ -3,6 +3,8 @@
  * quadrature, plus the invariances (isotropic limit, truncation, thread count). */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,6 +300,79 @@ START_TEST(test_invalid_sigma) {
 }
 END_TEST
 
+/* Runs `infoflow ARGS 2>&1` and returns its output (caller frees) and exit status. */
+static char *run_cli(const char *args, int *status) {
+    const char *bin = getenv("IFLOW_BIN");
+    ck_assert_ptr_nonnull(bin);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = calloc(65536, 1);
+    size_t len = fread(out, 1, 65535, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+START_TEST(test_cli_sigma_file) {
+    /* `infoflow entropy --sigma-file` prints the library's estimate; a bad std is refused
+     * naming the file and its line (after a comment line), a wrong shape naming both counts. */
+    char dir[] = "/tmp/iflow_hetero_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char sp[256], gp[256], bad[256], mp[256], args[1024];
+    snprintf(sp, sizeof sp, "%s/s.csv", dir);
+    snprintf(gp, sizeof gp, "%s/sig.csv", dir);
+    snprintf(bad, sizeof bad, "%s/bad.csv", dir);
+    snprintf(mp, sizeof mp, "%s/g.csv", dir);
+    size_t n = 200, d = 2;
+    double *s = normals(n * d, 0, 1, 2, 5), *sig = spread_sigma(s, n, d);
+    FILE *fs = fopen(sp, "w"), *fg = fopen(gp, "w"), *fb = fopen(bad, "w"), *fm = fopen(mp, "w");
+    fprintf(fb, "# stds\n");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(fs, "%.17g,%.17g\n", s[i * d], s[i * d + 1]);
+        fprintf(fm, "%zu,%.17g\n", i % 3, s[i * d]);
+        fprintf(fg, "%.17g,%.17g\n", sig[i * d], sig[i * d + 1]);
+        fprintf(fb, "%.17g,%.17g\n", sig[i * d], i == 4 ? 0.0 : sig[i * d + 1]);
+    }
+    fclose(fs);
+    fclose(fg);
+    fclose(fb);
+    fclose(fm);
+    iflow_sp_options o = opts(16, 1, 1e-6, 0);
+    iflow_estimate e;
+    iflow_error err = {0};
+    ck_assert_int_eq(iflow_sp_entropy_hetero(s, sig, d, n, d, &o, &e, &err), 0);
+    int st;
+    snprintf(args, sizeof args, "entropy --sigma-file '%s' '%s'", gp, sp);
+    char *out = run_cli(args, &st);
+    ck_assert_int_eq(st, 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"h\":%.10g,", e.value);
+    ck_assert_msg(strstr(out, want) != NULL, "%s: no %s", out, want);
+    free(out);
+    snprintf(args, sizeof args, "entropy --sigma-file '%s' '%s'", bad, sp);
+    out = run_cli(args, &st);
+    ck_assert_int_eq(st, 1);
+    snprintf(want, sizeof want, "bad.csv:6: column 2: noise std 0 must be > 0");
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "mi --group-col 0 --sigma-file '%s' '%s'", gp, mp);
+    out = run_cli(args, &st); /* one sample column: 2 std columns do not fit */
+    ck_assert_int_eq(st, 1);
+    ck_assert_msg(strstr(out, "got 200 x 2") != NULL, "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "entropy --sigma 1 --sigma-file '%s' '%s'", gp, sp);
+    out = run_cli(args, &st);
+    ck_assert_int_eq(st, 2);
+    free(out);
+    free(s);
+    free(sig);
+    iflow_rmtree(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hetero");
     TCase *tc = tcase_create("core");
@@ -308,6 +383,7 @@ int main(void) {
     tcase_add_test(tc, test_adilova_dropout);
     tcase_add_test(tc, test_conditional_is_the_paired_difference);
     tcase_add_test(tc, test_invalid_sigma);
+    tcase_add_test(tc, test_cli_sigma_file);
     suite_add_tcase(s, tc);
     int failed = iflow_check_run(s);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

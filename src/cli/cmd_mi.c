@@ -33,8 +33,8 @@ static void usage(FILE *out) {
             "  --group-col C    0-based column holding the group (required)\n"
             "  --estimator E    sp (default): T = sample + N(0, sigma^2 I), SP estimate\n"
             "                   bin: T = the binned sample, plug-in entropies\n"
-            "  --sigma B        sp: noise std (required, > 0)\n" EST_HELP_SP_BIN EST_HELP_SLICED
-                EST_HELP_TAIL);
+            "  --sigma B        sp: noise std (required, > 0)\n" EST_HELP_SIGMA_FILE EST_HELP_SP_BIN
+                EST_HELP_SLICED EST_HELP_TAIL);
 }
 
 // clang-format off
@@ -53,8 +53,10 @@ static int parse_args(int argc, char **argv, est_args *a) {
     int rc = est_parse_args(&command, argc, argv, a);
     if (rc >= 0) return rc;
     if (!a->have_group_col) return cli_usage_error(CMD, "--group-col C is required");
-    if (a->est == EST_SP && a->sigma == 0)
-        return cli_usage_error(CMD, "--estimator sp needs --sigma");
+    if (a->sigma_file && a->est != EST_SP)
+        return cli_usage_error(CMD, "--sigma-file applies to --estimator sp only");
+    if (a->est == EST_SP && a->sigma == 0 && !a->sigma_file)
+        return cli_usage_error(CMD, "--estimator sp needs --sigma or --sigma-file");
     if (a->est == EST_BIN && !a->have_bins)
         return cli_usage_error(CMD, "--estimator bin needs --bin-width W or --bins szt30");
     return -1;
@@ -64,7 +66,9 @@ static void sp_progress(void *user, double fraction) {
     cli_progress_update(user, "infoflow mi: SP draws", fraction);
 }
 
-static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
+/* sigma: the --sigma-file stds (t->n x sigma_cols) or NULL. */
+static int run_sp(const est_args *a, const est_tagged *t, const double *sigma, size_t sigma_cols,
+                  iflow_error *err) {
     iflow_sp_options opt;
     est_sp_options(a, &opt);
     cli_progress prog;
@@ -82,6 +86,9 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
         est_slice_options(a, &sl);
         rc = iflow_sliced_grouped_mi2(t->s, t->n, t->d, t->group, t->n_groups, NULL, 0, &opt, &sl,
                                       &e, NULL, &sl_e, NULL, err);
+    } else if (sigma) {
+        rc = iflow_sp_grouped_hetero(t->s, sigma, sigma_cols, t->n, t->d, t->group, t->n_groups,
+                                     NULL, 0, &opt, &e, NULL, NULL, err);
     } else {
         rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
     }
@@ -100,7 +107,10 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     est_json_number("h_cond", e.h_cond.value);
     est_json_number("h_cond_stderr", e.h_cond.se);
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
-    est_json_number("sigma", a->sigma);
+    if (sigma)
+        printf(",\"sigma_file_cols\":%zu", sigma_cols);
+    else
+        est_json_number("sigma", a->sigma);
     est_json_sp_settings(a);
     if (a->slice_dim > 0) est_json_sliced(a, &sl_e);
     est_json_number("seconds", seconds);
@@ -158,8 +168,16 @@ int cmd_mi(int argc, char **argv) {
     iflow_matrix_free(m);
     free(ids);
     rc = iflow_dist_agree(rc, &err);
-    if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
+    double *sigma = NULL;
+    size_t sigma_cols = 0;
+    if (!rc && a.sigma_file &&
+        iflow_dist_agree(est_load_sigma(a.sigma_file, t.n, t.d, &sigma, &sigma_cols, &err), &err)) {
+        est_tagged_free(&t);
+        return est_data_error(CMD, a.sigma_file, &err);
+    }
+    if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, sigma, sigma_cols, &err) : run_bin(&a, &t, &err);
     est_tagged_free(&t);
+    free(sigma);
     if (rc) return est_data_error(CMD, a.path, &err);
     return fflush(stdout) ? 1 : 0;
 }
