@@ -3,7 +3,7 @@
     import numpy as np, infoflow
     h, se = infoflow.sp_entropy(np.random.default_rng(1).normal(size=(2000, 3)), sigma=0.1)
 
-Estimators: sp_entropy, sp_mi, sp_mi_terms, sp_mi2, pairwise_bounds, bin_entropy, bin_mi,
+Estimators: sp_entropy, sp_mi, sp_mi_terms, sp_mi2, sp_cmi, pairwise_bounds, bin_entropy, bin_mi,
 knn_entropy, gaussian_entropy (all in nats). Run directories: read_run, read_csv, read_info,
 load_checkpoint. PyTorch models: infoflow.torch.measure (imports torch; this module does not).
 The library is found through $INFOFLOW_LIBRARY, else where `meson install` put it, else the
@@ -13,12 +13,12 @@ build tree (library_path() says which).
 from ._native import (InfoflowError, InfoflowMemoryError, InfoflowOSError, InfoflowValueError,
                       library_path)
 from .estimators import (bin_entropy, bin_mi, gaussian_entropy, knn_entropy, pairwise_bounds,
-                         sp_entropy, sp_mi, sp_mi2, sp_mi_terms)
+                         sp_cmi, sp_entropy, sp_mi, sp_mi2, sp_mi_terms)
 from .runs import load_checkpoint, read_csv, read_info, read_run
 
 __version__ = "0.1.0"
 
-__all__ = ["sp_entropy", "sp_mi", "sp_mi_terms", "sp_mi2", "pairwise_bounds", "bin_entropy",
+__all__ = ["sp_entropy", "sp_mi", "sp_mi_terms", "sp_mi2", "sp_cmi", "pairwise_bounds", "bin_entropy",
            "bin_mi", "knn_entropy", "gaussian_entropy", "read_run", "read_csv", "read_info",
            "load_checkpoint", "library_path", "InfoflowError", "InfoflowValueError",
            "InfoflowMemoryError", "InfoflowOSError"]
