@@ -694,6 +694,51 @@ START_TEST(test_resume_keeps_what_was_measured) {
 }
 END_TEST
 
+/* mi.csv's I_XT_given_Y is I_XT - I_YT (the same draws, paired; up to the printed digits) and
+ * >= 0, with an se below the two added; an older run's mi.csv without those columns is appended
+ * to in its own layout. */
+START_TEST(test_mi_conditional_column) {
+    iflow_error err = {0};
+    ck_assert_msg(run("run.ini", "c", 0, 0, &err) == 0, "%s", err.msg);
+    iflow_csv *c = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "%s/c/mi.csv", tmpdir);
+    ck_assert_int_eq(iflow_csv_read(path, &c, &err), 0);
+    for (double e = 2; e <= 6; e += 4)
+        for (double l = 1; l <= 3; l++) {
+            double ixt = cell_at(c, "I_XT", e, l), iyt = cell_at(c, "I_YT", e, l);
+            double cond = cell_at(c, "I_XT_given_Y", e, l),
+                   se = cell_at(c, "I_XT_given_Y_se", e, l);
+            ck_assert_double_eq_tol(cond, ixt - iyt, 1e-8 * (1 + fabs(ixt)));
+            ck_assert_double_ge(cond, 0);
+            ck_assert(se > 0 && se <= cell_at(c, "I_XT_se", e, l) + cell_at(c, "I_YT_se", e, l));
+        }
+    iflow_csv_free(c);
+    /* the same run, measured by an older version: mi.csv without the last two columns */
+    char *mi = slurp("c", "mi.csv");
+    iflow_drop_last_column(mi);
+    iflow_drop_last_column(mi);
+    write_file("c/mi.csv", mi);
+    snprintf(path, sizeof path, "%s/run.ini", tmpdir);
+    iflow_config cfg;
+    ck_assert_int_eq(iflow_config_load(path, &cfg, &err), 0);
+    snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s/c", tmpdir);
+    cfg.epochs = 8;
+    snprintf(cfg.mi_epochs, sizeof cfg.mi_epochs, "2,6,8");
+    iflow_run_options o = {.resume = 1};
+    ck_assert_msg(iflow_run(&cfg, &o, &err) == 0, "%s", err.msg);
+    char *mi2 = slurp("c", "mi.csv");
+    ck_assert_msg(!strncmp(mi, mi2, strlen(mi)), "older rows changed:\n%s", mi2);
+    ck_assert_ptr_null(strstr(mi2, "I_XT_given_Y")); /* no column added to the header ... */
+    size_t commas = 0, lines = 0;
+    for (const char *p = mi2; *p; p++) commas += *p == ',', lines += *p == '\n';
+    ck_assert_uint_eq(lines, 1 + 9);
+    ck_assert_uint_eq(commas, 14 * lines); /* ... nor to any row: 15 columns throughout */
+    free(mi);
+    free(mi2);
+}
+END_TEST
+
 /* [data] max_rows applies to CSV; a noise std too large to bin names the noise (class 7). */
 START_TEST(test_max_rows_and_huge_noise) {
     write_file("max.ini", "[data]\nfile = data.csv\nmax_rows = 100\ntest_fraction = 0.25\n"
@@ -748,6 +793,7 @@ int main(void) {
     tcase_add_test(tc, test_estimate_cannot_destroy);
     tcase_add_test(tc, test_checkpoint_identity_checked);
     tcase_add_test(tc, test_resume_keeps_what_was_measured);
+    tcase_add_test(tc, test_mi_conditional_column);
     tcase_add_test(tc, test_max_rows_and_huge_noise);
     tcase_add_test(tc, test_clustering_skipped_with_message);
     suite_add_tcase(s, tc);

@@ -57,7 +57,9 @@ typedef struct iflow_layer_info {
                                  the sliced value is the unsliced one, copied */
     iflow_mi_estimate ixt_sliced, iyt_sliced; /* I_k(X;T_l), I_k(Y;T_l): slice means, se of
                                                  the mean over slices (sliced.h) */
-    int has_bounds;                           /* layer 1 only */
+    iflow_estimate ixt_given_y; /* I(X;T_l|Y) = I(X;T_l) - I(Y;T_l) from the same draws
+                                   (iflow_sp_grouped_cmi: se of the paired difference) */
+    int has_bounds;             /* layer 1 only */
     double kde_lower, kde_upper;
     size_t n_bins;
     iflow_bin_info bins[IFLOW_MAX_BINS];

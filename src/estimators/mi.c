@@ -227,8 +227,9 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
         while (per_input % q) q++;
         sp.query_stride = per_input / q;
     }
-    rc =
-        iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt, err);
+    /* Y is a function of X (each input has one label): I(X;T|Y) from the same draws */
+    rc = iflow_sp_grouped_cmi(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt,
+                              &info->ixt_given_y, err);
     if (!rc && opt->slice_dim > 0)
         rc = measure_sliced(samples, n, d, ga, m, gb, n_classes, &sp, epoch, l, opt, info, err);
     if (!rc && l == 1 && !noisy_before) {

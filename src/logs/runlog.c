@@ -12,18 +12,23 @@
 const char *const RUNLOG_METRICS_HEADER =
     "epoch,train_loss,train_acc,test_loss,test_acc,train_loss_clean,train_acc_clean,"
     "test_loss_clean,test_acc_clean,seconds";
-/* The three *_se columns after kde_upper_h_T came later: files without them (older runs) are
- * still read, and appended to in their own layout (MI_COLS_V1 columns). */
+/* mi.csv's columns, all named here. The three *_se columns after kde_upper_h_T came later, and
+ * the conditional information (MI_COND, last) later still: files without them (older runs) are
+ * still read, and appended to in their own layout (runlog.n_cols, runlog.cond). */
 #define MI_BASE                                                                                    \
     "epoch,layer,width,I_XT,I_XT_se,I_YT,I_YT_se,h_T,h_T_given_X,h_T_given_Y,kde_lower_h_T,"       \
     "kde_upper_h_T"
 #define MI_SE     ",h_T_se,h_T_given_X_se,h_T_given_Y_se"
 #define MI_SLICED ",I_XT_sliced,I_XT_sliced_se,I_YT_sliced,I_YT_sliced_se,slice_dim,slices"
-const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE;
+#define MI_COND   ",I_XT_given_Y,I_XT_given_Y_se"
+const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE MI_COND;
 /* Appended when [estimate] slice_dim > 0 (docs/FORMATS.md). */
-static const char *const MI_SLICED_HEADER = MI_BASE MI_SE MI_SLICED;
-/* An older run's mi.csv, before the *_se columns of the entropies: appended to in its layout. */
+static const char *const MI_SLICED_HEADER = MI_BASE MI_SE MI_SLICED MI_COND;
+/* Older runs' mi.csv, appended to in their layout: before the *_se columns of the entropies
+ * (V1), and before the conditional information (V2, sliced or not). */
 static const char *const MI_V1_HEADER = MI_BASE;
+static const char *const MI_V2_HEADER = MI_BASE MI_SE;
+static const char *const MI_V2_SLICED_HEADER = MI_BASE MI_SE MI_SLICED;
 #define MI_COLS_V1 12
 const char *const RUNLOG_BINNED_HEADER = "epoch,layer,bin,noise,H_bin,I_YT_bin";
 const char *const RUNLOG_ACTIVATIONS_HEADER = "epoch,layer,lo,hi,density";
@@ -51,8 +56,10 @@ static int check_header(const char *path, const char *header, iflow_error *err) 
     int rc = 0;
     if (len > 0) {
         if (line[len - 1] == '\n') line[--len] = '\0';
-        int v1 = header == RUNLOG_MI_HEADER && !strcmp(line, MI_V1_HEADER);
-        if (strcmp(line, header) != 0 && !v1)
+        int older = header == RUNLOG_MI_HEADER
+                        ? !strcmp(line, MI_V1_HEADER) || !strcmp(line, MI_V2_HEADER)
+                        : header == MI_SLICED_HEADER && !strcmp(line, MI_V2_SLICED_HEADER);
+        if (strcmp(line, header) != 0 && !older)
             rc = iflow_error_set(err, IFLOW_EINVAL,
                                  "%s: its header is not the one this run "
                                  "writes (\"%.200s\"); was it started with other [estimate] "
@@ -122,6 +129,8 @@ int runlog_open(const char *dir, const char *name, const char *header, runlog *o
     if (old && fgets(first, sizeof first, old) && strchr(first, '\n'))
         out->n_cols = count_fields(first);
     if (old) fclose(old);
+    out->cond = (header == RUNLOG_MI_HEADER || header == MI_SLICED_HEADER) &&
+                out->n_cols == count_fields(header);
     FILE *f = fopen(out->path, "a");
     if (!f)
         return iflow_error_set(err, IFLOW_EIO, "%s: cannot open: %s", out->path, strerror(errno));
@@ -284,6 +293,10 @@ int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_in
                     li->slice_dim, li->slices);
         else if (mi->sliced)
             fputs(",,,,,,", mi->f);
+        if (mi->cond && li->has_sp)
+            fprintf(mi->f, ",%.10g,%.6g", li->ixt_given_y.value, li->ixt_given_y.se);
+        else if (mi->cond)
+            fputs(",,", mi->f);
         fputc('\n', mi->f);
     }
     return rc ? rc : runlog_flush(mi, err);

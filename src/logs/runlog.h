@@ -21,6 +21,7 @@ typedef struct runlog {
     int sliced; /* mi.csv: the k-sliced columns follow (set by runlog_open from the header) */
     char path[1100];
     size_t n_cols; /* columns of the file's header (an older file may have fewer than ours) */
+    int cond;      /* mi.csv: the I_XT_given_Y columns end the rows (not in older files) */
 } runlog;
 
 /* mi.csv's header: RUNLOG_MI_HEADER, with the k-sliced columns appended when sliced. */
