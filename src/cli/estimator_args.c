@@ -26,6 +26,8 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
                                    cli_range_note(v));
         return 0;
     case OPT_SIGMA_FILE: a->sigma_file = v; return 0;
+    case OPT_MAX_SLICE: a->max_slice = 1; return 0;
+    case OPT_SAVE_DIRS: a->save_dirs = v; return 0;
     case OPT_MC:
         if (cli_parse_size(v, &a->mc) || a->mc < 1 || a->mc > IFLOW_MAX_MC)
             return cli_usage_error(cmd, "--mc must be an integer in [1, %d], got '%s'",
@@ -123,6 +125,10 @@ int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
     if (a->sigma_file && a->slice_dim > 0)
         return cli_usage_error(c->name, "--sigma-file does not combine with --slice-dim (a "
                                         "projection of anisotropic noise is not a noisy layer)");
+    if (a->max_slice && a->slice_dim == 0)
+        return cli_usage_error(c->name, "--max-slice needs --slice-dim K (K >= 1)");
+    if (a->save_dirs && !a->max_slice)
+        return cli_usage_error(c->name, "--save-directions needs --max-slice");
     if (a->have_slices && a->slice_dim == 0)
         return cli_usage_error(c->name, "--slices needs --slice-dim K (K >= 1)");
     return -1;

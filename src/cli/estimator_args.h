@@ -29,7 +29,9 @@ enum {
     OPT_SLICE_DIM,
     OPT_NORMALS,
     OPT_QUIET,
-    OPT_SIGMA_FILE
+    OPT_SIGMA_FILE,
+    OPT_MAX_SLICE,
+    OPT_SAVE_DIRS
 };
 
 /* Default --tolerance: the run's [estimate] tolerance. */
@@ -100,6 +102,8 @@ typedef struct est_args {
     size_t group_col;
     int have_group_col;
     size_t slices, slice_dim; /* slice_dim 0: unsliced */
+    int max_slice;            /* --max-slice: the maximum over projections, not the mean */
+    const char *save_dirs;    /* --save-directions F, NULL: not given */
     int have_slices;
     int quiet; /* --quiet: no progress line */
     const char *path;
