@@ -376,7 +376,7 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("hetero");
     TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 300);
+    tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_isotropic_limit);
     tcase_add_test(tc, test_truncation_and_threads);
     tcase_add_test(tc, test_product_channel_grid);

@@ -37,7 +37,7 @@ START_TEST(test_gaussian_closed_form) {
     iflow_error err = {0};
     ck_assert_int_eq(iflow_slice_basis(D, D, 77, 0, rot, &err), 0);
     enum { B = 4 };
-    size_t n = 1500;
+    size_t n = 1000;
     double est[B], mean = 0, var = 0;
     size_t *g = malloc(n * sizeof *g);
     for (size_t i = 0; i < n; i++) g[i] = i;
@@ -49,7 +49,7 @@ START_TEST(test_gaussian_closed_form) {
         o.mc = 4;
         o.seed = 3 + (uint64_t)b;
         o.tolerance = 1e-6;
-        iflow_maxslice_options mo = {.dim = K, .starts = 4, .sweeps = 30, .seed = (uint64_t)b};
+        iflow_maxslice_options mo = {.dim = K, .starts = 3, .sweeps = 20, .seed = (uint64_t)b};
         iflow_maxsliced_estimate e;
         ck_assert_int_eq(iflow_maxsliced_grouped_mi(s, n, D, g, n, &o, &mo, dirs, &e, &err), 0);
         est[b] = e.mi.mi.value;
@@ -125,7 +125,7 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("maxsliced");
     TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 300);
+    tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_gaussian_closed_form);
     tcase_add_test(tc, test_above_random_slices_and_invariant);
     suite_add_tcase(s, tc);
