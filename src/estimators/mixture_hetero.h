@@ -4,6 +4,7 @@
 #ifndef IFLOW_MIXTURE_HETERO_H
 #define IFLOW_MIXTURE_HETERO_H
 
+#include "isa.h"
 #include "mixture_kernel.h"
 
 /* Fills cx's heteroscedastic fields from cx->p (sigma, sigma_cols, lw): ln v_j =
@@ -25,9 +26,15 @@ size_t iflow_mixh_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1
 /* As iflow_mix_shift_fallback with the scaled distances. */
 void iflow_mixh_shift_fallback(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
                                workspace *w, size_t nq);
-/* As iflow_mix_sweep: the three sums of each query over the runs, in run order. */
-void iflow_mixh_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
-                      size_t nq);
+/* As iflow_mix_sweep: the three sums of each query over the runs, in run order; the variant of
+ * the instruction set in use (isa.h), each compiled from mixture_hetero_sweep.c. */
+IFLOW_ISA_DECLARE(void, iflow_mixh_sweep,
+                  (const mc_ctx *cx, const centre_run *runs, size_t n_runs, workspace *w,
+                   size_t nq));
+static inline void iflow_mixh_sweep(const mc_ctx *cx, const centre_run *runs, size_t n_runs,
+                                    workspace *w, size_t nq) {
+    IFLOW_ISA_PICK(iflow_mixh_sweep)(cx, runs, n_runs, w, nq);
+}
 /* The truncation radius of query centre i (see the proof in mixture_hetero.c); t holds its k
  * draws as iflow_mixh_draw made them. */
 double iflow_mixh_radius(const mc_ctx *cx, size_t i, const double *t);
