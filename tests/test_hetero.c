@@ -345,7 +345,8 @@ START_TEST(test_cli_sigma_file) {
     iflow_error err = {0};
     ck_assert_int_eq(iflow_sp_entropy_hetero(s, sig, d, n, d, &o, &e, &err), 0);
     int st;
-    snprintf(args, sizeof args, "entropy --sigma-file '%s' '%s'", gp, sp);
+    snprintf(args, sizeof args, "entropy --mc 16 --seed 1 --tolerance 1e-6 --sigma-file '%s' '%s'",
+             gp, sp);
     char *out = run_cli(args, &st);
     ck_assert_int_eq(st, 0);
     char want[64];
