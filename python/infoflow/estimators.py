@@ -133,8 +133,8 @@ def sp_mi2(samples, groups_a, groups_b, sigma, mc=1, seed=1, tolerance=1e-6, thr
     return a, b
 
 
-def sp_cmi(samples, groups_x, groups_y, sigma, mc=16, seed=1, tolerance=1e-6, threads=0,
-           query_stride=1, stream=0, normals="v1"):
+def sp_cmi(samples, groups_x, groups_y, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
+           query_stride=1, stream=0, normals="v2"):
     """Conditional information I(X;T|Y) = I(X;T) - I(Y;T) for Y a function of X (every group
     of groups_x inside one group of groups_y, e.g. inputs and their labels), from the draws of
     sp_mi2: per draw the difference of the two integrands, so its standard error is that of one
