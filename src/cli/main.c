@@ -69,7 +69,11 @@ static int dispatch(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
+#ifdef IFLOW_ISA_MULTI
         printf("infoflow %s (vector kernels: %s)\n", IFLOW_VERSION, iflow_isa_name(iflow_isa()));
+#else
+        printf("infoflow %s (vector kernels: one copy, the build's flags)\n", IFLOW_VERSION);
+#endif
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
