@@ -71,8 +71,13 @@ static int dispatch(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
+#ifdef IFLOW_ISA_MULTI
         printf("infoflow %s (vector kernels: %s; OpenBLAS core %s)\n", IFLOW_VERSION,
                iflow_isa_name(iflow_isa()), iflow_blas_core());
+#else
+        printf("infoflow %s (vector kernels: one copy, the build's flags; OpenBLAS core %s)\n",
+               IFLOW_VERSION, iflow_blas_core());
+#endif
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
