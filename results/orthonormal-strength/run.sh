@@ -2,12 +2,12 @@
 # Strength sweep of the orthonormality step on the 12-bit net (training only, seed 1):
 # runs configs/alpha-A.ini into alpha-A/ (two alphas at a time) and writes summary.txt, the final
 # clean accuracies beside the unconstrained net's (results/szt-tanh, seed 1). Usage (from the repository root):
-#   results/orthonormal-strength/run.sh [ALPHA ...]   (default: 0.0001 0.0003 0.001 0.003)
+#   results/orthonormal-strength/run.sh [ALPHA ...]   (default: 0.00001 0.00003 0.0001 0.0003 0.001 0.003)
 set -euo pipefail
 D=results/orthonormal-strength
 BIN=${BIN:-build/infoflow}
 alphas=("$@")
-((${#alphas[@]})) || alphas=(0.0001 0.0003 0.001 0.003)
+((${#alphas[@]})) || alphas=(0.00001 0.00003 0.0001 0.0003 0.001 0.003)
 run() { # an interrupted run is resumed
     local resume=()
     [[ -f $D/alpha-$1/config.ini ]] && resume=(--resume)
