@@ -8,7 +8,8 @@ Compression phase of layer l (defined from the data): the measured epochs from t
 I(X;T_l) is largest to the last epoch that has both I(X;T_l) and the clustering measures. Only
 epochs present in both files count. For every layer the table gives the phase, its number of
 epochs n, the drop dI = I(X;T_l) at the maximum minus at the last epoch with its standard error
-(the two epochs' I_XT_se combined as independent), then Pearson's r (and Spearman's rho in
+(the two epochs' I_XT_se combined as independent: the total se in the v3 layout of mi.csv, the
+Monte Carlo se in older ones), then Pearson's r (and Spearman's rho in
 brackets) of I(X;T_l) with cos_within, cos_between, the gap cos_within - cos_between, the
 silhouette and the k-NN label agreement. Runs with sliced SP (I_XT_sliced in mi.csv) get a second
 block with that column as I(X;T_l). A layer whose drop dI is within two standard errors or
@@ -50,6 +51,16 @@ def number(row, key, path):
     if not math.isfinite(x):
         sys.exit(f"compression_clustering: {path}: '{key}' = '{v}' is not finite")
     return x
+
+
+def standard_error(v):
+    """An *_se cell: None when absent, empty or not a finite number (the v3 layout writes the
+    total se as n/a when it cannot be estimated); then only the 0.01-nat floor applies."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
 
 
 def pearson(x, y):
@@ -100,7 +111,7 @@ def table(run, mi_rows, cl, column, mi_path, pooled):
             e = int(r["epoch"])
             i = number(r, column, mi_path)
             se_col = column + "_se"
-            se = number(r, se_col, mi_path) if se_col in r else None
+            se = standard_error(r.get(se_col))
             if i is not None and (e, layer) in cl:
                 pts.append((e, i, se))
         if not pts:
