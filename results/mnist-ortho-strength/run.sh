@@ -23,7 +23,8 @@ for a in "${alphas[@]}"; do
 done
 wait
 # summary.txt: clean (noiseless) accuracies at the last epoch and averaged over the last 10% of
-# the epochs (metrics.csv columns train_acc_clean, test_acc_clean), one line per alpha
+# the epochs (metrics.csv columns train_acc_clean, test_acc_clean), one line per alpha; seconds:
+# the sum of metrics.csv's per-epoch training seconds (not wall clock)
 {
     echo "machine: $(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(uptime | sed 's/.*load/load/')"
     printf '%-8s %6s %10s %10s %14s %14s %8s\n' alpha epoch train_last test_last train_last10% test_last10% seconds
