@@ -156,6 +156,20 @@ static void write_samples(const char *rel, size_t n, size_t d, int groups) {
     fclose(f);
 }
 
+/* n rows of d heteroscedastic noise stds in [0.05, 0.5). */
+static void write_stds(const char *rel, size_t n, size_t d) {
+    char path[900];
+    path_of(path, sizeof path, rel);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    iflow_rng r;
+    iflow_rng_init(&r, 19, 4);
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++)
+            fprintf(f, "%.6f%s", 0.05 + 0.45 * iflow_rng_uniform(&r), c + 1 < d ? "," : "\n");
+    fclose(f);
+}
+
 /* 160 rows of 5 features in [0, 1), label = whether x1+x2+x3 > 1.5 (x4+x5). */
 static void write_data(void) {
     char path[900];
@@ -208,11 +222,15 @@ static void teardown(void) { iflow_rmtree(tmpdir); }
 START_TEST(test_entropy_mi_any_ranks) {
     write_samples("s.csv", 900, 3, 0);
     write_samples("g.csv", 900, 2, 1);
+    write_stds("sig3.csv", 900, 3);
+    write_stds("sig1.csv", 900, 1);
     const char *cases[][10] = {
         {"entropy", "--sigma", "0.1", "s.csv", NULL},
         {"entropy", "--sigma", "0.1", "--tolerance", "1e-6", "--mc", "3", "s.csv", NULL},
         {"mi", "--group-col", "0", "--sigma", "0.3", "g.csv", NULL},
         {"mi", "--group-col", "0", "--sigma", "0.3", "--tolerance", "1e-6", "--mc", "1", "g.csv"},
+        {"entropy", "--sigma-file", "sig3.csv", "--tolerance", "0", "s.csv", NULL},
+        {"mi", "--group-col", "0", "--sigma-file", "sig1.csv", "--mc", "2", "g.csv", NULL},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const char *args[16];
@@ -224,8 +242,9 @@ START_TEST(test_entropy_mi_any_ranks) {
         ck_assert_int_eq(run_np(0, args), 0);
         char *plain = json_without_seconds();
         args[n + 1] = "1";
-        /* 1, 2 and 3 ranks in case 0; then 3, 2, 3 (keeps the sanitizer run short) */
-        for (int np = c == 0 ? 1 : c == 2 ? 2 : 3; np <= (c == 2 ? 2 : 3); np++) {
+        /* 1, 2 and 3 ranks in case 0; then 3, 2, 3, 2, 3 (keeps the sanitizer run short) */
+        int two = c == 2 || c == 4;
+        for (int np = c == 0 ? 1 : two ? 2 : 3; np <= (two ? 2 : 3); np++) {
             ck_assert_int_eq(run_np(np, args), 0);
             char *got = json_without_seconds();
             ck_assert_msg(!strcmp(plain, got), "%s on %d ranks: %s, one process: %s", args[0], np,

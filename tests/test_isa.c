@@ -10,6 +10,7 @@
 #include "check_util.h"
 #include "dense_small.h"
 #include "isa.h"
+#include "mixture_hetero.h"
 #include "mixture_kernel.h"
 #include "normal_v2.h"
 #include "tanh_array.h"
@@ -208,6 +209,81 @@ START_TEST(test_mix_sweep_variants) {
 }
 END_TEST
 
+/* The heteroscedastic sweep likewise, with a std per centre and one per coordinate. */
+START_TEST(test_mixh_sweep_variants) {
+    void (*fn[])(const mc_ctx *, const centre_run *, size_t, workspace *, size_t) =
+        VARIANTS(iflow_mixh_sweep);
+    const size_t n = 1003, k = 2;
+    iflow_rng rng;
+    iflow_rng_init(&rng, 6, 0);
+    for (size_t d = 1; d <= 13; d += 3) {
+        for (size_t cols = 1; cols <= d; cols += d > 1 ? d - 1 : 1) {
+            double *s = malloc(n * d * sizeof *s), *sig = malloc(n * cols * sizeof *sig);
+            double *ga = malloc(n * sizeof *ga), *gb = malloc(n * sizeof *gb);
+            for (size_t i = 0; i < n * d; i++) s[i] = iflow_rng_uniform(&rng);
+            for (size_t i = 0; i < n * cols; i++) sig[i] = 0.1 + 0.3 * iflow_rng_uniform(&rng);
+            for (size_t i = 0; i < n; i++) ga[i] = (double)(i % 3), gb[i] = (double)(i % 5);
+            iflow_mix_mc p = {.s = s,
+                              .ga = ga,
+                              .gb = gb,
+                              .n = n,
+                              .d = d,
+                              .k = k,
+                              .seed = 9,
+                              .sigma = sig,
+                              .sigma_cols = cols};
+            mc_ctx cx = {.p = &p, .ng = 2};
+            ck_assert_int_eq(iflow_mixh_setup(&cx), 0);
+            iflow_mix_tiles tl;
+            ck_assert_int_eq(iflow_mix_tiles_new(&tl, s, cx.hlv, ga, gb, n, d), 0);
+            double *tw = iflow_mixh_tiles(&cx, &tl);
+            ck_assert_ptr_nonnull(tw);
+            workspace w, ref;
+            size_t nqc = 13;
+            ck_assert_int_eq(iflow_mix_ws_init(&w, nqc * k, d), 0);
+            ck_assert_int_eq(iflow_mix_ws_init(&ref, nqc * k, d), 0);
+            size_t nq = iflow_mixh_draw(&cx, NULL, 0, nqc, &w);
+            for (size_t q = 0; q < nq; q++) {
+                double sum[3] = {0};
+                for (size_t j = 0; j < n; j++) {
+                    double dist = 0;
+                    for (size_t c = 0; c < d; c++) {
+                        double e = w.t[q * d + c] - s[j * d + c], sg = sig[j * cols + (c % cols)];
+                        dist += e * e / (2 * sg * sg);
+                    }
+                    double e = exp(cx.hlv[j] - dist + w.c[q]);
+                    sum[0] += e;
+                    sum[1] += ga[j] == w.qa[q] ? e : 0.0;
+                    sum[2] += gb[j] == w.qb[q] ? e : 0.0;
+                }
+                for (size_t u = 0; u < 3; u++) ref.sum[u * w.cap_q + q] = sum[u];
+            }
+            for (int l = 0; l < IFLOW_ISA_COUNT; l++) {
+                if (!fn[l] || !runs_here(l)) continue;
+                fn[l](&cx, tl.runs, tl.n_tiles, &w, nq);
+                for (size_t q = 0; q < nq; q++)
+                    for (size_t u = 0; u < 3; u++) {
+                        double r = ref.sum[u * w.cap_q + q], g = w.sum[u * w.cap_q + q];
+                        ck_assert_msg(fabs(g - r) <= 1e-13 * r,
+                                      "d %zu cols %zu variant %s draw %zu sum %d: %.17g against "
+                                      "%.17g",
+                                      d, cols, iflow_isa_name((iflow_isa_level)l), q, (int)u, g, r);
+                    }
+            }
+            iflow_mix_ws_free(&w);
+            iflow_mix_ws_free(&ref);
+            iflow_mix_tiles_free(&tl);
+            free(tw);
+            iflow_mixh_free(&cx);
+            free(s);
+            free(sig);
+            free(ga);
+            free(gb);
+        }
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("isa");
     TCase *tc = tcase_create("core");
@@ -217,6 +293,7 @@ int main(void) {
     tcase_add_test(tc, test_dense_small_variants);
     tcase_add_test(tc, test_tanh_variants);
     tcase_add_test(tc, test_mix_sweep_variants);
+    tcase_add_test(tc, test_mixh_sweep_variants);
     suite_add_tcase(s, tc);
     return iflow_check_run(s);
 }

@@ -764,6 +764,8 @@ START_TEST(test_mi_layouts) {
         } else {
             ck_assert(kind == IFLOW_SE_TOTAL && isfinite(se) && se > 0);
             ck_assert(isfinite(cell_at(c, "I_XT_bias", 2, l)));
+            ck_assert(isfinite(cell_at(c, "I_XT_given_Y_bias", 2, l)));
+            ck_assert(isfinite(cell_at(c, "I_XT_given_Y_se_mc", 2, l)));
         }
     }
     iflow_csv_free(c);
@@ -791,9 +793,35 @@ START_TEST(test_mi_layouts) {
     ck_assert_uint_eq(c->n_cols, 15);
     ck_assert_uint_lt(c->n_cols, new_cols);
     ck_assert(isfinite(cell_at(c, "I_XT_se", 3, 2)) && isfinite(cell_at(c, "h_T_se", 3, 2)));
+    ck_assert_ptr_null(strstr(mi2, "I_XT_given_Y")); /* nor the conditional information */
     iflow_csv_free(c);
     free(mi);
     free(mi2);
+}
+END_TEST
+
+/* mi.csv's I_XT_given_Y is I_XT - I_YT (the same draws, paired; up to the printed digits) and
+ * >= 0, with an se (and its Monte Carlo part) below the two added. */
+START_TEST(test_mi_conditional_column) {
+    iflow_error err = {0};
+    ck_assert_msg(run("run.ini", "c", 0, 0, &err) == 0, "%s", err.msg);
+    iflow_csv *c = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "%s/c/mi.csv", tmpdir);
+    ck_assert_int_eq(iflow_csv_read(path, &c, &err), 0);
+    for (double e = 2; e <= 6; e += 4)
+        for (double l = 1; l <= 3; l++) {
+            double ixt = cell_at(c, "I_XT", e, l), iyt = cell_at(c, "I_YT", e, l);
+            double cond = cell_at(c, "I_XT_given_Y", e, l),
+                   se = cell_at(c, "I_XT_given_Y_se", e, l);
+            ck_assert_double_eq_tol(cond, ixt - iyt, 1e-8 * (1 + fabs(ixt)));
+            ck_assert_double_ge(cond, 0);
+            ck_assert(se > 0 && se <= cell_at(c, "I_XT_se", e, l) + cell_at(c, "I_YT_se", e, l));
+            double mc = cell_at(c, "I_XT_given_Y_se_mc", e, l);
+            ck_assert(mc > 0 && mc <= cell_at(c, "I_XT_se_mc", e, l) +
+                                          cell_at(c, "I_YT_se_mc", e, l) + 1e-12);
+        }
+    iflow_csv_free(c);
 }
 END_TEST
 
@@ -853,6 +881,7 @@ int main(void) {
     tcase_add_test(tc, test_checkpoint_identity_checked);
     tcase_add_test(tc, test_resume_keeps_what_was_measured);
     tcase_add_test(tc, test_mi_layouts);
+    tcase_add_test(tc, test_mi_conditional_column);
     tcase_add_test(tc, test_max_rows_and_huge_noise);
     tcase_add_test(tc, test_clustering_skipped_with_message);
     suite_add_tcase(s, tc);

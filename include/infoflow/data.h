@@ -55,6 +55,10 @@ typedef struct iflow_matrix {
  * NaN/Inf (with the row number), an empty file, a truncated .npy, an unsupported dtype. */
 IFLOW_API int iflow_matrix_load(const char *path, iflow_matrix **out, iflow_error *err);
 
+/* The 1-based line of data row `row` (0-based) of the CSV file read by iflow_matrix_load, for
+ * messages about a value found bad after loading; *line = 0 for a .npy file or no such row. */
+IFLOW_API int iflow_matrix_row_line(const char *path, size_t row, size_t *line, iflow_error *err);
+
 /* The same, and column id_col (0-based) also as exact integers in *ids (rows entries, malloc'ed,
  * caller frees): CSV digits are read as integers, so ids beyond 2^53 stay distinct; a float
  * value must be an integer <= 2^53. A pipe or device is read to its end first (at most 4 GiB),

@@ -140,6 +140,43 @@ IFLOW_API int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const si
                                    const iflow_sp_options *opt, iflow_mi_estimate *out_a,
                                    iflow_mi_estimate *out_b, iflow_error *err);
 
+/* Conditional information I(A;T|B) = I(A;T) - I(B;T) when B is a function of A (every group
+ * of a inside one group of b; e.g. I(X;T|Y) with a = input, b = label), from the draws of
+ * iflow_sp_grouped_mi2 (which it also fills): per draw the difference of the two integrands, so
+ * cond's standard error is that of one average (paired draws, covariance included; total,
+ * stratified by group_a, with its se_mc, as out_a's), its bias (opt->bias) from the same
+ * half-samples, and cond->value equals out_a->mi.value - out_b->mi.value up to rounding. */
+IFLOW_API int iflow_sp_grouped_cmi(const double *s, size_t n, size_t d, const size_t *group_a,
+                                   size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                                   const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                                   iflow_mi_estimate *out_b, iflow_estimate *cond,
+                                   iflow_error *err);
+
+/* Heteroscedastic SP (docs/ESTIMATION.md section 12): sample j's noise is N(0, diag(sigma_j^2)),
+ *     g(t) = (1/n) sum_j N(t; s_j, diag(sigma_j^2)),
+ * with sigma (n x sigma_cols, row-major) holding one std per sample (sigma_cols = 1, the same in
+ * every coordinate) or one per coordinate (sigma_cols = d), all > 0: e.g. Gaussian dropout
+ * T = S * eps, eps ~ N(1, v), is sigma_jc = sqrt(v) |s_jc|. Draws t_ij = s_i + sigma_i * z_ij.
+ * opt->beta is not used; everything else (mc, seed, stream, tolerance with the same provable
+ * bound on every ln g, threads, query_stride, normals, bias; se, se_mc) as for the isotropic
+ * estimators, and the
+ * same numbers for any thread count or number of MPI ranks. */
+IFLOW_API int iflow_sp_entropy_hetero(const double *s, const double *sigma, size_t sigma_cols,
+                                      size_t n, size_t d, const iflow_sp_options *opt,
+                                      iflow_estimate *out, iflow_error *err);
+
+/* Grouped information with heteroscedastic noise (as iflow_sp_grouped_mi2, sigma as in
+ * iflow_sp_entropy_hetero). group_b may be NULL (then out_b and cond are not filled); cond, when
+ * not NULL, gets I(A;T|B) as in iflow_sp_grouped_cmi. With singleton groups a, h(T|A) needs no
+ * draws: the mean over the samples of (d/2) ln(2 pi e) + sum_c ln sigma_jc (se_mc 0; its total
+ * se n/a, as with any group of one sample). */
+IFLOW_API int iflow_sp_grouped_hetero(const double *s, const double *sigma, size_t sigma_cols,
+                                      size_t n, size_t d, const size_t *group_a, size_t n_groups_a,
+                                      const size_t *group_b, size_t n_groups_b,
+                                      const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                                      iflow_mi_estimate *out_b, iflow_estimate *cond,
+                                      iflow_error *err);
+
 #ifdef __cplusplus
 }
 #endif

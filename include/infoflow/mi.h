@@ -66,7 +66,9 @@ typedef struct iflow_layer_info {
      * information the layer keeps; the k-sliced and clustering measures still resolve it. */
     double ixt_ceiling, iyt_ceiling;
     int ixt_saturated, iyt_saturated;
-    int has_bounds; /* layer 1 only */
+    iflow_estimate ixt_given_y; /* I(X;T_l|Y) = I(X;T_l) - I(Y;T_l) from the same draws
+                                   (iflow_sp_grouped_cmi: total se of the paired difference) */
+    int has_bounds;             /* layer 1 only */
     double kde_lower, kde_upper;
     size_t n_bins;
     iflow_bin_info bins[IFLOW_MAX_BINS];

@@ -72,6 +72,35 @@ IFLOW_API int iflow_sliced_grouped_mi2(const double *s, size_t n, size_t d, cons
                                        iflow_sliced_estimate *out_mc_a,
                                        iflow_sliced_estimate *out_mc_b, iflow_error *err);
 
+/* Max-sliced information (Tsur, Goldfeld & Greenewald 2023; docs/ESTIMATION.md section 12):
+ * max over d x k A with A^T A = I_k of I(G; A^T T), T = S + N(0, beta^2 I_d). A^T T is again a
+ * noisy layer (A^T S + N(0, beta^2 I_k) exactly), so each candidate is an SP estimate in k
+ * dimensions. The search uses common random numbers (draws of centre i from stream
+ * sp->stream + n + i for every candidate): from the best of `starts` Haar bases (seed, streams
+ * 0..starts-1), a coordinate search over the rotations that mix A with its complement, for at
+ * most `sweeps` sweeps (the angle halves after a sweep without a gain, from 0.5 rad to 1e-3).
+ * The maximum of estimates is biased upward; the reported value is a fresh estimate at the
+ * optimum (draws from sp->stream + i, those of iflow_sp_grouped_mi on the projected samples),
+ * unbiased for the mixture quantity at that A given the samples. */
+typedef struct iflow_maxslice_options {
+    size_t dim;    /* k, 1 <= k < d */
+    size_t starts; /* random starting bases, >= 1 */
+    size_t sweeps; /* at most this many sweeps of the coordinate search */
+    uint64_t seed; /* of the starting bases */
+} iflow_maxslice_options;
+
+typedef struct iflow_maxsliced_estimate {
+    iflow_mi_estimate mi; /* fresh estimate at the optimum (its se: Monte Carlo, as for SP) */
+    double search_value;  /* the search's best value (biased upward: for comparison only) */
+    size_t evaluations;   /* SP estimates the search made */
+} iflow_maxsliced_estimate;
+
+/* directions: NULL or d x k (row-major), filled with the optimum's orthonormal columns. */
+IFLOW_API int iflow_maxsliced_grouped_mi(const double *s, size_t n, size_t d, const size_t *group,
+                                         size_t n_groups, const iflow_sp_options *sp,
+                                         const iflow_maxslice_options *mo, double *directions,
+                                         iflow_maxsliced_estimate *out, iflow_error *err);
+
 #ifdef __cplusplus
 }
 #endif

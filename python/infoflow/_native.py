@@ -132,6 +132,17 @@ _SIGNATURES = {
     "iflow_sp_grouped_mi2": (ctypes.c_int, [_P, _SZ, _SZ, _P, _SZ, _P, _SZ,
                                             ctypes.POINTER(SpOptions), ctypes.POINTER(MiEstimate),
                                             ctypes.POINTER(MiEstimate), _ERR]),
+    "iflow_sp_grouped_cmi": (ctypes.c_int, [_P, _SZ, _SZ, _P, _SZ, _P, _SZ,
+                                            ctypes.POINTER(SpOptions), ctypes.POINTER(MiEstimate),
+                                            ctypes.POINTER(MiEstimate), ctypes.POINTER(Estimate),
+                                            _ERR]),
+    "iflow_sp_entropy_hetero": (ctypes.c_int, [_P, _P, _SZ, _SZ, _SZ, ctypes.POINTER(SpOptions),
+                                               ctypes.POINTER(Estimate), _ERR]),
+    "iflow_sp_grouped_hetero": (ctypes.c_int, [_P, _P, _SZ, _SZ, _SZ, _P, _SZ, _P, _SZ,
+                                               ctypes.POINTER(SpOptions),
+                                               ctypes.POINTER(MiEstimate),
+                                               ctypes.POINTER(MiEstimate),
+                                               ctypes.POINTER(Estimate), _ERR]),
     "iflow_bin_entropy": (ctypes.c_int, [_P, _SZ, _SZ, ctypes.POINTER(Binning),
                                          ctypes.POINTER(_D), _ERR]),
     "iflow_bin_grouped": (ctypes.c_int, [_P, _SZ, _SZ, ctypes.POINTER(Binning), _P, _SZ,
@@ -256,6 +267,23 @@ def as_groups(groups, n, name="groups"):
         raise ValueError(f"{name}: ids must be integers, got dtype {g.dtype}")
     values, inverse = np.unique(g, return_inverse=True)
     return np.ascontiguousarray(inverse, dtype=np.uintp), len(values)
+
+
+def as_sigma(sigma, n, d):
+    """The noise std of the SP estimators: a scalar -> (float, None, 0) (isotropic); an (n,) or
+    (n, 1) array (a std per sample) or an (n, d) array (a std per coordinate) -> (1.0, the
+    C-contiguous float64 array, its column count) (heteroscedastic)."""
+    a = np.asarray(sigma)
+    if a.ndim == 0:
+        return float(a), None, 0
+    if a.dtype.kind not in "fiu":
+        raise ValueError(f"sigma: need numbers, got dtype {a.dtype}")
+    if a.ndim == 1:
+        a = a.reshape(-1, 1)
+    if a.ndim != 2 or a.shape[0] != n or a.shape[1] not in (1, d):
+        raise ValueError(f"sigma: need a scalar, an ({n},) or an ({n}, 1) or ({n}, {d}) array, "
+                         f"got shape {np.asarray(sigma).shape}")
+    return 1.0, np.ascontiguousarray(a, dtype=np.float64), a.shape[1]
 
 
 def address(a):

@@ -15,10 +15,10 @@ import math
 import warnings
 
 from . import _native
-from ._native import address, as_groups, as_samples, call, sp_options
+from ._native import address, as_groups, as_samples, as_sigma, call, sp_options
 
-__all__ = ["sp_entropy", "sp_mi", "sp_mi_terms", "sp_mi2", "pairwise_bounds", "bin_entropy",
-           "bin_mi", "knn_entropy", "gaussian_entropy"]
+__all__ = ["sp_entropy", "sp_mi", "sp_mi_terms", "sp_mi2", "sp_cmi", "pairwise_bounds",
+           "bin_entropy", "bin_mi", "knn_entropy", "gaussian_entropy"]
 
 
 def gaussian_entropy(d, sigma):
@@ -50,15 +50,22 @@ def sp_entropy_terms(samples, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, we
     h_corrected = h - h_bias (ESTIMATION.md section 11)."""
     s = as_samples(samples)
     n, d = s.shape
+    beta, sig, cols = as_sigma(sigma, n, d)
     w = None
     if weights is not None:
+        if sig is not None:
+            raise ValueError("weights: not with a per-sample sigma (give equal-weight samples)")
         w = as_samples(weights, "weights").reshape(-1)
         if w.shape[0] != n:
             raise ValueError(f"weights: need one per sample ({n}), got {w.shape[0]}")
-    opt = sp_options(sigma, mc, seed, tolerance, threads, normals=normals, bias=bias)
+    opt = sp_options(beta, mc, seed, tolerance, threads, normals=normals, bias=bias)
     out = _native.Estimate()
-    call("iflow_sp_entropy", address(s), None if w is None else address(w), n, d,
-         ctypes.byref(opt), ctypes.byref(out))
+    if sig is not None:
+        call("iflow_sp_entropy_hetero", address(s), address(sig), cols, n, d, ctypes.byref(opt),
+             ctypes.byref(out))
+    else:
+        call("iflow_sp_entropy", address(s), None if w is None else address(w), n, d,
+             ctypes.byref(opt), ctypes.byref(out))
     return _estimate(out, "h")
 
 
@@ -70,7 +77,10 @@ def sp_entropy(samples, sigma, mc=1, seed=1, tolerance=1e-6, threads=0, weights=
 
     Args:
         samples: (n, d) array of samples s_j.
-        sigma: noise std (> 0).
+        sigma: noise std (> 0): a scalar, or heteroscedastic noise (ESTIMATION.md section 12)
+            N(0, diag(sigma_j^2)) around sample j: an (n,) array (a std per sample) or an
+            (n, d) array (a std per coordinate), e.g. Gaussian dropout T = S * eps,
+            eps ~ N(1, v): sigma = sqrt(v) * abs(samples). As `--sigma-file` on the CLI.
         mc: draws per sample (>= 1). The defaults (mc, tolerance, normals) are those of a
             run's [estimate] and of `infoflow entropy` / `mi`: the same numbers on every path.
         seed: seed of the draws (the draws around sample i come from stream i of this seed).
@@ -127,10 +137,15 @@ def sp_mi_terms(samples, groups, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
     s = as_samples(samples)
     n, d = s.shape
     g, n_groups = as_groups(groups, n)
-    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals, bias)
+    beta, sig, cols = as_sigma(sigma, n, d)
+    opt = sp_options(beta, mc, seed, tolerance, threads, stream, query_stride, normals, bias)
     out = _native.MiEstimate()
-    call("iflow_sp_grouped_mi", address(s), n, d, address(g), n_groups, ctypes.byref(opt),
-         ctypes.byref(out))
+    if sig is not None:
+        call("iflow_sp_grouped_hetero", address(s), address(sig), cols, n, d, address(g),
+             n_groups, None, 0, ctypes.byref(opt), ctypes.byref(out), None, None)
+    else:
+        call("iflow_sp_grouped_mi", address(s), n, d, address(g), n_groups, ctypes.byref(opt),
+             ctypes.byref(out))
     return _mi_terms(out)
 
 
@@ -158,15 +173,55 @@ def sp_mi2(samples, groups_a, groups_b, sigma, mc=1, seed=1, tolerance=1e-6, thr
     Returns:
         (terms_a, terms_b): two dicts as returned by sp_mi_terms.
     """
+    a, b, _ = _grouped2(samples, groups_a, groups_b, sigma, mc, seed, tolerance, threads,
+                        query_stride, stream, normals, bias, samples_exact, conditional=False)
+    return a, b
+
+
+def sp_cmi(samples, groups_x, groups_y, sigma, mc=1, seed=1, tolerance=1e-6, threads=0,
+           query_stride=1, stream=0, normals="v2", bias=True, samples_exact=False):
+    """Conditional information I(X;T|Y) = I(X;T) - I(Y;T) for Y a function of X (every group
+    of groups_x inside one group of groups_y, e.g. inputs and their labels), from the draws of
+    sp_mi2: per draw the difference of the two integrands, so its standard error is that of one
+    average (the two estimates' covariance included), stratified by groups_x like sp_mi2's.
+    Arguments as in sp_mi2 (sigma may be per sample, as in sp_entropy).
+
+    Returns:
+        dict with cmi, cmi_se (total), cmi_se_mc, cmi_se_kind, cmi_bias, cmi_corrected (nats,
+        as the terms of sp_mi_terms), x and y: the dicts of sp_mi2 (cmi equals
+        x["mi"] - y["mi"] up to rounding).
+    """
+    a, b, c = _grouped2(samples, groups_x, groups_y, sigma, mc, seed, tolerance, threads,
+                        query_stride, stream, normals, bias, samples_exact, conditional=True)
+    if samples_exact:
+        c.se, c.se_kind, c.bias, c.has_bias = c.se_mc, 1, 0.0, 1
+    t = _estimate(c, "cmi")
+    t.update({"x": a, "y": b})
+    return t
+
+
+def _grouped2(samples, groups_a, groups_b, sigma, mc, seed, tolerance, threads, query_stride,
+              stream, normals, bias, samples_exact, conditional):
+    """The two groupings' terms and, when conditional, I(A;T|B) (an Estimate, else None)."""
     s = as_samples(samples)
     n, d = s.shape
     ga, na = as_groups(groups_a, n, "groups_a")
     gb, nb = as_groups(groups_b, n, "groups_b")
-    opt = sp_options(sigma, mc, seed, tolerance, threads, stream, query_stride, normals, bias)
+    beta, sig, cols = as_sigma(sigma, n, d)
+    opt = sp_options(beta, mc, seed, tolerance, threads, stream, query_stride, normals, bias)
     out_a, out_b = _native.MiEstimate(), _native.MiEstimate()
-    call("iflow_sp_grouped_mi2", address(s), n, d, address(ga), na, address(gb), nb,
-         ctypes.byref(opt), ctypes.byref(out_a), ctypes.byref(out_b))
-    return _mi_terms(out_a, samples_exact), _mi_terms(out_b, samples_exact)
+    cond = _native.Estimate() if conditional else None
+    if sig is not None:
+        call("iflow_sp_grouped_hetero", address(s), address(sig), cols, n, d, address(ga), na,
+             address(gb), nb, ctypes.byref(opt), ctypes.byref(out_a), ctypes.byref(out_b),
+             ctypes.byref(cond) if conditional else None)
+    elif conditional:
+        call("iflow_sp_grouped_cmi", address(s), n, d, address(ga), na, address(gb), nb,
+             ctypes.byref(opt), ctypes.byref(out_a), ctypes.byref(out_b), ctypes.byref(cond))
+    else:
+        call("iflow_sp_grouped_mi2", address(s), n, d, address(ga), na, address(gb), nb,
+             ctypes.byref(opt), ctypes.byref(out_a), ctypes.byref(out_b))
+    return _mi_terms(out_a, samples_exact), _mi_terms(out_b, samples_exact), cond
 
 
 def pairwise_bounds(samples, sigma, threads=0):

@@ -98,7 +98,7 @@ def test_same_defaults_in_every_path(cli, npy):
     _native.lib().iflow_sp_options_default(ctypes.byref(opt))
     names = {v: k for k, v in _native.NORMALS.items()}
     for fn in (infoflow.sp_entropy, infoflow.sp_entropy_terms, infoflow.sp_mi, infoflow.sp_mi_terms,
-               infoflow.sp_mi2):
+               infoflow.sp_mi2, infoflow.sp_cmi):
         p = inspect.signature(fn).parameters
         assert (p["mc"].default, p["tolerance"].default, p["normals"].default) == \
             (opt.mc, opt.tolerance, names[opt.normals]), fn.__name__
@@ -120,6 +120,58 @@ def test_sp_mi2_is_two_sp_mi(npy):
     # b's standard errors are stratified by ga (the inputs), alone's by gb: the rest agrees.
     for key in ("mi", "h", "h_cond"):
         assert b[key] == alone[key] and b[key + "_se_mc"] == alone[key + "_se_mc"]
+
+
+@pytest.mark.parametrize("per_coordinate", [False, True])
+def test_sp_sigma_array_equals_cli(cli, npy, per_coordinate):
+    """A per-sample sigma ((n,) or (n, d)) is `--sigma-file`: the same numbers for entropy and
+    grouped MI."""
+    x = samples(d=2)
+    rng = np.random.default_rng(4)
+    sig = rng.uniform(0.05, 0.5, size=(len(x), 2) if per_coordinate else len(x))
+    h, se = infoflow.sp_entropy(x, sig, mc=8)
+    j = cli_json(cli("entropy", "--sigma-file", npy(sig), "--mc", 8, npy(x)))
+    assert (printed(h), printed(se)) == (j["h"], j["h_se"])
+    ids = np.arange(len(x)) % 4
+    t = infoflow.sp_mi_terms(x, ids, sig, mc=8)
+    j = cli_json(cli("mi", "--group-col", 0, "--sigma-file", npy(sig), "--mc", 8,
+                     npy(np.column_stack([ids, x]))))
+    for key in ("mi", "mi_se", "mi_se_mc", "mi_bias", "h_cond", "h_cond_se"):
+        assert printed(t[key]) == j[key]
+
+
+def test_sp_sigma_array_isotropic_limit_and_shapes():
+    """sigma = beta everywhere is the scalar estimate (up to rounding); bad shapes and values
+    raise ValueError naming sigma."""
+    x = samples()
+    h, se = infoflow.sp_entropy(x, 0.2, tolerance=0)
+    h1, se1 = infoflow.sp_entropy(x, np.full(len(x), 0.2), tolerance=0)
+    assert abs(h1 - h) < 1e-10 and abs(se1 - se) < 1e-10
+    with pytest.raises(ValueError, match="sigma"):
+        infoflow.sp_entropy(x, np.ones((len(x), 2)))
+    with pytest.raises(ValueError, match="sigma"):
+        infoflow.sp_entropy(x, np.zeros(len(x)))
+    with pytest.raises(ValueError, match="weights"):
+        infoflow.sp_entropy(x, np.ones(len(x)), weights=np.ones(len(x)))
+
+
+@pytest.mark.parametrize("hetero", [False, True])
+def test_sp_cmi_is_the_paired_difference(hetero):
+    """I(X;T|Y) from the draws of sp_mi2: the difference of its two columns, >= 0 here, and
+    refused when Y is not a function of X."""
+    x = samples(d=2)
+    gx = np.arange(len(x)) // 2
+    gy = (gx % 3)
+    sigma = np.full(len(x), 0.3) if hetero else 0.3
+    c = infoflow.sp_cmi(x, gx, gy, sigma, mc=8)
+    a, b = infoflow.sp_mi2(x, gx, gy, sigma, mc=8)
+    assert (c["x"], c["y"]) == (a, b)
+    assert abs(c["cmi"] - (a["mi"] - b["mi"])) < 1e-12
+    assert c["cmi"] > 0 and 0 < c["cmi_se"] <= a["mi_se"] + b["mi_se"]
+    assert 0 < c["cmi_se_mc"] <= a["mi_se_mc"] + b["mi_se_mc"] and c["cmi_se_kind"] == "total"
+    assert math.isfinite(c["cmi_bias"]) and c["cmi_corrected"] == c["cmi"] - c["cmi_bias"]
+    with pytest.raises(ValueError, match="function of group_a"):
+        infoflow.sp_cmi(x, gx, np.arange(len(x)) % 2, sigma)
 
 
 @pytest.mark.parametrize("sigma", [0.05, 0.4])

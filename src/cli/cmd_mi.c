@@ -1,5 +1,6 @@
 /* infoflow mi: estimates the grouped mutual information I(G;T) = h(T) - sum_g p_g h(T | G = g) of
  * tagged samples (one column of the file holds each row's group) and prints one JSON line. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdint.h>
@@ -33,8 +34,14 @@ static void usage(FILE *out) {
             "  --group-col C    0-based column holding the group (required)\n"
             "  --estimator E    sp (default): T = sample + N(0, sigma^2 I), SP estimate\n"
             "                   bin: T = the binned sample, plug-in entropies\n"
-            "  --sigma B        sp: noise std (required, > 0)\n" EST_HELP_SP_BIN EST_HELP_SLICED
-                EST_HELP_TAIL);
+            "  --sigma B        sp: noise std (required, > 0)\n" EST_HELP_SIGMA_FILE EST_HELP_SP_BIN
+                EST_HELP_SLICED
+            "  --max-slice      sp: with --slice-dim K, the max-sliced information: the\n"
+            "                   maximum over K-dimensional projections, searched with common\n"
+            "                   draws, then estimated at the optimum with fresh ones\n"
+            "  --save-directions F  with --max-slice: the optimum's d x K orthonormal\n"
+            "                   directions as CSV (one row per coordinate of the "
+            "sample)\n" EST_HELP_TAIL);
 }
 
 // clang-format off
@@ -42,6 +49,8 @@ static const struct option long_options[] = {
     {"group-col", required_argument, NULL, OPT_GROUP},
     EST_OPTIONS_SP_BIN,
     EST_OPTIONS_SLICED,
+    {"max-slice", no_argument, NULL, OPT_MAX_SLICE},
+    {"save-directions", required_argument, NULL, OPT_SAVE_DIRS},
     EST_OPTIONS_TAIL,
 };
 // clang-format on
@@ -53,18 +62,35 @@ static int parse_args(int argc, char **argv, est_args *a) {
     int rc = est_parse_args(&command, argc, argv, a);
     if (rc >= 0) return rc;
     if (!a->have_group_col) return cli_usage_error(CMD, "--group-col C is required");
-    if (a->est == EST_SP && a->sigma == 0)
-        return cli_usage_error(CMD, "--estimator sp needs --sigma");
+    if (a->sigma_file && a->est != EST_SP)
+        return cli_usage_error(CMD, "--sigma-file applies to --estimator sp only");
+    if (a->est == EST_SP && a->sigma == 0 && !a->sigma_file)
+        return cli_usage_error(CMD, "--estimator sp needs --sigma or --sigma-file");
     if (a->est == EST_BIN && !a->have_bins)
         return cli_usage_error(CMD, "--estimator bin needs --bin-width W or --bins szt30");
     return -1;
+}
+
+/* The d x k directions as CSV, one row per coordinate; rank 0 writes in an MPI job. */
+static int save_directions(const char *path, const double *dirs, size_t d, size_t k,
+                           iflow_error *err) {
+    if (iflow_dist_rank() != 0) return 0;
+    FILE *f = fopen(path, "w");
+    if (!f) return iflow_error_set(err, IFLOW_EIO, "%s: cannot write: %s", path, strerror(errno));
+    for (size_t r = 0; r < d; r++)
+        for (size_t c = 0; c < k; c++)
+            fprintf(f, "%.17g%s", dirs[r * k + c], c + 1 < k ? "," : "\n");
+    if (fclose(f) != 0) return iflow_error_set(err, IFLOW_EIO, "%s: write failed", path);
+    return 0;
 }
 
 static void sp_progress(void *user, double fraction) {
     cli_progress_update(user, "infoflow mi: SP draws", fraction);
 }
 
-static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
+/* sigma: the --sigma-file stds (t->n x sigma_cols) or NULL. */
+static int run_sp(const est_args *a, const est_tagged *t, const double *sigma, size_t sigma_cols,
+                  iflow_error *err) {
     iflow_sp_options opt;
     est_sp_options(a, &opt);
     cli_progress prog;
@@ -77,11 +103,30 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     iflow_sliced_estimate sl_e = {0};
     double t0 = iflow_now_seconds();
     int rc;
-    if (a->slice_dim > 0) {
+    iflow_maxsliced_estimate mx = {0};
+    if (a->max_slice) {
+        if (a->slice_dim >= t->d)
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "--max-slice needs --slice-dim K below the sample's %zu "
+                                   "dimensions (K = d is the unsliced estimate)",
+                                   t->d);
+        iflow_maxslice_options mo = {
+            .dim = a->slice_dim, .starts = 8, .sweeps = 40, .seed = a->seed};
+        double *dirs = malloc(t->d * a->slice_dim * sizeof *dirs);
+        if (!dirs) return iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
+        rc = iflow_maxsliced_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &mo, dirs,
+                                        &mx, err);
+        if (!rc && a->save_dirs) rc = save_directions(a->save_dirs, dirs, t->d, a->slice_dim, err);
+        free(dirs);
+        e = mx.mi;
+    } else if (a->slice_dim > 0) {
         iflow_slice_options sl;
         est_slice_options(a, &sl);
         rc = iflow_sliced_grouped_mi2(t->s, t->n, t->d, t->group, t->n_groups, NULL, 0, &opt, &sl,
                                       &e, NULL, &sl_e, NULL, err);
+    } else if (sigma) {
+        rc = iflow_sp_grouped_hetero(t->s, sigma, sigma_cols, t->n, t->d, t->group, t->n_groups,
+                                     NULL, 0, &opt, &e, NULL, NULL, err);
     } else {
         rc = iflow_sp_grouped_mi(t->s, t->n, t->d, t->group, t->n_groups, &opt, &e, err);
     }
@@ -98,9 +143,18 @@ static int run_sp(const est_args *a, const est_tagged *t, iflow_error *err) {
     const iflow_estimate *all[] = {&e.mi, &e.h, &e.h_cond};
     est_note_se(CMD, all, 3);
     printf(",\"groups\":%zu,\"n\":%zu,\"d\":%zu", e.n_groups, t->n, t->d);
-    est_json_number("sigma", a->sigma);
+    if (sigma)
+        printf(",\"sigma_file_cols\":%zu", sigma_cols);
+    else
+        est_json_number("sigma", a->sigma);
     est_json_sp_settings(a);
-    if (a->slice_dim > 0) est_json_sliced(a, &sl_e);
+    if (a->max_slice) {
+        printf(",\"max_slice_dim\":%zu", a->slice_dim);
+        est_json_number("search_value", mx.search_value);
+        printf(",\"evaluations\":%zu", mx.evaluations);
+    } else if (a->slice_dim > 0) {
+        est_json_sliced(a, &sl_e);
+    }
     est_json_number("seconds", seconds);
     printf("}\n");
     return 0;
@@ -156,8 +210,16 @@ int cmd_mi(int argc, char **argv) {
     iflow_matrix_free(m);
     free(ids);
     rc = iflow_dist_agree(rc, &err);
-    if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, &err) : run_bin(&a, &t, &err);
+    double *sigma = NULL;
+    size_t sigma_cols = 0;
+    if (!rc && a.sigma_file &&
+        iflow_dist_agree(est_load_sigma(a.sigma_file, t.n, t.d, &sigma, &sigma_cols, &err), &err)) {
+        est_tagged_free(&t);
+        return est_data_error(CMD, a.sigma_file, &err);
+    }
+    if (!rc) rc = a.est == EST_SP ? run_sp(&a, &t, sigma, sigma_cols, &err) : run_bin(&a, &t, &err);
     est_tagged_free(&t);
+    free(sigma);
     if (rc) return est_data_error(CMD, a.path, &err);
     return fflush(stdout) ? 1 : 0;
 }

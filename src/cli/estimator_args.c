@@ -25,6 +25,9 @@ static int apply_option(const est_command *c, est_args *a, int opt, const char *
             return cli_usage_error(cmd, "--sigma must be a number > 0, got '%s'%s", v,
                                    cli_range_note(v));
         return 0;
+    case OPT_SIGMA_FILE: a->sigma_file = v; return 0;
+    case OPT_MAX_SLICE: a->max_slice = 1; return 0;
+    case OPT_SAVE_DIRS: a->save_dirs = v; return 0;
     case OPT_MC:
         if (cli_parse_size(v, &a->mc) || a->mc < 1 || a->mc > IFLOW_MAX_MC)
             return cli_usage_error(cmd, "--mc must be an integer in [1, %d], got '%s'",
@@ -118,9 +121,54 @@ int est_parse_args(const est_command *c, int argc, char **argv, est_args *a) {
     if (optind != argc - 1)
         return cli_usage_error(c->name, optind == argc ? "no FILE given" : "give exactly one FILE");
     a->path = argv[optind];
+    if (a->sigma_file && a->sigma > 0)
+        return cli_usage_error(c->name, "give one of --sigma and --sigma-file");
+    if (a->sigma_file && a->slice_dim > 0)
+        return cli_usage_error(c->name, "--sigma-file does not combine with --slice-dim (a "
+                                        "projection of anisotropic noise is not a noisy layer)");
+    if (a->max_slice && a->slice_dim == 0)
+        return cli_usage_error(c->name, "--max-slice needs --slice-dim K (K >= 1)");
+    if (a->save_dirs && !a->max_slice)
+        return cli_usage_error(c->name, "--save-directions needs --max-slice");
     if (a->have_slices && a->slice_dim == 0)
         return cli_usage_error(c->name, "--slices needs --slice-dim K (K >= 1)");
     return -1;
+}
+
+int est_load_sigma(const char *path, size_t n, size_t d, double **sigma, size_t *cols,
+                   iflow_error *err) {
+    iflow_matrix *m = NULL;
+    *sigma = NULL;
+    int rc = iflow_matrix_load(path, &m, err);
+    if (rc) return rc;
+    if (m->rows != n || (m->cols != 1 && m->cols != d)) {
+        char per_coord[64] = "";
+        if (d > 1) snprintf(per_coord, sizeof per_coord, " or %zu (one per coordinate)", d);
+        rc = iflow_error_set(err, IFLOW_EINVAL,
+                             "%s: --sigma-file needs one row per sample (%zu) of 1 column (a "
+                             "std per sample)%s, got %zu x %zu",
+                             path, n, per_coord, m->rows, m->cols);
+    }
+    for (size_t i = 0; rc == 0 && i < m->rows * m->cols; i++) {
+        if (m->data[i] > 0) continue;
+        size_t row = i / m->cols, line = 0;
+        iflow_error ignored = {0};
+        iflow_matrix_row_line(path, row, &line, &ignored);
+        char where[64];
+        if (line)
+            snprintf(where, sizeof where, "%zu", line);
+        else
+            snprintf(where, sizeof where, " data row %zu", row + 1);
+        rc = iflow_error_set(err, IFLOW_EINVAL, "%s:%s: column %zu: noise std %g must be > 0", path,
+                             where, i % m->cols + 1, m->data[i]);
+    }
+    if (rc == 0) {
+        *sigma = m->data;
+        *cols = m->cols;
+        m->data = NULL;
+    }
+    iflow_matrix_free(m);
+    return rc;
 }
 
 int est_data_error(const char *cmd, const char *path, const iflow_error *err) {

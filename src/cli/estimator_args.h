@@ -29,7 +29,10 @@ enum {
     OPT_SLICE_DIM,
     OPT_NORMALS,
     OPT_QUIET,
-    OPT_NO_BIAS
+    OPT_NO_BIAS,
+    OPT_SIGMA_FILE,
+    OPT_MAX_SLICE,
+    OPT_SAVE_DIRS
 };
 
 /* Default --tolerance: the run's [estimate] tolerance. */
@@ -48,6 +51,10 @@ enum {
     "                   half as much again as the estimate)\n"                                     \
     "  --bin-width W    bin: bins of width W, bin 0 = [0, W) (no default)\n"                       \
     "  --bins szt30     bin: 30 edges on [-1, 1] as in Shwartz-Ziv & Tishby\n"
+#define EST_HELP_SIGMA_FILE                                                                        \
+    "  --sigma-file F   sp: heteroscedastic noise instead of --sigma: F (CSV or .npy)\n"           \
+    "                   holds one row per sample of 1 (a std per sample) or d columns\n"           \
+    "                   (a std per coordinate), all > 0 (e.g. dropout: sqrt(v) |s|)\n"
 #define EST_HELP_SLICED                                                                            \
     "  --slice-dim K    sp: k-sliced estimate, the mean over random k-dimensional\n"               \
     "                   projections (Haar; default 0: unsliced, all d dimensions)\n"               \
@@ -66,6 +73,7 @@ enum {
 #define EST_OPTIONS_SP_BIN                                                                         \
     {"estimator", required_argument, NULL, OPT_ESTIMATOR},                                         \
         {"sigma", required_argument, NULL, OPT_SIGMA}, {"mc", required_argument, NULL, OPT_MC},    \
+        {"sigma-file", required_argument, NULL, OPT_SIGMA_FILE},                                   \
         {"seed", required_argument, NULL, OPT_SEED},                                               \
         {"tolerance", required_argument, NULL, OPT_TOL},                                           \
         {"normals", required_argument, NULL, OPT_NORMALS},                                         \
@@ -84,8 +92,9 @@ enum {
     }
 
 typedef struct est_args {
-    size_t est;   /* index into the command's estimator names */
-    double sigma; /* 0: not given */
+    size_t est;             /* index into the command's estimator names */
+    double sigma;           /* 0: not given */
+    const char *sigma_file; /* --sigma-file, NULL: not given */
     size_t mc;
     uint64_t seed;
     double tolerance;
@@ -98,6 +107,8 @@ typedef struct est_args {
     size_t group_col;
     int have_group_col;
     size_t slices, slice_dim; /* slice_dim 0: unsliced */
+    int max_slice;            /* --max-slice: the maximum over projections, not the mean */
+    const char *save_dirs;    /* --save-directions F, NULL: not given */
     int have_slices;
     int quiet; /* --quiet: no progress line */
     const char *path;
@@ -153,6 +164,11 @@ typedef struct est_tagged {
 int est_split_groups(const iflow_matrix *m, const uint64_t *ids, size_t col, const char *path,
                      est_tagged *t, iflow_error *err);
 void est_tagged_free(est_tagged *t);
+
+/* The stds of --sigma-file for n samples of dimension d: *sigma (n x *cols, malloc'ed, caller
+ * frees), *cols = 1 or d. Errors name the file and, for a bad value in a CSV, its line. */
+int est_load_sigma(const char *path, size_t n, size_t d, double **sigma, size_t *cols,
+                   iflow_error *err);
 
 /* Prints a library error for FILE (naming it if the message does not already); returns 1. */
 int est_data_error(const char *cmd, const char *path, const iflow_error *err);

@@ -184,3 +184,30 @@ int data_read_csv(const char *path, FILE *in, size_t id_col, int labelled, int a
     }
     return rc;
 }
+
+int iflow_matrix_row_line(const char *path, size_t row, size_t *line, iflow_error *err) {
+    *line = 0;
+    line_reader lr;
+    int rc = data_open_text(path, NULL, &lr, err);
+    if (rc) return rc;
+    char magic[6];
+    int npy = fread(magic, 1, 6, lr.f) == 6 && memcmp(magic, data_npy_magic, 6) == 0;
+    rewind(lr.f);
+    char **fields = NULL, *text;
+    size_t fields_cap = 0, rows = 0;
+    int first = 1;
+    /* the rules of data_read_csv (allow_header): blank and '#' lines, then a header line */
+    while (!npy && (text = data_next_line(&lr)) != NULL) {
+        size_t count = data_split_fields(text, &fields, &fields_cap);
+        if (count == 0) break;
+        int header = first && all_non_numeric(fields, count);
+        first = 0;
+        if (!header && rows++ == row) {
+            *line = lr.line_no;
+            break;
+        }
+    }
+    free(fields);
+    data_close_text(&lr, NULL);
+    return 0;
+}

@@ -5,6 +5,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,40 @@ static int check_samples(const char *fn, const double *s, size_t n, size_t d, do
     if (!*copy) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
     *use = *copy;
     return 0;
+}
+
+/* Checks heteroscedastic stds (n x cols, cols = 1 or d, all finite and > 0, with 1/(2 sigma^2)
+ * finite and resolvable like beta) and returns the smallest in *min_sigma. */
+static int check_sigma(const char *fn, const double *sigma, size_t cols, size_t n, size_t d,
+                       double *min_sigma, iflow_error *err) {
+    if (!sigma) return iflow_error_set(err, IFLOW_EINVAL, "%s: sigma is NULL", fn);
+    if (cols != 1 && cols != d)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "%s: sigma needs 1 or d = %zu columns (one std per sample or one "
+                               "per coordinate), got %zu",
+                               fn, d, cols);
+    *min_sigma = INFINITY;
+    for (size_t i = 0; i < n * cols; i++) {
+        double v = sigma[i];
+        if (!(v > 0) || !isfinite(v) || !(v * v >= DBL_MIN) || !isfinite(8 * M_PI * M_E * v * v)) {
+            char where[64] = "";
+            if (cols > 1) snprintf(where, sizeof where, ", coordinate %zu", i % cols);
+            return iflow_error_set(err, IFLOW_EINVAL,
+                                   "%s: sigma of sample %zu%s is %g (must be finite, > 0 and "
+                                   "with sigma^2 a normal double)",
+                                   fn, i / cols, where, v);
+        }
+        *min_sigma = fmin(*min_sigma, v);
+    }
+    return 0;
+}
+
+/* The sum of ln sigma_ic over the coordinates of sample i. */
+static double log_det_sigma(const double *sigma, size_t cols, size_t i, size_t d) {
+    if (cols == 1) return (double)d * log(sigma[i]);
+    double r = 0;
+    for (size_t c = 0; c < d; c++) r += log(sigma[i * d + c]);
+    return r;
 }
 
 static int check_options(const char *fn, const iflow_sp_options *opt, iflow_error *err) {
@@ -262,10 +297,11 @@ static iflow_mix_mc mix_problem(const iflow_sp_options *opt, const double *s, si
 }
 
 /* h(g) of the n centres s (weights NULL = equal); the draws around centre i come from stream
- * ids[i] (NULL: i), so a subset of the samples can be estimated on the draws of the whole. */
-static int entropy_pass(const double *s, const double *weights, const size_t *ids, size_t n,
-                        size_t d, const iflow_sp_options *opt, iflow_estimate *out,
-                        iflow_error *err) {
+ * ids[i] (NULL: i), so a subset of the samples can be estimated on the draws of the whole.
+ * sigma (n x sigma_cols, only with weights NULL): heteroscedastic centres, opt->beta unused. */
+static int entropy_pass(const double *s, const double *sigma, size_t sigma_cols,
+                        const double *weights, const size_t *ids, size_t n, size_t d,
+                        const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
     const char *fn = "iflow_sp_entropy";
     double *sc = NULL, *lw = NULL, *pw = malloc(n * sizeof(double));
     size_t *orig = NULL, m = n;
@@ -291,12 +327,15 @@ static int entropy_pass(const double *s, const double *weights, const size_t *id
         iflow_mix_mc p = mix_problem(opt, weights ? sc : s, m, d, &done);
         p.lw = lw;
         p.orig = weights ? orig : ids;
+        p.sigma = weights ? NULL : sigma;
+        p.sigma_cols = sigma_cols;
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
-        /* h = -E ln g,  ln g(t) = L(t) - ln W - (d/2) ln(2 pi beta^2). */
+        /* h = -E ln g,  ln g(t) = L(t) - ln W - (d/2) ln(2 pi beta^2); heteroscedastic:
+         * - (d/2) ln(2 pi), L holding the log-determinants. */
         *out = stratified(st, pw, NULL, m, opt->mc, IFLOW_MIX_L, -1.0, NULL, 1, &sums);
-        out->value += ln_wsum + log_gauss_norm(d, opt->beta);
+        out->value += ln_wsum + log_gauss_norm(d, sigma && !weights ? 1.0 : opt->beta);
     }
     free(sc);
     free(lw);
@@ -308,12 +347,14 @@ static int entropy_pass(const double *s, const double *weights, const size_t *id
 
 /* The two halves of n samples for the bias: even and odd positions (both halves span a sorted
  * file), the draws of each sample those of the whole (common random numbers). */
-static int half_bias(const double *s, const double *weights, size_t n, size_t d,
-                     const iflow_sp_options *opt, iflow_estimate *out, iflow_error *err) {
+static int half_bias(const double *s, const double *sigma, size_t sigma_cols, const double *weights,
+                     size_t n, size_t d, const iflow_sp_options *opt, iflow_estimate *out,
+                     iflow_error *err) {
     size_t nh[2] = {(n + 1) / 2, n / 2};
     double *sh = malloc(nh[0] * d * sizeof *sh), *wh = weights ? malloc(nh[0] * sizeof *wh) : NULL;
+    double *sgh = sigma ? malloc(nh[0] * sigma_cols * sizeof *sgh) : NULL;
     size_t *ids = malloc(nh[0] * sizeof *ids);
-    int rc = sh && ids && (!weights || wh)
+    int rc = sh && ids && (!weights || wh) && (!sigma || sgh)
                  ? 0
                  : iflow_error_set(err, IFLOW_ENOMEM, "iflow_sp_entropy: out of memory");
     double half_mean = 0;
@@ -322,9 +363,11 @@ static int half_bias(const double *s, const double *weights, size_t n, size_t d,
             ids[j] = 2 * j + h;
             memcpy(sh + j * d, s + ids[j] * d, d * sizeof *sh);
             if (wh) wh[j] = weights[ids[j]];
+            if (sgh)
+                memcpy(sgh + j * sigma_cols, sigma + ids[j] * sigma_cols, sigma_cols * sizeof *sgh);
         }
         iflow_estimate e;
-        rc = entropy_pass(sh, wh, ids, nh[h], d, opt, &e, err);
+        rc = entropy_pass(sh, sgh, sigma_cols, wh, ids, nh[h], d, opt, &e, err);
         half_mean += e.value / 2;
     }
     if (rc == 0) {
@@ -334,6 +377,7 @@ static int half_bias(const double *s, const double *weights, size_t n, size_t d,
     }
     free(sh);
     free(wh);
+    free(sgh);
     free(ids);
     return rc;
 }
@@ -345,11 +389,30 @@ int iflow_sp_entropy(const double *s, const double *weights, size_t n, size_t d,
     double *centred = NULL;
     int rc = check_options(fn, opt, err);
     if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
-    if (rc == 0) rc = entropy_pass(s, weights, NULL, n, d, opt, out, err);
+    if (rc == 0) rc = entropy_pass(s, NULL, 0, weights, NULL, n, d, opt, out, err);
     if (rc == 0 && opt->bias && n >= 4) {
         /* A half of a weighted sample may hold only zero weights: then no bias, no error. */
         iflow_error scratch;
-        if (half_bias(s, weights, n, d, opt, out, &scratch) == IFLOW_ENOMEM)
+        if (half_bias(s, NULL, 0, weights, n, d, opt, out, &scratch) == IFLOW_ENOMEM)
+            rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
+    }
+    free(centred);
+    return rc;
+}
+
+int iflow_sp_entropy_hetero(const double *s, const double *sigma, size_t sigma_cols, size_t n,
+                            size_t d, const iflow_sp_options *opt, iflow_estimate *out,
+                            iflow_error *err) {
+    const char *fn = "iflow_sp_entropy_hetero";
+    const double *s_in = s;
+    double *centred = NULL, min_sigma = 0;
+    int rc = check_options(fn, opt, err);
+    if (rc == 0) rc = check_sigma(fn, sigma, sigma_cols, n, d, &min_sigma, err);
+    if (rc == 0) rc = check_samples(fn, s_in, n, d, min_sigma, &s, &centred, err);
+    if (rc == 0) rc = entropy_pass(s, sigma, sigma_cols, NULL, NULL, n, d, opt, out, err);
+    if (rc == 0 && opt->bias && n >= 4) {
+        iflow_error scratch;
+        if (half_bias(s, sigma, sigma_cols, NULL, n, d, opt, out, &scratch) == IFLOW_ENOMEM)
             rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
     }
     free(centred);
@@ -409,13 +472,18 @@ static int count_groups(const size_t *group, size_t n, size_t n_groups, const ch
  * u_la = IFLOW_MIX_LA, or the B pair). ln g = L - ln n - c0 and
  * ln g_G = L + A - ln n_G - c0 with c0 = (d/2) ln(2 pi beta^2), so per draw
  * ln g_G - ln g = A + ln(n / n_G): I = mean of that (one average, common random numbers).
- * Every standard error is stratified by strata[i] (< n_strata). */
+ * Every standard error is stratified by strata[i] (< n_strata). Heteroscedastic centres
+ * (mean_logdet = mean_i sum_c ln sigma_ic, else NAN): c0 = (d/2) ln(2 pi), the
+ * log-determinants being inside L, and a singleton group's entropy is its own Gaussian's: no
+ * draws, but it varies with the group's one sample (its stds), so its total se is n/a as that
+ * of any stratum of one sample. */
 static void grouped_result(const iflow_mix_stats *st, const size_t *group, const size_t *count,
                            size_t n_groups, size_t n, size_t nq, size_t k, size_t d,
-                           const iflow_sp_options *opt, int u_a, int u_la, const double *pw,
-                           double *off, const size_t *strata, size_t n_strata, stratum_sums *sums,
-                           iflow_mi_estimate *out) {
-    double c0 = log_gauss_norm(d, opt->beta);
+                           const iflow_sp_options *opt, double mean_logdet, int u_a, int u_la,
+                           const double *pw, double *off, const size_t *strata, size_t n_strata,
+                           stratum_sums *sums, iflow_mi_estimate *out) {
+    int hetero = !isnan(mean_logdet);
+    double c0 = log_gauss_norm(d, hetero ? 1.0 : opt->beta);
     int singletons = 1;
     out->n_groups = 0;
     for (size_t g = 0; g < n_groups; g++) {
@@ -430,6 +498,11 @@ static void grouped_result(const iflow_mix_stats *st, const size_t *group, const
         /* h(T | G = g) is the entropy of one Gaussian: exact. */
         out->h_cond = (iflow_estimate){
             .value = iflow_gaussian_entropy(d, opt->beta), .se_kind = IFLOW_SE_EXACT, .bias = NAN};
+        if (hetero)
+            out->h_cond = (iflow_estimate){.value = iflow_gaussian_entropy(d, 1.0) + mean_logdet,
+                                           .se = NAN,
+                                           .se_kind = IFLOW_SE_NA,
+                                           .bias = NAN};
         return;
     }
     for (size_t i = 0; i < nq; i++) off[i] = log((double)count[group[i]]);
@@ -437,14 +510,55 @@ static void grouped_result(const iflow_mix_stats *st, const size_t *group, const
     out->h_cond.value += c0;
 }
 
+/* I(A;T|B) = I(A;T) - I(B;T) from the same draws: per draw A - B + ln(n_b / n_a), one
+ * stratified average (paired), so its se includes the covariance of the two. */
+static iflow_estimate conditional(const iflow_mix_stats *st, const size_t *ga, const size_t *gb,
+                                  const size_t *cnt_a, const size_t *cnt_b, size_t nq, size_t k,
+                                  const double *pw, double *off, const size_t *strata,
+                                  size_t n_strata, stratum_sums *sums) {
+    for (size_t i = 0; i < nq; i++) off[i] = log((double)cnt_b[gb[i]] / (double)cnt_a[ga[i]]);
+    return stratified(st, pw, off, nq, k, IFLOW_MIX_AB, 1.0, strata, n_strata, sums);
+}
+
+/* 0 if every group of a lies inside one group of b (B a function of A); ids out of range are
+ * left to count_groups. */
+static int check_nested(const char *fn, const size_t *ga, size_t n_ga, const size_t *gb, size_t n,
+                        iflow_error *err) {
+    size_t *seen = malloc(n_ga * sizeof *seen);
+    if (!seen) return iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory", fn);
+    for (size_t g = 0; g < n_ga; g++) seen[g] = SIZE_MAX;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (ga[i] >= n_ga) continue; /* reported by count_groups */
+        if (seen[ga[i]] == SIZE_MAX) seen[ga[i]] = gb[i];
+        if (seen[ga[i]] != gb[i])
+            rc = iflow_error_set(err, IFLOW_EINVAL,
+                                 "%s: the conditional information needs group_b to be a "
+                                 "function of group_a, but group_a %zu holds samples of "
+                                 "group_b %zu and %zu (sample %zu)",
+                                 fn, ga[i], seen[ga[i]], gb[i], i);
+    }
+    free(seen);
+    return rc;
+}
+
+/* The heteroscedastic noise of a grouped estimate: sigma (n x cols, in the caller's order) or
+ * NULL (isotropic, opt->beta). */
+typedef struct hetero_noise {
+    const double *sigma;
+    size_t cols;
+} hetero_noise;
+
 /* One grouped estimate over the centres idx[0..n) of s (idx NULL: all n, in order), the first
  * nq of which get draws (subsample: nq < all the queries the options ask for, so the per-centre
  * values are treated as i.i.d. for se_mc); centre j's draws come from stream idx[j], so a subset
- * is estimated on the draws of the whole. Groups are those of the original indices. */
-static int grouped_pass(const double *s, size_t d, const size_t *idx, size_t n, size_t nq,
-                        int subsample, const size_t *group_a, size_t n_ga, const size_t *group_b,
-                        size_t n_gb, const iflow_sp_options *opt, iflow_mi_estimate *out_a,
-                        iflow_mi_estimate *out_b, iflow_error *err) {
+ * is estimated on the draws of the whole. Groups (and stds) are those of the original indices.
+ * cond, when not NULL, gets I(A;T|B) (needs group_b). */
+static int grouped_pass(const double *s, const hetero_noise *hn, size_t d, const size_t *idx,
+                        size_t n, size_t nq, int subsample, const size_t *group_a, size_t n_ga,
+                        const size_t *group_b, size_t n_gb, const iflow_sp_options *opt,
+                        iflow_mi_estimate *out_a, iflow_mi_estimate *out_b, iflow_estimate *cond,
+                        iflow_error *err) {
     const char *fn = "iflow_sp_grouped_mi";
     size_t *cnt_a = malloc(n_ga * sizeof(size_t));
     size_t *cnt_b = group_b ? malloc(n_gb * sizeof(size_t)) : NULL;
@@ -452,17 +566,23 @@ static int grouped_pass(const double *s, size_t d, const size_t *idx, size_t n, 
     double *ga = malloc(n * sizeof(double)), *gb = group_b ? malloc(n * sizeof(double)) : NULL;
     double *pw = malloc(n * sizeof(double)), *off = malloc(n * sizeof(double));
     double *sub = idx ? malloc(n * d * sizeof(double)) : NULL;
+    const double *sigma = hn ? hn->sigma : NULL;
+    size_t cols = hn ? hn->cols : 0;
+    double *sub_sigma = sigma && idx ? malloc(n * cols * sizeof(double)) : NULL;
     stratum_sums *sums = malloc(n_ga * sizeof *sums);
     iflow_mix_stats *st = malloc(n * sizeof *st);
+    double mean_logdet = sigma ? 0.0 : NAN;
     int rc = 0;
     if (!cnt_a || !ia || !ga || !pw || !off || !st || !sums || (idx && !sub) ||
-        (group_b && (!cnt_b || !ib || !gb)))
+        (group_b && (!cnt_b || !ib || !gb)) || (sigma && idx && !sub_sigma))
         rc = iflow_error_set(err, IFLOW_ENOMEM, "%s: out of memory (n = %zu)", fn, n);
     for (size_t j = 0; rc == 0 && j < n; j++) {
         size_t i = idx ? idx[j] : j;
         ia[j] = group_a[i];
         if (group_b) ib[j] = group_b[i];
         if (sub) memcpy(sub + j * d, s + i * d, d * sizeof *sub);
+        if (sub_sigma) memcpy(sub_sigma + j * cols, sigma + i * cols, cols * sizeof *sub_sigma);
+        if (sigma) mean_logdet += log_det_sigma(sigma, cols, i, d) / (double)n;
     }
     if (rc == 0) rc = count_groups(ia, n, n_ga, "group_a", cnt_a, ga, err);
     if (rc == 0 && group_b) rc = count_groups(ib, n, n_gb, "group_b", cnt_b, gb, err);
@@ -473,16 +593,20 @@ static int grouped_pass(const double *s, size_t d, const size_t *idx, size_t n, 
         p.gb = gb;
         p.orig = idx;
         p.n_query = nq;
+        p.sigma = sub_sigma ? sub_sigma : sigma;
+        p.sigma_cols = cols;
         rc = iflow_mix_mc_run(&p, st, err);
     }
     if (rc == 0) {
         size_t k = subsample ? 1 : opt->mc;
         for (size_t i = 0; i < nq; i++) pw[i] = 1.0 / (double)nq;
-        grouped_result(st, ia, cnt_a, n_ga, n, nq, k, d, opt, IFLOW_MIX_A, IFLOW_MIX_LA, pw, off,
-                       ia, n_ga, sums, out_a);
-        if (group_b && out_b) /* both or neither (iflow_sp_grouped_mi2 or _mi) */
-            grouped_result(st, ib, cnt_b, n_gb, n, nq, k, d, opt, IFLOW_MIX_B, IFLOW_MIX_LB, pw,
-                           off, ia, n_ga, sums, out_b);
+        grouped_result(st, ia, cnt_a, n_ga, n, nq, k, d, opt, mean_logdet, IFLOW_MIX_A,
+                       IFLOW_MIX_LA, pw, off, ia, n_ga, sums, out_a);
+        if (group_b && out_b)
+            grouped_result(st, ib, cnt_b, n_gb, n, nq, k, d, opt, mean_logdet, IFLOW_MIX_B,
+                           IFLOW_MIX_LB, pw, off, ia, n_ga, sums, out_b);
+        if (group_b && cond)
+            *cond = conditional(st, ia, ib, cnt_a, cnt_b, nq, k, pw, off, ia, n_ga, sums);
     }
     free(cnt_a);
     free(cnt_b);
@@ -493,6 +617,7 @@ static int grouped_pass(const double *s, size_t d, const size_t *idx, size_t n, 
     free(pw);
     free(off);
     free(sub);
+    free(sub_sigma);
     free(sums);
     free(st);
     return rc;
@@ -510,14 +635,20 @@ static void set_bias(iflow_mi_estimate *out, const iflow_mi_estimate *half) {
     }
 }
 
+/* bias of the conditional information, as set_bias's. */
+static void set_cond_bias(iflow_estimate *cond, const iflow_estimate *half) {
+    cond->bias = (half[0].value + half[1].value) / 2 - cond->value;
+    cond->has_bias = 1;
+}
+
 /* The finite-sample bias from the two halves of every group_a group: its queried samples go to
  * the halves alternately, and so do the others, so each half keeps half of each group's
  * queries; every sample keeps its draws (common random numbers). Needs >= 2 queried samples in
  * every group; otherwise has_bias stays 0. */
-static int grouped_bias(const double *s, size_t n, size_t d, size_t stride, const size_t *group_a,
-                        size_t n_ga, const size_t *group_b, size_t n_gb,
+static int grouped_bias(const double *s, const hetero_noise *hn, size_t n, size_t d, size_t stride,
+                        const size_t *group_a, size_t n_ga, const size_t *group_b, size_t n_gb,
                         const iflow_sp_options *opt, iflow_mi_estimate *out_a,
-                        iflow_mi_estimate *out_b, iflow_error *err) {
+                        iflow_mi_estimate *out_b, iflow_estimate *cond, iflow_error *err) {
     size_t *cnt = calloc(2 * n_ga, sizeof *cnt), *idx = malloc(n * sizeof *idx);
     char *half = malloc(n);
     int rc = cnt && idx && half ? 0 : iflow_error_set(err, IFLOW_ENOMEM, "out of memory");
@@ -530,18 +661,20 @@ static int grouped_bias(const double *s, size_t n, size_t d, size_t stride, cons
     for (size_t g = 0; ok && g < n_ga; g++)
         ok = cnt[2 * g] + cnt[2 * g + 1] == 0 || cnt[2 * g] >= 2;
     iflow_mi_estimate ha[2], hb[2];
+    iflow_estimate hc[2];
     for (int h = 0; ok && rc == 0 && h < 2; h++) {
         size_t m = 0, nq = 0;
         for (int pass = 0; pass < 2; pass++)
             for (size_t i = 0; i < n; i++)
                 if (half[i] == h && (i % stride == 0) == (pass == 0)) idx[m++] = i;
         for (size_t i = 0; i < n; i++) nq += half[i] == h && i % stride == 0;
-        rc = grouped_pass(s, d, idx, m, nq, stride > 1, group_a, n_ga, group_b, n_gb, opt, &ha[h],
-                          group_b ? &hb[h] : NULL, err);
+        rc = grouped_pass(s, hn, d, idx, m, nq, stride > 1, group_a, n_ga, group_b, n_gb, opt,
+                          &ha[h], group_b ? &hb[h] : NULL, cond ? &hc[h] : NULL, err);
     }
     if (ok && rc == 0) {
         set_bias(out_a, ha);
         if (group_b && out_b) set_bias(out_b, hb);
+        if (group_b && cond) set_cond_bias(cond, hc);
     }
     free(cnt);
     free(idx);
@@ -549,21 +682,26 @@ static int grouped_bias(const double *s, size_t n, size_t d, size_t stride, cons
     return rc;
 }
 
-/* Shared body of grouped_mi (group_b NULL) and grouped_mi2. */
-static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, size_t n_ga,
-                   const size_t *group_b, size_t n_gb, const iflow_sp_options *opt,
-                   iflow_mi_estimate *out_a, iflow_mi_estimate *out_b, iflow_error *err) {
-    const char *fn = "iflow_sp_grouped_mi";
+/* Shared body of every grouped estimate: sigma NULL is isotropic (opt->beta); cond, when not
+ * NULL, gets I(A;T|B) (needs group_b). */
+static int grouped(const double *s, const double *sigma, size_t sigma_cols, size_t n, size_t d,
+                   const size_t *group_a, size_t n_ga, const size_t *group_b, size_t n_gb,
+                   const iflow_sp_options *opt, iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
+                   iflow_estimate *cond, iflow_error *err) {
+    const char *fn = sigma ? "iflow_sp_grouped_hetero" : "iflow_sp_grouped_mi";
     const double *s_in = s;
-    double *centred = NULL;
+    double *centred = NULL, min_sigma = opt ? opt->beta : 0;
     int rc = check_options(fn, opt, err);
-    if (rc == 0) rc = check_samples(fn, s_in, n, d, opt->beta, &s, &centred, err);
+    if (rc == 0 && sigma) rc = check_sigma(fn, sigma, sigma_cols, n, d, &min_sigma, err);
+    if (rc == 0) rc = check_samples(fn, s_in, n, d, min_sigma, &s, &centred, err);
     if (rc) return rc;
     if (!group_a || n_ga < 1 || (group_b && n_gb < 1)) {
         free(centred);
         return iflow_error_set(err, IFLOW_EINVAL, "%s: %s: no groups given", fn,
                                group_a && n_ga ? "group_b" : "group_a");
     }
+    if (cond) rc = check_nested(fn, group_a, n_ga, group_b, n, err);
+    hetero_noise hn = {sigma, sigma_cols};
     /* Query subsample: the selected centres (every stride-th) come first (mixture draws around
      * centres [0, nq)), keeping their original stream indices and group ids. */
     size_t stride = opt->query_stride > 1 ? opt->query_stride : 1;
@@ -577,10 +715,11 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
                 if ((i % stride == 0) == (pass == 0)) idx[j++] = i;
     }
     if (rc == 0)
-        rc = grouped_pass(s, d, idx, n, nq, stride > 1, group_a, n_ga, group_b, n_gb, opt, out_a,
-                          out_b, err);
+        rc = grouped_pass(s, sigma ? &hn : NULL, d, idx, n, nq, stride > 1, group_a, n_ga, group_b,
+                          n_gb, opt, out_a, out_b, cond, err);
     if (rc == 0 && opt->bias)
-        rc = grouped_bias(s, n, d, stride, group_a, n_ga, group_b, n_gb, opt, out_a, out_b, err);
+        rc = grouped_bias(s, sigma ? &hn : NULL, n, d, stride, group_a, n_ga, group_b, n_gb, opt,
+                          out_a, out_b, cond, err);
     free(idx);
     free(centred);
     return rc;
@@ -588,7 +727,7 @@ static int grouped(const double *s, size_t n, size_t d, const size_t *group_a, s
 
 int iflow_sp_grouped_mi(const double *s, size_t n, size_t d, const size_t *group, size_t n_groups,
                         const iflow_sp_options *opt, iflow_mi_estimate *out, iflow_error *err) {
-    return grouped(s, n, d, group, n_groups, NULL, 0, opt, out, NULL, err);
+    return grouped(s, NULL, 0, n, d, group, n_groups, NULL, 0, opt, out, NULL, NULL, err);
 }
 
 int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *group_a,
@@ -597,5 +736,31 @@ int iflow_sp_grouped_mi2(const double *s, size_t n, size_t d, const size_t *grou
                          iflow_mi_estimate *out_b, iflow_error *err) {
     if (!group_b)
         return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_mi2: group_b is NULL");
-    return grouped(s, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a, out_b, err);
+    return grouped(s, NULL, 0, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a, out_b,
+                   NULL, err);
+}
+
+int iflow_sp_grouped_cmi(const double *s, size_t n, size_t d, const size_t *group_a,
+                         size_t n_groups_a, const size_t *group_b, size_t n_groups_b,
+                         const iflow_sp_options *opt, iflow_mi_estimate *out_a,
+                         iflow_mi_estimate *out_b, iflow_estimate *cond, iflow_error *err) {
+    if (!group_b || !out_a || !out_b || !cond)
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_sp_grouped_cmi: group_b and every output are required");
+    return grouped(s, NULL, 0, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a, out_b,
+                   cond, err);
+}
+
+int iflow_sp_grouped_hetero(const double *s, const double *sigma, size_t sigma_cols, size_t n,
+                            size_t d, const size_t *group_a, size_t n_groups_a,
+                            const size_t *group_b, size_t n_groups_b, const iflow_sp_options *opt,
+                            iflow_mi_estimate *out_a, iflow_mi_estimate *out_b,
+                            iflow_estimate *cond, iflow_error *err) {
+    if (!out_a || (group_b && !out_b) || (cond && !group_b))
+        return iflow_error_set(err, IFLOW_EINVAL,
+                               "iflow_sp_grouped_hetero: out_a is required, out_b with group_b, "
+                               "and the conditional needs group_b");
+    if (!sigma) return iflow_error_set(err, IFLOW_EINVAL, "iflow_sp_grouped_hetero: sigma is NULL");
+    return grouped(s, sigma, sigma_cols, n, d, group_a, n_groups_a, group_b, n_groups_b, opt, out_a,
+                   out_b, cond, err);
 }

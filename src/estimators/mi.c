@@ -154,14 +154,17 @@ static int measure_sliced(const double *s, size_t n, size_t d, const size_t *ga,
 
 /* The samples are exact given the inputs: the total se is the Monte Carlo se (and, with one
  * sample per input, there is no finite-sample bias to estimate). */
+static void exact_sample(iflow_estimate *q) {
+    q->se = q->se_mc;
+    q->se_kind = IFLOW_SE_EXACT;
+    q->bias = 0; /* g_i and g are the exact densities: the draws are unbiased */
+    q->has_bias = 1;
+}
+
 static void exact_samples(iflow_mi_estimate *e) {
-    iflow_estimate *q[3] = {&e->mi, &e->h, &e->h_cond};
-    for (int j = 0; j < 3; j++) {
-        q[j]->se = q[j]->se_mc;
-        q[j]->se_kind = IFLOW_SE_EXACT;
-        q[j]->bias = 0; /* g_i and g are the exact densities: the draws are unbiased */
-        q[j]->has_bias = 1;
-    }
+    exact_sample(&e->mi);
+    exact_sample(&e->h);
+    exact_sample(&e->h_cond);
 }
 
 /* 1 if e is within max(IFLOW_SATURATION_MARGIN, 2 se) of ceiling (se_mc where se is n/a). */
@@ -260,13 +263,15 @@ static int measure_layer(const iflow_net *net, size_t l, long epoch, const iflow
         while (per_input % q) q++;
         sp.query_stride = per_input / q;
     }
-    rc =
-        iflow_sp_grouped_mi2(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt, err);
+    /* Y is a function of X (each input has one label): I(X;T|Y) from the same draws */
+    rc = iflow_sp_grouped_cmi(samples, n, d, ga, m, gb, n_classes, &sp, &info->ixt, &info->iyt,
+                              &info->ixt_given_y, err);
     if (!rc && opt->slice_dim > 0)
         rc = measure_sliced(samples, n, d, ga, m, gb, n_classes, &sp, epoch, l, opt, info, err);
     if (!rc && !noisy_before) { /* S_l is exact given the inputs: only the draws are random */
         iflow_mi_estimate *e[4] = {&info->ixt, &info->iyt, &info->ixt_sliced, &info->iyt_sliced};
         for (int j = 0; j < (info->has_sliced ? 4 : 2); j++) exact_samples(e[j]);
+        exact_sample(&info->ixt_given_y);
     }
     if (!rc) set_saturation(info, gy, m, n_classes);
     if (!rc && l == 1 && !noisy_before) {

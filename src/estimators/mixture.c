@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "dist.h"
+#include "mixture_hetero.h"
 #include "mixture_kernel.h"
 #include "mixture_tree.h"
 
@@ -36,9 +37,15 @@ static int run_exact(mc_ctx *cx, iflow_mix_stats *stats) {
         for (size_t bb = 0; bb < mine; bb++) {
             if (!ok) continue;
             size_t b = rank + bb * size, i0 = b * cb, i1 = i0 + cb < nqc ? i0 + cb : nqc;
-            size_t nq = iflow_mix_draw(cx, NULL, i0, i1, &w);
-            iflow_mix_shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
-            iflow_mix_sweep(cx, cx->runs, cx->n_runs, &w, nq);
+            if (cx->hlv) { /* heteroscedastic centres (mixture_hetero.c) */
+                size_t nq = iflow_mixh_draw(cx, NULL, i0, i1, &w);
+                iflow_mixh_shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
+                iflow_mixh_sweep(cx, cx->runs, cx->n_runs, &w, nq);
+            } else {
+                size_t nq = iflow_mix_draw(cx, NULL, i0, i1, &w);
+                iflow_mix_shift_fallback(cx, cx->runs, cx->n_runs, &w, nq);
+                iflow_mix_sweep(cx, cx->runs, cx->n_runs, &w, nq);
+            }
             iflow_mix_finish(cx, &w, NULL, i0, i1, stats);
             iflow_mix_tick(p, mine);
         }
@@ -101,17 +108,22 @@ int iflow_mix_mc_run(const iflow_mix_mc *p, iflow_mix_stats *stats, iflow_error 
         cx.lw_max = fmax(cx.lw_max, lw);
         cx.wsum += exp(lw);
     }
-    int rc;
-    if (p->tolerance > 0) {
+    int rc = p->sigma ? iflow_mixh_setup(&cx) : 0;
+    if (rc == 0 && p->tolerance > 0) {
         rc = iflow_mix_run_truncated(&cx, stats);
-    } else {
+    } else if (rc == 0) {
+        /* heteroscedastic: ln v_j takes ln w_j's place, and the runs get their coefficients */
         iflow_mix_tiles tl;
-        rc = iflow_mix_tiles_new(&tl, p->s, p->lw, p->ga, p->gb, p->n, p->d);
+        double *hw = NULL;
+        rc = iflow_mix_tiles_new(&tl, p->s, cx.hlv ? cx.hlv : p->lw, p->ga, p->gb, p->n, p->d);
+        if (rc == 0 && cx.hlv && !(hw = iflow_mixh_tiles(&cx, &tl))) rc = IFLOW_ENOMEM;
         cx.runs = tl.runs;
         cx.n_runs = tl.n_tiles;
         if (rc == 0) rc = run_exact(&cx, stats);
         iflow_mix_tiles_free(&tl);
+        free(hw);
     }
+    iflow_mixh_free(&cx);
     if (rc) iflow_error_set(err, rc, "mixture: out of memory (n = %zu, d = %zu)", p->n, p->d);
     /* In an MPI job: the ranks agree (a failure on one is an error on all), then share. */
     rc = iflow_dist_agree(rc, err);

@@ -87,7 +87,8 @@ typedef struct iflow_mix_plan_stats {
 } iflow_mix_plan_stats;
 
 /* One Monte Carlo SP problem. Centre i gets k draws t_ij = s_i + z_ij, z_ij ~ N(0, beta^2 I)
- * from iflow_rng(seed, stream + orig[i]); every draw's sums run over all n centres. */
+ * (or diag(sigma_i^2), below) from iflow_rng(seed, stream + orig[i]); every draw's sums run
+ * over all n centres. */
 typedef struct iflow_mix_mc {
     const double *s;    /* n x d centres, row-major */
     const double *lw;   /* n: ln of each weight (<= 0 advised), NULL = all 0 */
@@ -98,6 +99,12 @@ typedef struct iflow_mix_mc {
     size_t n_query; /* draws only around centres [0, n_query) (0 = all n): an unbiased
                        subsample of the strata, e.g. for benchmarks */
     double beta;
+    /* NULL, or heteroscedastic noise: centre i's draws are N(s_i, diag(sigma_i^2)) and its
+     * term in every sum is w_i N(t; s_i, diag(sigma_i^2)) / N(0; 0, I) (beta unused); sigma is
+     * n x sigma_cols, sigma_cols = 1 (one std per centre) or d, all > 0. L is then
+     * ln sum_j w_j exp(-(1/2) sum_c ((t_c - s_jc)/sigma_jc)^2 - sum_c ln sigma_jc). */
+    const double *sigma;
+    size_t sigma_cols;
     double tolerance; /* 0: exact; > 0: k-d tree truncation, |error of each ln| <= it */
     uint64_t seed, stream;
     iflow_normals normals; /* generator version of the draws */
@@ -117,8 +124,17 @@ typedef struct iflow_mix_mc {
 void iflow_mix_tick(const iflow_mix_mc *p, size_t total);
 
 /* Per-draw values, averaged per centre. With L = ln sum_j w_j e^{-||t - s_j||^2/2beta^2} and
- * A = ln(sum over the centres of the draw's own group a / sum over all), B likewise for b. */
-enum { IFLOW_MIX_L, IFLOW_MIX_A, IFLOW_MIX_LA, IFLOW_MIX_B, IFLOW_MIX_LB, IFLOW_MIX_NQ };
+ * A = ln(sum over the centres of the draw's own group a / sum over all), B likewise for b;
+ * AB = A - B (the conditional information's per-draw value, whose variance needs the pair). */
+enum {
+    IFLOW_MIX_L,
+    IFLOW_MIX_A,
+    IFLOW_MIX_LA,
+    IFLOW_MIX_B,
+    IFLOW_MIX_LB,
+    IFLOW_MIX_AB,
+    IFLOW_MIX_NQ
+};
 
 /* Mean and sample variance (divisor k - 1; 0 when k = 1) of each quantity over one centre's
  * draws. LA = L + A and LB = L + B are kept so that their variances include the covariance. */

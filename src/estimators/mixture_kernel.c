@@ -87,7 +87,8 @@ int iflow_mix_tiles_new(iflow_mix_tiles *tl, const double *s, const double *lw, 
                         tl->ga ? tl->ga + j0 : NULL,
                         tl->gb ? tl->gb + j0 : NULL,
                         tl->tile,
-                        n - j0 < tl->tile ? n - j0 : tl->tile};
+                        n - j0 < tl->tile ? n - j0 : tl->tile,
+                        NULL};
         tl->runs[b] = r;
     }
     if (rc) iflow_mix_tiles_free(tl);
@@ -185,6 +186,7 @@ void iflow_mix_finish(const mc_ctx *cx, const workspace *w, const size_t *idx, s
                 v[IFLOW_MIX_B] = cx->ng >= 2 ? log(w->sum[2 * cap + q]) - ls : 0.0;
                 v[IFLOW_MIX_LA] = v[IFLOW_MIX_L] + v[IFLOW_MIX_A];
                 v[IFLOW_MIX_LB] = v[IFLOW_MIX_L] + v[IFLOW_MIX_B];
+                v[IFLOW_MIX_AB] = v[IFLOW_MIX_A] - v[IFLOW_MIX_B];
                 for (int u = 0; u < IFLOW_MIX_NQ; u++) {
                     if (pass == 0) {
                         st->mean[u] += v[u] / (double)k;

@@ -12,10 +12,13 @@
 
 enum { QG = 4 }; /* queries per group (the sweep runs 1 or 2 groups per pass over the centres) */
 
-/* A run of centres, dimension-major: coordinate c of centre j at x[c * ld + j]. */
+/* A run of centres, dimension-major: coordinate c of centre j at x[c * ld + j]. Heteroscedastic
+ * centres (mixture_hetero.c) also carry w: row r of coefficients 1/(2 sigma_jr^2) at
+ * w[r * ld + j], one row (a std per centre) or d; NULL for isotropic ones. */
 typedef struct centre_run {
     const double *x, *lw, *ga, *gb;
     size_t ld, m;
+    const double *w;
 } centre_run;
 
 typedef struct mc_ctx {
@@ -33,6 +36,13 @@ typedef struct mc_ctx {
      * holds the query centres order[start[b] .. start[b+1]) (order NULL: the identity) and
      * is computed by rank iflow_dist_owner(b). Filled by the drivers; freed by the caller. */
     size_t *blk_start, *blk_order, n_blk;
+    /* heteroscedastic centres (p->sigma set; mixture_hetero.c): ln v_j = lw_j - sum_c ln
+     * sigma_jc (taking lw's place in the sums), the coefficients 1/(2 sigma_jc^2) (n x nw,
+     * nw = p->sigma_cols), the largest std, ln sum_j v_j; in tree order for the truncated
+     * driver (tw: nw rows of leading dimension n) */
+    double *hlv, *hw, *tw;
+    size_t nw;
+    double sigma_max, ln_vsum;
 } mc_ctx;
 
 /* Per-thread buffers. Queries: t (cap_q x d), c = -shift, group ids, sums (3 per query).

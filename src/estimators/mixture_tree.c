@@ -11,6 +11,7 @@
 
 #include "dist.h"
 #include "kdtree.h"
+#include "mixture_hetero.h"
 
 /* Truncation radius. For a draw t = s_i + z the own term is T_i = w_i e^{-||z||^2/2beta^2}.
  * A centre j with ||t - s_j||^2 > ||z||^2 + rho^2 beta^2 has a term below
@@ -62,7 +63,8 @@ static int range_runs(const mc_ctx *cx, workspace *w, size_t *n_runs) {
                               cx->tga ? cx->tga + b : NULL,
                               cx->tgb ? cx->tgb + b : NULL,
                               nt,
-                              e - b < tile ? e - b : tile};
+                              e - b < tile ? e - b : tile,
+                              cx->tw ? cx->tw + b : NULL};
             w->runs[count++] = run;
         }
     }
@@ -453,8 +455,13 @@ static int run_blocks(mc_ctx *cx, iflow_mix_stats *stats) {
 #pragma omp for schedule(static)
         for (size_t i = 0; i < nqc; i++) {
             if (!ok) continue;
-            iflow_mix_draw(cx, NULL, i, i + 1, &w);
-            rad[i] = truncation_radius(cx, i, w.t);
+            if (cx->hlv) {
+                iflow_mixh_draw(cx, NULL, i, i + 1, &w);
+                rad[i] = iflow_mixh_radius(cx, i, w.t);
+            } else {
+                iflow_mix_draw(cx, NULL, i, i + 1, &w);
+                rad[i] = truncation_radius(cx, i, w.t);
+            }
         }
         if (!ok) {
 #pragma omp atomic write
@@ -483,13 +490,19 @@ static int run_blocks(mc_ctx *cx, iflow_mix_stats *stats) {
             const tblock *bl = &pl.all.b[b];
             size_t nc = bl->q1 - bl->q0, n_runs = 0;
             for (size_t u = 0; u < nc; u++) idx[u] = cx->tree->perm[pl.qpos[bl->q0 + u]];
-            size_t nq = iflow_mix_draw(cx, idx, 0, nc, &w);
+            size_t nq =
+                cx->hlv ? iflow_mixh_draw(cx, idx, 0, nc, &w) : iflow_mix_draw(cx, idx, 0, nc, &w);
             w.hits.n = 0;
             ok = iflow_kdtree_ball_ranges(cx->tree, pl.all.ctr + b * p->d, bl->r2, &w.hits) == 0 &&
                  range_runs(cx, &w, &n_runs) == 0;
             if (!ok) continue;
-            iflow_mix_shift_fallback(cx, w.runs, n_runs, &w, nq);
-            iflow_mix_sweep(cx, w.runs, n_runs, &w, nq);
+            if (cx->hlv) {
+                iflow_mixh_shift_fallback(cx, w.runs, n_runs, &w, nq);
+                iflow_mixh_sweep(cx, w.runs, n_runs, &w, nq);
+            } else {
+                iflow_mix_shift_fallback(cx, w.runs, n_runs, &w, nq);
+                iflow_mix_sweep(cx, w.runs, n_runs, &w, nq);
+            }
             iflow_mix_finish(cx, &w, idx, 0, nc, stats);
             iflow_mix_tick(p, mine);
         }
@@ -513,9 +526,10 @@ static int setup_tree(mc_ctx *cx) {
     cx->tga = p->ga ? iflow_mix_alloc_aligned(p->n) : NULL;
     cx->tgb = p->gb ? iflow_mix_alloc_aligned(p->n) : NULL;
     if (!cx->tree || !cx->tlw || (p->ga && !cx->tga) || (p->gb && !cx->tgb)) return IFLOW_ENOMEM;
+    if (cx->hlv && !(cx->tw = iflow_mixh_tree_coefs(cx, cx->tree->perm))) return IFLOW_ENOMEM;
     for (size_t pos = 0; pos < p->n; pos++) {
         size_t i = cx->tree->perm[pos];
-        cx->tlw[pos] = p->lw ? p->lw[i] : 0.0;
+        cx->tlw[pos] = cx->hlv ? cx->hlv[i] : p->lw ? p->lw[i] : 0.0;
         if (p->ga) cx->tga[pos] = p->ga[i];
         if (p->gb) cx->tgb[pos] = p->gb[i];
     }

@@ -16,7 +16,8 @@ const char *const RUNLOG_METRICS_HEADER =
  * layout, so no file mixes two (docs/FORMATS.md):
  *   v1  MI_BASE                                       (*_se: Monte Carlo only)
  *   v2  MI_BASE MI_SE [MI_SLICED]                     (*_se: Monte Carlo only)
- *   v3  MI_BASE MI_SE [MI_SLICED] MI_UNCERTAINTY      (*_se: total; *_se_mc: Monte Carlo)
+ *   v3  MI_BASE MI_SE [MI_SLICED] MI_UNCERTAINTY MI_COND
+ *                                                     (*_se: total; *_se_mc: Monte Carlo)
  * Files of v1 and v2 keep getting the Monte Carlo se in their *_se columns, the meaning their
  * earlier rows have. Every column name is declared here once. */
 #define MI_BASE                                                                                    \
@@ -27,9 +28,10 @@ const char *const RUNLOG_METRICS_HEADER =
 #define MI_UNCERTAINTY                                                                             \
     ",I_XT_se_mc,I_XT_bias,I_YT_se_mc,I_YT_bias,se_kind,I_XT_ceiling,I_XT_saturated,"              \
     "I_YT_ceiling,I_YT_saturated"
-const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE MI_UNCERTAINTY;
+#define MI_COND ",I_XT_given_Y,I_XT_given_Y_se,I_XT_given_Y_se_mc,I_XT_given_Y_bias"
+const char *const RUNLOG_MI_HEADER = MI_BASE MI_SE MI_UNCERTAINTY MI_COND;
 /* Appended when [estimate] slice_dim > 0 (docs/FORMATS.md). */
-static const char *const MI_SLICED_HEADER = MI_BASE MI_SE MI_SLICED MI_UNCERTAINTY;
+static const char *const MI_SLICED_HEADER = MI_BASE MI_SE MI_SLICED MI_UNCERTAINTY MI_COND;
 /* Older layouts: appended to in their own. */
 static const char *const MI_V1_HEADER = MI_BASE;
 static const char *const MI_V2_HEADER = MI_BASE MI_SE;
@@ -322,7 +324,7 @@ int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_in
             fputs(",,,,,,", mi->f);
         }
         if (v3 && li->has_sp) {
-            const iflow_estimate *x = &li->ixt.mi, *y = &li->iyt.mi;
+            const iflow_estimate *x = &li->ixt.mi, *y = &li->iyt.mi, *c = &li->ixt_given_y;
             fprintf(mi->f, ",%.6g,", x->se_mc);
             if (x->has_bias) fprintf(mi->f, "%.6g", x->bias);
             fprintf(mi->f, ",%.6g,", y->se_mc);
@@ -331,8 +333,10 @@ int runlog_write_mi(runlog *mi, runlog *binned, long epoch, const iflow_layer_in
              * aggregation over seeds averages them): 0 total, 1 exact, 2 n/a. */
             fprintf(mi->f, ",%d,%.10g,%d,%.10g,%d", x->se_kind, li->ixt_ceiling, li->ixt_saturated,
                     li->iyt_ceiling, li->iyt_saturated);
+            fprintf(mi->f, ",%.10g,%.6g,%.6g,", c->value, c->se, c->se_mc);
+            if (c->has_bias) fprintf(mi->f, "%.6g", c->bias);
         } else if (v3) {
-            fputs(",,,,,,,,,", mi->f);
+            fputs(",,,,,,,,,,,,,", mi->f);
         }
         fputc('\n', mi->f);
     }
