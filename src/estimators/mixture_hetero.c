@@ -97,14 +97,7 @@ size_t iflow_mixh_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1
             w->qb[q] = cx->ng >= 2 ? p->gb[i] : 0.0;
         }
     }
-    size_t nq = q;
-    for (; q % QG; q++) {
-        memcpy(w->t + q * d, w->t + (nq - 1) * d, d * sizeof(double));
-        w->c[q] = w->c[nq - 1];
-        w->qa[q] = w->qa[nq - 1];
-        w->qb[q] = w->qb[nq - 1];
-    }
-    return q;
+    return iflow_mix_pad_queries(w, q, d);
 }
 
 /* max_j (ln v_j - D_j) over a run: the fallback's first pass. */

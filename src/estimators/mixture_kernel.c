@@ -122,6 +122,17 @@ int iflow_mix_ws_init(workspace *w, size_t cap_q, size_t d) {
  * centre's exponent, lw_i - ||z||^2 / (2 beta^2), is known without a pass over the centres: it is
  * the LSE shift, and every other term is exp(a_j - shift) <= exp(||z||^2/(2 beta^2) + lw_max -
  * lw_i). Returns the query count padded to a multiple of QG (pads repeat the last query). */
+size_t iflow_mix_pad_queries(workspace *w, size_t nq, size_t d) {
+    size_t q = nq;
+    for (; q % QG; q++) {
+        memcpy(w->t + q * d, w->t + (nq - 1) * d, d * sizeof(double));
+        w->c[q] = w->c[nq - 1];
+        w->qa[q] = w->qa[nq - 1];
+        w->qb[q] = w->qb[nq - 1];
+    }
+    return q;
+}
+
 size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1, workspace *w) {
     const iflow_mix_mc *p = cx->p;
     size_t d = p->d, k = p->k, q = 0;
@@ -144,14 +155,7 @@ size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1,
             w->qb[q] = cx->ng >= 2 ? p->gb[i] : 0.0;
         }
     }
-    size_t nq = q;
-    for (; q % QG; q++) {
-        memcpy(w->t + q * d, w->t + (nq - 1) * d, d * sizeof(double));
-        w->c[q] = w->c[nq - 1];
-        w->qa[q] = w->qa[nq - 1];
-        w->qb[q] = w->qb[nq - 1];
-    }
-    return q;
+    return iflow_mix_pad_queries(w, q, d);
 }
 
 /* Two-pass fallback for draws whose terms could overflow (||z||^2/(2 beta^2) > ~600, only in

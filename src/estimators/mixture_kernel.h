@@ -71,6 +71,9 @@ void iflow_mix_tiles_free(iflow_mix_tiles *tl);
 double *iflow_mix_alloc_aligned(size_t count);
 int iflow_mix_ws_init(workspace *w, size_t cap_q, size_t d);
 void iflow_mix_ws_free(workspace *w);
+/* Pads the nq (>= 1) queries in w to a multiple of QG with copies of the last one; returns the
+ * padded count. */
+size_t iflow_mix_pad_queries(workspace *w, size_t nq, size_t d);
 /* Draws the k queries of centres idx[i0..i1) (idx NULL: centres i0..i1) into w; returns the
  * query count padded to a multiple of QG. */
 size_t iflow_mix_draw(const mc_ctx *cx, const size_t *idx, size_t i0, size_t i1, workspace *w);
